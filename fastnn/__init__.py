@@ -1,0 +1,34 @@
+"""fastnn: a Cython-accelerated numerical core for training neural networks on the CPU.
+
+The compiled kernels are the default; ``fastnn.reference`` holds their NumPy twins and
+``fastnn.use_backend("numpy")`` switches layers, models and trainer to them.
+"""
+
+__version__ = "0.1.0"
+
+try:
+    from fastnn._kernels import _runtime, activations as _a, batchnorm as _b, softmax as _s  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised by a test in a venv without a build
+    raise ImportError(
+        "fastnn's compiled kernels are missing or broken "
+        f"({exc}). fastnn has no silent pure-Python fallback: build it with "
+        "`pip install .` (or `python setup.py build_ext --inplace` in a source checkout); "
+        "this needs a C compiler. If you imported fastnn from its source folder, run from "
+        "another directory so that the installed package is used."
+    ) from exc
+
+from fastnn._backend import backend, get_backend, use_backend  # noqa: E402
+from fastnn._config import get_num_threads, num_threads, set_num_threads, show_config  # noqa: E402
+from fastnn.activations import relu  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "backend",
+    "get_backend",
+    "use_backend",
+    "get_num_threads",
+    "set_num_threads",
+    "num_threads",
+    "show_config",
+    "relu",
+]

@@ -1,0 +1,138 @@
+"""Thread control and build/machine report.
+
+Kernels take their thread count explicitly (scikit-learn style); the wrappers ask
+:func:`threads_for` how many to use, which returns 1 below a kernel's measured size
+threshold (thread start-up costs more than it saves on small arrays).
+"""
+
+import contextlib
+import os
+import platform
+import sys
+
+_num_threads = None  # resolved lazily from the environment
+
+
+def _usable_cores():
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _default_num_threads():
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if value:
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+        if n >= 1:
+            return n
+    return _usable_cores()
+
+
+def _validate(n):
+    if isinstance(n, bool) or not isinstance(n, int):
+        try:
+            import operator
+
+            n = operator.index(n)
+        except TypeError:
+            raise TypeError(f"number of threads must be an integer, got {n!r}") from None
+    if n == -1:
+        return _usable_cores()
+    if n <= 0:
+        raise ValueError(f"number of threads must be >= 1 or -1 (all cores), got {n}")
+    return n
+
+
+def get_num_threads():
+    """Number of threads the kernels use above their size threshold."""
+    global _num_threads
+    if _num_threads is None:
+        _num_threads = _default_num_threads()
+    return _num_threads
+
+
+def set_num_threads(n):
+    """Set the kernels' thread count; -1 means all usable cores. Returns the previous value."""
+    global _num_threads
+    new = _validate(n)
+    previous = get_num_threads()
+    _num_threads = new
+    return previous
+
+
+@contextlib.contextmanager
+def num_threads(n):
+    """Context manager: ``with fastnn.num_threads(1): ...`` restores the old count after."""
+    previous = set_num_threads(n)
+    try:
+        yield get_num_threads()
+    finally:
+        set_num_threads(previous)
+
+
+def threads_for(work, threshold):
+    """Threads for a call that touches ``work`` elements: 1 below ``threshold``."""
+    if work < threshold:
+        return 1
+    return get_num_threads()
+
+
+def _blas_info():
+    try:
+        config = __import__("numpy").show_config(mode="dicts")
+        blas = config.get("Build Dependencies", {}).get("blas", {})
+        return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    except Exception:  # older numpy without mode="dicts"
+        return "unknown"
+
+
+def config_dict():
+    """The facts :func:`show_config` prints, as a dict (also used in benchmark headers)."""
+    import numpy as np
+
+    from fastnn import __version__
+    from fastnn._kernels import _runtime
+    from fastnn._backend import get_backend
+    from fastnn.registry import KERNEL_MODULES
+
+    return {
+        "fastnn": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "numpy": np.__version__,
+        "blas": _blas_info(),
+        "backend": get_backend(),
+        "num_threads": get_num_threads(),
+        "usable_cores": _usable_cores(),
+        "cpu_features": _runtime.cpu_features(),
+        "runtime_dispatch": _runtime.RUNTIME_DISPATCH,
+        "modules": {
+            name: {"file": module.__file__, "openmp": bool(module.OPENMP)}
+            for name, module in KERNEL_MODULES.items()
+        },
+    }
+
+
+def show_config(file=None):
+    """Print version, compiled modules (and whether each has OpenMP), threads, CPU, numpy/BLAS."""
+    info = config_dict()
+    out = file if file is not None else sys.stdout
+    print(f"fastnn {info['fastnn']} (python {info['python']}, {info['platform']})", file=out)
+    print(f"numpy {info['numpy']}, BLAS: {info['blas']}", file=out)
+    print(f"backend: {info['backend']}", file=out)
+    print(
+        f"threads: {info['num_threads']} (usable cores: {info['usable_cores']})",
+        file=out,
+    )
+    features = ", ".join(info["cpu_features"]) or "baseline only"
+    dispatch = "on" if info["runtime_dispatch"] else "off (baseline code only)"
+    print(f"CPU features: {features}; run-time dispatch {dispatch}", file=out)
+    print("compiled modules:", file=out)
+    for name, module in info["modules"].items():
+        omp = "OpenMP" if module["openmp"] else "serial (no OpenMP)"
+        print(f"  {name:<12} {omp:<20} {module['file']}", file=out)

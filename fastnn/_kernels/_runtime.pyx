@@ -1,0 +1,35 @@
+"""Build and machine facts for show_config: OpenMP, CPU features, run-time dispatch.
+
+Every kernel module also exports ``OPENMP`` (compiled with OpenMP or not) so that a test
+can check each module separately: a flag lost for one extension must not go unnoticed.
+"""
+
+from fastnn._kernels._common cimport (
+    FASTNN_CPU_AVX2,
+    FASTNN_CPU_AVX512F,
+    FASTNN_CPU_FMA,
+    FASTNN_CPU_SSE42,
+    FASTNN_DISPATCH_ACTIVE,
+    FASTNN_OPENMP,
+    fastnn_cpu_features,
+    fastnn_omp_max_threads,
+)
+
+OPENMP = bool(FASTNN_OPENMP)
+RUNTIME_DISPATCH = bool(FASTNN_DISPATCH_ACTIVE)
+
+
+def openmp_max_threads():
+    """Threads the OpenMP runtime would use by default (1 without OpenMP)."""
+    return fastnn_omp_max_threads()
+
+
+def cpu_features():
+    """Names of the SIMD features, among those the kernels dispatch on, this CPU has."""
+    cdef int mask = fastnn_cpu_features()
+    names = []
+    for bit, name in ((FASTNN_CPU_SSE42, "sse4.2"), (FASTNN_CPU_AVX2, "avx2"),
+                      (FASTNN_CPU_FMA, "fma"), (FASTNN_CPU_AVX512F, "avx512f")):
+        if mask & bit:
+            names.append(name)
+    return names

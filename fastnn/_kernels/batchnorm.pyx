@@ -1,0 +1,5 @@
+"""Placeholder: the batchnorm kernels are being written (see the issue tracker)."""
+
+from fastnn._kernels._common cimport FASTNN_OPENMP
+
+OPENMP = bool(FASTNN_OPENMP)

@@ -1,0 +1,70 @@
+"""Input checks shared by the compiled wrappers and the reference twins.
+
+Both paths call the same checks so that they raise the same exceptions on bad input
+(the tests require "both raise or neither").
+"""
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_array(x, name="x"):
+    """Return ``x`` as a float32/float64 ndarray (no copy when it already is one).
+
+    Integer and bool inputs become float64 and float16 becomes float32, like NumPy's
+    ufuncs promote them; complex, object, string and other dtypes raise TypeError.
+    """
+    arr = np.asarray(x)
+    kind = arr.dtype.kind
+    if arr.dtype in FLOAT_DTYPES:
+        return arr
+    if kind in "biu":
+        return arr.astype(np.float64)
+    if kind == "f":
+        if arr.dtype.itemsize < 4:
+            return arr.astype(np.float32)
+        raise TypeError(f"{name} has unsupported dtype {arr.dtype}; use float32 or float64")
+    raise TypeError(
+        f"{name} must be a real numeric array (float32 or float64), got dtype {arr.dtype}"
+    )
+
+
+def same_float_arrays(names_and_values):
+    """Coerce several arrays and check that they share one dtype and one shape.
+
+    ``names_and_values`` is a sequence of ``(name, value)`` pairs; returns the arrays.
+    """
+    arrays = [as_float_array(v, n) for n, v in names_and_values]
+    first_name, first = names_and_values[0][0], arrays[0]
+    for (name, _), arr in zip(names_and_values[1:], arrays[1:]):
+        if arr.shape != first.shape:
+            raise ValueError(
+                f"{name} has shape {arr.shape} but {first_name} has shape {first.shape}"
+            )
+    dtype = np.result_type(*arrays)
+    return [a if a.dtype == dtype else a.astype(dtype) for a in arrays]
+
+
+def check_out(out, shape, dtype, name="out"):
+    """Validate a caller-supplied output array: an ndarray of exactly ``shape`` and ``dtype``."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {out.shape}, expected {tuple(shape)}")
+    if out.dtype != dtype:
+        raise ValueError(f"{name} has dtype {out.dtype}, expected {np.dtype(dtype)}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    return out
+
+
+def check_scalar(value, name):
+    """A finite Python float from a real scalar (for alpha, eps, momentum...)."""
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not np.isfinite(result):
+        raise ValueError(f"{name} must be finite, got {result}")
+    return result

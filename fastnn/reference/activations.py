@@ -1,0 +1,23 @@
+"""NumPy reference activations (twins of fastnn.activations)."""
+
+import numpy as np
+
+from fastnn._validation import as_float_array, check_out
+
+
+def _finish(result, out):
+    """Copy ``result`` into ``out`` when given (after validating it); return the output array."""
+    result = np.asarray(result)
+    if out is None:
+        return result
+    check_out(out, result.shape, result.dtype)
+    out[...] = result
+    return out
+
+
+def relu(x, out=None):
+    """max(x, 0) element-wise; NaN propagates."""
+    x = as_float_array(x)
+    if out is not None:
+        check_out(out, x.shape, x.dtype)
+    return _finish(np.where(x < 0, x.dtype.type(0), x), out)

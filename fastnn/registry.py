@@ -1,0 +1,64 @@
+"""The one list of public kernels, each with its NumPy reference twin.
+
+Tests (tests/test_registry_sweep.py) and benchmarks (bench/) both iterate over
+:func:`all_kernels`, and the backend switch builds its namespaces from it, so a kernel
+added to a family's ``KERNELS`` list is tested, benchmarked and switchable at once.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Tuple
+
+from fastnn._kernels import _runtime, activations as _activations_ext
+from fastnn._kernels import batchnorm as _batchnorm_ext
+from fastnn._kernels import softmax as _softmax_ext
+
+# Compiled modules by family, for show_config and the OpenMP test.
+KERNEL_MODULES = {
+    "_runtime": _runtime,
+    "activations": _activations_ext,
+    "batchnorm": _batchnorm_ext,
+    "softmax": _softmax_ext,
+}
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """A public kernel and everything tests and benchmarks need to call it.
+
+    name:       public name (``fastnn.<name>`` and ``fastnn.reference.<name>``)
+    family:     compiled module it lives in
+    fast:       compiled-path function
+    reference:  NumPy twin with the same signature and return convention
+    make_args:  ``make_args(rng, shape, dtype, impl) -> (args, kwargs)`` builds a valid call;
+                ``impl`` is the function being called (fast or reference), for kernels whose
+                inputs come from another kernel of the same implementation (a forward cache)
+    shapes:     benchmark shapes
+    floor_bytes: bytes of ``x`` the kernel must read+write, in units of one copy of the main
+                input (1.0 for a forward element-wise kernel, 1.5 for a backward one)
+    torch:      optional ``torch(torch_module, args, kwargs) -> zero-argument callable`` running
+                PyTorch's equivalent on the same data (a benchmark peer and test oracle)
+    """
+
+    name: str
+    family: str
+    fast: Callable
+    reference: Callable
+    make_args: Callable
+    shapes: Tuple[tuple, ...] = field(default_factory=tuple)
+    floor_bytes: float = 1.0
+    torch: Optional[Callable] = None
+
+
+def all_kernels():
+    """Every registered kernel, in family order."""
+    from fastnn import activations, batchnorm, softmax
+
+    return list(activations.KERNELS) + list(batchnorm.KERNELS) + list(softmax.KERNELS)
+
+
+def get(name):
+    """The :class:`KernelSpec` called ``name``."""
+    for spec in all_kernels():
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no kernel named {name!r}")

@@ -1,0 +1,113 @@
+"""Build, configuration, threads and backend switch."""
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import registry
+
+
+def test_every_compiled_module_reports_openmp_when_required():
+    required = os.environ.get("FASTNN_REQUIRE_OPENMP") == "1"
+    for name, module in registry.KERNEL_MODULES.items():
+        assert isinstance(module.OPENMP, bool), name
+        if required:
+            assert module.OPENMP, f"{name} was built without OpenMP although it was required"
+
+
+def test_compiled_modules_are_extensions():
+    for name, module in registry.KERNEL_MODULES.items():
+        assert module.__file__.endswith((".so", ".pyd")), f"{name} is not compiled: {module.__file__}"
+
+
+def test_show_config_lists_modules_threads_and_numpy():
+    buf = io.StringIO()
+    fastnn.show_config(file=buf)
+    text = buf.getvalue()
+    assert fastnn.__version__ in text
+    assert f"numpy {np.__version__}" in text
+    assert f"threads: {fastnn.get_num_threads()}" in text
+    for name in registry.KERNEL_MODULES:
+        assert name in text
+    assert "CPU features" in text
+
+
+def test_set_num_threads_returns_previous_and_validates():
+    before = fastnn.get_num_threads()
+    assert fastnn.set_num_threads(1) == before
+    assert fastnn.get_num_threads() == 1
+    assert fastnn.set_num_threads(3) == 1
+    assert fastnn.get_num_threads() == 3
+    for bad in (0, -2, -100):
+        with pytest.raises(ValueError, match="threads"):
+            fastnn.set_num_threads(bad)
+    with pytest.raises(TypeError):
+        fastnn.set_num_threads(1.5)
+    assert fastnn.get_num_threads() == 3
+    fastnn.set_num_threads(-1)
+    assert fastnn.get_num_threads() == fastnn._config._usable_cores()
+
+
+def test_num_threads_context_manager_restores_even_on_error():
+    fastnn.set_num_threads(2)
+    with pytest.raises(RuntimeError):
+        with fastnn.num_threads(1) as n:
+            assert n == 1 and fastnn.get_num_threads() == 1
+            raise RuntimeError("boom")
+    assert fastnn.get_num_threads() == 2
+
+
+def _run_python(code, env_extra=None, cwd=None):
+    env = dict(os.environ)
+    env.pop("OMP_NUM_THREADS", None)
+    env.pop("FASTNN_BACKEND", None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, env=env, cwd=cwd or os.getcwd(), timeout=120)
+
+
+def test_default_threads_follow_omp_num_threads_then_cores():
+    code = "import fastnn; print(fastnn.get_num_threads())"
+    assert _run_python(code, {"OMP_NUM_THREADS": "3"}).stdout.strip() == "3"
+    expected = str(len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else None
+    out = _run_python(code).stdout.strip()
+    if expected is not None:
+        assert out == expected
+
+
+def test_backend_switch_and_environment_variable():
+    assert fastnn.get_backend() in ("cython", "numpy")
+    previous = fastnn.use_backend("numpy")
+    from fastnn._backend import ops
+
+    assert ops().backend == "numpy"
+    assert ops().relu is registry.get("relu").reference
+    fastnn.use_backend("cython")
+    assert ops().relu is registry.get("relu").fast
+    with fastnn.backend("numpy"):
+        assert ops().backend == "numpy"
+    assert fastnn.get_backend() == "cython"
+    with pytest.raises(ValueError, match="unknown backend 'torch'"):
+        fastnn.use_backend("torch")
+    fastnn.use_backend(previous)
+    out = _run_python("import fastnn; print(fastnn.get_backend())", {"FASTNN_BACKEND": "numpy"})
+    assert out.stdout.strip() == "numpy", out.stderr
+
+
+def test_missing_extension_raises_importerror_saying_how_to_build(tmp_path):
+    # A copy of the pure-Python sources without the compiled modules: no silent fallback.
+    import shutil
+
+    src = os.path.dirname(fastnn.__file__)
+    dst = tmp_path / "fastnn"
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+    result = _run_python("import fastnn", cwd=str(tmp_path), env_extra={"PYTHONPATH": str(tmp_path)})
+    assert result.returncode != 0
+    assert "ImportError" in result.stderr
+    assert "pip install ." in result.stderr
