@@ -19,7 +19,8 @@ except ImportError as exc:  # pragma: no cover - exercised by a test in a venv w
 
 from fastnn._backend import backend, get_backend, use_backend  # noqa: E402
 from fastnn._config import get_num_threads, num_threads, set_num_threads, show_config  # noqa: E402
-from fastnn.activations import relu  # noqa: E402
+from fastnn import core as _core  # noqa: E402
+from fastnn.core import *  # noqa: E402,F401,F403
 
 __all__ = [
     "__version__",
@@ -30,5 +31,5 @@ __all__ = [
     "set_num_threads",
     "num_threads",
     "show_config",
-    "relu",
+    *_core.__all__,
 ]

@@ -68,3 +68,44 @@ def check_scalar(value, name):
     if not np.isfinite(result):
         raise ValueError(f"{name} must be finite, got {result}")
     return result
+
+
+def check_scores(x, name="x"):
+    """Scores of shape (N, C) with N >= 1 and C >= 1, as float32/float64."""
+    x = as_float_array(x, name)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be 2-d (N, C), got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} has no rows (N = 0): the mean loss is undefined")
+    if x.shape[1] == 0:
+        raise ValueError(f"{name} has no classes (C = 0)")
+    return x
+
+
+def check_labels(y, n, num_classes, name="y"):
+    """Integer labels of shape (n,) with 0 <= y[i] < num_classes, as an intp array.
+
+    Raises ValueError naming the first bad index and value (non-integer, negative, too large).
+    """
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) to match the scores, got {y.shape}")
+    if y.dtype.kind in "iu":
+        labels = y.astype(np.intp, copy=False)
+    elif y.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(y) | (y != np.floor(y)))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"{name}[{i}] = {y[i]!r} is not an integer label")
+        labels = y.astype(np.intp)
+    elif y.dtype.kind == "b":
+        labels = y.astype(np.intp)
+    else:
+        raise ValueError(f"{name} must hold integer labels, got dtype {y.dtype}")
+    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"{name}[{i}] = {int(labels[i])} is out of range: labels must be in [0, {num_classes})"
+        )
+    return labels

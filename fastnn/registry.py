@@ -51,9 +51,14 @@ class KernelSpec:
 
 def all_kernels():
     """Every registered kernel, in family order."""
-    from fastnn import activations, batchnorm, softmax
+    import importlib
 
-    return list(activations.KERNELS) + list(batchnorm.KERNELS) + list(softmax.KERNELS)
+    from fastnn.core import FAMILIES
+
+    specs = []
+    for family in FAMILIES:
+        specs += importlib.import_module(f"fastnn.core.{family}").KERNELS
+    return specs
 
 
 def get(name):

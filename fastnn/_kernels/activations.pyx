@@ -2,7 +2,7 @@
 
 Design
 ------
-* Inputs arrive from the Python wrappers (fastnn/activations.py) as flat C-contiguous
+* Inputs arrive from the Python wrappers (fastnn/core/activations.py) as flat C-contiguous
   float32/float64 memoryviews; the wrappers handle dtype coercion, layouts and ``out=``.
 * float32/float64 share one body through the ``floating`` fused type.
 * Threads: the caller passes ``n_threads`` (1 below the measured size threshold); the

@@ -1,8 +1,10 @@
-"""NumPy reference activations (twins of fastnn.activations)."""
+"""NumPy reference activations (twins of fastnn.core.activations)."""
 
 import numpy as np
 
 from fastnn._validation import as_float_array, check_out
+
+__all__ = ["relu"]
 
 
 def _finish(result, out):

@@ -13,6 +13,8 @@ from fastnn._kernels import activations as _ext
 from fastnn._validation import as_float_array, check_out
 from fastnn.registry import KernelSpec
 
+__all__ = ["relu"]
+
 # Below this many elements one thread beats a team (measured in bench/, see the issue notes).
 PARALLEL_THRESHOLD = 1 << 16
 

@@ -1,3 +1,0 @@
-"""Compiled batchnorm kernels (being written; see the issue tracker)."""
-
-KERNELS = []

@@ -1,0 +1,184 @@
+"""CS231n-compatible layer functions on fastnn's kernels.
+
+Drop-in for ``cs231n/layers.py`` and ``cs231n/layer_utils.py``: every ``*_forward`` returns
+``(out, cache)`` and every ``*_backward(dout, cache)`` returns the input gradient(s).
+Kernels are looked up on the active backend (``fastnn.use_backend``), so the same layer code
+runs on the compiled core or on the NumPy reference twins.  Matrix products use BLAS.
+"""
+
+import numpy as np
+
+from fastnn._backend import ops
+
+__all__ = [
+    "affine_forward", "affine_backward",
+    "relu_forward", "relu_backward",
+    "sigmoid_forward", "sigmoid_backward",
+    "tanh_forward", "tanh_backward",
+    "leaky_relu_forward", "leaky_relu_backward",
+    "elu_forward", "elu_backward",
+    "maxout_forward", "maxout_backward",
+    "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
+    "spatial_batchnorm_forward", "spatial_batchnorm_backward",
+    "softmax_loss",
+    "affine_relu_forward", "affine_relu_backward",
+    "affine_bn_relu_forward", "affine_bn_relu_backward",
+]
+
+
+def affine_forward(x, w, b):
+    """out = x.reshape(N, D) @ w + b for x (N, d_1, ..., d_k), w (D, M), b (M,)."""
+    x2 = x.reshape(x.shape[0], -1)
+    if x2.shape[1] != w.shape[0]:
+        raise ValueError(f"x has {x2.shape[1]} features per row but w has shape {w.shape}")
+    out = x2 @ w
+    out += b
+    return out, (x, w)
+
+
+def affine_backward(dout, cache):
+    """Returns (dx, dw, db) for affine_forward."""
+    x, w = cache
+    x2 = x.reshape(x.shape[0], -1)
+    dx = (dout @ w.T).reshape(x.shape)
+    dw = x2.T @ dout
+    db = dout.sum(axis=0)
+    return dx, dw, db
+
+
+def relu_forward(x):
+    """ReLU layer: (max(x, 0), cache)."""
+    return ops().relu(x), x
+
+
+def relu_backward(dout, cache):
+    """dx = dout where x > 0, else 0."""
+    return ops().relu_backward(dout, cache)
+
+
+def sigmoid_forward(x):
+    """Sigmoid layer: (sigmoid(x), cache)."""
+    y = ops().sigmoid(x)
+    return y, y
+
+
+def sigmoid_backward(dout, cache):
+    """dx = dout * y * (1 - y)."""
+    return ops().sigmoid_backward(dout, cache)
+
+
+def tanh_forward(x):
+    """tanh layer: (tanh(x), cache)."""
+    y = ops().tanh(x)
+    return y, y
+
+
+def tanh_backward(dout, cache):
+    """dx = dout * (1 - y**2)."""
+    return ops().tanh_backward(dout, cache)
+
+
+def leaky_relu_forward(x, alpha=0.01):
+    """Leaky ReLU layer, max(alpha * x, x): (out, cache)."""
+    return ops().leaky_relu(x, alpha), (x, alpha)
+
+
+def leaky_relu_backward(dout, cache):
+    """dx = dout where x > 0, else alpha * dout."""
+    x, alpha = cache
+    return ops().leaky_relu_backward(dout, x, alpha)
+
+
+def elu_forward(x, alpha=1.0):
+    """ELU layer: (x if x > 0 else alpha * (exp(x) - 1), cache)."""
+    return ops().elu(x, alpha), (x, alpha)
+
+
+def elu_backward(dout, cache):
+    """dx = dout where x > 0, else dout * alpha * exp(x)."""
+    x, alpha = cache
+    return ops().elu_backward(dout, x, alpha)
+
+
+def maxout_forward(x, w, b):
+    """Maxout layer: out[n, h] = max_j (x[n] @ w[:, h, j] + b[h, j]).
+
+    x: (N, D) (or (N, d_1, ..., d_k) flattened to D), w: (D, H, k), b: (H, k).
+    Returns (out (N, H), cache).
+    """
+    if w.ndim != 3 or b.shape != w.shape[1:]:
+        raise ValueError(f"maxout needs w of shape (D, H, k) and b of shape (H, k), got {w.shape} "
+                         f"and {b.shape}")
+    d, h, k = w.shape
+    z, _ = affine_forward(x, w.reshape(d, h * k), b.reshape(h * k))
+    out, argmax = ops().maxout(z.reshape(-1, h, k))
+    return out, (x, w, argmax)
+
+
+def maxout_backward(dout, cache):
+    """Returns (dx, dw, db) for maxout_forward: each gradient goes to its winning piece."""
+    x, w, argmax = cache
+    d, h, k = w.shape
+    dz = ops().maxout_backward(dout, argmax, k).reshape(-1, h * k)
+    dx, dw, db = affine_backward(dz, (x, w.reshape(d, h * k)))
+    return dx, dw.reshape(d, h, k), db.reshape(h, k)
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalization of x (N, D); see fastnn.batchnorm_forward."""
+    return ops().batchnorm_forward(x, gamma, beta, bn_param)
+
+
+def batchnorm_backward(dout, cache):
+    """Returns (dx, dgamma, dbeta)."""
+    return ops().batchnorm_backward(dout, cache)
+
+
+def batchnorm_backward_alt(dout, cache):
+    """Same results as batchnorm_backward (simplified closed form)."""
+    return ops().batchnorm_backward_alt(dout, cache)
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalization of x (N, C, H, W) with per-channel statistics."""
+    return ops().spatial_batchnorm_forward(x, gamma, beta, bn_param)
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """Returns (dx, dgamma, dbeta)."""
+    return ops().spatial_batchnorm_backward(dout, cache)
+
+
+def softmax_loss(x, y):
+    """Softmax cross-entropy: (loss, dx) for scores x (N, C) and labels y (N,)."""
+    return ops().softmax_loss(x, y)
+
+
+def affine_relu_forward(x, w, b):
+    """Affine followed by ReLU: (out, cache)."""
+    a, fc_cache = affine_forward(x, w, b)
+    out, relu_cache = relu_forward(a)
+    return out, (fc_cache, relu_cache)
+
+
+def affine_relu_backward(dout, cache):
+    """Returns (dx, dw, db) for affine_relu_forward."""
+    fc_cache, relu_cache = cache
+    return affine_backward(relu_backward(dout, relu_cache), fc_cache)
+
+
+def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
+    """Affine, batch normalization, ReLU: (out, cache)."""
+    a, fc_cache = affine_forward(x, w, b)
+    an, bn_cache = batchnorm_forward(a, gamma, beta, bn_param)
+    out, relu_cache = relu_forward(an)
+    return out, (fc_cache, bn_cache, relu_cache)
+
+
+def affine_bn_relu_backward(dout, cache):
+    """Returns (dx, dw, db, dgamma, dbeta) for affine_bn_relu_forward."""
+    fc_cache, bn_cache, relu_cache = cache
+    dan = relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = batchnorm_backward(dan, bn_cache)
+    dx, dw, db = affine_backward(da, fc_cache)
+    return dx, dw, db, dgamma, dbeta

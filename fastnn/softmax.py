@@ -1,3 +1,0 @@
-"""Compiled softmax kernels (being written; see the issue tracker)."""
-
-KERNELS = []
