@@ -29,3 +29,16 @@ def relu(const floating[::1] x, floating[::1] out, int n_threads=1):
             for i in range(n):
                 v = x[i]
                 out[i] = 0 if v < 0 else v
+
+
+def relu_backward(const floating[::1] dout, const floating[::1] x, floating[::1] out,
+                  int n_threads=1):
+    """out[i] = dout[i] if x[i] > 0 else 0 (gradient 0 at x == 0). All (n,) of one dtype."""
+    cdef Py_ssize_t i, n = x.shape[0]
+    with nogil:
+        if n_threads > 1:
+            for i in prange(n, schedule="static", num_threads=n_threads):
+                out[i] = dout[i] if x[i] > 0 else 0
+        else:
+            for i in range(n):
+                out[i] = dout[i] if x[i] > 0 else 0

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from fastnn._validation import as_float_array, check_out
+from fastnn._validation import as_float_array, check_out, same_float_arrays
 
-__all__ = ["relu"]
+__all__ = ["relu", "relu_backward"]
 
 
 def _finish(result, out):
@@ -23,3 +23,11 @@ def relu(x, out=None):
     if out is not None:
         check_out(out, x.shape, x.dtype)
     return _finish(np.where(x < 0, x.dtype.type(0), x), out)
+
+
+def relu_backward(dout, x, out=None):
+    """dout where x > 0, else 0."""
+    dout, x = same_float_arrays([("dout", dout), ("x", x)])
+    if out is not None:
+        check_out(out, x.shape, x.dtype)
+    return _finish(np.where(x > 0, dout, x.dtype.type(0)), out)
