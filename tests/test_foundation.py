@@ -4,6 +4,7 @@ import io
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import numpy as np
@@ -64,12 +65,14 @@ def test_num_threads_context_manager_restores_even_on_error():
 
 
 def _run_python(code, env_extra=None, cwd=None):
+    """Run ``code`` in a fresh interpreter, by default outside the source tree (which would
+    shadow the installed package)."""
     env = dict(os.environ)
     env.pop("OMP_NUM_THREADS", None)
     env.pop("FASTNN_BACKEND", None)
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, env=env, cwd=cwd or os.getcwd(), timeout=120)
+                          text=True, env=env, cwd=cwd or tempfile.gettempdir(), timeout=120)
 
 
 def test_default_threads_follow_omp_num_threads_then_cores():

@@ -1,0 +1,81 @@
+"""Every registered kernel against its reference twin: signatures, agreement, inputs untouched.
+
+Family test files sweep their kernels over odd inputs; this file guarantees that nothing
+registered escapes the basic contract, and that the registry and the public namespaces agree.
+"""
+
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastnn
+import fastnn.reference
+from fastnn.registry import all_kernels
+
+SPECS = all_kernels()
+TOL = {np.float32: dict(rtol=1e-4, atol=1e-6), np.float64: dict(rtol=1e-9, atol=1e-10)}
+
+
+def _arrays_of(result):
+    """The comparable leading outputs of a kernel call (caches and other objects are skipped)."""
+    if isinstance(result, tuple):
+        return [r for r in result if isinstance(r, (np.ndarray, float))]
+    return [result]
+
+
+def _copy_args(args):
+    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+
+
+def test_registry_names_are_unique_and_public():
+    names = [spec.name for spec in SPECS]
+    assert len(names) == len(set(names)), names
+    for name in names:
+        assert getattr(fastnn, name) is not None
+        assert name in fastnn.__all__, name
+        assert name in fastnn.reference.__all__, name
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_same_signature_as_reference(spec):
+    fast = inspect.signature(spec.fast)
+    ref = inspect.signature(spec.reference)
+    assert [(p.name, p.default) for p in fast.parameters.values()] == \
+        [(p.name, p.default) for p in ref.parameters.values()], (fast, ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_fast_matches_reference_and_leaves_inputs_alone(spec, dtype):
+    shape = min(spec.shapes, key=lambda s: int(np.prod(s)))
+    for seed in range(3):
+        fast_args, fast_kwargs = spec.make_args(np.random.default_rng(seed), shape, dtype, spec.fast)
+        ref_args, ref_kwargs = spec.make_args(np.random.default_rng(seed), shape, dtype,
+                                              spec.reference)
+        before = _copy_args(fast_args)
+        fast_out = _arrays_of(spec.fast(*fast_args, **fast_kwargs))
+        ref_out = _arrays_of(spec.reference(*ref_args, **ref_kwargs))
+        for arg, old in zip(fast_args, before):
+            if isinstance(arg, np.ndarray):
+                np.testing.assert_array_equal(arg, old, err_msg=f"{spec.name} modified an input")
+        assert len(fast_out) == len(ref_out), spec.name
+        for got, want in zip(fast_out, ref_out):
+            if isinstance(want, np.ndarray):
+                assert isinstance(got, np.ndarray) and got.dtype == want.dtype, (got, want)
+            np.testing.assert_allclose(got, want, equal_nan=True, err_msg=spec.name, **TOL[dtype])
+
+
+@pytest.mark.slow
+def test_every_benchmark_case_runs_once(tmp_path):
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    if not bench.exists():
+        pytest.skip("benchmarks are not part of this install")
+    run = subprocess.run([sys.executable, "-m", "pytest", str(bench), "--benchmark-disable",
+                          "-q", "-x", "-p", "no:cacheprovider"],
+                         capture_output=True, text=True, timeout=1200,
+                         cwd=str(tmp_path))  # not the source tree: it would shadow the install
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
