@@ -454,7 +454,7 @@ static int BN(forward_test)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c, 
 {
     const ptrdiff_t units = s == 1 ? n : n * c;
     const int wide = sizeof(BN_T) == sizeof(double);
-    double *dco = (double *)malloc(sizeof(double) * (size_t)(4 * c));
+    double *dco = (double *)malloc(sizeof(double) * (size_t)(6 * c));
     BN_T *co;
     if (dco == NULL) return -1;
     co = (BN_T *)(dco + 2 * c);

@@ -95,9 +95,10 @@ def batchnorm_forward(x, gamma, beta, bn_param):
             mean = np.asarray(bn_param["running_mean"], dtype=np.float64)
             var = np.asarray(bn_param["running_var"], dtype=np.float64)
         inv_std = 1.0 / np.sqrt(var + eps)
-        xhat = ((x - mean) * inv_std).astype(x.dtype)
-        out = (gamma * xhat + beta).astype(x.dtype)
-    cache = {"xhat": xhat, "gamma": gamma, "inv_std": inv_std.astype(x.dtype), "mode": mode}
+        xhat = (x - mean) * inv_std  # float64, rounded once in the output
+        out = (gamma.astype(np.float64) * xhat + beta).astype(x.dtype)
+        cache = {"xhat": xhat.astype(x.dtype), "gamma": gamma,
+                 "inv_std": inv_std.astype(x.dtype), "mode": mode}
     return out, cache
 
 
