@@ -1,10 +1,11 @@
 """NumPy reference batch normalization (twins of fastnn.core.batchnorm), CS231n conventions."""
 
+import math
 import warnings
 
 import numpy as np
 
-from fastnn._validation import as_float_array, check_scalar
+from fastnn._validation import as_float_array
 
 __all__ = [
     "batchnorm_forward",
@@ -16,6 +17,17 @@ __all__ = [
 
 
 _LAYOUTS = {2: "(N, D)", 4: "(N, C, H, W)"}
+
+
+def _scalar(value, name):
+    """A finite float (fastnn._validation.check_scalar's messages, without NumPy's overhead)."""
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(result):
+        raise ValueError(f"{name} must be finite, got {result}")
+    return result
 
 
 def _check_inputs(x, gamma, beta, bn_param, ndim=2):
@@ -44,20 +56,23 @@ def _check_inputs(x, gamma, beta, bn_param, ndim=2):
     mode = bn_param["mode"]
     if mode not in ("train", "test"):
         raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
-    eps = check_scalar(bn_param.get("eps", 1e-5), "eps")
+    eps = _scalar(bn_param.get("eps", 1e-5), "eps")
     if eps < 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
-    momentum = check_scalar(bn_param.get("momentum", 0.9), "momentum")
+    momentum = _scalar(bn_param.get("momentum", 0.9), "momentum")
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"momentum must be in [0, 1], got {momentum}")
     if mode == "train" and x.size // d == 0:
         raise ValueError(f"batchnorm in train mode needs at least one value per channel, "
                          f"got x of shape {x.shape}")
     for key in ("running_mean", "running_var"):
-        if key not in bn_param:
+        value = bn_param.get(key)
+        if value is None:
             bn_param[key] = np.zeros(d, dtype=x.dtype)
-        elif np.shape(bn_param[key]) != (d,):
-            raise ValueError(f"bn_param[{key!r}] must have shape ({d},), got {np.shape(bn_param[key])}")
+        else:
+            shape = value.shape if isinstance(value, np.ndarray) else np.shape(value)
+            if shape != (d,):
+                raise ValueError(f"bn_param[{key!r}] must have shape ({d},), got {shape}")
     return x, gamma, beta, mode, eps, momentum
 
 
