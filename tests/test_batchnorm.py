@@ -238,8 +238,11 @@ def test_float32_statistics_match_float64_for_many_rows_and_large_offset(name, o
     out32, _ = forward(x32, gamma, beta, p32)
     # float64 computation on the same (rounded) data
     out64, _ = forward(x32.astype(np.float64), gamma, beta, p64)
-    for key in ("running_mean", "running_var"):
-        np.testing.assert_allclose(p32[key], p64[key], rtol=1e-5, err_msg=key)
+    # a mean near 0 is judged on the data's scale (its std), the variance relatively
+    std = np.sqrt(p64["running_var"])
+    mean_err = np.abs(p32["running_mean"] - p64["running_mean"])
+    assert np.all(mean_err <= 1e-5 * (std + np.abs(p64["running_mean"]))), mean_err / std
+    np.testing.assert_allclose(p32["running_var"], p64["running_var"], rtol=1e-5)
     np.testing.assert_allclose(out32, out64, rtol=1e-5, atol=1e-5 * np.abs(out64).max())
     np.testing.assert_allclose(p64["running_var"], x32.astype(np.float64).var(axis=0), rtol=1e-12)
 

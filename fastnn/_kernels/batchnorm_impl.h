@@ -61,49 +61,112 @@ static inline void BN(grad_dots)(const BN_T *BN_RESTRICT g, const BN_T *BN_RESTR
     *sg = tg + bn_lanes_total(accg);
 }
 
+/* One tile of rows [i0, i1) at the full vector width of BN_T: pass 1 sums the tile in BN_T
+ * for a shift k (close to the tile mean; its own rounding does not matter), pass 2 forms
+ * e = x - k and e^2 in BN_T and adds groups of four rows into the double accumulators
+ * s1 = sum(e), s2 = sum(e^2); the tile's mean is k + s1/n and its m2 is s2 - s1^2/n (the
+ * corrected two-pass formula; s1 is tiny because k is near the mean).  For float32 the
+ * squares and 4-term partials carry a relative error of a few float eps (~5e-7); the
+ * accumulation over rows is double.  Returns 0 when some s2 is not finite (float overflow
+ * near FLT_MAX, or NaN/inf data): the caller then redoes the tile in double. */
+static FASTNN_CLONES int BN(rows_tile_wide)(
+    const BN_T *BN_RESTRICT x, ptrdiff_t d, ptrdiff_t i0, ptrdiff_t i1, BN_T *BN_RESTRICT k,
+    double *BN_RESTRICT s1, double *BN_RESTRICT s2)
+{
+    const BN_T nb = (BN_T)(i1 - i0);
+    double check = 0.0;
+    ptrdiff_t i, j;
+    for (j = 0; j < d; j++) k[j] = 0;
+    for (i = i0; i + 4 <= i1; i += 4) {
+        const BN_T *a = x + i * d, *b = a + d, *e = b + d, *f = e + d;
+        for (j = 0; j < d; j++) k[j] += (a[j] + b[j]) + (e[j] + f[j]);
+    }
+    for (; i < i1; i++) {
+        const BN_T *a = x + i * d;
+        for (j = 0; j < d; j++) k[j] += a[j];
+    }
+    for (j = 0; j < d; j++) { k[j] /= nb; s1[j] = 0.0; s2[j] = 0.0; }
+    for (i = i0; i + 4 <= i1; i += 4) {
+        const BN_T *a = x + i * d, *b = a + d, *e = b + d, *f = e + d;
+        for (j = 0; j < d; j++) {
+            const BN_T ea = a[j] - k[j], eb = b[j] - k[j], ee = e[j] - k[j], ef = f[j] - k[j];
+            s1[j] += (double)((ea + eb) + (ee + ef));
+            s2[j] += (double)((ea * ea + eb * eb) + (ee * ee + ef * ef));
+        }
+    }
+    for (; i < i1; i++) {
+        const BN_T *a = x + i * d;
+        for (j = 0; j < d; j++) {
+            const BN_T ea = a[j] - k[j];
+            s1[j] += (double)ea;
+            s2[j] += (double)(ea * ea);
+        }
+    }
+    for (j = 0; j < d; j++) check += s2[j] - s2[j];  /* NaN iff some s2 is inf or NaN */
+    return check == 0.0;
+}
+
+/* The same tile in double throughout: tile mean, then squared deviations from it. */
+static FASTNN_CLONES void BN(rows_tile_exact)(
+    const BN_T *BN_RESTRICT x, ptrdiff_t d, ptrdiff_t i0, ptrdiff_t i1,
+    double *BN_RESTRICT tmean, double *BN_RESTRICT tm2)
+{
+    const double nb = (double)(i1 - i0);
+    ptrdiff_t i, j;
+    /* Four rows per sweep: the column accumulators are loaded and stored once per
+     * four rows instead of once per row. */
+    for (j = 0; j < d; j++) tmean[j] = 0.0;
+    for (i = i0; i + 4 <= i1; i += 4) {
+        const BN_T *a = x + i * d, *b = a + d, *e = b + d, *f = e + d;
+        for (j = 0; j < d; j++)
+            tmean[j] += ((double)a[j] + (double)b[j]) + ((double)e[j] + (double)f[j]);
+    }
+    for (; i < i1; i++) {
+        const BN_T *a = x + i * d;
+        for (j = 0; j < d; j++) tmean[j] += (double)a[j];
+    }
+    for (j = 0; j < d; j++) { tmean[j] /= nb; tm2[j] = 0.0; }
+    for (i = i0; i + 4 <= i1; i += 4) {
+        const BN_T *a = x + i * d, *b = a + d, *e = b + d, *f = e + d;
+        for (j = 0; j < d; j++) {
+            double m = tmean[j];
+            double ea = (double)a[j] - m, eb = (double)b[j] - m;
+            double ee = (double)e[j] - m, ef = (double)f[j] - m;
+            tm2[j] += (ea * ea + eb * eb) + (ee * ee + ef * ef);
+        }
+    }
+    for (; i < i1; i++) {
+        const BN_T *a = x + i * d;
+        for (j = 0; j < d; j++) {
+            double ea = (double)a[j] - tmean[j];
+            tm2[j] += ea * ea;
+        }
+    }
+}
+
 /* Statistics of rows [r0, r1) of x (rows of d elements): cnt[j], mean[j] and m2[j] (sum of
  * squared deviations) per column.  Tiles of rows are summed twice while they sit in cache
- * (the sum, then squared deviations from the tile mean: a two-pass scheme with one trip to
+ * (a shift near the tile mean, then deviations from it: a two-pass scheme with one trip to
  * memory) and merged into the running statistics with Chan, Golub & LeVeque's update. */
 static FASTNN_CLONES void BN(rows_stats)(
     const BN_T *BN_RESTRICT x, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1,
     double *BN_RESTRICT cnt, double *BN_RESTRICT mean, double *BN_RESTRICT m2,
-    double *BN_RESTRICT tmean, double *BN_RESTRICT tm2)
+    double *BN_RESTRICT tmean, double *BN_RESTRICT tm2, BN_T *BN_RESTRICT k)
 {
-    ptrdiff_t tile = BN_TILE_ELEMS / d, i, j;
+    ptrdiff_t tile = BN_TILE_ELEMS / d, j;
     double na = 0.0;
     if (tile < 1) tile = 1;
     for (ptrdiff_t i0 = r0; i0 < r1; i0 += tile) {
         ptrdiff_t i1 = i0 + tile < r1 ? i0 + tile : r1;
         double nb = (double)(i1 - i0), n = na + nb;
-        /* Four rows per sweep: the column accumulators are loaded and stored once per
-         * four rows instead of once per row. */
-        for (j = 0; j < d; j++) tmean[j] = 0.0;
-        for (i = i0; i + 4 <= i1; i += 4) {
-            const BN_T *a = x + i * d, *b = a + d, *e = b + d, *f = e + d;
-            for (j = 0; j < d; j++)
-                tmean[j] += ((double)a[j] + (double)b[j]) + ((double)e[j] + (double)f[j]);
-        }
-        for (; i < i1; i++) {
-            const BN_T *a = x + i * d;
-            for (j = 0; j < d; j++) tmean[j] += (double)a[j];
-        }
-        for (j = 0; j < d; j++) { tmean[j] /= nb; tm2[j] = 0.0; }
-        for (i = i0; i + 4 <= i1; i += 4) {
-            const BN_T *a = x + i * d, *b = a + d, *e = b + d, *f = e + d;
+        if (BN(rows_tile_wide)(x, d, i0, i1, k, tmean, tm2)) {
             for (j = 0; j < d; j++) {
-                double m = tmean[j];
-                double ea = (double)a[j] - m, eb = (double)b[j] - m;
-                double ee = (double)e[j] - m, ef = (double)f[j] - m;
-                tm2[j] += (ea * ea + eb * eb) + (ee * ee + ef * ef);
+                const double s1 = tmean[j], q = tm2[j] - s1 * s1 / nb;
+                tmean[j] = (double)k[j] + s1 / nb;
+                tm2[j] = q > 0.0 ? q : 0.0;
             }
-        }
-        for (; i < i1; i++) {
-            const BN_T *a = x + i * d;
-            for (j = 0; j < d; j++) {
-                double ea = (double)a[j] - tmean[j];
-                tm2[j] += ea * ea;
-            }
+        } else {
+            BN(rows_tile_exact)(x, d, i0, i1, tmean, tm2);
         }
         if (na == 0.0) {  /* first tile: copy (a 0 * inf merge weight would give NaN) */
             for (j = 0; j < d; j++) { mean[j] = tmean[j]; m2[j] = tm2[j]; }
@@ -191,6 +254,40 @@ static FASTNN_CLONES void BN(segs_normalize_exact)(
         const double m = mean[j], sc = dco[j], sh = dco[c + j];
         for (ptrdiff_t i = 0; i < s; i++) o[i] = (BN_T)(((double)xs[i] - m) * sc + sh);
     }
+}
+
+/* Train-mode gradient sums of rows [r0, r1) at the width of BN_T: xc = (x - mhi) - mlo and
+ * dout * xc in BN_T, groups of four rows added into the double sums sdb = sum(dout) and
+ * sdg = sum(dout * (x - mean)).  Returns 0 when a sum is not finite (overflow in float, or
+ * NaN/inf data): the caller redoes the rows in double. */
+static FASTNN_CLONES int BN(rows_grad_sums_wide)(
+    const BN_T *BN_RESTRICT dout, const BN_T *BN_RESTRICT x, ptrdiff_t d,
+    ptrdiff_t r0, ptrdiff_t r1, const BN_T *BN_RESTRICT mhi, const BN_T *BN_RESTRICT mlo,
+    double *BN_RESTRICT sdb, double *BN_RESTRICT sdg)
+{
+    double check = 0.0;
+    ptrdiff_t i, j;
+    for (j = 0; j < d; j++) { sdb[j] = 0.0; sdg[j] = 0.0; }
+    for (i = r0; i + 4 <= r1; i += 4) {
+        const BN_T *ga = dout + i * d, *gb = ga + d, *gc = gb + d, *gd = gc + d;
+        const BN_T *xa = x + i * d, *xb = xa + d, *xc = xb + d, *xd = xc + d;
+        for (j = 0; j < d; j++) {
+            const BN_T m = mhi[j], l = mlo[j];
+            const BN_T ca = (xa[j] - m) - l, cb = (xb[j] - m) - l, cc = (xc[j] - m) - l,
+                       cd = (xd[j] - m) - l;
+            sdb[j] += (double)((ga[j] + gb[j]) + (gc[j] + gd[j]));
+            sdg[j] += (double)((ga[j] * ca + gb[j] * cb) + (gc[j] * cc + gd[j] * cd));
+        }
+    }
+    for (; i < r1; i++) {
+        const BN_T *g = dout + i * d, *xr = x + i * d;
+        for (j = 0; j < d; j++) {
+            sdb[j] += (double)g[j];
+            sdg[j] += (double)(g[j] * ((xr[j] - mhi[j]) - mlo[j]));
+        }
+    }
+    for (j = 0; j < d; j++) check += (sdb[j] - sdb[j]) + (sdg[j] - sdg[j]);
+    return check == 0.0;
 }
 
 /* Gradient sums of rows [r0, r1): sdb[j] = sum(dout), sdg[j] = sum(dout * (x - mean)).
@@ -330,7 +427,8 @@ static void BN(stats_part)(const BN_T *x, ptrdiff_t c, ptrdiff_t s, ptrdiff_t u0
                            ptrdiff_t u1, double *part)
 {
     if (s == 1)
-        BN(rows_stats)(x, c, u0, u1, part, part + c, part + 2 * c, part + 3 * c, part + 4 * c);
+        BN(rows_stats)(x, c, u0, u1, part, part + c, part + 2 * c, part + 3 * c, part + 4 * c,
+                       (BN_T *)(part + 5 * c));
     else
         BN(segs_stats)(x, c, s, u0, u1, part, part + c, part + 2 * c);
 }
@@ -407,7 +505,7 @@ static int BN(forward_train)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c,
                              const BN_T *rm_in, const BN_T *rv_in, BN_T *rm_out,
                              BN_T *rv_out, double *mean, double *inv_std, int nt)
 {
-    const ptrdiff_t units = s == 1 ? n : n * c, stride = bn_stride(c, 5);
+    const ptrdiff_t units = s == 1 ? n : n * c, stride = bn_stride(c, 6);
     double *scratch, *dco;
     BN_T *co;
     int wide = 1;
@@ -480,9 +578,12 @@ static int BN(forward_test)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c, 
 
 static void BN(grad_sums_part)(const BN_T *dout, const BN_T *x, ptrdiff_t c, ptrdiff_t s,
                                ptrdiff_t u0, ptrdiff_t u1, const double *mean, double *part,
-                               BN_T *dx, const double *a)
+                               BN_T *dx, const double *a, const BN_T *co)
 {
-    if (s == 1)
+    if (s == 1 && dx == NULL) {
+        if (!BN(rows_grad_sums_wide)(dout, x, c, u0, u1, co, co + c, part, part + c))
+            BN(rows_grad_sums)(dout, x, c, u0, u1, mean, part, part + c, NULL, a);
+    } else if (s == 1)
         BN(rows_grad_sums)(dout, x, c, u0, u1, mean, part, part + c, dx, a);
     else
         BN(segs_grad_sums)(dout, x, c, s, u0, u1, mean, part, part + c, dx, a);
@@ -522,13 +623,9 @@ static int BN(finish_grads)(double *scratch, ptrdiff_t stride, int nthreads, ptr
         dgamma[j] = (BN_T)dg;
         dbeta[j] = (BN_T)sb;
         if (train) {
-            const BN_T hi = (BN_T)mean[j];
             /* count * var bounds (x - mean)^2, as in wide_ok */
             const double m2 = count * (1.0 / (is * is) - eps);
             if (sizeof(BN_T) != sizeof(double) && m2 > BN_WIDE_LIMIT * BN_WIDE_LIMIT) wide = 0;
-            co[j] = hi;
-            co[c + j] = (BN_T)(mean[j] - (double)hi);
-            co[2 * c + j] = (BN_T)is;
             co[3 * c + j] = (BN_T)a[j];
             co[4 * c + j] = (BN_T)(sb / count);
             co[5 * c + j] = (BN_T)(dg / count);
@@ -552,13 +649,19 @@ static int BN(backward)(const BN_T *dout, const BN_T *x, BN_T *dx, ptrdiff_t n, 
     int wide = 1;
     if (nt < 1) nt = 1;
     if (nt > units) nt = (int)(units > 0 ? units : 1);
-    scratch = (double *)malloc(sizeof(double) * (size_t)(stride * nt + 9 * c));
+    scratch = (double *)calloc((size_t)(stride * nt + 9 * c), sizeof(double));
     if (scratch == NULL) return -1;
     dco = scratch + stride * nt;  /* dco[0:c] = a = gamma * inv_std, used by both modes */
     co = (BN_T *)(dco + 3 * c);
-    for (ptrdiff_t j = 0; j < c; j++) dco[j] = (double)gamma[j] * inv_std[j];
+    for (ptrdiff_t j = 0; j < c; j++) {
+        const BN_T hi = (BN_T)mean[j];
+        dco[j] = (double)gamma[j] * inv_std[j];
+        co[j] = hi;
+        co[c + j] = (BN_T)(mean[j] - (double)hi);
+        co[2 * c + j] = (BN_T)inv_std[j];
+    }
     if (nt == 1) {
-        BN(grad_sums_part)(dout, x, c, s, 0, units, mean, scratch, dx_in_sums, dco);
+        BN(grad_sums_part)(dout, x, c, s, 0, units, mean, scratch, dx_in_sums, dco, co);
         wide = BN(finish_grads)(scratch, stride, 1, c, count, eps, mean, inv_std, train, dco,
                                 co, dco, dgamma, dbeta);
         if (train) BN(dx_part)(dout, x, dx, c, s, 0, units, wide, co, mean, dco);
@@ -568,7 +671,7 @@ static int BN(backward)(const BN_T *dout, const BN_T *x, BN_T *dx, ptrdiff_t n, 
             const int t = BN_THREAD_NUM(), team = BN_NUM_THREADS();
             const ptrdiff_t u0 = units * t / team, u1 = units * (t + 1) / team;
             BN(grad_sums_part)(dout, x, c, s, u0, u1, mean, scratch + t * stride, dx_in_sums,
-                               dco);
+                               dco, co);
 #pragma omp barrier
 #pragma omp single
             wide = BN(finish_grads)(scratch, stride, team, c, count, eps, mean, inv_std, train,
