@@ -7,6 +7,9 @@
  * columns); images (N, C, H, W) are (N, C, H*W) and use the "segs" loops (vectorised along
  * a segment with independent accumulators).
  *
+ * The element passes walk their rows (segments) last to first: the statistics or gradient
+ * sums pass just read the end of the block, so those rows are still in cache.
+ *
  * Precision: every statistic and gradient sum is accumulated in double from double
  * products.  The two element passes (normalise, dx) run in the element type so that float32
  * uses the full vector width; they subtract the mean as a two-term hi + lo split, so data far
@@ -74,7 +77,7 @@ static FASTNN_CLONES int BN(rows_tile_wide)(
     double *BN_RESTRICT s1, double *BN_RESTRICT s2)
 {
     const BN_T nb = (BN_T)(i1 - i0);
-    double check = 0.0;
+    int bad = 0;
     ptrdiff_t i, j;
     for (j = 0; j < d; j++) k[j] = 0;
     for (i = i0; i + 4 <= i1; i += 4) {
@@ -102,8 +105,8 @@ static FASTNN_CLONES int BN(rows_tile_wide)(
             s2[j] += (double)(ea * ea);
         }
     }
-    for (j = 0; j < d; j++) check += s2[j] - s2[j];  /* NaN iff some s2 is inf or NaN */
-    return check == 0.0;
+    for (j = 0; j < d; j++) bad |= !(s2[j] <= DBL_MAX);  /* inf or NaN; an OR vectorises */
+    return !bad;
 }
 
 /* The same tile in double throughout: tile mean, then squared deviations from it. */
@@ -208,7 +211,7 @@ static FASTNN_CLONES void BN(rows_normalize)(
     const BN_T *BN_RESTRICT co)
 {
     const BN_T *mhi = co, *mlo = co + d, *scale = co + 2 * d, *shift = co + 3 * d;
-    for (ptrdiff_t i = r0; i < r1; i++) {
+    for (ptrdiff_t i = r1 - 1; i >= r0; i--) {
         const BN_T *xr = x + i * d;
         BN_T *o = out + i * d;
         for (ptrdiff_t j = 0; j < d; j++) o[j] = ((xr[j] - mhi[j]) - mlo[j]) * scale[j] + shift[j];
@@ -219,7 +222,7 @@ static FASTNN_CLONES void BN(segs_normalize)(
     const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT out, ptrdiff_t c, ptrdiff_t s,
     ptrdiff_t k0, ptrdiff_t k1, const BN_T *BN_RESTRICT co)
 {
-    for (ptrdiff_t k = k0; k < k1; k++) {
+    for (ptrdiff_t k = k1 - 1; k >= k0; k--) {
         const BN_T *xs = x + k * s;
         BN_T *o = out + k * s;
         const ptrdiff_t j = k % c;
@@ -235,7 +238,7 @@ static FASTNN_CLONES void BN(rows_normalize_exact)(
     const double *BN_RESTRICT mean, const double *BN_RESTRICT dco)
 {
     const double *scale = dco, *shift = dco + d;
-    for (ptrdiff_t i = r0; i < r1; i++) {
+    for (ptrdiff_t i = r1 - 1; i >= r0; i--) {
         const BN_T *xr = x + i * d;
         BN_T *o = out + i * d;
         for (ptrdiff_t j = 0; j < d; j++)
@@ -247,7 +250,7 @@ static FASTNN_CLONES void BN(segs_normalize_exact)(
     const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT out, ptrdiff_t c, ptrdiff_t s,
     ptrdiff_t k0, ptrdiff_t k1, const double *BN_RESTRICT mean, const double *BN_RESTRICT dco)
 {
-    for (ptrdiff_t k = k0; k < k1; k++) {
+    for (ptrdiff_t k = k1 - 1; k >= k0; k--) {
         const BN_T *xs = x + k * s;
         BN_T *o = out + k * s;
         const ptrdiff_t j = k % c;
@@ -265,7 +268,7 @@ static FASTNN_CLONES int BN(rows_grad_sums_wide)(
     ptrdiff_t r0, ptrdiff_t r1, const BN_T *BN_RESTRICT mhi, const BN_T *BN_RESTRICT mlo,
     double *BN_RESTRICT sdb, double *BN_RESTRICT sdg)
 {
-    double check = 0.0;
+    int bad = 0;
     ptrdiff_t i, j;
     for (j = 0; j < d; j++) { sdb[j] = 0.0; sdg[j] = 0.0; }
     for (i = r0; i + 4 <= r1; i += 4) {
@@ -286,8 +289,8 @@ static FASTNN_CLONES int BN(rows_grad_sums_wide)(
             sdg[j] += (double)(g[j] * ((xr[j] - mhi[j]) - mlo[j]));
         }
     }
-    for (j = 0; j < d; j++) check += (sdb[j] - sdb[j]) + (sdg[j] - sdg[j]);
-    return check == 0.0;
+    for (j = 0; j < d; j++) bad |= !(fabs(sdb[j]) <= DBL_MAX) | !(fabs(sdg[j]) <= DBL_MAX);
+    return !bad;
 }
 
 /* Gradient sums of rows [r0, r1): sdb[j] = sum(dout), sdg[j] = sum(dout * (x - mean)).
@@ -363,7 +366,7 @@ static FASTNN_CLONES void BN(rows_dx)(
 {
     const BN_T *mhi = co, *mlo = co + d, *is = co + 2 * d, *a = co + 3 * d, *cb = co + 4 * d,
                *cg = co + 5 * d;
-    for (ptrdiff_t i = r0; i < r1; i++) {
+    for (ptrdiff_t i = r1 - 1; i >= r0; i--) {
         const BN_T *g = dout + i * d, *xr = x + i * d;
         BN_T *o = dx + i * d;
         for (ptrdiff_t j = 0; j < d; j++) {
@@ -377,7 +380,7 @@ static FASTNN_CLONES void BN(segs_dx)(
     const BN_T *BN_RESTRICT dout, const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT dx,
     ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1, const BN_T *BN_RESTRICT co)
 {
-    for (ptrdiff_t k = k0; k < k1; k++) {
+    for (ptrdiff_t k = k1 - 1; k >= k0; k--) {
         const BN_T *g = dout + k * s, *xs = x + k * s;
         BN_T *o = dx + k * s;
         const ptrdiff_t j = k % c;
@@ -397,7 +400,7 @@ static FASTNN_CLONES void BN(rows_dx_exact)(
     const double *BN_RESTRICT dco)
 {
     const double *a = dco, *b = dco + d, *cc = dco + 2 * d;
-    for (ptrdiff_t i = r0; i < r1; i++) {
+    for (ptrdiff_t i = r1 - 1; i >= r0; i--) {
         const BN_T *g = dout + i * d, *xr = x + i * d;
         BN_T *o = dx + i * d;
         for (ptrdiff_t j = 0; j < d; j++)
@@ -410,7 +413,7 @@ static FASTNN_CLONES void BN(segs_dx_exact)(
     ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1, const double *BN_RESTRICT mean,
     const double *BN_RESTRICT dco)
 {
-    for (ptrdiff_t k = k0; k < k1; k++) {
+    for (ptrdiff_t k = k1 - 1; k >= k0; k--) {
         const BN_T *g = dout + k * s, *xs = x + k * s;
         BN_T *o = dx + k * s;
         const ptrdiff_t j = k % c;

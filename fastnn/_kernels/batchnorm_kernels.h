@@ -8,6 +8,7 @@
 #ifndef FASTNN_BATCHNORM_KERNELS_H
 #define FASTNN_BATCHNORM_KERNELS_H
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
