@@ -10,12 +10,15 @@
  * The element passes walk their rows (segments) last to first: the statistics or gradient
  * sums pass just read the end of the block, so those rows are still in cache.
  *
- * Precision: every statistic and gradient sum is accumulated in double from double
- * products.  The two element passes (normalise, dx) run in the element type so that float32
- * uses the full vector width; they subtract the mean as a two-term hi + lo split, so data far
- * from 0 keeps float32 accuracy.  A float32 call falls back to double element passes
- * ("exact" loops) when a deviation from the mean could overflow float
- * (sqrt(sum of squared deviations) > BN_WIDE_LIMIT): sum((x-mean)^2) bounds every |x-mean|.
+ * Precision: every statistic and gradient sum is accumulated in double.  In the 2-d
+ * ("rows") loops the per-element deviations, squares and products and the 4-row partial sums
+ * are in the element type (float32: ~5e-7 relative), with a double fallback when a tile's
+ * sums are not finite; the "segs" loops are double throughout.  The two element passes
+ * (normalise, dx) run in the element type so that float32 uses the full vector width; they
+ * subtract the mean as a two-term hi + lo split, so data far from 0 keeps float32 accuracy.
+ * A float32 call falls back to double element passes ("exact" loops) when a deviation from
+ * the mean could overflow float (sqrt(sum of squared deviations) > BN_WIDE_LIMIT):
+ * sum((x-mean)^2) bounds every |x-mean|.
  */
 
 /* Reductions along one contiguous segment with BN_LANES independent double accumulators
