@@ -31,8 +31,10 @@ cnp.import_array()
 
 OPENMP = bool(FASTNN_OPENMP)
 
-# Below this many elements one thread is faster (measured with bench/, see the issue notes).
-PARALLEL_THRESHOLD = 1 << 17
+# Below this many elements one thread is faster (an estimate on a shared 2-core machine:
+# re-measure with bench/ on a quiet one).
+cdef Py_ssize_t _PARALLEL_THRESHOLD = 1 << 17
+PARALLEL_THRESHOLD = _PARALLEL_THRESHOLD
 cdef enum:
     MAX_THREADS = 256
 
@@ -143,7 +145,7 @@ cdef object _output(cnp.ndarray x, object out, int typenum, object avoid):
 
 
 cdef inline int _threads(Py_ssize_t work, int n_threads, Py_ssize_t rows) noexcept:
-    if work < PARALLEL_THRESHOLD or n_threads <= 1:
+    if work < _PARALLEL_THRESHOLD or n_threads <= 1:
         return 1
     if n_threads > rows:
         n_threads = <int>rows

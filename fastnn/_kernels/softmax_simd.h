@@ -41,6 +41,13 @@
 
 typedef ptrdiff_t fastnn_index;
 
+/* -std=c11 turns floating-point contraction off; the polynomials below are 20% faster with
+ * fused multiply-adds (on the clones whose CPUs have them) and no less accurate. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
 /* Elements per block (float64: 16 KiB of exps, well inside L1 with the inputs streaming). */
 #define FASTNN_SM_BLOCK 2048
 /* At most this many rows per block (the per-row scratch arrays). */
@@ -170,10 +177,8 @@ static fastnn_index fastnn_sm_first_bad_label(const fastnn_index *y, fastnn_inde
  * For small C (the lecture notes' 10 classes) a row is too short for vectors; the *4
  * variants reduce four consecutive rows in one interleaved scalar loop instead, so that four
  * independent dependency chains are in flight. */
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__has_builtin)
-#if __has_builtin(__builtin_shufflevector)
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(FASTNN_SM_NO_VECTOR)
 #define FASTNN_SM_VECTOR 1
-#endif
 #endif
 
 #ifdef FASTNN_SM_VECTOR
@@ -419,5 +424,9 @@ FASTNN_CLONES static void fastnn_softmax_rows_##SFX(const T *x, T *out, fastnn_i
 
 FASTNN_SM_DEFINE(float, f32)
 FASTNN_SM_DEFINE(double, f64)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 #endif /* FASTNN_SOFTMAX_SIMD_H */
