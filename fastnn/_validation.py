@@ -90,22 +90,20 @@ def check_labels(y, n, num_classes, name="y"):
     y = np.asarray(y)
     if y.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},) to match the scores, got {y.shape}")
-    if y.dtype.kind in "iu":
-        labels = y.astype(np.intp, copy=False)
-    elif y.dtype.kind == "f":
+    if y.dtype.kind == "f":
         bad = np.flatnonzero(~np.isfinite(y) | (y != np.floor(y)))
         if bad.size:
             i = int(bad[0])
             raise ValueError(f"{name}[{i}] = {y[i]!r} is not an integer label")
-        labels = y.astype(np.intp)
     elif y.dtype.kind == "b":
-        labels = y.astype(np.intp)
-    else:
+        y = y.astype(np.intp)
+    elif y.dtype.kind not in "iu":
         raise ValueError(f"{name} must hold integer labels, got dtype {y.dtype}")
-    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    # range check on the original values: a cast first would wrap huge uint64/float labels
+    bad = np.flatnonzero((y < 0) | (y >= num_classes))
     if bad.size:
         i = int(bad[0])
         raise ValueError(
-            f"{name}[{i}] = {int(labels[i])} is out of range: labels must be in [0, {num_classes})"
+            f"{name}[{i}] = {int(y[i])} is out of range: labels must be in [0, {num_classes})"
         )
-    return labels
+    return y.astype(np.intp, copy=False)

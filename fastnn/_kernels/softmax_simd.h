@@ -1,0 +1,432 @@
+/* Row kernels for softmax, log-softmax and the fused softmax cross-entropy loss + gradient.
+ *
+ * Design (see fastnn/_kernels/softmax.pyx for the Python-facing side):
+ *
+ * - Rows are processed in blocks of about FASTNN_SM_BLOCK elements so that a block's
+ *   intermediate values stay in L1.  Per block: (A) per row, the max m and x - m (written
+ *   into the output), (B) one flat loop of exp over the whole block, (C) per row, the sum of
+ *   the exps in double and the final scaling.  The flat exp loop (B) is what makes small C
+ *   (the lecture notes' 10 classes) fast: it vectorises over rows instead of over a 10-wide
+ *   row.  For large C a block is one or two rows and this is the usual one-pass-per-row
+ *   kernel of sklearn/_loss (max, sum of exp, loss, gradient).
+ * - exp is a Cephes-style polynomial written for arguments <= 0 (always the case after the
+ *   max shift) with branch-free selects and a bit-level 2^n, so gcc vectorises it inside the
+ *   FASTNN_CLONES functions without -ffast-math.  float32 uses a float polynomial (~1 ulp),
+ *   float64 a degree-12 Taylor polynomial on |r| <= ln2/2 (~1-2 ulp).  Results below the
+ *   smallest normal number are flushed to 0 (the probabilities concerned are < 1e-38 / 1e-308).
+ * - Reductions (row max, row sums) are written over explicit vectors with independent
+ *   accumulators and reduced in a fixed order (see below), so they vectorise without
+ *   reassociation and do not depend on the CPU clone.  The per-row log1p is a branch-free
+ *   polynomial evaluated over a block's rows at once (a libm call per row cost a third of the
+ *   time at C = 10).
+ * - Accuracy: row sums are in double for both dtypes (the loss too).  log(sum) is computed as
+ *   log1p(sum - 1), and when sum - 1 is small it is recomputed as (count of entries equal to
+ *   exactly 1, i.e. the max, minus 1) + (sum of the others), so that log(sum) and the label
+ *   gradient p_y - 1 = ((e_y - 1) - (sum - 1)) / sum lose no digits when the correct class
+ *   dominates (a loss of 1e-10 keeps full relative accuracy).
+ * - Non-finite rows need no branch: NaN anywhere, +inf anywhere, or a row of only -inf all
+ *   make the row sum NaN, hence an all-NaN row of outputs and a NaN loss (like the NumPy
+ *   twin).  -inf entries in an otherwise finite row have probability 0 (log-prob -inf); a
+ *   -inf score at the label gives loss +inf with a finite gradient.
+ */
+#ifndef FASTNN_SOFTMAX_SIMD_H
+#define FASTNN_SOFTMAX_SIMD_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fastnn_simd.h"
+
+typedef ptrdiff_t fastnn_index;
+
+/* -std=c11 turns floating-point contraction off; the polynomials below are 20% faster with
+ * fused multiply-adds (on the clones whose CPUs have them) and no less accurate. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
+/* Elements per block (float64: 16 KiB of exps, well inside L1 with the inputs streaming). */
+#define FASTNN_SM_BLOCK 2048
+/* At most this many rows per block (the per-row scratch arrays). */
+#define FASTNN_SM_ROWS 512
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTNN_SM_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define FASTNN_SM_INLINE static __forceinline
+#else
+#define FASTNN_SM_INLINE static inline
+#endif
+
+/* exp(x) for x <= 0 or NaN (NaN propagates; x < ln(FLT_MIN) gives 0).  Cephes expf. */
+FASTNN_SM_INLINE float fastnn_sm_exp_f32(float x) {
+    const float lo = -87.33654475f;          /* ln(FLT_MIN): 2^n stays a normal number */
+    const float magic = 12582912.0f;          /* 1.5 * 2^23: adding it rounds to an integer */
+    float xc = x < lo ? lo : x;
+    float t = xc * 1.44269504088896341f + magic;
+    float n = t - magic;
+    float r = xc - n * 0.693359375f;          /* Cody-Waite: ln2 = 0.693359375 - 2.12194440e-4 */
+    r = r + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    uint32_t bits;
+    memcpy(&bits, &t, sizeof bits);           /* low bits of t hold n; (n + 127) << 23 is 2^n */
+    bits = (bits + 127u) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    float e = p * scale;
+    return x < lo ? 0.0f : e;
+}
+
+/* exp(x) for x <= 0 or NaN, double precision (x < ln(DBL_MIN) gives 0). */
+FASTNN_SM_INLINE double fastnn_sm_exp_f64(double x) {
+    const double lo = -708.3964185322641;     /* ln(DBL_MIN) */
+    const double magic = 6755399441055744.0;  /* 1.5 * 2^52 */
+    double xc = x < lo ? lo : x;
+    double t = xc * 1.4426950408889634 + magic;
+    double n = t - magic;
+    double r = xc - n * 0.693145751953125;    /* Cody-Waite split of ln2 */
+    r = r - n * 1.42860682030941723212e-6;
+    /* Taylor series to r^12: the truncation error is < 2e-16 relative for |r| <= ln2/2. */
+    double p = 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    uint64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (bits + 1023u) << 52;
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    double e = p * scale;
+    return x < lo ? 0.0 : e;
+}
+
+/* log1p(x) for x >= 0, +inf or NaN, branch-free so that a loop over a block's rows
+ * vectorises (libm's log1p is a call per row, a third of the time at C = 10).  This is
+ * musl's log1p (from FreeBSD msun; < 1 ulp) without its x < 0 and tiny-x branches: the
+ * rounding of 1 + x is corrected by c. */
+FASTNN_SM_INLINE double fastnn_sm_log1p(double x) {
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    const double Lg1 = 6.666666666666735130e-01, Lg2 = 3.999999999940941908e-01,
+                 Lg3 = 2.857142874366239149e-01, Lg4 = 2.222219843214978396e-01,
+                 Lg5 = 1.818357216161805012e-01, Lg6 = 1.531383769920937332e-01,
+                 Lg7 = 1.479819860511658591e-01;
+    double u = 1.0 + x;
+    uint64_t bits;
+    memcpy(&bits, &u, sizeof bits);
+    /* u = 2^k * (1 + f) with 1 + f in [sqrt(2)/2, sqrt(2)) */
+    uint64_t hu = (bits >> 32) + (0x3ff00000u - 0x3fe6a09eu);
+    int64_t k = (int64_t)(hu >> 20) - 0x3ff;
+    double c = k >= 2 ? 1.0 - (u - x) : x - (u - 1.0);
+    c = k < 54 ? c / u : 0.0;
+    bits = (((hu & 0x000fffffu) + 0x3fe6a09eu) << 32) | (bits & 0xffffffffu);
+    double v;
+    memcpy(&v, &bits, sizeof v);
+    double f = v - 1.0;
+    double hfsq = 0.5 * f * f, s = f / (2.0 + f), z = s * s, w = z * z;
+    double t1 = w * (Lg2 + w * (Lg4 + w * Lg6));
+    double t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7)));
+    double dk = (double)k;
+    double r = s * (hfsq + (t2 + t1)) + (dk * ln2_lo + c) - hfsq + f + dk * ln2_hi;
+    return x < INFINITY ? r : x + x; /* +inf and NaN pass through */
+}
+
+static inline fastnn_index fastnn_sm_block_rows(fastnn_index C) {
+    fastnn_index rows = FASTNN_SM_BLOCK / C;
+    return rows < 1 ? 1 : (rows > FASTNN_SM_ROWS ? FASTNN_SM_ROWS : rows);
+}
+
+/* First index i with y[i] outside [0, C), or -1.  The OR-reduction vectorises. */
+static fastnn_index fastnn_sm_first_bad_label(const fastnn_index *y, fastnn_index n,
+                                              fastnn_index C) {
+    size_t bad = 0;
+    for (fastnn_index i = 0; i < n; i++) bad |= (size_t)((size_t)y[i] >= (size_t)C);
+    if (!bad) return -1;
+    for (fastnn_index i = 0; i < n; i++)
+        if ((size_t)y[i] >= (size_t)C) return i;
+    return -1;
+}
+
+/* Row reductions.  Floating-point reductions only vectorise if the compiler may reorder
+ * them, which it may not without -ffast-math; so with GCC/clang vector extensions they are
+ * written over 16-byte vectors with four independent accumulators (one accumulator would
+ * be latency-bound), combined in a fixed order, so that the result does not depend on the
+ * CPU clone.  16 bytes because a generic vector wider than the clone's registers is lowered
+ * through memory.  Other compilers get scalar loops.
+ *
+ * Row sums are taken over double copies of the exps (written by the exp loop, where the
+ * float -> double conversion vectorises at the clone's full width).
+ *
+ * For small C (the lecture notes' 10 classes) a row is too short for vectors; the *4
+ * variants reduce four consecutive rows in one interleaved scalar loop instead, so that four
+ * independent dependency chains are in flight. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(FASTNN_SM_NO_VECTOR)
+#define FASTNN_SM_VECTOR 1
+#endif
+
+#ifdef FASTNN_SM_VECTOR
+typedef float fastnn_vf32 __attribute__((vector_size(16)));
+typedef int32_t fastnn_vif32 __attribute__((vector_size(16)));
+typedef double fastnn_vf64 __attribute__((vector_size(16)));
+typedef int64_t fastnn_vif64 __attribute__((vector_size(16)));
+
+#define FASTNN_SM_VMAX(VT, VI, acc, v)                                                       \
+    do {                                                                                     \
+        VI gt_ = (v) > (acc);                                                                \
+        (acc) = (VT)(((VI)(v) & gt_) | ((VI)(acc) & ~gt_));                                  \
+    } while (0)
+
+#define FASTNN_SM_ROWMAX(T, SFX)                                                             \
+FASTNN_SM_INLINE T fastnn_sm_rowmax_##SFX(const T *x, fastnn_index C) {                      \
+    typedef fastnn_v##SFX VT;                                                                \
+    typedef fastnn_vi##SFX VI;                                                               \
+    enum { W = 16 / sizeof(T) };                                                             \
+    fastnn_index j = 0;                                                                      \
+    T m = x[0];                                                                              \
+    if (C >= 4 * W) {                                                                        \
+        VT a0, a1, a2, a3, v0, v1, v2, v3;                                                   \
+        memcpy(&a0, x, 16); memcpy(&a1, x + W, 16);                                          \
+        memcpy(&a2, x + 2 * W, 16); memcpy(&a3, x + 3 * W, 16);                              \
+        for (j = 4 * W; j + 4 * W <= C; j += 4 * W) {                                        \
+            memcpy(&v0, x + j, 16); memcpy(&v1, x + j + W, 16);                              \
+            memcpy(&v2, x + j + 2 * W, 16); memcpy(&v3, x + j + 3 * W, 16);                  \
+            FASTNN_SM_VMAX(VT, VI, a0, v0); FASTNN_SM_VMAX(VT, VI, a1, v1);                  \
+            FASTNN_SM_VMAX(VT, VI, a2, v2); FASTNN_SM_VMAX(VT, VI, a3, v3);                  \
+        }                                                                                    \
+        FASTNN_SM_VMAX(VT, VI, a0, a1); FASTNN_SM_VMAX(VT, VI, a2, a3);                      \
+        FASTNN_SM_VMAX(VT, VI, a0, a2);                                                      \
+        m = a0[0];                                                                           \
+        for (int k = 1; k < W; k++) m = a0[k] > m ? a0[k] : m;                               \
+    }                                                                                        \
+    for (; j < C; j++) m = x[j] > m ? x[j] : m;                                              \
+    return m;                                                                                \
+}
+
+/* Sum of a row of doubles. */
+FASTNN_SM_INLINE double fastnn_sm_rowsum(const double *e, fastnn_index C) {
+    fastnn_index j = 0;
+    double s = 0.0;
+    if (C >= 8) {
+        fastnn_vf64 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, v0, v1, v2, v3;
+        for (; j + 8 <= C; j += 8) {
+            memcpy(&v0, e + j, 16); memcpy(&v1, e + j + 2, 16);
+            memcpy(&v2, e + j + 4, 16); memcpy(&v3, e + j + 6, 16);
+            a0 += v0; a1 += v1; a2 += v2; a3 += v3;
+        }
+        a0 += a1;
+        a2 += a3;
+        a0 += a2;
+        s = a0[0] + a0[1];
+    }
+    for (; j < C; j++) s += e[j];
+    return s;
+}
+#else
+#define FASTNN_SM_ROWMAX(T, SFX)                                                             \
+FASTNN_SM_INLINE T fastnn_sm_rowmax_##SFX(const T *x, fastnn_index C) {                      \
+    T m = x[0];                                                                              \
+    for (fastnn_index j = 1; j < C; j++) m = x[j] > m ? x[j] : m;                            \
+    return m;                                                                                \
+}
+
+FASTNN_SM_INLINE double fastnn_sm_rowsum(const double *e, fastnn_index C) {
+    double s = 0.0;
+    for (fastnn_index j = 0; j < C; j++) s += e[j];
+    return s;
+}
+#endif
+
+/* sum(e) - 1 without cancellation, for rows whose max dominates (the max's exp is exactly 1,
+ * so the count of ones minus 1 plus the sum of the other entries is exact to rounding). */
+FASTNN_SM_INLINE double fastnn_sm_sum_minus_one(const double *e, fastnn_index C) {
+    double ones = 0.0, rest = 0.0;
+    for (fastnn_index j = 0; j < C; j++) {
+        if (e[j] == 1.0) ones += 1.0;
+        else rest += e[j];
+    }
+    return (ones - 1.0) + rest;
+}
+
+/* Per-row sums of a block of rows of doubles; sm1 = sum - 1 computed without cancellation
+ * when the sum is close to 1 (log1p(sm1) is the log-sum-exp after the max shift). */
+FASTNN_SM_INLINE void fastnn_sm_block_sums(const double *e, fastnn_index rows, fastnn_index C,
+                                           double *sum, double *sm1) {
+    fastnn_index i = 0;
+    if (C < 8) {
+        for (; i + 4 <= rows; i += 4) {
+            const double *e0 = e + i * C, *e1 = e0 + C, *e2 = e1 + C, *e3 = e2 + C;
+            double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+            for (fastnn_index j = 0; j < C; j++) {
+                s0 += e0[j]; s1 += e1[j]; s2 += e2[j]; s3 += e3[j];
+            }
+            sum[i] = s0; sum[i + 1] = s1; sum[i + 2] = s2; sum[i + 3] = s3;
+        }
+    }
+    for (; i < rows; i++) sum[i] = fastnn_sm_rowsum(e + i * C, C);
+    for (i = 0; i < rows; i++) {
+        double d = sum[i] - 1.0;
+        /* below 1e-3 the rounding of sum (~C * 1e-16) would show in sm1's relative error */
+        sm1[i] = d < 1e-3 ? fastnn_sm_sum_minus_one(e + i * C, C) : d;
+    }
+}
+
+/* Block exps: v[k] = exp(v[k]) for the n entries, and the double values that the row sums
+ * read (a converted copy in wide for float, v itself for double). */
+FASTNN_SM_INLINE const double *fastnn_sm_exp_block_f32(const float *d, float *v, double *wide,
+                                                       fastnn_index n) {
+    for (fastnn_index k = 0; k < n; k++) {
+        float e = fastnn_sm_exp_f32(d[k]);
+        v[k] = e;
+        wide[k] = (double)e;
+    }
+    return wide;
+}
+FASTNN_SM_INLINE const double *fastnn_sm_exp_block_f64(const double *d, double *v,
+                                                       double *wide, fastnn_index n) {
+    (void)wide;
+    for (fastnn_index k = 0; k < n; k++) v[k] = fastnn_sm_exp_f64(d[k]);
+    return v;
+}
+
+/* Small C: the max of the four rows x, x + C, x + 2C, x + 3C at once. */
+#define FASTNN_SM_ROWMAX4(T, SFX)                                                            \
+FASTNN_SM_INLINE void fastnn_sm_rowmax4_##SFX(const T *x, fastnn_index C, T *m) {            \
+    const T *x1 = x + C, *x2 = x + 2 * C, *x3 = x + 3 * C;                                   \
+    T m0 = x[0], m1 = x1[0], m2 = x2[0], m3 = x3[0];                                         \
+    for (fastnn_index j = 1; j < C; j++) {                                                   \
+        m0 = x[j] > m0 ? x[j] : m0;                                                          \
+        m1 = x1[j] > m1 ? x1[j] : m1;                                                        \
+        m2 = x2[j] > m2 ? x2[j] : m2;                                                        \
+        m3 = x3[j] > m3 ? x3[j] : m3;                                                        \
+    }                                                                                        \
+    m[0] = m0; m[1] = m1; m[2] = m2; m[3] = m3;                                              \
+}
+
+/* One body per dtype: T is the element type, SFX the name suffix. */
+#define FASTNN_SM_DEFINE(T, SFX)                                                             \
+FASTNN_SM_ROWMAX(T, SFX)                                                                     \
+FASTNN_SM_ROWMAX4(T, SFX)                                                                    \
+                                                                                             \
+/* Step (A) of a block: per row the max (into m) and x - m (into d). */                       \
+FASTNN_SM_INLINE void fastnn_sm_shift_##SFX(const T *x, T *d, T *m, fastnn_index rows,       \
+                                            fastnn_index C) {                                \
+    fastnn_index i = 0;                                                                      \
+    if (C < 64 / (fastnn_index)sizeof(T))                                                    \
+        for (; i + 4 <= rows; i += 4) fastnn_sm_rowmax4_##SFX(x + i * C, C, m + i);          \
+    for (; i < rows; i++) m[i] = fastnn_sm_rowmax_##SFX(x + i * C, C);                       \
+    for (i = 0; i < rows; i++) {                                                             \
+        const T *xi = x + i * C;                                                             \
+        T *di = d + i * C, mi = m[i];                                                        \
+        for (fastnn_index j = 0; j < C; j++) di[j] = xi[j] - mi;                             \
+    }                                                                                        \
+}                                                                                            \
+                                                                                             \
+/* Loss and gradient for rows [r0, r1): returns the sum of the rows' losses (not yet         \
+ * divided by N) and writes dx = (softmax(x) - onehot(y)) * inv_n.  out may alias x. */      \
+FASTNN_CLONES static double fastnn_softmax_loss_rows_##SFX(                                  \
+        const T *x, const fastnn_index *y, T *out, fastnn_index r0, fastnn_index r1,         \
+        fastnn_index C, double inv_n) {                                                      \
+    T m[FASTNN_SM_ROWS], xy[FASTNN_SM_ROWS];                                                 \
+    double sum[FASTNN_SM_ROWS], sm1[FASTNN_SM_ROWS], lse[FASTNN_SM_ROWS];                    \
+    double wide[FASTNN_SM_BLOCK];                                                            \
+    fastnn_index rows = fastnn_sm_block_rows(C);                                             \
+    double total = 0.0;                                                                      \
+    for (fastnn_index b0 = r0; b0 < r1; b0 += rows) {                                        \
+        fastnn_index nb = r1 - b0 < rows ? r1 - b0 : rows;                                   \
+        const T *xb = x + b0 * C;                                                            \
+        const fastnn_index *yb = y + b0;                                                     \
+        T *ob = out + b0 * C;                                                                \
+        for (fastnn_index i = 0; i < nb; i++) xy[i] = xb[i * C + yb[i]]; /* before aliasing */ \
+        fastnn_sm_shift_##SFX(xb, ob, m, nb, C);                                             \
+        if (C > FASTNN_SM_BLOCK) { /* one row longer than the scratch: exps in chunks */     \
+            sum[0] = 0.0;                                                                    \
+            for (fastnn_index j0 = 0; j0 < C; j0 += FASTNN_SM_BLOCK) {                       \
+                fastnn_index len = C - j0 < FASTNN_SM_BLOCK ? C - j0 : FASTNN_SM_BLOCK;      \
+                sum[0] += fastnn_sm_rowsum(                                                  \
+                    fastnn_sm_exp_block_##SFX(ob + j0, ob + j0, wide, len), len);            \
+            }                                                                                \
+            sm1[0] = sum[0] - 1.0;                                                           \
+        } else {                                                                             \
+            const double *e = fastnn_sm_exp_block_##SFX(ob, ob, wide, nb * C);               \
+            fastnn_sm_block_sums(e, nb, C, sum, sm1);                                        \
+        }                                                                                    \
+        for (fastnn_index i = 0; i < nb; i++) lse[i] = fastnn_sm_log1p(sm1[i]);              \
+        for (fastnn_index i = 0; i < nb; i++) {                                              \
+            T *oi = ob + i * C;                                                              \
+            double inv = inv_n / sum[i];                                                     \
+            double ey = (double)oi[yb[i]];                                                   \
+            T scale = (T)inv;                                                                \
+            for (fastnn_index j = 0; j < C; j++) oi[j] *= scale;                             \
+            /* p_y - 1 = ((e_y - 1) - (sum - 1)) / sum: no cancellation when p_y ~ 1 */      \
+            oi[yb[i]] = (T)(((ey - 1.0) - sm1[i]) * inv);                                    \
+            total += lse[i] + ((double)m[i] - (double)xy[i]);                               \
+        }                                                                                    \
+    }                                                                                        \
+    return total;                                                                            \
+}                                                                                            \
+                                                                                             \
+/* softmax (log = 0) or log_softmax (log = 1) of rows [r0, r1).  out may alias x. */         \
+FASTNN_CLONES static void fastnn_softmax_rows_##SFX(const T *x, T *out, fastnn_index r0,     \
+                                                    fastnn_index r1, fastnn_index C,         \
+                                                    int log) {                               \
+    T m[FASTNN_SM_ROWS], e[FASTNN_SM_BLOCK];                                                 \
+    double sum[FASTNN_SM_ROWS], sm1[FASTNN_SM_ROWS], wide[FASTNN_SM_BLOCK];                  \
+    fastnn_index rows = fastnn_sm_block_rows(C);                                             \
+    for (fastnn_index b0 = r0; b0 < r1; b0 += rows) {                                        \
+        fastnn_index nb = r1 - b0 < rows ? r1 - b0 : rows;                                   \
+        T *ob = out + b0 * C;                                                                \
+        /* softmax keeps the exps in out; log_softmax keeps x - max there */                 \
+        T *eb = log ? e : ob;                                                                \
+        fastnn_sm_shift_##SFX(x + b0 * C, ob, m, nb, C);                                     \
+        if (C > FASTNN_SM_BLOCK) {                                                           \
+            sum[0] = 0.0;                                                                    \
+            for (fastnn_index j0 = 0; j0 < C; j0 += FASTNN_SM_BLOCK) {                       \
+                fastnn_index len = C - j0 < FASTNN_SM_BLOCK ? C - j0 : FASTNN_SM_BLOCK;      \
+                sum[0] += fastnn_sm_rowsum(                                                  \
+                    fastnn_sm_exp_block_##SFX(ob + j0, log ? e : ob + j0, wide, len), len);  \
+            }                                                                                \
+            sm1[0] = sum[0] - 1.0;                                                           \
+        } else {                                                                             \
+            const double *ed = fastnn_sm_exp_block_##SFX(ob, eb, wide, nb * C);              \
+            fastnn_sm_block_sums(ed, nb, C, sum, sm1);                                       \
+        }                                                                                    \
+        if (log)                                                                             \
+            for (fastnn_index i = 0; i < nb; i++) sm1[i] = fastnn_sm_log1p(sm1[i]);          \
+        for (fastnn_index i = 0; i < nb; i++) {                                              \
+            T *oi = ob + i * C;                                                              \
+            if (log) {                                                                       \
+                T lse = (T)sm1[i];                                                           \
+                for (fastnn_index j = 0; j < C; j++) oi[j] -= lse;                           \
+            } else {                                                                         \
+                T scale = (T)(1.0 / sum[i]);                                                 \
+                for (fastnn_index j = 0; j < C; j++) oi[j] *= scale;                         \
+            }                                                                                \
+        }                                                                                    \
+    }                                                                                        \
+}
+
+FASTNN_SM_DEFINE(float, f32)
+FASTNN_SM_DEFINE(double, f64)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+#endif /* FASTNN_SOFTMAX_SIMD_H */
