@@ -11,6 +11,7 @@ compiler flags by probing the compiler:
   We never pass ``-march=native``: a wheel must run on any CPU of its architecture.
 """
 
+import glob
 import os
 import shutil
 import subprocess
@@ -137,7 +138,7 @@ extensions = [
         f"fastnn._kernels.{name}",
         [f"fastnn/_kernels/{name}.pyx"],
         include_dirs=[np.get_include(), "fastnn/_kernels"],
-        depends=["fastnn/_kernels/fastnn_simd.h", "fastnn/_kernels/_common.pxd"],
+        depends=["fastnn/_kernels/_common.pxd"] + sorted(glob.glob("fastnn/_kernels/*.h")),
     )
     for name in KERNEL_MODULES
 ]

@@ -70,6 +70,8 @@ def _run_python(code, env_extra=None, cwd=None):
     env = dict(os.environ)
     env.pop("OMP_NUM_THREADS", None)
     env.pop("FASTNN_BACKEND", None)
+    # Import the same fastnn this test session imported (installed or built in place).
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(fastnn.__file__))
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
                           text=True, env=env, cwd=cwd or tempfile.gettempdir(), timeout=120)

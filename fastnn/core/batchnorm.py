@@ -209,9 +209,9 @@ KERNELS = [
                _forward_args, _SHAPES, 1.0, _torch_forward),
     KernelSpec("batchnorm_backward", "batchnorm", batchnorm_backward, _ref.batchnorm_backward,
                _backward_args, _SHAPES, 1.5, _torch_backward),
-    # Same compiled kernel as batchnorm_backward: benchmarked once, tested and switchable here.
+    # Same compiled kernel as batchnorm_backward: benchmarked at one small shape only.
     KernelSpec("batchnorm_backward_alt", "batchnorm", batchnorm_backward_alt,
-               _ref.batchnorm_backward_alt, _backward_args, (), 1.5, _torch_backward),
+               _ref.batchnorm_backward_alt, _backward_args, _SHAPES[:1], 1.5, _torch_backward),
     KernelSpec("spatial_batchnorm_forward", "batchnorm", spatial_batchnorm_forward,
                _ref.spatial_batchnorm_forward, _forward_args, _SPATIAL_SHAPES, 1.0,
                _torch_forward),
