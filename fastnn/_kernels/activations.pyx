@@ -38,11 +38,10 @@ cdef extern from "activations_simd.h" nogil:
         FASTNN_OP_ELU
         FASTNN_OP_ELU_BACKWARD
         FASTNN_N_OPS
-    Py_ssize_t FASTNN_STREAM_BYTES
     void fnn_activation_f32(int op, int baseline, const float *a, const float *b, float *out,
-                            Py_ssize_t n, float alpha, int stream)
+                            Py_ssize_t n, float alpha)
     void fnn_activation_f64(int op, int baseline, const double *a, const double *b,
-                            double *out, Py_ssize_t n, double alpha, int stream)
+                            double *out, Py_ssize_t n, double alpha)
     void fnn_maxout_f32(const float *z, float *y, Py_ssize_t *idx, Py_ssize_t m, Py_ssize_t k)
     void fnn_maxout_f64(const double *z, double *y, Py_ssize_t *idx, Py_ssize_t m,
                         Py_ssize_t k)
@@ -64,7 +63,6 @@ OPS = {
     "elu": FASTNN_OP_ELU,
     "elu_backward": FASTNN_OP_ELU_BACKWARD,
 }
-STREAM_BYTES = FASTNN_STREAM_BYTES
 
 cdef int _baseline = 0
 
@@ -86,27 +84,26 @@ cdef inline Py_ssize_t _bound(Py_ssize_t n, int parts, Py_ssize_t c) noexcept no
 
 
 cdef inline void _call(int op, int baseline, const floating *a, const floating *b,
-                       floating *out, Py_ssize_t n, double alpha, int stream) noexcept nogil:
+                       floating *out, Py_ssize_t n, double alpha) noexcept nogil:
     if floating is float:
-        fnn_activation_f32(op, baseline, a, b, out, n, <float>alpha, stream)
+        fnn_activation_f32(op, baseline, a, b, out, n, <float>alpha)
     else:
-        fnn_activation_f64(op, baseline, a, b, out, n, alpha, stream)
+        fnn_activation_f64(op, baseline, a, b, out, n, alpha)
 
 
 cdef void _run(int op, const floating *a, const floating *b, floating *out, Py_ssize_t n,
                double alpha, int n_threads) noexcept nogil:
-    cdef int stream = n * <Py_ssize_t>sizeof(floating) >= FASTNN_STREAM_BYTES
     cdef int baseline = _baseline
     cdef Py_ssize_t c, lo, hi
     if n_threads <= 1 or n < 32 * n_threads:
-        _call(op, baseline, a, b, out, n, alpha, stream)
+        _call(op, baseline, a, b, out, n, alpha)
         return
     for c in prange(n_threads, schedule="static", num_threads=n_threads):
         lo = _bound(n, n_threads, c)
         hi = _bound(n, n_threads, c + 1)
         if hi > lo:
             _call(op, baseline, a + lo, (b + lo) if b != NULL else b, out + lo, hi - lo,
-                  alpha, stream)
+                  alpha)
 
 
 cdef int _check(cnp.ndarray arr, str name, int typenum, Py_ssize_t n, bint write) except -1:

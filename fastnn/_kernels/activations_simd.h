@@ -12,11 +12,10 @@
  * Layout of this file:
  *   1. per-dtype primitives (bit casts, range reduction, expm1 polynomial, exp/expm1 on x <= 0);
  *      these differ between float32 and float64 only in constants and polynomial degree;
- *   2. activations_template.h, included once per dtype, holds every loop (written once);
- *   3. a streaming store helper: above FASTNN_STREAM_BYTES of output the loops write through
- *      an L1 block buffer and non-temporal stores, which skip the read-for-ownership of the
- *      destination (an ordinary store moves 3 bytes per byte written once the array is
- *      larger than the cache; np.copyto/memcpy stream too, which is why they set the floor).
+ *   2. activations_template.h, included once per dtype, holds every loop (written once).
+ *
+ * Stores are ordinary stores: non-temporal (streaming) stores through an L1 block buffer were
+ * measured slower on the development machine at 8M elements (1.1-1.7x), so they are not used.
  *
  * Every public loop exists twice: FASTNN_CLONES (run-time dispatched AVX-512 / AVX2+FMA /
  * baseline) and a `_base` twin compiled for the baseline ISA only, which the tests use to
@@ -31,19 +30,6 @@
 #include <string.h>
 
 #include "fastnn_simd.h"
-
-#if defined(__SSE2__) || defined(_M_X64)
-#include <emmintrin.h>
-#define FASTNN_HAVE_STREAM 1
-#else
-#define FASTNN_HAVE_STREAM 0
-#endif
-
-/* Output size (bytes, whole call) from which stores bypass the cache; about half of a
- * typical last-level cache, so cache-resident results stay cached for the next layer. */
-#define FASTNN_STREAM_BYTES ((ptrdiff_t)16 << 20)
-/* Elements per block of the streaming path (4-8 KiB: stays in L1). */
-#define FASTNN_STREAM_BLOCK 1024
 
 /* Polynomials and reductions are written as a*b + c; this region lets gcc contract them into
  * FMA instructions in the clones whose ISA has FMA (-std=c11 turns contraction off by default,
@@ -173,34 +159,7 @@ FASTNN_INLINE double fnn_expm1_nonpos_f64(double x) {
 
 FASTNN_CONTRACT_OFF
 
-/* ---------------------------------------------------------------- 2. streaming store */
-
-/* dst[0:n] = src[0:n] with non-temporal stores where dst is 16-byte aligned. */
-FASTNN_INLINE void fnn_stream_f32(float *dst, const float *src, ptrdiff_t n) {
-    ptrdiff_t i = 0;
-#if FASTNN_HAVE_STREAM
-    for (; i < n && ((uintptr_t)(dst + i) & 15); i++) dst[i] = src[i];
-    for (; i + 4 <= n; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
-#endif
-    for (; i < n; i++) dst[i] = src[i];
-}
-
-FASTNN_INLINE void fnn_stream_f64(double *dst, const double *src, ptrdiff_t n) {
-    ptrdiff_t i = 0;
-#if FASTNN_HAVE_STREAM
-    for (; i < n && ((uintptr_t)(dst + i) & 15); i++) dst[i] = src[i];
-    for (; i + 2 <= n; i += 2) _mm_stream_pd(dst + i, _mm_loadu_pd(src + i));
-#endif
-    for (; i < n; i++) dst[i] = src[i];
-}
-
-FASTNN_INLINE void fnn_stream_fence(void) {
-#if FASTNN_HAVE_STREAM
-    _mm_sfence();
-#endif
-}
-
-/* ---------------------------------------------------------------- 3. the loops */
+/* ---------------------------------------------------------------- 2. the loops */
 
 /* Kernel ids; backward kernels (two inputs) have odd ids. */
 enum {

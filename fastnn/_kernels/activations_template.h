@@ -123,22 +123,11 @@ static const FNN(kernel) FNN(table)[2][FASTNN_N_OPS] = {
      FNN(leaky_relu_backward_base), FNN(elu_base), FNN(elu_backward_base)},
 };
 
-/* Run kernel `op` on out[0:n] (b may be NULL for forward kernels).  With `stream` set, the
- * result goes through an L1 block buffer and non-temporal stores (see activations_simd.h). */
+/* Run kernel `op` on out[0:n] (b may be NULL for forward kernels); `baseline` picks the
+ * baseline-ISA twin instead of the dispatched clone. */
 static void FNN(activation)(int op, int baseline, const FNN_T *a, const FNN_T *b, FNN_T *out,
-                            ptrdiff_t n, FNN_T alpha, int stream) {
-    FNN(kernel) f = FNN(table)[baseline ? 1 : 0][op];
-    if (!stream || !FASTNN_HAVE_STREAM) {
-        f(a, b, out, n, alpha);
-        return;
-    }
-    FNN_T buf[FASTNN_STREAM_BLOCK];
-    for (ptrdiff_t i = 0; i < n; i += FASTNN_STREAM_BLOCK) {
-        ptrdiff_t m = n - i < FASTNN_STREAM_BLOCK ? n - i : FASTNN_STREAM_BLOCK;
-        f(a + i, b ? b + i : NULL, buf, m, alpha);
-        FNN_PRIM(stream)(out + i, buf, m);
-    }
-    fnn_stream_fence();
+                            ptrdiff_t n, FNN_T alpha) {
+    FNN(table)[baseline ? 1 : 0][op](a, b, out, n, alpha);
 }
 
 /* y[i] = max_j z[i, j], idx[i] = the first j reaching it (the first NaN wins, like
