@@ -19,6 +19,8 @@ Design
 cimport numpy as cnp
 from cython.parallel cimport prange
 
+import numpy as np
+
 from fastnn._kernels._common cimport FASTNN_OPENMP, floating
 
 cnp.import_array()
@@ -118,11 +120,19 @@ cdef int _check(cnp.ndarray arr, str name, int typenum, Py_ssize_t n, bint write
     return 0
 
 
+cdef bint _partial_overlap(cnp.ndarray out, cnp.ndarray src):
+    """True if the two buffers share memory without being the same buffer."""
+    cdef char *po = <char *>cnp.PyArray_DATA(out)
+    cdef char *ps = <char *>cnp.PyArray_DATA(src)
+    return po != ps and po < ps + cnp.PyArray_NBYTES(src) and ps < po + cnp.PyArray_NBYTES(out)
+
+
 def apply(int op, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out, double alpha, int n_threads):
     """out = kernel ``op`` of a (forward) or of (a = dout, b = x or y) (backward).
 
     a, b, out: C-contiguous float32/float64 arrays of one dtype and size (b None for forward
-    kernels); alpha: the kernel's scalar (ignored by those without one).
+    kernels); alpha: the kernel's scalar (ignored by those without one).  ``out`` may be one
+    of the inputs; if it overlaps one only partly, the result goes through a temporary.
     """
     if op < 0 or op >= FASTNN_N_OPS:
         raise ValueError(f"unknown activation kernel id {op}")
@@ -136,6 +146,11 @@ def apply(int op, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out, double alpha, i
     if binary:
         _check(b, "b", typenum, n, False)
     if n == 0:
+        return out
+    if _partial_overlap(out, a) or (binary and _partial_overlap(out, b)):
+        tmp = np.empty(n, out.dtype)
+        apply(op, a, b, tmp, alpha, n_threads)
+        out.reshape(-1)[...] = tmp
         return out
     cdef void *pa = cnp.PyArray_DATA(a)
     cdef void *pb = cnp.PyArray_DATA(b) if binary else NULL

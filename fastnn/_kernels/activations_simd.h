@@ -83,48 +83,46 @@ FASTNN_INLINE double fnn_reduce_f64(double x, int64_t *n) {
     return (x - kd * 6.93147180369123816490e-01) - kd * 1.90821492927058770002e-10;
 }
 
-/* expm1(r) for |r| <= ln2/2: Taylor series r + r^2 (1/2! + r/3! + ...), to r^8 for float32
- * (truncation < 6e-10 relative) and r^13 for float64 (< 2e-17).  Keeping r separate makes
- * the result accurate relative to r for tiny r. */
+/* expm1(r) for |r| <= ln2/2 as r + r^2 P(r), P a near-minimax (Chebyshev) fit of
+ * (expm1(r) - r) / r^2 computed with mpmath (mpmath.chebyfit, 50 digits): degree 5 for
+ * float32 (|P error| < 1.4e-9, i.e. < 5e-10 relative to expm1) and degree 9 for float64
+ * (< 1.1e-16, i.e. < 4e-17 relative); Taylor needs two more terms for the same accuracy.
+ * Keeping r out of P makes the result accurate relative to r for tiny r. */
 FASTNN_INLINE float fnn_expm1_poly_f32(float r) {
-    float p = (float)(1.0 / 40320);
-    p = p * r + (float)(1.0 / 5040);
-    p = p * r + (float)(1.0 / 720);
-    p = p * r + (float)(1.0 / 120);
-    p = p * r + (float)(1.0 / 24);
-    p = p * r + (float)(1.0 / 6);
+    float p = 0x1.a124e4p-13f;
+    p = p * r + 0x1.6d4316p-10f;
+    p = p * r + 0x1.1110e0p-7f;
+    p = p * r + 0x1.5554eap-5f;
+    p = p * r + 0x1.555556p-3f;
     p = p * r + 0.5f;
     return r + (r * r) * p;
 }
 
 FASTNN_INLINE double fnn_expm1_poly_f64(double r) {
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
+    double p = 0x1.af389ecfc4b9cp-26;
+    p = p * r + 0x1.28917c89a43a7p-22;
+    p = p * r + 0x1.71de0db2f6b19p-19;
+    p = p * r + 0x1.a019b9149a41cp-16;
+    p = p * r + 0x1.a01a01a7c2efep-13;
+    p = p * r + 0x1.6c16c17889ef1p-10;
+    p = p * r + 0x1.11111111109b5p-7;
+    p = p * r + 0x1.5555555553d68p-5;
+    p = p * r + 0x1.5555555555556p-3;
+    p = p * r + 0x1.0000000000001p-1;
     return r + (r * r) * p;
 }
 
 /* exp(x) for x <= 0 (or NaN), subnormal results included: below EXP_LO the result rounds to
- * 0.  2**n is applied in two halves so that 2**n1 * (1 + q) stays normal and the only
- * rounding into the subnormal range happens in the last multiplication.  n1 is floor(n/2)
- * computed with a logical shift of n + offset (AVX2 has no 64-bit arithmetic shift). */
+ * 0.  2**n is applied as 2**(n+K) (always normal, n >= -1077 / -151) times the constant
+ * 2**-K: (1 + q) * 2**(n+K) is exact, so the only rounding into the subnormal range is the
+ * last multiplication. */
 FASTNN_INLINE float fnn_exp_nonpos_f32(float x) {
     x = x < -104.0f ? -104.0f : x; /* exp(-104) < 2**-150: rounds to 0 */
     int32_t n;
     float r = fnn_reduce_f32(x, &n);
     float q = fnn_expm1_poly_f32(r);
-    int32_t n1 = (int32_t)((uint32_t)(n + 256) >> 1) - 128;
-    float s1 = fnn_pow2_f32(n1), s2 = fnn_pow2_f32(n - n1);
-    return (s1 + s1 * q) * s2;
+    float s = fnn_pow2_f32(n + 32);
+    return (s + s * q) * 0x1p-32f;
 }
 
 FASTNN_INLINE double fnn_exp_nonpos_f64(double x) {
@@ -132,9 +130,8 @@ FASTNN_INLINE double fnn_exp_nonpos_f64(double x) {
     int64_t n;
     double r = fnn_reduce_f64(x, &n);
     double q = fnn_expm1_poly_f64(r);
-    int64_t n1 = (int64_t)((uint64_t)(n + 2048) >> 1) - 1024;
-    double s1 = fnn_pow2_f64(n1), s2 = fnn_pow2_f64(n - n1);
-    return (s1 + s1 * q) * s2;
+    double s = fnn_pow2_f64(n + 64);
+    return (s + s * q) * 0x1p-64;
 }
 
 /* expm1(x) for x <= 0 (or NaN) as 2**n * expm1(r) + (2**n - 1); below the cut-off the

@@ -82,7 +82,7 @@ FASTNN_CONTRACT_ON
  * exp's relative accuracy (subnormal results included). */
 FASTNN_INLINE FNN_T FNN(sigmoid_elem)(FNN_T x, FNN_T alpha) {
     (void)alpha;
-    FNN_T e = FNN_PRIM(exp_nonpos)(x < 0 ? x : -x);
+    FNN_T e = FNN_PRIM(exp_nonpos)(-fabs(x));
     return (x < 0 ? e : (FNN_T)1) / (1 + e);
 }
 

@@ -6,6 +6,8 @@ caller passes one of them as ``out``.  C-contiguous arrays go straight to the ke
 layouts are copied to a contiguous buffer first (same results, one extra pass).
 """
 
+import math
+
 import numpy as np
 
 from fastnn import reference as _ref
@@ -24,9 +26,10 @@ __all__ = [
     "maxout", "maxout_backward",
 ]
 
-# Below this many elements one thread beats two (python bench/test_bench_activations.py
-# --threshold measures it; see the module docstring there).  The cheap kernels move memory
-# only, so a second thread pays off later than for the exp/tanh ones.
+# Below this many elements one thread beats two.  Measured with
+# `python bench/test_bench_activations.py --threshold --rounds 300` (2-core AMD EPYC, AVX-512):
+# two threads win from about 64K elements for the memory-bound kernels (relu, leaky, the
+# simple backward ones, maxout) and from 8K-16K for the exp/tanh ones.
 PARALLEL_THRESHOLD = 1 << 16
 PARALLEL_THRESHOLD_EXP = 1 << 14
 _EXP_OPS = {_ext.OPS[name] for name in ("sigmoid", "tanh", "elu", "elu_backward")}
@@ -38,16 +41,11 @@ def _contiguous(a):
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
-def _target(out, shape, dtype, sources):
-    """The array the kernel writes: ``out`` itself when it is C-contiguous and either is one
-    of the sources or shares no memory with them, else a fresh buffer."""
+def _target(out, shape, dtype):
+    """The array the kernel writes: ``out`` when it is C-contiguous (the kernel handles
+    aliasing), else a fresh buffer copied into ``out`` afterwards."""
     if out is not None and out.flags.c_contiguous:
-        for src in sources:
-            if src is not out and np.may_share_memory(out, src) and not (
-                    src.ctypes.data == out.ctypes.data and src.dtype == out.dtype):
-                break
-        else:
-            return out
+        return out
     return np.empty(shape, dtype)
 
 
@@ -62,23 +60,35 @@ def _threads(op, n):
     return threads_for(n, PARALLEL_THRESHOLD_EXP if op in _EXP_OPS else PARALLEL_THRESHOLD)
 
 
+def _alpha(alpha):
+    # a finite Python float is the common case; anything else gets the shared check
+    return alpha if type(alpha) is float and math.isfinite(alpha) else check_scalar(alpha, "alpha")
+
+
+def _is_float_array(a):
+    return type(a) is np.ndarray and a.dtype.char in "fd"
+
+
 def _unary(op, x, out, alpha=0.0):
     x = as_float_array(x)
     if out is not None:
         check_out(out, x.shape, x.dtype)
     src = _contiguous(x)
-    dst = _target(out, x.shape, x.dtype, (src,))
+    dst = _target(out, x.shape, x.dtype)
     _ext.apply(op, src, None, dst, alpha, _threads(op, src.size))
     return _finish(dst, out)
 
 
 def _binary(op, dout, x, out, alpha=0.0, name="x"):
-    dout, x = same_float_arrays([("dout", dout), (name, x)])
+    # the common case (two float arrays of one dtype and shape) skips the generic checks
+    if not (_is_float_array(dout) and _is_float_array(x) and dout.dtype == x.dtype
+            and dout.shape == x.shape):
+        dout, x = same_float_arrays([("dout", dout), (name, x)])
     if out is not None:
         check_out(out, x.shape, x.dtype)
     a = _contiguous(dout)
     b = _contiguous(x)
-    dst = _target(out, x.shape, x.dtype, (a, b))
+    dst = _target(out, x.shape, x.dtype)
     _ext.apply(op, a, b, dst, alpha, _threads(op, b.size))
     return _finish(dst, out)
 
@@ -139,7 +149,7 @@ def leaky_relu(x, alpha=0.01, out=None):
     x: any shape, float32/float64; alpha: finite real (rounded to x's dtype).
     Returns x's shape and dtype (``out`` if given).
     """
-    alpha = check_scalar(alpha, "alpha")
+    alpha = _alpha(alpha)
     return _unary(_OP["leaky_relu"], x, out, alpha)
 
 
@@ -149,7 +159,7 @@ def leaky_relu_backward(dout, x, alpha=0.01, out=None):
 
     dout, x: arrays of one shape. Returns an array of that shape (``out`` if given).
     """
-    alpha = check_scalar(alpha, "alpha")
+    alpha = _alpha(alpha)
     return _binary(_OP["leaky_relu_backward"], dout, x, out, alpha)
 
 
@@ -158,7 +168,7 @@ def elu(x, alpha=1.0, out=None):
 
     x: any shape, float32/float64; alpha: finite real. Returns x's shape and dtype.
     """
-    alpha = check_scalar(alpha, "alpha")
+    alpha = _alpha(alpha)
     return _unary(_OP["elu"], x, out, alpha)
 
 
@@ -167,7 +177,7 @@ def elu_backward(dout, x, alpha=1.0, out=None):
 
     dout, x: arrays of one shape. Returns an array of that shape (``out`` if given).
     """
-    alpha = check_scalar(alpha, "alpha")
+    alpha = _alpha(alpha)
     return _binary(_OP["elu_backward"], dout, x, out, alpha)
 
 
@@ -183,7 +193,9 @@ def maxout(z, out=None):
     if out is not None:
         check_out(out, shape, z.dtype)
     src = _contiguous(z)
-    y = _target(out, shape, z.dtype, (src,))
+    y = _target(out, shape, z.dtype)
+    if y is out and np.may_share_memory(out, src):
+        y = np.empty(shape, z.dtype)
     argmax = np.empty(shape, np.intp)
     _ext.maxout(src, y, argmax, k, threads_for(src.size, PARALLEL_THRESHOLD))
     return _finish(y, out), argmax
