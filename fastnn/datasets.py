@@ -51,7 +51,8 @@ def _load_batch(path):
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         labels = np.asarray(batch[b"labels"], dtype=np.int64)
     except (KeyError, TypeError):
-        raise ValueError(f"{path} is not a CIFAR-10 python batch (no b'data' / b'labels')") from None
+        raise ValueError(f"{path} is not a CIFAR-10 python batch "
+                         f"(no b'data' / b'labels')") from None
     if data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (data.shape[0],):
         raise ValueError(f"{path}: expected data (N, 3072) and labels (N,), got {data.shape} "
                          f"and {labels.shape}")

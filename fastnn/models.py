@@ -236,3 +236,7 @@ class FullyConnectedNet:
     def predict(self, X):
         """Predicted class of each row of X (N,)."""
         return np.argmax(self.loss(X), axis=1)
+
+    def predict_proba(self, X):
+        """Class probabilities (N, C), the softmax of the scores, in the model's dtype."""
+        return ops().softmax(self.loss(X))

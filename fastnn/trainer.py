@@ -1,4 +1,5 @@
-"""ClassifierTrainer: the lecture notes' training loop (section 6, "babysitting the learning process").
+"""ClassifierTrainer: the lecture notes' training loop (section 6, "babysitting the learning
+process").
 
 ``ClassifierTrainer().train(X, y, X_val, y_val, model, loss_function, ...)`` runs minibatch
 (or full-batch) gradient descent with one of the update rules in :data:`UPDATES`, decays
@@ -53,9 +54,11 @@ class _Optimizer:
             try:
                 g = grads[name]
             except KeyError:
-                raise KeyError(f"the loss function returned no gradient for parameter {name!r}") from None
+                raise KeyError(f"the loss function returned no gradient for parameter "
+                               f"{name!r}") from None
             if np.shape(g) != p.shape:
-                raise ValueError(f"gradient of {name!r} has shape {np.shape(g)}, expected {p.shape}")
+                raise ValueError(f"gradient of {name!r} has shape {np.shape(g)}, "
+                                 f"expected {p.shape}")
             getattr(self, "_" + self.rule)(name, p, g, lr)
 
     def _sgd(self, name, p, g, lr):

@@ -1,4 +1,5 @@
-"""fastnn.gradcheck (CS231n semantics) and a numerical gradient check of every layer in fastnn.layers.
+"""fastnn.gradcheck (CS231n semantics) and a numerical gradient check of every layer in
+fastnn.layers.
 
 The sigmoid, tanh, leaky_relu, elu and maxout layer checks need the activation kernels in the
 backend namespace; the batchnorm ones need batchnorm_backward there.

@@ -107,7 +107,7 @@ def _layer_stds(weight_fn, nonlinearity, layers=10, width=200, n=500):
 
 def test_small_random_init_collapses_a_deep_tanh_net_and_xavier_does_not():
     small = _layer_stds(lambda i, o, r: init.small_random(i, o, rng=r, dtype=np.float64), np.tanh)
-    # as in the notes (width 500 there: 0.21, 0.047, 0.011, ...); here 0.01 * sqrt(200) = 0.14 per layer
+    # the notes (width 500): 0.21, 0.047, 0.011, ...; here each layer scales by 0.01 * sqrt(200)
     assert 0.1 < small[0] < 0.3
     assert small[-1] < 1e-5
     assert all(b < a / 3 for a, b in zip(small, small[1:]))

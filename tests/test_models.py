@@ -257,6 +257,11 @@ def test_fully_connected_net_float32_path_and_input_conversion():
     loss, grads = net.loss(X.astype(np.float32), y)
     assert all(g.dtype == np.float32 for g in grads.values())
     assert np.array_equal(net.predict(X), np.argmax(scores, axis=1))
+    proba = net.predict_proba(X)
+    assert proba.dtype == np.float32 and proba.shape == (20, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+    np.testing.assert_allclose(np.log(proba[:, 1] / proba[:, 0]), scores[:, 1] - scores[:, 0],
+                               rtol=1e-4, atol=1e-5)
 
 
 def test_fully_connected_net_batchnorm_test_mode_uses_running_statistics():
