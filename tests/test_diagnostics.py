@@ -165,3 +165,16 @@ def test_plot_without_activations_or_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r'pip install "fastnn\[plot\]"'):
         stats.plot()
+
+
+def test_fastnn_init_functions_as_callables_get_rng_and_dtype():
+    kw = dict(num_layers=3, hidden_size=30, num_samples=40, seed=3, verbose=False)
+    a = activation_statistics(fastnn.init.he, "relu", **kw)
+    b = activation_statistics("he", "relu", **kw)
+    # fastnn.init.he defaults to float32: equality in float64 shows dtype= was passed through.
+    np.testing.assert_array_equal(a.activations[-1], b.activations[-1])
+    glorot = activation_statistics("glorot", "tanh", **kw)
+    manual = activation_statistics(lambda fi, fo, rng: fastnn.init.xavier(fi, fo, glorot=True,
+                                                                          dtype=np.float64, rng=rng),
+                                   "tanh", **kw)
+    np.testing.assert_array_equal(glorot.layer_stds, manual.layer_stds)
