@@ -218,7 +218,7 @@ def check_initial_loss(model, loss_function, X, y, *, num_classes=None, tol=None
             passed, why = False, f"gradients of {', '.join(bad)} are not finite"
         else:
             passed, why = True, (f"loss {loss:f} ~ ln({C}) = {expected:f} with reg=0, "
-                                 "as expected for small random weights")
+                                 "as expected for a freshly initialized classifier")
     return _report(CheckResult(name, passed, why, details), verbose)
 
 

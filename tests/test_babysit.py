@@ -291,3 +291,22 @@ def test_babysit_with_learning_rate_1e6_everywhere(data):
     kw = dict(BABYSIT, learning_rates=[1e6], verbose=False)
     report = bs.babysit(small_model(), two_layer_net, X, y, X_val, y_val, **kw)
     assert report.failed.name == "learning rate sweep" and len(report.results) == 4
+
+
+def test_babysit_on_digits_with_a_model_object():
+    """The real 8x8 digits, standardized, and a FullyConnectedNet (loss_function=None)."""
+    from fastnn.datasets import load_digits
+
+    X, y = load_digits()
+    st = Standardize().fit(X[:1400])
+    X_train, X_val = st.transform(X[:1400]), st.transform(X[1400:])
+    net = FullyConnectedNet([50], 64, 10, weight_init=0.01, seed=0)
+    before = copy.deepcopy(net.params)
+    report = bs.babysit(net, None, X_train, y[:1400], X_val, y[1400:], overfit_learning_rate=0.5,
+                        learning_rates=[1e-6, 1e-1, 1.0, 1e2], sweep_epochs=2, seed=0,
+                        verbose=False)
+    assert report.passed, str(report)
+    assert report.learning_rate_range == (1e-1, 1.0)
+    assert report.stats["val_acc_history"][-1] > 0.8
+    for k in before:  # the caller's net is untouched
+        np.testing.assert_array_equal(net.params[k], before[k])
