@@ -42,12 +42,7 @@ _NAMED_INITS = {
     "he": _named(_init.he),
 }
 
-# NumPy forms used only for activations whose kernel is not registered on this backend.
-_NUMPY_ACTIVATIONS = {
-    "tanh": np.tanh,
-    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
-}
-ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "leaky_relu", "elu", "linear")
 
 
 def _resolve_init(init):
@@ -96,8 +91,7 @@ def _resolve_activation(activation):
             f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)} "
             "or pass a callable"
         )
-    kernel = getattr(ops(), activation, None)
-    return kernel if kernel is not None else _NUMPY_ACTIVATIONS[activation]
+    return getattr(ops(), activation)
 
 
 def _positive_int(value, name):
@@ -160,7 +154,8 @@ def activation_statistics(init, activation="tanh", num_layers=10, hidden_size=50
         a callable is called as ``init(fan_in, fan_out)`` plus ``rng=`` and ``dtype=`` if it
         accepts them (like the ``fastnn.init`` functions) and must return a
         (fan_in, fan_out) array.
-    activation : {'tanh', 'relu', 'sigmoid', 'linear'} or callable
+    activation : {'tanh', 'relu', 'sigmoid', 'leaky_relu', 'elu', 'linear'} or callable
+        The kernels of the active backend (leaky_relu and elu with their default alpha).
     num_layers, hidden_size, num_samples : int
         The data is (num_samples, hidden_size) and every layer is hidden_size wide.
     seed : int, numpy Generator or None
