@@ -409,7 +409,10 @@ def diagnose(stats, *, gap=0.1, low_accuracy=0.6, flat_tol=0.01, explode_factor=
         'underfitting'.
     """
     name = "diagnosis"
-    losses = np.asarray(stats.get("loss_history", []), dtype=np.float64)
+    if not isinstance(stats, dict) or not len(stats.get("loss_history", ())):
+        raise ValueError("diagnose needs the stats dict of a run (ClassifierTrainer.train's "
+                         "second result) with a non-empty 'loss_history'")
+    losses = np.asarray(stats["loss_history"], dtype=np.float64)
     train = list(stats.get("train_acc_history", []))
     val = list(stats.get("val_acc_history", []))
     problems = []
@@ -447,8 +450,7 @@ def diagnose(stats, *, gap=0.1, low_accuracy=0.6, flat_tol=0.01, explode_factor=
         why = "; ".join(msg for _, msg in problems)
     else:
         acc = f", train {train[-1]:f}, val {val[-1]:f}" if train and val else ""
-        start = f"{losses[0]:f} -> {losses[-1]:f}" if len(losses) else "empty"
-        why = f"no problem found (loss {start}{acc})"
+        why = f"no problem found (loss {losses[0]:f} -> {losses[-1]:f}{acc})"
     return _report(CheckResult(name, not problems, why, {"problems": problems}), verbose)
 
 

@@ -194,7 +194,8 @@ def activation_statistics(init, activation="tanh", num_layers=10, hidden_size=50
         X = H
     result = ActivationStatistics(
         init=init, activation=activation,
-        input_mean=float(np.mean(D, dtype=np.float64)), input_std=float(np.std(D, dtype=np.float64)),
+        input_mean=float(np.mean(D, dtype=np.float64)),
+        input_std=float(np.std(D, dtype=np.float64)),
         layer_means=np.array(means), layer_stds=np.array(stds),
         inputs=D if keep_activations else None, activations=kept if keep_activations else None,
     )

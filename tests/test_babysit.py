@@ -228,11 +228,18 @@ def test_diagnose_names_each_problem(capsys):
     assert _codes(stuck) == ["not_decreasing", "underfitting"]
 
     overfit = bs.diagnose(_stats(decreasing, [0.99], [0.7]), verbose=False)
-    assert _codes(overfit) == ["overfitting"] and "increase the regularization" in overfit.explanation
+    assert _codes(overfit) == ["overfitting"]
+    assert "increase the regularization" in overfit.explanation
 
     under = bs.diagnose(_stats(decreasing, [0.42], [0.40]), verbose=False)
     assert _codes(under) == ["underfitting"] and "capacity" in under.explanation
     assert not any(r.passed for r in (nan, boom, flat, stuck, overfit, under))
+
+
+def test_diagnose_needs_a_run():
+    for bad in ({}, {"loss_history": []}, [1.0, 2.0]):
+        with pytest.raises(ValueError, match="loss_history"):
+            bs.diagnose(bad)
 
 
 def test_diagnose_real_exploding_and_diverged_runs(data):

@@ -185,7 +185,8 @@ def test_fastnn_init_functions_as_callables_get_rng_and_dtype():
     # fastnn.init.he defaults to float32: equality in float64 shows dtype= was passed through.
     np.testing.assert_array_equal(a.activations[-1], b.activations[-1])
     glorot = activation_statistics("glorot", "tanh", **kw)
-    manual = activation_statistics(lambda fi, fo, rng: fastnn.init.xavier(fi, fo, glorot=True,
-                                                                          dtype=np.float64, rng=rng),
-                                   "tanh", **kw)
+    def glorot64(fan_in, fan_out, rng):
+        return fastnn.init.xavier(fan_in, fan_out, glorot=True, dtype=np.float64, rng=rng)
+
+    manual = activation_statistics(glorot64, "tanh", **kw)
     np.testing.assert_array_equal(glorot.layer_stds, manual.layer_stds)

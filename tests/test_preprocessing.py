@@ -60,7 +60,8 @@ def test_standardize_matches_numpy(rng, dtype):
     np.testing.assert_allclose(st.var_, X64.var(axis=0), rtol=1e-10)
     out = st.transform(X)
     assert out.dtype == dtype
-    np.testing.assert_allclose(out, (X64 - X64.mean(0)) / X64.std(0), rtol=1e-4, atol=TOL[dtype] * 10)
+    np.testing.assert_allclose(out, (X64 - X64.mean(0)) / X64.std(0), rtol=1e-4,
+                               atol=TOL[dtype] * 10)
     np.testing.assert_allclose(out.astype(np.float64).std(axis=0), 1.0, rtol=1e-4)
     np.testing.assert_allclose(st.inverse_transform(out), X, rtol=TOL[dtype] * 10)
 
