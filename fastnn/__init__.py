@@ -21,6 +21,7 @@ from fastnn._backend import backend, get_backend, use_backend  # noqa: E402
 from fastnn._config import get_num_threads, num_threads, set_num_threads, show_config  # noqa: E402
 from fastnn import core as _core  # noqa: E402
 from fastnn.core import *  # noqa: E402,F401,F403
+from fastnn import search  # noqa: E402
 
 __all__ = [
     "__version__",
