@@ -520,3 +520,70 @@ def test_progress_bar_needs_tqdm(monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
     with pytest.raises(ImportError, match=r"fastnn\[progress\]"):
         search.random_search(Peak(-4), SPACE, 2, seed=0)
+
+
+# ---- the real models: make_train_fn on the shipped digits
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = fastnn.datasets.load_digits()
+    X_train, X_val, y_train, y_val = fastnn.datasets.train_val_split(X, y, val_size=0.25, seed=0)
+    mean = X_train.mean(axis=0)
+    return (X_train - mean) / 16, y_train, (X_val - mean) / 16, y_val
+
+
+def test_lr_1e6_stops_within_its_first_epoch(digits):
+    X, y, X_val, y_val = digits
+    train_fn = search.make_train_fn(X, y, X_val, y_val, hidden_size=20, num_epochs=4,
+                                    batch_size=100)
+    result = search.grid_search(train_fn, {"lr": [1e6, 1e-1]}, seed=0, verbose=False)
+    exploded, fine = result
+    per_epoch = X.shape[0] // 100
+    assert exploded.status == "diverged" and exploded.epochs == 1
+    assert len(exploded.loss_history) < per_epoch
+    assert "too high" in exploded.extra["stop_reason"]
+    assert fine.status == "ok" and fine.epochs == 4
+    assert len(fine.loss_history) == 4 * per_epoch and len(fine.val_acc_history) == 4
+    assert result.best is fine
+
+
+def test_tiny_digits_search_finds_a_good_fully_connected_net(digits):
+    X, y, X_val, y_val = digits
+    train_fn = search.make_train_fn(X, y, X_val, y_val, model="fc", hidden_dims=(32,),
+                                    num_epochs=4, batch_size=50, keep_model=True)
+    space = {"lr": loguniform(1e-5, 1e-1), "reg": loguniform(1e-6, 1e-2),
+             "update": ["adam", "rmsprop"]}
+    result = search.random_search(train_fn, space, 6, seed=3, verbose=False)
+    again = search.random_search(train_fn, space, 6, seed=3, verbose=False)
+    assert outcome(result) == outcome(again)
+    best = result.best
+    assert best.val_acc > 0.85
+    assert best.val_acc == max(best.val_acc_history)
+    model = best.extra["model"]  # the best model of the best trial scores what was recorded
+    assert np.mean(np.argmax(model.loss(X_val), axis=1) == y_val) == best.val_acc
+    assert not result.by_status("failed")
+    assert min(t.val_acc for t in result.by_status("ok")) < best.val_acc - 0.2  # there was something to choose
+
+
+def test_two_layer_search_in_parallel_matches_serial(digits):
+    X, y, X_val, y_val = digits
+    train_fn = search.make_train_fn(X, y, X_val, y_val, hidden_size=16, num_epochs=2,
+                                    update="momentum", momentum=0.9)
+    space = {"learning_rate": loguniform(1e-2, 1e0), "reg": loguniform(1e-5, 1e-1)}
+    serial = search.random_search(train_fn, space, 4, seed=5, verbose=False)
+    parallel = search.random_search(train_fn, space, 4, seed=5, n_jobs=2, verbose=False)
+    assert outcome(parallel) == outcome(serial)
+
+
+def test_make_train_fn_rejects_unknown_settings(digits):
+    X, y, X_val, y_val = digits
+    with pytest.raises(ValueError, match="unknown parameter 'hidden_dims'"):
+        search.make_train_fn(X, y, X_val, y_val, hidden_dims=(10,))
+    train_fn = search.make_train_fn(X, y, X_val, y_val, model="fc")
+    with pytest.raises(ValueError, match="unknown parameter 'hiden_dims'"):
+        search.random_search(train_fn, {"hiden_dims": [(10,)]}, 2, verbose=False)
+    with pytest.raises(ValueError, match="unknown model"):
+        search.make_train_fn(X, y, X_val, y_val, model="cnn")
+    with pytest.raises(ValueError, match="one entry per row"):
+        search.make_train_fn(X, y[:-1], X_val, y_val)

@@ -35,6 +35,7 @@ import numpy as np
 
 from fastnn.search._result import STATUSES, SearchResult, Trial, _format_value, should_abort
 from fastnn.search._runner import _check_seed, _Job, _Runner, _sampling_rng, _trial_seed
+from fastnn.search._models import ModelTrainFn, make_train_fn
 from fastnn.search._space import (
     RangeEdgeWarning,
     _Distribution,
@@ -59,6 +60,7 @@ __all__ = [
     "coarse_to_fine",
     "should_abort",
     "make_train_fn",
+    "ModelTrainFn",
     "Trial",
     "SearchResult",
     "RangeEdgeWarning",
@@ -110,6 +112,7 @@ def grid_search(train_fn, space, *, num=None, seed=None, n_jobs=1, executor=None
     """
     space = _check_space(space)
     seed = _check_seed(seed)
+    _check_params(train_fn, space)
     runner = _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose)
     jobs = _make_jobs(_grid(space, num), seed, 0, 0)
     trials, interrupted = runner.run(jobs, "grid search")
@@ -138,11 +141,19 @@ def random_search(train_fn, space, n_trials, *, seed=None, n_jobs=1, executor=No
     space = _check_space(space)
     n_trials = _check_count(n_trials, "n_trials")
     seed = _check_seed(seed)
+    _check_params(train_fn, space)
     runner = _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose)
     rng = _sampling_rng(seed, 0)
     jobs = _make_jobs([_sample(space, rng) for _ in range(n_trials)], seed, 0, 0)
     trials, interrupted = runner.run(jobs, "random search")
     return SearchResult(trials, _searched(space), seed, n_trials, interrupted, [space])
+
+
+def _check_params(train_fn, names):
+    """Let a train_fn that knows its parameters (ModelTrainFn) reject a bad name up front."""
+    check = getattr(train_fn, "check_params", None)
+    if callable(check):
+        check(list(names))
 
 
 def _check_count(n, name):
@@ -211,6 +222,7 @@ def coarse_to_fine(train_fn, space, rounds=((20, 1), (10, 5)), *, top_k=3, margi
     plan = _check_rounds(rounds, epochs_key)
     top_k = _check_count(top_k, "top_k")
     seed = _check_seed(seed)
+    _check_params(train_fn, [*space, *(k for _, fixed in plan for k in fixed)])
     runner = _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose)
     n_planned = sum(n for n, _ in plan)
     searched = _searched(space)
