@@ -563,7 +563,8 @@ def test_tiny_digits_search_finds_a_good_fully_connected_net(digits):
     model = best.extra["model"]  # the best model of the best trial scores what was recorded
     assert np.mean(np.argmax(model.loss(X_val), axis=1) == y_val) == best.val_acc
     assert not result.by_status("failed")
-    assert min(t.val_acc for t in result.by_status("ok")) < best.val_acc - 0.2  # there was something to choose
+    # the search had something to choose from
+    assert min(t.val_acc for t in result.by_status("ok")) < best.val_acc - 0.2
 
 
 def test_two_layer_search_in_parallel_matches_serial(digits):

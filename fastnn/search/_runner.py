@@ -132,6 +132,14 @@ def _process_executor(n_jobs, threads):
     )
 
 
+def _shared(executor, train_fn):
+    """On a Dask client, send train_fn (and the data it holds) to the workers once instead of
+    pickling and hashing it with every trial; other executors get it with each task."""
+    if type(executor).__module__.split(".")[0] == "distributed" and hasattr(executor, "scatter"):
+        return executor.scatter(train_fn, broadcast=True, hash=False)
+    return train_fn
+
+
 def _check_picklable(train_fn):
     try:
         from joblib.externals import cloudpickle as pickler  # what loky and Dask use
@@ -282,8 +290,9 @@ class _Runner:
             executor, threads = self.executor, self.threads
         trials, futures, interrupted = [], [], False
         try:
+            fn = _shared(executor, self.train_fn)
             for job in jobs:
-                futures.append(executor.submit(_run_trial, self.train_fn, job, self.pass_seed,
+                futures.append(executor.submit(_run_trial, fn, job, self.pass_seed,
                                                self.abort_factor, threads, self.backend))
             by_future = dict(zip(futures, jobs))
             for future in _as_completed(futures):
