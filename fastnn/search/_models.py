@@ -1,0 +1,143 @@
+"""train_fn builder for the lecture's two-layer net and FullyConnectedNet (ClassifierTrainer)."""
+
+import math
+
+import numpy as np
+
+# ClassifierTrainer.train keywords a search may set
+_TRAINER_KEYS = ("learning_rate", "momentum", "learning_rate_decay", "update", "sample_batches",
+                 "num_epochs", "batch_size", "acc_frequency")
+_MODEL_KEYS = {
+    "two_layer": ("hidden_size", "reg", "dtype"),
+    "fc": ("hidden_dims", "activation", "weight_init", "batchnorm", "reg", "dtype",
+           "maxout_pieces"),
+}
+_ALIASES = {"lr": "learning_rate"}
+MODELS = tuple(_MODEL_KEYS)
+
+
+class ModelTrainFn:
+    """A picklable ``train_fn(params, seed=None)``: one ClassifierTrainer run per call.
+
+    Built by :func:`make_train_fn`; ``params`` override the fixed settings given there.
+    The training data travel with the object to worker processes (fine for data sets of a
+    few MB; for big ones keep a copy on every worker and load it inside your own train_fn).
+    """
+
+    def __init__(self, X, y, X_val, y_val, model, abort_cost_ratio, keep_model, fixed):
+        if model not in _MODEL_KEYS:
+            raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+        X, X_val = np.asarray(X), np.asarray(X_val)
+        y, y_val = np.asarray(y), np.asarray(y_val)
+        if X.ndim != 2 or X_val.ndim != 2 or X.shape[1] != X_val.shape[1]:
+            raise ValueError(f"X and X_val must be 2-d with the same number of columns, got "
+                             f"{X.shape} and {X_val.shape}")
+        if y.shape != (X.shape[0],) or y_val.shape != (X_val.shape[0],):
+            raise ValueError(f"labels must have one entry per row: y {y.shape} for X {X.shape}, "
+                             f"y_val {y_val.shape} for X_val {X_val.shape}")
+        self.X, self.y, self.X_val, self.y_val = X, y, X_val, y_val
+        self.model = model
+        self.num_classes = int(max(y.max(initial=0), y_val.max(initial=0))) + 1
+        self.abort_cost_ratio = abort_cost_ratio
+        self.keep_model = keep_model
+        self.fixed = self._canonical(fixed)
+
+    @property
+    def valid_params(self):
+        """The parameter names this train_fn understands (``lr`` is an alias of learning_rate)."""
+        return (*_TRAINER_KEYS, *_MODEL_KEYS[self.model], *_ALIASES)
+
+    def _canonical(self, params):
+        out = {}
+        for name, value in params.items():
+            if name not in self.valid_params:
+                raise ValueError(
+                    f"unknown parameter {name!r} for model {self.model!r}; valid ones are "
+                    f"{', '.join(self.valid_params)}"
+                )
+            out[_ALIASES.get(name, name)] = value
+        return out
+
+    def check_params(self, names):
+        """Raise ValueError for a name this train_fn would not understand (before any trial)."""
+        self._canonical(dict.fromkeys(names))
+
+    def __call__(self, params, seed=None):
+        from fastnn.models import FullyConnectedNet, init_two_layer_model, two_layer_net
+        from fastnn.trainer import ClassifierTrainer
+
+        s = {**self.fixed, **self._canonical(params)}
+        rng = np.random.default_rng(seed)
+        dtype = s.get("dtype", self.X.dtype if self.X.dtype.kind == "f" else np.float32)
+        D, C = self.X.shape[1], self.num_classes
+        train_kw = {k: s[k] for k in _TRAINER_KEYS if k in s}
+        if self.model == "two_layer":
+            net = init_two_layer_model(D, int(s.get("hidden_size", 50)), C, dtype=dtype, rng=rng)
+            loss_function, reg = two_layer_net, s.get("reg", 0.0)
+        else:
+            net = FullyConnectedNet(
+                s.get("hidden_dims", (100,)), input_dim=D, num_classes=C,
+                activation=s.get("activation", "relu"), weight_init=s.get("weight_init", "he"),
+                batchnorm=s.get("batchnorm", False), reg=s.get("reg", 0.0), dtype=dtype, seed=rng,
+                maxout_pieces=s.get("maxout_pieces", 2),
+            )
+            loss_function, reg = None, 0.0
+        best, stats = ClassifierTrainer().train(
+            self.X, self.y, self.X_val, self.y_val, net, loss_function, reg=reg, rng=rng,
+            abort_cost_ratio=self.abort_cost_ratio, verbose=False, **train_kw,
+        )
+        n, batch = self.X.shape[0], int(train_kw.get("batch_size", 100))
+        per_epoch = max(n // batch, 1) if train_kw.get("sample_batches", True) else 1
+        best_val = stats.get("best_val_acc")
+        result = {
+            "val_acc": float("nan") if best_val is None else float(best_val),
+            "loss_history": stats["loss_history"],
+            "train_acc_history": stats["train_acc_history"],
+            "val_acc_history": stats["val_acc_history"],
+            "epochs": math.ceil(len(stats["loss_history"]) / per_epoch),
+            "diverged": bool(stats["diverged"]),
+            "stop_reason": stats.get("stop_reason"),
+        }
+        if stats["train_acc_history"] and best_val is not None:
+            result["train_acc"] = stats["train_acc_history"][
+                int(np.argmax(stats["val_acc_history"]))]
+        if self.keep_model:
+            result["model"] = best
+        return result
+
+    def __repr__(self):
+        return (f"ModelTrainFn(model={self.model!r}, X={self.X.shape}, X_val={self.X_val.shape}, "
+                f"fixed={self.fixed})")
+
+
+def make_train_fn(X, y, X_val, y_val, model="two_layer", *, abort_cost_ratio=3.0,
+                  keep_model=False, **fixed):
+    """Build a ``train_fn`` that trains the two-layer net or a FullyConnectedNet per trial.
+
+    Parameters
+    ----------
+    X, y : (N, D) array and (N,) int labels
+        Training data (preprocess it first, e.g. zero-centre it).
+    X_val, y_val : (M, D) array and (M,) int labels
+        Validation data; a trial's ``val_acc`` is its best validation accuracy.
+    model : {'two_layer', 'fc'}
+        ``'two_layer'``: the notes' ``init_two_layer_model`` + ``two_layer_net``
+        (settings ``hidden_size``, ``reg``); ``'fc'``: :class:`fastnn.FullyConnectedNet`
+        (``hidden_dims``, ``activation``, ``weight_init``, ``batchnorm``, ``reg``,
+        ``maxout_pieces``).
+    abort_cost_ratio : float or None, default 3.0
+        Passed to the trainer: a run whose cost exceeds this x its first cost (or becomes
+        NaN/inf) stops at once and is recorded as diverged.
+    keep_model : bool, default False
+        Return each trial's best model in ``trial.extra["model"]`` (costs memory and transfer).
+    **fixed
+        Fixed settings: any ``ClassifierTrainer.train`` keyword (``learning_rate`` or ``lr``,
+        ``momentum``, ``learning_rate_decay``, ``update``, ``num_epochs``, ``batch_size``, ...),
+        the model settings above, and ``dtype``. Search parameters override them.
+
+    Returns
+    -------
+    ModelTrainFn
+        ``train_fn(params, seed=None) -> dict``, picklable for ``n_jobs``/``executor``.
+    """
+    return ModelTrainFn(X, y, X_val, y_val, model, abort_cost_ratio, keep_model, fixed)
