@@ -1,0 +1,257 @@
+"""The weight-initialization experiment of the lecture notes (section 4), as a function.
+
+Unit-Gaussian data goes through ``num_layers`` fully connected layers (no biases) with a
+chosen initialization and nonlinearity; the mean and standard deviation of every layer's
+activations show whether the signal dies out (weights too small), saturates (too large) or
+keeps its scale (Xavier for tanh, He for ReLU)::
+
+    >>> from fastnn.diagnostics import activation_statistics
+    >>> stats = activation_statistics(0.01, "tanh", seed=0)      # doctest: +SKIP
+    input layer had mean 0.000927 and std 0.998388
+    hidden layer 1 had mean -0.000117 and std 0.213081
+    ...
+
+The nonlinearities run on the active backend's kernels (``fastnn._backend.ops()``).
+"""
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+import numpy as np
+
+from fastnn._backend import ops
+
+__all__ = ["ActivationStatistics", "activation_statistics", "plot_activation_histograms"]
+
+_PLOT_EXTRA = 'matplotlib is needed for this plot: pip install "fastnn[plot]"'
+
+
+def _xavier(fan_in, fan_out, rng, dtype):
+    return (rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)).astype(dtype, copy=False)
+
+
+def _he(fan_in, fan_out, rng, dtype):
+    return (rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)).astype(dtype, copy=False)
+
+
+def _scaled(scale):
+    def init(fan_in, fan_out, rng, dtype):
+        return (rng.standard_normal((fan_in, fan_out)) * scale).astype(dtype, copy=False)
+
+    return init
+
+
+_NAMED_INITS = {"small": _scaled(0.01), "xavier": _xavier, "he": _he}
+
+# NumPy forms used only for activations whose kernel is not registered on this backend.
+_NUMPY_ACTIVATIONS = {
+    "tanh": np.tanh,
+    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+}
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
+
+
+def _resolve_init(init):
+    """A function (fan_in, fan_out, rng, dtype) -> (fan_in, fan_out) weights."""
+    if isinstance(init, str):
+        try:
+            return _NAMED_INITS[init.lower()]
+        except KeyError:
+            raise ValueError(
+                f"unknown init {init!r}; use a scale (e.g. 0.01), one of "
+                f"{', '.join(map(repr, _NAMED_INITS))}, or a callable(fan_in, fan_out)"
+            ) from None
+    if callable(init):
+        try:
+            takes_rng = "rng" in inspect.signature(init).parameters
+        except (TypeError, ValueError):
+            takes_rng = False
+
+        def call(fan_in, fan_out, rng, dtype):
+            w = init(fan_in, fan_out, rng=rng) if takes_rng else init(fan_in, fan_out)
+            w = np.asarray(w, dtype=dtype)
+            if w.shape != (fan_in, fan_out):
+                raise ValueError(
+                    f"init returned shape {w.shape}, expected (fan_in, fan_out) = "
+                    f"{(fan_in, fan_out)}"
+                )
+            return w
+
+        return call
+    if isinstance(init, (bool, np.bool_)) or not np.isscalar(init) or not np.isreal(init):
+        raise TypeError(f"init must be a scale, a name or a callable, got {init!r}")
+    scale = float(init)
+    if not np.isfinite(scale) or scale <= 0:
+        raise ValueError(f"an init scale must be a finite number > 0, got {init!r}")
+    return _scaled(scale)
+
+
+def _resolve_activation(activation):
+    if callable(activation):
+        return activation
+    if activation is None or activation == "linear":
+        return lambda x: x
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)} "
+            "or pass a callable"
+        )
+    kernel = getattr(ops(), activation, None)
+    return kernel if kernel is not None else _NUMPY_ACTIVATIONS[activation]
+
+
+def _positive_int(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+@dataclass
+class ActivationStatistics:
+    """Result of :func:`activation_statistics`.
+
+    input_mean, input_std : float
+        Statistics of the unit-Gaussian input (num_samples, hidden_size).
+    layer_means, layer_stds : (num_layers,) float64 arrays
+        Statistics of each hidden layer's activations.
+    activations : list of (num_samples, hidden_size) arrays, or None
+        Every hidden layer's activations (for histograms); None with ``keep_activations=False``.
+    """
+
+    init: Any
+    activation: Any
+    input_mean: float
+    input_std: float
+    layer_means: np.ndarray
+    layer_stds: np.ndarray
+    inputs: Optional[np.ndarray] = field(default=None, repr=False)
+    activations: Optional[List[np.ndarray]] = field(default=None, repr=False)
+
+    def lines(self):
+        """The notes' printout, one string per line."""
+        out = ["input layer had mean %f and std %f" % (self.input_mean, self.input_std)]
+        out += [
+            "hidden layer %d had mean %f and std %f" % (i + 1, m, s)
+            for i, (m, s) in enumerate(zip(self.layer_means, self.layer_stds))
+        ]
+        return out
+
+    def __str__(self):
+        return "\n".join(self.lines())
+
+    def plot(self, path=None, bins=30):
+        """Histogram per layer; see :func:`plot_activation_histograms`."""
+        return plot_activation_histograms(self, path=path, bins=bins)
+
+
+def activation_statistics(init, activation="tanh", num_layers=10, hidden_size=500,
+                          num_samples=1000, seed=None, *, dtype=np.float64,
+                          keep_activations=True, verbose=True):
+    """Run the notes' initialization experiment and return per-layer activation statistics.
+
+    Parameters
+    ----------
+    init : float, {'small', 'xavier', 'he'} or callable
+        A float is the scale of ``randn(fan_in, fan_out) * scale`` (0.01 and 1.0 in the notes);
+        'small' is 0.01, 'xavier' ``randn / sqrt(fan_in)``, 'he' ``randn * sqrt(2 / fan_in)``;
+        a callable is called as ``init(fan_in, fan_out)`` (or with ``rng=`` if it accepts it,
+        like the ``fastnn.init`` functions) and must return a (fan_in, fan_out) array.
+    activation : {'tanh', 'relu', 'sigmoid', 'linear'} or callable
+    num_layers, hidden_size, num_samples : int
+        The data is (num_samples, hidden_size) and every layer is hidden_size wide.
+    seed : int, numpy Generator or None
+        Makes the run reproducible; NumPy's global RNG is never used.
+    dtype : float32 or float64
+    keep_activations : bool
+        Keep every layer's activations in the result (for plots).
+    verbose : bool
+        Print the result in the notes' format (``input layer had mean %f and std %f`` then
+        ``hidden layer %d had mean %f and std %f``).
+
+    Returns
+    -------
+    ActivationStatistics
+    """
+    weights = _resolve_init(init)
+    act = _resolve_activation(activation)
+    num_layers = _positive_int(num_layers, "num_layers")
+    hidden_size = _positive_int(hidden_size, "hidden_size")
+    num_samples = _positive_int(num_samples, "num_samples")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    rng = np.random.default_rng(seed)
+
+    D = rng.standard_normal((num_samples, hidden_size)).astype(dtype, copy=False)
+    means, stds, kept = [], [], []
+    X = D
+    for _ in range(num_layers):
+        W = weights(hidden_size, hidden_size, rng, dtype)
+        H = np.asarray(act(X @ W))
+        means.append(float(np.mean(H, dtype=np.float64)))
+        stds.append(float(np.std(H, dtype=np.float64)))
+        if keep_activations:
+            kept.append(H)
+        X = H
+    result = ActivationStatistics(
+        init=init, activation=activation,
+        input_mean=float(np.mean(D, dtype=np.float64)), input_std=float(np.std(D, dtype=np.float64)),
+        layer_means=np.array(means), layer_stds=np.array(stds),
+        inputs=D if keep_activations else None, activations=kept if keep_activations else None,
+    )
+    if verbose:
+        print(result)
+    return result
+
+
+def _import_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(_PLOT_EXTRA) from exc
+    return Figure
+
+
+def plot_activation_histograms(stats, path=None, bins=30):
+    """The lecture's figure: mean and std per layer, then one histogram per layer.
+
+    Parameters
+    ----------
+    stats : ActivationStatistics
+        From ``activation_statistics(..., keep_activations=True)``.
+    path : str or path-like, optional
+        Save the figure there (format from the extension, e.g. ``.png``).
+    bins : int
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Axes 0 and 1 are the mean and std curves, axes 2.. the per-layer histograms.
+    """
+    if stats.activations is None:
+        raise ValueError("these statistics were computed with keep_activations=False; "
+                         "rerun with keep_activations=True to plot histograms")
+    Figure = _import_matplotlib()
+    layers = len(stats.activations)
+    fig = Figure(figsize=(max(6.0, 1.6 * layers), 5.0), layout="constrained")
+    grid = fig.add_gridspec(2, max(layers, 2))
+    half = max(layers, 2) // 2
+    ax_mean = fig.add_subplot(grid[0, :half])
+    ax_std = fig.add_subplot(grid[0, half:])
+    xs = np.arange(1, layers + 1)
+    ax_mean.plot(xs, stats.layer_means, "ob-")
+    ax_mean.set_title("layer mean")
+    ax_std.plot(xs, stats.layer_stds, "or-")
+    ax_std.set_title("layer std")
+    for i, H in enumerate(stats.activations):
+        ax = fig.add_subplot(grid[1, i])
+        ax.hist(np.ravel(H), bins=bins, range=(-1, 1) if stats.activation == "tanh" else None)
+        ax.set_title(f"layer {i + 1}", fontsize="small")
+        ax.tick_params(labelsize="x-small")
+    if path is not None:
+        fig.savefig(path)
+    return fig
