@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-__all__ = ["to_jsonable", "write_json", "pyplot", "plot_training_curves", "write_report",
+__all__ = ["to_jsonable", "write_json", "have_matplotlib", "plot_training_curves", "write_report",
            "PLOT_MISSING"]
 
 PLOT_MISSING = 'matplotlib is not installed (pip install "fastnn[plot]")'
@@ -44,16 +44,22 @@ def write_json(path, obj):
     return path
 
 
-def pyplot():
-    """matplotlib.pyplot on the non-interactive Agg backend, or None when matplotlib is absent."""
+def have_matplotlib():
+    """True when matplotlib can be imported (figures are drawn), False otherwise."""
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _figure_class():
+    # Figure objects need no pyplot state or GUI backend (safe in scripts, servers, notebooks).
+    try:
+        from matplotlib.figure import Figure
     except ImportError:
         return None
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure
 
 
 def plot_training_curves(stats, path, title=None):
@@ -62,10 +68,11 @@ def plot_training_curves(stats, path, title=None):
     stats: the trainer's dict (``loss_history``, ``train_acc_history``, ``val_acc_history``).
     Returns ``path``, or None when matplotlib is not installed.
     """
-    plt = pyplot()
-    if plt is None:
+    Figure = _figure_class()
+    if Figure is None:
         return None
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    ax_loss, ax_acc = fig.subplots(1, 2)
     loss = np.asarray(stats.get("loss_history", []), dtype=float)
     ax_loss.plot(np.arange(1, loss.size + 1), loss, lw=0.8, color="tab:blue")
     ax_loss.set_xlabel("iteration")
@@ -81,9 +88,7 @@ def plot_training_curves(stats, path, title=None):
     ax_acc.legend(loc="lower right")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
