@@ -186,12 +186,13 @@ def write_report(out_dir, results, filename="report.html"):
         trials = search.get("trials", [])
         keys = sorted({k for t in trials for k in t.get("params", {})})
         top = sorted(trials, key=lambda t: -(t.get("val_acc") or -1.0))[:15]
-        rows = [[t.get("round", ""), *[t["params"].get(k, "") for k in keys], t.get("val_acc"),
+        rows = [[t.get("round", 0) + 1, *[t["params"].get(k, "") for k in keys], t.get("val_acc"),
                  t.get("train_acc"), t.get("status", "")] for t in top]
         parts.append(f"<p>{len(trials)} trials; the best {len(rows)} by validation accuracy:</p>")
         parts.append(_table(["round", *keys, "val acc", "train acc", "status"], rows))
         parts.append(_figure(figures, "search", "search scatter: learning rate vs regularization",
                              out_dir))
+        parts.append(_figure(figures, "search_loss", "loss curves of the best trials", out_dir))
 
     init = results.get("init_experiment")
     if init:

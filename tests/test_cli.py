@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 import sys
 
 import numpy as np
@@ -62,6 +63,9 @@ def test_parse_size_rejects(text):
 def test_resolve_shapes_follow_the_registry():
     for spec in all_kernels():
         registered = [tuple(s) for s in spec.shapes]
+        if not registered:
+            assert bench.resolve_shapes(spec, ["all", 1000]) == []
+            continue
         assert bench.resolve_shapes(spec, ["small"]) == registered[:1]
         assert bench.resolve_shapes(spec, ["large"]) == registered[-1:]
         assert bench.resolve_shapes(spec, ["all", "small"]) == registered
@@ -88,7 +92,7 @@ def test_run_bench_times_every_kernel_and_dtype(tmp_path):
     seen = []
     cases = bench.run_bench(sizes=[1000], rounds=2, min_time=1e-4, use_torch=False,
                             progress=lambda done, total, label: seen.append((done, total)))
-    names = [spec.name for spec in all_kernels()]
+    names = [spec.name for spec in all_kernels() if spec.shapes]
     assert [(c.kernel, c.dtype) for c in cases] == [(n, d) for n in names for d in bench.DTYPES]
     for case in cases:
         assert case.error == "", case.error
@@ -103,7 +107,7 @@ def test_run_bench_times_every_kernel_and_dtype(tmp_path):
         assert f"\n{name} " in text and f"| {name} |" in markdown
     assert f"fastnn {fastnn.__version__}" in text and "numpy" in text
     path = bench.write_json(tmp_path / "sub" / "b.json", cases, head, {"rounds": 2})
-    payload = json.loads(open(path).read())
+    payload = json.loads(Path(path).read_text())
     assert payload["header"]["cpu_features"] == head["cpu_features"]
     assert len(payload["cases"]) == len(cases)
 
@@ -171,13 +175,13 @@ def _fake_results(tmp_path, with_figures=True):
 def test_write_report(tmp_path):
     results = _fake_results(tmp_path)
     path = report.write_report(str(tmp_path), results)
-    page = open(path, encoding="utf-8").read()
+    page = Path(path).read_text(encoding="utf-8")
     assert "97.34%" in page and "digits &lt;test&gt;" in page and "stuck &lt;0.5&gt;" in page
     assert 'class="l fail">FAIL' in page and 'class="l pass">pass' in page
     assert "missing.png" not in page  # figures that were not written are not linked
     if report.have_matplotlib():
         assert '<img src="curves.png"' in page
-        assert open(tmp_path / "curves.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+        assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # ----------------------------------------------------------------------------- CLI: subprocesses
@@ -202,7 +206,7 @@ def test_cli_bench(tmp_path):
     proc = run_cli("bench", *TINY_BENCH, "--markdown", "--json", "out/bench.json", "--threads", "1",
                    cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    names = [spec.name for spec in all_kernels()]
+    names = [spec.name for spec in all_kernels() if spec.shapes]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line]
     assert len(rows) == 1 + 2 * len(names)  # column titles + kernel x dtype
     assert "- threads: 1 of" in proc.stdout
@@ -255,3 +259,98 @@ def test_cli_user_errors(tmp_path, args, code, fragments):
     (tmp_path / "a_file").write_text("x")
     proc = run_cli(*args, cwd=tmp_path, timeout=120)
     assert_user_error(proc, code, *fragments)
+
+
+# ----------------------------------------------------------------------------- demo, train, search
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("demo")
+    proc = run_cli("demo", "--quick", "--out", "out", cwd=cwd, timeout=600)
+    return cwd / "out", proc
+
+
+@pytest.mark.slow
+def test_cli_demo_quick(demo_run):
+    out, proc = demo_run
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads((out / "results.json").read_text())
+    acc = results["final"]["test_accuracy"]
+    assert acc >= 0.95, acc
+    assert f"test accuracy: {acc:.4f}" in proc.stdout
+    assert f"report:  {out / 'report.html'}" in proc.stdout
+    assert [step["passed"] for step in results["babysit"]] == [True] * len(results["babysit"])
+    assert results["babysit"][0]["name"] == "initial loss"
+    assert len(results["search"]["trials"]) == sum(n for n, _ in results["search"]["rounds"])
+    assert proc.stdout.count("Finished epoch ") == results["final"]["epochs"]
+    assert "val_acc: " in proc.stdout and "input layer had" not in proc.stdout
+    assert (out / "model.npz").exists() and (out / "search.csv").exists()
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert f"{100 * acc:.2f}%" in page
+    if report.have_matplotlib():
+        expected = {"curves.png", "search_scatter.png", "init_0p01_tanh.png", "init_he_relu.png"}
+        assert expected <= set(results["figures"].values())
+        for name in results["figures"].values():
+            assert (out / name).read_bytes()[:4] == b"\x89PNG" and f'src="{name}"' in page
+    else:
+        assert "figures skipped" in proc.stdout and "Figures skipped" in page
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.mark.slow
+def test_report_images_load_in_headless_chromium(demo_run, tmp_path):
+    """Open report.html in a real browser and check every <img> decoded (naturalWidth > 0)."""
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("Chromium is not installed")
+    out, proc = demo_run
+    assert proc.returncode == 0, proc.stderr
+    if not report.have_matplotlib():
+        pytest.skip("no figures without matplotlib")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    probe = ("<script>window.addEventListener('load', () => document.body.setAttribute("
+             "'data-images', [...document.images].map(i => i.getAttribute('src') + ':' + "
+             "(i.complete && i.naturalWidth > 0)).join(' ')));</script></body>")
+    check = out / "_browser_check.html"  # next to the report, so relative src resolve alike
+    check.write_text(page.replace("</body>", probe), encoding="utf-8")
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+                          check.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    marker = 'data-images="'
+    assert marker in dom, dom[:500]
+    status = dom.split(marker, 1)[1].split('"', 1)[0].split()
+    expected = json.loads((out / "results.json").read_text())["figures"].values()
+    assert sorted(s.rsplit(":", 1)[0] for s in status) == sorted(expected)
+    assert all(s.endswith(":true") for s in status), status
+
+
+@pytest.mark.slow
+def test_cli_train_and_search(tmp_path):
+    proc = run_cli("train", "--epochs", "3", "--lr", "0.1", "--out", "t", "--threads", "1",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [line.split(":")[0] for line in proc.stdout.splitlines()
+            if line.startswith("Finished epoch")] == [f"Finished epoch {i} / 3" for i in (1, 2, 3)]
+    results = json.loads((tmp_path / "t" / "results.json").read_text())
+    assert 0.8 < results["test_accuracy"] <= 1.0
+    saved = np.load(tmp_path / "t" / "model.npz")
+    assert saved["W1"].shape == (64, 100) and saved["zero_center_mean"].shape == (64,)
+    assert json.loads(str(saved["meta"]))["hidden_dims"] == [100]
+
+    proc = run_cli("train", "--epochs", "2", "--lr", "1e6", "--out", "t2", cwd=tmp_path)
+    assert proc.returncode == 1 and "lower --lr" in proc.stderr and "Traceback" not in proc.stderr
+
+    proc = run_cli("search", "--trials", "3", "--epochs", "1", "--fine-trials", "2",
+                   "--fine-epochs", "1", "--out", "s", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("val_acc: ") >= 5 and "best: val_acc: " in proc.stdout
+    payload = json.loads((tmp_path / "s" / "results.json").read_text())
+    assert len(payload["trials"]) == 5
+    assert (tmp_path / "s" / "best_model.npz").exists() and (tmp_path / "s" / "search.csv").exists()
