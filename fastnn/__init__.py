@@ -21,6 +21,9 @@ from fastnn._backend import backend, get_backend, use_backend  # noqa: E402
 from fastnn._config import get_num_threads, num_threads, set_num_threads, show_config  # noqa: E402
 from fastnn import core as _core  # noqa: E402
 from fastnn.core import *  # noqa: E402,F401,F403
+from fastnn import datasets, gradcheck, init, layers  # noqa: E402,F401
+from fastnn.models import FullyConnectedNet, init_two_layer_model, two_layer_net  # noqa: E402
+from fastnn.trainer import ClassifierTrainer  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -33,3 +36,5 @@ __all__ = [
     "show_config",
     *_core.__all__,
 ]
+__all__ += ["init_two_layer_model", "two_layer_net", "FullyConnectedNet", "ClassifierTrainer",
+            "init", "layers", "gradcheck", "datasets"]

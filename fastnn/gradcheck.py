@@ -1,0 +1,106 @@
+"""Numerical gradient checks with CS231n's semantics (``cs231n/gradient_check.py``).
+
+Each function perturbs ``x`` in place, one element at a time, calls ``f`` and restores the
+element (also when ``f`` raises), so ``f`` may ignore its argument and close over ``x``.
+Use float64 arrays: with float32 and h = 1e-5 the central difference is mostly rounding.
+"""
+
+import numpy as np
+
+from fastnn.init import as_generator
+
+__all__ = ["eval_numerical_gradient", "eval_numerical_gradient_array", "grad_check_sparse",
+           "rel_error"]
+
+
+def _check_x(x):
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+        raise TypeError("x must be a float ndarray (it is perturbed in place)")
+    if not x.flags.writeable:
+        raise ValueError("x is read-only; it must be perturbed in place")
+
+
+def _central(f, x, ix, h):
+    """(f(x + h e_ix), f(x - h e_ix)), restoring x[ix] afterwards."""
+    old = x[ix]
+    try:
+        x[ix] = old + h
+        plus = f(x)
+        plus = plus.copy() if isinstance(plus, np.ndarray) else plus
+        x[ix] = old - h
+        minus = f(x)
+        minus = minus.copy() if isinstance(minus, np.ndarray) else minus
+    finally:
+        x[ix] = old
+    return plus, minus
+
+
+def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
+    """Central-difference gradient of a scalar function ``f`` at ``x``.
+
+    f: callable taking x and returning a scalar.  x: float ndarray (perturbed in place and
+    restored).  verbose: print each index and its partial derivative.
+    Returns an array like x.
+    """
+    _check_x(x)
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    while not it.finished:
+        ix = it.multi_index
+        plus, minus = _central(f, x, ix, h)
+        grad[ix] = (plus - minus) / (2 * h)
+        if verbose:
+            print(ix, grad[ix])
+        it.iternext()
+    return grad
+
+
+def eval_numerical_gradient_array(f, x, df, h=1e-5):
+    """Numerical gradient of ``sum(f(x) * df)`` at ``x`` for an array-valued ``f``.
+
+    df: upstream gradient, shaped like f(x).  Returns an array like x.
+    """
+    _check_x(x)
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    while not it.finished:
+        ix = it.multi_index
+        plus, minus = _central(f, x, ix, h)
+        grad[ix] = np.sum((plus - minus) * df) / (2 * h)
+        it.iternext()
+    return grad
+
+
+def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, rng=None, verbose=True):
+    """Compare ``analytic_grad`` with central differences of scalar ``f`` at ``num_checks``
+    random elements of x, printing ``numerical: %f analytic: %f, relative error: %e``.
+
+    rng: int or Generator choosing the elements (NumPy's global state is not used).
+    Returns the list of relative errors (0 where both gradients are exactly 0).
+    """
+    _check_x(x)
+    analytic_grad = np.asarray(analytic_grad)
+    if analytic_grad.shape != x.shape:
+        raise ValueError(f"analytic_grad has shape {analytic_grad.shape}, expected {x.shape}")
+    if x.size == 0:
+        raise ValueError("x is empty: there is nothing to check")
+    gen = as_generator(rng)
+    errors = []
+    for _ in range(int(num_checks)):
+        ix = tuple(int(gen.integers(m)) for m in x.shape)
+        plus, minus = _central(f, x, ix, h)
+        numerical = float((plus - minus) / (2 * h))
+        analytic = float(analytic_grad[ix])
+        denom = abs(numerical) + abs(analytic)
+        err = abs(numerical - analytic) / denom if denom else 0.0
+        errors.append(err)
+        if verbose:
+            print("numerical: %f analytic: %f, relative error: %e" % (numerical, analytic, err))
+    return errors
+
+
+def rel_error(x, y):
+    """Maximum relative error ``max(|x - y| / max(1e-8, |x| + |y|))``."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))

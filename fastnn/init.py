@@ -1,0 +1,111 @@
+"""Weight initializers from the lecture notes (section 4): zeros, small random, Xavier, He.
+
+Every initializer returns a new (fan_in, fan_out) array (``zeros`` also makes bias vectors)
+drawn from ``rng`` (a ``numpy.random.Generator``, an int seed, or None for fresh entropy).
+NumPy's global random state is never used.
+"""
+
+import math
+import warnings
+
+import numpy as np
+
+__all__ = ["zeros", "small_random", "xavier", "he", "as_generator"]
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_generator(rng=None, seed=None):
+    """A ``numpy.random.Generator`` from ``rng`` or ``seed`` (give at most one).
+
+    Accepts None (fresh OS entropy), an int or ``SeedSequence`` seed, a ``Generator`` (used
+    as is) or a legacy ``RandomState`` (a Generator is seeded from it).  Never touches
+    NumPy's global random state.
+    """
+    if rng is not None and seed is not None:
+        raise TypeError("give either rng= or seed=, not both")
+    source = seed if rng is None else rng
+    if isinstance(source, np.random.Generator):
+        return source
+    if isinstance(source, np.random.RandomState):
+        return np.random.default_rng(source.randint(0, 2**31 - 1, size=4))
+    if source is None or isinstance(source, (int, np.integer, np.random.SeedSequence)):
+        if isinstance(source, bool):
+            raise TypeError("a random seed must be an int, not a bool")
+        return np.random.default_rng(source)
+    raise TypeError(
+        "rng/seed must be None, an int, a numpy.random.SeedSequence, Generator or RandomState, "
+        f"got {type(source).__name__}"
+    )
+
+
+def _dim(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def _dtype(dtype):
+    dt = np.dtype(dtype)
+    if dt not in _FLOAT_DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def _normal(rng, shape, std, dtype):
+    w = as_generator(rng).standard_normal(shape, dtype=np.float64)
+    w *= std
+    return w.astype(dtype, copy=False)
+
+
+def zeros(fan_in, fan_out=None, dtype=np.float32, rng=None):
+    """All-zero weights (fan_in, fan_out), or a bias vector (fan_in,) when fan_out is None.
+
+    Warns (UserWarning) for a weight matrix: every neuron of the layer would compute the
+    same output and receive the same gradient, so they never become different.
+    ``rng`` is accepted for a uniform signature and ignored.
+    """
+    dt = _dtype(dtype)
+    if fan_out is None:
+        return np.zeros(_dim(fan_in, "fan_in"), dtype=dt)
+    shape = (_dim(fan_in, "fan_in"), _dim(fan_out, "fan_out"))
+    warnings.warn(
+        "zero-initialized weight matrix: every neuron computes the same output and gets the "
+        "same gradient, so the layer cannot learn different features; use he() or xavier()",
+        UserWarning, stacklevel=2)
+    return np.zeros(shape, dtype=dt)
+
+
+def small_random(fan_in, fan_out, scale=0.01, dtype=np.float32, rng=None):
+    """``scale * randn(fan_in, fan_out)``: fine for shallow nets, but in deep nets the
+    activations shrink towards zero layer after layer (the notes' first experiment)."""
+    scale = float(scale)
+    if not math.isfinite(scale) or scale < 0:
+        raise ValueError(f"scale must be a finite number >= 0, got {scale}")
+    return _normal(rng, (_dim(fan_in, "fan_in"), _dim(fan_out, "fan_out")), scale, _dtype(dtype))
+
+
+def xavier(fan_in, fan_out, glorot=False, uniform=False, dtype=np.float32, rng=None):
+    """Xavier initialization: variance 1 / fan_in, i.e. ``randn(fan_in, fan_out) / sqrt(fan_in)``.
+
+    glorot: use variance 2 / (fan_in + fan_out) (Glorot & Bengio 2010) instead.
+    uniform: draw from U(-a, a) with the same variance, a = sqrt(3 * variance)
+    (with glorot=True this is the paper's sqrt(6 / (fan_in + fan_out))).
+    Meant for tanh-like activations; for ReLU use :func:`he`.
+    """
+    fan_in, fan_out = _dim(fan_in, "fan_in"), _dim(fan_out, "fan_out")
+    var = 2.0 / (fan_in + fan_out) if glorot else 1.0 / fan_in
+    dt = _dtype(dtype)
+    if uniform:
+        limit = math.sqrt(3.0 * var)
+        return as_generator(rng).uniform(-limit, limit, (fan_in, fan_out)).astype(dt, copy=False)
+    return _normal(rng, (fan_in, fan_out), math.sqrt(var), dt)
+
+
+def he(fan_in, fan_out, dtype=np.float32, rng=None):
+    """He initialization for ReLU nets: ``randn(fan_in, fan_out) * sqrt(2 / fan_in)``
+    (ReLU halves the variance, so Xavier's 1 / fan_in is doubled)."""
+    fan_in, fan_out = _dim(fan_in, "fan_in"), _dim(fan_out, "fan_out")
+    return _normal(rng, (fan_in, fan_out), math.sqrt(2.0 / fan_in), _dtype(dtype))

@@ -1,0 +1,238 @@
+"""Models: the lecture notes' two-layer net (section 6) and a deeper fully-connected net.
+
+Both are built on :mod:`fastnn.layers`, so ``fastnn.use_backend("numpy")`` switches them to
+the NumPy reference kernels.  They compute in the dtype of their parameters: float32
+parameters with float32 data stay float32 throughout.
+
+The first layer's input gradient is never needed, so its backward pass computes only the
+weight and bias gradients (one GEMM of the three an affine layer's backward would cost).
+"""
+
+import numpy as np
+
+from fastnn import layers
+from fastnn._backend import ops
+from fastnn.init import _dtype, as_generator, he, small_random, xavier, zeros
+
+__all__ = ["init_two_layer_model", "two_layer_net", "FullyConnectedNet"]
+
+
+def init_two_layer_model(input_size, hidden_size, output_size, dtype=np.float64, rng=None,
+                         seed=None):
+    """The notes' two-layer model: weights ``0.0001 * randn``, biases zero.
+
+    Returns a dict with ``W1`` (input_size, hidden_size), ``b1`` (hidden_size,),
+    ``W2`` (hidden_size, output_size), ``b2`` (output_size,).
+    dtype: float64 as in the notes; float32 is the fast path (use float32 data with it).
+    rng / seed: a Generator or int for reproducible weights (NumPy's global state is not used).
+    """
+    gen = as_generator(rng, seed)
+    return {
+        "W1": small_random(input_size, hidden_size, scale=0.0001, dtype=dtype, rng=gen),
+        "b1": zeros(hidden_size, dtype=dtype),
+        "W2": small_random(hidden_size, output_size, scale=0.0001, dtype=dtype, rng=gen),
+        "b2": zeros(output_size, dtype=dtype),
+    }
+
+
+def _as_model_dtype(X, dtype):
+    X = np.asarray(X)
+    if X.dtype != dtype:
+        X = X.astype(dtype)
+    return X.reshape(X.shape[0], -1)
+
+
+def _first_affine_backward(dout, x, w_shape):
+    """(dw, db) of ``x @ w + b`` without the unused dx."""
+    dw = (x.T @ dout).reshape(w_shape)
+    return dw, dout.sum(axis=0)
+
+
+def _l2(model, names, reg):
+    """0.5 * reg * sum of squared weights (a BLAS dot per weight, no temporaries)."""
+    total = 0.0
+    for name in names:
+        w = model[name].reshape(-1)
+        total += float(np.dot(w, w))
+    return 0.5 * reg * total
+
+
+def two_layer_net(X, model, y=None, reg=0.0):
+    """The notes' two-layer net: affine - ReLU - affine - softmax.
+
+    X: (N, D) (or (N, d1, ..., dk), flattened), converted to the model's dtype.
+    model: dict from :func:`init_two_layer_model`.
+    Without y returns the class scores (N, C).  With integer labels y (N,) returns
+    ``(loss, grads)``: the mean softmax cross-entropy plus
+    ``0.5 * reg * (sum(W1**2) + sum(W2**2))``, and the gradients keyed like the model
+    (the weight gradients include ``reg * W``).
+    """
+    W1, b1, W2, b2 = model["W1"], model["b1"], model["W2"], model["b2"]
+    x = _as_model_dtype(X, W1.dtype)
+    a1, _ = layers.affine_forward(x, W1, b1)
+    h, relu_cache = layers.relu_forward(a1)
+    scores, fc2_cache = layers.affine_forward(h, W2, b2)
+    if y is None:
+        return scores
+    loss, dscores = layers.softmax_loss(scores, y)
+    dh, dW2, db2 = layers.affine_backward(dscores, fc2_cache)
+    da1 = layers.relu_backward(dh, relu_cache)
+    dW1, db1 = _first_affine_backward(da1, x, W1.shape)
+    if reg:
+        loss += _l2(model, ("W1", "W2"), reg)
+        dW1 += reg * W1
+        dW2 += reg * W2
+    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+
+
+_ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "maxout")
+_INITS = ("he", "xavier", "glorot", "small_random", "zeros")
+
+
+class FullyConnectedNet:
+    """A fully-connected net: {affine - [batchnorm] - activation} x L-1 - affine - softmax.
+
+    Parameters
+    ----------
+    hidden_dims : sequence of int
+        Width of each hidden layer.
+    input_dim, num_classes : int
+    activation : {'relu', 'sigmoid', 'tanh', 'leaky_relu', 'elu', 'maxout'}
+        Hidden-layer non-linearity.  'maxout' gives each hidden unit ``maxout_pieces``
+        affine pieces (W of shape (D, H, k), b of shape (H, k)), twice the parameters for k=2.
+    weight_init : {'he', 'xavier', 'glorot', 'small_random', 'zeros'} or float
+        Initializer from :mod:`fastnn.init`; a float is the scale of ``small_random``.
+        Biases (and batchnorm beta) start at zero, batchnorm gamma at one.
+    batchnorm : bool
+        Batch normalization after every hidden affine layer (before the non-linearity).
+    reg : float
+        L2 strength: the loss adds ``0.5 * reg * sum(W**2)`` over the weights.
+    dtype : float32 or float64
+        Parameter and compute dtype; inputs are converted to it.
+    seed : int, Generator or None
+        Seeds the initial weights.
+
+    Attributes
+    ----------
+    params : dict of arrays (``W1``, ``b1``, ..., ``gamma1``, ``beta1``, ...)
+    bn_params : list of dicts holding each batchnorm layer's mode and running statistics.
+    """
+
+    def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, activation="relu",
+                 weight_init="he", batchnorm=False, reg=0.0, dtype=np.float32, seed=None,
+                 maxout_pieces=2):
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of "
+                             f"{', '.join(_ACTIVATIONS)}")
+        if not isinstance(weight_init, (int, float)) and weight_init not in _INITS:
+            raise ValueError(f"unknown weight_init {weight_init!r}; choose one of "
+                             f"{', '.join(_INITS)} or a float scale")
+        hidden_dims = [int(h) for h in hidden_dims]
+        dims = [int(input_dim), *hidden_dims, int(num_classes)]
+        if min(dims) < 1:
+            raise ValueError(f"every layer size must be >= 1, got {dims}")
+        if activation == "maxout" and int(maxout_pieces) < 1:
+            raise ValueError(f"maxout_pieces must be >= 1, got {maxout_pieces}")
+        self.activation = activation
+        self.batchnorm = bool(batchnorm)
+        self.reg = float(reg)
+        self.dtype = _dtype(dtype)
+        self.maxout_pieces = int(maxout_pieces) if activation == "maxout" else 1
+        self.num_layers = len(hidden_dims) + 1
+        self.params = {}
+        self.bn_params = []
+        rng = as_generator(seed)
+        for i in range(self.num_layers):
+            fan_in, fan_out = dims[i], dims[i + 1]
+            hidden = i < self.num_layers - 1
+            k = self.maxout_pieces if hidden else 1
+            w = self._init_weight(weight_init, fan_in, fan_out * k, rng)
+            b = np.zeros(fan_out * k, dtype=self.dtype)
+            if k > 1:
+                w, b = w.reshape(fan_in, fan_out, k), b.reshape(fan_out, k)
+            self.params[f"W{i + 1}"], self.params[f"b{i + 1}"] = w, b
+            if hidden and self.batchnorm:
+                self.params[f"gamma{i + 1}"] = np.ones(fan_out * k, dtype=self.dtype)
+                self.params[f"beta{i + 1}"] = np.zeros(fan_out * k, dtype=self.dtype)
+                self.bn_params.append({"mode": "train"})
+
+    def _init_weight(self, weight_init, fan_in, fan_out, rng):
+        kw = {"dtype": self.dtype, "rng": rng}
+        if isinstance(weight_init, (int, float)):
+            return small_random(fan_in, fan_out, scale=weight_init, **kw)
+        if weight_init == "he":
+            return he(fan_in, fan_out, **kw)
+        if weight_init == "xavier":
+            return xavier(fan_in, fan_out, **kw)
+        if weight_init == "glorot":
+            return xavier(fan_in, fan_out, glorot=True, **kw)
+        if weight_init == "small_random":
+            return small_random(fan_in, fan_out, **kw)
+        return zeros(fan_in, fan_out, dtype=self.dtype)
+
+    def _act_forward(self, a):
+        if self.activation == "maxout":
+            h, k = a.shape[1] // self.maxout_pieces, self.maxout_pieces
+            out, argmax = ops().maxout(a.reshape(a.shape[0], h, k))
+            return out, argmax
+        return getattr(layers, f"{self.activation}_forward")(a)
+
+    def _act_backward(self, dout, cache):
+        if self.activation == "maxout":
+            k = self.maxout_pieces
+            return ops().maxout_backward(dout, cache, k).reshape(dout.shape[0], -1)
+        return getattr(layers, f"{self.activation}_backward")(dout, cache)
+
+    def loss(self, X, y=None):
+        """Scores (N, C) when y is None (batchnorm in test mode), else ``(loss, grads)``.
+
+        X: (N, input_dim) or (N, d1, ..., dk), converted to the model's dtype.
+        y: integer labels (N,).  grads is keyed like :attr:`params`.
+        """
+        x = _as_model_dtype(X, self.dtype)
+        mode = "test" if y is None else "train"
+        for bn_param in self.bn_params:
+            bn_param["mode"] = mode
+        caches = []
+        h = x
+        for i in range(1, self.num_layers):
+            w, b = self.params[f"W{i}"], self.params[f"b{i}"]
+            a, fc_cache = layers.affine_forward(h, w.reshape(w.shape[0], -1), b.reshape(-1))
+            bn_cache = None
+            if self.batchnorm:
+                a, bn_cache = layers.batchnorm_forward(a, self.params[f"gamma{i}"],
+                                                       self.params[f"beta{i}"],
+                                                       self.bn_params[i - 1])
+            h, act_cache = self._act_forward(a)
+            caches.append((fc_cache, bn_cache, act_cache))
+        L = self.num_layers
+        scores, last_cache = layers.affine_forward(h, self.params[f"W{L}"], self.params[f"b{L}"])
+        if y is None:
+            return scores
+
+        loss, dscores = layers.softmax_loss(scores, y)
+        grads = {}
+        dh, grads[f"W{L}"], grads[f"b{L}"] = layers.affine_backward(dscores, last_cache)
+        for i in range(L - 1, 0, -1):
+            fc_cache, bn_cache, act_cache = caches[i - 1]
+            da = self._act_backward(dh, act_cache)
+            if self.batchnorm:
+                da, grads[f"gamma{i}"], grads[f"beta{i}"] = layers.batchnorm_backward(da, bn_cache)
+            w_shape = self.params[f"W{i}"].shape
+            b_shape = self.params[f"b{i}"].shape
+            if i == 1:
+                dw, db = _first_affine_backward(da, x, w_shape)
+            else:
+                dh, dw, db = layers.affine_backward(da, fc_cache)
+                dw = dw.reshape(w_shape)
+            grads[f"W{i}"], grads[f"b{i}"] = dw, db.reshape(b_shape)
+        if self.reg:
+            names = [f"W{i}" for i in range(1, L + 1)]
+            loss += _l2(self.params, names, self.reg)
+            for name in names:
+                grads[name] += self.reg * self.params[name]
+        return loss, grads
+
+    def predict(self, X):
+        """Predicted class of each row of X (N,)."""
+        return np.argmax(self.loss(X), axis=1)

@@ -1,0 +1,312 @@
+"""ClassifierTrainer: the lecture notes' training loop (section 6, "babysitting the learning process").
+
+``ClassifierTrainer().train(X, y, X_val, y_val, model, loss_function, ...)`` runs minibatch
+(or full-batch) gradient descent with one of the update rules in :data:`UPDATES`, decays
+the learning rate after every epoch, tracks train/validation accuracy, keeps a deep copy
+of the best model, and stops at once when the cost becomes NaN or inf.
+
+Speed notes: the minibatch is gathered into one preallocated buffer per run and the update
+rules work in place with one scratch array per parameter, so an iteration allocates only
+what the loss function itself allocates.
+"""
+
+import copy
+import math
+
+import numpy as np
+
+from fastnn.init import as_generator
+
+__all__ = ["ClassifierTrainer", "UPDATES"]
+
+UPDATES = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+
+RMSPROP_DECAY = 0.99
+ADAM_BETA1 = 0.9
+ADAM_BETA2 = 0.999
+EPS = 1e-8
+TRAIN_ACC_ROWS = 1000
+EVAL_CHUNK = 4096  # rows per forward pass when measuring accuracy (bounds peak memory)
+
+
+class _Optimizer:
+    """Per-run optimizer state (velocity, caches, step count) and in-place update rules."""
+
+    def __init__(self, rule, momentum):
+        self.rule = rule
+        self.mu = momentum
+        self.t = 0
+        self.state = {}
+
+    def _slots(self, name, p, n):
+        slots = self.state.get(name)
+        if slots is None:
+            # slot 0 is scratch; the others are zero-initialised optimizer state
+            slots = [np.empty_like(p)] + [np.zeros_like(p) for _ in range(n)]
+            self.state[name] = slots
+        return slots
+
+    def step(self, params, grads, lr):
+        if self.rule == "adam":
+            self.t += 1
+        for name, p in params.items():
+            try:
+                g = grads[name]
+            except KeyError:
+                raise KeyError(f"the loss function returned no gradient for parameter {name!r}") from None
+            if np.shape(g) != p.shape:
+                raise ValueError(f"gradient of {name!r} has shape {np.shape(g)}, expected {p.shape}")
+            getattr(self, "_" + self.rule)(name, p, g, lr)
+
+    def _sgd(self, name, p, g, lr):
+        (tmp,) = self._slots(name, p, 0)
+        np.multiply(g, lr, out=tmp)
+        p -= tmp
+
+    def _momentum(self, name, p, g, lr):
+        tmp, v = self._slots(name, p, 1)
+        v *= self.mu  # v = mu * v - lr * g;  p += v
+        np.multiply(g, lr, out=tmp)
+        v -= tmp
+        p += v
+
+    def _nesterov(self, name, p, g, lr):
+        # v_new = mu * v - lr * g;  p += -mu * v + (1 + mu) * v_new
+        #                              = mu**2 * v - (1 + mu) * lr * g
+        tmp, v = self._slots(name, p, 1)
+        mu = self.mu
+        np.multiply(v, mu * mu, out=tmp)
+        p += tmp
+        np.multiply(g, (1.0 + mu) * lr, out=tmp)
+        p -= tmp
+        v *= mu
+        np.multiply(g, lr, out=tmp)
+        v -= tmp
+
+    def _rmsprop(self, name, p, g, lr):
+        tmp, cache = self._slots(name, p, 1)
+        cache *= RMSPROP_DECAY  # cache = 0.99 * cache + 0.01 * g**2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - RMSPROP_DECAY
+        cache += tmp
+        np.add(cache, EPS, out=tmp)  # p -= lr * g / sqrt(cache + 1e-8)
+        np.sqrt(tmp, out=tmp)
+        np.divide(g, tmp, out=tmp)
+        tmp *= lr
+        p -= tmp
+
+    def _adam(self, name, p, g, lr):
+        tmp, m, v = self._slots(name, p, 2)
+        m *= ADAM_BETA1
+        np.multiply(g, 1.0 - ADAM_BETA1, out=tmp)
+        m += tmp
+        v *= ADAM_BETA2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - ADAM_BETA2
+        v += tmp
+        # p -= lr * mhat / (sqrt(vhat) + eps), mhat = m / (1 - b1**t), vhat = v / (1 - b2**t)
+        np.divide(v, 1.0 - ADAM_BETA2 ** self.t, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        tmp += EPS
+        np.divide(m, tmp, out=tmp)
+        tmp *= lr / (1.0 - ADAM_BETA1 ** self.t)
+        p -= tmp
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _finite(value, name, low=None):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(value) or (low is not None and value < low):
+        bound = "" if low is None else f" >= {low}"
+        raise ValueError(f"{name} must be a finite number{bound}, got {value}")
+    return value
+
+
+def _rows(X, y, what):
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim < 2:
+        raise ValueError(f"{what} data must be at least 2-d (N, D), got shape {X.shape}")
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"{what} labels have shape {y.shape}, expected ({X.shape[0]},) to match "
+                         f"the data")
+    if X.shape[0] == 0:
+        raise ValueError(f"{what} data has no rows")
+    return X, y
+
+
+class ClassifierTrainer:
+    """The lecture notes' trainer for classifiers (CS231n's ``ClassifierTrainer``)."""
+
+    def train(self, X, y, X_val, y_val, model, loss_function=None, reg=0.0,
+              learning_rate=1e-2, momentum=0.0, learning_rate_decay=0.95, update="momentum",
+              sample_batches=True, num_epochs=30, batch_size=100, acc_frequency=None,
+              verbose=False, *, seed=None, rng=None, abort_cost_ratio=None):
+        """Optimize ``model`` on (X, y); returns ``(best_model, stats)``.
+
+        Parameters
+        ----------
+        X, y : (N, D) data and (N,) integer labels; X_val, y_val : validation set.
+        model : dict of parameter arrays (updated in place), or an object with ``params``
+            and ``loss(X, y=None)`` such as :class:`fastnn.FullyConnectedNet` (then omit
+            ``loss_function``; the model's own ``reg`` applies).
+        loss_function : ``loss_function(X_batch, model, y_batch, reg) -> (loss, grads)``
+            and ``loss_function(X, model) -> scores``, e.g. :func:`fastnn.two_layer_net`.
+        reg : L2 strength passed to ``loss_function``.
+        learning_rate : initial step size, multiplied by ``learning_rate_decay`` after every epoch.
+        momentum : mu for 'momentum' and 'nesterov'.
+        update : one of 'sgd', 'momentum', 'nesterov', 'rmsprop', 'adam'.
+        sample_batches : if True each iteration uses ``batch_size`` rows drawn with
+            replacement and an epoch is ``max(N // batch_size, 1)`` iterations; if False each
+            iteration is one full-batch step and an epoch is one iteration.
+        num_epochs : number of epochs.
+        acc_frequency : also measure accuracies every this many iterations (besides every
+            epoch end); those checks are recorded and can pick the best model, not printed.
+        verbose : print ``Finished epoch %d / %d: cost %f, train: %f, val %f, lr %e`` after
+            each epoch, a line when the run stops early, and the best validation accuracy.
+        seed, rng : int or ``numpy.random.Generator`` for reproducible minibatches and
+            train-accuracy samples (NumPy's global random state is never used).
+        abort_cost_ratio : stop when the cost exceeds this multiple of the first cost
+            (the notes' rule for searches is 3.0); None never stops for that.
+
+        Returns
+        -------
+        best_model : deep copy of the model with the best validation accuracy (the initial
+            model if no accuracy was measured before an early stop).
+        stats : dict with ``loss_history`` (every iteration), ``train_acc_history``,
+            ``val_acc_history``, ``lr_history`` (learning rate in use at each accuracy
+            check), ``diverged`` (bool), ``stop_reason`` (None or the message) and
+            ``best_val_acc`` (None if the run stopped before any accuracy check).
+
+        Train accuracy is measured on at most 1000 sampled training rows, validation
+        accuracy on all of X_val.  A NaN or infinite cost stops the run at once: the
+        learning rate is almost surely too high.
+        """
+        X, y = _rows(X, y, "training")
+        X_val, y_val = _rows(X_val, y_val, "validation")
+        if update not in UPDATES:
+            raise ValueError(f"unknown update {update!r}; valid updates are {', '.join(UPDATES)}")
+        num_epochs = _positive_int(num_epochs, "num_epochs")
+        batch_size = _positive_int(batch_size, "batch_size")
+        if acc_frequency is not None:
+            acc_frequency = _positive_int(acc_frequency, "acc_frequency")
+        learning_rate = _finite(learning_rate, "learning_rate", 0.0)
+        learning_rate_decay = _finite(learning_rate_decay, "learning_rate_decay", 0.0)
+        momentum = _finite(momentum, "momentum", 0.0)
+        reg = _finite(reg, "reg", 0.0)
+        if abort_cost_ratio is not None:
+            abort_cost_ratio = _finite(abort_cost_ratio, "abort_cost_ratio", 0.0)
+        gen = as_generator(rng, seed)
+
+        if loss_function is None:
+            if not (hasattr(model, "params") and callable(getattr(model, "loss", None))):
+                raise TypeError("loss_function is required unless model has .params and "
+                                ".loss(X, y=None) (like fastnn.FullyConnectedNet)")
+            if reg:
+                raise ValueError("reg applies to loss_function; a model object uses its own reg "
+                                 "(e.g. FullyConnectedNet(..., reg=...))")
+            params = model.params
+            batch_loss = model.loss
+            scores_of = model.loss
+        else:
+            params = model if isinstance(model, dict) else getattr(model, "params", None)
+            if not isinstance(params, dict):
+                raise TypeError(f"model must be a dict of parameter arrays, got "
+                                f"{type(model).__name__}")
+            batch_loss = lambda Xb, yb: loss_function(Xb, model, yb, reg)  # noqa: E731
+            scores_of = lambda Xb: loss_function(Xb, model)  # noqa: E731
+        for name, p in params.items():
+            if not isinstance(p, np.ndarray) or p.dtype.kind != "f" or not p.flags.writeable:
+                raise TypeError(f"model parameter {name!r} must be a writeable float ndarray")
+
+        n = X.shape[0]
+        iters_per_epoch = max(n // batch_size, 1) if sample_batches else 1
+        num_iters = num_epochs * iters_per_epoch
+        if sample_batches:
+            X_batch = np.empty((batch_size,) + X.shape[1:], dtype=X.dtype)
+            y_batch = np.empty(batch_size, dtype=y.dtype)
+        else:
+            X_batch, y_batch = X, y
+        sub_rows = min(n, TRAIN_ACC_ROWS)
+        X_sub = np.empty((sub_rows,) + X.shape[1:], dtype=X.dtype) if n > sub_rows else X
+        y_sub = np.empty(sub_rows, dtype=y.dtype) if n > sub_rows else y
+
+        def accuracy(Xa, ya):
+            correct = 0
+            for start in range(0, Xa.shape[0], EVAL_CHUNK):
+                scores = scores_of(Xa[start:start + EVAL_CHUNK])
+                correct += int(np.count_nonzero(np.argmax(scores, axis=1) ==
+                                                ya[start:start + EVAL_CHUNK]))
+            return correct / Xa.shape[0]
+
+        optimizer = _Optimizer(update, momentum)
+        best_model = copy.deepcopy(model)
+        best_val_acc = -1.0
+        stats = {"loss_history": [], "train_acc_history": [], "val_acc_history": [],
+                 "lr_history": [], "diverged": False, "stop_reason": None}
+        first_cost = None
+        epoch = 0
+        # Overflow/invalid warnings are expected when a run diverges; the cost check below
+        # reports it once, clearly.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            for it in range(num_iters):
+                if sample_batches:
+                    idx = gen.integers(0, n, size=batch_size)
+                    np.take(X, idx, axis=0, out=X_batch, mode="clip")
+                    np.take(y, idx, out=y_batch, mode="clip")
+                cost, grads = batch_loss(X_batch, y_batch)
+                cost = float(cost)
+                stats["loss_history"].append(cost)
+                if first_cost is None:
+                    first_cost = cost
+                reason = None
+                if not math.isfinite(cost):
+                    reason = (f"cost became {cost} at iteration {it + 1} (epoch {epoch + 1} / "
+                              f"{num_epochs}): the learning rate {learning_rate:e} is too high; "
+                              f"stopping")
+                elif abort_cost_ratio is not None and cost > abort_cost_ratio * first_cost:
+                    reason = (f"cost {cost:f} at iteration {it + 1} exceeds {abort_cost_ratio:g} x "
+                              f"the first cost {first_cost:f}: the learning rate "
+                              f"{learning_rate:e} is too high; stopping")
+                if reason is not None:
+                    stats["diverged"] = True
+                    stats["stop_reason"] = reason
+                    if verbose:
+                        print(reason)
+                    break
+                optimizer.step(params, grads, learning_rate)
+
+                epoch_end = (it + 1) % iters_per_epoch == 0
+                acc_check = acc_frequency is not None and (it + 1) % acc_frequency == 0
+                if not (epoch_end or acc_check):
+                    continue
+                if n > sub_rows:
+                    rows = np.sort(gen.choice(n, sub_rows, replace=False))
+                    np.take(X, rows, axis=0, out=X_sub, mode="clip")
+                    np.take(y, rows, out=y_sub, mode="clip")
+                train_acc = accuracy(X_sub, y_sub)
+                val_acc = accuracy(X_val, y_val)
+                stats["train_acc_history"].append(train_acc)
+                stats["val_acc_history"].append(val_acc)
+                stats["lr_history"].append(learning_rate)
+                if val_acc > best_val_acc:
+                    best_val_acc = val_acc
+                    best_model = copy.deepcopy(model)
+                if epoch_end:
+                    epoch += 1
+                    if verbose:
+                        print("Finished epoch %d / %d: cost %f, train: %f, val %f, lr %e"
+                              % (epoch, num_epochs, cost, train_acc, val_acc, learning_rate))
+                    learning_rate *= learning_rate_decay
+        stats["best_val_acc"] = best_val_acc if best_val_acc >= 0 else None
+        if verbose:
+            print("finished optimization, best validation accuracy: %f" % max(best_val_acc, 0.0))
+        return best_model, stats
