@@ -24,6 +24,10 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 KERNEL_MODULES = ["_runtime", "activations", "batchnorm", "softmax"]
+# C headers a module includes besides fastnn_simd.h (rebuild when they change).
+EXTRA_DEPENDS = {
+    "activations": ["fastnn/_kernels/activations_simd.h", "fastnn/_kernels/activations_template.h"],
+}
 
 OPENMP_PROBE = textwrap.dedent(
     """
@@ -137,7 +141,8 @@ extensions = [
         f"fastnn._kernels.{name}",
         [f"fastnn/_kernels/{name}.pyx"],
         include_dirs=[np.get_include(), "fastnn/_kernels"],
-        depends=["fastnn/_kernels/fastnn_simd.h", "fastnn/_kernels/_common.pxd"],
+        depends=["fastnn/_kernels/fastnn_simd.h", "fastnn/_kernels/_common.pxd"]
+        + EXTRA_DEPENDS.get(name, []),
     )
     for name in KERNEL_MODULES
 ]

@@ -38,3 +38,6 @@ __all__ = [
 ]
 __all__ += ["init_two_layer_model", "two_layer_net", "FullyConnectedNet", "ClassifierTrainer",
             "init", "layers", "gradcheck", "datasets"]
+from fastnn import babysit, diagnostics, preprocessing  # noqa: E402,F401
+
+__all__ += ["preprocessing", "diagnostics", "babysit"]

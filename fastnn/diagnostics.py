@@ -20,6 +20,7 @@ from typing import Any, List, Optional
 
 import numpy as np
 
+from fastnn import init as _init
 from fastnn._backend import ops
 
 __all__ = ["ActivationStatistics", "activation_statistics", "plot_activation_histograms"]
@@ -27,29 +28,21 @@ __all__ = ["ActivationStatistics", "activation_statistics", "plot_activation_his
 _PLOT_EXTRA = 'matplotlib is needed for this plot: pip install "fastnn[plot]"'
 
 
-def _xavier(fan_in, fan_out, rng, dtype):
-    return (rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)).astype(dtype, copy=False)
-
-
-def _he(fan_in, fan_out, rng, dtype):
-    return (rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)).astype(dtype, copy=False)
-
-
-def _scaled(scale):
+def _named(function, **fixed):
     def init(fan_in, fan_out, rng, dtype):
-        return (rng.standard_normal((fan_in, fan_out)) * scale).astype(dtype, copy=False)
+        return function(fan_in, fan_out, dtype=dtype, rng=rng, **fixed)
 
     return init
 
 
-_NAMED_INITS = {"small": _scaled(0.01), "xavier": _xavier, "he": _he}
-
-# NumPy forms used only for activations whose kernel is not registered on this backend.
-_NUMPY_ACTIVATIONS = {
-    "tanh": np.tanh,
-    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+_NAMED_INITS = {
+    "small": _named(_init.small_random, scale=0.01),
+    "xavier": _named(_init.xavier),
+    "glorot": _named(_init.xavier, glorot=True),
+    "he": _named(_init.he),
 }
-ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
+
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "leaky_relu", "elu", "linear")
 
 
 def _resolve_init(init):
@@ -64,12 +57,13 @@ def _resolve_init(init):
             ) from None
     if callable(init):
         try:
-            takes_rng = "rng" in inspect.signature(init).parameters
+            accepted = inspect.signature(init).parameters
         except (TypeError, ValueError):
-            takes_rng = False
+            accepted = {}
 
         def call(fan_in, fan_out, rng, dtype):
-            w = init(fan_in, fan_out, rng=rng) if takes_rng else init(fan_in, fan_out)
+            kwargs = {k: v for k, v in (("rng", rng), ("dtype", dtype)) if k in accepted}
+            w = init(fan_in, fan_out, **kwargs)
             w = np.asarray(w, dtype=dtype)
             if w.shape != (fan_in, fan_out):
                 raise ValueError(
@@ -84,7 +78,7 @@ def _resolve_init(init):
     scale = float(init)
     if not np.isfinite(scale) or scale <= 0:
         raise ValueError(f"an init scale must be a finite number > 0, got {init!r}")
-    return _scaled(scale)
+    return _named(_init.small_random, scale=scale)
 
 
 def _resolve_activation(activation):
@@ -97,8 +91,7 @@ def _resolve_activation(activation):
             f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)} "
             "or pass a callable"
         )
-    kernel = getattr(ops(), activation, None)
-    return kernel if kernel is not None else _NUMPY_ACTIVATIONS[activation]
+    return getattr(ops(), activation)
 
 
 def _positive_int(value, name):
@@ -156,10 +149,13 @@ def activation_statistics(init, activation="tanh", num_layers=10, hidden_size=50
     ----------
     init : float, {'small', 'xavier', 'he'} or callable
         A float is the scale of ``randn(fan_in, fan_out) * scale`` (0.01 and 1.0 in the notes);
-        'small' is 0.01, 'xavier' ``randn / sqrt(fan_in)``, 'he' ``randn * sqrt(2 / fan_in)``;
-        a callable is called as ``init(fan_in, fan_out)`` (or with ``rng=`` if it accepts it,
-        like the ``fastnn.init`` functions) and must return a (fan_in, fan_out) array.
-    activation : {'tanh', 'relu', 'sigmoid', 'linear'} or callable
+        'small' is 0.01, 'xavier' ``randn / sqrt(fan_in)``, 'glorot' Xavier with
+        2 / (fan_in + fan_out), 'he' ``randn * sqrt(2 / fan_in)`` (all from :mod:`fastnn.init`);
+        a callable is called as ``init(fan_in, fan_out)`` plus ``rng=`` and ``dtype=`` if it
+        accepts them (like the ``fastnn.init`` functions) and must return a
+        (fan_in, fan_out) array.
+    activation : {'tanh', 'relu', 'sigmoid', 'leaky_relu', 'elu', 'linear'} or callable
+        The kernels of the active backend (leaky_relu and elu with their default alpha).
     num_layers, hidden_size, num_samples : int
         The data is (num_samples, hidden_size) and every layer is hidden_size wide.
     seed : int, numpy Generator or None

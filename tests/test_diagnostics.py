@@ -89,15 +89,26 @@ def test_reproducible_and_leaves_global_rng_alone():
     np.testing.assert_array_equal(np.random.get_state()[1], before)
 
 
-def test_backends_agree_and_float32():
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "leaky_relu", "elu"])
+def test_backends_agree_and_float32(activation):
     kw = dict(num_layers=4, hidden_size=64, num_samples=128, seed=2, verbose=False)
-    fast = activation_statistics("he", "relu", **kw)
+    fast = activation_statistics("he", activation, **kw)
     with fastnn.backend("numpy"):
-        ref = activation_statistics("he", "relu", **kw)
-    np.testing.assert_allclose(fast.layer_stds, ref.layer_stds, rtol=1e-12)
-    f32 = activation_statistics("he", "relu", dtype=np.float32, **kw)
+        ref = activation_statistics("he", activation, **kw)
+    np.testing.assert_allclose(fast.layer_stds, ref.layer_stds, rtol=1e-10)
+    np.testing.assert_allclose(fast.layer_means, ref.layer_means, rtol=1e-8, atol=1e-12)
+    f32 = activation_statistics("he", activation, dtype=np.float32, **kw)
     assert f32.activations[0].dtype == np.float32
     np.testing.assert_allclose(f32.layer_stds, fast.layer_stds, rtol=1e-4)
+
+
+def test_runs_on_the_backend_kernels(monkeypatch):
+    calls = []
+    real = fastnn._backend.ops().tanh
+    monkeypatch.setattr(fastnn._backend.ops(), "tanh", lambda x: calls.append(x.shape) or real(x))
+    activation_statistics(0.5, "tanh", num_layers=2, hidden_size=8, num_samples=4, seed=0,
+                          verbose=False)
+    assert calls == [(4, 8), (4, 8)]
 
 
 def test_callable_init_with_and_without_rng():
@@ -165,3 +176,16 @@ def test_plot_without_activations_or_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r'pip install "fastnn\[plot\]"'):
         stats.plot()
+
+
+def test_fastnn_init_functions_as_callables_get_rng_and_dtype():
+    kw = dict(num_layers=3, hidden_size=30, num_samples=40, seed=3, verbose=False)
+    a = activation_statistics(fastnn.init.he, "relu", **kw)
+    b = activation_statistics("he", "relu", **kw)
+    # fastnn.init.he defaults to float32: equality in float64 shows dtype= was passed through.
+    np.testing.assert_array_equal(a.activations[-1], b.activations[-1])
+    glorot = activation_statistics("glorot", "tanh", **kw)
+    manual = activation_statistics(lambda fi, fo, rng: fastnn.init.xavier(fi, fo, glorot=True,
+                                                                          dtype=np.float64, rng=rng),
+                                   "tanh", **kw)
+    np.testing.assert_array_equal(glorot.layer_stds, manual.layer_stds)

@@ -1,44 +1,247 @@
-"""Element-wise activations and their gradients (lecture notes, section 2).
+"""Element-wise activations and their gradients (lecture notes, section 2), and maxout.
 
 Design
 ------
-* Inputs arrive from the Python wrappers (fastnn/core/activations.py) as flat C-contiguous
-  float32/float64 memoryviews; the wrappers handle dtype coercion, layouts and ``out=``.
-* float32/float64 share one body through the ``floating`` fused type.
-* Threads: the caller passes ``n_threads`` (1 below the measured size threshold); the
-  loop runs under ``nogil`` and, above one thread, under ``prange(schedule='static')``.
+* The loops live in C (activations_simd.h, activations_template.h): gcc does not vectorise
+  libm's exp/tanh, so sigmoid, tanh and ELU use an inline Cody-Waite exp/expm1 that it does
+  vectorise; each loop is compiled as run-time dispatched clones (AVX-512, AVX2+FMA,
+  baseline) plus a baseline-only twin that the tests use (:func:`_use_baseline`).
+* This module only checks the arrays it is handed, splits the work between threads and
+  releases the GIL.  The Python wrappers (fastnn/core/activations.py) do dtype coercion,
+  layouts and ``out=`` and always pass C-contiguous arrays of one float dtype.
+* Arrays come in as ndarrays, not typed memoryviews: acquiring a memoryview costs about a
+  microsecond per argument, which matters on cache-resident arrays.
+* Threads: the caller passes ``n_threads`` (1 below the measured size threshold).  Each
+  thread gets one contiguous chunk (a multiple of 16 elements, so chunks start on a cache
+  line); the chunk is processed by the same single-thread C loop.
 """
 
+cimport numpy as cnp
 from cython.parallel cimport prange
 
 from fastnn._kernels._common cimport FASTNN_OPENMP, floating
 
+cnp.import_array()
+
 OPENMP = bool(FASTNN_OPENMP)
 
+cdef extern from "activations_simd.h" nogil:
+    enum:
+        FASTNN_OP_RELU
+        FASTNN_OP_RELU_BACKWARD
+        FASTNN_OP_SIGMOID
+        FASTNN_OP_SIGMOID_BACKWARD
+        FASTNN_OP_TANH
+        FASTNN_OP_TANH_BACKWARD
+        FASTNN_OP_LEAKY_RELU
+        FASTNN_OP_LEAKY_RELU_BACKWARD
+        FASTNN_OP_ELU
+        FASTNN_OP_ELU_BACKWARD
+        FASTNN_N_OPS
+    Py_ssize_t FASTNN_STREAM_BYTES
+    void fnn_activation_f32(int op, int baseline, const float *a, const float *b, float *out,
+                            Py_ssize_t n, float alpha, int stream)
+    void fnn_activation_f64(int op, int baseline, const double *a, const double *b,
+                            double *out, Py_ssize_t n, double alpha, int stream)
+    void fnn_maxout_f32(const float *z, float *y, Py_ssize_t *idx, Py_ssize_t m, Py_ssize_t k)
+    void fnn_maxout_f64(const double *z, double *y, Py_ssize_t *idx, Py_ssize_t m,
+                        Py_ssize_t k)
+    void fnn_maxout_backward_f32(const float *dout, const Py_ssize_t *idx, float *dz,
+                                 Py_ssize_t m, Py_ssize_t k)
+    void fnn_maxout_backward_f64(const double *dout, const Py_ssize_t *idx, double *dz,
+                                 Py_ssize_t m, Py_ssize_t k)
 
-def relu(const floating[::1] x, floating[::1] out, int n_threads=1):
-    """out[i] = max(x[i], 0); NaN propagates. x, out: (n,) float32/float64."""
-    cdef Py_ssize_t i, n = x.shape[0]
-    cdef floating v
+# Kernel ids for :func:`apply` (forward kernels ignore ``b``).
+OPS = {
+    "relu": FASTNN_OP_RELU,
+    "relu_backward": FASTNN_OP_RELU_BACKWARD,
+    "sigmoid": FASTNN_OP_SIGMOID,
+    "sigmoid_backward": FASTNN_OP_SIGMOID_BACKWARD,
+    "tanh": FASTNN_OP_TANH,
+    "tanh_backward": FASTNN_OP_TANH_BACKWARD,
+    "leaky_relu": FASTNN_OP_LEAKY_RELU,
+    "leaky_relu_backward": FASTNN_OP_LEAKY_RELU_BACKWARD,
+    "elu": FASTNN_OP_ELU,
+    "elu_backward": FASTNN_OP_ELU_BACKWARD,
+}
+STREAM_BYTES = FASTNN_STREAM_BYTES
+
+cdef int _baseline = 0
+
+
+def _use_baseline(bint flag):
+    """Run the baseline-ISA loops instead of the dispatched clones (for tests); returns the
+    previous setting."""
+    global _baseline
+    previous = bool(_baseline)
+    _baseline = 1 if flag else 0
+    return previous
+
+
+cdef inline Py_ssize_t _bound(Py_ssize_t n, int parts, Py_ssize_t c) noexcept nogil:
+    """Start of chunk c of n elements split into ``parts`` chunks of a multiple of 16."""
+    cdef Py_ssize_t chunk = ((n + parts - 1) // parts + 15) & ~(<Py_ssize_t>15)
+    cdef Py_ssize_t lo = c * chunk
+    return lo if lo < n else n
+
+
+cdef inline void _call(int op, int baseline, const floating *a, const floating *b,
+                       floating *out, Py_ssize_t n, double alpha, int stream) noexcept nogil:
+    if floating is float:
+        fnn_activation_f32(op, baseline, a, b, out, n, <float>alpha, stream)
+    else:
+        fnn_activation_f64(op, baseline, a, b, out, n, alpha, stream)
+
+
+cdef void _run(int op, const floating *a, const floating *b, floating *out, Py_ssize_t n,
+               double alpha, int n_threads) noexcept nogil:
+    cdef int stream = n * <Py_ssize_t>sizeof(floating) >= FASTNN_STREAM_BYTES
+    cdef int baseline = _baseline
+    cdef Py_ssize_t c, lo, hi
+    if n_threads <= 1 or n < 32 * n_threads:
+        _call(op, baseline, a, b, out, n, alpha, stream)
+        return
+    for c in prange(n_threads, schedule="static", num_threads=n_threads):
+        lo = _bound(n, n_threads, c)
+        hi = _bound(n, n_threads, c + 1)
+        if hi > lo:
+            _call(op, baseline, a + lo, (b + lo) if b != NULL else b, out + lo, hi - lo,
+                  alpha, stream)
+
+
+cdef int _check(cnp.ndarray arr, str name, int typenum, Py_ssize_t n, bint write) except -1:
+    if arr is None:
+        raise ValueError(f"{name} is required")
+    if (not cnp.PyArray_IS_C_CONTIGUOUS(arr) or cnp.PyArray_TYPE(arr) != typenum
+            or cnp.PyArray_SIZE(arr) != n):
+        raise ValueError(f"{name} must be a C-contiguous array of {n} elements of the "
+                         "output's dtype")
+    if write and not cnp.PyArray_ISWRITEABLE(arr):
+        raise ValueError(f"{name} is read-only")
+    return 0
+
+
+def apply(int op, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out, double alpha, int n_threads):
+    """out = kernel ``op`` of a (forward) or of (a = dout, b = x or y) (backward).
+
+    a, b, out: C-contiguous float32/float64 arrays of one dtype and size (b None for forward
+    kernels); alpha: the kernel's scalar (ignored by those without one).
+    """
+    if op < 0 or op >= FASTNN_N_OPS:
+        raise ValueError(f"unknown activation kernel id {op}")
+    cdef int typenum = cnp.PyArray_TYPE(out)
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        raise TypeError("activation kernels take float32 or float64 arrays")
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
+    _check(out, "out", typenum, n, True)
+    _check(a, "a", typenum, n, False)
+    cdef bint binary = op & 1  # backward kernels have odd ids (see activations_simd.h)
+    if binary:
+        _check(b, "b", typenum, n, False)
+    if n == 0:
+        return out
+    cdef void *pa = cnp.PyArray_DATA(a)
+    cdef void *pb = cnp.PyArray_DATA(b) if binary else NULL
+    cdef void *po = cnp.PyArray_DATA(out)
     with nogil:
-        if n_threads > 1:
-            for i in prange(n, schedule="static", num_threads=n_threads):
-                v = x[i]
-                out[i] = 0 if v < 0 else v
+        if typenum == cnp.NPY_FLOAT32:
+            _run(op, <const float *>pa, <const float *>pb, <float *>po, n, alpha, n_threads)
         else:
-            for i in range(n):
-                v = x[i]
-                out[i] = 0 if v < 0 else v
+            _run(op, <const double *>pa, <const double *>pb, <double *>po, n, alpha,
+                 n_threads)
+    return out
 
 
-def relu_backward(const floating[::1] dout, const floating[::1] x, floating[::1] out,
-                  int n_threads=1):
-    """out[i] = dout[i] if x[i] > 0 else 0 (gradient 0 at x == 0). All (n,) of one dtype."""
-    cdef Py_ssize_t i, n = x.shape[0]
+cdef void _maxout_rows(const floating *z, floating *y, Py_ssize_t *idx, Py_ssize_t m,
+                       Py_ssize_t k, int n_threads) noexcept nogil:
+    cdef Py_ssize_t c, lo, hi
+    if n_threads <= 1 or m < 32 * n_threads:
+        if floating is float:
+            fnn_maxout_f32(z, y, idx, m, k)
+        else:
+            fnn_maxout_f64(z, y, idx, m, k)
+        return
+    for c in prange(n_threads, schedule="static", num_threads=n_threads):
+        lo = _bound(m, n_threads, c)
+        hi = _bound(m, n_threads, c + 1)
+        if hi > lo:
+            if floating is float:
+                fnn_maxout_f32(z + lo * k, y + lo, idx + lo, hi - lo, k)
+            else:
+                fnn_maxout_f64(z + lo * k, y + lo, idx + lo, hi - lo, k)
+
+
+cdef void _maxout_backward_rows(const floating *dout, const Py_ssize_t *idx, floating *dz,
+                                Py_ssize_t m, Py_ssize_t k, int n_threads) noexcept nogil:
+    cdef Py_ssize_t c, lo, hi
+    if n_threads <= 1 or m < 32 * n_threads:
+        if floating is float:
+            fnn_maxout_backward_f32(dout, idx, dz, m, k)
+        else:
+            fnn_maxout_backward_f64(dout, idx, dz, m, k)
+        return
+    for c in prange(n_threads, schedule="static", num_threads=n_threads):
+        lo = _bound(m, n_threads, c)
+        hi = _bound(m, n_threads, c + 1)
+        if hi > lo:
+            if floating is float:
+                fnn_maxout_backward_f32(dout + lo, idx + lo, dz + lo * k, hi - lo, k)
+            else:
+                fnn_maxout_backward_f64(dout + lo, idx + lo, dz + lo * k, hi - lo, k)
+
+
+def maxout(cnp.ndarray z, cnp.ndarray y, cnp.ndarray idx, Py_ssize_t k, int n_threads):
+    """y[i] = max(z[i, :]), idx[i] = first argmax, for z viewed as (m, k) rows.
+
+    z: C-contiguous float32/float64 of m*k elements; y: m elements of z's dtype;
+    idx: m intp.
+    """
+    cdef int typenum = cnp.PyArray_TYPE(z)
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        raise TypeError("maxout takes float32 or float64 arrays")
+    if k < 1:
+        raise ValueError("k must be >= 1")
+    cdef Py_ssize_t m = cnp.PyArray_SIZE(y)
+    _check(z, "z", typenum, m * k, False)
+    _check(y, "y", typenum, m, True)
+    _check(idx, "idx", cnp.NPY_INTP, m, True)
+    if m == 0:
+        return y, idx
+    cdef void *pz = cnp.PyArray_DATA(z)
+    cdef void *py = cnp.PyArray_DATA(y)
+    cdef Py_ssize_t *pi = <Py_ssize_t *>cnp.PyArray_DATA(idx)
     with nogil:
-        if n_threads > 1:
-            for i in prange(n, schedule="static", num_threads=n_threads):
-                out[i] = dout[i] if x[i] > 0 else 0
+        if typenum == cnp.NPY_FLOAT32:
+            _maxout_rows(<const float *>pz, <float *>py, pi, m, k, n_threads)
         else:
-            for i in range(n):
-                out[i] = dout[i] if x[i] > 0 else 0
+            _maxout_rows(<const double *>pz, <double *>py, pi, m, k, n_threads)
+    return y, idx
+
+
+def maxout_backward(cnp.ndarray dout, cnp.ndarray idx, cnp.ndarray dz, Py_ssize_t k,
+                    int n_threads):
+    """dz[i, j] = dout[i] if j == idx[i] else 0, for dz viewed as (m, k) rows.
+
+    dout: C-contiguous float32/float64 of m elements; idx: m intp, each in [0, k) (checked by
+    the caller); dz: m*k elements of dout's dtype.
+    """
+    cdef int typenum = cnp.PyArray_TYPE(dout)
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        raise TypeError("maxout_backward takes float32 or float64 arrays")
+    if k < 1:
+        raise ValueError("k must be >= 1")
+    cdef Py_ssize_t m = cnp.PyArray_SIZE(dout)
+    _check(dout, "dout", typenum, m, False)
+    _check(idx, "idx", cnp.NPY_INTP, m, False)
+    _check(dz, "dz", typenum, m * k, True)
+    if m == 0:
+        return dz
+    cdef void *pd = cnp.PyArray_DATA(dout)
+    cdef const Py_ssize_t *pi = <const Py_ssize_t *>cnp.PyArray_DATA(idx)
+    cdef void *pz = cnp.PyArray_DATA(dz)
+    with nogil:
+        if typenum == cnp.NPY_FLOAT32:
+            _maxout_backward_rows(<const float *>pd, pi, <float *>pz, m, k, n_threads)
+        else:
+            _maxout_backward_rows(<const double *>pd, pi, <double *>pz, m, k, n_threads)
+    return dz

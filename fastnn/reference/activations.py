@@ -1,33 +1,168 @@
-"""NumPy reference activations (twins of fastnn.core.activations)."""
+"""NumPy reference activations (twins of fastnn.core.activations).
+
+Textbook formulas, written for clarity and numerical safety rather than speed.  Like the
+compiled path they return IEEE results silently (an inf times 0 is NaN, no warning).
+"""
+
+import operator
 
 import numpy as np
 
-from fastnn._validation import as_float_array, check_out, same_float_arrays
+from fastnn._validation import as_float_array, check_out, check_scalar, same_float_arrays
 
-__all__ = ["relu", "relu_backward"]
+__all__ = [
+    "relu", "relu_backward",
+    "sigmoid", "sigmoid_backward",
+    "tanh", "tanh_backward",
+    "leaky_relu", "leaky_relu_backward",
+    "elu", "elu_backward",
+    "maxout", "maxout_backward",
+]
 
 
 def _finish(result, out):
-    """Copy ``result`` into ``out`` when given (after validating it); return the output array."""
+    """Copy ``result`` into ``out`` when given; return the output array."""
     result = np.asarray(result)
     if out is None:
         return result
-    check_out(out, result.shape, result.dtype)
     out[...] = result
     return out
 
 
-def relu(x, out=None):
-    """max(x, 0) element-wise; NaN propagates."""
+def _unary_input(x, out):
     x = as_float_array(x)
     if out is not None:
         check_out(out, x.shape, x.dtype)
+    return x
+
+
+def _binary_input(dout, x, out, name="x"):
+    dout, x = same_float_arrays([("dout", dout), (name, x)])
+    if out is not None:
+        check_out(out, x.shape, x.dtype)
+    return dout, x
+
+
+def relu(x, out=None):
+    """max(x, 0) element-wise; NaN propagates."""
+    x = _unary_input(x, out)
     return _finish(np.where(x < 0, x.dtype.type(0), x), out)
 
 
 def relu_backward(dout, x, out=None):
     """dout where x > 0, else 0."""
-    dout, x = same_float_arrays([("dout", dout), ("x", x)])
-    if out is not None:
-        check_out(out, x.shape, x.dtype)
+    dout, x = _binary_input(dout, x, out)
     return _finish(np.where(x > 0, dout, x.dtype.type(0)), out)
+
+
+def sigmoid(x, out=None):
+    """1 / (1 + exp(-x)), evaluated through e = exp(-|x|) so that exp never overflows."""
+    x = _unary_input(x, out)
+    e = np.exp(-np.abs(x))
+    return _finish(np.where(x < 0, e, x.dtype.type(1)) / (1 + e), out)
+
+
+def sigmoid_backward(dout, y, out=None):
+    """dout * y * (1 - y), where y = sigmoid(x)."""
+    dout, y = _binary_input(dout, y, out, "y")
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _finish(dout * y * (1 - y), out)
+
+
+def tanh(x, out=None):
+    """Hyperbolic tangent."""
+    x = _unary_input(x, out)
+    return _finish(np.tanh(x), out)
+
+
+def tanh_backward(dout, y, out=None):
+    """dout * (1 - y * y), where y = tanh(x)."""
+    dout, y = _binary_input(dout, y, out, "y")
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _finish(dout * (1 - y * y), out)
+
+
+def leaky_relu(x, alpha=0.01, out=None):
+    """x where x > 0, else alpha * x (= max(alpha * x, x) for 0 <= alpha <= 1)."""
+    alpha = check_scalar(alpha, "alpha")
+    x = _unary_input(x, out)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _finish(np.where(x > 0, x, x.dtype.type(alpha) * x), out)
+
+
+def leaky_relu_backward(dout, x, alpha=0.01, out=None):
+    """dout where x > 0, else alpha * dout."""
+    alpha = check_scalar(alpha, "alpha")
+    dout, x = _binary_input(dout, x, out)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _finish(np.where(x > 0, dout, x.dtype.type(alpha) * dout), out)
+
+
+def elu(x, alpha=1.0, out=None):
+    """x where x > 0, else alpha * (exp(x) - 1) (computed with expm1)."""
+    alpha = check_scalar(alpha, "alpha")
+    x = _unary_input(x, out)
+    with np.errstate(invalid="ignore", over="ignore"):
+        neg = x.dtype.type(alpha) * np.expm1(np.minimum(x, 0))
+        return _finish(np.where(x > 0, x, neg), out)
+
+
+def elu_backward(dout, x, alpha=1.0, out=None):
+    """dout where x > 0, else dout * alpha * exp(x)."""
+    alpha = check_scalar(alpha, "alpha")
+    dout, x = _binary_input(dout, x, out)
+    with np.errstate(invalid="ignore", over="ignore"):
+        neg = dout * (x.dtype.type(alpha) * np.exp(np.minimum(x, 0)))
+        return _finish(np.where(x > 0, dout, neg), out)
+
+
+def check_maxout_input(z):
+    """z as a float array with a last axis of k >= 1 pieces; returns (z, k)."""
+    z = as_float_array(z, "z")
+    if z.ndim == 0:
+        raise ValueError("z must have a last axis of pieces, shape (..., k); got a 0-d array")
+    if z.shape[-1] == 0:
+        raise ValueError(f"z has shape {z.shape}: the last axis (k pieces) is empty")
+    return z, z.shape[-1]
+
+
+def check_maxout_backward_input(dout, argmax, k):
+    """Validate maxout_backward's arguments; returns (dout, argmax as intp, k)."""
+    dout = as_float_array(dout, "dout")
+    try:
+        k = operator.index(k)
+    except TypeError:
+        raise TypeError(f"k must be an integer, got {k!r}") from None
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    argmax = np.asarray(argmax)
+    if argmax.dtype.kind not in "iu":
+        raise TypeError(f"argmax must hold integer indices, got dtype {argmax.dtype}")
+    if argmax.shape != dout.shape:
+        raise ValueError(f"argmax has shape {argmax.shape} but dout has shape {dout.shape}")
+    bad = np.flatnonzero((argmax < 0) | (argmax >= k))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"argmax.flat[{i}] = {int(argmax.flat[i])} is out of range [0, {k})")
+    return dout, argmax.astype(np.intp, copy=False), k
+
+
+def maxout(z, out=None):
+    """Max over the last axis of z (..., k) and its first argmax (the first NaN wins).
+
+    Returns (y of shape z.shape[:-1] and z's dtype, argmax intp of the same shape).
+    """
+    z, _ = check_maxout_input(z)
+    if out is not None:
+        check_out(out, z.shape[:-1], z.dtype)
+    argmax = np.argmax(z, axis=-1)
+    y = np.take_along_axis(z, argmax[..., None], axis=-1)[..., 0]
+    return _finish(y, out), argmax
+
+
+def maxout_backward(dout, argmax, k):
+    """dz of shape dout.shape + (k,): dout routed to each argmax, zeros elsewhere."""
+    dout, argmax, k = check_maxout_backward_input(dout, argmax, k)
+    dz = np.zeros(dout.shape + (k,), dout.dtype)
+    np.put_along_axis(dz, argmax[..., None], dout[..., None], axis=-1)
+    return dz
