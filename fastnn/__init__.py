@@ -24,6 +24,7 @@ from fastnn.core import *  # noqa: E402,F401,F403
 from fastnn import datasets, gradcheck, init, layers  # noqa: E402,F401
 from fastnn.models import FullyConnectedNet, init_two_layer_model, two_layer_net  # noqa: E402
 from fastnn.trainer import ClassifierTrainer  # noqa: E402
+from fastnn import search  # noqa: E402
 
 __all__ = [
     "__version__",

@@ -1,0 +1,270 @@
+"""Hyper-parameter search: grid, random, coarse-to-fine, early abort, parallel and on Dask.
+
+Section 7 of the lecture notes as routines: sample configurations from ranges, train each for
+a few epochs, evaluate on the validation set, narrow the ranges around the best and repeat
+(random search beats a grid with the same budget when some parameters matter little:
+Bergstra and Bengio, 2012).
+
+Design
+------
+* The search machinery only needs ``train_fn(params) -> dict`` returning at least
+  ``val_acc`` (or ``val_acc_history``); ``train_acc``, ``loss_history``, ``epochs`` and
+  ``diverged`` are used when present. If ``train_fn`` takes a ``seed`` keyword it receives a
+  per-trial seed. :func:`make_train_fn` builds such a function for the lecture's two-layer net
+  and :class:`fastnn.FullyConnectedNet` on top of ``ClassifierTrainer``.
+* Reproducibility does not depend on scheduling: every configuration is sampled in the calling
+  process before any trial runs, each trial's seed comes from ``SeedSequence(seed,
+  spawn_key=(round, 1, index))``, and trials are stored by index, never by completion order.
+* ``n_jobs > 1`` runs trials in loky worker processes (the ``parallel`` extra, i.e. joblib)
+  whose OpenMP/BLAS thread counts are fixed through the environment *before* the worker imports
+  NumPy, and whose fastnn kernels are pinned with ``fastnn.set_num_threads``: two trials on two
+  cores must not each start two threads. ``executor=`` accepts any object with
+  ``submit(fn, *args)`` returning a future with ``result()`` and ``done()`` (a
+  ``concurrent.futures`` executor or a ``distributed.Client``); there the pinning is applied
+  around each trial instead.
+* A trial that raises is recorded as ``failed`` with its error; a trial whose cost exceeds 3x
+  its first cost or is not finite is ``diverged`` (the notes' early-break rule; the trainer built
+  by :func:`make_train_fn` stops such a run inside its first epoch). Ctrl-C (or a
+  ``KeyboardInterrupt`` raised by ``train_fn``) stops the search and returns what finished.
+"""
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+
+from fastnn.search._result import STATUSES, SearchResult, Trial, _format_value, should_abort
+from fastnn.search._runner import _check_seed, _Job, _Runner, _sampling_rng, _trial_seed
+from fastnn.search._space import (
+    RangeEdgeWarning,
+    _Distribution,
+    _Interval,
+    _check_space,
+    _grid,
+    _sample,
+    _searched,
+    choice,
+    loguniform,
+    randint,
+    uniform,
+)
+
+__all__ = [
+    "loguniform",
+    "uniform",
+    "choice",
+    "randint",
+    "grid_search",
+    "random_search",
+    "coarse_to_fine",
+    "should_abort",
+    "make_train_fn",
+    "Trial",
+    "SearchResult",
+    "RangeEdgeWarning",
+    "STATUSES",
+]
+
+
+_RUN_DOC = """
+    n_jobs : int, default 1
+        Worker processes (``-1``: all cores); each trial's kernels and BLAS run on
+        ``threads_per_trial`` threads. Needs the ``parallel`` extra (joblib).
+    executor : concurrent.futures.Executor-like, optional
+        Run trials with ``executor.submit`` instead (e.g. a ``distributed.Client``).
+        ``train_fn`` must be picklable for both.
+    threads_per_trial : int, default 1
+        Threads per trial in workers (ignored when running serially).
+    abort_factor : float or None, default 3.0
+        A trial whose loss history exceeds this x its first loss, or holds NaN/inf, is recorded
+        as ``"diverged"`` (``None``: only non-finite losses count).
+    verbose : bool, default True
+        Progress bar (tqdm, the ``progress`` extra) on a terminal; nothing otherwise.
+"""
+
+
+def _make_jobs(params_list, seed, round_, start):
+    return [_Job(start + i, round_, p, _trial_seed(seed, round_, start + i))
+            for i, p in enumerate(params_list)]
+
+
+def grid_search(train_fn, space, *, num=None, seed=None, n_jobs=1, executor=None,
+                threads_per_trial=1, abort_factor=3.0, verbose=True):
+    """Train every combination of the values in ``space``.
+
+    Parameters
+    ----------
+    train_fn : callable
+        ``train_fn(params) -> dict`` with at least ``val_acc`` (see the module docstring).
+    space : dict
+        Parameter name -> list of values (a grid axis), a distribution (needs ``num``), or a
+        fixed value (anything else, tuples included).
+    num : int, optional
+        Points per range for distributions (log-spaced for :class:`loguniform`).
+    seed : int, optional
+        Seeds the trials (passed to ``train_fn`` when it takes ``seed``).
+    """ + _RUN_DOC + """
+    Returns
+    -------
+    SearchResult
+    """
+    space = _check_space(space)
+    seed = _check_seed(seed)
+    runner = _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose)
+    jobs = _make_jobs(_grid(space, num), seed, 0, 0)
+    trials, interrupted = runner.run(jobs, "grid search")
+    return SearchResult(trials, _searched(space), seed, len(jobs), interrupted, [space])
+
+
+def random_search(train_fn, space, n_trials, *, seed=None, n_jobs=1, executor=None,
+                  threads_per_trial=1, abort_factor=3.0, verbose=True):
+    """Train ``n_trials`` configurations sampled from ``space``.
+
+    Parameters
+    ----------
+    train_fn : callable
+        ``train_fn(params) -> dict`` with at least ``val_acc`` (see the module docstring).
+    space : dict
+        Parameter name -> distribution (:class:`loguniform`, :class:`uniform`,
+        :class:`choice`, :class:`randint`), list (sampled like ``choice``), or fixed value.
+    n_trials : int
+    seed : int, optional
+        Same seed, same configurations and trial seeds, whatever ``n_jobs``/``executor``.
+    """ + _RUN_DOC + """
+    Returns
+    -------
+    SearchResult
+    """
+    space = _check_space(space)
+    n_trials = _check_count(n_trials, "n_trials")
+    seed = _check_seed(seed)
+    runner = _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose)
+    rng = _sampling_rng(seed, 0)
+    jobs = _make_jobs([_sample(space, rng) for _ in range(n_trials)], seed, 0, 0)
+    trials, interrupted = runner.run(jobs, "random search")
+    return SearchResult(trials, _searched(space), seed, n_trials, interrupted, [space])
+
+
+def _check_count(n, name):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {n!r}")
+    if n < 1:
+        raise ValueError(f"{name} must be >= 1, got {n}")
+    return int(n)
+
+
+def _check_rounds(rounds, epochs_key):
+    if isinstance(rounds, (Mapping, str)) or not hasattr(rounds, "__iter__"):
+        raise TypeError("rounds must be a list of (n_trials, epochs) pairs or dicts")
+    checked = []
+    for r in rounds:
+        if isinstance(r, Mapping):
+            r = dict(r)
+            if "n_trials" not in r:
+                raise ValueError(f"round {r} has no 'n_trials'")
+            n = _check_count(r.pop("n_trials"), "n_trials")
+            fixed = r
+        else:
+            try:
+                n, epochs = r
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"a round must be (n_trials, epochs) or a dict, got {r!r}"
+                ) from None
+            n = _check_count(n, "n_trials")
+            fixed = {epochs_key: _check_count(epochs, "epochs")}
+        checked.append((n, fixed))
+    if not checked:
+        raise ValueError("rounds is empty")
+    return checked
+
+
+def coarse_to_fine(train_fn, space, rounds=((20, 1), (10, 5)), *, top_k=3, margin=0.1,
+                   epochs_key="num_epochs", seed=None, n_jobs=1, executor=None,
+                   threads_per_trial=1, abort_factor=3.0, edge_fraction=0.1, verbose=True):
+    """Random search in rounds, narrowing the ranges around the best trials each time.
+
+    The notes' recipe: a few epochs over wide (log) ranges, then narrow each range to the span of
+    the ``top_k`` best trials (padded by ``margin`` x the range's width, on the log scale for
+    :class:`loguniform`, never beyond the previous range) and train longer.
+
+    Parameters
+    ----------
+    train_fn, space
+        As for :func:`random_search`.
+    rounds : sequence
+        One entry per round: ``(n_trials, epochs)`` (epochs passed as ``params[epochs_key]``) or
+        a dict ``{"n_trials": n, **fixed_params}``.
+    top_k : int, default 3
+        Trials the next round's ranges are fitted around.
+    margin : float, default 0.1
+    edge_fraction : float, default 0.1
+        Warn (:class:`RangeEdgeWarning`) when the best value of a parameter lies within this
+        fraction of the width of an end of its original range: the optimum may lie outside.
+    """ + _RUN_DOC + """
+    Returns
+    -------
+    SearchResult
+        All rounds' trials (``trial.round``); ``spaces`` holds each round's space.
+    """
+    space = _check_space(space)
+    plan = _check_rounds(rounds, epochs_key)
+    top_k = _check_count(top_k, "top_k")
+    seed = _check_seed(seed)
+    runner = _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose)
+    n_planned = sum(n for n, _ in plan)
+    searched = _searched(space)
+    current, spaces, trials = dict(space), [], []
+    interrupted = False
+    for round_, (n, fixed) in enumerate(plan):
+        if round_ > 0:
+            previous = [t for t in trials if t.round == round_ - 1]
+            top = SearchResult(previous, searched).top(top_k)
+            if not top:
+                warnings.warn(
+                    f"coarse_to_fine: no trial of round {round_} finished without diverging or "
+                    "failing; the next round keeps the same ranges",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            else:
+                current = _narrow(current, top, margin)
+        round_space = {**current, **fixed}
+        spaces.append(round_space)
+        rng = _sampling_rng(seed, round_)
+        jobs = _make_jobs([_sample(round_space, rng) for _ in range(n)], seed, round_, len(trials))
+        finished, interrupted = runner.run(jobs, f"round {round_ + 1} / {len(plan)}")
+        trials += finished
+        if interrupted:
+            break
+    result = SearchResult(trials, searched, seed, n_planned, interrupted, spaces)
+    if result.best is not None:
+        for name, where, value in _edges(space, result.best.params, edge_fraction):
+            warnings.warn(
+                f"the best {name} ({_format_value(value)}) lies at the {where} edge of its range "
+                f"{space[name]!r}: the optimum may be outside it; widen the range and search again",
+                RangeEdgeWarning,
+                stacklevel=2,
+            )
+    return result
+
+
+def _narrow(space, top, margin):
+    narrowed = {}
+    for name, spec in space.items():
+        values = [t.params[name] for t in top]
+        if isinstance(spec, _Distribution):
+            narrowed[name] = spec.narrow(values, margin)
+        elif isinstance(spec, list):
+            narrowed[name] = choice(spec).narrow(values, margin).options
+        else:
+            narrowed[name] = spec
+    return narrowed
+
+
+def _edges(space, params, fraction):
+    for name, spec in space.items():
+        if isinstance(spec, (_Interval, randint)) and name in params:
+            where = spec.edge(params[name], fraction)
+            if where:
+                yield name, where, params[name]

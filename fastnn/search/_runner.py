@@ -1,0 +1,312 @@
+"""Running trials: serially, in loky worker processes (n_jobs), or on any executor."""
+
+import contextlib
+import inspect
+import math
+import pickle
+import sys
+import time
+import traceback as _traceback
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastnn.search._result import Trial, _fill_outcome
+
+# Read by OpenMP and the BLAS libraries NumPy may be linked against when they start.
+_THREAD_ENV_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+
+@dataclass
+class _Job:
+    index: int
+    round: int
+    params: dict
+    seed: int
+
+
+def _trial_seed(seed, round_, index):
+    ss = np.random.SeedSequence(seed, spawn_key=(round_, 1, index))
+    return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
+def _sampling_rng(seed, round_):
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(round_, 0)))
+
+
+def _check_seed(seed):
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TypeError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return int(seed)
+
+
+def _accepts_seed(fn):
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return False
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            return True
+        if p.name == "seed" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def _pinned(threads, backend):
+    """Run a trial in a worker: fastnn (and BLAS, when threadpoolctl is there) at ``threads``."""
+    from fastnn._backend import backend as use
+    from fastnn._config import num_threads
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(use(backend))
+        if threads is not None:
+            stack.enter_context(num_threads(threads))
+            try:
+                from threadpoolctl import threadpool_limits
+            except ImportError:
+                pass
+            else:
+                stack.enter_context(threadpool_limits(limits=threads))
+        yield
+
+
+def _run_trial(train_fn, job, pass_seed, abort_factor, threads=None, backend="cython"):
+    """Train one configuration; never raises except for infrastructure problems.
+
+    Returns a Trial, or None when the trial was interrupted (KeyboardInterrupt).
+    """
+    trial = Trial(index=job.index, round=job.round, params=dict(job.params), seed=job.seed)
+    start = time.perf_counter()
+    try:
+        with _pinned(threads, backend):
+            if pass_seed:
+                result = train_fn(dict(job.params), seed=job.seed)
+            else:
+                result = train_fn(dict(job.params))
+            _fill_outcome(trial, result, abort_factor)
+    except KeyboardInterrupt:
+        return None
+    except Exception as exc:
+        trial.status = "failed"
+        trial.error = f"{type(exc).__name__}: {exc}"
+        trial.traceback = _traceback.format_exc()
+    trial.seconds = time.perf_counter() - start
+    return trial
+
+
+def _init_worker(threads):
+    """loky worker start-up: the environment already limits OpenMP/BLAS; pin fastnn too."""
+    from fastnn._config import set_num_threads
+
+    set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=threads)
+
+
+def _process_executor(n_jobs, threads):
+    try:
+        from joblib.externals.loky import get_reusable_executor
+    except ImportError:
+        raise ImportError(
+            'n_jobs > 1 runs trials in worker processes with joblib\'s loky: install it with '
+            'pip install "fastnn[parallel]" (or pass executor=)'
+        ) from None
+    env = {name: str(threads) for name in _THREAD_ENV_VARS}
+    return get_reusable_executor(
+        max_workers=n_jobs, env=env, initializer=_init_worker, initargs=(threads,)
+    )
+
+
+def _check_picklable(train_fn):
+    try:
+        from joblib.externals import cloudpickle as pickler  # what loky and Dask use
+    except ImportError:
+        try:
+            import cloudpickle as pickler
+        except ImportError:
+            pickler = pickle
+    try:
+        pickler.dumps(train_fn)
+    except Exception as exc:
+        raise TypeError(
+            "train_fn must be picklable to run in worker processes (define it at module level "
+            f"or use make_train_fn): {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _as_completed(futures):
+    """Yield futures as they finish; works for concurrent.futures and Dask futures alike."""
+    import concurrent.futures as cf
+
+    if all(isinstance(f, cf.Future) for f in futures):
+        yield from cf.as_completed(futures)
+        return
+    pending = list(futures)
+    delay = 0.001
+    while pending:
+        still = []
+        for f in pending:
+            if f.done():
+                delay = 0.001
+                yield f
+            else:
+                still.append(f)
+        pending = still
+        if pending:
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
+
+
+class _Progress:
+    """tqdm bar over trials showing the best accuracy so far (only on a terminal)."""
+
+    def __init__(self, total, verbose, desc):
+        self.bar = None
+        self.best = -math.inf
+        if not verbose or not _isatty(sys.stderr):
+            return
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            raise ImportError(
+                'the progress bar needs tqdm: install it with pip install "fastnn[progress]", '
+                "or pass verbose=False"
+            ) from None
+        self.bar = tqdm(total=total, desc=desc, unit="trial", leave=True)
+
+    def update(self, trial):
+        if self.bar is None:
+            return
+        if trial.status == "ok" and trial.val_acc > self.best:
+            self.best = trial.val_acc
+        if self.best > -math.inf:
+            self.bar.set_postfix_str(f"best val_acc {self.best:.4f}", refresh=False)
+        self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _check_n_jobs(n_jobs, executor):
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)):
+        raise TypeError(f"n_jobs must be an integer, got {n_jobs!r}")
+    if n_jobs == -1:
+        from fastnn._config import _usable_cores
+
+        n_jobs = _usable_cores()
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be >= 1 or -1 (all cores), got {n_jobs}")
+    if executor is not None:
+        if n_jobs != 1:
+            raise ValueError("give either n_jobs or executor, not both")
+        if not callable(getattr(executor, "submit", None)):
+            raise TypeError(
+                f"executor must have a submit(fn, *args) method, got {type(executor).__name__}"
+            )
+    return int(n_jobs)
+
+
+class _Runner:
+    """Runs lists of jobs serially, in loky processes, or on a user executor."""
+
+    def __init__(self, train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose):
+        if not callable(train_fn):
+            raise TypeError(f"train_fn must be callable, got {type(train_fn).__name__}")
+        self.train_fn = train_fn
+        self.n_jobs = _check_n_jobs(n_jobs, executor)
+        self.executor = executor
+        self.threads = threads_per_trial
+        self.abort_factor = abort_factor
+        self.verbose = verbose
+        self.pass_seed = _accepts_seed(train_fn)
+        from fastnn._backend import get_backend
+
+        self.backend = get_backend()
+        self.parallel = executor is not None or self.n_jobs > 1
+        if self.parallel:
+            _check_picklable(train_fn)
+
+    def run(self, jobs, desc="search"):
+        """Returns (finished trials, interrupted)."""
+        progress = _Progress(len(jobs), self.verbose, desc)
+        try:
+            if not self.parallel:
+                return self._serial(jobs, progress)
+            return self._parallel(jobs, progress)
+        finally:
+            progress.close()
+
+    def _serial(self, jobs, progress):
+        trials = []
+        for job in jobs:
+            try:
+                trial = _run_trial(self.train_fn, job, self.pass_seed, self.abort_factor,
+                                   None, self.backend)
+            except KeyboardInterrupt:  # between trials
+                trial = None
+            if trial is None:
+                return trials, True
+            trials.append(trial)
+            progress.update(trial)
+        return trials, False
+
+    def _parallel(self, jobs, progress):
+        own = self.executor is None
+        if own:
+            executor = _process_executor(self.n_jobs, self.threads)
+            threads = None  # the worker start-up already pinned everything
+        else:
+            executor, threads = self.executor, self.threads
+        trials, futures, interrupted = [], [], False
+        try:
+            for job in jobs:
+                futures.append(executor.submit(_run_trial, self.train_fn, job, self.pass_seed,
+                                               self.abort_factor, threads, self.backend))
+            by_future = dict(zip(futures, jobs))
+            for future in _as_completed(futures):
+                job = by_future[future]
+                try:
+                    trial = future.result()
+                except Exception as exc:  # the worker died, or the result could not travel back
+                    trial = Trial(index=job.index, round=job.round, params=dict(job.params),
+                                  seed=job.seed, status="failed",
+                                  error=f"{type(exc).__name__}: {exc}")
+                if trial is None:
+                    interrupted = True
+                    break
+                trials.append(trial)
+                progress.update(trial)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if interrupted:
+                for f in futures:
+                    if not f.done():
+                        f.cancel()
+                if own:
+                    # stop the trials still running instead of letting them finish unseen
+                    executor.shutdown(wait=False, kill_workers=True)
+        return trials, interrupted

@@ -1,0 +1,522 @@
+"""fastnn.search on synthetic train_fns (the machinery needs only train_fn(params) -> dict)."""
+
+import io
+import json
+import math
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import search
+from fastnn.search import choice, loguniform, randint, uniform
+
+SPACE = {"lr": loguniform(1e-6, 1e-2), "reg": loguniform(1e-5, 1e1)}
+
+
+# ---- module-level train_fns (picklable for the worker processes)
+
+
+class Peak:
+    """val_acc peaks at lr = 10**log_opt; reg does not matter (the Bergstra-Bengio setting)."""
+
+    def __init__(self, log_opt, width=0.25):
+        self.log_opt, self.width = log_opt, width
+
+    def __call__(self, params):
+        d = (math.log10(params["lr"]) - self.log_opt) / self.width
+        return {"val_acc": math.exp(-d * d)}
+
+
+def noisy(params, seed):
+    """Depends on the params and on the trial seed; reports the threads it ran with."""
+    rng = np.random.default_rng(seed)
+    loss = list(2.3 * np.exp(-np.arange(20) * params["lr"] * 100) + rng.normal(0, 1e-3, 20))
+    val = list(rng.uniform(0, 1, 3))
+    info = {"fastnn_threads": fastnn.get_num_threads()}
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas_threads"] = [p["num_threads"] for p in threadpool_info()]
+    except ImportError:
+        pass
+    return {"val_acc_history": val, "train_acc_history": [v + 0.1 for v in val],
+            "loss_history": loss, **info}
+
+
+ITERS_PER_EPOCH = 50
+
+
+def fake_sgd(params, seed=None):
+    """A toy training loop that uses the early-break rule; lr > 1 explodes."""
+    lr, epochs = params["lr"], params.get("num_epochs", 3)
+    growth = 1.0 + (0.5 if lr > 1 else -0.01)
+    loss = []
+    cost = 2.3
+    for it in range(epochs * ITERS_PER_EPOCH):
+        loss.append(cost)
+        if search.should_abort(cost, loss[0]):
+            return {"val_acc": 0.1, "loss_history": loss, "diverged": True,
+                    "epochs": it // ITERS_PER_EPOCH + 1}
+        cost *= growth
+    return {"val_acc": 0.5, "loss_history": loss, "epochs": epochs}
+
+
+def fails_for_some(params):
+    if params["k"] % 3 == 1:
+        raise ValueError(f"bad k {params['k']}")
+    return {"val_acc": params["k"] / 10}
+
+
+def interrupt_at_3(params):
+    if params["k"] == 3:
+        raise KeyboardInterrupt
+    if params["k"] > 3:
+        time.sleep(0.3)
+    return {"val_acc": params["k"] / 10}
+
+
+def sigint_at_2(params):
+    if params["k"] == 2:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)  # the signal arrives here
+    return {"val_acc": params["k"] / 10}
+
+
+def nan_loss(params):
+    return {"val_acc": 0.3, "loss_history": [2.3, 2.0, float("nan")]}
+
+
+def spiky_loss(params):
+    return {"val_acc": 0.3, "loss_history": [2.3, 2.0, 7.0, 1.0]}
+
+
+def _nan_none(v):
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def outcome(result):
+    """Everything about a result except wall time."""
+    return [
+        (t.index, t.round, t.params, t.status, _nan_none(t.val_acc), _nan_none(t.train_acc),
+         t.epochs, t.seed, t.error, t.loss_history, t.val_acc_history, t.train_acc_history)
+        for t in result
+    ]
+
+
+# ---- spaces
+
+
+@pytest.mark.parametrize("dist, check", [
+    (loguniform(1e-6, 1e-2), lambda v: isinstance(v, float) and 1e-6 <= v < 1e-2),
+    (uniform(0.2, 0.8), lambda v: isinstance(v, float) and 0.2 <= v < 0.8),
+    (randint(10, 13), lambda v: type(v) is int and 10 <= v < 13),
+    (choice(["sgd", "adam", (10, 5)]), lambda v: v in ("sgd", "adam", (10, 5))),
+])
+def test_distributions_sample_in_range(dist, check):
+    rng = np.random.default_rng(0)
+    values = [dist.sample(rng) for _ in range(500)]
+    assert all(check(v) for v in values)
+    assert len({repr(v) for v in values}) >= min(3, len(values))
+
+
+def test_loguniform_is_uniform_in_log_space():
+    rng = np.random.default_rng(1)
+    logs = np.log10([loguniform(1e-6, 1e-2).sample(rng) for _ in range(4000)])
+    counts, _ = np.histogram(logs, bins=4, range=(-6, -2))
+    assert counts.min() > 850  # ~1000 per decade; a linear sampler would put ~all in the last
+
+
+def test_randint_covers_both_ends_and_excludes_high():
+    rng = np.random.default_rng(2)
+    assert {randint(3, 6).sample(rng) for _ in range(200)} == {3, 4, 5}
+
+
+@pytest.mark.parametrize("make, error", [
+    (lambda: loguniform(0, 1), ValueError),
+    (lambda: loguniform(1e-3, 1e-4), ValueError),
+    (lambda: uniform(1, float("nan")), ValueError),
+    (lambda: uniform("a", 2), TypeError),
+    (lambda: randint(1.5, 3), TypeError),
+    (lambda: randint(3, 3), ValueError),
+    (lambda: choice([]), ValueError),
+])
+def test_bad_distributions_raise(make, error):
+    with pytest.raises(error):
+        make()
+
+
+def test_bad_spaces_and_arguments_raise():
+    with pytest.raises(TypeError, match="dict"):
+        search.random_search(Peak(-4), [1, 2], 3, verbose=False)
+    with pytest.raises(ValueError, match="empty"):
+        search.random_search(Peak(-4), {"lr": []}, 3, verbose=False)
+    with pytest.raises(ValueError, match="n_trials"):
+        search.random_search(Peak(-4), SPACE, 0, verbose=False)
+    with pytest.raises(TypeError, match="seed"):
+        search.random_search(Peak(-4), SPACE, 2, seed=-1, verbose=False)
+    with pytest.raises(ValueError, match="num="):
+        search.grid_search(Peak(-4), SPACE, verbose=False)
+    with pytest.raises(ValueError, match="not both"):
+        search.random_search(Peak(-4), SPACE, 2, n_jobs=2, executor=object(), verbose=False)
+    with pytest.raises(TypeError, match="submit"):
+        search.random_search(Peak(-4), SPACE, 2, executor=object(), verbose=False)
+    with pytest.raises(TypeError, match="callable"):
+        search.random_search("train", SPACE, 2, verbose=False)
+
+
+def test_unpicklable_train_fn_is_refused_for_workers():
+    import threading
+
+    lock = threading.Lock()
+
+    def holds_a_lock(params):
+        with lock:
+            return {"val_acc": 0.0}
+
+    with pytest.raises(TypeError, match="picklable"):
+        search.random_search(holds_a_lock, SPACE, 2, n_jobs=2, verbose=False)
+
+
+# ---- grid and random search
+
+
+def test_grid_search_trains_every_combination_in_order():
+    space = {"lr": [1e-4, 1e-3, 1e-2], "reg": loguniform(1e-3, 1e-1), "hidden": 50}
+    result = search.grid_search(Peak(-3), space, num=2, seed=0, verbose=False)
+    combos = [(t.params["lr"], t.params["reg"], t.params["hidden"]) for t in result]
+    assert combos == [(lr, reg, 50) for lr in (1e-4, 1e-3, 1e-2) for reg in (1e-3, 1e-1)]
+    assert result.best.params["lr"] == 1e-3
+    assert result.searched == ["lr", "reg"]
+    assert [t.index for t in result] == list(range(6))
+
+
+def test_random_search_beats_grid_with_the_same_budget():
+    """Bergstra and Bengio (2012): with one unimportant parameter a 4x4 grid tries only 4
+    learning rates, 16 random trials try 16. Measured over 20 optima and seeds."""
+    wins, grid_best, random_best = 0, [], []
+    for seed in range(20):
+        train_fn = Peak(np.random.default_rng(seed).uniform(-6, -2))
+        g = search.grid_search(train_fn, SPACE, num=4, verbose=False).best.val_acc
+        r = search.random_search(train_fn, SPACE, 16, seed=seed, verbose=False).best.val_acc
+        grid_best.append(g)
+        random_best.append(r)
+        wins += r > g
+    assert np.mean(random_best) > np.mean(grid_best) + 0.2
+    assert wins >= 14
+
+
+def test_same_seed_same_search_and_different_seed_differs():
+    a = search.random_search(noisy, SPACE, 6, seed=11, verbose=False)
+    b = search.random_search(noisy, SPACE, 6, seed=11, verbose=False)
+    c = search.random_search(noisy, SPACE, 6, seed=12, verbose=False)
+    assert outcome(a) == outcome(b)
+    assert [t.params for t in a] != [t.params for t in c]
+    assert len({t.seed for t in a}) == 6  # every trial has its own seed
+
+
+def test_seed_none_is_recorded_and_reproduces():
+    a = search.random_search(noisy, SPACE, 4, verbose=False)
+    assert isinstance(a.seed, int)
+    b = search.random_search(noisy, SPACE, 4, seed=a.seed, verbose=False)
+    assert outcome(a) == outcome(b)
+
+
+def test_train_fn_without_seed_and_lists_as_choices():
+    space = {"lr": [1e-5, 1e-4, 1e-3], "update": choice(["sgd", "adam"]), "fixed": (3, 4)}
+    result = search.random_search(Peak(-4), space, 30, seed=3, verbose=False)
+    assert {t.params["lr"] for t in result} == {1e-5, 1e-4, 1e-3}
+    assert {t.params["update"] for t in result} == {"sgd", "adam"}
+    assert all(t.params["fixed"] == (3, 4) for t in result)
+    assert result.best.params["lr"] == 1e-4
+
+
+def test_result_fields_from_histories():
+    result = search.random_search(noisy, SPACE, 3, seed=5, verbose=False)
+    for t in result:
+        assert t.status == "ok"
+        assert t.val_acc == max(t.val_acc_history)
+        assert t.train_acc == t.val_acc + 0.1  # train acc of the best epoch
+        assert t.epochs == 3
+        assert t.seconds >= 0
+        assert t.extra["fastnn_threads"] == fastnn.get_num_threads()  # serial: untouched
+
+
+def test_result_needs_val_acc():
+    result = search.grid_search(lambda p: {"acc": 1.0}, {"k": [1]}, verbose=False)
+    assert result[0].status == "failed"
+    assert "val_acc" in result[0].error
+    result = search.grid_search(lambda p: 0.5, {"k": [1]}, verbose=False)
+    assert "dict" in result[0].error
+
+
+# ---- early abort, failures, Ctrl-C
+
+
+def test_exploding_trial_stops_within_its_first_epoch():
+    space = {"lr": [1e-3, 1e6], "num_epochs": 3}
+    result = search.grid_search(fake_sgd, space, verbose=False)
+    ok, exploded = result
+    assert ok.status == "ok" and len(ok.loss_history) == 3 * ITERS_PER_EPOCH
+    assert exploded.status == "diverged"
+    assert exploded.epochs == 1
+    assert len(exploded.loss_history) < ITERS_PER_EPOCH
+    assert result.best is ok
+
+
+@pytest.mark.parametrize("train_fn", [nan_loss, spiky_loss])
+def test_divergence_detected_from_the_loss_history(train_fn):
+    result = search.grid_search(train_fn, {"k": [1]}, verbose=False)
+    assert result[0].status == "diverged"
+    assert result.best is None
+
+
+def test_abort_factor_none_only_flags_non_finite():
+    def status(train_fn):
+        return search.grid_search(train_fn, {"k": [1]}, abort_factor=None, verbose=False)[0].status
+
+    assert status(spiky_loss) == "ok"
+    assert status(nan_loss) == "diverged"
+
+
+def test_should_abort():
+    assert search.should_abort(float("nan"), 2.3)
+    assert search.should_abort(float("inf"), 2.3)
+    assert search.should_abort(6.91, 2.3)
+    assert not search.should_abort(6.89, 2.3)
+    assert not search.should_abort(4.0, 2.3, factor=2.0)  # 4.0 < 4.6: keep going
+    assert search.should_abort(5.0, 2.3, factor=2.0)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_failing_trials_are_recorded_and_the_search_goes_on(n_jobs):
+    result = search.grid_search(fails_for_some, {"k": list(range(7))}, n_jobs=n_jobs,
+                                verbose=False)
+    assert len(result) == 7
+    failed = result.by_status("failed")
+    assert [t.params["k"] for t in failed] == [1, 4]
+    assert failed[0].error == "ValueError: bad k 1"
+    assert "fails_for_some" in failed[0].traceback
+    assert math.isnan(failed[0].val_acc)
+    assert result.best.params["k"] == 6
+
+
+def test_ctrl_c_returns_the_finished_trials():
+    result = search.grid_search(interrupt_at_3, {"k": list(range(6))}, verbose=False)
+    assert result.interrupted
+    assert [t.params["k"] for t in result] == [0, 1, 2]
+    assert result.n_planned == 6
+    assert "interrupted" in repr(result)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or sys.platform == "win32", reason="POSIX")
+def test_real_sigint_returns_the_finished_trials():
+    result = search.grid_search(sigint_at_2, {"k": list(range(5))}, verbose=False)
+    assert result.interrupted
+    assert [t.params["k"] for t in result] == [0, 1]
+
+
+def test_ctrl_c_in_parallel_returns_the_finished_trials():
+    result = search.grid_search(interrupt_at_3, {"k": list(range(8))}, n_jobs=2, verbose=False)
+    assert result.interrupted
+    ks = [t.params["k"] for t in result]
+    assert 3 not in ks and len(ks) < 8
+    assert all(t.status == "ok" for t in result)
+
+
+# ---- parallel
+
+
+def test_n_jobs_2_gives_the_serial_results_with_one_thread_per_trial():
+    serial = search.random_search(noisy, SPACE, 8, seed=7, verbose=False)
+    parallel = search.random_search(noisy, SPACE, 8, seed=7, n_jobs=2, verbose=False)
+    assert outcome(parallel) == outcome(serial)
+    for t in parallel:
+        assert t.extra["fastnn_threads"] == 1
+        assert all(n == 1 for n in t.extra.get("blas_threads", []))
+
+
+def test_executor_path_matches_serial_and_pins_threads():
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    serial = search.random_search(noisy, SPACE, 5, seed=8, verbose=False)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:
+        remote = search.random_search(noisy, SPACE, 5, seed=8, executor=ex, verbose=False)
+    assert outcome(remote) == outcome(serial)
+    assert all(t.extra["fastnn_threads"] == 1 for t in remote)
+
+
+def test_numpy_backend_reaches_the_workers():
+    serial = search.grid_search(backend_name, {"k": [0, 1]}, verbose=False)
+    with fastnn.backend("numpy"):
+        parallel = search.grid_search(backend_name, {"k": [0, 1]}, n_jobs=2, verbose=False)
+    assert [t.extra["backend"] for t in serial] == ["cython", "cython"]
+    assert [t.extra["backend"] for t in parallel] == ["numpy", "numpy"]
+
+
+def backend_name(params):
+    return {"val_acc": 0.0, "backend": fastnn.get_backend()}
+
+
+# ---- coarse to fine
+
+
+def test_coarse_to_fine_narrows_around_the_best_and_trains_longer():
+    space = {"lr": loguniform(1e-7, 1e-1), "reg": uniform(0, 1), "update": ["sgd", "adam"]}
+    result = search.coarse_to_fine(Peak(-4), space, rounds=[(30, 1), (10, 5)], seed=4,
+                                   verbose=False)
+    first, second = result.spaces
+    assert first["num_epochs"] == 1 and second["num_epochs"] == 5
+    assert [t.round for t in result] == [0] * 30 + [1] * 10
+    assert [t.index for t in result] == list(range(40))
+    top = result.__class__([t for t in result if t.round == 0], ["lr"]).top(3)
+    lr2 = second["lr"]
+    assert first["lr"].low <= lr2.low < lr2.high <= first["lr"].high
+    assert math.log10(lr2.high / lr2.low) < 3  # narrowed from 6 decades
+    assert all(lr2.low <= t.params["lr"] <= lr2.high for t in top)
+    assert all(lr2.low <= t.params["lr"] <= lr2.high for t in result if t.round == 1)
+    assert set(second["update"]) <= {"sgd", "adam"}
+    best_round_0 = max(t.val_acc for t in result if t.round == 0)
+    assert result.best.val_acc >= best_round_0
+    assert result.best.val_acc > 0.95
+
+
+def test_coarse_to_fine_warns_when_the_best_is_at_an_edge():
+    space = {"lr": loguniform(1e-7, 1e-3), "reg": uniform(0, 1)}
+    with pytest.warns(search.RangeEdgeWarning, match=r"best lr .* upper edge"):
+        search.coarse_to_fine(Peak(-1), space, rounds=[(10, 1), (5, 2)], seed=0, verbose=False)
+
+
+def test_coarse_to_fine_dict_rounds_and_interrupt():
+    space = {"k": randint(0, 10)}
+    result = search.coarse_to_fine(
+        interrupt_at_3, space, rounds=[{"n_trials": 3, "batch_size": 10}, {"n_trials": 3}],
+        seed=1, verbose=False, edge_fraction=0.0)
+    assert all(t.params["batch_size"] == 10 for t in result if t.round == 0)
+    assert result.interrupted or len(result) == 6
+
+
+def test_narrowing_rules():
+    assert loguniform(1e-6, 1e-2).narrow([1e-4, 1e-3], 0.0) == loguniform(1e-4, 1e-3)
+    wide = loguniform(1e-6, 1e-2).narrow([1e-4], 0.25)  # one decade each side of 1e-4
+    assert wide.low == pytest.approx(1e-5) and wide.high == pytest.approx(1e-3)
+    assert uniform(0, 1).narrow([0.95], 0.1) == uniform(0.85, 1.0)  # clipped at the old edge
+    assert randint(0, 100).narrow([40, 50], 0.05) == randint(35, 56)
+    assert choice(["a", "b", "c"]).narrow(["c", "a"], 0.1) == choice(["a", "c"])
+    assert loguniform(1e-6, 1e-2).edge(9e-3) == "upper"
+    assert loguniform(1e-6, 1e-2).edge(1.5e-6) == "lower"
+    assert loguniform(1e-6, 1e-2).edge(1e-4) is None
+
+
+# ---- result: lines, sorting, export, plots, progress
+
+
+def small_result():
+    trials = [
+        search.Trial(0, {"lr": 2.512e-4, "reg": 1.047e-2, "update": "sgd"}, val_acc=0.412,
+                     train_acc=0.5, epochs=5, seconds=1.0, seed=1, loss_history=[2.3, 2.0]),
+        search.Trial(1, {"lr": 1e-2, "reg": 1e-3, "update": "adam"}, status="diverged",
+                     val_acc=0.1, epochs=1, loss_history=[2.3, float("nan")]),
+        search.Trial(2, {"lr": 1e-5, "reg": 1e-1, "update": "sgd"}, status="failed",
+                     error="ValueError: boom"),
+        search.Trial(3, {"lr": 1e-4, "reg": 5e-2, "update": "sgd"}, val_acc=0.3,
+                     train_acc=0.35, epochs=5, loss_history=[2.3, 2.1]),
+    ]
+    return search.SearchResult(trials, ["lr", "reg"], seed=9, n_planned=100)
+
+
+def test_lines_in_the_notes_form():
+    result = small_result()
+    assert result.line(result[0]) == "val_acc: 0.412000, lr: 2.512e-04, reg: 1.047e-02, (1 / 100)"
+    assert result.lines()[2].endswith("[failed: ValueError: boom]")
+    buf = io.StringIO()
+    result.print(order="val_acc", file=buf)
+    assert buf.getvalue().splitlines()[0].startswith("val_acc: 0.412000")
+
+
+def test_best_and_sorting():
+    result = small_result()
+    assert result.best is result[0]
+    assert result.best_params == result[0].params
+    assert [t.index for t in result.sorted()] == [0, 3, 1, 2]  # NaN last
+    assert [t.index for t in result.sorted("lr", reverse=False)] == [2, 3, 0, 1]
+    assert [t.index for t in result.top(5)] == [0, 3]
+    assert [t.index for t in result.by_status("diverged")] == [1]
+    with pytest.raises(ValueError, match="status"):
+        result.by_status("exploded")
+
+
+def test_csv_export(tmp_path):
+    import csv
+
+    path = tmp_path / "trials.csv"
+    small_result().to_csv(path)
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["status"] for r in rows] == ["ok", "diverged", "failed", "ok"]
+    assert float(rows[0]["lr"]) == 2.512e-4 and rows[0]["update"] == "sgd"
+    assert rows[2]["val_acc"] == "" and rows[2]["error"] == "ValueError: boom"
+    assert small_result().to_csv().splitlines()[0].startswith("index,round,status,val_acc")
+
+
+def test_json_round_trip(tmp_path):
+    result = small_result()
+    path = tmp_path / "trials.json"
+    result.to_json(path)
+    doc = json.loads(path.read_text())  # strict JSON: NaN became null
+    assert doc["trials"][1]["loss_history"] == [2.3, None]
+    back = search.SearchResult.from_json(path)
+    assert back.seed == 9 and back.n_planned == 100 and back.searched == ["lr", "reg"]
+    assert back.lines() == result.lines()
+    assert math.isnan(back[1].loss_history[1])
+
+
+def test_plots():
+    pytest.importorskip("matplotlib")
+    result = search.random_search(noisy, SPACE, 12, seed=2, verbose=False)
+    ax = result.plot_scatter()
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert ax.get_xlabel() == "lr" and ax.get_ylabel() == "reg"
+    colours = ax.collections[0].get_array()
+    assert np.allclose(sorted(colours), sorted(t.val_acc for t in result))
+    ax = result.plot_loss_curves(top=3)
+    assert len(ax.lines) == 3
+    assert np.allclose(ax.lines[0].get_ydata(), result.best.loss_history)
+    ax = small_result().plot_scatter()  # diverged/failed drawn as crosses
+    assert len(ax.collections) == 2
+
+
+def test_plot_needs_matplotlib(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ImportError, match=r"fastnn\[plot\]"):
+        small_result().plot_scatter()
+
+
+def test_progress_bar_on_a_terminal_shows_the_best(monkeypatch, capsys):
+    pytest.importorskip("tqdm")
+    monkeypatch.setattr(search._runner, "_isatty", lambda stream: True)
+    search.random_search(Peak(-4), SPACE, 5, seed=0)
+    err = capsys.readouterr().err
+    assert "5/5" in err and "best val_acc" in err
+    search.random_search(Peak(-4), SPACE, 5, seed=0, verbose=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_no_progress_bar_without_a_terminal(capsys):
+    search.random_search(Peak(-4), SPACE, 3, seed=0)  # pytest's capture is not a TTY
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_progress_bar_needs_tqdm(monkeypatch):
+    monkeypatch.setattr(search._runner, "_isatty", lambda stream: True)
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    with pytest.raises(ImportError, match=r"fastnn\[progress\]"):
+        search.random_search(Peak(-4), SPACE, 2, seed=0)
