@@ -581,7 +581,7 @@ def cmd_search(args):
 DEMO_SETTINGS = {
     # coarse round, fine round (trials, epochs); final epochs; init experiment width
     "full": {"rounds": [(20, 3), (10, 8)], "final_epochs": 40, "init_hidden": 500},
-    "quick": {"rounds": [(8, 2), (4, 4)], "final_epochs": 15, "init_hidden": 200},
+    "quick": {"rounds": [(8, 2), (4, 4)], "final_epochs": 25, "init_hidden": 200},
 }
 INIT_RUNS = ((0.01, "tanh"), (1.0, "tanh"), ("xavier", "tanh"), ("he", "relu"))
 DEMO_HIDDEN = [100]
@@ -628,7 +628,7 @@ def cmd_demo(args):
              f"layer 1 {layers[1]['std']:.6f}, layer {len(layers) - 1} {layers[-1]['std']:.6f}")
 
     _section("babysitting the learning process (notes §6)")
-    fn = TrainFn(data, DEMO_HIDDEN, batchnorm=True)
+    fn = TrainFn(data, DEMO_HIDDEN, batchnorm=True, decay=0.9)
     # The notes' small initialization makes the first loss ln(num_classes) exactly.
     from fastnn.models import FullyConnectedNet
 
