@@ -1,5 +1,192 @@
-"""Placeholder: the batchnorm kernels are being written (see the issue tracker)."""
+"""Batch normalization forward (train/test) and backward (lecture notes, section 5).
+
+Design
+------
+* The loops are C (batchnorm_impl.h, instantiated for float and double by
+  batchnorm_kernels.h): the channel statistics need OpenMP ``simd`` reductions and a
+  per-thread team layout that Cython cannot express.  This module only checks buffers and
+  dispatches on dtype; fastnn/core/batchnorm.py validates the user's input.
+* Data is ``(n, c, s)``: a 2-d batch is ``(N, D, 1)`` (loops vectorised across columns),
+  images are ``(N, C, H*W)`` (loops along each contiguous channel plane).  Nothing is
+  transposed or copied.
+* Statistics: each tile of rows (or each channel plane) is summed twice while it is in
+  cache, mean first and squared deviations second, and the blocks are merged with Chan et
+  al.'s pairwise update, all in double.  This is the two-pass algorithm at the memory cost
+  of one pass; ``E[x^2] - E[x]^2`` is never formed.
+* Train forward = one read of x for the statistics + one read/write for the output.  The
+  cache keeps x itself (not xhat) with mean and 1/std in double; the backward recomputes
+  xhat on the fly: one pass for sum(dout) and sum(dout*xhat), one for dx (test mode: one).
+* Threads: the caller passes ``n_threads``; the team splits rows (or channel planes) into
+  contiguous blocks, each thread keeps partial sums, one thread merges them, and the team
+  then runs the element pass.  Partitions depend only on the shape and the thread count,
+  so results are deterministic for a given thread count.  The GIL is released throughout.
+"""
+
+cimport numpy as cnp
 
 from fastnn._kernels._common cimport FASTNN_OPENMP
 
+cnp.import_array()
+
 OPENMP = bool(FASTNN_OPENMP)
+
+cdef extern from "batchnorm_kernels.h" nogil:
+    int bn_forward_train_f(const float *x, float *out, Py_ssize_t n, Py_ssize_t c,
+                           Py_ssize_t s, const float *gamma, const float *beta, double eps,
+                           double momentum, const float *rm_in, const float *rv_in,
+                           float *rm_out, float *rv_out, double *mean, double *inv_std,
+                           int nt)
+    int bn_forward_train_d(const double *x, double *out, Py_ssize_t n, Py_ssize_t c,
+                           Py_ssize_t s, const double *gamma, const double *beta, double eps,
+                           double momentum, const double *rm_in, const double *rv_in,
+                           double *rm_out, double *rv_out, double *mean, double *inv_std,
+                           int nt)
+    int bn_forward_test_f(const float *x, float *out, Py_ssize_t n, Py_ssize_t c,
+                          Py_ssize_t s, const float *gamma, const float *beta, double eps,
+                          const float *rm, const float *rv, double *mean, double *inv_std,
+                          int nt)
+    int bn_forward_test_d(const double *x, double *out, Py_ssize_t n, Py_ssize_t c,
+                          Py_ssize_t s, const double *gamma, const double *beta, double eps,
+                          const double *rm, const double *rv, double *mean, double *inv_std,
+                          int nt)
+    int bn_backward_f(const float *dout, const float *x, float *dx, Py_ssize_t n,
+                      Py_ssize_t c, Py_ssize_t s, const float *gamma, const double *mean,
+                      const double *inv_std, double eps, int train, float *dgamma, float *dbeta,
+                      int nt)
+    int bn_backward_d(const double *dout, const double *x, double *dx, Py_ssize_t n,
+                      Py_ssize_t c, Py_ssize_t s, const double *gamma, const double *mean,
+                      const double *inv_std, double eps, int train, double *dgamma,
+                      double *dbeta, int nt)
+
+
+cdef int _check(cnp.ndarray a, int typenum, Py_ssize_t size, bint write, str name) except -1:
+    """The kernels trust their buffers: refuse anything but the exact layout."""
+    if cnp.PyArray_TYPE(a) != typenum:
+        raise TypeError(f"{name} has dtype {a.dtype}, expected {cnp.PyArray_DescrFromType(typenum)}")
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)):
+        raise ValueError(f"{name} must be C-contiguous and aligned")
+    if cnp.PyArray_SIZE(a) != size:
+        raise ValueError(f"{name} has {cnp.PyArray_SIZE(a)} elements, expected {size}")
+    if write and not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError(f"{name} is read-only")
+    return 0
+
+
+cdef int _dtype(cnp.ndarray x) except -1:
+    cdef int t = cnp.PyArray_TYPE(x)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise TypeError(f"batchnorm kernels take float32 or float64, got {x.dtype}")
+    return t
+
+
+def forward_train(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
+                  cnp.ndarray gamma, cnp.ndarray beta, double eps, double momentum,
+                  cnp.ndarray rm_in, cnp.ndarray rv_in, cnp.ndarray rm_out,
+                  cnp.ndarray rv_out, cnp.ndarray mean, cnp.ndarray inv_std, int n_threads=1):
+    """Train-mode forward on x viewed as (n, c, s); statistics per channel c.
+
+    x, out: n*c*s elements; gamma, beta, rm_in, rv_in, rm_out, rv_out: (c,), all of x's
+    dtype. mean, inv_std: (c,) float64 outputs. Writes out, rm_out, rv_out, mean, inv_std.
+    """
+    cdef int t = _dtype(x), rc
+    cdef Py_ssize_t size = n * c * s
+    _check(x, t, size, False, "x")
+    _check(out, t, size, True, "out")
+    for a, name in ((gamma, "gamma"), (beta, "beta"), (rm_in, "running_mean"),
+                    (rv_in, "running_var")):
+        _check(a, t, c, False, name)
+    _check(rm_out, t, c, True, "rm_out")
+    _check(rv_out, t, c, True, "rv_out")
+    _check(mean, cnp.NPY_FLOAT64, c, True, "mean")
+    _check(inv_std, cnp.NPY_FLOAT64, c, True, "inv_std")
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            rc = bn_forward_train_f(
+                <float *>cnp.PyArray_DATA(x), <float *>cnp.PyArray_DATA(out), n, c, s,
+                <float *>cnp.PyArray_DATA(gamma), <float *>cnp.PyArray_DATA(beta), eps,
+                momentum, <float *>cnp.PyArray_DATA(rm_in), <float *>cnp.PyArray_DATA(rv_in),
+                <float *>cnp.PyArray_DATA(rm_out), <float *>cnp.PyArray_DATA(rv_out),
+                <double *>cnp.PyArray_DATA(mean), <double *>cnp.PyArray_DATA(inv_std),
+                n_threads)
+        else:
+            rc = bn_forward_train_d(
+                <double *>cnp.PyArray_DATA(x), <double *>cnp.PyArray_DATA(out), n, c, s,
+                <double *>cnp.PyArray_DATA(gamma), <double *>cnp.PyArray_DATA(beta), eps,
+                momentum, <double *>cnp.PyArray_DATA(rm_in),
+                <double *>cnp.PyArray_DATA(rv_in), <double *>cnp.PyArray_DATA(rm_out),
+                <double *>cnp.PyArray_DATA(rv_out), <double *>cnp.PyArray_DATA(mean),
+                <double *>cnp.PyArray_DATA(inv_std), n_threads)
+    if rc != 0:
+        raise MemoryError("batchnorm: could not allocate the per-thread scratch")
+
+
+def forward_test(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
+                 cnp.ndarray gamma, cnp.ndarray beta, double eps, cnp.ndarray rm,
+                 cnp.ndarray rv, cnp.ndarray mean, cnp.ndarray inv_std, int n_threads=1):
+    """Test-mode forward: normalise x (n, c, s) with the running statistics rm, rv (c,).
+
+    Writes out and mean, inv_std ((c,) float64, for the backward).
+    """
+    cdef int t = _dtype(x), rc
+    cdef Py_ssize_t size = n * c * s
+    _check(x, t, size, False, "x")
+    _check(out, t, size, True, "out")
+    for a, name in ((gamma, "gamma"), (beta, "beta"), (rm, "running_mean"),
+                    (rv, "running_var")):
+        _check(a, t, c, False, name)
+    _check(mean, cnp.NPY_FLOAT64, c, True, "mean")
+    _check(inv_std, cnp.NPY_FLOAT64, c, True, "inv_std")
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            rc = bn_forward_test_f(
+                <float *>cnp.PyArray_DATA(x), <float *>cnp.PyArray_DATA(out), n, c, s,
+                <float *>cnp.PyArray_DATA(gamma), <float *>cnp.PyArray_DATA(beta), eps,
+                <float *>cnp.PyArray_DATA(rm), <float *>cnp.PyArray_DATA(rv),
+                <double *>cnp.PyArray_DATA(mean), <double *>cnp.PyArray_DATA(inv_std),
+                n_threads)
+        else:
+            rc = bn_forward_test_d(
+                <double *>cnp.PyArray_DATA(x), <double *>cnp.PyArray_DATA(out), n, c, s,
+                <double *>cnp.PyArray_DATA(gamma), <double *>cnp.PyArray_DATA(beta), eps,
+                <double *>cnp.PyArray_DATA(rm), <double *>cnp.PyArray_DATA(rv),
+                <double *>cnp.PyArray_DATA(mean), <double *>cnp.PyArray_DATA(inv_std),
+                n_threads)
+    if rc != 0:
+        raise MemoryError("batchnorm: could not allocate scratch")
+
+
+def backward(cnp.ndarray dout, cnp.ndarray x, cnp.ndarray dx, Py_ssize_t n, Py_ssize_t c,
+             Py_ssize_t s, cnp.ndarray gamma, cnp.ndarray mean, cnp.ndarray inv_std,
+             double eps, bint train, cnp.ndarray dgamma, cnp.ndarray dbeta, int n_threads=1):
+    """Gradients of the forward: dx (n, c, s), dgamma, dbeta (c,), all of x's dtype.
+
+    mean, inv_std: (c,) float64 and eps from the forward; ``train`` selects the batch-statistics
+    gradient (else the running statistics were constants: dx = gamma * inv_std * dout).
+    """
+    cdef int t = _dtype(x), rc
+    cdef Py_ssize_t size = n * c * s
+    _check(dout, t, size, False, "dout")
+    _check(x, t, size, False, "x")
+    _check(dx, t, size, True, "dx")
+    _check(gamma, t, c, False, "gamma")
+    _check(mean, cnp.NPY_FLOAT64, c, False, "mean")
+    _check(inv_std, cnp.NPY_FLOAT64, c, False, "inv_std")
+    _check(dgamma, t, c, True, "dgamma")
+    _check(dbeta, t, c, True, "dbeta")
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            rc = bn_backward_f(
+                <float *>cnp.PyArray_DATA(dout), <float *>cnp.PyArray_DATA(x),
+                <float *>cnp.PyArray_DATA(dx), n, c, s, <float *>cnp.PyArray_DATA(gamma),
+                <double *>cnp.PyArray_DATA(mean), <double *>cnp.PyArray_DATA(inv_std), eps, train,
+                <float *>cnp.PyArray_DATA(dgamma), <float *>cnp.PyArray_DATA(dbeta),
+                n_threads)
+        else:
+            rc = bn_backward_d(
+                <double *>cnp.PyArray_DATA(dout), <double *>cnp.PyArray_DATA(x),
+                <double *>cnp.PyArray_DATA(dx), n, c, s, <double *>cnp.PyArray_DATA(gamma),
+                <double *>cnp.PyArray_DATA(mean), <double *>cnp.PyArray_DATA(inv_std), eps, train,
+                <double *>cnp.PyArray_DATA(dgamma), <double *>cnp.PyArray_DATA(dbeta),
+                n_threads)
+    if rc != 0:
+        raise MemoryError("batchnorm: could not allocate the per-thread scratch")

@@ -15,13 +15,22 @@ __all__ = [
 ]
 
 
-def _check_inputs(x, gamma, beta, bn_param):
+_LAYOUTS = {2: "(N, D)", 4: "(N, C, H, W)"}
+
+
+def _check_inputs(x, gamma, beta, bn_param, ndim=2):
+    """Validate a forward call (shared with fastnn.core.batchnorm so both raise alike).
+
+    x is (N, D) for ``ndim=2`` or (N, C, H, W) for ``ndim=4``; the channel axis is 1.
+    Creates zero running statistics of x's dtype in ``bn_param`` when they are absent.
+    Returns (x, gamma, beta, mode, eps, momentum) with gamma and beta in x's dtype.
+    """
     x = as_float_array(x, "x")
-    if x.ndim != 2:
-        raise ValueError(f"x must be 2-d (N, D), got shape {x.shape}")
-    n, d = x.shape
+    if x.ndim != ndim:
+        raise ValueError(f"x must be {ndim}-d {_LAYOUTS[ndim]}, got shape {x.shape}")
+    d = x.shape[1]
     if d == 0:
-        raise ValueError("x has no features (D = 0)")
+        raise ValueError(f"x has no {'features (D' if ndim == 2 else 'channels (C'} = 0)")
     gamma = as_float_array(gamma, "gamma").astype(x.dtype, copy=False)
     beta = as_float_array(beta, "beta").astype(x.dtype, copy=False)
     if gamma.shape != (d,):
@@ -30,11 +39,20 @@ def _check_inputs(x, gamma, beta, bn_param):
         raise ValueError(f"beta must have shape ({d},), got {beta.shape}")
     if not isinstance(bn_param, dict):
         raise TypeError(f"bn_param must be a dict, got {type(bn_param).__name__}")
-    mode = bn_param.get("mode")
+    if "mode" not in bn_param:
+        raise ValueError("bn_param needs a 'mode' entry: 'train' or 'test'")
+    mode = bn_param["mode"]
     if mode not in ("train", "test"):
         raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
     eps = check_scalar(bn_param.get("eps", 1e-5), "eps")
+    if eps < 0:
+        raise ValueError(f"eps must be >= 0, got {eps}")
     momentum = check_scalar(bn_param.get("momentum", 0.9), "momentum")
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+    if mode == "train" and x.size // d == 0:
+        raise ValueError(f"batchnorm in train mode needs at least one value per channel, "
+                         f"got x of shape {x.shape}")
     for key in ("running_mean", "running_var"):
         if key not in bn_param:
             bn_param[key] = np.zeros(d, dtype=x.dtype)
@@ -43,99 +61,111 @@ def _check_inputs(x, gamma, beta, bn_param):
     return x, gamma, beta, mode, eps, momentum
 
 
+def _warn_single(count):
+    if count == 1:
+        warnings.warn("batchnorm in train mode with one value per channel: the variance is 0 "
+                      "and the output equals beta", RuntimeWarning, stacklevel=3)
+
+
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Batch normalization of x (N, D) with scale gamma (D,) and shift beta (D,).
 
-    Train mode normalizes with the biased batch statistics and updates
-    ``running = momentum * running + (1 - momentum) * batch`` in ``bn_param``; test mode uses
-    the running statistics. Returns (out, cache).
+    bn_param: dict with ``mode`` ('train' or 'test', required), ``eps`` (1e-5),
+    ``momentum`` (0.9), ``running_mean`` / ``running_var`` ((D,), zeros of x's dtype when
+    absent). Train mode normalizes with the batch mean and the biased batch variance and
+    stores ``running = momentum * running + (1 - momentum) * batch`` back in ``bn_param``
+    (CS231n convention: PyTorch's ``momentum=0.1`` is this 0.9, and PyTorch's running
+    variance is the unbiased one, N/(N-1) times ours). Test mode normalizes with the
+    running statistics.
+
+    Returns (out, cache): out (N, D) of x's dtype; the cache is for batchnorm_backward.
     """
     x, gamma, beta, mode, eps, momentum = _check_inputs(x, gamma, beta, bn_param)
-    n = x.shape[0]
-    if mode == "train":
-        if n == 0:
-            raise ValueError("batchnorm in train mode needs at least one row (N = 0)")
-        if n == 1:
-            warnings.warn("batchnorm with a batch of 1 row: the variance is 0 and the output "
-                          "equals beta", RuntimeWarning, stacklevel=2)
-        x64 = x.astype(np.float64)
-        mean = x64.mean(axis=0)
-        var = ((x64 - mean) ** 2).mean(axis=0)
-        inv_std = 1.0 / np.sqrt(var + eps)
-        xhat = ((x64 - mean) * inv_std).astype(x.dtype)
-        out = (gamma * xhat + beta).astype(x.dtype)
-        bn_param["running_mean"] = (momentum * bn_param["running_mean"]
-                                    + (1 - momentum) * mean).astype(x.dtype)
-        bn_param["running_var"] = (momentum * bn_param["running_var"]
-                                   + (1 - momentum) * var).astype(x.dtype)
-        cache = {"xhat": xhat, "gamma": gamma, "inv_std": inv_std.astype(x.dtype)}
-    else:
-        mean = np.asarray(bn_param["running_mean"], dtype=np.float64)
-        var = np.asarray(bn_param["running_var"], dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if mode == "train":
+            _warn_single(x.shape[0])
+            x64 = x.astype(np.float64)
+            mean = x64.mean(axis=0)
+            var = ((x64 - mean) ** 2).mean(axis=0)
+            bn_param["running_mean"] = (momentum * np.asarray(bn_param["running_mean"])
+                                        + (1 - momentum) * mean).astype(x.dtype)
+            bn_param["running_var"] = (momentum * np.asarray(bn_param["running_var"])
+                                       + (1 - momentum) * var).astype(x.dtype)
+        else:
+            mean = np.asarray(bn_param["running_mean"], dtype=np.float64)
+            var = np.asarray(bn_param["running_var"], dtype=np.float64)
         inv_std = 1.0 / np.sqrt(var + eps)
         xhat = ((x - mean) * inv_std).astype(x.dtype)
         out = (gamma * xhat + beta).astype(x.dtype)
-        cache = {"xhat": xhat, "gamma": gamma, "inv_std": inv_std.astype(x.dtype), "mode": "test"}
+    cache = {"xhat": xhat, "gamma": gamma, "inv_std": inv_std.astype(x.dtype), "mode": mode}
     return out, cache
 
 
-def batchnorm_backward(dout, cache):
-    """Gradients (dx, dgamma, dbeta) of batchnorm_forward, by the computational graph."""
-    xhat, gamma, inv_std = cache["xhat"], cache["gamma"], cache["inv_std"]
+def _unpack(dout, cache):
+    if not (isinstance(cache, dict) and "xhat" in cache):
+        raise TypeError("cache must come from fastnn.reference.batchnorm_forward "
+                        f"(the NumPy backend), got {type(cache).__name__}")
+    xhat = cache["xhat"]
     dout = as_float_array(dout, "dout")
     if dout.shape != xhat.shape:
         raise ValueError(f"dout has shape {dout.shape}, expected {xhat.shape}")
-    d64 = dout.astype(np.float64)
-    xh = xhat.astype(np.float64)
-    inv = inv_std.astype(np.float64)
-    dbeta = d64.sum(axis=0)
-    dgamma = (d64 * xh).sum(axis=0)
-    dxhat = d64 * gamma.astype(np.float64)
-    if cache.get("mode") == "test":
-        dx = dxhat * inv
-    else:
-        n = xhat.shape[0]
-        # xhat = xc * inv_std with xc = x - mean: chain through var and mean step by step.
-        xc = xh / inv
-        dinv = (dxhat * xc).sum(axis=0)
-        dvar = -0.5 * dinv * inv ** 3
-        dxc = dxhat * inv + 2.0 * xc * dvar / n
-        dx = dxc - dxc.mean(axis=0)
-    return dx.astype(xhat.dtype), dgamma.astype(xhat.dtype), dbeta.astype(xhat.dtype)
+    return (dout.astype(np.float64), xhat.astype(np.float64), cache["gamma"].astype(np.float64),
+            cache["inv_std"].astype(np.float64), cache["mode"], xhat.dtype)
+
+
+def batchnorm_backward(dout, cache):
+    """Gradients (dx (N, D), dgamma (D,), dbeta (D,)) of batchnorm_forward, step by step
+    through the computational graph."""
+    dout, xhat, gamma, inv_std, mode, dtype = _unpack(dout, cache)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        dbeta = dout.sum(axis=0)
+        dgamma = (dout * xhat).sum(axis=0)
+        dxhat = dout * gamma
+        if mode == "test":
+            dx = dxhat * inv_std  # the running statistics are constants
+        else:
+            n = xhat.shape[0]
+            # xhat = xc * inv_std, xc = x - mean, inv_std = (var + eps) ** -0.5,
+            # var = mean(xc ** 2), mean = mean(x): back through each node in turn.
+            xc = xhat / inv_std
+            dinv_std = (dxhat * xc).sum(axis=0)
+            dvar = -0.5 * dinv_std * inv_std ** 3
+            dxc = dxhat * inv_std + 2.0 * xc * dvar / n
+            dx = dxc - dxc.sum(axis=0) / n
+    return dx.astype(dtype), dgamma.astype(dtype), dbeta.astype(dtype)
 
 
 def batchnorm_backward_alt(dout, cache):
     """Same as batchnorm_backward, by the simplified closed form
     dx = inv_std / N * (N*dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))."""
-    xhat, gamma, inv_std = cache["xhat"], cache["gamma"], cache["inv_std"]
-    dout = as_float_array(dout, "dout")
-    if dout.shape != xhat.shape:
-        raise ValueError(f"dout has shape {dout.shape}, expected {xhat.shape}")
-    d64 = dout.astype(np.float64)
-    xh = xhat.astype(np.float64)
-    dbeta = d64.sum(axis=0)
-    dgamma = (d64 * xh).sum(axis=0)
-    if cache.get("mode") == "test":
-        dx = d64 * gamma * inv_std
-    else:
-        dxhat = d64 * gamma.astype(np.float64)
-        dx = inv_std.astype(np.float64) * (dxhat - dxhat.mean(axis=0) - xh * (dxhat * xh).mean(axis=0))
-    return dx.astype(xhat.dtype), dgamma.astype(xhat.dtype), dbeta.astype(xhat.dtype)
+    dout, xhat, gamma, inv_std, mode, dtype = _unpack(dout, cache)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        dbeta = dout.sum(axis=0)
+        dgamma = (dout * xhat).sum(axis=0)
+        dxhat = dout * gamma
+        if mode == "test":
+            dx = dxhat * inv_std
+        else:
+            n = xhat.shape[0]
+            dx = inv_std / n * (n * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0))
+    return dx.astype(dtype), dgamma.astype(dtype), dbeta.astype(dtype)
 
 
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
-    """Batch normalization of images x (N, C, H, W) with per-channel statistics."""
-    x = as_float_array(x, "x")
-    if x.ndim != 4:
-        raise ValueError(f"x must be 4-d (N, C, H, W), got shape {x.shape}")
+    """Batch normalization of images x (N, C, H, W) with per-channel statistics over
+    (N, H, W); gamma, beta: (C,); bn_param as in batchnorm_forward. Returns (out, cache)."""
+    x, gamma, beta, _, _, _ = _check_inputs(x, gamma, beta, bn_param, ndim=4)
     n, c, h, w = x.shape
-    flat = x.transpose(0, 2, 3, 1).reshape(-1, c)
+    flat = x.transpose(0, 2, 3, 1).reshape(-1, c)  # rows = pixels, columns = channels
     out, cache = batchnorm_forward(flat, gamma, beta, bn_param)
     return out.reshape(n, h, w, c).transpose(0, 3, 1, 2), (cache, x.shape)
 
 
 def spatial_batchnorm_backward(dout, cache):
-    """Gradients (dx, dgamma, dbeta) of spatial_batchnorm_forward."""
+    """Gradients (dx (N, C, H, W), dgamma (C,), dbeta (C,)) of spatial_batchnorm_forward."""
+    if not (isinstance(cache, tuple) and len(cache) == 2 and isinstance(cache[0], dict)):
+        raise TypeError("cache must come from fastnn.reference.spatial_batchnorm_forward "
+                        f"(the NumPy backend), got {type(cache).__name__}")
     inner, shape = cache
     n, c, h, w = shape
     dout = as_float_array(dout, "dout")

@@ -1,0 +1,581 @@
+/* Batch-normalization loops for one element type; batchnorm_kernels.h includes this file
+ * once with BN_T = float and once with BN_T = double (BN(name) appends _f or _d), so both
+ * dtypes share one body.  No include guard on purpose.
+ *
+ * Data is viewed as (n, c, s): c channels, s contiguous elements per (sample, channel)
+ * segment.  A 2-d batch (N, D) is (N, D, 1) and uses the "rows" loops (vectorised across
+ * columns); images (N, C, H, W) are (N, C, H*W) and use the "segs" loops (vectorised along
+ * a segment with independent accumulators).
+ *
+ * Precision: every statistic and gradient sum is accumulated in double from double
+ * products.  The two element passes (normalise, dx) run in the element type so that float32
+ * uses the full vector width; they subtract the mean as a two-term hi + lo split, so data far
+ * from 0 keeps float32 accuracy.  A float32 call falls back to double element passes
+ * ("exact" loops) when a deviation from the mean could overflow float
+ * (sqrt(sum of squared deviations) > BN_WIDE_LIMIT): sum((x-mean)^2) bounds every |x-mean|.
+ */
+
+/* Reductions along one contiguous segment with BN_LANES independent double accumulators
+ * (the compiler turns them into vector registers; an OpenMP simd reduction would need
+ * -fopenmp-simd and does not vectorise inside target_clones functions with gcc). */
+static inline double BN(sum)(const BN_T *BN_RESTRICT v, ptrdiff_t n)
+{
+    double acc[BN_LANES] = {0.0}, total = 0.0;
+    ptrdiff_t i = 0;
+    for (; i + BN_LANES <= n; i += BN_LANES)
+        for (int u = 0; u < BN_LANES; u++) acc[u] += (double)v[i + u];
+    for (; i < n; i++) total += (double)v[i];
+    return total + bn_lanes_total(acc);
+}
+
+static inline double BN(sum_sq_dev)(const BN_T *BN_RESTRICT v, ptrdiff_t n, double m)
+{
+    double acc[BN_LANES] = {0.0}, total = 0.0;
+    ptrdiff_t i = 0;
+    for (; i + BN_LANES <= n; i += BN_LANES)
+        for (int u = 0; u < BN_LANES; u++) {
+            double e = (double)v[i + u] - m;
+            acc[u] += e * e;
+        }
+    for (; i < n; i++) total += ((double)v[i] - m) * ((double)v[i] - m);
+    return total + bn_lanes_total(acc);
+}
+
+/* sb = sum(g), sg = sum(g * (v - m)) along one segment. */
+static inline void BN(grad_dots)(const BN_T *BN_RESTRICT g, const BN_T *BN_RESTRICT v,
+                                 ptrdiff_t n, double m, double *sb, double *sg)
+{
+    double accb[BN_LANES] = {0.0}, accg[BN_LANES] = {0.0}, tb = 0.0, tg = 0.0;
+    ptrdiff_t i = 0;
+    for (; i + BN_LANES <= n; i += BN_LANES)
+        for (int u = 0; u < BN_LANES; u++) {
+            double gu = (double)g[i + u];
+            accb[u] += gu;
+            accg[u] += gu * ((double)v[i + u] - m);
+        }
+    for (; i < n; i++) {
+        tb += (double)g[i];
+        tg += (double)g[i] * ((double)v[i] - m);
+    }
+    *sb = tb + bn_lanes_total(accb);
+    *sg = tg + bn_lanes_total(accg);
+}
+
+/* Statistics of rows [r0, r1) of x (rows of d elements): cnt[j], mean[j] and m2[j] (sum of
+ * squared deviations) per column.  Tiles of rows are summed twice while they sit in cache
+ * (the sum, then squared deviations from the tile mean: a two-pass scheme with one trip to
+ * memory) and merged into the running statistics with Chan, Golub & LeVeque's update. */
+static FASTNN_CLONES void BN(rows_stats)(
+    const BN_T *BN_RESTRICT x, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1,
+    double *BN_RESTRICT cnt, double *BN_RESTRICT mean, double *BN_RESTRICT m2,
+    double *BN_RESTRICT tmean, double *BN_RESTRICT tm2)
+{
+    ptrdiff_t tile = BN_TILE_ELEMS / d, i, j;
+    double na = 0.0;
+    if (tile < 1) tile = 1;
+    for (ptrdiff_t i0 = r0; i0 < r1; i0 += tile) {
+        ptrdiff_t i1 = i0 + tile < r1 ? i0 + tile : r1;
+        double nb = (double)(i1 - i0), n = na + nb;
+        /* Four rows per sweep: the column accumulators are loaded and stored once per
+         * four rows instead of once per row. */
+        for (j = 0; j < d; j++) tmean[j] = 0.0;
+        for (i = i0; i + 4 <= i1; i += 4) {
+            const BN_T *a = x + i * d, *b = a + d, *e = b + d, *f = e + d;
+            for (j = 0; j < d; j++)
+                tmean[j] += ((double)a[j] + (double)b[j]) + ((double)e[j] + (double)f[j]);
+        }
+        for (; i < i1; i++) {
+            const BN_T *a = x + i * d;
+            for (j = 0; j < d; j++) tmean[j] += (double)a[j];
+        }
+        for (j = 0; j < d; j++) { tmean[j] /= nb; tm2[j] = 0.0; }
+        for (i = i0; i + 4 <= i1; i += 4) {
+            const BN_T *a = x + i * d, *b = a + d, *e = b + d, *f = e + d;
+            for (j = 0; j < d; j++) {
+                double m = tmean[j];
+                double ea = (double)a[j] - m, eb = (double)b[j] - m;
+                double ee = (double)e[j] - m, ef = (double)f[j] - m;
+                tm2[j] += (ea * ea + eb * eb) + (ee * ee + ef * ef);
+            }
+        }
+        for (; i < i1; i++) {
+            const BN_T *a = x + i * d;
+            for (j = 0; j < d; j++) {
+                double ea = (double)a[j] - tmean[j];
+                tm2[j] += ea * ea;
+            }
+        }
+        if (na == 0.0) {  /* first tile: copy (a 0 * inf merge weight would give NaN) */
+            for (j = 0; j < d; j++) { mean[j] = tmean[j]; m2[j] = tm2[j]; }
+        } else {
+            double wb = nb / n, wab = na * nb / n;
+            for (j = 0; j < d; j++) {
+                double delta = tmean[j] - mean[j];
+                mean[j] += delta * wb;
+                m2[j] += tm2[j] + delta * delta * wab;
+            }
+        }
+        na = n;
+    }
+    if (na == 0.0) for (j = 0; j < d; j++) { mean[j] = 0.0; m2[j] = 0.0; }
+    for (j = 0; j < d; j++) cnt[j] = na;
+}
+
+/* Statistics of segments [k0, k1) (segment k belongs to channel k % c): cnt, mean, m2 per
+ * channel; each segment is a two-pass block merged as in rows_stats. */
+static FASTNN_CLONES void BN(segs_stats)(
+    const BN_T *BN_RESTRICT x, ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1,
+    double *BN_RESTRICT cnt, double *BN_RESTRICT mean, double *BN_RESTRICT m2)
+{
+    const double nb = (double)s;
+    ptrdiff_t j;
+    for (j = 0; j < c; j++) { cnt[j] = 0.0; mean[j] = 0.0; m2[j] = 0.0; }
+    for (ptrdiff_t k = k0; k < k1; k++) {
+        const BN_T *seg = x + k * s;
+        const double sm = BN(sum)(seg, s) / nb;
+        const double q = BN(sum_sq_dev)(seg, s, sm);
+        j = k % c;
+        bn_merge(&cnt[j], &mean[j], &m2[j], nb, sm, q);
+    }
+}
+
+/* out = ((x - mhi) - mlo) * scale + shift in BN_T, co = [mhi, mlo, scale, shift]. */
+static FASTNN_CLONES void BN(rows_normalize)(
+    const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT out, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1,
+    const BN_T *BN_RESTRICT co)
+{
+    const BN_T *mhi = co, *mlo = co + d, *scale = co + 2 * d, *shift = co + 3 * d;
+    for (ptrdiff_t i = r0; i < r1; i++) {
+        const BN_T *xr = x + i * d;
+        BN_T *o = out + i * d;
+        for (ptrdiff_t j = 0; j < d; j++) o[j] = ((xr[j] - mhi[j]) - mlo[j]) * scale[j] + shift[j];
+    }
+}
+
+static FASTNN_CLONES void BN(segs_normalize)(
+    const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT out, ptrdiff_t c, ptrdiff_t s,
+    ptrdiff_t k0, ptrdiff_t k1, const BN_T *BN_RESTRICT co)
+{
+    for (ptrdiff_t k = k0; k < k1; k++) {
+        const BN_T *xs = x + k * s;
+        BN_T *o = out + k * s;
+        const ptrdiff_t j = k % c;
+        const BN_T mhi = co[j], mlo = co[c + j], sc = co[2 * c + j], sh = co[3 * c + j];
+        for (ptrdiff_t i = 0; i < s; i++) o[i] = ((xs[i] - mhi) - mlo) * sc + sh;
+    }
+}
+
+/* The same passes in double arithmetic (float32 data with deviations near FLT_MAX):
+ * out = (x - mean) * scale + shift. */
+static FASTNN_CLONES void BN(rows_normalize_exact)(
+    const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT out, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1,
+    const double *BN_RESTRICT mean, const double *BN_RESTRICT dco)
+{
+    const double *scale = dco, *shift = dco + d;
+    for (ptrdiff_t i = r0; i < r1; i++) {
+        const BN_T *xr = x + i * d;
+        BN_T *o = out + i * d;
+        for (ptrdiff_t j = 0; j < d; j++)
+            o[j] = (BN_T)(((double)xr[j] - mean[j]) * scale[j] + shift[j]);
+    }
+}
+
+static FASTNN_CLONES void BN(segs_normalize_exact)(
+    const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT out, ptrdiff_t c, ptrdiff_t s,
+    ptrdiff_t k0, ptrdiff_t k1, const double *BN_RESTRICT mean, const double *BN_RESTRICT dco)
+{
+    for (ptrdiff_t k = k0; k < k1; k++) {
+        const BN_T *xs = x + k * s;
+        BN_T *o = out + k * s;
+        const ptrdiff_t j = k % c;
+        const double m = mean[j], sc = dco[j], sh = dco[c + j];
+        for (ptrdiff_t i = 0; i < s; i++) o[i] = (BN_T)(((double)xs[i] - m) * sc + sh);
+    }
+}
+
+/* Gradient sums of rows [r0, r1): sdb[j] = sum(dout), sdg[j] = sum(dout * (x - mean)).
+ * With dx != NULL (test mode, where dx does not depend on the sums) also dx = a * dout. */
+static FASTNN_CLONES void BN(rows_grad_sums)(
+    const BN_T *BN_RESTRICT dout, const BN_T *BN_RESTRICT x, ptrdiff_t d,
+    ptrdiff_t r0, ptrdiff_t r1, const double *BN_RESTRICT mean,
+    double *BN_RESTRICT sdb, double *BN_RESTRICT sdg,
+    BN_T *BN_RESTRICT dx, const double *BN_RESTRICT a)
+{
+    ptrdiff_t i, j;
+    for (j = 0; j < d; j++) { sdb[j] = 0.0; sdg[j] = 0.0; }
+    if (dx == NULL) {
+        for (i = r0; i + 2 <= r1; i += 2) {  /* two rows per sweep, as in rows_stats */
+            const BN_T *g = dout + i * d, *xr = x + i * d, *g2 = g + d, *x2 = xr + d;
+            for (j = 0; j < d; j++) {
+                double ga = (double)g[j], gb = (double)g2[j], m = mean[j];
+                sdb[j] += ga + gb;
+                sdg[j] += ga * ((double)xr[j] - m) + gb * ((double)x2[j] - m);
+            }
+        }
+        for (; i < r1; i++) {
+            const BN_T *g = dout + i * d, *xr = x + i * d;
+            for (j = 0; j < d; j++) {
+                double gj = (double)g[j];
+                sdb[j] += gj;
+                sdg[j] += gj * ((double)xr[j] - mean[j]);
+            }
+        }
+    } else {
+        for (i = r0; i < r1; i++) {
+            const BN_T *g = dout + i * d, *xr = x + i * d;
+            BN_T *o = dx + i * d;
+            for (j = 0; j < d; j++) {
+                double gj = (double)g[j];
+                sdb[j] += gj;
+                sdg[j] += gj * ((double)xr[j] - mean[j]);
+                o[j] = (BN_T)(a[j] * gj);
+            }
+        }
+    }
+}
+
+static FASTNN_CLONES void BN(segs_grad_sums)(
+    const BN_T *BN_RESTRICT dout, const BN_T *BN_RESTRICT x, ptrdiff_t c, ptrdiff_t s,
+    ptrdiff_t k0, ptrdiff_t k1, const double *BN_RESTRICT mean,
+    double *BN_RESTRICT sdb, double *BN_RESTRICT sdg,
+    BN_T *BN_RESTRICT dx, const double *BN_RESTRICT a)
+{
+    ptrdiff_t j;
+    for (j = 0; j < c; j++) { sdb[j] = 0.0; sdg[j] = 0.0; }
+    for (ptrdiff_t k = k0; k < k1; k++) {
+        const BN_T *g = dout + k * s, *xs = x + k * s;
+        double sb, sg;
+        j = k % c;
+        BN(grad_dots)(g, xs, s, mean[j], &sb, &sg);
+        if (dx != NULL) {
+            BN_T *o = dx + k * s;
+            const double aj = a[j];
+            for (ptrdiff_t i = 0; i < s; i++) o[i] = (BN_T)(aj * (double)g[i]);
+        }
+        sdb[j] += sb;
+        sdg[j] += sg;
+    }
+}
+
+/* Train-mode dx in the element type: with co = [mhi, mlo, inv_std, a, cb, cg] (6 arrays),
+ * xhat = ((x - mhi) - mlo) * inv_std and dx = a * ((dout - cb) - xhat * cg), where
+ * a = gamma * inv_std, cb = mean(dout), cg = mean(dout * xhat). */
+static FASTNN_CLONES void BN(rows_dx)(
+    const BN_T *BN_RESTRICT dout, const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT dx,
+    ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1, const BN_T *BN_RESTRICT co)
+{
+    const BN_T *mhi = co, *mlo = co + d, *is = co + 2 * d, *a = co + 3 * d, *cb = co + 4 * d,
+               *cg = co + 5 * d;
+    for (ptrdiff_t i = r0; i < r1; i++) {
+        const BN_T *g = dout + i * d, *xr = x + i * d;
+        BN_T *o = dx + i * d;
+        for (ptrdiff_t j = 0; j < d; j++) {
+            BN_T xh = ((xr[j] - mhi[j]) - mlo[j]) * is[j];
+            o[j] = a[j] * ((g[j] - cb[j]) - xh * cg[j]);
+        }
+    }
+}
+
+static FASTNN_CLONES void BN(segs_dx)(
+    const BN_T *BN_RESTRICT dout, const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT dx,
+    ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1, const BN_T *BN_RESTRICT co)
+{
+    for (ptrdiff_t k = k0; k < k1; k++) {
+        const BN_T *g = dout + k * s, *xs = x + k * s;
+        BN_T *o = dx + k * s;
+        const ptrdiff_t j = k % c;
+        const BN_T mhi = co[j], mlo = co[c + j], is = co[2 * c + j], a = co[3 * c + j],
+                   cb = co[4 * c + j], cg = co[5 * c + j];
+        for (ptrdiff_t i = 0; i < s; i++) {
+            BN_T xh = ((xs[i] - mhi) - mlo) * is;
+            o[i] = a * ((g[i] - cb) - xh * cg);
+        }
+    }
+}
+
+/* Train-mode dx in double: dx = a * dout + b * (x - mean) + cc, dco = [a, b, cc]. */
+static FASTNN_CLONES void BN(rows_dx_exact)(
+    const BN_T *BN_RESTRICT dout, const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT dx,
+    ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1, const double *BN_RESTRICT mean,
+    const double *BN_RESTRICT dco)
+{
+    const double *a = dco, *b = dco + d, *cc = dco + 2 * d;
+    for (ptrdiff_t i = r0; i < r1; i++) {
+        const BN_T *g = dout + i * d, *xr = x + i * d;
+        BN_T *o = dx + i * d;
+        for (ptrdiff_t j = 0; j < d; j++)
+            o[j] = (BN_T)(a[j] * (double)g[j] + b[j] * ((double)xr[j] - mean[j]) + cc[j]);
+    }
+}
+
+static FASTNN_CLONES void BN(segs_dx_exact)(
+    const BN_T *BN_RESTRICT dout, const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT dx,
+    ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1, const double *BN_RESTRICT mean,
+    const double *BN_RESTRICT dco)
+{
+    for (ptrdiff_t k = k0; k < k1; k++) {
+        const BN_T *g = dout + k * s, *xs = x + k * s;
+        BN_T *o = dx + k * s;
+        const ptrdiff_t j = k % c;
+        const double m = mean[j], aj = dco[j], bj = dco[c + j], cj = dco[2 * c + j];
+        for (ptrdiff_t i = 0; i < s; i++)
+            o[i] = (BN_T)(aj * (double)g[i] + bj * ((double)xs[i] - m) + cj);
+    }
+}
+
+/* ---- drivers: thread team, per-thread partial statistics, merge, element pass ---- */
+
+/* Per-thread statistics for the units [u0, u1) (rows when s == 1, else segments). */
+static void BN(stats_part)(const BN_T *x, ptrdiff_t c, ptrdiff_t s, ptrdiff_t u0,
+                           ptrdiff_t u1, double *part)
+{
+    if (s == 1)
+        BN(rows_stats)(x, c, u0, u1, part, part + c, part + 2 * c, part + 3 * c, part + 4 * c);
+    else
+        BN(segs_stats)(x, c, s, u0, u1, part, part + c, part + 2 * c);
+}
+
+/* 1 when the element passes may run in BN_T: always for double; for float when no
+ * deviation from the mean can overflow (sqrt(m2) bounds max |x - mean|; NaN counts as
+ * safe, it propagates either way). */
+static int BN(wide_ok)(const double *m2, ptrdiff_t c)
+{
+    if (sizeof(BN_T) == sizeof(double)) return 1;
+    for (ptrdiff_t j = 0; j < c; j++)
+        if (m2[j] > BN_WIDE_LIMIT * BN_WIDE_LIMIT) return 0;
+    return 1;
+}
+
+static void BN(normalize_part)(const BN_T *x, BN_T *out, ptrdiff_t c, ptrdiff_t s,
+                               ptrdiff_t u0, ptrdiff_t u1, int wide, const BN_T *co,
+                               const double *mean, const double *dco)
+{
+    if (wide && s == 1)
+        BN(rows_normalize)(x, out, c, u0, u1, co);
+    else if (wide)
+        BN(segs_normalize)(x, out, c, s, u0, u1, co);
+    else if (s == 1)
+        BN(rows_normalize_exact)(x, out, c, u0, u1, mean, dco);
+    else
+        BN(segs_normalize_exact)(x, out, c, s, u0, u1, mean, dco);
+}
+
+/* Coefficients of the normalise pass: co = [mhi, mlo, scale, shift] in BN_T (mean = mhi +
+ * mlo, a two-term split of the double mean), dco = [scale, shift] in double. */
+static void BN(set_affine)(BN_T *co, double *dco, ptrdiff_t c, const double *mean,
+                           const double *inv_std, const BN_T *gamma, const BN_T *beta)
+{
+    for (ptrdiff_t j = 0; j < c; j++) {
+        const BN_T hi = (BN_T)mean[j];
+        const double scale = (double)gamma[j] * inv_std[j];
+        co[j] = hi;
+        co[c + j] = (BN_T)(mean[j] - (double)hi);
+        co[2 * c + j] = (BN_T)scale;
+        co[3 * c + j] = beta[j];
+        dco[j] = scale;
+        dco[c + j] = (double)beta[j];
+    }
+}
+
+/* Merge the threads' partials into mean, 1/std and the running statistics (m2 is left in
+ * the first thread's slot for wide_ok). */
+static void BN(finish_stats)(double *scratch, ptrdiff_t stride, int nthreads, ptrdiff_t c,
+                             double eps, double momentum, const BN_T *rm_in,
+                             const BN_T *rv_in, BN_T *rm_out, BN_T *rv_out, double *mean,
+                             double *inv_std)
+{
+    for (ptrdiff_t j = 0; j < c; j++) {
+        double n = 0.0, m = 0.0, q = 0.0, var;
+        for (int t = 0; t < nthreads; t++) {
+            const double *part = scratch + t * stride;
+            bn_merge(&n, &m, &q, part[j], part[c + j], part[2 * c + j]);
+        }
+        var = q / n;  /* biased batch variance (CS231n and PyTorch's normalisation) */
+        mean[j] = m;
+        inv_std[j] = 1.0 / sqrt(var + eps);
+        rm_out[j] = (BN_T)(momentum * (double)rm_in[j] + (1.0 - momentum) * m);
+        rv_out[j] = (BN_T)(momentum * (double)rv_in[j] + (1.0 - momentum) * var);
+        scratch[2 * c + j] = q;
+    }
+}
+
+/* Train-mode forward.  x, out: (n, c, s); gamma, beta, running stats: (c,).  Writes out,
+ * the new running statistics, mean and inv_std (double, for the backward).  Returns 0, or
+ * -1 when the scratch allocation fails. */
+static int BN(forward_train)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                             const BN_T *gamma, const BN_T *beta, double eps, double momentum,
+                             const BN_T *rm_in, const BN_T *rv_in, BN_T *rm_out,
+                             BN_T *rv_out, double *mean, double *inv_std, int nt)
+{
+    const ptrdiff_t units = s == 1 ? n : n * c, stride = bn_stride(c, 5);
+    double *scratch, *dco;
+    BN_T *co;
+    int wide = 1;
+    if (nt < 1) nt = 1;
+    if (nt > units) nt = (int)(units > 0 ? units : 1);
+    scratch = (double *)malloc(sizeof(double) * (size_t)(stride * nt + 6 * c));
+    if (scratch == NULL) return -1;
+    dco = scratch + stride * nt;
+    co = (BN_T *)(dco + 2 * c);
+    if (nt == 1) {
+        BN(stats_part)(x, c, s, 0, units, scratch);
+        BN(finish_stats)(scratch, stride, 1, c, eps, momentum, rm_in, rv_in, rm_out, rv_out,
+                         mean, inv_std);
+        wide = BN(wide_ok)(scratch + 2 * c, c);
+        BN(set_affine)(co, dco, c, mean, inv_std, gamma, beta);
+        BN(normalize_part)(x, out, c, s, 0, units, wide, co, mean, dco);
+    } else {
+#pragma omp parallel num_threads(nt)
+        {
+            const int t = BN_THREAD_NUM(), team = BN_NUM_THREADS();
+            const ptrdiff_t u0 = units * t / team, u1 = units * (t + 1) / team;
+            BN(stats_part)(x, c, s, u0, u1, scratch + t * stride);
+#pragma omp barrier
+#pragma omp single
+            {
+                BN(finish_stats)(scratch, stride, team, c, eps, momentum, rm_in, rv_in, rm_out,
+                                 rv_out, mean, inv_std);
+                wide = BN(wide_ok)(scratch + 2 * c, c);
+                BN(set_affine)(co, dco, c, mean, inv_std, gamma, beta);
+            }
+            BN(normalize_part)(x, out, c, s, u0, u1, wide, co, mean, dco);
+        }
+    }
+    free(scratch);
+    return 0;
+}
+
+/* Test-mode forward: normalise with the running statistics (also stored as mean and
+ * inv_std for the backward).  float32 uses the double loops here: nothing bounds x. */
+static int BN(forward_test)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                            const BN_T *gamma, const BN_T *beta, double eps,
+                            const BN_T *rm, const BN_T *rv, double *mean, double *inv_std,
+                            int nt)
+{
+    const ptrdiff_t units = s == 1 ? n : n * c;
+    const int wide = sizeof(BN_T) == sizeof(double);
+    double *dco = (double *)malloc(sizeof(double) * (size_t)(4 * c));
+    BN_T *co;
+    if (dco == NULL) return -1;
+    co = (BN_T *)(dco + 2 * c);
+    for (ptrdiff_t j = 0; j < c; j++) {
+        mean[j] = (double)rm[j];
+        inv_std[j] = 1.0 / sqrt((double)rv[j] + eps);
+    }
+    BN(set_affine)(co, dco, c, mean, inv_std, gamma, beta);
+    if (nt > units) nt = (int)(units > 0 ? units : 1);
+    if (nt <= 1) {
+        BN(normalize_part)(x, out, c, s, 0, units, wide, co, mean, dco);
+    } else {
+#pragma omp parallel num_threads(nt)
+        {
+            const int t = BN_THREAD_NUM(), team = BN_NUM_THREADS();
+            BN(normalize_part)(x, out, c, s, units * t / team, units * (t + 1) / team, wide,
+                               co, mean, dco);
+        }
+    }
+    free(dco);
+    return 0;
+}
+
+static void BN(grad_sums_part)(const BN_T *dout, const BN_T *x, ptrdiff_t c, ptrdiff_t s,
+                               ptrdiff_t u0, ptrdiff_t u1, const double *mean, double *part,
+                               BN_T *dx, const double *a)
+{
+    if (s == 1)
+        BN(rows_grad_sums)(dout, x, c, u0, u1, mean, part, part + c, dx, a);
+    else
+        BN(segs_grad_sums)(dout, x, c, s, u0, u1, mean, part, part + c, dx, a);
+}
+
+static void BN(dx_part)(const BN_T *dout, const BN_T *x, BN_T *dx, ptrdiff_t c, ptrdiff_t s,
+                        ptrdiff_t u0, ptrdiff_t u1, int wide, const BN_T *co,
+                        const double *mean, const double *dco)
+{
+    if (wide && s == 1)
+        BN(rows_dx)(dout, x, dx, c, u0, u1, co);
+    else if (wide)
+        BN(segs_dx)(dout, x, dx, c, s, u0, u1, co);
+    else if (s == 1)
+        BN(rows_dx_exact)(dout, x, dx, c, u0, u1, mean, dco);
+    else
+        BN(segs_dx_exact)(dout, x, dx, c, s, u0, u1, mean, dco);
+}
+
+/* Sum the threads' gradient partials into dgamma, dbeta and, in train mode, the
+ * coefficients of dx = gamma*inv_std * (dout - mean(dout) - xhat * mean(dout*xhat)):
+ * co = [mhi, mlo, inv_std, a, cb, cg] in BN_T and dco = [a, b, cc] in double for
+ * dx = a*dout + b*(x - mean) + cc.  Returns the wide flag. */
+static int BN(finish_grads)(double *scratch, ptrdiff_t stride, int nthreads, ptrdiff_t c,
+                            double count, double eps, const double *mean,
+                            const double *inv_std, int train, const double *a, BN_T *co,
+                            double *dco, BN_T *dgamma, BN_T *dbeta)
+{
+    int wide = 1;
+    for (ptrdiff_t j = 0; j < c; j++) {
+        double sb = 0.0, sg = 0.0, dg, is = inv_std[j];
+        for (int t = 0; t < nthreads; t++) {
+            sb += scratch[t * stride + j];
+            sg += scratch[t * stride + c + j];
+        }
+        dg = sg * is;
+        dgamma[j] = (BN_T)dg;
+        dbeta[j] = (BN_T)sb;
+        if (train) {
+            const BN_T hi = (BN_T)mean[j];
+            /* count * var bounds (x - mean)^2, as in wide_ok */
+            const double m2 = count * (1.0 / (is * is) - eps);
+            if (sizeof(BN_T) != sizeof(double) && m2 > BN_WIDE_LIMIT * BN_WIDE_LIMIT) wide = 0;
+            co[j] = hi;
+            co[c + j] = (BN_T)(mean[j] - (double)hi);
+            co[2 * c + j] = (BN_T)is;
+            co[3 * c + j] = (BN_T)a[j];
+            co[4 * c + j] = (BN_T)(sb / count);
+            co[5 * c + j] = (BN_T)(dg / count);
+            dco[c + j] = -a[j] * is * dg / count;
+            dco[2 * c + j] = -a[j] * sb / count;
+        }
+    }
+    return wide;
+}
+
+/* Backward.  dout, x, dx: (n, c, s); mean, inv_std: (c,) double from the forward. */
+static int BN(backward)(const BN_T *dout, const BN_T *x, BN_T *dx, ptrdiff_t n, ptrdiff_t c,
+                        ptrdiff_t s, const BN_T *gamma, const double *mean,
+                        const double *inv_std, double eps, int train, BN_T *dgamma,
+                        BN_T *dbeta, int nt)
+{
+    const ptrdiff_t units = s == 1 ? n : n * c, stride = bn_stride(c, 2);
+    const double count = (double)n * (double)s;
+    double *scratch, *dco;
+    BN_T *co, *dx_in_sums = train ? NULL : dx;
+    int wide = 1;
+    if (nt < 1) nt = 1;
+    if (nt > units) nt = (int)(units > 0 ? units : 1);
+    scratch = (double *)malloc(sizeof(double) * (size_t)(stride * nt + 9 * c));
+    if (scratch == NULL) return -1;
+    dco = scratch + stride * nt;  /* dco[0:c] = a = gamma * inv_std, used by both modes */
+    co = (BN_T *)(dco + 3 * c);
+    for (ptrdiff_t j = 0; j < c; j++) dco[j] = (double)gamma[j] * inv_std[j];
+    if (nt == 1) {
+        BN(grad_sums_part)(dout, x, c, s, 0, units, mean, scratch, dx_in_sums, dco);
+        wide = BN(finish_grads)(scratch, stride, 1, c, count, eps, mean, inv_std, train, dco,
+                                co, dco, dgamma, dbeta);
+        if (train) BN(dx_part)(dout, x, dx, c, s, 0, units, wide, co, mean, dco);
+    } else {
+#pragma omp parallel num_threads(nt)
+        {
+            const int t = BN_THREAD_NUM(), team = BN_NUM_THREADS();
+            const ptrdiff_t u0 = units * t / team, u1 = units * (t + 1) / team;
+            BN(grad_sums_part)(dout, x, c, s, u0, u1, mean, scratch + t * stride, dx_in_sums,
+                               dco);
+#pragma omp barrier
+#pragma omp single
+            wide = BN(finish_grads)(scratch, stride, team, c, count, eps, mean, inv_std, train,
+                                    dco, co, dco, dgamma, dbeta);
+            if (train) BN(dx_part)(dout, x, dx, c, s, u0, u1, wide, co, mean, dco);
+        }
+    }
+    free(scratch);
+    return 0;
+}
