@@ -1,0 +1,356 @@
+"""The ``fastnn`` command end to end (subprocesses), the benchmark engine and the HTML report.
+
+The CLI runs as ``sys.executable -m fastnn`` with a temporary folder as working directory, so
+that a source checkout in cwd cannot shadow the fastnn under test; PYTHONPATH points at the
+folder the tests imported fastnn from (the installed package in CI, the in-place build here).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+import sys
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import bench, report
+from fastnn.registry import all_kernels
+
+FASTNN_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
+
+
+def run_cli(*args, cwd, timeout=300, env=None):
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = FASTNN_PARENT + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env.pop("FASTNN_BACKEND", None)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "fastnn", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def assert_user_error(proc, code, *fragments):
+    """One line on stderr naming the problem, the expected exit code, no traceback."""
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+TINY_BENCH = ("--size", "1000", "--rounds", "2", "--min-time", "0.0002", "--no-torch")
+
+
+# ----------------------------------------------------------------------------- bench engine
+
+@pytest.mark.parametrize("text, expected", [
+    ("small", "small"), ("ALL", "all"), ("large", "large"), ("65536", 65536), ("64k", 65536),
+    ("8M", 8 << 20), ("1e6", 1_000_000), ("4096x1000", (4096, 1000)), ("2x3x4", (2, 3, 4)),
+])
+def test_parse_size(text, expected):
+    assert bench.parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "huge", "-5", "0", "1.5", "4096x", "x10", "3e-2"])
+def test_parse_size_rejects(text):
+    with pytest.raises(ValueError, match="bad size"):
+        bench.parse_size(text)
+
+
+def test_resolve_shapes_follow_the_registry():
+    for spec in all_kernels():
+        registered = [tuple(s) for s in spec.shapes]
+        if not registered:
+            assert bench.resolve_shapes(spec, ["all", 1000]) == []
+            continue
+        assert bench.resolve_shapes(spec, ["small"]) == registered[:1]
+        assert bench.resolve_shapes(spec, ["large"]) == registered[-1:]
+        assert bench.resolve_shapes(spec, ["all", "small"]) == registered
+        largest = max(registered, key=np.prod)
+        (shape,) = bench.resolve_shapes(spec, [100_000])
+        assert len(shape) == len(largest) and shape[1:] == largest[1:]
+        assert np.prod(shape) <= max(100_000, 2 * np.prod(largest[1:]))
+        explicit = tuple(range(2, 2 + len(largest)))
+        assert bench.resolve_shapes(spec, [explicit]) == [explicit]
+        assert bench.resolve_shapes(spec, [(7,) * (len(largest) + 1)]) == []
+
+
+def test_bench_case_ratios():
+    case = bench.BenchCase("k", "f", "float32", (10,), 1.5,
+                           {"fastnn": 2.0, "numpy": 6.0, "torch": None, "copy": 1.0})
+    assert case.speedup("numpy") == 3.0
+    assert case.speedup("torch") is None
+    assert case.floor_fraction == 0.75
+    d = case.to_dict()
+    assert d["speedup_numpy"] == 3.0 and d["floor_fraction"] == 0.75 and d["shape"] == [10]
+
+
+def test_run_bench_times_every_kernel_and_dtype(tmp_path):
+    seen = []
+    cases = bench.run_bench(sizes=[1000], rounds=2, min_time=1e-4, use_torch=False,
+                            progress=lambda done, total, label: seen.append((done, total)))
+    names = [spec.name for spec in all_kernels() if spec.shapes]
+    assert [(c.kernel, c.dtype) for c in cases] == [(n, d) for n in names for d in bench.DTYPES]
+    for case in cases:
+        assert case.error == "", case.error
+        assert set(case.seconds) == {"fastnn", "numpy", "copy"}
+        assert all(0 < t < 1 for t in case.seconds.values()), case.seconds
+    assert seen[0] == (0, len(cases)) and seen[-1] == (len(cases), len(cases))
+
+    head = bench.header()
+    text = bench.format_table(cases, head)
+    markdown = bench.format_table(cases, head, markdown=True)
+    for name in names:
+        assert f"\n{name} " in text and f"| {name} |" in markdown
+    assert f"fastnn {fastnn.__version__}" in text and "numpy" in text
+    path = bench.write_json(tmp_path / "sub" / "b.json", cases, head, {"rounds": 2})
+    payload = json.loads(Path(path).read_text())
+    assert payload["header"]["cpu_features"] == head["cpu_features"]
+    assert len(payload["cases"]) == len(cases)
+
+
+def test_run_bench_keeps_going_after_a_failing_kernel(monkeypatch):
+    spec = all_kernels()[0]
+    broken = type(spec)(spec.name, spec.family, spec.fast, spec.reference,
+                        lambda *a: (_ for _ in ()).throw(RuntimeError("boom")), spec.shapes)
+    monkeypatch.setattr("fastnn.registry.all_kernels", lambda: [broken, *all_kernels()[1:2]])
+    cases = bench.run_bench(sizes=["small"], dtypes=["float64"], rounds=1, min_time=1e-4,
+                            use_torch=False)
+    assert cases[0].error == "RuntimeError: boom"
+    assert cases[1].error == "" and cases[1].seconds["fastnn"] > 0
+    assert "error: RuntimeError: boom" in bench.format_table(cases, bench.header())
+
+
+def test_run_bench_unknown_kernel():
+    with pytest.raises(ValueError, match="unknown kernel.*nope"):
+        bench.run_bench(kernels=["nope"], use_torch=False)
+
+
+def test_run_bench_torch_column():
+    pytest.importorskip("torch")
+    specs = [s for s in all_kernels() if s.torch is not None]
+    if not specs:
+        pytest.skip("no kernel registers a PyTorch peer yet")
+    cases = bench.run_bench(sizes=["small"], dtypes=["float32"], kernels=[specs[0].name],
+                            rounds=1, min_time=1e-4)
+    assert cases[0].seconds["torch"] > 0
+
+
+# ----------------------------------------------------------------------------- report
+
+def test_to_jsonable():
+    obj = {"a": np.float32(1.5), "b": np.arange(3), 3: (np.int64(2), float("nan")),
+           "inf": float("-inf"), "nested": [{"x": np.bool_(True)}]}
+    assert report.to_jsonable(obj) == {"a": 1.5, "b": [0, 1, 2], "3": [2, None], "inf": "-inf",
+                                       "nested": [{"x": True}]}
+    json.dumps(report.to_jsonable(obj), allow_nan=False)
+
+
+def _fake_results(tmp_path, with_figures=True):
+    figures = {}
+    if with_figures:
+        stats = {"loss_history": [2.3, 1.0, 0.5], "train_acc_history": [0.5, 0.9],
+                 "val_acc_history": [0.4, 0.8]}
+        path = report.plot_training_curves(stats, str(tmp_path / "curves.png"))
+        if path:
+            figures["curves"] = "curves.png"
+    figures["search"] = "missing.png"
+    return {
+        "data": {"name": "digits <test>", "n_train": 10, "n_val": 5, "n_test": 5,
+                 "n_features": 64, "n_classes": 10},
+        "final": {"test_accuracy": 0.9734, "val_accuracy": 0.96, "epochs": 3},
+        "babysit": [{"name": "initial loss", "passed": True, "message": "2.30 vs ln 10"},
+                    {"name": "overfit", "passed": False, "message": "stuck <0.5>"}],
+        "search": {"trials": [{"round": 1, "params": {"lr": 1e-3, "reg": 1e-4}, "val_acc": 0.9,
+                               "train_acc": 0.95, "status": "ok"}]},
+        "init_experiment": [{"key": "he_relu", "init": "he", "activation": "relu",
+                             "layers": [{"name": "input", "mean": 0.0, "std": 1.0}]}],
+        "figures": figures,
+    }
+
+
+def test_write_report(tmp_path):
+    results = _fake_results(tmp_path)
+    path = report.write_report(str(tmp_path), results)
+    page = Path(path).read_text(encoding="utf-8")
+    assert "97.34%" in page and "digits &lt;test&gt;" in page and "stuck &lt;0.5&gt;" in page
+    assert 'class="l fail">FAIL' in page and 'class="l pass">pass' in page
+    assert "missing.png" not in page  # figures that were not written are not linked
+    if report.have_matplotlib():
+        assert '<img src="curves.png"' in page
+        assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ----------------------------------------------------------------------------- CLI: subprocesses
+
+def test_cli_help_and_version(tmp_path):
+    proc = run_cli("--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    for command in ("demo", "bench", "init-stats", "train", "search", "config"):
+        assert command in proc.stdout
+    proc = run_cli("--version", cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"fastnn {fastnn.__version__}"
+
+
+def test_cli_config(tmp_path):
+    proc = run_cli("config", "--threads", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"fastnn {fastnn.__version__}" in proc.stdout
+    assert "threads: 1 " in proc.stdout and "compiled modules:" in proc.stdout
+
+
+def test_cli_bench(tmp_path):
+    proc = run_cli("bench", *TINY_BENCH, "--markdown", "--json", "out/bench.json", "--threads", "1",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    names = [spec.name for spec in all_kernels() if spec.shapes]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 1 + 2 * len(names)  # column titles + kernel x dtype
+    assert "- threads: 1 of" in proc.stdout
+    assert f"[{2 * len(names)}/{2 * len(names)}]" in proc.stderr  # progress lines (not a TTY)
+    payload = json.loads((tmp_path / "out" / "bench.json").read_text())
+    assert payload["header"]["threads"] == 1
+    assert {c["kernel"] for c in payload["cases"]} == set(names)
+    assert all(c["seconds"]["fastnn"] > 0 and c["error"] == "" for c in payload["cases"])
+
+
+def test_cli_init_stats(tmp_path):
+    proc = run_cli("init-stats", "--init", "xavier", "--activation", "tanh", "--layers", "3",
+                   "--hidden", "50", "--samples", "200", "--out", "figs", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("input layer had mean ") and " and std " in lines[0]
+    assert [line.split(" had")[0] for line in lines[1:4]] == [f"hidden layer {i}" for i in (1, 2, 3)]
+    if report.have_matplotlib():
+        assert (tmp_path / "figs" / "init_xavier_tanh.png").stat().st_size > 1000
+        assert "histograms saved to" in proc.stdout
+    else:
+        assert "figure skipped" in proc.stdout
+
+
+@pytest.mark.parametrize("args, code, fragments", [
+    ((), 2, ["the following arguments are required: COMMAND"]),
+    (("frobnicate",), 2, ["invalid choice: 'frobnicate'"]),
+    (("init-stats", "--init", "bogus"), 2, ["argument --init", "unknown init 'bogus'"]),
+    (("init-stats", "--init", "-1"), 2, ["argument --init", "positive"]),
+    (("init-stats", "--activation", "swish"), 2, ["argument --activation", "invalid choice"]),
+    (("bench", "--size", "huge"), 2, ["argument --size", "bad size 'huge'"]),
+    (("bench", "--threads", "0"), 2, ["argument --threads", "got '0'"]),
+    (("bench", "--kernel", "nope", "--no-torch", "--quiet"), 1, ["unknown kernel(s) nope"]),
+    (("bench", "--rounds", "x"), 2, ["argument --rounds", "whole number"]),
+    (("train", "--lr", "-1"), 2, ["argument --lr", "positive number, got '-1'"]),
+    (("train", "--lr", "nan"), 2, ["argument --lr", "finite"]),
+    (("train", "--lr", "fast"), 2, ["argument --lr", "must be a number"]),
+    (("train", "--reg", "-0.1"), 2, ["argument --reg", ">= 0"]),
+    (("train", "--update", "sgdd"), 2, ["argument --update", "invalid choice"]),
+    (("train", "--data", "mnist"), 2, ["argument --data", "unknown data 'mnist'"]),
+    (("train", "--hidden", "10,-3"), 2, ["argument --hidden"]),
+    (("search", "--lr-range", "1e-1:1e-4"), 2, ["argument --lr-range", "0 < LOW < HIGH"]),
+    (("search", "--trials", "0"), 2, ["argument --trials", ">= 1"]),
+    (("demo", "--data", "cifar10:no/such/folder"), 1, ["CIFAR-10 folder not found: ",
+                                                       "no/such/folder", "data_batch_1"]),
+    (("train", "--data", "cifar10:no/such/folder"), 1, ["CIFAR-10 folder not found"]),
+    (("demo", "--out", "a_file"), 1, ["exists and is not a folder"]),
+])
+def test_cli_user_errors(tmp_path, args, code, fragments):
+    (tmp_path / "a_file").write_text("x")
+    proc = run_cli(*args, cwd=tmp_path, timeout=120)
+    assert_user_error(proc, code, *fragments)
+
+
+# ----------------------------------------------------------------------------- demo, train, search
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("demo")
+    proc = run_cli("demo", "--quick", "--out", "out", cwd=cwd, timeout=600)
+    return cwd / "out", proc
+
+
+@pytest.mark.slow
+def test_cli_demo_quick(demo_run):
+    out, proc = demo_run
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads((out / "results.json").read_text())
+    acc = results["final"]["test_accuracy"]
+    assert acc >= 0.95, acc
+    assert f"test accuracy: {acc:.4f}" in proc.stdout
+    assert f"report:  {out / 'report.html'}" in proc.stdout
+    assert [step["passed"] for step in results["babysit"]] == [True] * len(results["babysit"])
+    assert results["babysit"][0]["name"] == "initial loss"
+    assert len(results["search"]["trials"]) == sum(n for n, _ in results["search"]["rounds"])
+    assert proc.stdout.count("Finished epoch ") == results["final"]["epochs"]
+    assert "val_acc: " in proc.stdout and "input layer had" not in proc.stdout
+    assert (out / "model.npz").exists() and (out / "search.csv").exists()
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert f"{100 * acc:.2f}%" in page
+    if report.have_matplotlib():
+        expected = {"curves.png", "search_scatter.png", "init_0p01_tanh.png", "init_he_relu.png"}
+        assert expected <= set(results["figures"].values())
+        for name in results["figures"].values():
+            assert (out / name).read_bytes()[:4] == b"\x89PNG" and f'src="{name}"' in page
+    else:
+        assert "figures skipped" in proc.stdout and "Figures skipped" in page
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.mark.slow
+def test_report_images_load_in_headless_chromium(demo_run, tmp_path):
+    """Open report.html in a real browser and check every <img> decoded (naturalWidth > 0)."""
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("Chromium is not installed")
+    out, proc = demo_run
+    assert proc.returncode == 0, proc.stderr
+    if not report.have_matplotlib():
+        pytest.skip("no figures without matplotlib")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    probe = ("<script>window.addEventListener('load', () => document.body.setAttribute("
+             "'data-images', [...document.images].map(i => i.getAttribute('src') + ':' + "
+             "(i.complete && i.naturalWidth > 0)).join(' ')));</script></body>")
+    check = out / "_browser_check.html"  # next to the report, so relative src resolve alike
+    check.write_text(page.replace("</body>", probe), encoding="utf-8")
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+                          check.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    marker = 'data-images="'
+    assert marker in dom, dom[:500]
+    status = dom.split(marker, 1)[1].split('"', 1)[0].split()
+    expected = json.loads((out / "results.json").read_text())["figures"].values()
+    assert sorted(s.rsplit(":", 1)[0] for s in status) == sorted(expected)
+    assert all(s.endswith(":true") for s in status), status
+
+
+@pytest.mark.slow
+def test_cli_train_and_search(tmp_path):
+    proc = run_cli("train", "--epochs", "3", "--lr", "0.1", "--out", "t", "--threads", "1",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [line.split(":")[0] for line in proc.stdout.splitlines()
+            if line.startswith("Finished epoch")] == [f"Finished epoch {i} / 3" for i in (1, 2, 3)]
+    results = json.loads((tmp_path / "t" / "results.json").read_text())
+    assert 0.8 < results["test_accuracy"] <= 1.0
+    saved = np.load(tmp_path / "t" / "model.npz")
+    assert saved["W1"].shape == (64, 100) and saved["zero_center_mean"].shape == (64,)
+    assert json.loads(str(saved["meta"]))["hidden_dims"] == [100]
+
+    proc = run_cli("train", "--epochs", "2", "--lr", "1e6", "--out", "t2", cwd=tmp_path)
+    assert proc.returncode == 1 and "lower --lr" in proc.stderr and "Traceback" not in proc.stderr
+
+    proc = run_cli("search", "--trials", "3", "--epochs", "1", "--fine-trials", "2",
+                   "--fine-epochs", "1", "--out", "s", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("val_acc: ") >= 5 and "best: val_acc: " in proc.stdout
+    payload = json.loads((tmp_path / "s" / "results.json").read_text())
+    assert len(payload["trials"]) == 5
+    assert (tmp_path / "s" / "best_model.npz").exists() and (tmp_path / "s" / "search.csv").exists()
