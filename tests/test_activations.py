@@ -8,7 +8,7 @@ import fastnn
 from fastnn import reference as ref
 from fastnn._kernels import activations as ext
 from fastnn.core import activations as core
-from tests.util import (DTYPES, SHAPES, VALUE_KINDS, assert_matches, numerical_gradient,
+from util import (DTYPES, SHAPES, VALUE_KINDS, assert_matches, numerical_gradient,
                         odd_arrays, rel_error)
 
 ELEMENTWISE = [s for s in core.KERNELS if not s.name.startswith("maxout")]

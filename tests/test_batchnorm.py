@@ -11,7 +11,7 @@ from fastnn import layers
 from fastnn import reference as ref
 from fastnn._kernels import batchnorm as ext
 from fastnn.core import batchnorm as fast
-from tests.util import DTYPES, numerical_gradient, odd_arrays, rel_error
+from util import DTYPES, numerical_gradient, odd_arrays, rel_error
 
 FORWARDS = {"fast": fast.batchnorm_forward, "ref": ref.batchnorm_forward}
 IMPLS = [

@@ -5,7 +5,7 @@ import pytest
 
 import fastnn
 from fastnn import layers
-from tests.util import numerical_gradient, rel_error
+from util import numerical_gradient, rel_error
 
 BACKENDS = ("cython", "numpy")
 

@@ -9,7 +9,7 @@ import pytest
 
 import fastnn
 from fastnn import registry
-from tests.util import DTYPES, assert_matches, numerical_gradient, odd_arrays, rel_error
+from util import DTYPES, assert_matches, numerical_gradient, odd_arrays, rel_error
 
 fast = importlib.import_module("fastnn.core.softmax")
 ref = importlib.import_module("fastnn.reference.softmax")
