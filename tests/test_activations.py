@@ -8,8 +8,8 @@ import fastnn
 from fastnn import reference as ref
 from fastnn._kernels import activations as ext
 from fastnn.core import activations as core
-from util import (DTYPES, SHAPES, VALUE_KINDS, assert_matches, numerical_gradient,
-                        odd_arrays, rel_error)
+from util import (DTYPES, SHAPES, VALUE_KINDS, assert_matches, numerical_gradient, odd_arrays,
+                  rel_error)
 
 ELEMENTWISE = [s for s in core.KERNELS if not s.name.startswith("maxout")]
 FORWARD = ["relu", "sigmoid", "tanh", "leaky_relu", "elu"]

@@ -9,6 +9,8 @@ import textwrap
 import numpy as np
 import pytest
 
+import fastnn
+
 from fastnn.datasets import CIFAR10_URL, load_cifar10, load_digits, train_val_split
 
 
@@ -62,7 +64,7 @@ def test_digits_need_no_scikit_learn(tmp_path):
         assert X.shape == (1797, 64)
         print("ok")
     """)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(fastnn.__file__))  # the fastnn this session imported
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          cwd=tmp_path)
