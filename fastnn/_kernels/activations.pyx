@@ -232,8 +232,8 @@ def maxout(cnp.ndarray z, cnp.ndarray y, cnp.ndarray idx, Py_ssize_t k, int n_th
 
 def maxout_backward(cnp.ndarray dout, cnp.ndarray idx, cnp.ndarray dz, Py_ssize_t k,
                     int n_threads):
-    """dz[i, idx[i]] = dout[i] for dz viewed as (m, k) rows; the other entries are left as
-    they are, so pass dz zero-filled.
+    """dz[i, j] = dout[i] if j == idx[i] else 0, for dz viewed as (m, k) rows (every element
+    is written: dz may be uninitialised).
 
     dout: C-contiguous float32/float64 of m elements; idx: m intp, each in [0, k) (checked by
     the caller); dz: m*k elements of dout's dtype.

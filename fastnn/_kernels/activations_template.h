@@ -165,12 +165,26 @@ FASTNN_CLONES static void FNN(maxout)(const FNN_T *z, FNN_T *y, ptrdiff_t *idx, 
     }
 }
 
-/* dz[i, idx[i]] = dout[i] for dz of shape (m, k), which the caller passes zero-filled
- * (np.zeros: for large arrays the OS hands out zeroed pages, so no pass of our own is spent on
- * the zeros); idx already checked to be in [0, k). */
+/* dz[i, j] = dout[i] if j == idx[i] else 0, for dz of shape (m, k): every element is written
+ * in one streaming pass (no zero-fill pass first); idx already checked to be in [0, k).
+ * Constant k (2, 3, 4: the usual maxout widths) lets gcc vectorise the row. */
+FASTNN_INLINE void FNN(maxout_backward_rows)(const FNN_T *dout, const ptrdiff_t *idx, FNN_T *dz,
+                                             ptrdiff_t m, ptrdiff_t k) {
+    for (ptrdiff_t i = 0; i < m; i++) {
+        FNN_T *row = dz + i * k;
+        for (ptrdiff_t j = 0; j < k; j++) row[j] = (FNN_T)0;
+        row[idx[i]] = dout[i];
+    }
+}
+
 FASTNN_CLONES static void FNN(maxout_backward)(const FNN_T *dout, const ptrdiff_t *idx,
                                                FNN_T *dz, ptrdiff_t m, ptrdiff_t k) {
-    for (ptrdiff_t i = 0; i < m; i++) dz[i * k + idx[i]] = dout[i];
+    switch (k) {
+    case 2: FNN(maxout_backward_rows)(dout, idx, dz, m, 2); break;
+    case 3: FNN(maxout_backward_rows)(dout, idx, dz, m, 3); break;
+    case 4: FNN(maxout_backward_rows)(dout, idx, dz, m, 4); break;
+    default: FNN(maxout_backward_rows)(dout, idx, dz, m, k);
+    }
 }
 
 #undef FNN_UNARY_LOOP

@@ -207,7 +207,7 @@ def maxout_backward(dout, argmax, k):
     dout: float array; argmax: integer array of dout's shape with values in [0, k).
     """
     dout, argmax, k = check_maxout_backward_input(dout, argmax, k)
-    dz = np.zeros(dout.shape + (k,), dout.dtype)  # the kernel writes only the winners
+    dz = np.empty(dout.shape + (k,), dout.dtype)  # the kernel writes every element
     _ext.maxout_backward(_contiguous(dout), _contiguous(argmax), dz, k,
                          threads_for(dz.size, PARALLEL_THRESHOLD))
     return dz
