@@ -24,21 +24,17 @@ from fastnn.core import *  # noqa: E402,F401,F403
 from fastnn import datasets, gradcheck, init, layers  # noqa: E402,F401
 from fastnn.models import FullyConnectedNet, init_two_layer_model, two_layer_net  # noqa: E402
 from fastnn.trainer import ClassifierTrainer  # noqa: E402
-from fastnn import search  # noqa: E402
+from fastnn import babysit, diagnostics, preprocessing, search  # noqa: E402,F401
 
 __all__ = [
     "__version__",
-    "backend",
-    "get_backend",
-    "use_backend",
-    "get_num_threads",
-    "set_num_threads",
-    "num_threads",
-    "show_config",
+    # configuration
+    "backend", "get_backend", "use_backend",
+    "get_num_threads", "set_num_threads", "num_threads", "show_config",
+    # kernels (fastnn.core; NumPy twins in fastnn.reference)
     *_core.__all__,
+    # the lecture notes' API and what builds on it
+    "init_two_layer_model", "two_layer_net", "FullyConnectedNet", "ClassifierTrainer",
+    # modules
+    "init", "layers", "gradcheck", "datasets", "preprocessing", "diagnostics", "babysit", "search",
 ]
-__all__ += ["init_two_layer_model", "two_layer_net", "FullyConnectedNet", "ClassifierTrainer",
-            "init", "layers", "gradcheck", "datasets"]
-from fastnn import babysit, diagnostics, preprocessing  # noqa: E402,F401
-
-__all__ += ["preprocessing", "diagnostics", "babysit"]

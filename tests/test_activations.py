@@ -63,11 +63,25 @@ def _sweep(dtype, seed=0):
     yield from odd_arrays(dtype, seed, kinds=("normal",), shapes=LARGE)
 
 
+# The baseline-ISA twin of an exact kernel is the same C source: swept once, dispatched.
+SWEEP_CASES = [
+    pytest.param(spec, baseline, id=f"{spec.name}-{'baseline' if baseline else 'dispatched'}")
+    for spec in ELEMENTWISE for baseline in (False, True)
+    if not (baseline and spec.name in EXACT)
+]
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("spec", ELEMENTWISE, ids=lambda s: s.name)
-def test_matches_reference_on_odd_arrays(spec, dtype, isa):
-    if isa and spec.name in EXACT:
-        pytest.skip("the baseline twin of an exact kernel is the same C source")
+@pytest.mark.parametrize("spec, baseline", SWEEP_CASES)
+def test_matches_reference_on_odd_arrays(spec, baseline, dtype):
+    previous = ext._use_baseline(baseline)
+    try:
+        _sweep_against_twin(spec, dtype)
+    finally:
+        ext._use_baseline(previous)
+
+
+def _sweep_against_twin(spec, dtype):
     second = dict(_sweep(dtype, seed=1))
     for what, x in _sweep(dtype):
         arrays = (second[what], x) if spec.name in BACKWARD else (x,)
