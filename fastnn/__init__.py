@@ -6,6 +6,17 @@ The compiled kernels are the default; ``fastnn.reference`` holds their NumPy twi
 
 __version__ = "0.1.0"
 
+import os as _os
+
+# libgomp's idle threads spin for ~300k iterations after every parallel region.  Next to
+# OpenBLAS's own spinning threads that oversubscribes the cores: a small training run took
+# 3.2x longer with 2 fastnn threads than with 1 (bench/test_bench_search.py).  A short spin
+# keeps our parallel regions' hand-off as fast as before (measured at 128K elements) and
+# frees the cores for BLAS.  It must be set before libgomp loads (our first extension import);
+# a user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+if "OMP_WAIT_POLICY" not in _os.environ:
+    _os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+
 try:
     from fastnn._kernels import _runtime, activations as _a, batchnorm as _b, softmax as _s  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised by a test in a venv without a build
