@@ -4,6 +4,8 @@ The hand-written sweeps cover the odd values we thought of; hypothesis searches 
 we did not (shapes, strides, mixed NaN/inf/subnormal values) and shrinks any failure.
 """
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +15,9 @@ from hypothesis.extra import numpy as hnp
 import fastnn
 from fastnn import reference as ref
 
-SETTINGS = settings(max_examples=60, deadline=None,
+# FASTNN_HYPOTHESIS_EXAMPLES=5000 for a long search; CI keeps the default short.
+SETTINGS = settings(max_examples=int(os.environ.get("FASTNN_HYPOTHESIS_EXAMPLES", "60")),
+                    deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 FLOATS = st.sampled_from([np.float32, np.float64])
 
