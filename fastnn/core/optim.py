@@ -28,7 +28,7 @@ def _rows_view(a):
         return a
     if a.ndim == 1:
         return a[:, None]
-    view = a.reshape(a.shape[0], -1)
+    view = a.reshape(a.shape[0], int(np.prod(a.shape[1:])))
     if view.size and not np.may_share_memory(view, a):
         return None
     return view

@@ -141,7 +141,7 @@ def momentum_update(p, g, v, lr, mu):
 
 def _nesterov(p, g, v, lr, mu):
     # v_new = mu * v - lr * g;  p += -mu * v + (1 + mu) * v_new = mu**2 * v - (1 + mu) * lr * g
-    tmp = np.multiply(v, mu * mu)
+    tmp = np.multiply(v, mu * mu, out=np.empty_like(p))  # out=: stays an array for 0-d p
     p += tmp
     np.multiply(g, (1.0 + mu) * lr, out=tmp)
     p -= tmp
@@ -162,7 +162,7 @@ def nesterov_update(p, g, v, lr, mu):
 
 def _rmsprop(p, g, cache, lr, decay, eps):
     cache *= decay
-    tmp = np.multiply(g, g)
+    tmp = np.multiply(g, g, out=np.empty_like(p))
     tmp *= 1.0 - decay
     cache += tmp
     np.add(cache, eps, out=tmp)
@@ -184,7 +184,7 @@ def rmsprop_update(p, g, cache, lr, decay=0.99, eps=1e-8):
 
 def _adam(p, g, m, v, lr, t, beta1, beta2, eps):
     m *= beta1
-    tmp = np.multiply(g, 1.0 - beta1)
+    tmp = np.multiply(g, 1.0 - beta1, out=np.empty_like(p))
     m += tmp
     v *= beta2
     np.multiply(g, g, out=tmp)
