@@ -4,7 +4,9 @@ The pytest-benchmark file (test_bench_trainer.py) runs implementations one after
 on a shared machine load drifts between them.  This script alternates the two backends
 round by round and reports min and median per backend and their ratio.
 
-    python bench/trainer_ratio.py [--threads 1,2] [--rounds 7] [--update sgd]
+    PYTHONPATH=. python bench/trainer_ratio.py [--threads 1,2] [--rounds 7] [--update sgd]
+
+BLAS threads are set to the same count with threadpoolctl.
 """
 
 import argparse
