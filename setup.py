@@ -24,7 +24,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNEL_MODULES = ["_runtime", "activations", "batchnorm", "softmax"]
+KERNEL_MODULES = ["_runtime", "activations", "batchnorm", "softmax", "optim"]
 
 OPENMP_PROBE = textwrap.dedent(
     """

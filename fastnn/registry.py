@@ -10,6 +10,7 @@ from typing import Callable, Optional, Tuple
 
 from fastnn._kernels import _runtime, activations as _activations_ext
 from fastnn._kernels import batchnorm as _batchnorm_ext
+from fastnn._kernels import optim as _optim_ext
 from fastnn._kernels import softmax as _softmax_ext
 
 # Compiled modules by family, for show_config and the OpenMP test.
@@ -18,6 +19,7 @@ KERNEL_MODULES = {
     "activations": _activations_ext,
     "batchnorm": _batchnorm_ext,
     "softmax": _softmax_ext,
+    "optim": _optim_ext,
 }
 
 
@@ -37,6 +39,8 @@ class KernelSpec:
                 input (1.0 for a forward element-wise kernel, 1.5 for a backward one)
     torch:      optional ``torch(torch_module, args, kwargs) -> zero-argument callable`` running
                 PyTorch's equivalent on the same data (a benchmark peer and test oracle)
+    inplace:    positions of the arguments the kernel updates in place (parameter and
+                optimizer state of the update rules); every other input must stay unchanged
     """
 
     name: str
@@ -47,6 +51,7 @@ class KernelSpec:
     shapes: Tuple[tuple, ...] = field(default_factory=tuple)
     floor_bytes: float = 1.0
     torch: Optional[Callable] = None
+    inplace: Tuple[int, ...] = ()
 
 
 def all_kernels():

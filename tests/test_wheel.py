@@ -25,7 +25,7 @@ def test_wheel_builds_installs_and_runs_in_fresh_venv(tmp_path):
     sdists = list(dist.glob("fastnn-*.tar.gz"))
     assert len(wheels) == 1 and len(sdists) == 1, list(dist.iterdir())
     names = zipfile.ZipFile(wheels[0]).namelist()
-    for module in ("_runtime", "activations", "batchnorm", "softmax"):
+    for module in ("_runtime", "activations", "batchnorm", "softmax", "optim"):
         assert any(n.startswith(f"fastnn/_kernels/{module}.") and n.endswith((".so", ".pyd"))
                    for n in names), f"{module} missing from wheel: {names}"
 

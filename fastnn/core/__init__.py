@@ -5,7 +5,7 @@
 
 import importlib
 
-FAMILIES = ("activations", "batchnorm", "softmax")
+FAMILIES = ("activations", "batchnorm", "softmax", "optim")
 __all__ = []
 for _family in FAMILIES:
     _module = importlib.import_module(f"fastnn.core.{_family}")

@@ -6,7 +6,7 @@ Select it for the whole library with ``fastnn.use_backend("numpy")``.
 
 import importlib
 
-FAMILIES = ("activations", "batchnorm", "softmax")
+FAMILIES = ("activations", "batchnorm", "softmax", "optim")
 __all__ = []
 for _family in FAMILIES:
     _module = importlib.import_module(f"fastnn.reference.{_family}")

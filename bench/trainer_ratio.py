@@ -1,0 +1,70 @@
+"""Direct, alternating timing of one trainer epoch on the compiled core vs the NumPy backend.
+
+The pytest-benchmark file (test_bench_trainer.py) runs implementations one after another;
+on a shared machine load drifts between them.  This script alternates the two backends
+round by round and reports min and median per backend and their ratio.
+
+    PYTHONPATH=. python bench/trainer_ratio.py [--threads 1,2] [--rounds 7] [--update sgd]
+
+BLAS threads are set to the same count with threadpoolctl.
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import fastnn
+from fastnn import ClassifierTrainer, init_two_layer_model, two_layer_net
+
+ROWS, VAL_ROWS, D, H, C, BATCH, LR = 10_000, 1_000, 3072, 100, 10, 200, 1e-3
+
+
+def epoch_runner(data, backend, update):
+    X, y, X_val, y_val = data
+    model = init_two_layer_model(D, H, C, dtype=np.float32, seed=0)
+    trainer = ClassifierTrainer()
+    gen = np.random.default_rng(1)
+
+    def run():
+        with fastnn.backend(backend):
+            trainer.train(X, y, X_val, y_val, model, two_layer_net, learning_rate=LR,
+                          learning_rate_decay=1.0, update=update, momentum=0.9,
+                          num_epochs=1, batch_size=BATCH, rng=gen)
+    return run
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--update", default="sgd")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    data = (rng.standard_normal((ROWS, D), dtype=np.float32), rng.integers(0, C, ROWS),
+            rng.standard_normal((VAL_ROWS, D), dtype=np.float32), rng.integers(0, C, VAL_ROWS))
+    from threadpoolctl import threadpool_limits  # BLAS threads = fastnn threads
+
+    for threads in [int(t) for t in args.threads.split(",")]:
+        fastnn.set_num_threads(threads)
+        limit = threadpool_limits(threads)
+        runs = {b: epoch_runner(data, b, args.update) for b in ("cython", "numpy")}
+        times = {b: [] for b in runs}
+        for fn in runs.values():
+            fn()  # warm-up
+        for _ in range(args.rounds):
+            for b, fn in runs.items():
+                start = time.perf_counter()
+                fn()
+                times[b].append(time.perf_counter() - start)
+        limit.restore_original_limits()
+        c, n = times["cython"], times["numpy"]
+        print(f"threads={threads} update={args.update}: "
+              f"cython min {min(c)*1e3:.1f} ms median {statistics.median(c)*1e3:.1f} ms | "
+              f"numpy min {min(n)*1e3:.1f} ms median {statistics.median(n)*1e3:.1f} ms | "
+              f"ratio min {min(n)/min(c):.3f} median {statistics.median(n)/statistics.median(c):.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""NumPy reference minibatch gather and parameter updates (twins of fastnn.core.optim).
+
+The updates are the trainer's formulas written with NumPy's in-place operations, in the
+order the compiled kernels follow (so both give the same bits).  They modify ``p`` and the
+optimizer state in place and return None.  The argument checks here are shared with the
+compiled wrappers, so both paths raise the same errors.
+"""
+
+import operator
+
+import numpy as np
+
+from fastnn._validation import FLOAT_DTYPES, check_out, check_scalar
+
+__all__ = ["take_rows", "sgd_update", "momentum_update", "nesterov_update", "rmsprop_update",
+           "adam_update"]
+
+
+# ----------------------------------------------------------------------------- checks
+
+def _check_take(x, idx, out):
+    """x as an ndarray (at least 1-d), idx as an intp array with every entry in [-N, N)."""
+    x = np.asarray(x)
+    if x.ndim < 1:
+        raise ValueError("x must be at least 1-d (rows along axis 0), got a 0-d array")
+    idx = np.asarray(idx)
+    if idx.ndim != 1:
+        raise ValueError(f"idx must be 1-d (M,), got shape {idx.shape}")
+    if idx.dtype.kind not in "iu":
+        if idx.size or idx.dtype.kind != "f":  # an empty list arrives as float64
+            raise TypeError(f"idx must hold integers, got dtype {idx.dtype}")
+        idx = idx.astype(np.intp)
+    n = x.shape[0]
+    # range check on the original values: a cast first would wrap huge uint64 indices
+    bad = np.flatnonzero((idx < -n) | (idx >= n))
+    if bad.size:
+        raise IndexError(f"index {int(idx[bad[0]])} is out of bounds for axis 0 with size {n}")
+    if out is not None:
+        check_out(out, (idx.shape[0],) + x.shape[1:], x.dtype)
+    return x, idx.astype(np.intp, copy=False)
+
+
+def _check_param(p):
+    if not isinstance(p, np.ndarray):
+        raise TypeError(f"p must be a numpy.ndarray (it is updated in place), got "
+                        f"{type(p).__name__}")
+    if p.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"p must be float32 or float64, got dtype {p.dtype}")
+    if not p.flags.writeable:
+        raise ValueError("p is read-only")
+
+
+def _check_update(p, g, states=()):
+    """Check p, its gradient and its state arrays (``(name, array)`` pairs); returns g."""
+    _check_param(p)
+    g = np.asarray(g)
+    if g.shape != p.shape:
+        raise ValueError(f"g has shape {g.shape} but p has shape {p.shape}")
+    if g.dtype != p.dtype:
+        raise TypeError(f"g has dtype {g.dtype} but p has dtype {p.dtype}")
+    for name, s in states:
+        if not isinstance(s, np.ndarray):
+            raise TypeError(f"{name} must be a numpy.ndarray (it is updated in place), got "
+                            f"{type(s).__name__}")
+        if s.shape != p.shape:
+            raise ValueError(f"{name} has shape {s.shape} but p has shape {p.shape}")
+        if s.dtype != p.dtype:
+            raise TypeError(f"{name} has dtype {s.dtype} but p has dtype {p.dtype}")
+        if not s.flags.writeable:
+            raise ValueError(f"{name} is read-only")
+    return g
+
+
+def _check_step(t):
+    try:
+        t = operator.index(t)
+    except TypeError:
+        raise TypeError(f"t must be an integer step count, got {t!r}") from None
+    if t < 1:
+        raise ValueError(f"t must be >= 1 (the first step is 1), got {t}")
+    return t
+
+
+def _momentum_args(p, g, v, lr, mu):
+    return (_check_update(p, g, (("v", v),)), check_scalar(lr, "lr"), check_scalar(mu, "mu"))
+
+
+def _rmsprop_args(p, g, cache, lr, decay, eps):
+    return (_check_update(p, g, (("cache", cache),)), check_scalar(lr, "lr"),
+            check_scalar(decay, "decay"), check_scalar(eps, "eps"))
+
+
+def _adam_args(p, g, m, v, lr, t, beta1, beta2, eps):
+    return (_check_update(p, g, (("m", m), ("v", v))), check_scalar(lr, "lr"), _check_step(t),
+            check_scalar(beta1, "beta1"), check_scalar(beta2, "beta2"),
+            check_scalar(eps, "eps"))
+
+
+# ----------------------------------------------------------------------------- kernels
+
+def take_rows(x, idx, out=None):
+    """Rows ``x[idx]``: the minibatch gather.
+
+    x: (N, ...) array of any dtype; idx: (M,) integers of any integer dtype, each in
+    [-N, N) (negative indices count from the end, as in NumPy; others raise IndexError).
+    Returns an (M, ...) array of x's dtype (``out`` if given).
+    """
+    x, idx = _check_take(x, idx, out)
+    return np.take(x, idx, axis=0, out=out, mode="wrap")  # "wrap": indices already checked
+
+
+def _sgd(p, g, lr):
+    p -= np.multiply(g, lr)
+
+
+def sgd_update(p, g, lr):
+    """In place: ``p -= lr * g``.
+
+    p: float32/float64 ndarray (writeable); g: gradient of p's shape and dtype; lr: finite.
+    Returns None.
+    """
+    g = _check_update(p, g)
+    _sgd(p, g, check_scalar(lr, "lr"))
+
+
+def _momentum(p, g, v, lr, mu):
+    v *= mu
+    v -= np.multiply(g, lr)
+    p += v
+
+
+def momentum_update(p, g, v, lr, mu):
+    """In place: ``v = mu * v - lr * g; p += v``.
+
+    p, v: float32/float64 ndarrays of one shape and dtype (writeable); g: gradient like p.
+    Returns None.
+    """
+    g, lr, mu = _momentum_args(p, g, v, lr, mu)
+    _momentum(p, g, v, lr, mu)
+
+
+def _nesterov(p, g, v, lr, mu):
+    # v_new = mu * v - lr * g;  p += -mu * v + (1 + mu) * v_new = mu**2 * v - (1 + mu) * lr * g
+    tmp = np.multiply(v, mu * mu, out=np.empty_like(p))  # out=: stays an array for 0-d p
+    p += tmp
+    np.multiply(g, (1.0 + mu) * lr, out=tmp)
+    p -= tmp
+    v *= mu
+    np.multiply(g, lr, out=tmp)
+    v -= tmp
+
+
+def nesterov_update(p, g, v, lr, mu):
+    """In place, Nesterov momentum: ``p += mu**2 * v - (1 + mu) * lr * g; v = mu * v - lr * g``.
+
+    p, v: float32/float64 ndarrays of one shape and dtype (writeable); g: gradient like p.
+    Returns None.
+    """
+    g, lr, mu = _momentum_args(p, g, v, lr, mu)
+    _nesterov(p, g, v, lr, mu)
+
+
+def _rmsprop(p, g, cache, lr, decay, eps):
+    cache *= decay
+    tmp = np.multiply(g, g, out=np.empty_like(p))
+    tmp *= 1.0 - decay
+    cache += tmp
+    np.add(cache, eps, out=tmp)
+    np.sqrt(tmp, out=tmp)
+    np.divide(g, tmp, out=tmp)
+    tmp *= lr
+    p -= tmp
+
+
+def rmsprop_update(p, g, cache, lr, decay=0.99, eps=1e-8):
+    """In place: ``cache = decay * cache + (1 - decay) * g**2; p -= lr * g / sqrt(cache + eps)``.
+
+    p, cache: float32/float64 ndarrays of one shape and dtype (writeable); g: gradient like p.
+    Returns None.
+    """
+    g, lr, decay, eps = _rmsprop_args(p, g, cache, lr, decay, eps)
+    _rmsprop(p, g, cache, lr, decay, eps)
+
+
+def _adam(p, g, m, v, lr, t, beta1, beta2, eps):
+    m *= beta1
+    tmp = np.multiply(g, 1.0 - beta1, out=np.empty_like(p))
+    m += tmp
+    v *= beta2
+    np.multiply(g, g, out=tmp)
+    tmp *= 1.0 - beta2
+    v += tmp
+    # p -= lr * mhat / (sqrt(vhat) + eps), mhat = m / (1 - beta1**t), vhat = v / (1 - beta2**t)
+    np.divide(v, 1.0 - beta2 ** t, out=tmp)
+    np.sqrt(tmp, out=tmp)
+    tmp += eps
+    np.divide(m, tmp, out=tmp)
+    tmp *= lr / (1.0 - beta1 ** t)
+    p -= tmp
+
+
+def adam_update(p, g, m, v, lr, t, beta1=0.9, beta2=0.999, eps=1e-8):
+    """In place, Adam step ``t`` (1 for the first step) with bias correction.
+
+    ``m = beta1 * m + (1 - beta1) * g; v = beta2 * v + (1 - beta2) * g**2;
+    p -= lr / (1 - beta1**t) * m / (sqrt(v / (1 - beta2**t)) + eps)``.
+    p, m, v: float32/float64 ndarrays of one shape and dtype (writeable); g: gradient like p.
+    Returns None.
+    """
+    g, lr, t, beta1, beta2, eps = _adam_args(p, g, m, v, lr, t, beta1, beta2, eps)
+    _adam(p, g, m, v, lr, t, beta1, beta2, eps)
