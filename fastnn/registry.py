@@ -58,7 +58,7 @@ def all_kernels():
     """Every registered kernel, in family order."""
     import importlib
 
-    from fastnn.core import FAMILIES
+    from fastnn._families import FAMILIES
 
     specs = []
     for family in FAMILIES:
