@@ -140,138 +140,104 @@ cdef inline Py_ssize_t _chunk(Py_ssize_t n, int nt) noexcept nogil:
     return ((n + nt - 1) // nt + ALIGN - 1) // ALIGN * ALIGN
 
 
-cdef inline void* _ptr(tuple arrays, int i):
-    return cnp.PyArray_DATA(<cnp.ndarray>arrays[i])
+cdef enum Rule:
+    SGD, MOMENTUM, NESTEROV, RMSPROP, ADAM
+
+
+cdef void _update_chunk(Rule rule, bint f32, void **a, Py_ssize_t lo, Py_ssize_t n,
+                        const double *s) noexcept nogil:
+    """Apply ``rule`` to elements [lo, lo + n) of the arrays ``a`` (parameter first, then the
+    gradient and the state) with the scalars ``s``, rounded once to the dtype."""
+    if rule == SGD:
+        if f32:
+            fastnn_sgd_f32(<float *>a[0] + lo, <const float *>a[1] + lo, n, <float>s[0])
+        else:
+            fastnn_sgd_f64(<double *>a[0] + lo, <const double *>a[1] + lo, n, s[0])
+    elif rule == MOMENTUM:
+        if f32:
+            fastnn_momentum_f32(<float *>a[0] + lo, <const float *>a[1] + lo, <float *>a[2] + lo,
+                                n, <float>s[0], <float>s[1])
+        else:
+            fastnn_momentum_f64(<double *>a[0] + lo, <const double *>a[1] + lo,
+                                <double *>a[2] + lo, n, s[0], s[1])
+    elif rule == NESTEROV:
+        if f32:
+            fastnn_nesterov_f32(<float *>a[0] + lo, <const float *>a[1] + lo, <float *>a[2] + lo,
+                                n, <float>s[0], <float>s[1], <float>s[2], <float>s[3])
+        else:
+            fastnn_nesterov_f64(<double *>a[0] + lo, <const double *>a[1] + lo,
+                                <double *>a[2] + lo, n, s[0], s[1], s[2], s[3])
+    elif rule == RMSPROP:
+        if f32:
+            fastnn_rmsprop_f32(<float *>a[0] + lo, <const float *>a[1] + lo, <float *>a[2] + lo,
+                               n, <float>s[0], <float>s[1], <float>s[2], <float>s[3])
+        else:
+            fastnn_rmsprop_f64(<double *>a[0] + lo, <const double *>a[1] + lo,
+                               <double *>a[2] + lo, n, s[0], s[1], s[2], s[3])
+    else:
+        if f32:
+            fastnn_adam_f32(<float *>a[0] + lo, <const float *>a[1] + lo, <float *>a[2] + lo,
+                            <float *>a[3] + lo, n, <float>s[0], <float>s[1], <float>s[2],
+                            <float>s[3], <float>s[4], <float>s[5], <float>s[6])
+        else:
+            fastnn_adam_f64(<double *>a[0] + lo, <const double *>a[1] + lo, <double *>a[2] + lo,
+                            <double *>a[3] + lo, n, s[0], s[1], s[2], s[3], s[4], s[5], s[6])
+
+
+cdef object _update(Rule rule, tuple arrays, const double *s, int n_threads):
+    """Run ``rule`` over the flat arrays, one aligned chunk per thread; NotImplemented if the
+    arrays need the NumPy path."""
+    cdef int typenum = _flat_type(arrays)
+    if typenum < 0:
+        return NotImplemented
+    cdef void *a[4]
+    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(<cnp.ndarray>arrays[0]), ch, lo, hi
+    for i in range(len(arrays)):
+        a[i] = cnp.PyArray_DATA(<cnp.ndarray>arrays[i])
+    cdef int nt = _update_threads(n, n_threads), t
+    cdef bint f32 = typenum == cnp.NPY_FLOAT
+    ch = _chunk(n, nt)
+    with nogil:
+        for t in prange(nt, schedule="static", num_threads=nt):
+            lo = min(t * ch, n)
+            hi = min(lo + ch, n)
+            _update_chunk(rule, f32, a, lo, hi - lo, s)
+    return None
 
 
 def sgd(p, g, double lr, int n_threads):
     """p -= lr * g in place; NotImplemented if the arrays need the NumPy path."""
-    cdef tuple arrays = (p, g)
-    cdef int typenum = _flat_type(arrays)
-    if typenum < 0:
-        return NotImplemented
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>p), ch, lo, hi
-    cdef int nt = _update_threads(n, n_threads), t
-    cdef void *pp = _ptr(arrays, 0)
-    cdef void *gp = _ptr(arrays, 1)
-    ch = _chunk(n, nt)
-    with nogil:
-        for t in prange(nt, schedule="static", num_threads=nt):
-            lo = min(t * ch, n)
-            hi = min(lo + ch, n)
-            if typenum == cnp.NPY_FLOAT:
-                fastnn_sgd_f32(<float *>pp + lo, <const float *>gp + lo, hi - lo, <float>lr)
-            else:
-                fastnn_sgd_f64(<double *>pp + lo, <const double *>gp + lo, hi - lo, lr)
-    return None
+    cdef double s[1]
+    s[0] = lr
+    return _update(SGD, (p, g), s, n_threads)
 
 
 def momentum(p, g, v, double lr, double mu, int n_threads):
     """v = mu * v - lr * g; p += v, in place; NotImplemented for the NumPy path."""
-    cdef tuple arrays = (p, g, v)
-    cdef int typenum = _flat_type(arrays)
-    if typenum < 0:
-        return NotImplemented
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>p), ch, lo, hi
-    cdef int nt = _update_threads(n, n_threads), t
-    cdef void *pp = _ptr(arrays, 0)
-    cdef void *gp = _ptr(arrays, 1)
-    cdef void *vp = _ptr(arrays, 2)
-    ch = _chunk(n, nt)
-    with nogil:
-        for t in prange(nt, schedule="static", num_threads=nt):
-            lo = min(t * ch, n)
-            hi = min(lo + ch, n)
-            if typenum == cnp.NPY_FLOAT:
-                fastnn_momentum_f32(<float *>pp + lo, <const float *>gp + lo, <float *>vp + lo,
-                                    hi - lo, <float>lr, <float>mu)
-            else:
-                fastnn_momentum_f64(<double *>pp + lo, <const double *>gp + lo,
-                                    <double *>vp + lo, hi - lo, lr, mu)
-    return None
+    cdef double s[2]
+    s[0], s[1] = lr, mu
+    return _update(MOMENTUM, (p, g, v), s, n_threads)
 
 
 def nesterov(p, g, v, double lr, double mu, int n_threads):
     """p += mu**2 * v - (1 + mu) * lr * g; v = mu * v - lr * g, in place."""
-    cdef tuple arrays = (p, g, v)
-    cdef int typenum = _flat_type(arrays)
-    if typenum < 0:
-        return NotImplemented
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>p), ch, lo, hi
-    cdef int nt = _update_threads(n, n_threads), t
-    cdef void *pp = _ptr(arrays, 0)
-    cdef void *gp = _ptr(arrays, 1)
-    cdef void *vp = _ptr(arrays, 2)
-    cdef double c1 = mu * mu, c2 = (1.0 + mu) * lr
-    ch = _chunk(n, nt)
-    with nogil:
-        for t in prange(nt, schedule="static", num_threads=nt):
-            lo = min(t * ch, n)
-            hi = min(lo + ch, n)
-            if typenum == cnp.NPY_FLOAT:
-                fastnn_nesterov_f32(<float *>pp + lo, <const float *>gp + lo, <float *>vp + lo,
-                                    hi - lo, <float>lr, <float>mu, <float>c1, <float>c2)
-            else:
-                fastnn_nesterov_f64(<double *>pp + lo, <const double *>gp + lo,
-                                    <double *>vp + lo, hi - lo, lr, mu, c1, c2)
-    return None
+    cdef double s[4]
+    s[0], s[1], s[2], s[3] = lr, mu, mu * mu, (1.0 + mu) * lr
+    return _update(NESTEROV, (p, g, v), s, n_threads)
 
 
 def rmsprop(p, g, cache, double lr, double decay, double eps, int n_threads):
     """cache = decay * cache + (1 - decay) * g**2; p -= lr * g / sqrt(cache + eps)."""
-    cdef tuple arrays = (p, g, cache)
-    cdef int typenum = _flat_type(arrays)
-    if typenum < 0:
-        return NotImplemented
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>p), ch, lo, hi
-    cdef int nt = _update_threads(n, n_threads), t
-    cdef void *pp = _ptr(arrays, 0)
-    cdef void *gp = _ptr(arrays, 1)
-    cdef void *cp = _ptr(arrays, 2)
-    cdef double omd = 1.0 - decay
-    ch = _chunk(n, nt)
-    with nogil:
-        for t in prange(nt, schedule="static", num_threads=nt):
-            lo = min(t * ch, n)
-            hi = min(lo + ch, n)
-            if typenum == cnp.NPY_FLOAT:
-                fastnn_rmsprop_f32(<float *>pp + lo, <const float *>gp + lo, <float *>cp + lo,
-                                   hi - lo, <float>lr, <float>decay, <float>omd, <float>eps)
-            else:
-                fastnn_rmsprop_f64(<double *>pp + lo, <const double *>gp + lo,
-                                   <double *>cp + lo, hi - lo, lr, decay, omd, eps)
-    return None
+    cdef double s[4]
+    s[0], s[1], s[2], s[3] = lr, decay, 1.0 - decay, eps
+    return _update(RMSPROP, (p, g, cache), s, n_threads)
 
 
 def adam(p, g, m, v, double lr, Py_ssize_t t_step, double beta1, double beta2, double eps,
          int n_threads):
     """Adam step t_step (>= 1) with bias correction, in place (the trainer's formulas)."""
-    cdef tuple arrays = (p, g, m, v)
-    cdef int typenum = _flat_type(arrays)
-    if typenum < 0:
-        return NotImplemented
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>p), ch, lo, hi
-    cdef int nt = _update_threads(n, n_threads), t
-    cdef void *pp = _ptr(arrays, 0)
-    cdef void *gp = _ptr(arrays, 1)
-    cdef void *mp = _ptr(arrays, 2)
-    cdef void *vp = _ptr(arrays, 3)
     # the same Python-float arithmetic as the twin, then one rounding to the dtype
-    cdef double omb1 = 1.0 - beta1, omb2 = 1.0 - beta2
-    cdef double bc2 = 1.0 - beta2 ** t_step
-    cdef double step = lr / (1.0 - beta1 ** t_step)
-    ch = _chunk(n, nt)
-    with nogil:
-        for t in prange(nt, schedule="static", num_threads=nt):
-            lo = min(t * ch, n)
-            hi = min(lo + ch, n)
-            if typenum == cnp.NPY_FLOAT:
-                fastnn_adam_f32(<float *>pp + lo, <const float *>gp + lo, <float *>mp + lo,
-                                <float *>vp + lo, hi - lo, <float>beta1, <float>omb1,
-                                <float>beta2, <float>omb2, <float>bc2, <float>eps,
-                                <float>step)
-            else:
-                fastnn_adam_f64(<double *>pp + lo, <const double *>gp + lo, <double *>mp + lo,
-                                <double *>vp + lo, hi - lo, beta1, omb1, beta2, omb2, bc2,
-                                eps, step)
-    return None
+    cdef double s[7]
+    s[0], s[1], s[2], s[3] = beta1, 1.0 - beta1, beta2, 1.0 - beta2
+    s[4], s[5], s[6] = 1.0 - beta2 ** t_step, eps, lr / (1.0 - beta1 ** t_step)
+    return _update(ADAM, (p, g, m, v), s, n_threads)
