@@ -13,8 +13,8 @@ compiler flags by probing the compiler:
 
 import glob
 import os
+import runpy
 import shutil
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -24,7 +24,8 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNEL_MODULES = ["_runtime", "activations", "batchnorm", "softmax", "optim"]
+# The one list of compiled modules, read without importing fastnn (not built yet).
+KERNEL_MODULES = runpy.run_path(os.path.join("fastnn", "_families.py"))["COMPILED_MODULES"]
 
 OPENMP_PROBE = textwrap.dedent(
     """

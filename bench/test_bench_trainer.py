@@ -27,8 +27,8 @@ ROWS, VAL_ROWS, D, H, C, BATCH, LR = 10_000, 1_000, 3072, 100, 10, 200, 1e-3
 IMPLS = ("fastnn", "numpy", "numpy-naive", "torch", "sklearn")
 
 
-@pytest.fixture(scope="module")
-def data():
+def make_data():
+    """(X, y, X_val, y_val): random float32 rows shaped like CIFAR-10 (also bench/trainer_ratio.py)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((ROWS, D), dtype=np.float32)
     y = rng.integers(0, C, ROWS)
@@ -37,7 +37,13 @@ def data():
     return X, y, X_val, y_val
 
 
-def _fastnn_epoch(data, backend):
+@pytest.fixture(scope="module")
+def data():
+    return make_data()
+
+
+def fastnn_epoch(data, backend, update="sgd"):
+    """One epoch of the same trainer on ``backend`` ("cython" or "numpy")."""
     X, y, X_val, y_val = data
     model = init_two_layer_model(D, H, C, dtype=np.float32, seed=0)
     trainer = ClassifierTrainer()
@@ -46,8 +52,8 @@ def _fastnn_epoch(data, backend):
     def run():
         with fastnn.backend(backend):
             trainer.train(X, y, X_val, y_val, model, two_layer_net, learning_rate=LR,
-                          learning_rate_decay=1.0, update="sgd", num_epochs=1,
-                          batch_size=BATCH, rng=gen)
+                          learning_rate_decay=1.0, update=update, momentum=0.9,
+                          num_epochs=1, batch_size=BATCH, rng=gen)
     return run
 
 
@@ -126,7 +132,7 @@ def _sklearn_epoch(data):
 @pytest.mark.parametrize("impl", IMPLS)
 def test_trainer_epoch(benchmark, data, impl):
     if impl in ("fastnn", "numpy"):
-        run = _fastnn_epoch(data, "cython" if impl == "fastnn" else "numpy")
+        run = fastnn_epoch(data, "cython" if impl == "fastnn" else "numpy")
     elif impl == "numpy-naive":
         run = _naive_epoch(data)
     elif impl == "torch":

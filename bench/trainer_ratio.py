@@ -13,26 +13,8 @@ import argparse
 import statistics
 import time
 
-import numpy as np
-
 import fastnn
-from fastnn import ClassifierTrainer, init_two_layer_model, two_layer_net
-
-ROWS, VAL_ROWS, D, H, C, BATCH, LR = 10_000, 1_000, 3072, 100, 10, 200, 1e-3
-
-
-def epoch_runner(data, backend, update):
-    X, y, X_val, y_val = data
-    model = init_two_layer_model(D, H, C, dtype=np.float32, seed=0)
-    trainer = ClassifierTrainer()
-    gen = np.random.default_rng(1)
-
-    def run():
-        with fastnn.backend(backend):
-            trainer.train(X, y, X_val, y_val, model, two_layer_net, learning_rate=LR,
-                          learning_rate_decay=1.0, update=update, momentum=0.9,
-                          num_epochs=1, batch_size=BATCH, rng=gen)
-    return run
+from test_bench_trainer import fastnn_epoch, make_data  # same data and epoch as the benchmark
 
 
 def main():
@@ -41,15 +23,13 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--update", default="sgd")
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    data = (rng.standard_normal((ROWS, D), dtype=np.float32), rng.integers(0, C, ROWS),
-            rng.standard_normal((VAL_ROWS, D), dtype=np.float32), rng.integers(0, C, VAL_ROWS))
+    data = make_data()
     from threadpoolctl import threadpool_limits  # BLAS threads = fastnn threads
 
     for threads in [int(t) for t in args.threads.split(",")]:
         fastnn.set_num_threads(threads)
         limit = threadpool_limits(threads)
-        runs = {b: epoch_runner(data, b, args.update) for b in ("cython", "numpy")}
+        runs = {b: fastnn_epoch(data, b, args.update) for b in ("cython", "numpy")}
         times = {b: [] for b in runs}
         for fn in runs.values():
             fn()  # warm-up

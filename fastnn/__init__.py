@@ -18,7 +18,12 @@ if "OMP_WAIT_POLICY" not in _os.environ:
     _os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 try:
-    from fastnn._kernels import _runtime, activations as _a, batchnorm as _b, softmax as _s  # noqa: F401
+    import importlib as _importlib
+
+    from fastnn._families import COMPILED_MODULES as _COMPILED
+
+    for _name in _COMPILED:
+        _importlib.import_module(f"fastnn._kernels.{_name}")
 except ImportError as exc:  # pragma: no cover - exercised by a test in a venv without a build
     raise ImportError(
         "fastnn's compiled kernels are missing or broken "

@@ -3,6 +3,10 @@
 import importlib
 
 FAMILIES = ("activations", "batchnorm", "softmax", "optim")
+# Every compiled module under fastnn._kernels: the families plus the build/machine report.
+# setup.py reads this file (without importing fastnn) so the build, the import check, the
+# registry and the wheel test share one list.
+COMPILED_MODULES = ("_runtime",) + FAMILIES
 
 
 def reexport(package, namespace):

@@ -4,6 +4,8 @@ Both paths call the same checks so that they raise the same exceptions on bad in
 (the tests require "both raise or neither").
 """
 
+import math
+
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -65,7 +67,7 @@ def check_scalar(value, name):
         result = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not np.isfinite(result):
+    if not math.isfinite(result):  # math, not NumPy: this runs on every kernel call
         raise ValueError(f"{name} must be finite, got {result}")
     return result
 

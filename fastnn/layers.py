@@ -6,8 +6,6 @@ Kernels are looked up on the active backend (``fastnn.use_backend``), so the sam
 runs on the compiled core or on the NumPy reference twins.  Matrix products use BLAS.
 """
 
-import numpy as np
-
 from fastnn._backend import ops
 
 __all__ = [

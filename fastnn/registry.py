@@ -1,26 +1,19 @@
 """The one list of public kernels, each with its NumPy reference twin.
 
-Tests (tests/test_registry_sweep.py) and benchmarks (bench/) both iterate over
+Tests (tests/test_registry.py) and benchmarks (bench/) both iterate over
 :func:`all_kernels`, and the backend switch builds its namespaces from it, so a kernel
 added to a family's ``KERNELS`` list is tested, benchmarked and switchable at once.
 """
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Tuple
 
-from fastnn._kernels import _runtime, activations as _activations_ext
-from fastnn._kernels import batchnorm as _batchnorm_ext
-from fastnn._kernels import optim as _optim_ext
-from fastnn._kernels import softmax as _softmax_ext
+from fastnn._families import COMPILED_MODULES, FAMILIES
 
-# Compiled modules by family, for show_config and the OpenMP test.
-KERNEL_MODULES = {
-    "_runtime": _runtime,
-    "activations": _activations_ext,
-    "batchnorm": _batchnorm_ext,
-    "softmax": _softmax_ext,
-    "optim": _optim_ext,
-}
+# Compiled modules by name, for show_config and the OpenMP test.
+KERNEL_MODULES = {name: importlib.import_module(f"fastnn._kernels.{name}")
+                  for name in COMPILED_MODULES}
 
 
 @dataclass(frozen=True)
@@ -56,10 +49,6 @@ class KernelSpec:
 
 def all_kernels():
     """Every registered kernel, in family order."""
-    import importlib
-
-    from fastnn._families import FAMILIES
-
     specs = []
     for family in FAMILIES:
         specs += importlib.import_module(f"fastnn.core.{family}").KERNELS

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from fastnn._families import COMPILED_MODULES
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -25,7 +27,7 @@ def test_wheel_builds_installs_and_runs_in_fresh_venv(tmp_path):
     sdists = list(dist.glob("fastnn-*.tar.gz"))
     assert len(wheels) == 1 and len(sdists) == 1, list(dist.iterdir())
     names = zipfile.ZipFile(wheels[0]).namelist()
-    for module in ("_runtime", "activations", "batchnorm", "softmax", "optim"):
+    for module in COMPILED_MODULES:
         assert any(n.startswith(f"fastnn/_kernels/{module}.") and n.endswith((".so", ".pyd"))
                    for n in names), f"{module} missing from wheel: {names}"
 

@@ -21,7 +21,7 @@ from cython.parallel cimport prange
 
 import numpy as np
 
-from fastnn._kernels._common cimport FASTNN_OPENMP, floating
+from fastnn._kernels._common cimport FASTNN_OPENMP, chunk_start, floating
 
 cnp.import_array()
 
@@ -78,13 +78,6 @@ def _use_baseline(bint flag):
     return previous
 
 
-cdef inline Py_ssize_t _bound(Py_ssize_t n, int parts, Py_ssize_t c) noexcept nogil:
-    """Start of chunk c of n elements split into ``parts`` chunks of a multiple of 16."""
-    cdef Py_ssize_t chunk = ((n + parts - 1) // parts + 15) & ~(<Py_ssize_t>15)
-    cdef Py_ssize_t lo = c * chunk
-    return lo if lo < n else n
-
-
 cdef inline void _call(int op, int baseline, const floating *a, const floating *b,
                        floating *out, Py_ssize_t n, double alpha) noexcept nogil:
     if floating is float:
@@ -101,8 +94,8 @@ cdef void _run(int op, const floating *a, const floating *b, floating *out, Py_s
         _call(op, baseline, a, b, out, n, alpha)
         return
     for c in prange(n_threads, schedule="static", num_threads=n_threads):
-        lo = _bound(n, n_threads, c)
-        hi = _bound(n, n_threads, c + 1)
+        lo = chunk_start(n, n_threads, c)
+        hi = chunk_start(n, n_threads, c + 1)
         if hi > lo:
             _call(op, baseline, a + lo, (b + lo) if b != NULL else b, out + lo, hi - lo,
                   alpha)
@@ -174,8 +167,8 @@ cdef void _maxout_rows(const floating *z, floating *y, Py_ssize_t *idx, Py_ssize
             fnn_maxout_f64(z, y, idx, m, k)
         return
     for c in prange(n_threads, schedule="static", num_threads=n_threads):
-        lo = _bound(m, n_threads, c)
-        hi = _bound(m, n_threads, c + 1)
+        lo = chunk_start(m, n_threads, c)
+        hi = chunk_start(m, n_threads, c + 1)
         if hi > lo:
             if floating is float:
                 fnn_maxout_f32(z + lo * k, y + lo, idx + lo, hi - lo, k)
@@ -193,8 +186,8 @@ cdef void _maxout_backward_rows(const floating *dout, const Py_ssize_t *idx, flo
             fnn_maxout_backward_f64(dout, idx, dz, m, k)
         return
     for c in prange(n_threads, schedule="static", num_threads=n_threads):
-        lo = _bound(m, n_threads, c)
-        hi = _bound(m, n_threads, c + 1)
+        lo = chunk_start(m, n_threads, c)
+        hi = chunk_start(m, n_threads, c + 1)
         if hi > lo:
             if floating is float:
                 fnn_maxout_backward_f32(dout + lo, idx + lo, dz + lo * k, hi - lo, k)

@@ -19,7 +19,7 @@ Design
 cimport numpy as cnp
 from cython.parallel cimport prange
 
-from fastnn._kernels._common cimport FASTNN_OPENMP
+from fastnn._kernels._common cimport FASTNN_OPENMP, chunk_start
 
 cnp.import_array()
 
@@ -66,7 +66,6 @@ cdef extern from "optim_kernels.h" nogil:
 
 cdef enum:
     MAX_THREADS = 256
-    ALIGN = 16  # chunk starts are multiples of 16 elements (64 bytes for float32)
 
 
 def first_bad_index(cnp.ndarray idx, Py_ssize_t n):
@@ -136,10 +135,6 @@ cdef inline int _update_threads(Py_ssize_t n, int n_threads) noexcept:
     return n_threads if n_threads < MAX_THREADS else MAX_THREADS
 
 
-cdef inline Py_ssize_t _chunk(Py_ssize_t n, int nt) noexcept nogil:
-    return ((n + nt - 1) // nt + ALIGN - 1) // ALIGN * ALIGN
-
-
 cdef enum Rule:
     SGD, MOMENTUM, NESTEROV, RMSPROP, ADAM
 
@@ -191,16 +186,15 @@ cdef object _update(Rule rule, tuple arrays, const double *s, int n_threads):
     if typenum < 0:
         return NotImplemented
     cdef void *a[4]
-    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(<cnp.ndarray>arrays[0]), ch, lo, hi
+    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(<cnp.ndarray>arrays[0]), lo, hi
     for i in range(len(arrays)):
         a[i] = cnp.PyArray_DATA(<cnp.ndarray>arrays[i])
     cdef int nt = _update_threads(n, n_threads), t
     cdef bint f32 = typenum == cnp.NPY_FLOAT
-    ch = _chunk(n, nt)
     with nogil:
         for t in prange(nt, schedule="static", num_threads=nt):
-            lo = min(t * ch, n)
-            hi = min(lo + ch, n)
+            lo = chunk_start(n, nt, t)
+            hi = chunk_start(n, nt, t + 1)
             _update_chunk(rule, f32, a, lo, hi - lo, s)
     return None
 

@@ -6,7 +6,6 @@ caller passes one of them as ``out``.  C-contiguous arrays go straight to the ke
 layouts are copied to a contiguous buffer first (same results, one extra pass).
 """
 
-import math
 
 import numpy as np
 
@@ -58,11 +57,6 @@ def _finish(dst, out):
 
 def _threads(op, n):
     return threads_for(n, PARALLEL_THRESHOLD_EXP if op in _EXP_OPS else PARALLEL_THRESHOLD)
-
-
-def _alpha(alpha):
-    # a finite Python float is the common case; anything else gets the shared check
-    return alpha if type(alpha) is float and math.isfinite(alpha) else check_scalar(alpha, "alpha")
 
 
 def _is_float_array(a):
@@ -149,7 +143,7 @@ def leaky_relu(x, alpha=0.01, out=None):
     x: any shape, float32/float64; alpha: finite real (rounded to x's dtype).
     Returns x's shape and dtype (``out`` if given).
     """
-    alpha = _alpha(alpha)
+    alpha = check_scalar(alpha, "alpha")
     return _unary(_OP["leaky_relu"], x, out, alpha)
 
 
@@ -159,7 +153,7 @@ def leaky_relu_backward(dout, x, alpha=0.01, out=None):
 
     dout, x: arrays of one shape. Returns an array of that shape (``out`` if given).
     """
-    alpha = _alpha(alpha)
+    alpha = check_scalar(alpha, "alpha")
     return _binary(_OP["leaky_relu_backward"], dout, x, out, alpha)
 
 
@@ -168,7 +162,7 @@ def elu(x, alpha=1.0, out=None):
 
     x: any shape, float32/float64; alpha: finite real. Returns x's shape and dtype.
     """
-    alpha = _alpha(alpha)
+    alpha = check_scalar(alpha, "alpha")
     return _unary(_OP["elu"], x, out, alpha)
 
 
@@ -177,7 +171,7 @@ def elu_backward(dout, x, alpha=1.0, out=None):
 
     dout, x: arrays of one shape. Returns an array of that shape (``out`` if given).
     """
-    alpha = _alpha(alpha)
+    alpha = check_scalar(alpha, "alpha")
     return _binary(_OP["elu_backward"], dout, x, out, alpha)
 
 

@@ -1,11 +1,10 @@
 """NumPy reference batch normalization (twins of fastnn.core.batchnorm), CS231n conventions."""
 
-import math
 import warnings
 
 import numpy as np
 
-from fastnn._validation import as_float_array
+from fastnn._validation import as_float_array, check_scalar
 
 __all__ = [
     "batchnorm_forward",
@@ -17,17 +16,6 @@ __all__ = [
 
 
 _LAYOUTS = {2: "(N, D)", 4: "(N, C, H, W)"}
-
-
-def _scalar(value, name):
-    """A finite float (fastnn._validation.check_scalar's messages, without NumPy's overhead)."""
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(result):
-        raise ValueError(f"{name} must be finite, got {result}")
-    return result
 
 
 def _check_inputs(x, gamma, beta, bn_param, ndim=2):
@@ -56,10 +44,10 @@ def _check_inputs(x, gamma, beta, bn_param, ndim=2):
     mode = bn_param["mode"]
     if mode not in ("train", "test"):
         raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
-    eps = _scalar(bn_param.get("eps", 1e-5), "eps")
+    eps = check_scalar(bn_param.get("eps", 1e-5), "eps")
     if eps < 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
-    momentum = _scalar(bn_param.get("momentum", 0.9), "momentum")
+    momentum = check_scalar(bn_param.get("momentum", 0.9), "momentum")
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"momentum must be in [0, 1], got {momentum}")
     if mode == "train" and x.size // d == 0:

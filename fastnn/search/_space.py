@@ -1,10 +1,11 @@
 """Search spaces: ranges to sample from, grids, narrowing for coarse-to-fine."""
 
 import itertools
-import math
 from collections.abc import Mapping
 
 import numpy as np
+
+from fastnn._validation import check_scalar
 
 
 class RangeEdgeWarning(UserWarning):
@@ -12,16 +13,6 @@ class RangeEdgeWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------- search spaces
-
-
-def _check_bound(value, name):
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(result):
-        raise ValueError(f"{name} must be finite, got {result}")
-    return result
 
 
 class _Distribution:
@@ -38,7 +29,7 @@ class _Interval(_Distribution):
     log = False
 
     def __init__(self, low, high):
-        low, high = _check_bound(low, "low"), _check_bound(high, "high")
+        low, high = check_scalar(low, "low"), check_scalar(high, "high")
         if self.log and low <= 0:
             raise ValueError(f"loguniform needs 0 < low, got low={low}")
         if not low < high:
