@@ -15,8 +15,10 @@ fast = importlib.import_module("fastnn.core.softmax")
 ref = importlib.import_module("fastnn.reference.softmax")
 
 NAMES = ("softmax_loss", "softmax", "log_softmax")
+# C >= 128 takes the one-row-at-a-time kernel; 127/128/129 straddle the switch and the
+# 16-lane steps, 300 and 5000 have tails.
 SHAPES_2D = [(1, 1), (1, 7), (3, 5), (5, 2), (64, 10), (37, 16), (200, 10), (9, 33),
-             (257, 300), (3, 5000)]
+             (4, 127), (5, 128), (6, 129), (257, 300), (3, 5000)]
 # (rtol, atol) per dtype: float32 kernels compute exp in float32 (the twin in float64)
 TOL = {np.dtype(np.float32): (2e-5, 1e-37), np.dtype(np.float64): (1e-12, 1e-300)}
 
@@ -178,11 +180,12 @@ def _exact_row_losses(x, y):
     return losses
 
 
-def test_extreme_logits_are_stable_and_exact():
+@pytest.mark.parametrize("width", [10, 200])
+def test_extreme_logits_are_stable_and_exact(width):
     rng = np.random.default_rng(5)
-    x = rng.choice([-1e4, 1e4, 0.0, 9970.0, -9999.5, 1e4 - 30.0], size=(40, 10))
+    x = rng.choice([-1e4, 1e4, 0.0, 9970.0, -9999.5, 1e4 - 30.0], size=(40, width))
     x[::3] *= -1
-    y = _labels(rng, 40, 10)
+    y = _labels(rng, 40, width)
     exact = _exact_row_losses(x, y)
     mean = float(sum(exact) / len(exact))
     for impl in (fast, ref):
@@ -195,13 +198,14 @@ def test_extreme_logits_are_stable_and_exact():
     assert loss32 == pytest.approx(mean, rel=1e-6)
 
 
-def test_tiny_losses_keep_their_relative_accuracy():
+@pytest.mark.parametrize("width", [10, 300])
+def test_tiny_losses_keep_their_relative_accuracy(width):
     # the correct class dominates by 25..36 logits: the per-row loss is ~1e-11..1e-15
-    gaps = np.array([25.0, 28.0, 31.0, 36.0])
-    x = np.zeros((4, 10))
+    gaps = np.array([25.0, 28.0, 31.0, 36.0]) + np.log(width / 10)
+    x = np.zeros((4, width))
     x[np.arange(4), 2] = gaps
     y = np.full(4, 2)
-    exact = [math.log1p(9 * math.exp(-g)) for g in gaps]
+    exact = [math.log1p((width - 1) * math.exp(-g)) for g in gaps]
     for impl in (fast, ref):
         for i in range(4):
             loss, dx = impl.softmax_loss(x[i:i + 1], y[i:i + 1])
@@ -210,9 +214,10 @@ def test_tiny_losses_keep_their_relative_accuracy():
             assert impl.log_softmax(x[i:i + 1])[0, 2] == pytest.approx(-exact[i], rel=1e-12)
 
 
+@pytest.mark.parametrize("width", [4, 150])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_non_finite_rows(dtype):
-    x = np.zeros((6, 4), dtype=dtype)
+def test_non_finite_rows(dtype, width):
+    x = np.zeros((6, width), dtype=dtype)
     x[1, 2] = np.nan
     x[2, 0] = np.inf
     x[3] = -np.inf
@@ -229,7 +234,7 @@ def test_non_finite_rows(dtype):
         assert np.all(np.isnan(p[1:4])) and np.all(np.isnan(lp[1:4]))
         assert p[4, 1] == 0 and lp[4, 1] == -np.inf
         assert impl.softmax_loss(x[4:5], y[4:5])[0] == np.inf
-        assert impl.softmax_loss(x[5:], y[5:])[0] == pytest.approx(math.log(3))
+        assert impl.softmax_loss(x[5:], y[5:])[0] == pytest.approx(math.log(width - 1))
     _compare("softmax_loss", x, y, "non-finite")
 
 

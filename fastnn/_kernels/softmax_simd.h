@@ -7,8 +7,11 @@
  *   into the output), (B) one flat loop of exp over the whole block, (C) per row, the sum of
  *   the exps in double and the final scaling.  The flat exp loop (B) is what makes small C
  *   (the lecture notes' 10 classes) fast: it vectorises over rows instead of over a 10-wide
- *   row.  For large C a block is one or two rows and this is the usual one-pass-per-row
- *   kernel of sklearn/_loss (max, sum of exp, loss, gradient).
+ *   row.
+ * - Rows of C >= FASTNN_SM_WIDE (with GCC/clang vector extensions) go one at a time through
+ *   three fused passes instead (max; exp written out with the sum accumulated on the fly;
+ *   scaling), on 64-byte vectors, with the next row prefetched: 1.35-1.4x faster than the
+ *   block scheme at C = 1000 (it does two fewer passes and no float -> double copy).
  * - exp is a Cephes-style polynomial written for arguments <= 0 (always the case after the
  *   max shift) with branch-free selects and a bit-level 2^n, so gcc vectorises it inside the
  *   FASTNN_CLONES functions without -ffast-math.  float32 uses a float polynomial (~1 ulp),
@@ -46,6 +49,9 @@ typedef ptrdiff_t fastnn_index;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=fast")
+/* The 64-byte vectors below stay inside always-inline functions of this file, so the ABI
+ * note gcc gives for passing them by value does not concern us. */
+#pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
 /* Elements per block (float64: 16 KiB of exps, well inside L1 with the inputs streaming). */
@@ -319,8 +325,219 @@ FASTNN_SM_INLINE void fastnn_sm_rowmax4_##SFX(const T *x, fastnn_index C, T *m) 
     m[0] = m0; m[1] = m1; m[2] = m2; m[3] = m3;                                              \
 }
 
+#ifdef FASTNN_SM_VECTOR
+/* Wide rows (C >= FASTNN_SM_WIDE, vector extensions only): one row at a time in three
+ * passes, the row staying in L1 after the first: (1) the max, (2) e = exp(x - m) written to
+ * out with the sum accumulated in double on the fly, (3) the scaling.  The loops work on
+ * 64-byte vectors (one AVX-512 register, two AVX2 or four SSE2 ones: gcc splits them for the
+ * narrower clones), 16 lanes per step for both dtypes, and every reduction combines its lanes
+ * in a fixed order, so the results do not depend on the clone.  While a row is being worked
+ * on, the next row of x is prefetched so that memory streams under the arithmetic. */
+#define FASTNN_SM_WIDE 128
+
+typedef float fastnn_w16f __attribute__((vector_size(64)));
+typedef int32_t fastnn_w16i __attribute__((vector_size(64)));
+typedef double fastnn_w8d __attribute__((vector_size(64)));
+typedef int64_t fastnn_w8l __attribute__((vector_size(64)));
+typedef double fastnn_w16d __attribute__((vector_size(128)));
+
+/* mask ? a : b, lane-wise, for a mask of all-ones / all-zeros lanes */
+#define FASTNN_SM_SELECT(VT, VI, mask, a, b) ((VT)(((VI)(a) & (mask)) | ((VI)(b) & ~(mask))))
+
+/* fastnn_sm_exp_f32 on 16 lanes (the same operations, so the same results). */
+FASTNN_SM_INLINE fastnn_w16f fastnn_sm_vexp_f32(fastnn_w16f x) {
+    const float lo = -87.33654475f, magic = 12582912.0f;
+    fastnn_w16i below = x < lo;
+    fastnn_w16f xc = FASTNN_SM_SELECT(fastnn_w16f, fastnn_w16i, below, x - x + lo, x);
+    fastnn_w16f t = xc * 1.44269504088896341f + magic;
+    fastnn_w16f n = t - magic;
+    fastnn_w16f r = xc - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f;
+    fastnn_w16f p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    fastnn_w16f scale = (fastnn_w16f)(((fastnn_w16i)t + 127) << 23);
+    return (fastnn_w16f)((fastnn_w16i)(p * scale) & ~below);
+}
+
+/* fastnn_sm_exp_f64 on 8 lanes. */
+FASTNN_SM_INLINE fastnn_w8d fastnn_sm_vexp_f64(fastnn_w8d x) {
+    const double lo = -708.3964185322641, magic = 6755399441055744.0;
+    fastnn_w8l below = x < lo;
+    fastnn_w8d xc = FASTNN_SM_SELECT(fastnn_w8d, fastnn_w8l, below, x - x + lo, x);
+    fastnn_w8d t = xc * 1.4426950408889634 + magic;
+    fastnn_w8d n = t - magic;
+    fastnn_w8d r = xc - n * 0.693145751953125;
+    r = r - n * 1.42860682030941723212e-6;
+    fastnn_w8d p = r * (1.0 / 479001600.0) + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    fastnn_w8d scale = (fastnn_w8d)(((fastnn_w8l)t + 1023) << 52);
+    return (fastnn_w8d)((fastnn_w8l)(p * scale) & ~below);
+}
+
+/* One 16-element step of the exp pass: out[0:16] = exp(x[0:16] - m) (if store), and the
+ * exps added to the two 8-lane double accumulators. */
+FASTNN_SM_INLINE void fastnn_sm_exp16_f32(const float *x, float m, float *out, int store,
+                                          fastnn_w16d *acc) {
+    fastnn_w16f v;
+    memcpy(&v, x, sizeof v);
+    fastnn_w16f e = fastnn_sm_vexp_f32(v - m);
+    if (store) memcpy(out, &e, sizeof e);
+    *acc += __builtin_convertvector(e, fastnn_w16d);
+}
+FASTNN_SM_INLINE void fastnn_sm_exp16_f64(const double *x, double m, double *out, int store,
+                                          fastnn_w16d *acc) {
+    fastnn_w8d v0, v1;
+    memcpy(&v0, x, sizeof v0);
+    memcpy(&v1, x + 8, sizeof v1);
+    fastnn_w8d e0 = fastnn_sm_vexp_f64(v0 - m), e1 = fastnn_sm_vexp_f64(v1 - m);
+    if (store) {
+        memcpy(out, &e0, sizeof e0);
+        memcpy(out + 8, &e1, sizeof e1);
+    }
+    fastnn_w16d e;
+    memcpy(&e, &e0, sizeof e0);
+    memcpy((char *)&e + sizeof e0, &e1, sizeof e1);
+    *acc += e;
+}
+
+FASTNN_SM_INLINE void fastnn_sm_prefetch_row(const void *row, size_t bytes) {
+    for (size_t k = 0; k < bytes; k += 64) __builtin_prefetch((const char *)row + k, 0, 3);
+}
+
+/* acc = max(acc, the vector at p) */
+#define FASTNN_SM_WMAX(VT, VI, acc, p)                                                       \
+    do {                                                                                     \
+        VT v_;                                                                               \
+        memcpy(&v_, (p), sizeof v_);                                                         \
+        FASTNN_SM_VMAX(VT, VI, acc, v_);                                                     \
+    } while (0)
+
+#define FASTNN_SM_DEFINE_WIDE(T, SFX, VT, VI)                                                \
+FASTNN_SM_INLINE T fastnn_sm_wide_max_##SFX(const T *x, fastnn_index C) {                    \
+    enum { W = 64 / sizeof(T) };                                                             \
+    VT acc, a1, a2, a3;                                                                      \
+    memcpy(&acc, x, sizeof acc);                                                             \
+    fastnn_index j = W;                                                                      \
+    if (C >= 4 * W) { /* four accumulators: one would be bound by the compare latency */    \
+        memcpy(&a1, x + W, sizeof a1);                                                       \
+        memcpy(&a2, x + 2 * W, sizeof a2);                                                   \
+        memcpy(&a3, x + 3 * W, sizeof a3);                                                   \
+        for (j = 4 * W; j + 4 * W <= C; j += 4 * W) {                                        \
+            FASTNN_SM_WMAX(VT, VI, acc, x + j);                                              \
+            FASTNN_SM_WMAX(VT, VI, a1, x + j + W);                                           \
+            FASTNN_SM_WMAX(VT, VI, a2, x + j + 2 * W);                                       \
+            FASTNN_SM_WMAX(VT, VI, a3, x + j + 3 * W);                                       \
+        }                                                                                    \
+        FASTNN_SM_VMAX(VT, VI, acc, a1);                                                     \
+        FASTNN_SM_VMAX(VT, VI, a2, a3);                                                      \
+        FASTNN_SM_VMAX(VT, VI, acc, a2);                                                     \
+    }                                                                                        \
+    for (; j + W <= C; j += W) FASTNN_SM_WMAX(VT, VI, acc, x + j);                          \
+    T m = acc[0];                                                                            \
+    for (int l = 1; l < W; l++) m = acc[l] > m ? acc[l] : m;                                 \
+    for (; j < C; j++) m = x[j] > m ? x[j] : m;                                              \
+    return m;                                                                                \
+}                                                                                            \
+                                                                                             \
+/* out[j] = exp(x[j] - m) (if store); returns the sum of the exps in double. */              \
+FASTNN_SM_INLINE double fastnn_sm_wide_exp_##SFX(const T *x, T m, T *out, fastnn_index C,    \
+                                                 int store) {                                \
+    fastnn_w16d acc = {0};                                                                   \
+    fastnn_index j = 0;                                                                      \
+    for (; j + 16 <= C; j += 16) fastnn_sm_exp16_##SFX(x + j, m, out + j, store, &acc);      \
+    double tail = 0.0;                                                                       \
+    for (; j < C; j++) {                                                                     \
+        T e = fastnn_sm_exp_##SFX(x[j] - m);                                                 \
+        if (store) out[j] = e;                                                               \
+        tail += (double)e;                                                                   \
+    }                                                                                        \
+    double a[8];                                                                             \
+    for (int l = 0; l < 8; l++) a[l] = acc[l] + acc[l + 8];                                  \
+    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])) + tail;          \
+}                                                                                            \
+                                                                                             \
+/* sum(e) - 1 for a row whose max exp is exactly 1 (see fastnn_sm_sum_minus_one); the exps \
+ * are x itself when exps is 1, else exp(x - m). */                                          \
+FASTNN_SM_INLINE double fastnn_sm_wide_sm1_##SFX(const T *x, T m, fastnn_index C,            \
+                                                 int exps) {                                 \
+    double ones = 0.0, rest = 0.0;                                                           \
+    for (fastnn_index j = 0; j < C; j++) {                                                   \
+        double e = (double)(exps ? x[j] : fastnn_sm_exp_##SFX(x[j] - m));                    \
+        if (e == 1.0) ones += 1.0;                                                           \
+        else rest += e;                                                                      \
+    }                                                                                        \
+    return (ones - 1.0) + rest;                                                              \
+}                                                                                            \
+                                                                                             \
+FASTNN_CLONES static double fastnn_softmax_loss_wide_##SFX(                                  \
+        const T *x, const fastnn_index *y, T *out, fastnn_index r0, fastnn_index r1,         \
+        fastnn_index C, double inv_n) {                                                      \
+    double total = 0.0;                                                                      \
+    for (fastnn_index i = r0; i < r1; i++) {                                                 \
+        const T *xi = x + i * C;                                                             \
+        T *oi = out + i * C;                                                                 \
+        fastnn_index yi = y[i];                                                              \
+        T xy = xi[yi]; /* before out (which may be x) is written */                          \
+        T m = fastnn_sm_wide_max_##SFX(xi, C);                                               \
+        if (i + 1 < r1) fastnn_sm_prefetch_row(xi + C, (size_t)C * sizeof(T));               \
+        double sum = fastnn_sm_wide_exp_##SFX(xi, m, oi, C, 1);                              \
+        double sm1 = sum - 1.0;                                                              \
+        /* below 1e-3 the rounding of sum would show in sm1's relative error */              \
+        if (sm1 < 1e-3) sm1 = fastnn_sm_wide_sm1_##SFX(oi, m, C, 1);                         \
+        double inv = inv_n / sum;                                                            \
+        double ey = (double)oi[yi];                                                          \
+        T scale = (T)inv;                                                                    \
+        for (fastnn_index j = 0; j < C; j++) oi[j] *= scale;                                 \
+        /* p_y - 1 = ((e_y - 1) - (sum - 1)) / sum: no cancellation when p_y ~ 1 */          \
+        oi[yi] = (T)(((ey - 1.0) - sm1) * inv);                                              \
+        total += fastnn_sm_log1p(sm1) + ((double)m - (double)xy);                            \
+    }                                                                                        \
+    return total;                                                                            \
+}                                                                                            \
+                                                                                             \
+FASTNN_CLONES static void fastnn_softmax_wide_##SFX(const T *x, T *out, fastnn_index r0,     \
+                                                    fastnn_index r1, fastnn_index C,         \
+                                                    int log) {                               \
+    for (fastnn_index i = r0; i < r1; i++) {                                                 \
+        const T *xi = x + i * C;                                                             \
+        T *oi = out + i * C;                                                                 \
+        T m = fastnn_sm_wide_max_##SFX(xi, C);                                               \
+        if (i + 1 < r1) fastnn_sm_prefetch_row(xi + C, (size_t)C * sizeof(T));               \
+        double sum = fastnn_sm_wide_exp_##SFX(xi, m, oi, C, !log);                           \
+        if (log) {                                                                           \
+            double sm1 = sum - 1.0;                                                          \
+            if (sm1 < 1e-3) sm1 = fastnn_sm_wide_sm1_##SFX(xi, m, C, 0);                     \
+            T lse = (T)fastnn_sm_log1p(sm1);                                                 \
+            for (fastnn_index j = 0; j < C; j++) oi[j] = (xi[j] - m) - lse;                  \
+        } else {                                                                             \
+            T scale = (T)(1.0 / sum);                                                        \
+            for (fastnn_index j = 0; j < C; j++) oi[j] *= scale;                             \
+        }                                                                                    \
+    }                                                                                        \
+}
+#define FASTNN_SM_WIDE_DISPATCH(expr) if (C >= FASTNN_SM_WIDE) { expr; }
+#else
+#define FASTNN_SM_DEFINE_WIDE(T, SFX, VT, VI)
+#define FASTNN_SM_WIDE_DISPATCH(expr)
+#endif
+
 /* One body per dtype: T is the element type, SFX the name suffix. */
-#define FASTNN_SM_DEFINE(T, SFX)                                                             \
+#define FASTNN_SM_DEFINE(T, SFX, VT, VI)                                                     \
+FASTNN_SM_DEFINE_WIDE(T, SFX, VT, VI)                                                        \
 FASTNN_SM_ROWMAX(T, SFX)                                                                     \
 FASTNN_SM_ROWMAX4(T, SFX)                                                                    \
                                                                                              \
@@ -346,6 +563,7 @@ FASTNN_CLONES static double fastnn_softmax_loss_rows_##SFX(                     
     T m[FASTNN_SM_ROWS], xy[FASTNN_SM_ROWS];                                                 \
     double sum[FASTNN_SM_ROWS], sm1[FASTNN_SM_ROWS], lse[FASTNN_SM_ROWS];                    \
     double wide[FASTNN_SM_BLOCK];                                                            \
+    FASTNN_SM_WIDE_DISPATCH(return fastnn_softmax_loss_wide_##SFX(x, y, out, r0, r1, C, inv_n)) \
     fastnn_index rows = fastnn_sm_block_rows(C);                                             \
     double total = 0.0;                                                                      \
     for (fastnn_index b0 = r0; b0 < r1; b0 += rows) {                                        \
@@ -388,6 +606,7 @@ FASTNN_CLONES static void fastnn_softmax_rows_##SFX(const T *x, T *out, fastnn_i
                                                     int log) {                               \
     T m[FASTNN_SM_ROWS], e[FASTNN_SM_BLOCK];                                                 \
     double sum[FASTNN_SM_ROWS], sm1[FASTNN_SM_ROWS], wide[FASTNN_SM_BLOCK];                  \
+    FASTNN_SM_WIDE_DISPATCH(fastnn_softmax_wide_##SFX(x, out, r0, r1, C, log); return)       \
     fastnn_index rows = fastnn_sm_block_rows(C);                                             \
     for (fastnn_index b0 = r0; b0 < r1; b0 += rows) {                                        \
         fastnn_index nb = r1 - b0 < rows ? r1 - b0 : rows;                                   \
@@ -422,8 +641,8 @@ FASTNN_CLONES static void fastnn_softmax_rows_##SFX(const T *x, T *out, fastnn_i
     }                                                                                        \
 }
 
-FASTNN_SM_DEFINE(float, f32)
-FASTNN_SM_DEFINE(double, f64)
+FASTNN_SM_DEFINE(float, f32, fastnn_w16f, fastnn_w16i)
+FASTNN_SM_DEFINE(double, f64, fastnn_w8d, fastnn_w8l)
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
