@@ -7,8 +7,9 @@
  * columns); images (N, C, H, W) are (N, C, H*W) and use the "segs" loops (vectorised along
  * a segment with independent accumulators).
  *
- * The element passes walk their rows (segments) last to first: the statistics or gradient
- * sums pass just read the end of the block, so those rows are still in cache.
+ * The dx passes walk their rows (segments) last to first: the gradient sums pass just read
+ * the end of x and dout (twice the size of x), so those rows are still in cache.  The 2-d
+ * normalise pass goes first to last (measured faster while x fits in L3).
  *
  * Precision: every statistic and gradient sum is accumulated in double.  In the 2-d
  * ("rows") loops the per-element deviations, squares and products and the 4-row partial sums
@@ -68,20 +69,23 @@ static inline void BN(grad_dots)(const BN_T *BN_RESTRICT g, const BN_T *BN_RESTR
 }
 
 /* One tile of rows [i0, i1) at the full vector width of BN_T: pass 1 sums the tile in BN_T
- * for a shift k (close to the tile mean; its own rounding does not matter), pass 2 forms
+ * for a shift k (close to the tile mean; its own rounding does not matter; with reuse_k the
+ * caller's k, the mean of the tiles before, is used instead and pass 1 skipped), pass 2 forms
  * e = x - k and e^2 in BN_T and adds groups of eight rows into the double accumulators
  * s1 = sum(e), s2 = sum(e^2); the tile's mean is k + s1/n and its m2 is s2 - s1^2/n (the
  * corrected two-pass formula; s1 is tiny because k is near the mean).  For float32 the
  * squares and 8-term partials carry a relative error of a few float eps (~5e-7); the
  * accumulation over rows is double.  Returns 0 when some s2 is not finite (float overflow
- * near FLT_MAX, or NaN/inf data): the caller then redoes the tile in double. */
+ * near FLT_MAX, or NaN/inf data): the caller then redoes the tile in double; -1 when a
+ * reused k is too far from the tile's mean (the caller redoes the tile with pass 1). */
 static FASTNN_CLONES int BN(rows_tile_wide)(
     const BN_T *BN_RESTRICT x, ptrdiff_t d, ptrdiff_t i0, ptrdiff_t i1, BN_T *BN_RESTRICT k,
-    double *BN_RESTRICT s1, double *BN_RESTRICT s2)
+    double *BN_RESTRICT s1, double *BN_RESTRICT s2, int reuse_k)
 {
     const BN_T nb = (BN_T)(i1 - i0);
     int bad = 0;
     ptrdiff_t i, j;
+    if (reuse_k) goto deviations;
     for (j = 0; j < d; j++) k[j] = 0;
     for (i = i0; i + 4 <= i1; i += 4) {
         const BN_T *a = x + i * d, *b = a + d, *e = b + d, *f = e + d;
@@ -91,7 +95,9 @@ static FASTNN_CLONES int BN(rows_tile_wide)(
         const BN_T *a = x + i * d;
         for (j = 0; j < d; j++) k[j] += a[j];
     }
-    for (j = 0; j < d; j++) { k[j] /= nb; s1[j] = 0.0; s2[j] = 0.0; }
+    for (j = 0; j < d; j++) k[j] /= nb;
+deviations:
+    for (j = 0; j < d; j++) { s1[j] = 0.0; s2[j] = 0.0; }
     for (i = i0; i + 8 <= i1; i += 8) {  /* eight rows per conversion to double */
         const BN_T *a = x + i * d, *b = a + d, *e = b + d, *f = e + d;
         const BN_T *a2 = f + d, *b2 = a2 + d, *e2 = b2 + d, *f2 = e2 + d;
@@ -121,7 +127,14 @@ static FASTNN_CLONES int BN(rows_tile_wide)(
         }
     }
     for (j = 0; j < d; j++) bad |= !(s2[j] <= DBL_MAX);  /* inf or NaN; an OR vectorises */
-    return !bad;
+    if (bad) return 0;
+    if (reuse_k) {
+        /* s2 - s1^2/n cancels at most half of s2 (so at most doubles the rounding error)
+         * when s1^2 <= s2 * n / 2: the shift is then close enough to this tile's mean */
+        for (j = 0; j < d; j++) bad |= s1[j] * s1[j] > 0.5 * (double)nb * s2[j];
+        if (bad) return -1;
+    }
+    return 1;
 }
 
 /* The same tile in double throughout: tile mean, then squared deviations from it. */
@@ -177,7 +190,11 @@ static FASTNN_CLONES void BN(rows_stats)(
     for (ptrdiff_t i0 = r0; i0 < r1; i0 += tile) {
         ptrdiff_t i1 = i0 + tile < r1 ? i0 + tile : r1;
         double nb = (double)(i1 - i0), n = na + nb;
-        if (BN(rows_tile_wide)(x, d, i0, i1, k, tmean, tm2)) {
+        /* After the first tile, the mean so far is the shift: one pass over the tile
+         * instead of two, unless this tile's data sits far from it. */
+        int wide = BN(rows_tile_wide)(x, d, i0, i1, k, tmean, tm2, na > 0.0);
+        if (wide < 0) wide = BN(rows_tile_wide)(x, d, i0, i1, k, tmean, tm2, 0);
+        if (wide) {
             for (j = 0; j < d; j++) {
                 const double s1 = tmean[j], q = tm2[j] - s1 * s1 / nb;
                 tmean[j] = (double)k[j] + s1 / nb;
@@ -196,6 +213,7 @@ static FASTNN_CLONES void BN(rows_stats)(
                 m2[j] += tm2[j] + delta * delta * wab;
             }
         }
+        for (j = 0; j < d; j++) k[j] = isfinite(mean[j]) ? (BN_T)mean[j] : (BN_T)0;
         na = n;
     }
     if (na == 0.0) for (j = 0; j < d; j++) { mean[j] = 0.0; m2[j] = 0.0; }
