@@ -247,6 +247,24 @@ def test_float32_statistics_match_float64_for_many_rows_and_large_offset(name, o
     np.testing.assert_allclose(p64["running_var"], x32.astype(np.float64).var(axis=0), rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_statistics_stay_accurate_when_later_rows_jump_far_from_the_earlier_mean(dtype):
+    # The kernel shifts each tile of rows by the mean of the tiles before it; here the data
+    # jumps by 1e4 (column 0), drifts (column 1) or jumps late (column 2), so that shift is
+    # far from the later tiles' data.
+    rng = np.random.default_rng(8)
+    x64 = rng.standard_normal((60_000, 4))
+    x64[30_000:, 0] += 1e4
+    x64[:, 1] += np.linspace(0, 3e3, 60_000)
+    x64[45_000:, 2] -= 5e3
+    x = x64.astype(dtype)
+    exact = x.astype(np.float64)
+    p = {"mode": "train", "momentum": 0.0}
+    fast.batchnorm_forward(x, np.ones(4, dtype), np.zeros(4, dtype), p)
+    np.testing.assert_allclose(p["running_var"], exact.var(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(p["running_mean"], exact.mean(axis=0), rtol=1e-6, atol=1e-6)
+
+
 def test_statistics_are_two_pass_accurate_far_from_zero_in_float64():
     # E[x^2] - E[x]^2 would lose every digit here (1e9 offset, unit variance).
     rng = np.random.default_rng(7)
