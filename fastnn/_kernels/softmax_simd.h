@@ -67,27 +67,57 @@ typedef ptrdiff_t fastnn_index;
 #define FASTNN_SM_INLINE static inline
 #endif
 
-/* exp(x) for x <= 0 or NaN (NaN propagates; x < ln(FLT_MIN) gives 0).  Cephes expf's
- * reduction, ~1 ulp. */
+/* The arithmetic of exp shared by the scalar and the vector versions (VT is float or a
+ * float vector; xc is the argument already clamped to >= ln(FLT_MIN)): t holds n in its low
+ * bits (1.5 * 2^23 added rounds to an integer), r = xc - n ln2 by Cody-Waite
+ * (ln2 = 0.693359375 - 2.12194440e-4), p = exp(r) by a degree-6 minimax fit on
+ * [-ln2/2, ln2/2] (relative error 2e-9; Cephes' form needs two more operations for the same
+ * ~1 ulp overall). */
+#define FASTNN_SM_EXP_POLY_F32(VT, xc, t, p)                                                 \
+    VT t = (xc) * 1.44269504088896341f + 12582912.0f;                                        \
+    VT p;                                                                                    \
+    {                                                                                        \
+        VT n_ = t - 12582912.0f;                                                             \
+        VT r_ = (xc) - n_ * 0.693359375f;                                                    \
+        r_ = r_ + n_ * 2.12194440e-4f;                                                       \
+        p = r_ * 1.3843643246e-3f + 8.3741638809e-3f;                                        \
+        p = p * r_ + 4.1668001562e-2f;                                                       \
+        p = p * r_ + 1.6666431725e-1f;                                                       \
+        p = p * r_ + 4.9999994040e-1f;                                                       \
+        p = p * r_ + 1.0f;                                                                   \
+        p = p * r_ + 1.0f;                                                                   \
+    }
+
+/* The same for double (1.5 * 2^52; Taylor series to r^12, truncation error < 2e-16
+ * relative for |r| <= ln2/2). */
+#define FASTNN_SM_EXP_POLY_F64(VT, xc, t, p)                                                 \
+    VT t = (xc) * 1.4426950408889634 + 6755399441055744.0;                                   \
+    VT p;                                                                                    \
+    {                                                                                        \
+        VT n_ = t - 6755399441055744.0;                                                      \
+        VT r_ = (xc) - n_ * 0.693145751953125;                                               \
+        r_ = r_ - n_ * 1.42860682030941723212e-6;                                            \
+        p = r_ * (1.0 / 479001600.0) + 1.0 / 39916800.0;                                     \
+        p = p * r_ + 1.0 / 3628800.0;                                                        \
+        p = p * r_ + 1.0 / 362880.0;                                                         \
+        p = p * r_ + 1.0 / 40320.0;                                                          \
+        p = p * r_ + 1.0 / 5040.0;                                                           \
+        p = p * r_ + 1.0 / 720.0;                                                            \
+        p = p * r_ + 1.0 / 120.0;                                                            \
+        p = p * r_ + 1.0 / 24.0;                                                             \
+        p = p * r_ + 1.0 / 6.0;                                                              \
+        p = p * r_ + 0.5;                                                                    \
+        p = p * r_ + 1.0;                                                                    \
+        p = p * r_ + 1.0;                                                                    \
+    }
+
+/* exp(x) for x <= 0 or NaN (NaN propagates; x < ln(FLT_MIN) gives 0), ~1 ulp. */
 FASTNN_SM_INLINE float fastnn_sm_exp_f32(float x) {
     const float lo = -87.33654475f;          /* ln(FLT_MIN): 2^n stays a normal number */
-    const float magic = 12582912.0f;          /* 1.5 * 2^23: adding it rounds to an integer */
     float xc = x < lo ? lo : x;
-    float t = xc * 1.44269504088896341f + magic;
-    float n = t - magic;
-    float r = xc - n * 0.693359375f;          /* Cody-Waite: ln2 = 0.693359375 - 2.12194440e-4 */
-    r = r + n * 2.12194440e-4f;
-    /* degree-6 minimax fit of exp on [-ln2/2, ln2/2] (relative error 2e-9; Cephes' form
-     * needs two more operations for the same ~1 ulp overall) */
-    float p = 1.3843643246e-3f;
-    p = p * r + 8.3741638809e-3f;
-    p = p * r + 4.1668001562e-2f;
-    p = p * r + 1.6666431725e-1f;
-    p = p * r + 4.9999994040e-1f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    FASTNN_SM_EXP_POLY_F32(float, xc, t, p)
     uint32_t bits;
-    memcpy(&bits, &t, sizeof bits);           /* low bits of t hold n; (n + 127) << 23 is 2^n */
+    memcpy(&bits, &t, sizeof bits);           /* (n + 127) << 23 is 2^n */
     bits = (bits + 127u) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
@@ -98,26 +128,8 @@ FASTNN_SM_INLINE float fastnn_sm_exp_f32(float x) {
 /* exp(x) for x <= 0 or NaN, double precision (x < ln(DBL_MIN) gives 0). */
 FASTNN_SM_INLINE double fastnn_sm_exp_f64(double x) {
     const double lo = -708.3964185322641;     /* ln(DBL_MIN) */
-    const double magic = 6755399441055744.0;  /* 1.5 * 2^52 */
     double xc = x < lo ? lo : x;
-    double t = xc * 1.4426950408889634 + magic;
-    double n = t - magic;
-    double r = xc - n * 0.693145751953125;    /* Cody-Waite split of ln2 */
-    r = r - n * 1.42860682030941723212e-6;
-    /* Taylor series to r^12: the truncation error is < 2e-16 relative for |r| <= ln2/2. */
-    double p = 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    FASTNN_SM_EXP_POLY_F64(double, xc, t, p)
     uint64_t bits;
     memcpy(&bits, &t, sizeof bits);
     bits = (bits + 1023u) << 52;
@@ -348,44 +360,20 @@ typedef int64_t fastnn_w8l __attribute__((vector_size(64)));
 
 /* fastnn_sm_exp_f32 on 16 lanes (the same operations, so the same results). */
 FASTNN_SM_INLINE fastnn_w16f fastnn_sm_vexp_f32(fastnn_w16f x) {
-    const float lo = -87.33654475f, magic = 12582912.0f;
+    const float lo = -87.33654475f;
     fastnn_w16i below = x < lo;
     fastnn_w16f xc = FASTNN_SM_SELECT(fastnn_w16f, fastnn_w16i, below, x - x + lo, x);
-    fastnn_w16f t = xc * 1.44269504088896341f + magic;
-    fastnn_w16f n = t - magic;
-    fastnn_w16f r = xc - n * 0.693359375f;
-    r = r + n * 2.12194440e-4f;
-    fastnn_w16f p = r * 1.3843643246e-3f + 8.3741638809e-3f;
-    p = p * r + 4.1668001562e-2f;
-    p = p * r + 1.6666431725e-1f;
-    p = p * r + 4.9999994040e-1f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    FASTNN_SM_EXP_POLY_F32(fastnn_w16f, xc, t, p)
     fastnn_w16f scale = (fastnn_w16f)(((fastnn_w16i)t + 127) << 23);
     return (fastnn_w16f)((fastnn_w16i)(p * scale) & ~below);
 }
 
 /* fastnn_sm_exp_f64 on 8 lanes. */
 FASTNN_SM_INLINE fastnn_w8d fastnn_sm_vexp_f64(fastnn_w8d x) {
-    const double lo = -708.3964185322641, magic = 6755399441055744.0;
+    const double lo = -708.3964185322641;
     fastnn_w8l below = x < lo;
     fastnn_w8d xc = FASTNN_SM_SELECT(fastnn_w8d, fastnn_w8l, below, x - x + lo, x);
-    fastnn_w8d t = xc * 1.4426950408889634 + magic;
-    fastnn_w8d n = t - magic;
-    fastnn_w8d r = xc - n * 0.693145751953125;
-    r = r - n * 1.42860682030941723212e-6;
-    fastnn_w8d p = r * (1.0 / 479001600.0) + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    FASTNN_SM_EXP_POLY_F64(fastnn_w8d, xc, t, p)
     fastnn_w8d scale = (fastnn_w8d)(((fastnn_w8l)t + 1023) << 52);
     return (fastnn_w8d)((fastnn_w8l)(p * scale) & ~below);
 }
