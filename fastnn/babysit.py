@@ -117,17 +117,15 @@ def _params(model, loss_function):
 
 
 def _loss(model, loss_function, X, y, reg):
-    """(loss, grads) at regularization ``reg`` (an object model's ``reg`` is restored after)."""
+    """(loss, grads) at regularization ``reg``.  An object model's training loss runs on a
+    copy: it may update state (batchnorm running statistics) besides taking ``reg``."""
     if not _is_object_model(model, loss_function):
         return loss_function(X, model, y, reg)
     if not hasattr(model, "reg"):
         raise TypeError(f"{type(model).__name__} has no .reg attribute to vary")
-    old = model.reg
-    model.reg = reg
-    try:
-        return model.loss(X, y)
-    finally:
-        model.reg = old
+    work = copy.deepcopy(model)
+    work.reg = reg
+    return work.loss(X, y)
 
 
 def _scores(model, loss_function, X):

@@ -317,3 +317,18 @@ def test_babysit_on_digits_with_a_model_object():
     assert report.stats["val_acc_history"][-1] > 0.8
     for k in before:  # the caller's net is untouched
         np.testing.assert_array_equal(net.params[k], before[k])
+
+
+def test_checks_leave_a_batchnorm_net_untouched():
+    # The loss in train mode updates the batchnorm running statistics; the checks must run
+    # it on a copy (reg is varied on the copy too).
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((40, 12)), rng.integers(0, 4, 40)
+    net = FullyConnectedNet([16], 12, 4, batchnorm=True, weight_init=0.01, reg=0.25, seed=0)
+    before = copy.deepcopy(net)
+    bs.check_initial_loss(net, None, X, y, verbose=False)
+    bs.check_regularization(net, None, X, y, verbose=False)
+    assert net.reg == 0.25
+    assert net.bn_params == [{"mode": "train"}] == before.bn_params
+    for k in before.params:
+        np.testing.assert_array_equal(net.params[k], before.params[k])
