@@ -130,7 +130,7 @@ def _loss(model, loss_function, X, y, reg):
 
 def _scores(model, loss_function, X):
     if _is_object_model(model, loss_function):
-        return model.loss(X)
+        return copy.deepcopy(model).loss(X)  # even test mode sets batchnorm state
     return loss_function(X, model)
 
 
