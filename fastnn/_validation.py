@@ -15,12 +15,17 @@ def as_float_array(x, name="x"):
     """Return ``x`` as a float32/float64 ndarray (no copy when it already is one).
 
     Integer and bool inputs become float64 and float16 becomes float32, like NumPy's
-    ufuncs promote them; complex, object, string and other dtypes raise TypeError.
+    ufuncs promote them; byte-swapped data is converted to native order; complex, object,
+    string and other dtypes raise TypeError.
     """
     arr = np.asarray(x)
     kind = arr.dtype.kind
     if arr.dtype in FLOAT_DTYPES:
         return arr
+    if not arr.dtype.isnative:  # byte-swapped data (e.g. read from a big-endian file)
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+        if arr.dtype in FLOAT_DTYPES:
+            return arr
     if kind in "biu":
         return arr.astype(np.float64)
     if kind == "f":
@@ -30,6 +35,15 @@ def as_float_array(x, name="x"):
     raise TypeError(
         f"{name} must be a real numeric array (float32 or float64), got dtype {arr.dtype}"
     )
+
+
+def kernel_buffer(a, dtype=None):
+    """``a`` as a C-contiguous, aligned, native-order array (of ``dtype`` if given), the only
+    layout the compiled kernels read; no copy when it already is one."""
+    if (a.flags.c_contiguous and a.flags.aligned and a.dtype.isnative
+            and (dtype is None or a.dtype == dtype)):
+        return a
+    return np.require(a, dtype if dtype is not None else a.dtype.newbyteorder("="), "CA")
 
 
 def same_float_arrays(names_and_values):

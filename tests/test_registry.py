@@ -76,6 +76,50 @@ def test_fast_matches_reference_and_leaves_inputs_alone(spec, dtype):
             np.testing.assert_allclose(got, want, equal_nan=True, err_msg=spec.name, **TOL[dtype])
 
 
+def _byte_swapped(a):
+    return a.astype(a.dtype.newbyteorder())
+
+
+def _unaligned(a):
+    """A copy of a whose data starts one byte past an aligned address (C-contiguous)."""
+    buf = np.empty(a.nbytes + 1, np.uint8)[1:]
+    out = buf.view(a.dtype).reshape(a.shape)
+    out[...] = a
+    assert a.dtype.itemsize == 1 or a.size == 0 or not out.flags.aligned
+    return out
+
+
+@pytest.mark.parametrize("layout", [_byte_swapped, _unaligned], ids=["swapped", "unaligned"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_byte_swapped_and_unaligned_inputs(spec, dtype, layout):
+    """Such inputs give the native inputs' values (in the dtype the twin returns for them),
+    or the twin's exception: a kernel that trusted such a buffer read garbage."""
+    shape = min(spec.shapes, key=lambda s: int(np.prod(s)))
+
+    def calls(impl):
+        args, kwargs = spec.make_args(np.random.default_rng(0), shape, dtype, impl)
+        odd = [layout(a) if isinstance(a, np.ndarray) and i not in spec.inplace else a
+               for i, a in enumerate(args)]
+        return args, odd, kwargs
+
+    ref_args, ref_odd, ref_kwargs = calls(spec.reference)
+    want = _arrays_of(spec.reference(*ref_args, **ref_kwargs))
+    fast_args, fast_odd, fast_kwargs = calls(spec.fast)
+    try:
+        want_odd = _arrays_of(spec.reference(*ref_odd, **ref_kwargs))
+    except (TypeError, ValueError) as error:
+        with pytest.raises(type(error)):
+            spec.fast(*fast_odd, **fast_kwargs)
+        return
+    got = _arrays_of(spec.fast(*fast_odd, **fast_kwargs))
+    assert len(got) == len(want) == len(want_odd), spec.name
+    for g, w, wo in zip(got, want, want_odd):
+        if isinstance(w, np.ndarray):
+            assert g.dtype == wo.dtype, (spec.name, g.dtype, wo.dtype)
+        np.testing.assert_allclose(g, w, equal_nan=True, err_msg=spec.name, **TOL[dtype])
+
+
 @pytest.mark.slow
 def test_every_benchmark_case_runs_once(tmp_path):
     bench = Path(__file__).resolve().parents[1] / "bench"

@@ -104,10 +104,10 @@ cdef void _run(int op, const floating *a, const floating *b, floating *out, Py_s
 cdef int _check(cnp.ndarray arr, str name, int typenum, Py_ssize_t n, bint write) except -1:
     if arr is None:
         raise ValueError(f"{name} is required")
-    if (not cnp.PyArray_IS_C_CONTIGUOUS(arr) or cnp.PyArray_TYPE(arr) != typenum
-            or cnp.PyArray_SIZE(arr) != n):
-        raise ValueError(f"{name} must be a C-contiguous array of {n} elements of the "
-                         "output's dtype")
+    if (not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISBEHAVED_RO(arr)
+            or cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_SIZE(arr) != n):
+        raise ValueError(f"{name} must be a C-contiguous, aligned, native-order array of {n} "
+                         "elements of the output's dtype")
     if write and not cnp.PyArray_ISWRITEABLE(arr):
         raise ValueError(f"{name} is read-only")
     return 0

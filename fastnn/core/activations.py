@@ -12,7 +12,8 @@ import numpy as np
 from fastnn import reference as _ref
 from fastnn._config import threads_for
 from fastnn._kernels import activations as _ext
-from fastnn._validation import as_float_array, check_out, check_scalar, same_float_arrays
+from fastnn._validation import (FLOAT_DTYPES, as_float_array, check_out, check_scalar,
+                                kernel_buffer, same_float_arrays)
 from fastnn.reference.activations import check_maxout_backward_input, check_maxout_input
 from fastnn.registry import KernelSpec
 
@@ -36,14 +37,10 @@ _EXP_OPS = {_ext.OPS[name] for name in ("sigmoid", "tanh", "elu", "elu_backward"
 _OP = _ext.OPS
 
 
-def _contiguous(a):
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
-
-
 def _target(out, shape, dtype):
-    """The array the kernel writes: ``out`` when it is C-contiguous (the kernel handles
+    """The array the kernel writes: ``out`` when the kernel can write it directly (it handles
     aliasing), else a fresh buffer copied into ``out`` afterwards."""
-    if out is not None and out.flags.c_contiguous:
+    if out is not None and out.flags.c_contiguous and out.flags.aligned:
         return out
     return np.empty(shape, dtype)
 
@@ -60,14 +57,14 @@ def _threads(op, n):
 
 
 def _is_float_array(a):
-    return type(a) is np.ndarray and a.dtype.char in "fd"
+    return type(a) is np.ndarray and a.dtype in FLOAT_DTYPES  # native order only
 
 
 def _unary(op, x, out, alpha=0.0):
     x = as_float_array(x)
     if out is not None:
         check_out(out, x.shape, x.dtype)
-    src = _contiguous(x)
+    src = kernel_buffer(x)
     dst = _target(out, x.shape, x.dtype)
     _ext.apply(op, src, None, dst, alpha, _threads(op, src.size))
     return _finish(dst, out)
@@ -80,8 +77,8 @@ def _binary(op, dout, x, out, alpha=0.0, name="x"):
         dout, x = same_float_arrays([("dout", dout), (name, x)])
     if out is not None:
         check_out(out, x.shape, x.dtype)
-    a = _contiguous(dout)
-    b = _contiguous(x)
+    a = kernel_buffer(dout)
+    b = kernel_buffer(x)
     dst = _target(out, x.shape, x.dtype)
     _ext.apply(op, a, b, dst, alpha, _threads(op, b.size))
     return _finish(dst, out)
@@ -186,7 +183,7 @@ def maxout(z, out=None):
     shape = z.shape[:-1]
     if out is not None:
         check_out(out, shape, z.dtype)
-    src = _contiguous(z)
+    src = kernel_buffer(z)
     y = _target(out, shape, z.dtype)
     if y is out and np.may_share_memory(out, src):
         y = np.empty(shape, z.dtype)
@@ -202,7 +199,7 @@ def maxout_backward(dout, argmax, k):
     """
     dout, argmax, k = check_maxout_backward_input(dout, argmax, k)
     dz = np.empty(dout.shape + (k,), dout.dtype)  # the kernel writes every element
-    _ext.maxout_backward(_contiguous(dout), _contiguous(argmax), dz, k,
+    _ext.maxout_backward(kernel_buffer(dout), kernel_buffer(argmax), dz, k,
                          threads_for(dz.size, PARALLEL_THRESHOLD))
     return dz
 

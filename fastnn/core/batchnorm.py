@@ -12,7 +12,7 @@ import numpy as np
 from fastnn import reference as _ref
 from fastnn._config import threads_for
 from fastnn._kernels import batchnorm as _ext
-from fastnn._validation import as_float_array
+from fastnn._validation import as_float_array, kernel_buffer
 from fastnn.reference.batchnorm import _check_inputs, _warn_single
 from fastnn.registry import KernelSpec
 
@@ -50,14 +50,14 @@ class BatchNormCache:
 
 def _forward(x, gamma, beta, bn_param, mode, eps, momentum):
     """Shared body of the 2-d and spatial forward: x (N, C, ...) with channel axis 1."""
-    x = np.ascontiguousarray(x)  # the cache's only copy when x was a strided view
+    x = kernel_buffer(x)  # the cache's only copy when x was a strided view
     n, c = x.shape[0], x.shape[1]
     s = x.size // (n * c) if n else 1
     dtype = x.dtype
-    gamma = np.ascontiguousarray(gamma)
-    beta = np.ascontiguousarray(beta)
-    rm = np.ascontiguousarray(bn_param["running_mean"], dtype=dtype)
-    rv = np.ascontiguousarray(bn_param["running_var"], dtype=dtype)
+    gamma = kernel_buffer(gamma)
+    beta = kernel_buffer(beta)
+    rm = kernel_buffer(np.asarray(bn_param["running_mean"]), dtype)
+    rv = kernel_buffer(np.asarray(bn_param["running_var"]), dtype)
     out = np.empty_like(x)
     mean = np.empty(c)
     inv_std = np.empty(c)
@@ -84,7 +84,7 @@ def _backward(dout, cache, ndim, forward_name):
     dout = as_float_array(dout, "dout")
     if dout.shape != x.shape:
         raise ValueError(f"dout has shape {dout.shape}, expected {x.shape}")
-    dout = np.ascontiguousarray(dout, dtype=x.dtype)
+    dout = kernel_buffer(dout, x.dtype)
     n, c = x.shape[0], x.shape[1]
     s = x.size // (n * c) if n else 1
     dx = np.empty_like(x)

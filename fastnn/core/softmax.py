@@ -18,7 +18,7 @@ import numpy as np
 from fastnn import reference as _ref
 from fastnn._config import get_num_threads
 from fastnn._kernels import softmax as _ext
-from fastnn._validation import check_labels, check_out, check_scores
+from fastnn._validation import check_labels, check_out, check_scores, kernel_buffer
 from fastnn.registry import KernelSpec
 
 __all__ = ["softmax", "log_softmax", "softmax_loss"]
@@ -26,15 +26,11 @@ __all__ = ["softmax", "log_softmax", "softmax_loss"]
 PARALLEL_THRESHOLD = _ext.PARALLEL_THRESHOLD
 
 
-def _contiguous(x):
-    return np.require(x, requirements=["C", "A"])
-
-
 def _general(kernel, x, out):
     x = check_scores(x)
     if out is not None:
         check_out(out, x.shape, x.dtype)
-    dst = kernel(_contiguous(x), None, get_num_threads())
+    dst = kernel(kernel_buffer(x), None, get_num_threads())
     if out is None:
         return dst
     out[...] = dst
@@ -80,7 +76,7 @@ def softmax_loss(x, y, out=None):
         labels = check_labels(y, x.shape[0], x.shape[1])
         if out is not None:
             check_out(out, x.shape, x.dtype)
-        result = _ext.loss_gradient(_contiguous(x), np.ascontiguousarray(labels), None,
+        result = _ext.loss_gradient(kernel_buffer(x), np.ascontiguousarray(labels), None,
                                     get_num_threads())
         if out is not None:
             out[...] = result[1]
