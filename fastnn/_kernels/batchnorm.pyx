@@ -9,11 +9,13 @@ Design
 * Data is ``(n, c, s)``: a 2-d batch is ``(N, D, 1)`` (loops vectorised across columns),
   images are ``(N, C, H*W)`` (loops along each contiguous channel plane).  Nothing is
   transposed or copied.
-* Statistics: each tile of rows (or each channel plane) is read twice while it is in cache,
-  a shift near its mean first and deviations from that shift second (corrected two-pass),
-  and the blocks are merged with Chan et al.'s pairwise update.  Accumulation is in double;
-  for float32 the squares and 4-row partial sums are float (relative error ~5e-7), with a
-  double fallback for a tile whose sums overflow.  ``E[x^2] - E[x]^2`` is never formed.
+* Statistics: deviations from a shift near the mean are summed (corrected two-pass) and the
+  blocks merged with Chan et al.'s pairwise update.  A channel plane, and the first tile of
+  rows, is read twice while in cache (its own mean as the shift); later tiles of rows take
+  the mean so far as the shift and are read once, unless their data sits far from it.
+  Accumulation is in double; for float32 the squares and 8-row partial sums are float
+  (relative error ~5e-7), with a double fallback for a tile whose sums overflow.
+  ``E[x^2] - E[x]^2`` is never formed.
 * Train forward = one read of x for the statistics + one read/write for the output.  The
   cache keeps x itself (not xhat) with mean and 1/std in double; the backward recomputes
   xhat on the fly: one pass for sum(dout) and sum(dout*xhat), one for dx (test mode: one).

@@ -12,7 +12,7 @@
  * normalise pass goes first to last (measured faster while x fits in L3).
  *
  * Precision: every statistic and gradient sum is accumulated in double.  In the 2-d
- * ("rows") loops the per-element deviations, squares and products and the 4-row partial sums
+ * ("rows") loops the per-element deviations, squares and products and the 4- or 8-row sums
  * are in the element type (float32: ~5e-7 relative), with a double fallback when a tile's
  * sums are not finite; the "segs" loops are double throughout.  The two element passes
  * (normalise, dx) run in the element type so that float32 uses the full vector width; they
@@ -176,9 +176,10 @@ static FASTNN_CLONES void BN(rows_tile_exact)(
 }
 
 /* Statistics of rows [r0, r1) of x (rows of d elements): cnt[j], mean[j] and m2[j] (sum of
- * squared deviations) per column.  Tiles of rows are summed twice while they sit in cache
- * (a shift near the tile mean, then deviations from it: a two-pass scheme with one trip to
- * memory) and merged into the running statistics with Chan, Golub & LeVeque's update. */
+ * squared deviations) per column.  The first tile of rows is summed twice while it sits in
+ * cache (a shift near the tile mean, then deviations from it); later tiles use the mean so
+ * far as the shift and are read once (see rows_tile_wide).  Tiles are merged into the
+ * running statistics with Chan, Golub & LeVeque's update. */
 static FASTNN_CLONES void BN(rows_stats)(
     const BN_T *BN_RESTRICT x, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1,
     double *BN_RESTRICT cnt, double *BN_RESTRICT mean, double *BN_RESTRICT m2,
@@ -351,7 +352,7 @@ static FASTNN_CLONES void BN(rows_grad_sums)(
     ptrdiff_t i, j;
     for (j = 0; j < d; j++) { sdb[j] = 0.0; sdg[j] = 0.0; }
     if (dx == NULL) {
-        for (i = r0; i + 2 <= r1; i += 2) {  /* two rows per sweep, as in rows_stats */
+        for (i = r0; i + 2 <= r1; i += 2) {  /* two rows per sweep of the accumulators */
             const BN_T *g = dout + i * d, *xr = x + i * d, *g2 = g + d, *x2 = xr + d;
             for (j = 0; j < d; j++) {
                 double ga = (double)g[j], gb = (double)g2[j], m = mean[j];

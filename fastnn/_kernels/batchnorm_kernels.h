@@ -30,7 +30,7 @@
 #endif
 
 /* Rows per statistics tile = BN_TILE_ELEMS / D: a tile (256 KiB of float32, 512 KiB of
- * float64) stays in L2 between its two passes; larger tiles make the per-tile merge
+ * float64) stays in L2 when it needs two passes; larger tiles make the per-tile merge
  * negligible (16K-element tiles were 25% slower at (4096, 1024)). */
 #define BN_TILE_ELEMS 65536
 
