@@ -1,5 +1,8 @@
-# Declarations shared by every kernel module: the dtype fused type and the C helpers of
-# fastnn_simd.h (OpenMP status, run-time dispatch status, CPU features).
+# Declarations shared by every kernel module: the dtype fused type, the C helpers of
+# fastnn_simd.h (OpenMP status, run-time dispatch status, CPU features) and the small
+# helpers of the Python-facing entry points (thread team size, buffer overlap).
+
+cimport numpy as cnp
 
 ctypedef fused floating:
     float
@@ -23,3 +26,25 @@ cdef inline Py_ssize_t chunk_start(Py_ssize_t n, int parts, Py_ssize_t c) noexce
     cdef Py_ssize_t chunk = ((n + parts - 1) // parts + 15) & ~(<Py_ssize_t>15)
     cdef Py_ssize_t lo = c * chunk
     return lo if lo < n else n
+
+
+cdef enum:
+    MAX_THREADS = 256  # size of the per-thread partial-result arrays
+
+
+cdef inline int team_size(Py_ssize_t work, Py_ssize_t threshold, int n_threads,
+                          Py_ssize_t units) noexcept nogil:
+    """Threads for a call: 1 below ``threshold`` elements of work, else ``n_threads``
+    capped by the number of units to split (rows, elements) and MAX_THREADS."""
+    if work < threshold or n_threads <= 1:
+        return 1
+    if n_threads > units:
+        n_threads = <int>units
+    return n_threads if n_threads < MAX_THREADS else MAX_THREADS
+
+
+cdef inline bint overlap(cnp.ndarray a, cnp.ndarray b) noexcept:
+    """True if the two arrays' memory ranges intersect."""
+    cdef char *pa = <char *>cnp.PyArray_DATA(a)
+    cdef char *pb = <char *>cnp.PyArray_DATA(b)
+    return pa < pb + cnp.PyArray_NBYTES(b) and pb < pa + cnp.PyArray_NBYTES(a)

@@ -21,7 +21,7 @@ from cython.parallel cimport prange
 
 import numpy as np
 
-from fastnn._kernels._common cimport FASTNN_OPENMP, chunk_start, floating
+from fastnn._kernels._common cimport FASTNN_OPENMP, chunk_start, floating, overlap
 
 cnp.import_array()
 
@@ -115,9 +115,7 @@ cdef int _check(cnp.ndarray arr, str name, int typenum, Py_ssize_t n, bint write
 
 cdef bint _partial_overlap(cnp.ndarray out, cnp.ndarray src):
     """True if the two buffers share memory without being the same buffer."""
-    cdef char *po = <char *>cnp.PyArray_DATA(out)
-    cdef char *ps = <char *>cnp.PyArray_DATA(src)
-    return po != ps and po < ps + cnp.PyArray_NBYTES(src) and ps < po + cnp.PyArray_NBYTES(out)
+    return cnp.PyArray_DATA(out) != cnp.PyArray_DATA(src) and overlap(out, src)
 
 
 def apply(int op, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out, double alpha, int n_threads):

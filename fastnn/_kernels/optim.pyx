@@ -19,7 +19,7 @@ Design
 cimport numpy as cnp
 from cython.parallel cimport prange
 
-from fastnn._kernels._common cimport FASTNN_OPENMP, chunk_start
+from fastnn._kernels._common cimport FASTNN_OPENMP, chunk_start, overlap, team_size
 
 cnp.import_array()
 
@@ -64,9 +64,6 @@ cdef extern from "optim_kernels.h" nogil:
                          double beta1, double one_minus_beta1, double beta2,
                          double one_minus_beta2, double bc2, double eps, double step)
 
-cdef enum:
-    MAX_THREADS = 256
-
 
 def first_bad_index(cnp.ndarray idx, Py_ssize_t n):
     """Position of the first entry of a C-contiguous intp array outside [-n, n), or -1."""
@@ -90,9 +87,7 @@ def take_rows(cnp.ndarray x, cnp.ndarray idx, cnp.ndarray out, int n_threads):
     cdef const char *src = <const char *>cnp.PyArray_DATA(x)
     cdef char *dst = <char *>cnp.PyArray_DATA(out)
     cdef const fastnn_index *ip = <const fastnn_index *>cnp.PyArray_DATA(idx)
-    cdef int nt = 1, t
-    if m * ncols * itemsize >= _TAKE_PARALLEL_THRESHOLD and n_threads > 1:
-        nt = min(n_threads, m, MAX_THREADS)
+    cdef int nt = team_size(m * ncols * itemsize, _TAKE_PARALLEL_THRESHOLD, n_threads, m), t
     with nogil:
         if nt <= 1:
             fastnn_take_rows(src, dst, ip, 0, m, n, ncols, s_row, s_col, d_row, d_col, itemsize)
@@ -100,12 +95,6 @@ def take_rows(cnp.ndarray x, cnp.ndarray idx, cnp.ndarray out, int n_threads):
             for t in prange(nt, schedule="static", num_threads=nt):
                 fastnn_take_rows(src, dst, ip, t * m // nt, (t + 1) * m // nt, n, ncols,
                                  s_row, s_col, d_row, d_col, itemsize)
-
-
-cdef inline bint _overlap(cnp.ndarray a, cnp.ndarray b) noexcept:
-    cdef char *pa = <char *>cnp.PyArray_DATA(a)
-    cdef char *pb = <char *>cnp.PyArray_DATA(b)
-    return pa < pb + cnp.PyArray_NBYTES(b) and pb < pa + cnp.PyArray_NBYTES(a)
 
 
 cdef int _flat_type(tuple arrays) except -2:
@@ -122,17 +111,11 @@ cdef int _flat_type(tuple arrays) except -2:
         f_order = f_order and cnp.PyArray_IS_F_CONTIGUOUS(a)
         for j in range(i):
             b = <cnp.ndarray>arrays[j]
-            if _overlap(a, b):
+            if overlap(a, b):
                 return -1
     if not (c_order or f_order):
         return -1
     return cnp.PyArray_TYPE(<cnp.ndarray>arrays[0])
-
-
-cdef inline int _update_threads(Py_ssize_t n, int n_threads) noexcept:
-    if n < _UPDATE_PARALLEL_THRESHOLD or n_threads <= 1:
-        return 1
-    return n_threads if n_threads < MAX_THREADS else MAX_THREADS
 
 
 cdef enum Rule:
@@ -189,13 +172,16 @@ cdef object _update(Rule rule, tuple arrays, const double *s, int n_threads):
     cdef Py_ssize_t i, n = cnp.PyArray_SIZE(<cnp.ndarray>arrays[0]), lo, hi
     for i in range(len(arrays)):
         a[i] = cnp.PyArray_DATA(<cnp.ndarray>arrays[i])
-    cdef int nt = _update_threads(n, n_threads), t
+    cdef int nt = team_size(n, _UPDATE_PARALLEL_THRESHOLD, n_threads, n), t
     cdef bint f32 = typenum == cnp.NPY_FLOAT
     with nogil:
-        for t in prange(nt, schedule="static", num_threads=nt):
-            lo = chunk_start(n, nt, t)
-            hi = chunk_start(n, nt, t + 1)
-            _update_chunk(rule, f32, a, lo, hi - lo, s)
+        if nt == 1:  # no OpenMP region for the trainer's one-thread steps
+            _update_chunk(rule, f32, a, 0, n, s)
+        else:
+            for t in prange(nt, schedule="static", num_threads=nt):
+                lo = chunk_start(n, nt, t)
+                hi = chunk_start(n, nt, t + 1)
+                _update_chunk(rule, f32, a, lo, hi - lo, s)
     return None
 
 

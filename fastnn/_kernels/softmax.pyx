@@ -25,7 +25,7 @@ Design
 cimport numpy as cnp
 from cython.parallel cimport prange
 
-from fastnn._kernels._common cimport FASTNN_OPENMP
+from fastnn._kernels._common cimport FASTNN_OPENMP, MAX_THREADS, floating, overlap, team_size
 
 cnp.import_array()
 
@@ -35,8 +35,6 @@ OPENMP = bool(FASTNN_OPENMP)
 # re-measure with bench/ on a quiet one).
 cdef Py_ssize_t _PARALLEL_THRESHOLD = 1 << 17
 PARALLEL_THRESHOLD = _PARALLEL_THRESHOLD
-cdef enum:
-    MAX_THREADS = 256
 
 cdef extern from "softmax_simd.h" nogil:
     ctypedef Py_ssize_t fastnn_index
@@ -54,12 +52,7 @@ cdef extern from "softmax_simd.h" nogil:
                                  fastnn_index r1, fastnn_index C, int log)
 
 
-ctypedef fused real:
-    float
-    double
-
-
-cdef double _loss_rows(const real *x, const fastnn_index *y, real *out, Py_ssize_t n,
+cdef double _loss_rows(const floating *x, const fastnn_index *y, floating *out, Py_ssize_t n,
                        Py_ssize_t c, int n_threads) noexcept nogil:
     """Sum of the per-row losses of all n rows, dx written into out."""
     cdef double inv_n = 1.0 / n
@@ -67,12 +60,12 @@ cdef double _loss_rows(const real *x, const fastnn_index *y, real *out, Py_ssize
     cdef double total = 0.0
     cdef int t
     if n_threads <= 1:
-        if real is float:
+        if floating is float:
             return fastnn_softmax_loss_rows_f32(x, y, out, 0, n, c, inv_n)
         else:
             return fastnn_softmax_loss_rows_f64(x, y, out, 0, n, c, inv_n)
     for t in prange(n_threads, schedule="static", num_threads=n_threads):
-        if real is float:
+        if floating is float:
             partial[t] = fastnn_softmax_loss_rows_f32(x, y, out, t * n // n_threads,
                                                       (t + 1) * n // n_threads, c, inv_n)
         else:
@@ -83,17 +76,17 @@ cdef double _loss_rows(const real *x, const fastnn_index *y, real *out, Py_ssize
     return total
 
 
-cdef void _softmax_rows(const real *x, real *out, Py_ssize_t n, Py_ssize_t c, int log,
+cdef void _softmax_rows(const floating *x, floating *out, Py_ssize_t n, Py_ssize_t c, int log,
                         int n_threads) noexcept nogil:
     cdef int t
     if n_threads <= 1:
-        if real is float:
+        if floating is float:
             fastnn_softmax_rows_f32(x, out, 0, n, c, log)
         else:
             fastnn_softmax_rows_f64(x, out, 0, n, c, log)
         return
     for t in prange(n_threads, schedule="static", num_threads=n_threads):
-        if real is float:
+        if floating is float:
             fastnn_softmax_rows_f32(x, out, t * n // n_threads, (t + 1) * n // n_threads, c, log)
         else:
             fastnn_softmax_rows_f64(x, out, t * n // n_threads, (t + 1) * n // n_threads, c, log)
@@ -117,12 +110,6 @@ cdef inline int _scores_type(object x) noexcept:
     return typenum
 
 
-cdef inline bint _overlap(cnp.ndarray a, cnp.ndarray b) noexcept:
-    cdef char *pa = <char *>cnp.PyArray_DATA(a)
-    cdef char *pb = <char *>cnp.PyArray_DATA(b)
-    return pa < pb + cnp.PyArray_NBYTES(b) and pb < pa + cnp.PyArray_NBYTES(a)
-
-
 cdef object _output(cnp.ndarray x, object out, int typenum, object avoid):
     """A C-contiguous output for x: a new array, ``out`` itself, or None when ``out`` needs
     the Python path (wrong shape/dtype/layout, read-only, or a partial overlap with x or
@@ -137,19 +124,11 @@ cdef object _output(cnp.ndarray x, object out, int typenum, object avoid):
             or cnp.PyArray_DIM(o, 1) != cnp.PyArray_DIM(x, 1)
             or not cnp.PyArray_IS_C_CONTIGUOUS(o) or not cnp.PyArray_ISBEHAVED(o)):
         return None
-    if cnp.PyArray_DATA(o) != cnp.PyArray_DATA(x) and _overlap(o, x):
+    if cnp.PyArray_DATA(o) != cnp.PyArray_DATA(x) and overlap(o, x):
         return None
-    if avoid is not None and _overlap(o, <cnp.ndarray>avoid):
+    if avoid is not None and overlap(o, <cnp.ndarray>avoid):
         return None
     return o
-
-
-cdef inline int _threads(Py_ssize_t work, int n_threads, Py_ssize_t rows) noexcept:
-    if work < _PARALLEL_THRESHOLD or n_threads <= 1:
-        return 1
-    if n_threads > rows:
-        n_threads = <int>rows
-    return n_threads if n_threads < MAX_THREADS else MAX_THREADS
 
 
 def loss_gradient(x, y, out, int n_threads):
@@ -183,7 +162,7 @@ def loss_gradient(x, y, out, int n_threads):
     if dst is None:
         return NotImplemented
     cdef cnp.ndarray da = <cnp.ndarray>dst
-    cdef int nt = _threads(n * c, n_threads, n)
+    cdef int nt = team_size(n * c, _PARALLEL_THRESHOLD, n_threads, n)
     cdef double total
     cdef void *xp = cnp.PyArray_DATA(xa)
     cdef void *dp = cnp.PyArray_DATA(da)
@@ -205,7 +184,7 @@ cdef object _softmax_impl(x, out, int n_threads, int log):
         return NotImplemented
     cdef cnp.ndarray da = <cnp.ndarray>dst
     cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0), c = cnp.PyArray_DIM(xa, 1)
-    cdef int nt = _threads(n * c, n_threads, n)
+    cdef int nt = team_size(n * c, _PARALLEL_THRESHOLD, n_threads, n)
     cdef void *xp = cnp.PyArray_DATA(xa)
     cdef void *dp = cnp.PyArray_DATA(da)
     with nogil:
