@@ -31,22 +31,9 @@
 
 #include "fastnn_simd.h"
 
-/* Polynomials and reductions are written as a*b + c; this region lets gcc contract them into
- * FMA instructions in the clones whose ISA has FMA (-std=c11 turns contraction off by default,
- * which keeps the simple backward kernels bit-identical to NumPy). */
-#if defined(__GNUC__) && !defined(__clang__)
-#define FASTNN_CONTRACT_ON _Pragma("GCC push_options") _Pragma("GCC optimize(\"fp-contract=fast\")")
-#define FASTNN_CONTRACT_OFF _Pragma("GCC pop_options")
-#else
-#define FASTNN_CONTRACT_ON
-#define FASTNN_CONTRACT_OFF
-#endif
-
 #if defined(__GNUC__)
-#define FASTNN_INLINE static inline __attribute__((always_inline))
 #define FASTNN_IVDEP _Pragma("GCC ivdep")
 #else
-#define FASTNN_INLINE static inline
 #define FASTNN_IVDEP
 #endif
 

@@ -25,7 +25,7 @@
 /* Reductions along one contiguous segment with BN_LANES independent double accumulators
  * (the compiler turns them into vector registers; an OpenMP simd reduction would need
  * -fopenmp-simd and does not vectorise inside target_clones functions with gcc). */
-static inline double BN(sum)(const BN_T *BN_RESTRICT v, ptrdiff_t n)
+static inline double BN(sum)(const BN_T *FASTNN_RESTRICT v, ptrdiff_t n)
 {
     double acc[BN_LANES] = {0.0}, total = 0.0;
     ptrdiff_t i = 0;
@@ -35,7 +35,7 @@ static inline double BN(sum)(const BN_T *BN_RESTRICT v, ptrdiff_t n)
     return total + bn_lanes_total(acc);
 }
 
-static inline double BN(sum_sq_dev)(const BN_T *BN_RESTRICT v, ptrdiff_t n, double m)
+static inline double BN(sum_sq_dev)(const BN_T *FASTNN_RESTRICT v, ptrdiff_t n, double m)
 {
     double acc[BN_LANES] = {0.0}, total = 0.0;
     ptrdiff_t i = 0;
@@ -49,7 +49,7 @@ static inline double BN(sum_sq_dev)(const BN_T *BN_RESTRICT v, ptrdiff_t n, doub
 }
 
 /* sb = sum(g), sg = sum(g * (v - m)) along one segment. */
-static inline void BN(grad_dots)(const BN_T *BN_RESTRICT g, const BN_T *BN_RESTRICT v,
+static inline void BN(grad_dots)(const BN_T *FASTNN_RESTRICT g, const BN_T *FASTNN_RESTRICT v,
                                  ptrdiff_t n, double m, double *sb, double *sg)
 {
     double accb[BN_LANES] = {0.0}, accg[BN_LANES] = {0.0}, tb = 0.0, tg = 0.0;
@@ -79,8 +79,8 @@ static inline void BN(grad_dots)(const BN_T *BN_RESTRICT g, const BN_T *BN_RESTR
  * near FLT_MAX, or NaN/inf data): the caller then redoes the tile in double; -1 when a
  * reused k is too far from the tile's mean (the caller redoes the tile with pass 1). */
 static FASTNN_CLONES int BN(rows_tile_wide)(
-    const BN_T *BN_RESTRICT x, ptrdiff_t d, ptrdiff_t i0, ptrdiff_t i1, BN_T *BN_RESTRICT k,
-    double *BN_RESTRICT s1, double *BN_RESTRICT s2, int reuse_k)
+    const BN_T *FASTNN_RESTRICT x, ptrdiff_t d, ptrdiff_t i0, ptrdiff_t i1, BN_T *FASTNN_RESTRICT k,
+    double *FASTNN_RESTRICT s1, double *FASTNN_RESTRICT s2, int reuse_k)
 {
     const BN_T nb = (BN_T)(i1 - i0);
     int bad = 0;
@@ -139,8 +139,8 @@ deviations:
 
 /* The same tile in double throughout: tile mean, then squared deviations from it. */
 static FASTNN_CLONES void BN(rows_tile_exact)(
-    const BN_T *BN_RESTRICT x, ptrdiff_t d, ptrdiff_t i0, ptrdiff_t i1,
-    double *BN_RESTRICT tmean, double *BN_RESTRICT tm2)
+    const BN_T *FASTNN_RESTRICT x, ptrdiff_t d, ptrdiff_t i0, ptrdiff_t i1,
+    double *FASTNN_RESTRICT tmean, double *FASTNN_RESTRICT tm2)
 {
     const double nb = (double)(i1 - i0);
     ptrdiff_t i, j;
@@ -181,9 +181,9 @@ static FASTNN_CLONES void BN(rows_tile_exact)(
  * far as the shift and are read once (see rows_tile_wide).  Tiles are merged into the
  * running statistics with Chan, Golub & LeVeque's update. */
 static FASTNN_CLONES void BN(rows_stats)(
-    const BN_T *BN_RESTRICT x, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1,
-    double *BN_RESTRICT cnt, double *BN_RESTRICT mean, double *BN_RESTRICT m2,
-    double *BN_RESTRICT tmean, double *BN_RESTRICT tm2, BN_T *BN_RESTRICT k)
+    const BN_T *FASTNN_RESTRICT x, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1,
+    double *FASTNN_RESTRICT cnt, double *FASTNN_RESTRICT mean, double *FASTNN_RESTRICT m2,
+    double *FASTNN_RESTRICT tmean, double *FASTNN_RESTRICT tm2, BN_T *FASTNN_RESTRICT k)
 {
     ptrdiff_t tile = BN_TILE_ELEMS / d, j;
     double na = 0.0;
@@ -224,8 +224,8 @@ static FASTNN_CLONES void BN(rows_stats)(
 /* Statistics of segments [k0, k1) (segment k belongs to channel k % c): cnt, mean, m2 per
  * channel; each segment is a two-pass block merged as in rows_stats. */
 static FASTNN_CLONES void BN(segs_stats)(
-    const BN_T *BN_RESTRICT x, ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1,
-    double *BN_RESTRICT cnt, double *BN_RESTRICT mean, double *BN_RESTRICT m2)
+    const BN_T *FASTNN_RESTRICT x, ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1,
+    double *FASTNN_RESTRICT cnt, double *FASTNN_RESTRICT mean, double *FASTNN_RESTRICT m2)
 {
     const double nb = (double)s;
     ptrdiff_t j;
@@ -241,8 +241,8 @@ static FASTNN_CLONES void BN(segs_stats)(
 
 /* out = ((x - mhi) - mlo) * scale + shift in BN_T, co = [mhi, mlo, scale, shift]. */
 static FASTNN_CLONES void BN(rows_normalize)(
-    const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT out, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1,
-    const BN_T *BN_RESTRICT co)
+    const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT out, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1,
+    const BN_T *FASTNN_RESTRICT co)
 {
     const BN_T *mhi = co, *mlo = co + d, *scale = co + 2 * d, *shift = co + 3 * d;
     ptrdiff_t i = r0;
@@ -267,8 +267,8 @@ static FASTNN_CLONES void BN(rows_normalize)(
 }
 
 static FASTNN_CLONES void BN(segs_normalize)(
-    const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT out, ptrdiff_t c, ptrdiff_t s,
-    ptrdiff_t k0, ptrdiff_t k1, const BN_T *BN_RESTRICT co)
+    const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT out, ptrdiff_t c, ptrdiff_t s,
+    ptrdiff_t k0, ptrdiff_t k1, const BN_T *FASTNN_RESTRICT co)
 {
     for (ptrdiff_t k = k1 - 1; k >= k0; k--) {
         const BN_T *xs = x + k * s;
@@ -282,8 +282,8 @@ static FASTNN_CLONES void BN(segs_normalize)(
 /* The same passes in double arithmetic (float32 data with deviations near FLT_MAX):
  * out = (x - mean) * scale + shift. */
 static FASTNN_CLONES void BN(rows_normalize_exact)(
-    const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT out, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1,
-    const double *BN_RESTRICT mean, const double *BN_RESTRICT dco)
+    const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT out, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1,
+    const double *FASTNN_RESTRICT mean, const double *FASTNN_RESTRICT dco)
 {
     const double *scale = dco, *shift = dco + d;
     for (ptrdiff_t i = r1 - 1; i >= r0; i--) {
@@ -295,8 +295,8 @@ static FASTNN_CLONES void BN(rows_normalize_exact)(
 }
 
 static FASTNN_CLONES void BN(segs_normalize_exact)(
-    const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT out, ptrdiff_t c, ptrdiff_t s,
-    ptrdiff_t k0, ptrdiff_t k1, const double *BN_RESTRICT mean, const double *BN_RESTRICT dco)
+    const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT out, ptrdiff_t c, ptrdiff_t s,
+    ptrdiff_t k0, ptrdiff_t k1, const double *FASTNN_RESTRICT mean, const double *FASTNN_RESTRICT dco)
 {
     for (ptrdiff_t k = k1 - 1; k >= k0; k--) {
         const BN_T *xs = x + k * s;
@@ -312,9 +312,9 @@ static FASTNN_CLONES void BN(segs_normalize_exact)(
  * sdg = sum(dout * (x - mean)).  Returns 0 when a sum is not finite (overflow in float, or
  * NaN/inf data): the caller redoes the rows in double. */
 static FASTNN_CLONES int BN(rows_grad_sums_wide)(
-    const BN_T *BN_RESTRICT dout, const BN_T *BN_RESTRICT x, ptrdiff_t d,
-    ptrdiff_t r0, ptrdiff_t r1, const BN_T *BN_RESTRICT mhi, const BN_T *BN_RESTRICT mlo,
-    double *BN_RESTRICT sdb, double *BN_RESTRICT sdg)
+    const BN_T *FASTNN_RESTRICT dout, const BN_T *FASTNN_RESTRICT x, ptrdiff_t d,
+    ptrdiff_t r0, ptrdiff_t r1, const BN_T *FASTNN_RESTRICT mhi, const BN_T *FASTNN_RESTRICT mlo,
+    double *FASTNN_RESTRICT sdb, double *FASTNN_RESTRICT sdg)
 {
     int bad = 0;
     ptrdiff_t i, j;
@@ -344,10 +344,10 @@ static FASTNN_CLONES int BN(rows_grad_sums_wide)(
 /* Gradient sums of rows [r0, r1): sdb[j] = sum(dout), sdg[j] = sum(dout * (x - mean)).
  * With dx != NULL (test mode, where dx does not depend on the sums) also dx = a * dout. */
 static FASTNN_CLONES void BN(rows_grad_sums)(
-    const BN_T *BN_RESTRICT dout, const BN_T *BN_RESTRICT x, ptrdiff_t d,
-    ptrdiff_t r0, ptrdiff_t r1, const double *BN_RESTRICT mean,
-    double *BN_RESTRICT sdb, double *BN_RESTRICT sdg,
-    BN_T *BN_RESTRICT dx, const double *BN_RESTRICT a)
+    const BN_T *FASTNN_RESTRICT dout, const BN_T *FASTNN_RESTRICT x, ptrdiff_t d,
+    ptrdiff_t r0, ptrdiff_t r1, const double *FASTNN_RESTRICT mean,
+    double *FASTNN_RESTRICT sdb, double *FASTNN_RESTRICT sdg,
+    BN_T *FASTNN_RESTRICT dx, const double *FASTNN_RESTRICT a)
 {
     ptrdiff_t i, j;
     for (j = 0; j < d; j++) { sdb[j] = 0.0; sdg[j] = 0.0; }
@@ -383,10 +383,10 @@ static FASTNN_CLONES void BN(rows_grad_sums)(
 }
 
 static FASTNN_CLONES void BN(segs_grad_sums)(
-    const BN_T *BN_RESTRICT dout, const BN_T *BN_RESTRICT x, ptrdiff_t c, ptrdiff_t s,
-    ptrdiff_t k0, ptrdiff_t k1, const double *BN_RESTRICT mean,
-    double *BN_RESTRICT sdb, double *BN_RESTRICT sdg,
-    BN_T *BN_RESTRICT dx, const double *BN_RESTRICT a)
+    const BN_T *FASTNN_RESTRICT dout, const BN_T *FASTNN_RESTRICT x, ptrdiff_t c, ptrdiff_t s,
+    ptrdiff_t k0, ptrdiff_t k1, const double *FASTNN_RESTRICT mean,
+    double *FASTNN_RESTRICT sdb, double *FASTNN_RESTRICT sdg,
+    BN_T *FASTNN_RESTRICT dx, const double *FASTNN_RESTRICT a)
 {
     ptrdiff_t j;
     for (j = 0; j < c; j++) { sdb[j] = 0.0; sdg[j] = 0.0; }
@@ -409,8 +409,8 @@ static FASTNN_CLONES void BN(segs_grad_sums)(
  * xhat = ((x - mhi) - mlo) * inv_std and dx = a * ((dout - cb) - xhat * cg), where
  * a = gamma * inv_std, cb = mean(dout), cg = mean(dout * xhat). */
 static FASTNN_CLONES void BN(rows_dx)(
-    const BN_T *BN_RESTRICT dout, const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT dx,
-    ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1, const BN_T *BN_RESTRICT co)
+    const BN_T *FASTNN_RESTRICT dout, const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT dx,
+    ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1, const BN_T *FASTNN_RESTRICT co)
 {
     const BN_T *mhi = co, *mlo = co + d, *is = co + 2 * d, *a = co + 3 * d, *cb = co + 4 * d,
                *cg = co + 5 * d;
@@ -442,8 +442,8 @@ static FASTNN_CLONES void BN(rows_dx)(
 }
 
 static FASTNN_CLONES void BN(segs_dx)(
-    const BN_T *BN_RESTRICT dout, const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT dx,
-    ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1, const BN_T *BN_RESTRICT co)
+    const BN_T *FASTNN_RESTRICT dout, const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT dx,
+    ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1, const BN_T *FASTNN_RESTRICT co)
 {
     for (ptrdiff_t k = k1 - 1; k >= k0; k--) {
         const BN_T *g = dout + k * s, *xs = x + k * s;
@@ -460,9 +460,9 @@ static FASTNN_CLONES void BN(segs_dx)(
 
 /* Train-mode dx in double: dx = a * dout + b * (x - mean) + cc, dco = [a, b, cc]. */
 static FASTNN_CLONES void BN(rows_dx_exact)(
-    const BN_T *BN_RESTRICT dout, const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT dx,
-    ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1, const double *BN_RESTRICT mean,
-    const double *BN_RESTRICT dco)
+    const BN_T *FASTNN_RESTRICT dout, const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT dx,
+    ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1, const double *FASTNN_RESTRICT mean,
+    const double *FASTNN_RESTRICT dco)
 {
     const double *a = dco, *b = dco + d, *cc = dco + 2 * d;
     for (ptrdiff_t i = r1 - 1; i >= r0; i--) {
@@ -474,9 +474,9 @@ static FASTNN_CLONES void BN(rows_dx_exact)(
 }
 
 static FASTNN_CLONES void BN(segs_dx_exact)(
-    const BN_T *BN_RESTRICT dout, const BN_T *BN_RESTRICT x, BN_T *BN_RESTRICT dx,
-    ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1, const double *BN_RESTRICT mean,
-    const double *BN_RESTRICT dco)
+    const BN_T *FASTNN_RESTRICT dout, const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT dx,
+    ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1, const double *FASTNN_RESTRICT mean,
+    const double *FASTNN_RESTRICT dco)
 {
     for (ptrdiff_t k = k1 - 1; k >= k0; k--) {
         const BN_T *g = dout + k * s, *xs = x + k * s;

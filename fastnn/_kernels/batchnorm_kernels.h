@@ -15,12 +15,6 @@
 
 #include "fastnn_simd.h"
 
-#if defined(_MSC_VER)
-#define BN_RESTRICT __restrict
-#else
-#define BN_RESTRICT restrict
-#endif
-
 #ifdef _OPENMP
 #define BN_THREAD_NUM() omp_get_thread_num()
 #define BN_NUM_THREADS() omp_get_num_threads()

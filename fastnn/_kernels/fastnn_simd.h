@@ -9,6 +9,36 @@
 #ifndef FASTNN_SIMD_H
 #define FASTNN_SIMD_H
 
+#include <stddef.h>
+
+/* Element index of the kernels (Py_ssize_t on the Cython side). */
+typedef ptrdiff_t fastnn_index;
+
+#if defined(_MSC_VER)
+#define FASTNN_RESTRICT __restrict
+#else
+#define FASTNN_RESTRICT restrict
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTNN_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define FASTNN_INLINE static __forceinline
+#else
+#define FASTNN_INLINE static inline
+#endif
+
+/* Polynomials and reductions are written as a*b + c; this region lets gcc contract them into
+ * FMA instructions in the clones whose ISA has FMA (-std=c11 turns contraction off by default,
+ * which keeps the simple element-wise kernels bit-identical to NumPy). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FASTNN_CONTRACT_ON _Pragma("GCC push_options") _Pragma("GCC optimize(\"fp-contract=fast\")")
+#define FASTNN_CONTRACT_OFF _Pragma("GCC pop_options")
+#else
+#define FASTNN_CONTRACT_ON
+#define FASTNN_CONTRACT_OFF
+#endif
+
 #if defined(FASTNN_HAVE_TARGET_CLONES) && defined(__x86_64__) && defined(__linux__)
 #define FASTNN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else

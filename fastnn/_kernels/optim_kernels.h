@@ -7,7 +7,7 @@
  *   order of the NumPy twins (fastnn/reference/optim.py), and scalars are rounded to the
  *   array's dtype first, as NumPy does with a Python float; -std=c11 keeps floating-point
  *   contraction off, so the results are bitwise those of the twins.  The arrays never overlap
- *   (the caller takes the NumPy path when they might), hence `restrict`.
+ *   (the caller takes the NumPy path when they might), hence FASTNN_RESTRICT.
  */
 #ifndef FASTNN_OPTIM_KERNELS_H
 #define FASTNN_OPTIM_KERNELS_H
@@ -18,8 +18,6 @@
 #include <string.h>
 
 #include "fastnn_simd.h"
-
-typedef ptrdiff_t fastnn_index;
 
 /* Index of the first idx[i] outside [-n, n), or -1. */
 static fastnn_index fastnn_first_bad_index(const fastnn_index *idx, fastnn_index m,
@@ -65,12 +63,12 @@ static void fastnn_take_rows(const char *src, char *dst, const fastnn_index *idx
 
 /* One definition per dtype: T the element type, SUF the name suffix, SQRT its sqrt. */
 #define FASTNN_OPTIM_DEFINE(T, SUF, SQRT)                                                   \
-FASTNN_CLONES static void fastnn_sgd_##SUF(T *restrict p, const T *restrict g,             \
+FASTNN_CLONES static void fastnn_sgd_##SUF(T *FASTNN_RESTRICT p, const T *FASTNN_RESTRICT g,             \
                                            fastnn_index n, T lr) {                          \
     for (fastnn_index i = 0; i < n; i++) p[i] -= g[i] * lr;                                 \
 }                                                                                           \
-FASTNN_CLONES static void fastnn_momentum_##SUF(T *restrict p, const T *restrict g,        \
-                                                T *restrict v, fastnn_index n, T lr, T mu) { \
+FASTNN_CLONES static void fastnn_momentum_##SUF(T *FASTNN_RESTRICT p, const T *FASTNN_RESTRICT g,        \
+                                                T *FASTNN_RESTRICT v, fastnn_index n, T lr, T mu) { \
     for (fastnn_index i = 0; i < n; i++) {                                                  \
         T vi = v[i] * mu - g[i] * lr;                                                       \
         v[i] = vi;                                                                          \
@@ -79,8 +77,8 @@ FASTNN_CLONES static void fastnn_momentum_##SUF(T *restrict p, const T *restrict
 }                                                                                           \
 /* p += mu*mu * v - (1 + mu) * lr * g, then v = mu * v - lr * g (c1 = mu*mu,              \
  * c2 = (1 + mu) * lr, both rounded once by the caller). */                                \
-FASTNN_CLONES static void fastnn_nesterov_##SUF(T *restrict p, const T *restrict g,        \
-                                                T *restrict v, fastnn_index n, T lr, T mu,  \
+FASTNN_CLONES static void fastnn_nesterov_##SUF(T *FASTNN_RESTRICT p, const T *FASTNN_RESTRICT g,        \
+                                                T *FASTNN_RESTRICT v, fastnn_index n, T lr, T mu,  \
                                                 T c1, T c2) {                               \
     for (fastnn_index i = 0; i < n; i++) {                                                  \
         T pi = p[i] + v[i] * c1;                                                            \
@@ -88,8 +86,8 @@ FASTNN_CLONES static void fastnn_nesterov_##SUF(T *restrict p, const T *restrict
         v[i] = v[i] * mu - g[i] * lr;                                                       \
     }                                                                                       \
 }                                                                                           \
-FASTNN_CLONES static void fastnn_rmsprop_##SUF(T *restrict p, const T *restrict g,         \
-                                               T *restrict cache, fastnn_index n, T lr,     \
+FASTNN_CLONES static void fastnn_rmsprop_##SUF(T *FASTNN_RESTRICT p, const T *FASTNN_RESTRICT g,         \
+                                               T *FASTNN_RESTRICT cache, fastnn_index n, T lr,     \
                                                T decay, T one_minus_decay, T eps) {         \
     for (fastnn_index i = 0; i < n; i++) {                                                  \
         T c = cache[i] * decay + (g[i] * g[i]) * one_minus_decay;                           \
@@ -98,8 +96,8 @@ FASTNN_CLONES static void fastnn_rmsprop_##SUF(T *restrict p, const T *restrict 
     }                                                                                       \
 }                                                                                           \
 /* bc2 = 1 - beta2**t, step = lr / (1 - beta1**t). */                                      \
-FASTNN_CLONES static void fastnn_adam_##SUF(T *restrict p, const T *restrict g,            \
-                                            T *restrict m, T *restrict v, fastnn_index n,   \
+FASTNN_CLONES static void fastnn_adam_##SUF(T *FASTNN_RESTRICT p, const T *FASTNN_RESTRICT g,            \
+                                            T *FASTNN_RESTRICT m, T *FASTNN_RESTRICT v, fastnn_index n,   \
                                             T beta1, T one_minus_beta1, T beta2,            \
                                             T one_minus_beta2, T bc2, T eps, T step) {      \
     for (fastnn_index i = 0; i < n; i++) {                                                  \

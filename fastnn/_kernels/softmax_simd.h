@@ -42,13 +42,9 @@
 
 #include "fastnn_simd.h"
 
-typedef ptrdiff_t fastnn_index;
-
-/* -std=c11 turns floating-point contraction off; the polynomials below are 20% faster with
- * fused multiply-adds (on the clones whose CPUs have them) and no less accurate. */
+/* The polynomials below are 20% faster with fused multiply-adds and no less accurate. */
+FASTNN_CONTRACT_ON
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=fast")
 /* The 64-byte vectors below stay inside always-inline functions of this file, so the ABI
  * note gcc gives for passing them by value does not concern us. */
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -58,14 +54,6 @@ typedef ptrdiff_t fastnn_index;
 #define FASTNN_SM_BLOCK 2048
 /* At most this many rows per block (the per-row scratch arrays). */
 #define FASTNN_SM_ROWS 512
-
-#if defined(__GNUC__) || defined(__clang__)
-#define FASTNN_SM_INLINE static inline __attribute__((always_inline))
-#elif defined(_MSC_VER)
-#define FASTNN_SM_INLINE static __forceinline
-#else
-#define FASTNN_SM_INLINE static inline
-#endif
 
 /* The arithmetic of exp shared by the scalar and the vector versions (VT is float or a
  * float vector; xc is the argument already clamped to >= ln(FLT_MIN)): t holds n in its low
@@ -112,7 +100,7 @@ typedef ptrdiff_t fastnn_index;
     }
 
 /* exp(x) for x <= 0 or NaN (NaN propagates; x < ln(FLT_MIN) gives 0), ~1 ulp. */
-FASTNN_SM_INLINE float fastnn_sm_exp_f32(float x) {
+FASTNN_INLINE float fastnn_sm_exp_f32(float x) {
     const float lo = -87.33654475f;          /* ln(FLT_MIN): 2^n stays a normal number */
     float xc = x < lo ? lo : x;
     FASTNN_SM_EXP_POLY_F32(float, xc, t, p)
@@ -126,7 +114,7 @@ FASTNN_SM_INLINE float fastnn_sm_exp_f32(float x) {
 }
 
 /* exp(x) for x <= 0 or NaN, double precision (x < ln(DBL_MIN) gives 0). */
-FASTNN_SM_INLINE double fastnn_sm_exp_f64(double x) {
+FASTNN_INLINE double fastnn_sm_exp_f64(double x) {
     const double lo = -708.3964185322641;     /* ln(DBL_MIN) */
     double xc = x < lo ? lo : x;
     FASTNN_SM_EXP_POLY_F64(double, xc, t, p)
@@ -143,7 +131,7 @@ FASTNN_SM_INLINE double fastnn_sm_exp_f64(double x) {
  * vectorises (libm's log1p is a call per row, a third of the time at C = 10).  This is
  * musl's log1p (from FreeBSD msun; < 1 ulp) without its x < 0 and tiny-x branches: the
  * rounding of 1 + x is corrected by c. */
-FASTNN_SM_INLINE double fastnn_sm_log1p(double x) {
+FASTNN_INLINE double fastnn_sm_log1p(double x) {
     const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
     const double Lg1 = 6.666666666666735130e-01, Lg2 = 3.999999999940941908e-01,
                  Lg3 = 2.857142874366239149e-01, Lg4 = 2.222219843214978396e-01,
@@ -215,7 +203,7 @@ typedef int64_t fastnn_vif64 __attribute__((vector_size(16)));
     } while (0)
 
 #define FASTNN_SM_ROWMAX(T, SFX)                                                             \
-FASTNN_SM_INLINE T fastnn_sm_rowmax_##SFX(const T *x, fastnn_index C) {                      \
+FASTNN_INLINE T fastnn_sm_rowmax_##SFX(const T *x, fastnn_index C) {                      \
     typedef fastnn_v##SFX VT;                                                                \
     typedef fastnn_vi##SFX VI;                                                               \
     enum { W = 16 / sizeof(T) };                                                             \
@@ -241,7 +229,7 @@ FASTNN_SM_INLINE T fastnn_sm_rowmax_##SFX(const T *x, fastnn_index C) {         
 }
 
 /* Sum of a row of doubles. */
-FASTNN_SM_INLINE double fastnn_sm_rowsum(const double *e, fastnn_index C) {
+FASTNN_INLINE double fastnn_sm_rowsum(const double *e, fastnn_index C) {
     fastnn_index j = 0;
     double s = 0.0;
     if (C >= 8) {
@@ -261,13 +249,13 @@ FASTNN_SM_INLINE double fastnn_sm_rowsum(const double *e, fastnn_index C) {
 }
 #else
 #define FASTNN_SM_ROWMAX(T, SFX)                                                             \
-FASTNN_SM_INLINE T fastnn_sm_rowmax_##SFX(const T *x, fastnn_index C) {                      \
+FASTNN_INLINE T fastnn_sm_rowmax_##SFX(const T *x, fastnn_index C) {                      \
     T m = x[0];                                                                              \
     for (fastnn_index j = 1; j < C; j++) m = x[j] > m ? x[j] : m;                            \
     return m;                                                                                \
 }
 
-FASTNN_SM_INLINE double fastnn_sm_rowsum(const double *e, fastnn_index C) {
+FASTNN_INLINE double fastnn_sm_rowsum(const double *e, fastnn_index C) {
     double s = 0.0;
     for (fastnn_index j = 0; j < C; j++) s += e[j];
     return s;
@@ -276,7 +264,7 @@ FASTNN_SM_INLINE double fastnn_sm_rowsum(const double *e, fastnn_index C) {
 
 /* sum(e) - 1 without cancellation, for rows whose max dominates (the max's exp is exactly 1,
  * so the count of ones minus 1 plus the sum of the other entries is exact to rounding). */
-FASTNN_SM_INLINE double fastnn_sm_sum_minus_one(const double *e, fastnn_index C) {
+FASTNN_INLINE double fastnn_sm_sum_minus_one(const double *e, fastnn_index C) {
     double ones = 0.0, rest = 0.0;
     for (fastnn_index j = 0; j < C; j++) {
         if (e[j] == 1.0) ones += 1.0;
@@ -287,7 +275,7 @@ FASTNN_SM_INLINE double fastnn_sm_sum_minus_one(const double *e, fastnn_index C)
 
 /* Per-row sums of a block of rows of doubles; sm1 = sum - 1 computed without cancellation
  * when the sum is close to 1 (log1p(sm1) is the log-sum-exp after the max shift). */
-FASTNN_SM_INLINE void fastnn_sm_block_sums(const double *e, fastnn_index rows, fastnn_index C,
+FASTNN_INLINE void fastnn_sm_block_sums(const double *e, fastnn_index rows, fastnn_index C,
                                            double *sum, double *sm1) {
     fastnn_index i = 0;
     if (C < 8) {
@@ -310,7 +298,7 @@ FASTNN_SM_INLINE void fastnn_sm_block_sums(const double *e, fastnn_index rows, f
 
 /* Block exps: v[k] = exp(v[k]) for the n entries, and the double values that the row sums
  * read (a converted copy in wide for float, v itself for double). */
-FASTNN_SM_INLINE const double *fastnn_sm_exp_block_f32(const float *d, float *v, double *wide,
+FASTNN_INLINE const double *fastnn_sm_exp_block_f32(const float *d, float *v, double *wide,
                                                        fastnn_index n) {
     for (fastnn_index k = 0; k < n; k++) {
         float e = fastnn_sm_exp_f32(d[k]);
@@ -319,7 +307,7 @@ FASTNN_SM_INLINE const double *fastnn_sm_exp_block_f32(const float *d, float *v,
     }
     return wide;
 }
-FASTNN_SM_INLINE const double *fastnn_sm_exp_block_f64(const double *d, double *v,
+FASTNN_INLINE const double *fastnn_sm_exp_block_f64(const double *d, double *v,
                                                        double *wide, fastnn_index n) {
     (void)wide;
     for (fastnn_index k = 0; k < n; k++) v[k] = fastnn_sm_exp_f64(d[k]);
@@ -328,7 +316,7 @@ FASTNN_SM_INLINE const double *fastnn_sm_exp_block_f64(const double *d, double *
 
 /* Small C: the max of the four rows x, x + C, x + 2C, x + 3C at once. */
 #define FASTNN_SM_ROWMAX4(T, SFX)                                                            \
-FASTNN_SM_INLINE void fastnn_sm_rowmax4_##SFX(const T *x, fastnn_index C, T *m) {            \
+FASTNN_INLINE void fastnn_sm_rowmax4_##SFX(const T *x, fastnn_index C, T *m) {            \
     const T *x1 = x + C, *x2 = x + 2 * C, *x3 = x + 3 * C;                                   \
     T m0 = x[0], m1 = x1[0], m2 = x2[0], m3 = x3[0];                                         \
     for (fastnn_index j = 1; j < C; j++) {                                                   \
@@ -359,7 +347,7 @@ typedef int64_t fastnn_w8l __attribute__((vector_size(64)));
 #define FASTNN_SM_SELECT(VT, VI, mask, a, b) ((VT)(((VI)(a) & (mask)) | ((VI)(b) & ~(mask))))
 
 /* fastnn_sm_exp_f32 on 16 lanes (the same operations, so the same results). */
-FASTNN_SM_INLINE fastnn_w16f fastnn_sm_vexp_f32(fastnn_w16f x) {
+FASTNN_INLINE fastnn_w16f fastnn_sm_vexp_f32(fastnn_w16f x) {
     const float lo = -87.33654475f;
     fastnn_w16i below = x < lo;
     fastnn_w16f xc = FASTNN_SM_SELECT(fastnn_w16f, fastnn_w16i, below, x - x + lo, x);
@@ -369,7 +357,7 @@ FASTNN_SM_INLINE fastnn_w16f fastnn_sm_vexp_f32(fastnn_w16f x) {
 }
 
 /* fastnn_sm_exp_f64 on 8 lanes. */
-FASTNN_SM_INLINE fastnn_w8d fastnn_sm_vexp_f64(fastnn_w8d x) {
+FASTNN_INLINE fastnn_w8d fastnn_sm_vexp_f64(fastnn_w8d x) {
     const double lo = -708.3964185322641;
     fastnn_w8l below = x < lo;
     fastnn_w8d xc = FASTNN_SM_SELECT(fastnn_w8d, fastnn_w8l, below, x - x + lo, x);
@@ -385,7 +373,7 @@ FASTNN_SM_INLINE fastnn_w8d fastnn_sm_vexp_f64(fastnn_w8d x) {
  * rounding, half an ulp, below the error of the exps themselves). */
 typedef float fastnn_w8f __attribute__((vector_size(32)));
 
-FASTNN_SM_INLINE fastnn_w16f fastnn_sm_exp16_f32(const float *x, float m, float *out,
+FASTNN_INLINE fastnn_w16f fastnn_sm_exp16_f32(const float *x, float m, float *out,
                                                  int store) {
     fastnn_w16f v;
     memcpy(&v, x, sizeof v);
@@ -393,7 +381,7 @@ FASTNN_SM_INLINE fastnn_w16f fastnn_sm_exp16_f32(const float *x, float m, float 
     if (store) memcpy(out, &e, sizeof e);
     return e;
 }
-FASTNN_SM_INLINE void fastnn_sm_add16_f32(fastnn_w16f e, fastnn_w8d *lo, fastnn_w8d *hi) {
+FASTNN_INLINE void fastnn_sm_add16_f32(fastnn_w16f e, fastnn_w8d *lo, fastnn_w8d *hi) {
     fastnn_w8f half;
     memcpy(&half, &e, sizeof half);
     *lo += __builtin_convertvector(half, fastnn_w8d);
@@ -401,7 +389,7 @@ FASTNN_SM_INLINE void fastnn_sm_add16_f32(fastnn_w16f e, fastnn_w8d *lo, fastnn_
     *hi += __builtin_convertvector(half, fastnn_w8d);
 }
 /* Whole steps of 16 from j to C; returns the new j. */
-FASTNN_SM_INLINE fastnn_index fastnn_sm_exp_steps_f32(const float *x, float m, float *out,
+FASTNN_INLINE fastnn_index fastnn_sm_exp_steps_f32(const float *x, float m, float *out,
                                                       fastnn_index j, fastnn_index C,
                                                       int store, fastnn_w8d *lo,
                                                       fastnn_w8d *hi) {
@@ -416,7 +404,7 @@ FASTNN_SM_INLINE fastnn_index fastnn_sm_exp_steps_f32(const float *x, float m, f
     }
     return j;
 }
-FASTNN_SM_INLINE fastnn_index fastnn_sm_exp_steps_f64(const double *x, double m, double *out,
+FASTNN_INLINE fastnn_index fastnn_sm_exp_steps_f64(const double *x, double m, double *out,
                                                       fastnn_index j, fastnn_index C,
                                                       int store, fastnn_w8d *lo,
                                                       fastnn_w8d *hi) {
@@ -435,7 +423,7 @@ FASTNN_SM_INLINE fastnn_index fastnn_sm_exp_steps_f64(const double *x, double m,
     return j;
 }
 
-FASTNN_SM_INLINE void fastnn_sm_prefetch_row(const void *row, size_t bytes) {
+FASTNN_INLINE void fastnn_sm_prefetch_row(const void *row, size_t bytes) {
     for (size_t k = 0; k < bytes; k += 64) __builtin_prefetch((const char *)row + k, 0, 3);
 }
 
@@ -448,7 +436,7 @@ FASTNN_SM_INLINE void fastnn_sm_prefetch_row(const void *row, size_t bytes) {
     } while (0)
 
 #define FASTNN_SM_DEFINE_WIDE(T, SFX, VT, VI)                                                \
-FASTNN_SM_INLINE T fastnn_sm_wide_max_##SFX(const T *x, fastnn_index C) {                    \
+FASTNN_INLINE T fastnn_sm_wide_max_##SFX(const T *x, fastnn_index C) {                    \
     enum { W = 64 / sizeof(T) };                                                             \
     VT acc, a1, a2, a3;                                                                      \
     memcpy(&acc, x, sizeof acc);                                                             \
@@ -475,7 +463,7 @@ FASTNN_SM_INLINE T fastnn_sm_wide_max_##SFX(const T *x, fastnn_index C) {       
 }                                                                                            \
                                                                                              \
 /* out[j] = exp(x[j] - m) (if store); returns the sum of the exps in double. */              \
-FASTNN_SM_INLINE double fastnn_sm_wide_exp_##SFX(const T *x, T m, T *out, fastnn_index C,    \
+FASTNN_INLINE double fastnn_sm_wide_exp_##SFX(const T *x, T m, T *out, fastnn_index C,    \
                                                  int store) {                                \
     fastnn_w8d lo = {0}, hi = {0};                                                           \
     fastnn_index j = fastnn_sm_exp_steps_##SFX(x, m, out, 0, C, store, &lo, &hi);            \
@@ -491,7 +479,7 @@ FASTNN_SM_INLINE double fastnn_sm_wide_exp_##SFX(const T *x, T m, T *out, fastnn
                                                                                              \
 /* sum(e) - 1 for a row whose max exp is exactly 1 (see fastnn_sm_sum_minus_one); the exps \
  * are x itself when exps is 1, else exp(x - m). */                                          \
-FASTNN_SM_INLINE double fastnn_sm_wide_sm1_##SFX(const T *x, T m, fastnn_index C,            \
+FASTNN_INLINE double fastnn_sm_wide_sm1_##SFX(const T *x, T m, fastnn_index C,            \
                                                  int exps) {                                 \
     double ones = 0.0, rest = 0.0;                                                           \
     for (fastnn_index j = 0; j < C; j++) {                                                   \
@@ -561,7 +549,7 @@ FASTNN_SM_ROWMAX(T, SFX)                                                        
 FASTNN_SM_ROWMAX4(T, SFX)                                                                    \
                                                                                              \
 /* Step (A) of a block: per row the max (into m) and x - m (into d). */                       \
-FASTNN_SM_INLINE void fastnn_sm_shift_##SFX(const T *x, T *d, T *m, fastnn_index rows,       \
+FASTNN_INLINE void fastnn_sm_shift_##SFX(const T *x, T *d, T *m, fastnn_index rows,       \
                                             fastnn_index C) {                                \
     fastnn_index i = 0;                                                                      \
     if (C < 64 / (fastnn_index)sizeof(T))                                                    \
@@ -663,8 +651,6 @@ FASTNN_CLONES static void fastnn_softmax_rows_##SFX(const T *x, T *out, fastnn_i
 FASTNN_SM_DEFINE(float, f32, fastnn_w16f, fastnn_w16i)
 FASTNN_SM_DEFINE(double, f64, fastnn_w8d, fastnn_w8l)
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
+FASTNN_CONTRACT_OFF
 
 #endif /* FASTNN_SOFTMAX_SIMD_H */
