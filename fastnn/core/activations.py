@@ -15,16 +15,10 @@ from fastnn._kernels import activations as _ext
 from fastnn._validation import (FLOAT_DTYPES, as_float_array, check_out, check_scalar,
                                 kernel_buffer, same_float_arrays)
 from fastnn.reference.activations import check_maxout_backward_input, check_maxout_input
+from fastnn.reference.activations import __all__ as _TWIN_NAMES
 from fastnn.registry import KernelSpec
 
-__all__ = [
-    "relu", "relu_backward",
-    "sigmoid", "sigmoid_backward",
-    "tanh", "tanh_backward",
-    "leaky_relu", "leaky_relu_backward",
-    "elu", "elu_backward",
-    "maxout", "maxout_backward",
-]
+__all__ = list(_TWIN_NAMES)  # the twins name the public API
 
 # Below this many elements one thread beats two.  Measured with
 # `python bench/test_bench_activations.py --threshold --rounds 300` (2-core AMD EPYC, AVX-512):

@@ -14,15 +14,10 @@ from fastnn._config import threads_for
 from fastnn._kernels import batchnorm as _ext
 from fastnn._validation import as_float_array, kernel_buffer
 from fastnn.reference.batchnorm import _check_inputs, _warn_single
+from fastnn.reference.batchnorm import __all__ as _TWIN_NAMES
 from fastnn.registry import KernelSpec
 
-__all__ = [
-    "batchnorm_forward",
-    "batchnorm_backward",
-    "batchnorm_backward_alt",
-    "spatial_batchnorm_forward",
-    "spatial_batchnorm_backward",
-]
+__all__ = list(_TWIN_NAMES)  # the twins name the public API
 
 # Elements of x below which one thread beats a team of two (measured on 2 busy cores: the
 # team wins from about 64K elements, e.g. (256, 512); (64, 100) stays serial).

@@ -19,9 +19,10 @@ from fastnn import reference as _ref
 from fastnn._config import get_num_threads
 from fastnn._kernels import softmax as _ext
 from fastnn._validation import check_labels, check_out, check_scores, kernel_buffer
+from fastnn.reference.softmax import __all__ as _TWIN_NAMES
 from fastnn.registry import KernelSpec
 
-__all__ = ["softmax", "log_softmax", "softmax_loss"]
+__all__ = list(_TWIN_NAMES)  # the twins name the public API
 
 PARALLEL_THRESHOLD = _ext.PARALLEL_THRESHOLD
 
