@@ -37,15 +37,6 @@ def as_float_array(x, name="x"):
     )
 
 
-def kernel_buffer(a, dtype=None):
-    """``a`` as a C-contiguous, aligned, native-order array (of ``dtype`` if given), the only
-    layout the compiled kernels read; no copy when it already is one."""
-    if (a.flags.c_contiguous and a.flags.aligned and a.dtype.isnative
-            and (dtype is None or a.dtype == dtype)):
-        return a
-    return np.require(a, dtype if dtype is not None else a.dtype.newbyteorder("="), "CA")
-
-
 def same_float_arrays(names_and_values):
     """Coerce several arrays and check that they share one dtype and one shape.
 

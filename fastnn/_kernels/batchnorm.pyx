@@ -5,7 +5,8 @@ Design
 * The loops are C (batchnorm_impl.h, instantiated for float and double by
   batchnorm_kernels.h): they need explicit multi-row accumulation, independent lane
   accumulators and a per-thread team layout that Cython cannot express.  This module only
-  checks buffers and dispatches on dtype; fastnn/core/batchnorm.py validates user input.
+  checks buffers and passes them on (the header picks the dtype's instantiation);
+  fastnn/core/batchnorm.py validates user input.
 * Data is ``(n, c, s)``: a 2-d batch is ``(N, D, 1)`` (loops vectorised across columns),
   images are ``(N, C, H*W)`` (loops along each contiguous channel plane).  Nothing is
   transposed or copied.
@@ -28,6 +29,8 @@ Design
 
 cimport numpy as cnp
 
+from numpy cimport PyArray_DATA as data_of
+
 from fastnn._kernels._common cimport FASTNN_OPENMP
 
 cnp.import_array()
@@ -35,40 +38,28 @@ cnp.import_array()
 OPENMP = bool(FASTNN_OPENMP)
 
 cdef extern from "batchnorm_kernels.h" nogil:
-    int bn_forward_train_f(const float *x, float *out, Py_ssize_t n, Py_ssize_t c,
-                           Py_ssize_t s, const float *gamma, const float *beta, double eps,
-                           double momentum, const float *rm_in, const float *rv_in,
-                           float *rm_out, float *rv_out, double *mean, double *inv_std,
-                           int nt)
-    int bn_forward_train_d(const double *x, double *out, Py_ssize_t n, Py_ssize_t c,
-                           Py_ssize_t s, const double *gamma, const double *beta, double eps,
-                           double momentum, const double *rm_in, const double *rv_in,
-                           double *rm_out, double *rv_out, double *mean, double *inv_std,
-                           int nt)
-    int bn_forward_test_f(const float *x, float *out, Py_ssize_t n, Py_ssize_t c,
-                          Py_ssize_t s, const float *gamma, const float *beta, double eps,
-                          const float *rm, const float *rv, double *mean, double *inv_std,
-                          int nt)
-    int bn_forward_test_d(const double *x, double *out, Py_ssize_t n, Py_ssize_t c,
-                          Py_ssize_t s, const double *gamma, const double *beta, double eps,
-                          const double *rm, const double *rv, double *mean, double *inv_std,
-                          int nt)
-    int bn_backward_f(const float *dout, const float *x, float *dx, Py_ssize_t n,
-                      Py_ssize_t c, Py_ssize_t s, const float *gamma, const double *mean,
-                      const double *inv_std, double eps, int train, float *dgamma, float *dbeta,
-                      int nt)
-    int bn_backward_d(const double *dout, const double *x, double *dx, Py_ssize_t n,
-                      Py_ssize_t c, Py_ssize_t s, const double *gamma, const double *mean,
-                      const double *inv_std, double eps, int train, double *dgamma,
-                      double *dbeta, int nt)
+    # Element arrays (x, out, gamma, beta, running statistics, dout, dx, dgamma, dbeta) are
+    # float32 or float64 as f64 says; mean and inv_std are double.  All come as void
+    # pointers: the header's macros pick the instantiation for the dtype.
+    int bn_forward_train(bint f64, const void *x, void *out, Py_ssize_t n, Py_ssize_t c,
+                         Py_ssize_t s, const void *gamma, const void *beta, double eps,
+                         double momentum, const void *rm_in, const void *rv_in, void *rm_out,
+                         void *rv_out, void *mean, void *inv_std, int nt)
+    int bn_forward_test(bint f64, const void *x, void *out, Py_ssize_t n, Py_ssize_t c,
+                        Py_ssize_t s, const void *gamma, const void *beta, double eps,
+                        const void *rm, const void *rv, void *mean, void *inv_std, int nt)
+    int bn_backward(bint f64, const void *dout, const void *x, void *dx, Py_ssize_t n,
+                    Py_ssize_t c, Py_ssize_t s, const void *gamma, const void *mean,
+                    const void *inv_std, double eps, int train, void *dgamma, void *dbeta,
+                    int nt)
 
 
 cdef int _check(cnp.ndarray a, int typenum, Py_ssize_t size, bint write, str name) except -1:
     """The kernels trust their buffers: refuse anything but the exact layout."""
     if cnp.PyArray_TYPE(a) != typenum:
         raise TypeError(f"{name} has dtype {a.dtype}, expected {cnp.PyArray_DescrFromType(typenum)}")
-    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)):
-        raise ValueError(f"{name} must be C-contiguous and aligned")
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISBEHAVED_RO(a)):
+        raise ValueError(f"{name} must be C-contiguous, aligned and in native byte order")
     if cnp.PyArray_SIZE(a) != size:
         raise ValueError(f"{name} has {cnp.PyArray_SIZE(a)} elements, expected {size}")
     if write and not cnp.PyArray_ISWRITEABLE(a):
@@ -103,23 +94,12 @@ def forward_train(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py
     _check(rv_out, t, c, True, "rv_out")
     _check(mean, cnp.NPY_FLOAT64, c, True, "mean")
     _check(inv_std, cnp.NPY_FLOAT64, c, True, "inv_std")
+    cdef bint f64 = t == cnp.NPY_FLOAT64
     with nogil:
-        if t == cnp.NPY_FLOAT32:
-            rc = bn_forward_train_f(
-                <float *>cnp.PyArray_DATA(x), <float *>cnp.PyArray_DATA(out), n, c, s,
-                <float *>cnp.PyArray_DATA(gamma), <float *>cnp.PyArray_DATA(beta), eps,
-                momentum, <float *>cnp.PyArray_DATA(rm_in), <float *>cnp.PyArray_DATA(rv_in),
-                <float *>cnp.PyArray_DATA(rm_out), <float *>cnp.PyArray_DATA(rv_out),
-                <double *>cnp.PyArray_DATA(mean), <double *>cnp.PyArray_DATA(inv_std),
-                n_threads)
-        else:
-            rc = bn_forward_train_d(
-                <double *>cnp.PyArray_DATA(x), <double *>cnp.PyArray_DATA(out), n, c, s,
-                <double *>cnp.PyArray_DATA(gamma), <double *>cnp.PyArray_DATA(beta), eps,
-                momentum, <double *>cnp.PyArray_DATA(rm_in),
-                <double *>cnp.PyArray_DATA(rv_in), <double *>cnp.PyArray_DATA(rm_out),
-                <double *>cnp.PyArray_DATA(rv_out), <double *>cnp.PyArray_DATA(mean),
-                <double *>cnp.PyArray_DATA(inv_std), n_threads)
+        rc = bn_forward_train(f64, data_of(x), data_of(out), n, c, s, data_of(gamma),
+                              data_of(beta), eps, momentum, data_of(rm_in), data_of(rv_in),
+                              data_of(rm_out), data_of(rv_out), data_of(mean),
+                              data_of(inv_std), n_threads)
     if rc != 0:
         raise MemoryError("batchnorm: could not allocate the per-thread scratch")
 
@@ -140,21 +120,11 @@ def forward_test(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py_
         _check(a, t, c, False, name)
     _check(mean, cnp.NPY_FLOAT64, c, True, "mean")
     _check(inv_std, cnp.NPY_FLOAT64, c, True, "inv_std")
+    cdef bint f64 = t == cnp.NPY_FLOAT64
     with nogil:
-        if t == cnp.NPY_FLOAT32:
-            rc = bn_forward_test_f(
-                <float *>cnp.PyArray_DATA(x), <float *>cnp.PyArray_DATA(out), n, c, s,
-                <float *>cnp.PyArray_DATA(gamma), <float *>cnp.PyArray_DATA(beta), eps,
-                <float *>cnp.PyArray_DATA(rm), <float *>cnp.PyArray_DATA(rv),
-                <double *>cnp.PyArray_DATA(mean), <double *>cnp.PyArray_DATA(inv_std),
-                n_threads)
-        else:
-            rc = bn_forward_test_d(
-                <double *>cnp.PyArray_DATA(x), <double *>cnp.PyArray_DATA(out), n, c, s,
-                <double *>cnp.PyArray_DATA(gamma), <double *>cnp.PyArray_DATA(beta), eps,
-                <double *>cnp.PyArray_DATA(rm), <double *>cnp.PyArray_DATA(rv),
-                <double *>cnp.PyArray_DATA(mean), <double *>cnp.PyArray_DATA(inv_std),
-                n_threads)
+        rc = bn_forward_test(f64, data_of(x), data_of(out), n, c, s, data_of(gamma),
+                             data_of(beta), eps, data_of(rm), data_of(rv), data_of(mean),
+                             data_of(inv_std), n_threads)
     if rc != 0:
         raise MemoryError("batchnorm: could not allocate scratch")
 
@@ -177,20 +147,10 @@ def backward(cnp.ndarray dout, cnp.ndarray x, cnp.ndarray dx, Py_ssize_t n, Py_s
     _check(inv_std, cnp.NPY_FLOAT64, c, False, "inv_std")
     _check(dgamma, t, c, True, "dgamma")
     _check(dbeta, t, c, True, "dbeta")
+    cdef bint f64 = t == cnp.NPY_FLOAT64
     with nogil:
-        if t == cnp.NPY_FLOAT32:
-            rc = bn_backward_f(
-                <float *>cnp.PyArray_DATA(dout), <float *>cnp.PyArray_DATA(x),
-                <float *>cnp.PyArray_DATA(dx), n, c, s, <float *>cnp.PyArray_DATA(gamma),
-                <double *>cnp.PyArray_DATA(mean), <double *>cnp.PyArray_DATA(inv_std), eps, train,
-                <float *>cnp.PyArray_DATA(dgamma), <float *>cnp.PyArray_DATA(dbeta),
-                n_threads)
-        else:
-            rc = bn_backward_d(
-                <double *>cnp.PyArray_DATA(dout), <double *>cnp.PyArray_DATA(x),
-                <double *>cnp.PyArray_DATA(dx), n, c, s, <double *>cnp.PyArray_DATA(gamma),
-                <double *>cnp.PyArray_DATA(mean), <double *>cnp.PyArray_DATA(inv_std), eps, train,
-                <double *>cnp.PyArray_DATA(dgamma), <double *>cnp.PyArray_DATA(dbeta),
-                n_threads)
+        rc = bn_backward(f64, data_of(dout), data_of(x), data_of(dx), n, c, s, data_of(gamma),
+                         data_of(mean), data_of(inv_std), eps, train, data_of(dgamma),
+                         data_of(dbeta), n_threads)
     if rc != 0:
         raise MemoryError("batchnorm: could not allocate the per-thread scratch")

@@ -72,4 +72,13 @@ static inline void bn_merge(double *na, double *ma, double *qa, double nb, doubl
 #undef BN_T
 #undef BN
 
+/* Entry points for batchnorm.pyx: the element arrays come as void pointers (C converts them
+ * to the dtype's pointer type) and f64 picks the instantiation, so the Cython side writes
+ * each call once for both dtypes. */
+#define bn_forward_train(f64, ...) \
+    ((f64) ? bn_forward_train_d(__VA_ARGS__) : bn_forward_train_f(__VA_ARGS__))
+#define bn_forward_test(f64, ...) \
+    ((f64) ? bn_forward_test_d(__VA_ARGS__) : bn_forward_test_f(__VA_ARGS__))
+#define bn_backward(f64, ...) ((f64) ? bn_backward_d(__VA_ARGS__) : bn_backward_f(__VA_ARGS__))
+
 #endif /* FASTNN_BATCHNORM_KERNELS_H */

@@ -12,8 +12,9 @@ import numpy as np
 from fastnn import reference as _ref
 from fastnn._config import threads_for
 from fastnn._kernels import activations as _ext
+from fastnn._kernels._runtime import kernel_buffer
 from fastnn._validation import (FLOAT_DTYPES, as_float_array, check_out, check_scalar,
-                                kernel_buffer, same_float_arrays)
+                                same_float_arrays)
 from fastnn.reference.activations import check_maxout_backward_input, check_maxout_input
 from fastnn.reference.activations import __all__ as _TWIN_NAMES
 from fastnn.registry import KernelSpec

@@ -12,7 +12,8 @@ import numpy as np
 from fastnn import reference as _ref
 from fastnn._config import threads_for
 from fastnn._kernels import batchnorm as _ext
-from fastnn._validation import as_float_array, kernel_buffer
+from fastnn._kernels._runtime import kernel_buffer
+from fastnn._validation import as_float_array
 from fastnn.reference.batchnorm import _check_inputs, _warn_single
 from fastnn.reference.batchnorm import __all__ as _TWIN_NAMES
 from fastnn.registry import KernelSpec

@@ -18,7 +18,8 @@ import numpy as np
 from fastnn import reference as _ref
 from fastnn._config import get_num_threads
 from fastnn._kernels import softmax as _ext
-from fastnn._validation import check_labels, check_out, check_scores, kernel_buffer
+from fastnn._kernels._runtime import kernel_buffer
+from fastnn._validation import check_labels, check_out, check_scores
 from fastnn.reference.softmax import __all__ as _TWIN_NAMES
 from fastnn.registry import KernelSpec
 
