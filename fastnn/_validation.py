@@ -5,6 +5,7 @@ Both paths call the same checks so that they raise the same exceptions on bad in
 """
 
 import math
+import operator
 
 import numpy as np
 
@@ -59,6 +60,23 @@ def check_out(out, shape, dtype, name="out"):
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only")
     return out
+
+
+def check_int(value, name, minimum=1):
+    """``value`` as a Python int (sizes, counts, steps).
+
+    TypeError for non-integers and for bools (``True`` is not a size); ValueError below
+    ``minimum`` (None: no bound).  The message names the argument.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, not a bool, got {value!r}")
+    try:
+        result = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+    if minimum is not None and result < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {result}")
+    return result
 
 
 def check_scalar(value, name):

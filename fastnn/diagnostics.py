@@ -22,6 +22,7 @@ import numpy as np
 
 from fastnn import init as _init
 from fastnn._backend import ops
+from fastnn._validation import check_int
 
 __all__ = ["ActivationStatistics", "activation_statistics", "plot_activation_histograms"]
 
@@ -92,14 +93,6 @@ def _resolve_activation(activation):
             "or pass a callable"
         )
     return getattr(ops(), activation)
-
-
-def _positive_int(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
 
 
 @dataclass
@@ -173,9 +166,9 @@ def activation_statistics(init, activation="tanh", num_layers=10, hidden_size=50
     """
     weights = _resolve_init(init)
     act = _resolve_activation(activation)
-    num_layers = _positive_int(num_layers, "num_layers")
-    hidden_size = _positive_int(hidden_size, "hidden_size")
-    num_samples = _positive_int(num_samples, "num_samples")
+    num_layers = check_int(num_layers, "num_layers")
+    hidden_size = check_int(hidden_size, "hidden_size")
+    num_samples = check_int(num_samples, "num_samples")
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"dtype must be float32 or float64, got {dtype}")

@@ -10,6 +10,8 @@ import warnings
 
 import numpy as np
 
+from fastnn._validation import check_int
+
 __all__ = ["zeros", "small_random", "xavier", "he", "as_generator"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -39,14 +41,6 @@ def as_generator(rng=None, seed=None):
     )
 
 
-def _dim(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
-
-
 def _dtype(dtype):
     dt = np.dtype(dtype)
     if dt not in _FLOAT_DTYPES:
@@ -69,8 +63,8 @@ def zeros(fan_in, fan_out=None, dtype=np.float32, rng=None):
     """
     dt = _dtype(dtype)
     if fan_out is None:
-        return np.zeros(_dim(fan_in, "fan_in"), dtype=dt)
-    shape = (_dim(fan_in, "fan_in"), _dim(fan_out, "fan_out"))
+        return np.zeros(check_int(fan_in, "fan_in"), dtype=dt)
+    shape = (check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out"))
     warnings.warn(
         "zero-initialized weight matrix: every neuron computes the same output and gets the "
         "same gradient, so the layer cannot learn different features; use he() or xavier()",
@@ -84,7 +78,8 @@ def small_random(fan_in, fan_out, scale=0.01, dtype=np.float32, rng=None):
     scale = float(scale)
     if not math.isfinite(scale) or scale < 0:
         raise ValueError(f"scale must be a finite number >= 0, got {scale}")
-    return _normal(rng, (_dim(fan_in, "fan_in"), _dim(fan_out, "fan_out")), scale, _dtype(dtype))
+    shape = (check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out"))
+    return _normal(rng, shape, scale, _dtype(dtype))
 
 
 def xavier(fan_in, fan_out, glorot=False, uniform=False, dtype=np.float32, rng=None):
@@ -95,7 +90,7 @@ def xavier(fan_in, fan_out, glorot=False, uniform=False, dtype=np.float32, rng=N
     (with glorot=True this is the paper's sqrt(6 / (fan_in + fan_out))).
     Meant for tanh-like activations; for ReLU use :func:`he`.
     """
-    fan_in, fan_out = _dim(fan_in, "fan_in"), _dim(fan_out, "fan_out")
+    fan_in, fan_out = check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out")
     var = 2.0 / (fan_in + fan_out) if glorot else 1.0 / fan_in
     dt = _dtype(dtype)
     if uniform:
@@ -107,5 +102,5 @@ def xavier(fan_in, fan_out, glorot=False, uniform=False, dtype=np.float32, rng=N
 def he(fan_in, fan_out, dtype=np.float32, rng=None):
     """He initialization for ReLU nets: ``randn(fan_in, fan_out) * sqrt(2 / fan_in)``
     (ReLU halves the variance, so Xavier's 1 / fan_in is doubled)."""
-    fan_in, fan_out = _dim(fan_in, "fan_in"), _dim(fan_out, "fan_out")
+    fan_in, fan_out = check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out")
     return _normal(rng, (fan_in, fan_out), math.sqrt(2.0 / fan_in), _dtype(dtype))

@@ -27,6 +27,7 @@ import numpy as np
 
 from fastnn._backend import ops
 from fastnn._config import num_threads
+from fastnn._validation import check_int
 from fastnn.init import as_generator
 
 __all__ = ["ClassifierTrainer", "UPDATES"]
@@ -83,12 +84,6 @@ class _Optimizer:
             else:
                 k.adam_update(p, g, *self._slots(name, p, 2), lr, self.t, ADAM_BETA1,
                               ADAM_BETA2, EPS)
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _finite(value, name, low=None):
@@ -166,10 +161,10 @@ class ClassifierTrainer:
         X_val, y_val = _rows(X_val, y_val, "validation")
         if update not in UPDATES:
             raise ValueError(f"unknown update {update!r}; valid updates are {', '.join(UPDATES)}")
-        num_epochs = _positive_int(num_epochs, "num_epochs")
-        batch_size = _positive_int(batch_size, "batch_size")
+        num_epochs = check_int(num_epochs, "num_epochs")
+        batch_size = check_int(batch_size, "batch_size")
         if acc_frequency is not None:
-            acc_frequency = _positive_int(acc_frequency, "acc_frequency")
+            acc_frequency = check_int(acc_frequency, "acc_frequency")
         learning_rate = _finite(learning_rate, "learning_rate", 0.0)
         learning_rate_decay = _finite(learning_rate_decay, "learning_rate_decay", 0.0)
         momentum = _finite(momentum, "momentum", 0.0)

@@ -75,7 +75,8 @@ def test_zeros_warns_for_weight_matrices_not_for_biases():
 
 
 @pytest.mark.parametrize("bad, exc", [((0, 3), ValueError), ((3, -1), ValueError),
-                                      ((2.5, 3), TypeError), ((True, 3), TypeError)])
+                                      ((2.5, 3), TypeError), ((True, 3), TypeError),
+                                      ((3, np.True_), TypeError)])
 def test_bad_fans_raise(bad, exc):
     with pytest.raises(exc, match="fan_"):
         init.he(*bad)

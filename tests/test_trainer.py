@@ -352,6 +352,8 @@ def test_missing_or_misshaped_gradient_raises():
     ({"num_epochs": 0}, ValueError, "num_epochs"),
     ({"batch_size": -1}, ValueError, "batch_size"),
     ({"acc_frequency": 0}, ValueError, "acc_frequency"),
+    ({"num_epochs": 2.5}, TypeError, "num_epochs"),
+    ({"batch_size": True}, TypeError, "batch_size"),
     ({"learning_rate": -1.0}, ValueError, "learning_rate"),
     ({"learning_rate": float("nan")}, ValueError, "learning_rate"),
     ({"momentum": "a lot"}, TypeError, "momentum"),

@@ -6,11 +6,9 @@ optimizer state in place and return None.  The argument checks here are shared w
 compiled wrappers, so both paths raise the same errors.
 """
 
-import operator
-
 import numpy as np
 
-from fastnn._validation import FLOAT_DTYPES, check_out, check_scalar
+from fastnn._validation import FLOAT_DTYPES, check_int, check_out, check_scalar
 
 __all__ = ["take_rows", "sgd_update", "momentum_update", "nesterov_update", "rmsprop_update",
            "adam_update"]
@@ -71,16 +69,6 @@ def _check_update(p, g, states=()):
     return g
 
 
-def _check_step(t):
-    try:
-        t = operator.index(t)
-    except TypeError:
-        raise TypeError(f"t must be an integer step count, got {t!r}") from None
-    if t < 1:
-        raise ValueError(f"t must be >= 1 (the first step is 1), got {t}")
-    return t
-
-
 def _momentum_args(p, g, v, lr, mu):
     return (_check_update(p, g, (("v", v),)), check_scalar(lr, "lr"), check_scalar(mu, "mu"))
 
@@ -91,7 +79,7 @@ def _rmsprop_args(p, g, cache, lr, decay, eps):
 
 
 def _adam_args(p, g, m, v, lr, t, beta1, beta2, eps):
-    return (_check_update(p, g, (("m", m), ("v", v))), check_scalar(lr, "lr"), _check_step(t),
+    return (_check_update(p, g, (("m", m), ("v", v))), check_scalar(lr, "lr"), check_int(t, "t"),
             check_scalar(beta1, "beta1"), check_scalar(beta2, "beta2"),
             check_scalar(eps, "eps"))
 
