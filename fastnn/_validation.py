@@ -79,14 +79,19 @@ def check_int(value, name, minimum=1):
     return result
 
 
-def check_scalar(value, name):
-    """A finite Python float from a real scalar (for alpha, eps, momentum...)."""
+def check_scalar(value, name, minimum=None):
+    """A finite Python float from a real scalar (for alpha, eps, momentum...).
+
+    TypeError for a non-number; ValueError when not finite or below ``minimum`` (if given).
+    """
     try:
         result = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a real number, got {value!r}") from None
     if not math.isfinite(result):  # math, not NumPy: this runs on every kernel call
         raise ValueError(f"{name} must be finite, got {result}")
+    if minimum is not None and result < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {result}")
     return result
 
 

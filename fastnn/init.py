@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from fastnn._validation import check_int
+from fastnn._validation import check_int, check_scalar
 
 __all__ = ["zeros", "small_random", "xavier", "he", "as_generator"]
 
@@ -75,9 +75,7 @@ def zeros(fan_in, fan_out=None, dtype=np.float32, rng=None):
 def small_random(fan_in, fan_out, scale=0.01, dtype=np.float32, rng=None):
     """``scale * randn(fan_in, fan_out)``: fine for shallow nets, but in deep nets the
     activations shrink towards zero layer after layer (the notes' first experiment)."""
-    scale = float(scale)
-    if not math.isfinite(scale) or scale < 0:
-        raise ValueError(f"scale must be a finite number >= 0, got {scale}")
+    scale = check_scalar(scale, "scale", minimum=0)
     shape = (check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out"))
     return _normal(rng, shape, scale, _dtype(dtype))
 

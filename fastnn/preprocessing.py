@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from fastnn._validation import as_float_array
+from fastnn._validation import as_float_array, check_scalar
 
 __all__ = ["NotFittedError", "ZeroCenter", "Standardize", "PCA"]
 
@@ -273,9 +273,7 @@ class PCA(_Transformer):
         n, d = X.shape
         if n == 0 or d == 0:
             raise ValueError(f"cannot fit PCA on X of shape {X.shape}")
-        eps = float(self.eps)
-        if not np.isfinite(eps) or eps < 0:
-            raise ValueError(f"eps must be a finite number >= 0, got {self.eps!r}")
+        check_scalar(self.eps, "eps", minimum=0)
         self._check_finite(X)
         mean = X.mean(axis=0, dtype=np.float64)
         Xc = X.astype(np.float64) - mean

@@ -27,7 +27,7 @@ import numpy as np
 
 from fastnn._backend import ops
 from fastnn._config import num_threads
-from fastnn._validation import check_int
+from fastnn._validation import check_int, check_scalar
 from fastnn.init import as_generator
 
 __all__ = ["ClassifierTrainer", "UPDATES"]
@@ -84,17 +84,6 @@ class _Optimizer:
             else:
                 k.adam_update(p, g, *self._slots(name, p, 2), lr, self.t, ADAM_BETA1,
                               ADAM_BETA2, EPS)
-
-
-def _finite(value, name, low=None):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(value) or (low is not None and value < low):
-        bound = "" if low is None else f" >= {low}"
-        raise ValueError(f"{name} must be a finite number{bound}, got {value}")
-    return value
 
 
 def _rows(X, y, what):
@@ -165,12 +154,12 @@ class ClassifierTrainer:
         batch_size = check_int(batch_size, "batch_size")
         if acc_frequency is not None:
             acc_frequency = check_int(acc_frequency, "acc_frequency")
-        learning_rate = _finite(learning_rate, "learning_rate", 0.0)
-        learning_rate_decay = _finite(learning_rate_decay, "learning_rate_decay", 0.0)
-        momentum = _finite(momentum, "momentum", 0.0)
-        reg = _finite(reg, "reg", 0.0)
+        learning_rate = check_scalar(learning_rate, "learning_rate", minimum=0)
+        learning_rate_decay = check_scalar(learning_rate_decay, "learning_rate_decay", minimum=0)
+        momentum = check_scalar(momentum, "momentum", minimum=0)
+        reg = check_scalar(reg, "reg", minimum=0)
         if abort_cost_ratio is not None:
-            abort_cost_ratio = _finite(abort_cost_ratio, "abort_cost_ratio", 0.0)
+            abort_cost_ratio = check_scalar(abort_cost_ratio, "abort_cost_ratio", minimum=0)
         gen = as_generator(rng, seed)
 
         if loss_function is None:

@@ -89,6 +89,8 @@ def test_bad_dtype_scale_and_rng_raise():
         init.small_random(3, 3, scale=-1.0)
     with pytest.raises(ValueError, match="scale"):
         init.small_random(3, 3, scale=float("nan"))
+    with pytest.raises(TypeError, match="scale"):
+        init.small_random(3, 3, scale="big")
     with pytest.raises(TypeError, match="rng"):
         init.he(3, 3, rng="seed")
     with pytest.raises(TypeError, match="either"):

@@ -174,6 +174,8 @@ def test_pca_parameter_validation(rng):
             PCA(bad).fit(X)
     with pytest.raises(ValueError, match="eps"):
         PCA(eps=-1).fit(X)
+    with pytest.raises(TypeError, match="eps"):
+        PCA(eps="tiny").fit(X)
 
 
 def test_sklearn_conventions():
