@@ -95,6 +95,38 @@ def check_scalar(value, name, minimum=None):
     return result
 
 
+def check_param(p, name="p"):
+    """A parameter updated in place: a writeable float32/float64 ndarray."""
+    if not isinstance(p, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray (it is updated in place), got "
+                        f"{type(p).__name__}")
+    if p.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got dtype {p.dtype}")
+    if not p.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+
+
+def check_update(p, g, states=()):
+    """Check p, its gradient and its state arrays (``(name, array)`` pairs); returns g."""
+    check_param(p)
+    g = np.asarray(g)
+    if g.shape != p.shape:
+        raise ValueError(f"g has shape {g.shape} but p has shape {p.shape}")
+    if g.dtype != p.dtype:
+        raise TypeError(f"g has dtype {g.dtype} but p has dtype {p.dtype}")
+    for name, s in states:
+        if not isinstance(s, np.ndarray):
+            raise TypeError(f"{name} must be a numpy.ndarray (it is updated in place), got "
+                            f"{type(s).__name__}")
+        if s.shape != p.shape:
+            raise ValueError(f"{name} has shape {s.shape} but p has shape {p.shape}")
+        if s.dtype != p.dtype:
+            raise TypeError(f"{name} has dtype {s.dtype} but p has dtype {p.dtype}")
+        if not s.flags.writeable:
+            raise ValueError(f"{name} is read-only")
+    return g
+
+
 def check_scores(x, name="x"):
     """Scores of shape (N, C) with N >= 1 and C >= 1, as float32/float64."""
     x = as_float_array(x, name)

@@ -27,7 +27,7 @@ import numpy as np
 
 from fastnn._backend import ops
 from fastnn._config import num_threads
-from fastnn._validation import check_int, check_scalar
+from fastnn._validation import check_int, check_param, check_scalar
 from fastnn.init import as_generator
 
 __all__ = ["ClassifierTrainer", "UPDATES"]
@@ -59,31 +59,32 @@ class _Optimizer:
             self.state[name] = slots
         return slots
 
+    def _rule_args(self, lr):
+        """(number of state arrays, the scalars after them) of this step's update kernel."""
+        if self.rule == "sgd":
+            return 0, (lr,)
+        if self.rule in ("momentum", "nesterov"):
+            return 1, (lr, self.mu)
+        if self.rule == "rmsprop":
+            return 1, (lr, RMSPROP_DECAY, EPS)
+        return 2, (lr, self.t, ADAM_BETA1, ADAM_BETA2, EPS)
+
     def step(self, params, grads, lr):
         if self.rule == "adam":
             self.t += 1
-        k = ops()
+        update = getattr(ops(), f"{self.rule}_update")
+        n_state, scalars = self._rule_args(lr)
         for name, p in params.items():
             try:
                 g = grads[name]
             except KeyError:
                 raise KeyError(f"the loss function returned no gradient for parameter "
                                f"{name!r}") from None
-            if np.shape(g) != p.shape:
-                raise ValueError(f"gradient of {name!r} has shape {np.shape(g)}, "
-                                 f"expected {p.shape}")
-            g = np.asarray(g, dtype=p.dtype)
-            if self.rule == "sgd":
-                k.sgd_update(p, g, lr)
-            elif self.rule == "momentum":
-                k.momentum_update(p, g, *self._slots(name, p, 1), lr, self.mu)
-            elif self.rule == "nesterov":
-                k.nesterov_update(p, g, *self._slots(name, p, 1), lr, self.mu)
-            elif self.rule == "rmsprop":
-                k.rmsprop_update(p, g, *self._slots(name, p, 1), lr, RMSPROP_DECAY, EPS)
-            else:
-                k.adam_update(p, g, *self._slots(name, p, 2), lr, self.t, ADAM_BETA1,
-                              ADAM_BETA2, EPS)
+            try:  # the kernel checks the gradient's shape; the message gets the name
+                update(p, np.asarray(g, dtype=p.dtype), *self._slots(name, p, n_state),
+                       *scalars)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"parameter {name!r}: {exc}") from None
 
 
 def _rows(X, y, what):
@@ -180,8 +181,7 @@ class ClassifierTrainer:
             batch_loss = lambda Xb, yb: loss_function(Xb, model, yb, reg)  # noqa: E731
             scores_of = lambda Xb: loss_function(Xb, model)  # noqa: E731
         for name, p in params.items():
-            if not isinstance(p, np.ndarray) or p.dtype.kind != "f" or not p.flags.writeable:
-                raise TypeError(f"model parameter {name!r} must be a writeable float ndarray")
+            check_param(p, f"model parameter {name!r}")
 
         n = X.shape[0]
         iters_per_epoch = max(n // batch_size, 1) if sample_batches else 1
