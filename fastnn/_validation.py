@@ -49,6 +49,17 @@ def same_float_arrays(names_and_values):
     return [a if a.dtype == dtype else a.astype(dtype) for a in arrays]
 
 
+def check_float_dtype(dtype, name="dtype"):
+    """``np.dtype(dtype)`` when it is float32 or float64, else TypeError naming ``name``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {dt}")
+    return dt
+
+
 def check_out(out, shape, dtype, name="out"):
     """Validate a caller-supplied output array: an ndarray of exactly ``shape`` and ``dtype``."""
     if not isinstance(out, np.ndarray):

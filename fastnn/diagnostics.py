@@ -22,7 +22,7 @@ import numpy as np
 
 from fastnn import init as _init
 from fastnn._backend import ops
-from fastnn._validation import check_int
+from fastnn._validation import check_float_dtype, check_int
 
 __all__ = ["ActivationStatistics", "activation_statistics", "plot_activation_histograms"]
 
@@ -169,10 +169,8 @@ def activation_statistics(init, activation="tanh", num_layers=10, hidden_size=50
     num_layers = check_int(num_layers, "num_layers")
     hidden_size = check_int(hidden_size, "hidden_size")
     num_samples = check_int(num_samples, "num_samples")
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-    rng = np.random.default_rng(seed)
+    dtype = check_float_dtype(dtype)
+    rng = _init.as_generator(seed=seed)
 
     D = rng.standard_normal((num_samples, hidden_size)).astype(dtype, copy=False)
     means, stds, kept = [], [], []

@@ -10,11 +10,9 @@ import warnings
 
 import numpy as np
 
-from fastnn._validation import check_int, check_scalar
+from fastnn._validation import check_float_dtype, check_int, check_scalar
 
 __all__ = ["zeros", "small_random", "xavier", "he", "as_generator"]
-
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def as_generator(rng=None, seed=None):
@@ -41,13 +39,6 @@ def as_generator(rng=None, seed=None):
     )
 
 
-def _dtype(dtype):
-    dt = np.dtype(dtype)
-    if dt not in _FLOAT_DTYPES:
-        raise ValueError(f"dtype must be float32 or float64, got {dt}")
-    return dt
-
-
 def _normal(rng, shape, std, dtype):
     w = as_generator(rng).standard_normal(shape, dtype=np.float64)
     w *= std
@@ -61,7 +52,7 @@ def zeros(fan_in, fan_out=None, dtype=np.float32, rng=None):
     same output and receive the same gradient, so they never become different.
     ``rng`` is accepted for a uniform signature and ignored.
     """
-    dt = _dtype(dtype)
+    dt = check_float_dtype(dtype)
     if fan_out is None:
         return np.zeros(check_int(fan_in, "fan_in"), dtype=dt)
     shape = (check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out"))
@@ -77,7 +68,7 @@ def small_random(fan_in, fan_out, scale=0.01, dtype=np.float32, rng=None):
     activations shrink towards zero layer after layer (the notes' first experiment)."""
     scale = check_scalar(scale, "scale", minimum=0)
     shape = (check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out"))
-    return _normal(rng, shape, scale, _dtype(dtype))
+    return _normal(rng, shape, scale, check_float_dtype(dtype))
 
 
 def xavier(fan_in, fan_out, glorot=False, uniform=False, dtype=np.float32, rng=None):
@@ -90,7 +81,7 @@ def xavier(fan_in, fan_out, glorot=False, uniform=False, dtype=np.float32, rng=N
     """
     fan_in, fan_out = check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out")
     var = 2.0 / (fan_in + fan_out) if glorot else 1.0 / fan_in
-    dt = _dtype(dtype)
+    dt = check_float_dtype(dtype)
     if uniform:
         limit = math.sqrt(3.0 * var)
         return as_generator(rng).uniform(-limit, limit, (fan_in, fan_out)).astype(dt, copy=False)
@@ -101,4 +92,4 @@ def he(fan_in, fan_out, dtype=np.float32, rng=None):
     """He initialization for ReLU nets: ``randn(fan_in, fan_out) * sqrt(2 / fan_in)``
     (ReLU halves the variance, so Xavier's 1 / fan_in is doubled)."""
     fan_in, fan_out = check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out")
-    return _normal(rng, (fan_in, fan_out), math.sqrt(2.0 / fan_in), _dtype(dtype))
+    return _normal(rng, (fan_in, fan_out), math.sqrt(2.0 / fan_in), check_float_dtype(dtype))

@@ -12,7 +12,8 @@ import numpy as np
 
 from fastnn import layers
 from fastnn._backend import ops
-from fastnn.init import _dtype, as_generator, he, small_random, xavier, zeros
+from fastnn._validation import check_float_dtype
+from fastnn.init import as_generator, he, small_random, xavier, zeros
 
 __all__ = ["init_two_layer_model", "two_layer_net", "FullyConnectedNet"]
 
@@ -136,7 +137,7 @@ class FullyConnectedNet:
         self.activation = activation
         self.batchnorm = bool(batchnorm)
         self.reg = float(reg)
-        self.dtype = _dtype(dtype)
+        self.dtype = check_float_dtype(dtype)
         self.maxout_pieces = int(maxout_pieces) if activation == "maxout" else 1
         self.num_layers = len(hidden_dims) + 1
         self.params = {}

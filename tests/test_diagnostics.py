@@ -142,6 +142,7 @@ def test_callable_init_with_and_without_rng():
     (dict(init=0.1, hidden_size=2.5), TypeError, "hidden_size"),
     (dict(init=0.1, num_samples=np.True_), TypeError, "num_samples"),
     (dict(init=0.1, dtype=np.int32), TypeError, "dtype"),
+    (dict(init=0.1, seed=True), TypeError, "seed"),  # default_rng(True) accepted it
 ])
 def test_bad_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):

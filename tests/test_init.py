@@ -83,7 +83,7 @@ def test_bad_fans_raise(bad, exc):
 
 
 def test_bad_dtype_scale_and_rng_raise():
-    with pytest.raises(ValueError, match="dtype"):
+    with pytest.raises(TypeError, match="dtype"):
         init.he(3, 3, dtype=np.int32)
     with pytest.raises(ValueError, match="scale"):
         init.small_random(3, 3, scale=-1.0)

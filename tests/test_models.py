@@ -281,11 +281,13 @@ def test_fully_connected_net_batchnorm_test_mode_uses_running_statistics():
     np.testing.assert_allclose(one[0], full[0], rtol=1e-10)
 
 
-@pytest.mark.parametrize("kwargs, match", [({"activation": "softplus"}, "activation"),
-                                           ({"weight_init": "orthogonal"}, "weight_init"),
-                                           ({"dtype": np.int64}, "dtype"),
-                                           ({"hidden_dims": [4, 0]}, ">= 1")])
-def test_fully_connected_net_bad_arguments(kwargs, match):
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"activation": "softplus"}, ValueError, "activation"),
+    ({"weight_init": "orthogonal"}, ValueError, "weight_init"),
+    ({"dtype": np.int64}, TypeError, "dtype"),
+    ({"hidden_dims": [4, 0]}, ValueError, ">= 1"),
+])
+def test_fully_connected_net_bad_arguments(kwargs, exc, match):
     args = {"hidden_dims": [4], "input_dim": 3, "num_classes": 2, **kwargs}
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(exc, match=match):
         FullyConnectedNet(**args)
