@@ -36,12 +36,7 @@ def _named(function, **fixed):
     return init
 
 
-_NAMED_INITS = {
-    "small": _named(_init.small_random, scale=0.01),
-    "xavier": _named(_init.xavier),
-    "glorot": _named(_init.xavier, glorot=True),
-    "he": _named(_init.he),
-}
+_INIT_ALIASES = {"small": "small_random"}  # the notes' name (scale 0.01)
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "leaky_relu", "elu", "linear")
 
@@ -49,12 +44,14 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid", "leaky_relu", "elu", "linear")
 def _resolve_init(init):
     """A function (fan_in, fan_out, rng, dtype) -> (fan_in, fan_out) weights."""
     if isinstance(init, str):
+        name = init.lower()
         try:
-            return _NAMED_INITS[init.lower()]
+            return _named(_init.INITIALIZERS[_INIT_ALIASES.get(name, name)])
         except KeyError:
+            names = [*_INIT_ALIASES, *_init.INITIALIZERS]
             raise ValueError(
                 f"unknown init {init!r}; use a scale (e.g. 0.01), one of "
-                f"{', '.join(map(repr, _NAMED_INITS))}, or a callable(fan_in, fan_out)"
+                f"{', '.join(map(repr, names))}, or a callable(fan_in, fan_out)"
             ) from None
     if callable(init):
         try:
@@ -140,10 +137,10 @@ def activation_statistics(init, activation="tanh", num_layers=10, hidden_size=50
 
     Parameters
     ----------
-    init : float, {'small', 'xavier', 'he'} or callable
+    init : float, a name in ``fastnn.init.INITIALIZERS`` or 'small', or callable
         A float is the scale of ``randn(fan_in, fan_out) * scale`` (0.01 and 1.0 in the notes);
-        'small' is 0.01, 'xavier' ``randn / sqrt(fan_in)``, 'glorot' Xavier with
-        2 / (fan_in + fan_out), 'he' ``randn * sqrt(2 / fan_in)`` (all from :mod:`fastnn.init`);
+        'small' (or 'small_random') is 0.01, 'xavier' ``randn / sqrt(fan_in)``, 'glorot' Xavier
+        with 2 / (fan_in + fan_out), 'he' ``randn * sqrt(2 / fan_in)``, 'zeros' all zero;
         a callable is called as ``init(fan_in, fan_out)`` plus ``rng=`` and ``dtype=`` if it
         accepts them (like the ``fastnn.init`` functions) and must return a
         (fan_in, fan_out) array.

@@ -5,6 +5,7 @@ drawn from ``rng`` (a ``numpy.random.Generator``, an int seed, or None for fresh
 NumPy's global random state is never used.
 """
 
+import functools
 import math
 import warnings
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from fastnn._validation import check_float_dtype, check_int, check_scalar
 
-__all__ = ["zeros", "small_random", "xavier", "he", "as_generator"]
+__all__ = ["zeros", "small_random", "xavier", "he", "as_generator", "INITIALIZERS"]
 
 
 def as_generator(rng=None, seed=None):
@@ -93,3 +94,13 @@ def he(fan_in, fan_out, dtype=np.float32, rng=None):
     (ReLU halves the variance, so Xavier's 1 / fan_in is doubled)."""
     fan_in, fan_out = check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out")
     return _normal(rng, (fan_in, fan_out), math.sqrt(2.0 / fan_in), check_float_dtype(dtype))
+
+
+INITIALIZERS = {
+    "he": he,
+    "xavier": xavier,
+    "glorot": functools.partial(xavier, glorot=True),
+    "small_random": small_random,
+    "zeros": zeros,
+}
+"""The initializers by name, each called as ``f(fan_in, fan_out, dtype=..., rng=...)``."""

@@ -13,7 +13,7 @@ import numpy as np
 from fastnn import layers
 from fastnn._backend import ops
 from fastnn._validation import check_float_dtype
-from fastnn.init import as_generator, he, small_random, xavier, zeros
+from fastnn.init import INITIALIZERS, as_generator, small_random, zeros
 
 __all__ = ["init_two_layer_model", "two_layer_net", "FullyConnectedNet"]
 
@@ -87,7 +87,6 @@ def two_layer_net(X, model, y=None, reg=0.0):
 
 
 _ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "maxout")
-_INITS = ("he", "xavier", "glorot", "small_random", "zeros")
 
 
 class FullyConnectedNet:
@@ -125,9 +124,9 @@ class FullyConnectedNet:
         if activation not in _ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of "
                              f"{', '.join(_ACTIVATIONS)}")
-        if not isinstance(weight_init, (int, float)) and weight_init not in _INITS:
+        if not isinstance(weight_init, (int, float)) and weight_init not in tuple(INITIALIZERS):
             raise ValueError(f"unknown weight_init {weight_init!r}; choose one of "
-                             f"{', '.join(_INITS)} or a float scale")
+                             f"{', '.join(INITIALIZERS)} or a float scale")
         hidden_dims = [int(h) for h in hidden_dims]
         dims = [int(input_dim), *hidden_dims, int(num_classes)]
         if min(dims) < 1:
@@ -158,18 +157,9 @@ class FullyConnectedNet:
                 self.bn_params.append({"mode": "train"})
 
     def _init_weight(self, weight_init, fan_in, fan_out, rng):
-        kw = {"dtype": self.dtype, "rng": rng}
         if isinstance(weight_init, (int, float)):
-            return small_random(fan_in, fan_out, scale=weight_init, **kw)
-        if weight_init == "he":
-            return he(fan_in, fan_out, **kw)
-        if weight_init == "xavier":
-            return xavier(fan_in, fan_out, **kw)
-        if weight_init == "glorot":
-            return xavier(fan_in, fan_out, glorot=True, **kw)
-        if weight_init == "small_random":
-            return small_random(fan_in, fan_out, **kw)
-        return zeros(fan_in, fan_out, dtype=self.dtype)
+            return small_random(fan_in, fan_out, scale=weight_init, dtype=self.dtype, rng=rng)
+        return INITIALIZERS[weight_init](fan_in, fan_out, dtype=self.dtype, rng=rng)
 
     def _act_forward(self, a):
         if self.activation == "maxout":

@@ -180,6 +180,16 @@ def test_plot_without_activations_or_matplotlib(monkeypatch):
         stats.plot()
 
 
+def test_init_names_come_from_fastnn_init():
+    kw = dict(num_layers=2, hidden_size=20, num_samples=30, seed=4, verbose=False)
+    small = activation_statistics("small", "tanh", **kw).layer_stds
+    np.testing.assert_array_equal(activation_statistics("small_random", "tanh", **kw).layer_stds,
+                                  small)
+    np.testing.assert_array_equal(activation_statistics(0.01, "tanh", **kw).layer_stds, small)
+    with pytest.raises(ValueError, match="'small_random'.*'zeros'"):
+        activation_statistics("lecun", **kw)
+
+
 def test_fastnn_init_functions_as_callables_get_rng_and_dtype():
     kw = dict(num_layers=3, hidden_size=30, num_samples=40, seed=3, verbose=False)
     a = activation_statistics(fastnn.init.he, "relu", **kw)

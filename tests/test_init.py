@@ -10,6 +10,20 @@ from fastnn import init
 DTYPES = (np.float32, np.float64)
 
 
+def test_initializers_table_by_name():
+    assert list(init.INITIALIZERS) == ["he", "xavier", "glorot", "small_random", "zeros"]
+    glorot = init.INITIALIZERS["glorot"](20, 30, dtype=np.float64, rng=1)
+    np.testing.assert_array_equal(glorot, init.xavier(20, 30, glorot=True, dtype=np.float64,
+                                                      rng=1))
+    for name, fn in init.INITIALIZERS.items():
+        if name == "zeros":
+            with pytest.warns(UserWarning):
+                w = fn(4, 3, dtype=np.float64, rng=0)
+        else:
+            w = fn(4, 3, dtype=np.float64, rng=0)
+        assert w.shape == (4, 3) and w.dtype == np.float64, name
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("fn, kwargs, std", [
     (init.small_random, {}, lambda fi, fo: 0.01),
