@@ -8,11 +8,13 @@ The first layer's input gradient is never needed, so its backward pass computes 
 weight and bias gradients (one GEMM of the three an affine layer's backward would cost).
 """
 
+import numbers
+
 import numpy as np
 
 from fastnn import layers
 from fastnn._backend import ops
-from fastnn._validation import check_float_dtype
+from fastnn._validation import check_float_dtype, check_int, check_scalar
 from fastnn.init import INITIALIZERS, as_generator, small_random, zeros
 
 __all__ = ["init_two_layer_model", "two_layer_net", "FullyConnectedNet"]
@@ -124,20 +126,25 @@ class FullyConnectedNet:
         if activation not in _ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of "
                              f"{', '.join(_ACTIVATIONS)}")
-        if not isinstance(weight_init, (int, float)) and weight_init not in tuple(INITIALIZERS):
-            raise ValueError(f"unknown weight_init {weight_init!r}; choose one of "
-                             f"{', '.join(INITIALIZERS)} or a float scale")
-        hidden_dims = [int(h) for h in hidden_dims]
-        dims = [int(input_dim), *hidden_dims, int(num_classes)]
-        if min(dims) < 1:
-            raise ValueError(f"every layer size must be >= 1, got {dims}")
-        if activation == "maxout" and int(maxout_pieces) < 1:
-            raise ValueError(f"maxout_pieces must be >= 1, got {maxout_pieces}")
+        if isinstance(weight_init, str):
+            if weight_init not in INITIALIZERS:
+                raise ValueError(f"unknown weight_init {weight_init!r}; choose one of "
+                                 f"{', '.join(INITIALIZERS)} or a float scale")
+        elif isinstance(weight_init, (bool, np.bool_)) or not isinstance(weight_init, numbers.Real):
+            raise TypeError(f"weight_init must be one of {', '.join(INITIALIZERS)} or a float "
+                            f"scale, got {weight_init!r}")
+        else:
+            weight_init = check_scalar(weight_init, "weight_init", minimum=0)
+        hidden_dims = [check_int(h, f"hidden_dims[{i}]") for i, h in enumerate(hidden_dims)]
+        dims = [check_int(input_dim, "input_dim"), *hidden_dims,
+                check_int(num_classes, "num_classes")]
         self.activation = activation
         self.batchnorm = bool(batchnorm)
-        self.reg = float(reg)
+        self.reg = check_scalar(reg, "reg", minimum=0)
         self.dtype = check_float_dtype(dtype)
-        self.maxout_pieces = int(maxout_pieces) if activation == "maxout" else 1
+        self.maxout_pieces = 1
+        if activation == "maxout":
+            self.maxout_pieces = check_int(maxout_pieces, "maxout_pieces")
         self.num_layers = len(hidden_dims) + 1
         self.params = {}
         self.bn_params = []
@@ -157,7 +164,7 @@ class FullyConnectedNet:
                 self.bn_params.append({"mode": "train"})
 
     def _init_weight(self, weight_init, fan_in, fan_out, rng):
-        if isinstance(weight_init, (int, float)):
+        if isinstance(weight_init, float):
             return small_random(fan_in, fan_out, scale=weight_init, dtype=self.dtype, rng=rng)
         return INITIALIZERS[weight_init](fan_in, fan_out, dtype=self.dtype, rng=rng)
 

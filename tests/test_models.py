@@ -286,6 +286,13 @@ def test_fully_connected_net_batchnorm_test_mode_uses_running_statistics():
     ({"weight_init": "orthogonal"}, ValueError, "weight_init"),
     ({"dtype": np.int64}, TypeError, "dtype"),
     ({"hidden_dims": [4, 0]}, ValueError, ">= 1"),
+    ({"hidden_dims": [2.7]}, TypeError, "hidden_dims"),  # was truncated to 2
+    ({"input_dim": 3.5}, TypeError, "input_dim"),
+    ({"activation": "maxout", "maxout_pieces": 2.5}, TypeError, "maxout_pieces"),
+    ({"weight_init": True}, TypeError, "weight_init"),  # was scale 1.0
+    ({"weight_init": None}, TypeError, "weight_init"),
+    ({"weight_init": -0.1}, ValueError, "weight_init"),
+    ({"reg": -0.5}, ValueError, "reg"),
 ])
 def test_fully_connected_net_bad_arguments(kwargs, exc, match):
     args = {"hidden_dims": [4], "input_dim": 3, "num_classes": 2, **kwargs}
