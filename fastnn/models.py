@@ -38,6 +38,20 @@ def init_two_layer_model(input_size, hidden_size, output_size, dtype=np.float64,
     }
 
 
+def is_object_model(model, loss_function):
+    """Whether ``model`` is a model object (``params`` and ``loss(X, y=None)``, like
+    :class:`FullyConnectedNet`) used without ``loss_function``; False when one is given.
+
+    Raises TypeError when ``loss_function`` is None and ``model`` is not such an object.
+    """
+    if loss_function is not None:
+        return False
+    if hasattr(model, "params") and callable(getattr(model, "loss", None)):
+        return True
+    raise TypeError("loss_function is required unless the model has .params and "
+                    ".loss(X, y=None) (like fastnn.FullyConnectedNet)")
+
+
 def _as_model_dtype(X, dtype):
     X = np.asarray(X)
     if X.dtype != dtype:

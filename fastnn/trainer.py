@@ -29,6 +29,7 @@ from fastnn._backend import ops
 from fastnn._config import num_threads
 from fastnn._validation import check_int, check_param, check_scalar
 from fastnn.init import as_generator
+from fastnn.models import is_object_model
 
 __all__ = ["ClassifierTrainer", "UPDATES"]
 
@@ -163,10 +164,7 @@ class ClassifierTrainer:
             abort_cost_ratio = check_scalar(abort_cost_ratio, "abort_cost_ratio", minimum=0)
         gen = as_generator(rng, seed)
 
-        if loss_function is None:
-            if not (hasattr(model, "params") and callable(getattr(model, "loss", None))):
-                raise TypeError("loss_function is required unless model has .params and "
-                                ".loss(X, y=None) (like fastnn.FullyConnectedNet)")
+        if is_object_model(model, loss_function):
             if reg:
                 raise ValueError("reg applies to loss_function; a model object uses its own reg "
                                  "(e.g. FullyConnectedNet(..., reg=...))")

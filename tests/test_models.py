@@ -12,6 +12,7 @@ import pytest
 import fastnn
 from fastnn import FullyConnectedNet, init_two_layer_model, two_layer_net
 from fastnn.gradcheck import eval_numerical_gradient, rel_error
+from fastnn.models import is_object_model
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "maxout")
 
@@ -279,6 +280,15 @@ def test_fully_connected_net_batchnorm_test_mode_uses_running_statistics():
     assert bn["mode"] == "test"
     full = net.loss(X)
     np.testing.assert_allclose(one[0], full[0], rtol=1e-10)
+
+
+def test_is_object_model():
+    net = FullyConnectedNet([4], input_dim=3, num_classes=2, seed=0)
+    assert is_object_model(net, None)
+    assert not is_object_model(net, two_layer_net)
+    assert not is_object_model({"W1": np.ones(2)}, two_layer_net)
+    with pytest.raises(TypeError, match="loss_function is required"):
+        is_object_model({"W1": np.ones(2)}, None)
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
