@@ -10,6 +10,8 @@ import os
 import platform
 import sys
 
+from fastnn._validation import check_int
+
 _num_threads = None  # resolved lazily from the environment
 
 
@@ -33,13 +35,7 @@ def _default_num_threads():
 
 
 def _validate(n):
-    if isinstance(n, bool) or not isinstance(n, int):
-        try:
-            import operator
-
-            n = operator.index(n)
-        except TypeError:
-            raise TypeError(f"number of threads must be an integer, got {n!r}") from None
+    n = check_int(n, "number of threads", minimum=None)
     if n == -1:
         return _usable_cores()
     if n <= 0:

@@ -5,6 +5,7 @@ Both paths call the same checks so that they raise the same exceptions on bad in
 """
 
 import math
+import operator
 
 import numpy as np
 
@@ -53,6 +54,17 @@ def same_float_arrays(names_and_values):
     return [a if a.dtype == dtype else a.astype(dtype) for a in arrays]
 
 
+def check_float_dtype(dtype, name="dtype"):
+    """``np.dtype(dtype)`` when it is float32 or float64, else TypeError naming ``name``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {dt}")
+    return dt
+
+
 def check_out(out, shape, dtype, name="out"):
     """Validate a caller-supplied output array: an ndarray of exactly ``shape`` and ``dtype``."""
     if not isinstance(out, np.ndarray):
@@ -66,15 +78,69 @@ def check_out(out, shape, dtype, name="out"):
     return out
 
 
-def check_scalar(value, name):
-    """A finite Python float from a real scalar (for alpha, eps, momentum...)."""
+def check_int(value, name, minimum=1):
+    """``value`` as a Python int (sizes, counts, steps).
+
+    TypeError for non-integers and for bools (``True`` is not a size); ValueError below
+    ``minimum`` (None: no bound).  The message names the argument.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, not a bool, got {value!r}")
+    try:
+        result = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+    if minimum is not None and result < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {result}")
+    return result
+
+
+def check_scalar(value, name, minimum=None):
+    """A finite Python float from a real scalar (for alpha, eps, momentum...).
+
+    TypeError for a non-number; ValueError when not finite or below ``minimum`` (if given).
+    """
     try:
         result = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a real number, got {value!r}") from None
     if not math.isfinite(result):  # math, not NumPy: this runs on every kernel call
         raise ValueError(f"{name} must be finite, got {result}")
+    if minimum is not None and result < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {result}")
     return result
+
+
+def check_param(p, name="p"):
+    """A parameter updated in place: a writeable float32/float64 ndarray."""
+    if not isinstance(p, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray (it is updated in place), got "
+                        f"{type(p).__name__}")
+    if p.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got dtype {p.dtype}")
+    if not p.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+
+
+def check_update(p, g, states=()):
+    """Check p, its gradient and its state arrays (``(name, array)`` pairs); returns g."""
+    check_param(p)
+    g = np.asarray(g)
+    if g.shape != p.shape:
+        raise ValueError(f"g has shape {g.shape} but p has shape {p.shape}")
+    if g.dtype != p.dtype:
+        raise TypeError(f"g has dtype {g.dtype} but p has dtype {p.dtype}")
+    for name, s in states:
+        if not isinstance(s, np.ndarray):
+            raise TypeError(f"{name} must be a numpy.ndarray (it is updated in place), got "
+                            f"{type(s).__name__}")
+        if s.shape != p.shape:
+            raise ValueError(f"{name} has shape {s.shape} but p has shape {p.shape}")
+        if s.dtype != p.dtype:
+            raise TypeError(f"{name} has dtype {s.dtype} but p has dtype {p.dtype}")
+        if not s.flags.writeable:
+            raise ValueError(f"{name} is read-only")
+    return g
 
 
 def check_scores(x, name="x"):

@@ -10,7 +10,8 @@ from importlib import resources
 
 import numpy as np
 
-from fastnn.init import _dtype, as_generator
+from fastnn._validation import check_float_dtype as _dtype
+from fastnn.init import as_generator
 
 __all__ = ["load_digits", "load_cifar10", "train_val_split"]
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from fastnn import init as _init
 from fastnn._backend import ops
+from fastnn._validation import check_float_dtype, check_int
 
 __all__ = ["ActivationStatistics", "activation_statistics", "plot_activation_histograms"]
 
@@ -35,12 +36,7 @@ def _named(function, **fixed):
     return init
 
 
-_NAMED_INITS = {
-    "small": _named(_init.small_random, scale=0.01),
-    "xavier": _named(_init.xavier),
-    "glorot": _named(_init.xavier, glorot=True),
-    "he": _named(_init.he),
-}
+_INIT_ALIASES = {"small": "small_random"}  # the notes' name (scale 0.01)
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "leaky_relu", "elu", "linear")
 
@@ -48,12 +44,14 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid", "leaky_relu", "elu", "linear")
 def _resolve_init(init):
     """A function (fan_in, fan_out, rng, dtype) -> (fan_in, fan_out) weights."""
     if isinstance(init, str):
+        name = init.lower()
         try:
-            return _NAMED_INITS[init.lower()]
+            return _named(_init.INITIALIZERS[_INIT_ALIASES.get(name, name)])
         except KeyError:
+            names = [*_INIT_ALIASES, *_init.INITIALIZERS]
             raise ValueError(
                 f"unknown init {init!r}; use a scale (e.g. 0.01), one of "
-                f"{', '.join(map(repr, _NAMED_INITS))}, or a callable(fan_in, fan_out)"
+                f"{', '.join(map(repr, names))}, or a callable(fan_in, fan_out)"
             ) from None
     if callable(init):
         try:
@@ -92,14 +90,6 @@ def _resolve_activation(activation):
             "or pass a callable"
         )
     return getattr(ops(), activation)
-
-
-def _positive_int(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
 
 
 @dataclass
@@ -147,10 +137,10 @@ def activation_statistics(init, activation="tanh", num_layers=10, hidden_size=50
 
     Parameters
     ----------
-    init : float, {'small', 'xavier', 'he'} or callable
+    init : float, a name in ``fastnn.init.INITIALIZERS`` or 'small', or callable
         A float is the scale of ``randn(fan_in, fan_out) * scale`` (0.01 and 1.0 in the notes);
-        'small' is 0.01, 'xavier' ``randn / sqrt(fan_in)``, 'glorot' Xavier with
-        2 / (fan_in + fan_out), 'he' ``randn * sqrt(2 / fan_in)`` (all from :mod:`fastnn.init`);
+        'small' (or 'small_random') is 0.01, 'xavier' ``randn / sqrt(fan_in)``, 'glorot' Xavier
+        with 2 / (fan_in + fan_out), 'he' ``randn * sqrt(2 / fan_in)``, 'zeros' all zero;
         a callable is called as ``init(fan_in, fan_out)`` plus ``rng=`` and ``dtype=`` if it
         accepts them (like the ``fastnn.init`` functions) and must return a
         (fan_in, fan_out) array.
@@ -173,13 +163,11 @@ def activation_statistics(init, activation="tanh", num_layers=10, hidden_size=50
     """
     weights = _resolve_init(init)
     act = _resolve_activation(activation)
-    num_layers = _positive_int(num_layers, "num_layers")
-    hidden_size = _positive_int(hidden_size, "hidden_size")
-    num_samples = _positive_int(num_samples, "num_samples")
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-    rng = np.random.default_rng(seed)
+    num_layers = check_int(num_layers, "num_layers")
+    hidden_size = check_int(hidden_size, "hidden_size")
+    num_samples = check_int(num_samples, "num_samples")
+    dtype = check_float_dtype(dtype)
+    rng = _init.as_generator(seed=seed)
 
     D = rng.standard_normal((num_samples, hidden_size)).astype(dtype, copy=False)
     means, stds, kept = [], [], []

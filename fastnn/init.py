@@ -5,14 +5,15 @@ drawn from ``rng`` (a ``numpy.random.Generator``, an int seed, or None for fresh
 NumPy's global random state is never used.
 """
 
+import functools
 import math
 import warnings
 
 import numpy as np
 
-__all__ = ["zeros", "small_random", "xavier", "he", "as_generator"]
+from fastnn._validation import check_float_dtype, check_int, check_scalar
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+__all__ = ["zeros", "small_random", "xavier", "he", "as_generator", "INITIALIZERS"]
 
 
 def as_generator(rng=None, seed=None):
@@ -39,21 +40,6 @@ def as_generator(rng=None, seed=None):
     )
 
 
-def _dim(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
-
-
-def _dtype(dtype):
-    dt = np.dtype(dtype)
-    if dt not in _FLOAT_DTYPES:
-        raise ValueError(f"dtype must be float32 or float64, got {dt}")
-    return dt
-
-
 def _normal(rng, shape, std, dtype):
     w = as_generator(rng).standard_normal(shape, dtype=np.float64)
     w *= std
@@ -67,10 +53,10 @@ def zeros(fan_in, fan_out=None, dtype=np.float32, rng=None):
     same output and receive the same gradient, so they never become different.
     ``rng`` is accepted for a uniform signature and ignored.
     """
-    dt = _dtype(dtype)
+    dt = check_float_dtype(dtype)
     if fan_out is None:
-        return np.zeros(_dim(fan_in, "fan_in"), dtype=dt)
-    shape = (_dim(fan_in, "fan_in"), _dim(fan_out, "fan_out"))
+        return np.zeros(check_int(fan_in, "fan_in"), dtype=dt)
+    shape = (check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out"))
     warnings.warn(
         "zero-initialized weight matrix: every neuron computes the same output and gets the "
         "same gradient, so the layer cannot learn different features; use he() or xavier()",
@@ -81,10 +67,9 @@ def zeros(fan_in, fan_out=None, dtype=np.float32, rng=None):
 def small_random(fan_in, fan_out, scale=0.01, dtype=np.float32, rng=None):
     """``scale * randn(fan_in, fan_out)``: fine for shallow nets, but in deep nets the
     activations shrink towards zero layer after layer (the notes' first experiment)."""
-    scale = float(scale)
-    if not math.isfinite(scale) or scale < 0:
-        raise ValueError(f"scale must be a finite number >= 0, got {scale}")
-    return _normal(rng, (_dim(fan_in, "fan_in"), _dim(fan_out, "fan_out")), scale, _dtype(dtype))
+    scale = check_scalar(scale, "scale", minimum=0)
+    shape = (check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out"))
+    return _normal(rng, shape, scale, check_float_dtype(dtype))
 
 
 def xavier(fan_in, fan_out, glorot=False, uniform=False, dtype=np.float32, rng=None):
@@ -95,9 +80,9 @@ def xavier(fan_in, fan_out, glorot=False, uniform=False, dtype=np.float32, rng=N
     (with glorot=True this is the paper's sqrt(6 / (fan_in + fan_out))).
     Meant for tanh-like activations; for ReLU use :func:`he`.
     """
-    fan_in, fan_out = _dim(fan_in, "fan_in"), _dim(fan_out, "fan_out")
+    fan_in, fan_out = check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out")
     var = 2.0 / (fan_in + fan_out) if glorot else 1.0 / fan_in
-    dt = _dtype(dtype)
+    dt = check_float_dtype(dtype)
     if uniform:
         limit = math.sqrt(3.0 * var)
         return as_generator(rng).uniform(-limit, limit, (fan_in, fan_out)).astype(dt, copy=False)
@@ -107,5 +92,15 @@ def xavier(fan_in, fan_out, glorot=False, uniform=False, dtype=np.float32, rng=N
 def he(fan_in, fan_out, dtype=np.float32, rng=None):
     """He initialization for ReLU nets: ``randn(fan_in, fan_out) * sqrt(2 / fan_in)``
     (ReLU halves the variance, so Xavier's 1 / fan_in is doubled)."""
-    fan_in, fan_out = _dim(fan_in, "fan_in"), _dim(fan_out, "fan_out")
-    return _normal(rng, (fan_in, fan_out), math.sqrt(2.0 / fan_in), _dtype(dtype))
+    fan_in, fan_out = check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out")
+    return _normal(rng, (fan_in, fan_out), math.sqrt(2.0 / fan_in), check_float_dtype(dtype))
+
+
+INITIALIZERS = {
+    "he": he,
+    "xavier": xavier,
+    "glorot": functools.partial(xavier, glorot=True),
+    "small_random": small_random,
+    "zeros": zeros,
+}
+"""The initializers by name, each called as ``f(fan_in, fan_out, dtype=..., rng=...)``."""

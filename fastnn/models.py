@@ -8,11 +8,14 @@ The first layer's input gradient is never needed, so its backward pass computes 
 weight and bias gradients (one GEMM of the three an affine layer's backward would cost).
 """
 
+import numbers
+
 import numpy as np
 
 from fastnn import layers
 from fastnn._backend import ops
-from fastnn.init import _dtype, as_generator, he, small_random, xavier, zeros
+from fastnn._validation import check_float_dtype, check_int, check_scalar
+from fastnn.init import INITIALIZERS, as_generator, small_random, zeros
 
 __all__ = ["init_two_layer_model", "two_layer_net", "FullyConnectedNet"]
 
@@ -33,6 +36,20 @@ def init_two_layer_model(input_size, hidden_size, output_size, dtype=np.float64,
         "W2": small_random(hidden_size, output_size, scale=0.0001, dtype=dtype, rng=gen),
         "b2": zeros(output_size, dtype=dtype),
     }
+
+
+def is_object_model(model, loss_function):
+    """Whether ``model`` is a model object (``params`` and ``loss(X, y=None)``, like
+    :class:`FullyConnectedNet`) used without ``loss_function``; False when one is given.
+
+    Raises TypeError when ``loss_function`` is None and ``model`` is not such an object.
+    """
+    if loss_function is not None:
+        return False
+    if hasattr(model, "params") and callable(getattr(model, "loss", None)):
+        return True
+    raise TypeError("loss_function is required unless the model has .params and "
+                    ".loss(X, y=None) (like fastnn.FullyConnectedNet)")
 
 
 def _as_model_dtype(X, dtype):
@@ -86,7 +103,6 @@ def two_layer_net(X, model, y=None, reg=0.0):
 
 
 _ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "maxout")
-_INITS = ("he", "xavier", "glorot", "small_random", "zeros")
 
 
 class FullyConnectedNet:
@@ -124,20 +140,25 @@ class FullyConnectedNet:
         if activation not in _ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of "
                              f"{', '.join(_ACTIVATIONS)}")
-        if not isinstance(weight_init, (int, float)) and weight_init not in _INITS:
-            raise ValueError(f"unknown weight_init {weight_init!r}; choose one of "
-                             f"{', '.join(_INITS)} or a float scale")
-        hidden_dims = [int(h) for h in hidden_dims]
-        dims = [int(input_dim), *hidden_dims, int(num_classes)]
-        if min(dims) < 1:
-            raise ValueError(f"every layer size must be >= 1, got {dims}")
-        if activation == "maxout" and int(maxout_pieces) < 1:
-            raise ValueError(f"maxout_pieces must be >= 1, got {maxout_pieces}")
+        if isinstance(weight_init, str):
+            if weight_init not in INITIALIZERS:
+                raise ValueError(f"unknown weight_init {weight_init!r}; choose one of "
+                                 f"{', '.join(INITIALIZERS)} or a float scale")
+        elif isinstance(weight_init, (bool, np.bool_)) or not isinstance(weight_init, numbers.Real):
+            raise TypeError(f"weight_init must be one of {', '.join(INITIALIZERS)} or a float "
+                            f"scale, got {weight_init!r}")
+        else:
+            weight_init = check_scalar(weight_init, "weight_init", minimum=0)
+        hidden_dims = [check_int(h, f"hidden_dims[{i}]") for i, h in enumerate(hidden_dims)]
+        dims = [check_int(input_dim, "input_dim"), *hidden_dims,
+                check_int(num_classes, "num_classes")]
         self.activation = activation
         self.batchnorm = bool(batchnorm)
-        self.reg = float(reg)
-        self.dtype = _dtype(dtype)
-        self.maxout_pieces = int(maxout_pieces) if activation == "maxout" else 1
+        self.reg = check_scalar(reg, "reg", minimum=0)
+        self.dtype = check_float_dtype(dtype)
+        self.maxout_pieces = 1
+        if activation == "maxout":
+            self.maxout_pieces = check_int(maxout_pieces, "maxout_pieces")
         self.num_layers = len(hidden_dims) + 1
         self.params = {}
         self.bn_params = []
@@ -157,18 +178,9 @@ class FullyConnectedNet:
                 self.bn_params.append({"mode": "train"})
 
     def _init_weight(self, weight_init, fan_in, fan_out, rng):
-        kw = {"dtype": self.dtype, "rng": rng}
-        if isinstance(weight_init, (int, float)):
-            return small_random(fan_in, fan_out, scale=weight_init, **kw)
-        if weight_init == "he":
-            return he(fan_in, fan_out, **kw)
-        if weight_init == "xavier":
-            return xavier(fan_in, fan_out, **kw)
-        if weight_init == "glorot":
-            return xavier(fan_in, fan_out, glorot=True, **kw)
-        if weight_init == "small_random":
-            return small_random(fan_in, fan_out, **kw)
-        return zeros(fan_in, fan_out, dtype=self.dtype)
+        if isinstance(weight_init, float):
+            return small_random(fan_in, fan_out, scale=weight_init, dtype=self.dtype, rng=rng)
+        return INITIALIZERS[weight_init](fan_in, fan_out, dtype=self.dtype, rng=rng)
 
     def _act_forward(self, a):
         if self.activation == "maxout":

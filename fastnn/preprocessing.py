@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from fastnn._validation import as_float_array
+from fastnn._validation import as_float_array, check_scalar
 
 __all__ = ["NotFittedError", "ZeroCenter", "Standardize", "PCA"]
 
@@ -87,11 +87,7 @@ class _Centering(_Transformer):
     """Mean (and optionally scale) per feature, or per channel for (N, ..., C) images."""
 
     def _reduce_axes(self, X):
-        if self.per_channel:
-            if X.ndim < 2:
-                raise ValueError(f"per_channel needs X of shape (N, ..., C), got {X.shape}")
-            return tuple(range(X.ndim - 1))
-        return (0,)
+        return tuple(range(X.ndim - 1)) if self.per_channel else (0,)
 
     def _stats_shape(self, X):
         return X.shape[-1:] if self.per_channel else X.shape[1:]
@@ -104,7 +100,9 @@ class _Centering(_Transformer):
         axes = self._reduce_axes(X)
         mean = X.mean(axis=axes, dtype=np.float64)
         # Two-pass variance: subtracting the mean first avoids E[x^2] - E[x]^2 cancellation.
-        var = np.mean(np.square(X - mean, dtype=np.float64), axis=axes)
+        # One float64 temporary (mean is float64), squared in place.
+        d = X - mean
+        var = np.mean(np.square(d, out=d), axis=axes)
         self.n_features_in_ = int(np.prod(self._stats_shape(X)))
         self.feature_shape_ = tuple(self._stats_shape(X))
         self.n_samples_seen_ = int(np.prod([X.shape[a] for a in axes]))
@@ -242,27 +240,30 @@ class PCA(_Transformer):
         self.whiten = whiten
         self.eps = eps
 
-    def _resolve_components(self, S, d):
+    def _check_components(self, d):
+        """n_components must be None, an int in [1, d] or a float in (0, 1) (before the SVD)."""
         k = self.n_components
         if k is None:
-            return d
-        if isinstance(k, (bool, np.bool_)):
+            return
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Real):
             raise TypeError(f"n_components must be an int, a float in (0, 1) or None, got {k!r}")
         if isinstance(k, numbers.Integral):
             if not 1 <= k <= d:
                 raise ValueError(f"n_components={k} must be between 1 and the {d} features")
+        elif not 0.0 < k < 1.0:
+            raise ValueError(f"a float n_components is a variance fraction in (0, 1), got {k}")
+
+    def _resolve_components(self, S, d):
+        k = self.n_components
+        if k is None:
+            return d
+        if isinstance(k, numbers.Integral):
             return int(k)
-        if isinstance(k, numbers.Real):
-            if not 0.0 < k < 1.0:
-                raise ValueError(
-                    f"a float n_components is a variance fraction in (0, 1), got {k}"
-                )
-            total = S.sum()
-            if total <= 0:
-                return 1
-            ratio = np.cumsum(S) / total
-            return int(min(np.searchsorted(ratio, k) + 1, d))
-        raise TypeError(f"n_components must be an int, a float in (0, 1) or None, got {k!r}")
+        total = S.sum()
+        if total <= 0:
+            return 1
+        ratio = np.cumsum(S) / total
+        return int(min(np.searchsorted(ratio, k) + 1, d))
 
     def fit(self, X, y=None):
         """Fit on X (N, D) float32/float64 with N >= 1. Returns self."""
@@ -273,12 +274,11 @@ class PCA(_Transformer):
         n, d = X.shape
         if n == 0 or d == 0:
             raise ValueError(f"cannot fit PCA on X of shape {X.shape}")
-        eps = float(self.eps)
-        if not np.isfinite(eps) or eps < 0:
-            raise ValueError(f"eps must be a finite number >= 0, got {self.eps!r}")
+        check_scalar(self.eps, "eps", minimum=0)
+        self._check_components(d)
         self._check_finite(X)
         mean = X.mean(axis=0, dtype=np.float64)
-        Xc = X.astype(np.float64) - mean
+        Xc = X - mean  # float64 (mean is): the only copy of X
         cov = Xc.T @ Xc / n
         U, S, _ = np.linalg.svd(cov)
         # svd_flip: make the largest-magnitude entry of each axis positive (deterministic signs).

@@ -27,7 +27,9 @@ import numpy as np
 
 from fastnn._backend import ops
 from fastnn._config import num_threads
+from fastnn._validation import check_int, check_param, check_scalar
 from fastnn.init import as_generator
+from fastnn.models import is_object_model
 
 __all__ = ["ClassifierTrainer", "UPDATES"]
 
@@ -58,48 +60,32 @@ class _Optimizer:
             self.state[name] = slots
         return slots
 
+    def _rule_args(self, lr):
+        """(number of state arrays, the scalars after them) of this step's update kernel."""
+        if self.rule == "sgd":
+            return 0, (lr,)
+        if self.rule in ("momentum", "nesterov"):
+            return 1, (lr, self.mu)
+        if self.rule == "rmsprop":
+            return 1, (lr, RMSPROP_DECAY, EPS)
+        return 2, (lr, self.t, ADAM_BETA1, ADAM_BETA2, EPS)
+
     def step(self, params, grads, lr):
         if self.rule == "adam":
             self.t += 1
-        k = ops()
+        update = getattr(ops(), f"{self.rule}_update")
+        n_state, scalars = self._rule_args(lr)
         for name, p in params.items():
             try:
                 g = grads[name]
             except KeyError:
                 raise KeyError(f"the loss function returned no gradient for parameter "
                                f"{name!r}") from None
-            if np.shape(g) != p.shape:
-                raise ValueError(f"gradient of {name!r} has shape {np.shape(g)}, "
-                                 f"expected {p.shape}")
-            g = np.asarray(g, dtype=p.dtype)
-            if self.rule == "sgd":
-                k.sgd_update(p, g, lr)
-            elif self.rule == "momentum":
-                k.momentum_update(p, g, *self._slots(name, p, 1), lr, self.mu)
-            elif self.rule == "nesterov":
-                k.nesterov_update(p, g, *self._slots(name, p, 1), lr, self.mu)
-            elif self.rule == "rmsprop":
-                k.rmsprop_update(p, g, *self._slots(name, p, 1), lr, RMSPROP_DECAY, EPS)
-            else:
-                k.adam_update(p, g, *self._slots(name, p, 2), lr, self.t, ADAM_BETA1,
-                              ADAM_BETA2, EPS)
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _finite(value, name, low=None):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(value) or (low is not None and value < low):
-        bound = "" if low is None else f" >= {low}"
-        raise ValueError(f"{name} must be a finite number{bound}, got {value}")
-    return value
+            try:  # the kernel checks the gradient's shape; the message gets the name
+                update(p, np.asarray(g, dtype=p.dtype), *self._slots(name, p, n_state),
+                       *scalars)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"parameter {name!r}: {exc}") from None
 
 
 def _rows(X, y, what):
@@ -166,22 +152,19 @@ class ClassifierTrainer:
         X_val, y_val = _rows(X_val, y_val, "validation")
         if update not in UPDATES:
             raise ValueError(f"unknown update {update!r}; valid updates are {', '.join(UPDATES)}")
-        num_epochs = _positive_int(num_epochs, "num_epochs")
-        batch_size = _positive_int(batch_size, "batch_size")
+        num_epochs = check_int(num_epochs, "num_epochs")
+        batch_size = check_int(batch_size, "batch_size")
         if acc_frequency is not None:
-            acc_frequency = _positive_int(acc_frequency, "acc_frequency")
-        learning_rate = _finite(learning_rate, "learning_rate", 0.0)
-        learning_rate_decay = _finite(learning_rate_decay, "learning_rate_decay", 0.0)
-        momentum = _finite(momentum, "momentum", 0.0)
-        reg = _finite(reg, "reg", 0.0)
+            acc_frequency = check_int(acc_frequency, "acc_frequency")
+        learning_rate = check_scalar(learning_rate, "learning_rate", minimum=0)
+        learning_rate_decay = check_scalar(learning_rate_decay, "learning_rate_decay", minimum=0)
+        momentum = check_scalar(momentum, "momentum", minimum=0)
+        reg = check_scalar(reg, "reg", minimum=0)
         if abort_cost_ratio is not None:
-            abort_cost_ratio = _finite(abort_cost_ratio, "abort_cost_ratio", 0.0)
+            abort_cost_ratio = check_scalar(abort_cost_ratio, "abort_cost_ratio", minimum=0)
         gen = as_generator(rng, seed)
 
-        if loss_function is None:
-            if not (hasattr(model, "params") and callable(getattr(model, "loss", None))):
-                raise TypeError("loss_function is required unless model has .params and "
-                                ".loss(X, y=None) (like fastnn.FullyConnectedNet)")
+        if is_object_model(model, loss_function):
             if reg:
                 raise ValueError("reg applies to loss_function; a model object uses its own reg "
                                  "(e.g. FullyConnectedNet(..., reg=...))")
@@ -196,8 +179,7 @@ class ClassifierTrainer:
             batch_loss = lambda Xb, yb: loss_function(Xb, model, yb, reg)  # noqa: E731
             scores_of = lambda Xb: loss_function(Xb, model)  # noqa: E731
         for name, p in params.items():
-            if not isinstance(p, np.ndarray) or p.dtype.kind != "f" or not p.flags.writeable:
-                raise TypeError(f"model parameter {name!r} must be a writeable float ndarray")
+            check_param(p, f"model parameter {name!r}")
 
         n = X.shape[0]
         iters_per_epoch = max(n // batch_size, 1) if sample_batches else 1

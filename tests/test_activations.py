@@ -445,6 +445,8 @@ def test_maxout_out_and_errors():
             impl.maxout_backward(np.ones(3), np.array([0, 0, 0]), 0)
         with pytest.raises(TypeError, match="k must be"):
             impl.maxout_backward(np.ones(3), np.array([0, 0, 0]), 2.5)
+        with pytest.raises(TypeError, match="k must be"):  # True is not a piece count
+            impl.maxout_backward(np.ones(3), np.array([0, 0, 0]), True)
 
 
 def test_maxout_gradient_numerically(rng):

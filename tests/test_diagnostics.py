@@ -140,7 +140,9 @@ def test_callable_init_with_and_without_rng():
     (dict(init=0.1, activation="swish"), ValueError, "unknown activation"),
     (dict(init=0.1, num_layers=0), ValueError, "num_layers"),
     (dict(init=0.1, hidden_size=2.5), TypeError, "hidden_size"),
+    (dict(init=0.1, num_samples=np.True_), TypeError, "num_samples"),
     (dict(init=0.1, dtype=np.int32), TypeError, "dtype"),
+    (dict(init=0.1, seed=True), TypeError, "seed"),  # default_rng(True) accepted it
 ])
 def test_bad_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
@@ -176,6 +178,16 @@ def test_plot_without_activations_or_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r'pip install "fastnn\[plot\]"'):
         stats.plot()
+
+
+def test_init_names_come_from_fastnn_init():
+    kw = dict(num_layers=2, hidden_size=20, num_samples=30, seed=4, verbose=False)
+    small = activation_statistics("small", "tanh", **kw).layer_stds
+    np.testing.assert_array_equal(activation_statistics("small_random", "tanh", **kw).layer_stds,
+                                  small)
+    np.testing.assert_array_equal(activation_statistics(0.01, "tanh", **kw).layer_stds, small)
+    with pytest.raises(ValueError, match="'small_random'.*'zeros'"):
+        activation_statistics("lecun", **kw)
 
 
 def test_fastnn_init_functions_as_callables_get_rng_and_dtype():

@@ -48,8 +48,9 @@ def test_set_num_threads_returns_previous_and_validates():
     for bad in (0, -2, -100):
         with pytest.raises(ValueError, match="threads"):
             fastnn.set_num_threads(bad)
-    with pytest.raises(TypeError):
-        fastnn.set_num_threads(1.5)
+    for bad in (1.5, True, np.True_):  # set_num_threads(True) used to set 1 thread
+        with pytest.raises(TypeError, match="threads"):
+            fastnn.set_num_threads(bad)
     assert fastnn.get_num_threads() == 3
     fastnn.set_num_threads(-1)
     assert fastnn.get_num_threads() == fastnn._config._usable_cores()

@@ -10,6 +10,20 @@ from fastnn import init
 DTYPES = (np.float32, np.float64)
 
 
+def test_initializers_table_by_name():
+    assert list(init.INITIALIZERS) == ["he", "xavier", "glorot", "small_random", "zeros"]
+    glorot = init.INITIALIZERS["glorot"](20, 30, dtype=np.float64, rng=1)
+    np.testing.assert_array_equal(glorot, init.xavier(20, 30, glorot=True, dtype=np.float64,
+                                                      rng=1))
+    for name, fn in init.INITIALIZERS.items():
+        if name == "zeros":
+            with pytest.warns(UserWarning):
+                w = fn(4, 3, dtype=np.float64, rng=0)
+        else:
+            w = fn(4, 3, dtype=np.float64, rng=0)
+        assert w.shape == (4, 3) and w.dtype == np.float64, name
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("fn, kwargs, std", [
     (init.small_random, {}, lambda fi, fo: 0.01),
@@ -75,19 +89,22 @@ def test_zeros_warns_for_weight_matrices_not_for_biases():
 
 
 @pytest.mark.parametrize("bad, exc", [((0, 3), ValueError), ((3, -1), ValueError),
-                                      ((2.5, 3), TypeError), ((True, 3), TypeError)])
+                                      ((2.5, 3), TypeError), ((True, 3), TypeError),
+                                      ((3, np.True_), TypeError)])
 def test_bad_fans_raise(bad, exc):
     with pytest.raises(exc, match="fan_"):
         init.he(*bad)
 
 
 def test_bad_dtype_scale_and_rng_raise():
-    with pytest.raises(ValueError, match="dtype"):
+    with pytest.raises(TypeError, match="dtype"):
         init.he(3, 3, dtype=np.int32)
     with pytest.raises(ValueError, match="scale"):
         init.small_random(3, 3, scale=-1.0)
     with pytest.raises(ValueError, match="scale"):
         init.small_random(3, 3, scale=float("nan"))
+    with pytest.raises(TypeError, match="scale"):
+        init.small_random(3, 3, scale="big")
     with pytest.raises(TypeError, match="rng"):
         init.he(3, 3, rng="seed")
     with pytest.raises(TypeError, match="either"):

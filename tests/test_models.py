@@ -12,6 +12,7 @@ import pytest
 import fastnn
 from fastnn import FullyConnectedNet, init_two_layer_model, two_layer_net
 from fastnn.gradcheck import eval_numerical_gradient, rel_error
+from fastnn.models import is_object_model
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "maxout")
 
@@ -281,11 +282,29 @@ def test_fully_connected_net_batchnorm_test_mode_uses_running_statistics():
     np.testing.assert_allclose(one[0], full[0], rtol=1e-10)
 
 
-@pytest.mark.parametrize("kwargs, match", [({"activation": "softplus"}, "activation"),
-                                           ({"weight_init": "orthogonal"}, "weight_init"),
-                                           ({"dtype": np.int64}, "dtype"),
-                                           ({"hidden_dims": [4, 0]}, ">= 1")])
-def test_fully_connected_net_bad_arguments(kwargs, match):
+def test_is_object_model():
+    net = FullyConnectedNet([4], input_dim=3, num_classes=2, seed=0)
+    assert is_object_model(net, None)
+    assert not is_object_model(net, two_layer_net)
+    assert not is_object_model({"W1": np.ones(2)}, two_layer_net)
+    with pytest.raises(TypeError, match="loss_function is required"):
+        is_object_model({"W1": np.ones(2)}, None)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"activation": "softplus"}, ValueError, "activation"),
+    ({"weight_init": "orthogonal"}, ValueError, "weight_init"),
+    ({"dtype": np.int64}, TypeError, "dtype"),
+    ({"hidden_dims": [4, 0]}, ValueError, ">= 1"),
+    ({"hidden_dims": [2.7]}, TypeError, "hidden_dims"),  # was truncated to 2
+    ({"input_dim": 3.5}, TypeError, "input_dim"),
+    ({"activation": "maxout", "maxout_pieces": 2.5}, TypeError, "maxout_pieces"),
+    ({"weight_init": True}, TypeError, "weight_init"),  # was scale 1.0
+    ({"weight_init": None}, TypeError, "weight_init"),
+    ({"weight_init": -0.1}, ValueError, "weight_init"),
+    ({"reg": -0.5}, ValueError, "reg"),
+])
+def test_fully_connected_net_bad_arguments(kwargs, exc, match):
     args = {"hidden_dims": [4], "input_dim": 3, "num_classes": 2, **kwargs}
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(exc, match=match):
         FullyConnectedNet(**args)

@@ -365,7 +365,7 @@ def test_state_bad_input_same_errors(name):
                 _call_update(impl, name, pp, g, bad, 0.1)
             np.testing.assert_array_equal(pp, p, err_msg="p modified on error")
     if name == "adam_update":
-        for t, exc in ((0, ValueError), (1.5, TypeError)):
+        for t, exc in ((0, ValueError), (1.5, TypeError), (True, TypeError)):
             for impl in (fast.adam_update, ref.adam_update):
                 with pytest.raises(exc, match="t must be"):
                     impl(p.copy(), g, *states, 0.1, t)

@@ -174,6 +174,8 @@ def test_pca_parameter_validation(rng):
             PCA(bad).fit(X)
     with pytest.raises(ValueError, match="eps"):
         PCA(eps=-1).fit(X)
+    with pytest.raises(TypeError, match="eps"):
+        PCA(eps="tiny").fit(X)
 
 
 def test_sklearn_conventions():
@@ -192,3 +194,52 @@ def test_sklearn_conventions():
 def test_integer_input_becomes_float64():
     X = np.arange(12).reshape(4, 3)
     assert ZeroCenter().fit_transform(X).dtype == np.float64
+
+
+def _fit_peak_bytes(transformer, X):
+    """Peak memory NumPy allocates during ``transformer.fit(X)`` (NumPy reports to tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        transformer.fit(X)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("make", [ZeroCenter, Standardize, PCA,
+                                  lambda: Standardize(per_channel=True)])
+def test_fit_makes_one_float64_copy_of_float32_data(rng, make):
+    # One float64 temporary of X is 2 * X.nbytes; two of them (X - mean, then its square or
+    # X.astype(float64) - mean) were 4 * X.nbytes, 2.4 GB extra on CIFAR-10.
+    X = _data(rng, (4000, 64), np.float32)
+    assert _fit_peak_bytes(make(), X) < 3 * X.nbytes
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_fit_statistics_are_the_two_pass_formula_bit_for_bit(rng, per_channel):
+    X = _data(rng, (40, 3, 5), np.float32)
+    axes = (0, 1) if per_channel else (0,)
+    mean = X.mean(axis=axes, dtype=np.float64)
+    st = Standardize(per_channel=per_channel).fit(X)
+    np.testing.assert_array_equal(st.mean_, mean)
+    np.testing.assert_array_equal(st.var_, np.mean(np.square(X - mean, dtype=np.float64),
+                                                   axis=axes))
+    X2 = X.reshape(40, -1)
+    pca = PCA().fit(X2)
+    Xc = X2.astype(np.float64) - X2.mean(axis=0, dtype=np.float64)
+    S = np.linalg.svd(Xc.T @ Xc / 40)[1]
+    np.testing.assert_array_equal(pca.explained_variance_, S)
+
+
+def test_pca_checks_n_components_before_the_svd(rng, monkeypatch):
+    def no_svd(*args, **kwargs):
+        raise AssertionError("svd ran before n_components was checked")
+
+    monkeypatch.setattr(np.linalg, "svd", no_svd)
+    X = rng.standard_normal((10, 3))
+    for bad, exc in [(0, ValueError), (4, ValueError), (1.5, ValueError), (True, TypeError),
+                     ("all", TypeError), (float("nan"), ValueError)]:
+        with pytest.raises(exc, match="n_components"):
+            PCA(bad).fit(X)

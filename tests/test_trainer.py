@@ -330,6 +330,24 @@ def test_model_object_and_loss_function_arguments():
         ClassifierTrainer().train(X, y, X, y, [1, 2], linear_softmax)
 
 
+def test_bad_parameters_are_named_before_training():
+    X, y = blobs(n=20)
+    calls = []
+
+    def counting(Xb, model, yb=None, reg=0.0):
+        calls.append(1)
+        return linear_softmax(Xb, model, yb, reg)
+
+    half = {"W": linear_model()["W"], "b": np.zeros(3, np.float16)}
+    with pytest.raises(TypeError, match="'b'.*float16"):
+        ClassifierTrainer().train(X, y, X, y, half, counting, num_epochs=1)
+    frozen = linear_model()
+    frozen["W"].flags.writeable = False
+    with pytest.raises(ValueError, match="'W'.*read-only"):
+        ClassifierTrainer().train(X, y, X, y, frozen, counting, num_epochs=1)
+    assert not calls
+
+
 def test_missing_or_misshaped_gradient_raises():
     X, y = blobs(n=20)
 
@@ -344,7 +362,7 @@ def test_missing_or_misshaped_gradient_raises():
         out = linear_softmax(Xb, model, yb, reg)
         return out if yb is None else (out[0], {"W": out[1]["W"].T, "b": out[1]["b"]})
 
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match="'W'.*shape"):
         ClassifierTrainer().train(X, y, X, y, linear_model(), bad_shape, num_epochs=1)
 
 
@@ -352,6 +370,8 @@ def test_missing_or_misshaped_gradient_raises():
     ({"num_epochs": 0}, ValueError, "num_epochs"),
     ({"batch_size": -1}, ValueError, "batch_size"),
     ({"acc_frequency": 0}, ValueError, "acc_frequency"),
+    ({"num_epochs": 2.5}, TypeError, "num_epochs"),
+    ({"batch_size": True}, TypeError, "batch_size"),
     ({"learning_rate": -1.0}, ValueError, "learning_rate"),
     ({"learning_rate": float("nan")}, ValueError, "learning_rate"),
     ({"momentum": "a lot"}, TypeError, "momentum"),

@@ -12,7 +12,7 @@ import numpy as np
 
 from fastnn._config import get_num_threads
 from fastnn._kernels import optim as _ext
-from fastnn._validation import check_out, check_scalar
+from fastnn._validation import check_out, check_scalar, check_update
 from fastnn.reference import optim as _ref
 from fastnn.registry import KernelSpec
 
@@ -71,7 +71,7 @@ def sgd_update(p, g, lr):
     p: float32/float64 ndarray (writeable); g: gradient of p's shape and dtype; lr: finite.
     Returns None.
     """
-    g = _ref._check_update(p, g)
+    g = check_update(p, g)
     lr = check_scalar(lr, "lr")
     if _ext.sgd(p, g, lr, get_num_threads()) is NotImplemented:
         _ref._sgd(p, g, lr)

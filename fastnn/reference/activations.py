@@ -4,11 +4,10 @@ Textbook formulas, written for clarity and numerical safety rather than speed.  
 compiled path they return IEEE results silently (an inf times 0 is NaN, no warning).
 """
 
-import operator
-
 import numpy as np
 
-from fastnn._validation import as_float_array, check_out, check_scalar, same_float_arrays
+from fastnn._validation import (as_float_array, check_int, check_out, check_scalar,
+                                same_float_arrays)
 
 __all__ = [
     "relu", "relu_backward",
@@ -129,12 +128,7 @@ def check_maxout_input(z):
 def check_maxout_backward_input(dout, argmax, k):
     """Validate maxout_backward's arguments; returns (dout, argmax as intp, k)."""
     dout = as_float_array(dout, "dout")
-    try:
-        k = operator.index(k)
-    except TypeError:
-        raise TypeError(f"k must be an integer, got {k!r}") from None
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    k = check_int(k, "k")
     argmax = np.asarray(argmax)
     if argmax.dtype.kind not in "iu":
         raise TypeError(f"argmax must hold integer indices, got dtype {argmax.dtype}")

@@ -6,11 +6,9 @@ optimizer state in place and return None.  The argument checks here are shared w
 compiled wrappers, so both paths raise the same errors.
 """
 
-import operator
-
 import numpy as np
 
-from fastnn._validation import FLOAT_DTYPES, check_out, check_scalar
+from fastnn._validation import check_int, check_out, check_scalar, check_update
 
 __all__ = ["take_rows", "sgd_update", "momentum_update", "nesterov_update", "rmsprop_update",
            "adam_update"]
@@ -40,58 +38,17 @@ def _check_take(x, idx, out):
     return x, idx.astype(np.intp, copy=False)
 
 
-def _check_param(p):
-    if not isinstance(p, np.ndarray):
-        raise TypeError(f"p must be a numpy.ndarray (it is updated in place), got "
-                        f"{type(p).__name__}")
-    if p.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"p must be float32 or float64, got dtype {p.dtype}")
-    if not p.flags.writeable:
-        raise ValueError("p is read-only")
-
-
-def _check_update(p, g, states=()):
-    """Check p, its gradient and its state arrays (``(name, array)`` pairs); returns g."""
-    _check_param(p)
-    g = np.asarray(g)
-    if g.shape != p.shape:
-        raise ValueError(f"g has shape {g.shape} but p has shape {p.shape}")
-    if g.dtype != p.dtype:
-        raise TypeError(f"g has dtype {g.dtype} but p has dtype {p.dtype}")
-    for name, s in states:
-        if not isinstance(s, np.ndarray):
-            raise TypeError(f"{name} must be a numpy.ndarray (it is updated in place), got "
-                            f"{type(s).__name__}")
-        if s.shape != p.shape:
-            raise ValueError(f"{name} has shape {s.shape} but p has shape {p.shape}")
-        if s.dtype != p.dtype:
-            raise TypeError(f"{name} has dtype {s.dtype} but p has dtype {p.dtype}")
-        if not s.flags.writeable:
-            raise ValueError(f"{name} is read-only")
-    return g
-
-
-def _check_step(t):
-    try:
-        t = operator.index(t)
-    except TypeError:
-        raise TypeError(f"t must be an integer step count, got {t!r}") from None
-    if t < 1:
-        raise ValueError(f"t must be >= 1 (the first step is 1), got {t}")
-    return t
-
-
 def _momentum_args(p, g, v, lr, mu):
-    return (_check_update(p, g, (("v", v),)), check_scalar(lr, "lr"), check_scalar(mu, "mu"))
+    return (check_update(p, g, (("v", v),)), check_scalar(lr, "lr"), check_scalar(mu, "mu"))
 
 
 def _rmsprop_args(p, g, cache, lr, decay, eps):
-    return (_check_update(p, g, (("cache", cache),)), check_scalar(lr, "lr"),
+    return (check_update(p, g, (("cache", cache),)), check_scalar(lr, "lr"),
             check_scalar(decay, "decay"), check_scalar(eps, "eps"))
 
 
 def _adam_args(p, g, m, v, lr, t, beta1, beta2, eps):
-    return (_check_update(p, g, (("m", m), ("v", v))), check_scalar(lr, "lr"), _check_step(t),
+    return (check_update(p, g, (("m", m), ("v", v))), check_scalar(lr, "lr"), check_int(t, "t"),
             check_scalar(beta1, "beta1"), check_scalar(beta2, "beta2"),
             check_scalar(eps, "eps"))
 
@@ -119,7 +76,7 @@ def sgd_update(p, g, lr):
     p: float32/float64 ndarray (writeable); g: gradient of p's shape and dtype; lr: finite.
     Returns None.
     """
-    g = _check_update(p, g)
+    g = check_update(p, g)
     _sgd(p, g, check_scalar(lr, "lr"))
 
 
