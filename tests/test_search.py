@@ -351,6 +351,40 @@ def test_executor_path_matches_serial_and_pins_threads():
     assert all(t.extra["fastnn_threads"] == 1 for t in remote)
 
 
+N_OVERLAP = 4
+_met = _left = None
+
+
+def overlapping(params):
+    """All trials run at once, then leave in start order (not the reverse)."""
+    k = params["k"]
+    _met.wait()
+    threads = fastnn.get_num_threads()
+    if k:
+        _left[k - 1].wait(10)
+    _left[k].set()
+    return {"val_acc": 0.0, "threads": threads}
+
+
+def test_thread_executor_pins_once_and_restores_the_callers_threads():
+    """Thread counts are process-wide: pinned per trial, overlapping trials restored them in
+    the wrong order and the caller was left with 1 thread instead of 2."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    global _met, _left
+    for _ in range(3):
+        _met = threading.Barrier(N_OVERLAP, timeout=10)
+        _left = [threading.Event() for _ in range(N_OVERLAP)]
+        fastnn.set_num_threads(2)
+        with ThreadPoolExecutor(N_OVERLAP) as ex:
+            result = search.grid_search(overlapping, {"k": list(range(N_OVERLAP))},
+                                        executor=ex, verbose=False)
+        assert [t.status for t in result] == ["ok"] * N_OVERLAP, result[0].error
+        assert [t.extra["threads"] for t in result] == [1] * N_OVERLAP
+        assert fastnn.get_num_threads() == 2
+
+
 def test_numpy_backend_reaches_the_workers():
     serial = search.grid_search(backend_name, {"k": [0, 1]}, verbose=False)
     with fastnn.backend("numpy"):
