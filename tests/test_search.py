@@ -167,6 +167,10 @@ def test_bad_spaces_and_arguments_raise():
         search.random_search(Peak(-4), SPACE, 2, executor=object(), verbose=False)
     with pytest.raises(TypeError, match="callable"):
         search.random_search("train", SPACE, 2, verbose=False)
+    with pytest.raises(ValueError, match="threads_per_trial"):
+        search.random_search(Peak(-4), SPACE, 2, threads_per_trial=0, verbose=False)
+    with pytest.raises(TypeError, match="threads_per_trial"):
+        search.random_search(Peak(-4), SPACE, 2, threads_per_trial="2", verbose=False)
 
 
 def test_unpicklable_train_fn_is_refused_for_workers():

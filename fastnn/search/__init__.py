@@ -77,7 +77,7 @@ _RUN_DOC = """
         Run trials with ``executor.submit`` instead (e.g. a ``distributed.Client``).
         ``train_fn`` must be picklable for both.
     threads_per_trial : int, default 1
-        Threads per trial in workers (ignored when running serially).
+        Threads per trial in workers (``-1``: all cores; ignored when running serially).
     abort_factor : float or None, default 3.0
         A trial whose loss history exceeds this x its first loss, or holds NaN/inf, is recorded
         as ``"diverged"`` (``None``: only non-finite losses count).

@@ -246,6 +246,15 @@ def _check_n_jobs(n_jobs, executor):
     return int(n_jobs)
 
 
+def _check_threads(threads):
+    from fastnn._config import _validate
+
+    try:
+        return _validate(threads)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"threads_per_trial: {exc}") from None
+
+
 class _Runner:
     """Runs lists of jobs serially, in loky processes, or on a user executor."""
 
@@ -255,7 +264,7 @@ class _Runner:
         self.train_fn = train_fn
         self.n_jobs = _check_n_jobs(n_jobs, executor)
         self.executor = executor
-        self.threads = threads_per_trial
+        self.threads = _check_threads(threads_per_trial)
         self.abort_factor = abort_factor
         self.verbose = verbose
         self.pass_seed = _accepts_seed(train_fn)
