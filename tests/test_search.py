@@ -431,12 +431,23 @@ def test_coarse_to_fine_warns_when_the_best_is_at_an_edge():
 
 
 def test_coarse_to_fine_dict_rounds_and_interrupt():
-    space = {"k": randint(0, 10)}
+    calls = []
+
+    def interrupt_on_call_5(params):
+        calls.append(params)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return {"val_acc": params["k"] / 10}
+
     result = search.coarse_to_fine(
-        interrupt_at_3, space, rounds=[{"n_trials": 3, "batch_size": 10}, {"n_trials": 3}],
+        interrupt_on_call_5, {"k": randint(0, 10)},
+        rounds=[{"n_trials": 3, "batch_size": 10}, {"n_trials": 3}, {"n_trials": 3}],
         seed=1, verbose=False, edge_fraction=0.0)
+    assert result.interrupted and result.n_planned == 9
+    assert [(t.round, t.index) for t in result] == [(0, 0), (0, 1), (0, 2), (1, 3)]
+    assert len(calls) == 5 and len(result.spaces) == 2  # round 3 never started
     assert all(t.params["batch_size"] == 10 for t in result if t.round == 0)
-    assert result.interrupted or len(result) == 6
+    assert "batch_size" not in result[3].params
 
 
 def test_narrowing_rules():
