@@ -71,21 +71,29 @@ def unit_float(text):
     return value
 
 
-def positive_int(text):
+def _int(text, what="value"):
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"{what} must be a whole number, got {text!r}") from None
+
+
+def positive_int(text):
+    value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
     return value
 
 
+def nonnegative_int(text):
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
 def thread_count(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    value = _int(text)
     if value < 1 and value != -1:
         raise argparse.ArgumentTypeError(f"must be >= 1 or -1 (all cores), got {text!r}")
     return value
@@ -791,7 +799,7 @@ def build_parser():
                    help="log-uniform L2 range (default 1e-6:1e-1)")
     p.add_argument("--trials", type=positive_int, default=20, help="coarse trials (default 20)")
     p.add_argument("--epochs", type=positive_int, default=2, help="epochs per coarse trial")
-    p.add_argument("--fine-trials", type=int, default=10,
+    p.add_argument("--fine-trials", type=nonnegative_int, default=10,
                    help="trials of the narrowed round (0: a plain random search; default 10)")
     p.add_argument("--fine-epochs", type=positive_int, default=6)
     p.add_argument("--n-jobs", type=positive_int, default=1,

@@ -250,6 +250,8 @@ def test_cli_init_stats(tmp_path):
     (("train", "--hidden", "10,-3"), 2, ["argument --hidden"]),
     (("search", "--lr-range", "1e-1:1e-4"), 2, ["argument --lr-range", "0 < LOW < HIGH"]),
     (("search", "--trials", "0"), 2, ["argument --trials", ">= 1"]),
+    (("search", "--fine-trials", "-1"), 2, ["argument --fine-trials", ">= 0, got '-1'"]),
+    (("search", "--fine-trials", "2.5"), 2, ["argument --fine-trials", "whole number"]),
     (("demo", "--data", "cifar10:no/such/folder"), 1, ["CIFAR-10 folder not found: ",
                                                        "no/such/folder", "data_batch_1"]),
     (("train", "--data", "cifar10:no/such/folder"), 1, ["CIFAR-10 folder not found"]),
