@@ -442,12 +442,13 @@ def _search_space(lr_range, reg_range):
     return {"lr": loguniform(*lr_range), "reg": loguniform(*reg_range)}
 
 
-def _run_search(train_fn, space, rounds, seed, n_jobs=1, verbose=True):
+def _run_search(train_fn, space, rounds, seed, n_jobs=1):
     """coarse_to_fine (several rounds) or random_search (one), its RangeEdgeWarnings printed."""
     import warnings
 
     from fastnn import search
 
+    verbose = _use_tqdm() is not None  # the search's progress bar needs tqdm
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", search.RangeEdgeWarning)
         if len(rounds) > 1:
@@ -552,6 +553,12 @@ def cmd_search(args):
     from fastnn.report import PLOT_MISSING, write_json
 
     _set_threads(args.threads)
+    if args.n_jobs > 1:
+        try:
+            from joblib.externals.loky import get_reusable_executor  # noqa: F401
+        except ImportError:
+            raise CLIError('--n-jobs > 1 runs trials in worker processes with joblib: install '
+                           'it with pip install "fastnn[parallel]"') from None
     out_dir = _outdir(args.out)
     data = _zero_center(load_data(args.data, seed=args.seed))
     fn = TrainFn(data, args.hidden, args.activation, args.init, args.batchnorm, args.update,

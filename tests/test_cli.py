@@ -5,6 +5,7 @@ that a source checkout in cwd cannot shadow the fastnn under test; PYTHONPATH po
 folder the tests imported fastnn from (the installed package in CI, the in-place build here).
 """
 
+import io
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import bench, report
+from fastnn import bench, cli, report
 from fastnn.registry import all_kernels
 
 FASTNN_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
@@ -356,3 +357,30 @@ def test_cli_train_and_search(tmp_path):
     payload = json.loads((tmp_path / "s" / "results.json").read_text())
     assert len(payload["trials"]) == 5
     assert (tmp_path / "s" / "best_model.npz").exists() and (tmp_path / "s" / "search.csv").exists()
+
+
+# ----------------------------------------------------------------------------- CLI: in process
+
+TINY_SEARCH = ("search", "--trials", "2", "--epochs", "1", "--fine-trials", "0", "--hidden", "10",
+               "--threads", "1")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_cli_search_on_a_terminal_without_tqdm(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    assert cli.main([*TINY_SEARCH, "--out", str(tmp_path)]) == 0
+    assert "best: val_acc: " in capsys.readouterr().out
+
+
+def test_cli_search_n_jobs_without_joblib(tmp_path, monkeypatch, capsys):
+    for name in ("joblib", "joblib.externals", "joblib.externals.loky"):
+        monkeypatch.setitem(sys.modules, name, None)
+    assert cli.main([*TINY_SEARCH, "--n-jobs", "2", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--n-jobs" in err[0] and "fastnn[parallel]" in err[0], err
