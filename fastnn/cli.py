@@ -443,7 +443,7 @@ def _search_space(lr_range, reg_range):
 
 
 def _run_search(train_fn, space, rounds, seed, n_jobs=1):
-    """coarse_to_fine (several rounds) or random_search (one), its RangeEdgeWarnings printed."""
+    """coarse_to_fine (one round: a plain random search), its RangeEdgeWarnings printed."""
     import warnings
 
     from fastnn import search
@@ -451,13 +451,8 @@ def _run_search(train_fn, space, rounds, seed, n_jobs=1):
     verbose = _use_tqdm() is not None  # the search's progress bar needs tqdm
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", search.RangeEdgeWarning)
-        if len(rounds) > 1:
-            result = search.coarse_to_fine(train_fn, space, rounds=rounds, seed=seed,
-                                           n_jobs=n_jobs, verbose=verbose)
-        else:
-            n, epochs = rounds[0]
-            result = search.random_search(train_fn, {**space, "num_epochs": epochs}, n,
-                                          seed=seed, n_jobs=n_jobs, verbose=verbose)
+        result = search.coarse_to_fine(train_fn, space, rounds=rounds, seed=seed, n_jobs=n_jobs,
+                                       verbose=verbose)
     result.print()
     for w in caught:
         if issubclass(w.category, (search.RangeEdgeWarning, RuntimeWarning)):
