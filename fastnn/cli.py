@@ -495,8 +495,7 @@ def cmd_train(args):
     data = _zero_center(data)
     _say(f"data: {data['name']}: {len(data['y_train'])} train / {len(data['y_val'])} val / "
          f"{len(data['y_test'])} test rows, {data['X_train'].shape[1]} features")
-    fn = TrainFn(data, args.hidden, args.activation, args.init, args.batchnorm, args.update,
-                 args.momentum, args.batch_size, args.decay)
+    fn = _train_fn(args, data)
     start = time.perf_counter()
     try:
         model, stats = fn.train(args.lr, args.reg, args.epochs, seed=args.seed, verbose=True,
@@ -522,6 +521,12 @@ def cmd_train(args):
     if stats["diverged"]:
         raise CLIError("training diverged (see the line above): lower --lr")
     return 0
+
+
+def _train_fn(args, data):
+    """The TrainFn of the model and training options of ``train`` and ``search``."""
+    return TrainFn(data, args.hidden, args.activation, args.init, args.batchnorm, args.update,
+                   args.momentum, args.batch_size, args.decay)
 
 
 def _settings(args):
@@ -556,8 +561,7 @@ def cmd_search(args):
                            'it with pip install "fastnn[parallel]"') from None
     out_dir = _outdir(args.out)
     data = _zero_center(load_data(args.data, seed=args.seed))
-    fn = TrainFn(data, args.hidden, args.activation, args.init, args.batchnorm, args.update,
-                 args.momentum, args.batch_size, args.decay)
+    fn = _train_fn(args, data)
     rounds = [(args.trials, args.epochs)]
     if args.fine_trials:
         rounds.append((args.fine_trials, args.fine_epochs))
@@ -725,12 +729,8 @@ def build_parser():
                     "report.html to --out.")
     p.add_argument("--out", default="fastnn-demo", metavar="DIR",
                    help="output folder (default ./fastnn-demo)")
-    p.add_argument("--data", type=data_spec, default=("digits", None),
-                   metavar="digits|cifar10:PATH",
-                   help="the embedded digits (default) or a CIFAR-10 python-batches folder")
+    _add_data_args(p)
     p.add_argument("--quick", action="store_true", help="a smaller search (under a minute)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=thread_count, help="kernel threads (default: all cores)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("config", help="show version, compiled modules, OpenMP, threads, CPU, BLAS")
