@@ -567,8 +567,12 @@ def cmd_search(args):
         rounds.append((args.fine_trials, args.fine_epochs))
     result = _run_search(fn, _search_space(args.lr_range, args.reg_range), rounds, args.seed,
                          n_jobs=args.n_jobs)
+    if result.interrupted:  # Ctrl-C: save what finished, then exit 130
+        _say_interrupted(args, result)
     best = result.best
     if best is None:
+        if result.interrupted:
+            return 130
         raise CLIError("every trial diverged or failed: lower --lr-range")
     _say("best: " + result.line(best))
     result.to_csv(os.path.join(out_dir, "search.csv"))
@@ -580,14 +584,20 @@ def cmd_search(args):
     figures = _save_search_plots(result, out_dir)
     write_json(os.path.join(out_dir, "results.json"), {
         "command": "search", "data": data["name"], "settings": _settings(args),
-        "best": best.to_dict(), "trials": _trial_records(result)})
+        "best": best.to_dict(), "trials": _trial_records(result),
+        "interrupted": result.interrupted})
     _say(f"trials saved to {os.path.join(out_dir, 'search.csv')} and search.json")
     _say(f"best model saved to {model_path}")
     if figures:
         _say("plots saved to " + ", ".join(os.path.join(out_dir, f) for f in figures.values()))
     else:
         _say(f"figures skipped: {PLOT_MISSING}")
-    return 0
+    return 130 if result.interrupted else 0
+
+
+def _say_interrupted(args, result):
+    _say(f"fastnn {args.command}: interrupted after {len(result)} / {result.n_planned} trials",
+         file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------- demo
@@ -662,6 +672,9 @@ def cmd_demo(args):
              "(the babysitter's range), reg in [1e-6, 1e-1] (notes §7)")
     result = _run_search(fn, _search_space(lr_range, (1e-6, 1e-1)), settings["rounds"],
                          args.seed)
+    if result.interrupted:
+        _say_interrupted(args, result)
+        return 130
     best = result.best
     if best is None:
         raise CLIError("every search trial diverged or failed")

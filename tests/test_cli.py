@@ -384,3 +384,55 @@ def test_cli_search_n_jobs_without_joblib(tmp_path, monkeypatch, capsys):
     assert cli.main([*TINY_SEARCH, "--n-jobs", "2", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--n-jobs" in err[0] and "fastnn[parallel]" in err[0], err
+
+
+def _interrupt_on_call(monkeypatch, n):
+    """The search's TrainFn raises KeyboardInterrupt (as Ctrl-C would) on its n-th call."""
+    calls = []
+    original = cli.TrainFn.__call__
+
+    def call(self, params, seed=None):
+        calls.append(params)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return original(self, params, seed=seed)
+
+    monkeypatch.setattr(cli.TrainFn, "__call__", call)
+    return calls
+
+
+def test_cli_search_interrupted_saves_the_finished_trials(tmp_path, monkeypatch, capsys):
+    _interrupt_on_call(monkeypatch, 3)
+    args = ("search", "--trials", "3", "--epochs", "1", "--fine-trials", "2", "--hidden", "10",
+            "--threads", "1", "--out", str(tmp_path))
+    assert cli.main(list(args)) == 130
+    assert "interrupted after 2 / 5 trials" in capsys.readouterr().err
+    payload = json.loads((tmp_path / "search.json").read_text())
+    assert payload["interrupted"] and len(payload["trials"]) == 2
+    assert (tmp_path / "best_model.npz").exists()
+
+
+@pytest.fixture
+def small_demo(monkeypatch):
+    """cmd_demo with the babysitter and the initialization experiment faked, a tiny search."""
+    from types import SimpleNamespace
+
+    import fastnn.babysit
+
+    sitter = SimpleNamespace(results=[], passed=True, failed=None,
+                             learning_rate_range=(1e-2, 1e-1))
+    monkeypatch.setattr(fastnn.babysit, "babysit", lambda *a, **k: sitter)
+    summary = {"key": "k", "init": "he", "activation": "relu",
+               "layers": [{"name": "input", "mean": 0.0, "std": 1.0}] * 2}
+    monkeypatch.setattr(cli, "run_init_experiment", lambda *a, **k: (summary, None))
+    monkeypatch.setitem(cli.DEMO_SETTINGS, "quick",
+                        {"rounds": [(2, 1), (2, 1)], "final_epochs": 2, "init_hidden": 10})
+    return ("demo", "--quick", "--threads", "1")
+
+
+def test_cli_demo_interrupted_stops(small_demo, tmp_path, monkeypatch, capsys):
+    _interrupt_on_call(monkeypatch, 2)
+    assert cli.main([*small_demo, "--out", str(tmp_path)]) == 130
+    captured = capsys.readouterr()
+    assert "interrupted after 1 / 4 trials" in captured.err
+    assert "Finished epoch" not in captured.out and not (tmp_path / "model.npz").exists()
