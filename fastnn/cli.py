@@ -690,6 +690,12 @@ def cmd_demo(args):
     model, stats = fn.train(best.params["lr"], best.params["reg"], epochs, seed=args.seed,
                             verbose=True, progress=True)
     train_seconds = time.perf_counter() - t0
+    if stats["diverged"]:
+        results["final"] = {"lr": best.params["lr"], "reg": best.params["reg"], "epochs": epochs,
+                            "diverged": True, "stop_reason": stats.get("stop_reason")}
+        json_path = write_json(os.path.join(out_dir, "results.json"), results)
+        raise CLIError(f"training the best configuration diverged (see the line above); "
+                       f"the numbers so far are in {json_path}")
     test_acc = accuracy(model, data["X_test"], data["y_test"])
     results["final"] = {"test_accuracy": test_acc, "val_accuracy": stats.get("best_val_acc"),
                         "lr": best.params["lr"], "reg": best.params["reg"], "epochs": epochs,

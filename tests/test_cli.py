@@ -436,3 +436,21 @@ def test_cli_demo_interrupted_stops(small_demo, tmp_path, monkeypatch, capsys):
     captured = capsys.readouterr()
     assert "interrupted after 1 / 4 trials" in captured.err
     assert "Finished epoch" not in captured.out and not (tmp_path / "model.npz").exists()
+
+
+def test_cli_demo_final_training_diverged(small_demo, tmp_path, monkeypatch, capsys):
+    original = cli.TrainFn.train
+
+    def train(self, lr, reg, num_epochs, seed=None, verbose=False, progress=False):
+        if verbose:  # the final run, not a search trial
+            lr = 1e6
+        return original(self, lr, reg, num_epochs, seed=seed, verbose=verbose, progress=progress)
+
+    monkeypatch.setattr(cli.TrainFn, "train", train)
+    assert cli.main([*small_demo, "--out", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "too high" in captured.out
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "diverged" in err[0], err
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["final"]["diverged"] and "search" in results
