@@ -98,7 +98,7 @@ def test_run_bench_times_every_kernel_and_dtype(tmp_path):
     for case in cases:
         assert case.error == "", case.error
         assert set(case.seconds) == {"fastnn", "numpy", "copy"}
-        assert all(0 < t < 1 for t in case.seconds.values()), case.seconds
+        assert all(t > 0 for t in case.seconds.values()), case.seconds
     assert seen[0] == (0, len(cases)) and seen[-1] == (len(cases), len(cases))
 
     head = bench.header()
@@ -204,17 +204,18 @@ def test_cli_config(tmp_path):
 
 
 def test_cli_bench(tmp_path):
-    proc = run_cli("bench", *TINY_BENCH, "--markdown", "--json", "out/bench.json", "--threads", "1",
-                   cwd=tmp_path)
+    """The command around the engine; test_run_bench_times_every_kernel_and_dtype runs them all."""
+    name = next(spec.name for spec in all_kernels() if spec.shapes)
+    proc = run_cli("bench", *TINY_BENCH, "--kernel", name, "--markdown", "--json", "out/bench.json",
+                   "--threads", "1", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    names = [spec.name for spec in all_kernels() if spec.shapes]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line]
-    assert len(rows) == 1 + 2 * len(names)  # column titles + kernel x dtype
+    assert len(rows) == 1 + 2  # column titles + one kernel x two dtypes
     assert "- threads: 1 of" in proc.stdout
-    assert f"[{2 * len(names)}/{2 * len(names)}]" in proc.stderr  # progress lines (not a TTY)
+    assert "[2/2]" in proc.stderr  # progress lines (not a TTY)
     payload = json.loads((tmp_path / "out" / "bench.json").read_text())
     assert payload["header"]["threads"] == 1
-    assert {c["kernel"] for c in payload["cases"]} == set(names)
+    assert {c["kernel"] for c in payload["cases"]} == {name}
     assert all(c["seconds"]["fastnn"] > 0 and c["error"] == "" for c in payload["cases"])
 
 
