@@ -71,21 +71,29 @@ def unit_float(text):
     return value
 
 
-def positive_int(text):
+def _int(text, what="value"):
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"{what} must be a whole number, got {text!r}") from None
+
+
+def positive_int(text):
+    value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
     return value
 
 
+def nonnegative_int(text):
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
 def thread_count(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    value = _int(text)
     if value < 1 and value != -1:
         raise argparse.ArgumentTypeError(f"must be >= 1 or -1 (all cores), got {text!r}")
     return value
@@ -434,21 +442,17 @@ def _search_space(lr_range, reg_range):
     return {"lr": loguniform(*lr_range), "reg": loguniform(*reg_range)}
 
 
-def _run_search(train_fn, space, rounds, seed, n_jobs=1, verbose=True):
-    """coarse_to_fine (several rounds) or random_search (one), its RangeEdgeWarnings printed."""
+def _run_search(train_fn, space, rounds, seed, n_jobs=1):
+    """coarse_to_fine (one round: a plain random search), its RangeEdgeWarnings printed."""
     import warnings
 
     from fastnn import search
 
+    verbose = _use_tqdm() is not None  # the search's progress bar needs tqdm
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", search.RangeEdgeWarning)
-        if len(rounds) > 1:
-            result = search.coarse_to_fine(train_fn, space, rounds=rounds, seed=seed,
-                                           n_jobs=n_jobs, verbose=verbose)
-        else:
-            n, epochs = rounds[0]
-            result = search.random_search(train_fn, {**space, "num_epochs": epochs}, n,
-                                          seed=seed, n_jobs=n_jobs, verbose=verbose)
+        result = search.coarse_to_fine(train_fn, space, rounds=rounds, seed=seed, n_jobs=n_jobs,
+                                       verbose=verbose)
     result.print()
     for w in caught:
         if issubclass(w.category, (search.RangeEdgeWarning, RuntimeWarning)):
@@ -491,8 +495,7 @@ def cmd_train(args):
     data = _zero_center(data)
     _say(f"data: {data['name']}: {len(data['y_train'])} train / {len(data['y_val'])} val / "
          f"{len(data['y_test'])} test rows, {data['X_train'].shape[1]} features")
-    fn = TrainFn(data, args.hidden, args.activation, args.init, args.batchnorm, args.update,
-                 args.momentum, args.batch_size, args.decay)
+    fn = _train_fn(args, data)
     start = time.perf_counter()
     try:
         model, stats = fn.train(args.lr, args.reg, args.epochs, seed=args.seed, verbose=True,
@@ -520,6 +523,12 @@ def cmd_train(args):
     return 0
 
 
+def _train_fn(args, data):
+    """The TrainFn of the model and training options of ``train`` and ``search``."""
+    return TrainFn(data, args.hidden, args.activation, args.init, args.batchnorm, args.update,
+                   args.momentum, args.batch_size, args.decay)
+
+
 def _settings(args):
     skip = {"func", "command"}
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()
@@ -544,17 +553,26 @@ def cmd_search(args):
     from fastnn.report import PLOT_MISSING, write_json
 
     _set_threads(args.threads)
+    if args.n_jobs > 1:
+        try:
+            from joblib.externals.loky import get_reusable_executor  # noqa: F401
+        except ImportError:
+            raise CLIError('--n-jobs > 1 runs trials in worker processes with joblib: install '
+                           'it with pip install "fastnn[parallel]"') from None
     out_dir = _outdir(args.out)
     data = _zero_center(load_data(args.data, seed=args.seed))
-    fn = TrainFn(data, args.hidden, args.activation, args.init, args.batchnorm, args.update,
-                 args.momentum, args.batch_size, args.decay)
+    fn = _train_fn(args, data)
     rounds = [(args.trials, args.epochs)]
     if args.fine_trials:
         rounds.append((args.fine_trials, args.fine_epochs))
     result = _run_search(fn, _search_space(args.lr_range, args.reg_range), rounds, args.seed,
                          n_jobs=args.n_jobs)
+    if result.interrupted:  # Ctrl-C: save what finished, then exit 130
+        _say_interrupted(args, result)
     best = result.best
     if best is None:
+        if result.interrupted:
+            return 130
         raise CLIError("every trial diverged or failed: lower --lr-range")
     _say("best: " + result.line(best))
     result.to_csv(os.path.join(out_dir, "search.csv"))
@@ -566,14 +584,20 @@ def cmd_search(args):
     figures = _save_search_plots(result, out_dir)
     write_json(os.path.join(out_dir, "results.json"), {
         "command": "search", "data": data["name"], "settings": _settings(args),
-        "best": best.to_dict(), "trials": _trial_records(result)})
+        "best": best.to_dict(), "trials": _trial_records(result),
+        "interrupted": result.interrupted})
     _say(f"trials saved to {os.path.join(out_dir, 'search.csv')} and search.json")
     _say(f"best model saved to {model_path}")
     if figures:
         _say("plots saved to " + ", ".join(os.path.join(out_dir, f) for f in figures.values()))
     else:
         _say(f"figures skipped: {PLOT_MISSING}")
-    return 0
+    return 130 if result.interrupted else 0
+
+
+def _say_interrupted(args, result):
+    _say(f"fastnn {args.command}: interrupted after {len(result)} / {result.n_planned} trials",
+         file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------- demo
@@ -648,6 +672,9 @@ def cmd_demo(args):
              "(the babysitter's range), reg in [1e-6, 1e-1] (notes §7)")
     result = _run_search(fn, _search_space(lr_range, (1e-6, 1e-1)), settings["rounds"],
                          args.seed)
+    if result.interrupted:
+        _say_interrupted(args, result)
+        return 130
     best = result.best
     if best is None:
         raise CLIError("every search trial diverged or failed")
@@ -663,6 +690,12 @@ def cmd_demo(args):
     model, stats = fn.train(best.params["lr"], best.params["reg"], epochs, seed=args.seed,
                             verbose=True, progress=True)
     train_seconds = time.perf_counter() - t0
+    if stats["diverged"]:
+        results["final"] = {"lr": best.params["lr"], "reg": best.params["reg"], "epochs": epochs,
+                            "diverged": True, "stop_reason": stats.get("stop_reason")}
+        json_path = write_json(os.path.join(out_dir, "results.json"), results)
+        raise CLIError(f"training the best configuration diverged (see the line above); "
+                       f"the numbers so far are in {json_path}")
     test_acc = accuracy(model, data["X_test"], data["y_test"])
     results["final"] = {"test_accuracy": test_acc, "val_accuracy": stats.get("best_val_acc"),
                         "lr": best.params["lr"], "reg": best.params["reg"], "epochs": epochs,
@@ -715,12 +748,8 @@ def build_parser():
                     "report.html to --out.")
     p.add_argument("--out", default="fastnn-demo", metavar="DIR",
                    help="output folder (default ./fastnn-demo)")
-    p.add_argument("--data", type=data_spec, default=("digits", None),
-                   metavar="digits|cifar10:PATH",
-                   help="the embedded digits (default) or a CIFAR-10 python-batches folder")
+    _add_data_args(p)
     p.add_argument("--quick", action="store_true", help="a smaller search (under a minute)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=thread_count, help="kernel threads (default: all cores)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("config", help="show version, compiled modules, OpenMP, threads, CPU, BLAS")
@@ -791,7 +820,7 @@ def build_parser():
                    help="log-uniform L2 range (default 1e-6:1e-1)")
     p.add_argument("--trials", type=positive_int, default=20, help="coarse trials (default 20)")
     p.add_argument("--epochs", type=positive_int, default=2, help="epochs per coarse trial")
-    p.add_argument("--fine-trials", type=int, default=10,
+    p.add_argument("--fine-trials", type=nonnegative_int, default=10,
                    help="trials of the narrowed round (0: a plain random search; default 10)")
     p.add_argument("--fine-epochs", type=positive_int, default=6)
     p.add_argument("--n-jobs", type=positive_int, default=1,

@@ -5,6 +5,7 @@ that a source checkout in cwd cannot shadow the fastnn under test; PYTHONPATH po
 folder the tests imported fastnn from (the installed package in CI, the in-place build here).
 """
 
+import io
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import bench, report
+from fastnn import bench, cli, report
 from fastnn.registry import all_kernels
 
 FASTNN_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
@@ -97,7 +98,7 @@ def test_run_bench_times_every_kernel_and_dtype(tmp_path):
     for case in cases:
         assert case.error == "", case.error
         assert set(case.seconds) == {"fastnn", "numpy", "copy"}
-        assert all(0 < t < 1 for t in case.seconds.values()), case.seconds
+        assert all(t > 0 for t in case.seconds.values()), case.seconds
     assert seen[0] == (0, len(cases)) and seen[-1] == (len(cases), len(cases))
 
     head = bench.header()
@@ -203,17 +204,18 @@ def test_cli_config(tmp_path):
 
 
 def test_cli_bench(tmp_path):
-    proc = run_cli("bench", *TINY_BENCH, "--markdown", "--json", "out/bench.json", "--threads", "1",
-                   cwd=tmp_path)
+    """The command around the engine; test_run_bench_times_every_kernel_and_dtype runs them all."""
+    name = next(spec.name for spec in all_kernels() if spec.shapes)
+    proc = run_cli("bench", *TINY_BENCH, "--kernel", name, "--markdown", "--json", "out/bench.json",
+                   "--threads", "1", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    names = [spec.name for spec in all_kernels() if spec.shapes]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line]
-    assert len(rows) == 1 + 2 * len(names)  # column titles + kernel x dtype
+    assert len(rows) == 1 + 2  # column titles + one kernel x two dtypes
     assert "- threads: 1 of" in proc.stdout
-    assert f"[{2 * len(names)}/{2 * len(names)}]" in proc.stderr  # progress lines (not a TTY)
+    assert "[2/2]" in proc.stderr  # progress lines (not a TTY)
     payload = json.loads((tmp_path / "out" / "bench.json").read_text())
     assert payload["header"]["threads"] == 1
-    assert {c["kernel"] for c in payload["cases"]} == set(names)
+    assert {c["kernel"] for c in payload["cases"]} == {name}
     assert all(c["seconds"]["fastnn"] > 0 and c["error"] == "" for c in payload["cases"])
 
 
@@ -250,6 +252,8 @@ def test_cli_init_stats(tmp_path):
     (("train", "--hidden", "10,-3"), 2, ["argument --hidden"]),
     (("search", "--lr-range", "1e-1:1e-4"), 2, ["argument --lr-range", "0 < LOW < HIGH"]),
     (("search", "--trials", "0"), 2, ["argument --trials", ">= 1"]),
+    (("search", "--fine-trials", "-1"), 2, ["argument --fine-trials", ">= 0, got '-1'"]),
+    (("search", "--fine-trials", "2.5"), 2, ["argument --fine-trials", "whole number"]),
     (("demo", "--data", "cifar10:no/such/folder"), 1, ["CIFAR-10 folder not found: ",
                                                        "no/such/folder", "data_batch_1"]),
     (("train", "--data", "cifar10:no/such/folder"), 1, ["CIFAR-10 folder not found"]),
@@ -354,3 +358,100 @@ def test_cli_train_and_search(tmp_path):
     payload = json.loads((tmp_path / "s" / "results.json").read_text())
     assert len(payload["trials"]) == 5
     assert (tmp_path / "s" / "best_model.npz").exists() and (tmp_path / "s" / "search.csv").exists()
+
+
+# ----------------------------------------------------------------------------- CLI: in process
+
+TINY_SEARCH = ("search", "--trials", "2", "--epochs", "1", "--fine-trials", "0", "--hidden", "10",
+               "--threads", "1")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_cli_search_on_a_terminal_without_tqdm(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    assert cli.main([*TINY_SEARCH, "--out", str(tmp_path)]) == 0
+    assert "best: val_acc: " in capsys.readouterr().out
+
+
+def test_cli_search_n_jobs_without_joblib(tmp_path, monkeypatch, capsys):
+    for name in ("joblib", "joblib.externals", "joblib.externals.loky"):
+        monkeypatch.setitem(sys.modules, name, None)
+    assert cli.main([*TINY_SEARCH, "--n-jobs", "2", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--n-jobs" in err[0] and "fastnn[parallel]" in err[0], err
+
+
+def _interrupt_on_call(monkeypatch, n):
+    """The search's TrainFn raises KeyboardInterrupt (as Ctrl-C would) on its n-th call."""
+    calls = []
+    original = cli.TrainFn.__call__
+
+    def call(self, params, seed=None):
+        calls.append(params)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return original(self, params, seed=seed)
+
+    monkeypatch.setattr(cli.TrainFn, "__call__", call)
+    return calls
+
+
+def test_cli_search_interrupted_saves_the_finished_trials(tmp_path, monkeypatch, capsys):
+    _interrupt_on_call(monkeypatch, 3)
+    args = ("search", "--trials", "3", "--epochs", "1", "--fine-trials", "2", "--hidden", "10",
+            "--threads", "1", "--out", str(tmp_path))
+    assert cli.main(list(args)) == 130
+    assert "interrupted after 2 / 5 trials" in capsys.readouterr().err
+    payload = json.loads((tmp_path / "search.json").read_text())
+    assert payload["interrupted"] and len(payload["trials"]) == 2
+    assert (tmp_path / "best_model.npz").exists()
+
+
+@pytest.fixture
+def small_demo(monkeypatch):
+    """cmd_demo with the babysitter and the initialization experiment faked, a tiny search."""
+    from types import SimpleNamespace
+
+    import fastnn.babysit
+
+    sitter = SimpleNamespace(results=[], passed=True, failed=None,
+                             learning_rate_range=(1e-2, 1e-1))
+    monkeypatch.setattr(fastnn.babysit, "babysit", lambda *a, **k: sitter)
+    summary = {"key": "k", "init": "he", "activation": "relu",
+               "layers": [{"name": "input", "mean": 0.0, "std": 1.0}] * 2}
+    monkeypatch.setattr(cli, "run_init_experiment", lambda *a, **k: (summary, None))
+    monkeypatch.setitem(cli.DEMO_SETTINGS, "quick",
+                        {"rounds": [(2, 1), (2, 1)], "final_epochs": 2, "init_hidden": 10})
+    return ("demo", "--quick", "--threads", "1")
+
+
+def test_cli_demo_interrupted_stops(small_demo, tmp_path, monkeypatch, capsys):
+    _interrupt_on_call(monkeypatch, 2)
+    assert cli.main([*small_demo, "--out", str(tmp_path)]) == 130
+    captured = capsys.readouterr()
+    assert "interrupted after 1 / 4 trials" in captured.err
+    assert "Finished epoch" not in captured.out and not (tmp_path / "model.npz").exists()
+
+
+def test_cli_demo_final_training_diverged(small_demo, tmp_path, monkeypatch, capsys):
+    original = cli.TrainFn.train
+
+    def train(self, lr, reg, num_epochs, seed=None, verbose=False, progress=False):
+        if verbose:  # the final run, not a search trial
+            lr = 1e6
+        return original(self, lr, reg, num_epochs, seed=seed, verbose=verbose, progress=progress)
+
+    monkeypatch.setattr(cli.TrainFn, "train", train)
+    assert cli.main([*small_demo, "--out", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "too high" in captured.out
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "diverged" in err[0], err
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["final"]["diverged"] and "search" in results

@@ -167,6 +167,10 @@ def test_bad_spaces_and_arguments_raise():
         search.random_search(Peak(-4), SPACE, 2, executor=object(), verbose=False)
     with pytest.raises(TypeError, match="callable"):
         search.random_search("train", SPACE, 2, verbose=False)
+    with pytest.raises(ValueError, match="threads_per_trial"):
+        search.random_search(Peak(-4), SPACE, 2, threads_per_trial=0, verbose=False)
+    with pytest.raises(TypeError, match="threads_per_trial"):
+        search.random_search(Peak(-4), SPACE, 2, threads_per_trial="2", verbose=False)
 
 
 def test_unpicklable_train_fn_is_refused_for_workers():
@@ -351,6 +355,40 @@ def test_executor_path_matches_serial_and_pins_threads():
     assert all(t.extra["fastnn_threads"] == 1 for t in remote)
 
 
+N_OVERLAP = 4
+_met = _left = None
+
+
+def overlapping(params):
+    """All trials run at once, then leave in start order (not the reverse)."""
+    k = params["k"]
+    _met.wait()
+    threads = fastnn.get_num_threads()
+    if k:
+        _left[k - 1].wait(10)
+    _left[k].set()
+    return {"val_acc": 0.0, "threads": threads}
+
+
+def test_thread_executor_pins_once_and_restores_the_callers_threads():
+    """Thread counts are process-wide: pinned per trial, overlapping trials restored them in
+    the wrong order and the caller was left with 1 thread instead of 2."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    global _met, _left
+    for _ in range(3):
+        _met = threading.Barrier(N_OVERLAP, timeout=10)
+        _left = [threading.Event() for _ in range(N_OVERLAP)]
+        fastnn.set_num_threads(2)
+        with ThreadPoolExecutor(N_OVERLAP) as ex:
+            result = search.grid_search(overlapping, {"k": list(range(N_OVERLAP))},
+                                        executor=ex, verbose=False)
+        assert [t.status for t in result] == ["ok"] * N_OVERLAP, result[0].error
+        assert [t.extra["threads"] for t in result] == [1] * N_OVERLAP
+        assert fastnn.get_num_threads() == 2
+
+
 def test_numpy_backend_reaches_the_workers():
     serial = search.grid_search(backend_name, {"k": [0, 1]}, verbose=False)
     with fastnn.backend("numpy"):
@@ -393,12 +431,23 @@ def test_coarse_to_fine_warns_when_the_best_is_at_an_edge():
 
 
 def test_coarse_to_fine_dict_rounds_and_interrupt():
-    space = {"k": randint(0, 10)}
+    calls = []
+
+    def interrupt_on_call_5(params):
+        calls.append(params)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return {"val_acc": params["k"] / 10}
+
     result = search.coarse_to_fine(
-        interrupt_at_3, space, rounds=[{"n_trials": 3, "batch_size": 10}, {"n_trials": 3}],
+        interrupt_on_call_5, {"k": randint(0, 10)},
+        rounds=[{"n_trials": 3, "batch_size": 10}, {"n_trials": 3}, {"n_trials": 3}],
         seed=1, verbose=False, edge_fraction=0.0)
+    assert result.interrupted and result.n_planned == 9
+    assert [(t.round, t.index) for t in result] == [(0, 0), (0, 1), (0, 2), (1, 3)]
+    assert len(calls) == 5 and len(result.spaces) == 2  # round 3 never started
     assert all(t.params["batch_size"] == 10 for t in result if t.round == 0)
-    assert result.interrupted or len(result) == 6
+    assert "batch_size" not in result[3].params
 
 
 def test_narrowing_rules():

@@ -21,7 +21,8 @@ Design
   cores must not each start two threads. ``executor=`` accepts any object with
   ``submit(fn, *args)`` returning a future with ``result()`` and ``done()`` (a
   ``concurrent.futures`` executor or a ``distributed.Client``); there the pinning is applied
-  around each trial instead.
+  around each trial instead, except on a ``ThreadPoolExecutor``, whose trials share the
+  process's settings: those are pinned once around the whole run and restored after it.
 * A trial that raises is recorded as ``failed`` with its error; a trial whose cost exceeds 3x
   its first cost or is not finite is ``diverged`` (the notes' early-break rule; the trainer built
   by :func:`make_train_fn` stops such a run inside its first epoch). Ctrl-C (or a
@@ -76,7 +77,7 @@ _RUN_DOC = """
         Run trials with ``executor.submit`` instead (e.g. a ``distributed.Client``).
         ``train_fn`` must be picklable for both.
     threads_per_trial : int, default 1
-        Threads per trial in workers (ignored when running serially).
+        Threads per trial in workers (``-1``: all cores; ignored when running serially).
     abort_factor : float or None, default 3.0
         A trial whose loss history exceeds this x its first loss, or holds NaN/inf, is recorded
         as ``"diverged"`` (``None``: only non-finite losses count).

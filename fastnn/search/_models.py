@@ -98,9 +98,6 @@ class ModelTrainFn:
             "diverged": bool(stats["diverged"]),
             "stop_reason": stats.get("stop_reason"),
         }
-        if stats["train_acc_history"] and best_val is not None:
-            result["train_acc"] = stats["train_acc_history"][
-                int(np.argmax(stats["val_acc_history"]))]
         if self.keep_model:
             result["model"] = best
         return result

@@ -65,12 +65,14 @@ def _accepts_seed(fn):
 
 @contextlib.contextmanager
 def _pinned(threads, backend):
-    """Run a trial in a worker: fastnn (and BLAS, when threadpoolctl is there) at ``threads``."""
+    """fastnn (and BLAS, when threadpoolctl is there) at ``threads``, ``backend`` active;
+    ``None`` leaves either as it is. Both are process-wide: restored on exit."""
     from fastnn._backend import backend as use
     from fastnn._config import num_threads
 
     with contextlib.ExitStack() as stack:
-        stack.enter_context(use(backend))
+        if backend is not None:
+            stack.enter_context(use(backend))
         if threads is not None:
             stack.enter_context(num_threads(threads))
             try:
@@ -130,6 +132,13 @@ def _process_executor(n_jobs, threads):
     return get_reusable_executor(
         max_workers=n_jobs, env=env, initializer=_init_worker, initargs=(threads,)
     )
+
+
+def _in_process(executor):
+    """True for executors whose trials share this process (and its thread settings)."""
+    import concurrent.futures as cf
+
+    return isinstance(executor, cf.ThreadPoolExecutor)
 
 
 def _shared(executor, train_fn):
@@ -237,6 +246,15 @@ def _check_n_jobs(n_jobs, executor):
     return int(n_jobs)
 
 
+def _check_threads(threads):
+    from fastnn._config import _validate
+
+    try:
+        return _validate(threads)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"threads_per_trial: {exc}") from None
+
+
 class _Runner:
     """Runs lists of jobs serially, in loky processes, or on a user executor."""
 
@@ -246,7 +264,7 @@ class _Runner:
         self.train_fn = train_fn
         self.n_jobs = _check_n_jobs(n_jobs, executor)
         self.executor = executor
-        self.threads = threads_per_trial
+        self.threads = _check_threads(threads_per_trial)
         self.abort_factor = abort_factor
         self.verbose = verbose
         self.pass_seed = _accepts_seed(train_fn)
@@ -283,17 +301,26 @@ class _Runner:
 
     def _parallel(self, jobs, progress):
         own = self.executor is None
+        pin = contextlib.nullcontext()
         if own:
             executor = _process_executor(self.n_jobs, self.threads)
-            threads = None  # the worker start-up already pinned everything
+            threads, backend = None, self.backend  # the worker start-up pinned the threads
+        elif _in_process(self.executor):
+            # overlapping trials would restore the shared settings out of order: pin once here
+            executor, threads, backend = self.executor, None, None
+            pin = _pinned(self.threads, self.backend)
         else:
-            executor, threads = self.executor, self.threads
+            executor, threads, backend = self.executor, self.threads, self.backend
+        with pin:
+            return self._submit(executor, own, threads, backend, jobs, progress)
+
+    def _submit(self, executor, own, threads, backend, jobs, progress):
         trials, futures, interrupted = [], [], False
         try:
             fn = _shared(executor, self.train_fn)
             for job in jobs:
                 futures.append(executor.submit(_run_trial, fn, job, self.pass_seed,
-                                               self.abort_factor, threads, self.backend))
+                                               self.abort_factor, threads, backend))
             by_future = dict(zip(futures, jobs))
             for future in _as_completed(futures):
                 job = by_future[future]
