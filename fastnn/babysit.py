@@ -27,6 +27,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from fastnn.models import is_object_model
+
 __all__ = [
     "CheckResult", "LearningRateSweep", "BabysitReport",
     "check_initial_loss", "check_regularization", "overfit_small", "find_learning_rate",
@@ -103,23 +105,14 @@ def _report(result, verbose):
 
 # -- model plumbing -------------------------------------------------------------------------
 
-def _is_object_model(model, loss_function):
-    if loss_function is not None:
-        return False
-    if hasattr(model, "params") and callable(getattr(model, "loss", None)):
-        return True
-    raise TypeError("loss_function is required unless the model has .params and "
-                    ".loss(X, y=None) (like fastnn.FullyConnectedNet)")
-
-
 def _params(model, loss_function):
-    return model.params if _is_object_model(model, loss_function) else model
+    return model.params if is_object_model(model, loss_function) else model
 
 
 def _loss(model, loss_function, X, y, reg):
     """(loss, grads) at regularization ``reg``.  An object model's training loss runs on a
     copy: it may update state (batchnorm running statistics) besides taking ``reg``."""
-    if not _is_object_model(model, loss_function):
+    if not is_object_model(model, loss_function):
         return loss_function(X, model, y, reg)
     if not hasattr(model, "reg"):
         raise TypeError(f"{type(model).__name__} has no .reg attribute to vary")
@@ -129,7 +122,7 @@ def _loss(model, loss_function, X, y, reg):
 
 
 def _scores(model, loss_function, X):
-    if _is_object_model(model, loss_function):
+    if is_object_model(model, loss_function):
         return copy.deepcopy(model).loss(X)  # even test mode sets batchnorm state
     return loss_function(X, model)
 
@@ -141,7 +134,7 @@ def _accuracy(model, loss_function, X, y):
 def _copy_with_reg(model, loss_function, reg):
     """A deep copy to train, plus the ``reg`` argument for the trainer."""
     model = copy.deepcopy(model)
-    if _is_object_model(model, loss_function):
+    if is_object_model(model, loss_function):
         model.reg = reg
         return model, 0.0
     return model, reg

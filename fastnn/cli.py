@@ -16,10 +16,12 @@ import os
 import sys
 import time
 
+from fastnn.init import INITIALIZERS
+
 __all__ = ["main", "build_parser", "CLIError"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "maxout")
-INIT_NAMES = ("small", "xavier", "he")
+INIT_NAMES = ("small", *INITIALIZERS)  # init-stats: the notes' "small" and every initializer
 UPDATES = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
 
 
@@ -844,7 +846,7 @@ def _add_model_args(p):
     p.add_argument("--hidden", type=hidden_dims, default=[100], metavar="H[,H...]",
                    help="hidden layer sizes (default 100)")
     p.add_argument("--activation", choices=ACTIVATIONS, default="relu")
-    p.add_argument("--init", choices=("he", "xavier", "glorot", "small_random"), default="he",
+    p.add_argument("--init", choices=[n for n in INITIALIZERS if n != "zeros"], default="he",
                    help="weight initialization (default he)")
     p.add_argument("--batchnorm", action=argparse.BooleanOptionalAction, default=True,
                    help="batch normalization after each hidden affine layer (default on)")

@@ -10,7 +10,7 @@ from importlib import resources
 
 import numpy as np
 
-from fastnn._validation import check_float_dtype as _dtype
+from fastnn._validation import check_float_dtype
 from fastnn.init import as_generator
 
 __all__ = ["load_digits", "load_cifar10", "train_val_split"]
@@ -38,7 +38,7 @@ def load_digits(dtype=np.float32, images=False):
     in ``dtype`` (not centred or scaled), y (1797,) int64 labels.  New arrays on every call.
     """
     table = _digits_table()
-    X = table[:, :64].astype(_dtype(dtype))
+    X = table[:, :64].astype(check_float_dtype(dtype))
     y = table[:, 64].astype(np.int64)
     if images:
         X = X.reshape(-1, 8, 8)
@@ -83,7 +83,7 @@ def load_cifar10(root, dtype=np.float32, flatten=False):
             f"CIFAR-10 python batches not found in {root!r} (missing {', '.join(missing)}). "
             f"Download 'CIFAR-10 python version' (cifar-10-python.tar.gz) from {CIFAR10_URL}, "
             f"extract it and pass the {CIFAR10_DIR} folder (or its parent) as root.")
-    dt = _dtype(dtype)
+    dt = check_float_dtype(dtype)
 
     def convert(parts):
         data = np.concatenate([p[0] for p in parts])

@@ -125,6 +125,11 @@ def _fmt(value):
     return str(value)
 
 
+def _percent(value):
+    """An accuracy as a percentage; a missing one (None, e.g. a diverged run) as 'n/a'."""
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
 def _table(headers, rows, left=1):
     out = ["<table>", "<tr>" + "".join(
         f'<th class="{"l" if i < left else ""}">{_e(h)}</th>' for i, h in enumerate(headers)) + "</tr>"]
@@ -164,8 +169,8 @@ def write_report(out_dir, results, filename="report.html"):
     if final:
         parts.append("<h2>Result</h2>")
         parts.append(f"<p>test accuracy <span class='big' id='test-accuracy'>"
-                     f"{100 * final['test_accuracy']:.2f}%</span> &nbsp; (best validation accuracy "
-                     f"{100 * final.get('val_accuracy', float('nan')):.2f}%)</p>")
+                     f"{_percent(final.get('test_accuracy'))}</span> &nbsp; (best validation "
+                     f"accuracy {_percent(final.get('val_accuracy'))})</p>")
         rows = [[k, v] for k, v in final.items() if k not in ("stats",)]
         parts.append(_table(["", "value"], rows))
         parts.append(_figure(figures, "curves", "loss and accuracy curves", out_dir))

@@ -185,6 +185,14 @@ def test_write_report(tmp_path):
         assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_write_report_without_a_validation_accuracy(tmp_path):
+    # a diverged run has no best validation accuracy: the page says so instead of crashing
+    results = _fake_results(tmp_path, with_figures=False)
+    results["final"]["val_accuracy"] = None
+    page = Path(report.write_report(str(tmp_path), results)).read_text(encoding="utf-8")
+    assert "97.34%" in page and "best validation accuracy n/a" in page
+
+
 # ----------------------------------------------------------------------------- CLI: subprocesses
 
 def test_cli_help_and_version(tmp_path):
