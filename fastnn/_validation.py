@@ -6,6 +6,9 @@ Both paths call the same checks so that they raise the same exceptions on bad in
 
 import math
 import operator
+import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -180,3 +183,16 @@ def check_labels(y, n, num_classes, name="y"):
             f"{name}[{i}] = {int(y[i])} is out of range: labels must be in [0, {num_classes})"
         )
     return y.astype(np.intp, copy=False)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_caller(message, category):
+    """warnings.warn pointing at the first frame outside fastnn: the user's line, however
+    deep inside the package (layers, models, the compiled or the NumPy path) it arose."""
+    level, frame = 2, sys._getframe(1)  # level 1 is this function
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

@@ -7,11 +7,10 @@ NumPy's global random state is never used.
 
 import functools
 import math
-import warnings
 
 import numpy as np
 
-from fastnn._validation import check_float_dtype, check_int, check_scalar
+from fastnn._validation import check_float_dtype, check_int, check_scalar, warn_caller
 
 __all__ = ["zeros", "small_random", "xavier", "he", "as_generator", "INITIALIZERS"]
 
@@ -57,10 +56,10 @@ def zeros(fan_in, fan_out=None, dtype=np.float32, rng=None):
     if fan_out is None:
         return np.zeros(check_int(fan_in, "fan_in"), dtype=dt)
     shape = (check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out"))
-    warnings.warn(
+    warn_caller(
         "zero-initialized weight matrix: every neuron computes the same output and gets the "
         "same gradient, so the layer cannot learn different features; use he() or xavier()",
-        UserWarning, stacklevel=2)
+        UserWarning)
     return np.zeros(shape, dtype=dt)
 
 

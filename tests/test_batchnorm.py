@@ -354,8 +354,9 @@ def test_bad_arguments_raise_clear_errors(name):
 def test_single_row_warns_and_outputs_beta(name):
     forward = FORWARDS[name]
     g, b = np.array([2.0, 3.0]), np.array([0.5, -1.0])
-    with pytest.warns(RuntimeWarning, match="variance is 0"):
+    with pytest.warns(RuntimeWarning, match="variance is 0") as record:
         out, cache = forward(np.array([[1.0, 7.0]]), g, b, {"mode": "train"})
+    assert record[0].filename == __file__  # points at the caller, not into fastnn
     np.testing.assert_allclose(out, [[0.5, -1.0]])
     backward = fast.batchnorm_backward if name == "fast" else ref.batchnorm_backward
     dx, dgamma, dbeta = backward(np.array([[1.0, 2.0]]), cache)

@@ -86,6 +86,11 @@ def test_zeros_warns_for_weight_matrices_not_for_biases():
     assert w.shape == (4, 3) and not w.any() and w.dtype == np.float32
     b = init.zeros(5, dtype=np.float64)  # no warning (the suite turns warnings into errors)
     assert b.shape == (5,) and b.dtype == np.float64 and not b.any()
+    # through a model the warning still points at the user's line, not into fastnn
+    from fastnn import FullyConnectedNet
+    with pytest.warns(UserWarning, match="same") as record:
+        FullyConnectedNet([3], 4, 2, weight_init="zeros")
+    assert {w.filename for w in record} == {__file__}
 
 
 @pytest.mark.parametrize("bad, exc", [((0, 3), ValueError), ((3, -1), ValueError),

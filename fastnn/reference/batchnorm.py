@@ -1,10 +1,9 @@
 """NumPy reference batch normalization (twins of fastnn.core.batchnorm), CS231n conventions."""
 
-import warnings
 
 import numpy as np
 
-from fastnn._validation import as_float_array, check_scalar
+from fastnn._validation import as_float_array, check_scalar, warn_caller
 
 __all__ = [
     "batchnorm_forward",
@@ -66,8 +65,8 @@ def _check_inputs(x, gamma, beta, bn_param, ndim=2):
 
 def _warn_single(count):
     if count == 1:
-        warnings.warn("batchnorm in train mode with one value per channel: the variance is 0 "
-                      "and the output equals beta", RuntimeWarning, stacklevel=3)
+        warn_caller("batchnorm in train mode with one value per channel: the variance is 0 "
+                    "and the output equals beta", RuntimeWarning)
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):
