@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 
 import fastnn
+from fastnn.bench import DTYPES, IMPLS, case_callables
 from fastnn.registry import all_kernels
 
-DTYPES = (np.float32, np.float64)
-IMPLS = ("fastnn", "numpy", "torch", "copy")
 CASES = [
-    pytest.param(spec, np.dtype(dtype), shape, id=f"{spec.name}-{np.dtype(dtype).name}-{'x'.join(map(str, shape))}")
+    pytest.param(spec, np.dtype(dtype), shape, id=f"{spec.name}-{dtype}-{'x'.join(map(str, shape))}")
     for spec in all_kernels()
     for dtype in DTYPES
     for shape in spec.shapes
@@ -23,21 +22,14 @@ CASES = [
 
 
 def _runner(spec, impl, dtype, shape, threads):
-    rng = np.random.default_rng(0)
-    if impl == "copy":
-        src = rng.standard_normal(shape).astype(dtype)
-        dst = np.empty_like(src)
-        return lambda: np.copyto(dst, src)
+    """The same call ``fastnn bench`` times for this case and implementation."""
+    torch = None
     if impl == "torch":
         torch = pytest.importorskip("torch")
         if spec.torch is None:
             pytest.skip(f"no PyTorch peer for {spec.name}")
         torch.set_num_threads(threads)
-        args, kwargs = spec.make_args(rng, shape, dtype, spec.reference)
-        return spec.torch(torch, args, kwargs)
-    fn = spec.fast if impl == "fastnn" else spec.reference
-    args, kwargs = spec.make_args(rng, shape, dtype, fn)
-    return lambda: fn(*args, **kwargs)
+    return case_callables(spec, dtype, shape, torch)[impl]
 
 
 @pytest.mark.parametrize("impl", IMPLS)

@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-__all__ = ["BenchCase", "run_bench", "resolve_shapes", "parse_size", "header", "format_table",
-           "write_json", "DTYPES", "IMPLS"]
+__all__ = ["BenchCase", "run_bench", "resolve_shapes", "case_callables", "parse_size", "header",
+           "format_table", "write_json", "DTYPES", "IMPLS"]
 
 DTYPES = ("float32", "float64")
 IMPLS = ("fastnn", "numpy", "torch", "copy")
@@ -176,7 +176,9 @@ def _main_input(args, shape, dtype):
     return np.random.default_rng(0).standard_normal(shape).astype(dtype)
 
 
-def _case_callables(spec, dtype, shape, torch):
+def case_callables(spec, dtype, shape, torch=None):
+    """The zero-argument calls timed for one case: ``fastnn``, ``numpy``, ``copy`` (of the
+    main input) and ``torch`` when the module is given and the kernel has a peer."""
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(0)
     fast_args, fast_kwargs = spec.make_args(rng, shape, dtype, spec.fast)
@@ -232,7 +234,7 @@ def run_bench(sizes=("all",), dtypes=DTYPES, kernels=None, threads=None, rounds=
                     progress(i, len(todo), f"{spec.name} {dtype} {_shape_text(shape)}")
                 case = BenchCase(spec.name, spec.family, dtype, tuple(shape), spec.floor_bytes)
                 try:
-                    calls = _case_callables(spec, dtype, shape, torch)
+                    calls = case_callables(spec, dtype, shape, torch)
                     case.seconds = time_callables(calls, rounds=rounds, min_time=min_time)
                 except Exception as exc:  # keep going: report the failure in its row
                     case.error = f"{type(exc).__name__}: {exc}"
