@@ -9,7 +9,6 @@
 #define FNN_CAT3_(a, b, c) a##_##b##_##c
 #define FNN_CAT3(a, b, c) FNN_CAT3_(a, b, c)
 #define FNN(name) FNN_CAT3(fnn, name, FNN_SFX)
-#define FNN_PRIM(name) FNN_CAT3(fnn, name, FNN_SFX)
 
 typedef void (*FNN(kernel))(const FNN_T *a, const FNN_T *b, FNN_T *out, ptrdiff_t n,
                             FNN_T alpha);
@@ -82,7 +81,7 @@ FASTNN_CONTRACT_ON
  * exp's relative accuracy (subnormal results included). */
 FASTNN_INLINE FNN_T FNN(sigmoid_elem)(FNN_T x, FNN_T alpha) {
     (void)alpha;
-    FNN_T e = FNN_PRIM(exp_nonpos)(-fabs(x));
+    FNN_T e = FNN(exp_nonpos)(-fabs(x));
     return (x < 0 ? e : (FNN_T)1) / (1 + e);
 }
 
@@ -91,18 +90,18 @@ FASTNN_INLINE FNN_T FNN(sigmoid_elem)(FNN_T x, FNN_T alpha) {
  * tanh(-0.0) = -0.0 and NaN stays NaN. */
 FASTNN_INLINE FNN_T FNN(tanh_elem)(FNN_T x, FNN_T alpha) {
     (void)alpha;
-    FNN_T t = FNN_PRIM(expm1_nonpos)(-2 * fabs(x));
+    FNN_T t = FNN(expm1_nonpos)(-2 * fabs(x));
     return copysign(-t / (2 + t), x);
 }
 
 /* x if x > 0 else alpha * expm1(x); expm1 keeps full relative accuracy near 0 (exp(x) - 1
  * would not).  The clamp min(x, 0) keeps NaN (comparison false) and avoids overflow. */
 FASTNN_INLINE FNN_T FNN(elu_elem)(FNN_T x, FNN_T alpha) {
-    FNN_T neg = alpha * FNN_PRIM(expm1_nonpos)(x > 0 ? (FNN_T)0 : x);
+    FNN_T neg = alpha * FNN(expm1_nonpos)(x > 0 ? (FNN_T)0 : x);
     return x > 0 ? x : neg;
 }
 FASTNN_INLINE FNN_T FNN(elu_backward_elem)(FNN_T dout, FNN_T x, FNN_T alpha) {
-    FNN_T neg = dout * (alpha * FNN_PRIM(exp_nonpos)(x > 0 ? (FNN_T)0 : x));
+    FNN_T neg = dout * (alpha * FNN(exp_nonpos)(x > 0 ? (FNN_T)0 : x));
     return x > 0 ? dout : neg;
 }
 
@@ -190,6 +189,5 @@ FASTNN_CLONES static void FNN(maxout_backward)(const FNN_T *dout, const ptrdiff_
 #undef FNN_UNARY_LOOP
 #undef FNN_BINARY_LOOP
 #undef FNN
-#undef FNN_PRIM
 #undef FNN_CAT3
 #undef FNN_CAT3_

@@ -41,8 +41,10 @@ typedef ptrdiff_t fastnn_index;
 
 #if defined(FASTNN_HAVE_TARGET_CLONES) && defined(__x86_64__) && defined(__linux__)
 #define FASTNN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define FASTNN_DISPATCH_ACTIVE 1
 #else
 #define FASTNN_CLONES
+#define FASTNN_DISPATCH_ACTIVE 0
 #endif
 
 #ifdef _OPENMP
@@ -54,11 +56,6 @@ static inline int fastnn_omp_max_threads(void) { return omp_get_max_threads(); }
 static inline int fastnn_omp_max_threads(void) { return 1; }
 #endif
 
-#define FASTNN_DISPATCH_ACTIVE 0
-#if defined(FASTNN_HAVE_TARGET_CLONES) && defined(__x86_64__) && defined(__linux__)
-#undef FASTNN_DISPATCH_ACTIVE
-#define FASTNN_DISPATCH_ACTIVE 1
-#endif
 
 /* Bit mask of the CPU features our clones use, as seen by this process. */
 enum { FASTNN_CPU_SSE42 = 1, FASTNN_CPU_AVX2 = 2, FASTNN_CPU_FMA = 4, FASTNN_CPU_AVX512F = 8 };
