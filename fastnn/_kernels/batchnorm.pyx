@@ -74,6 +74,21 @@ cdef int _dtype(cnp.ndarray x) except -1:
     return t
 
 
+cdef int _check_forward(cnp.ndarray x, cnp.ndarray out, Py_ssize_t size, Py_ssize_t c,
+                        cnp.ndarray gamma, cnp.ndarray beta, cnp.ndarray rm, cnp.ndarray rv,
+                        cnp.ndarray mean, cnp.ndarray inv_std) except -1:
+    """The buffers both forwards read and write; returns x's type number."""
+    cdef int t = _dtype(x)
+    _check(x, t, size, False, "x")
+    _check(out, t, size, True, "out")
+    for a, name in ((gamma, "gamma"), (beta, "beta"), (rm, "running_mean"),
+                    (rv, "running_var")):
+        _check(a, t, c, False, name)
+    _check(mean, cnp.NPY_FLOAT64, c, True, "mean")
+    _check(inv_std, cnp.NPY_FLOAT64, c, True, "inv_std")
+    return t
+
+
 def forward_train(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
                   cnp.ndarray gamma, cnp.ndarray beta, double eps, double momentum,
                   cnp.ndarray rm_in, cnp.ndarray rv_in, cnp.ndarray rm_out,
@@ -83,17 +98,10 @@ def forward_train(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py
     x, out: n*c*s elements; gamma, beta, rm_in, rv_in, rm_out, rv_out: (c,), all of x's
     dtype. mean, inv_std: (c,) float64 outputs. Writes out, rm_out, rv_out, mean, inv_std.
     """
-    cdef int t = _dtype(x), rc
-    cdef Py_ssize_t size = n * c * s
-    _check(x, t, size, False, "x")
-    _check(out, t, size, True, "out")
-    for a, name in ((gamma, "gamma"), (beta, "beta"), (rm_in, "running_mean"),
-                    (rv_in, "running_var")):
-        _check(a, t, c, False, name)
+    cdef int t = _check_forward(x, out, n * c * s, c, gamma, beta, rm_in, rv_in, mean, inv_std)
+    cdef int rc
     _check(rm_out, t, c, True, "rm_out")
     _check(rv_out, t, c, True, "rv_out")
-    _check(mean, cnp.NPY_FLOAT64, c, True, "mean")
-    _check(inv_std, cnp.NPY_FLOAT64, c, True, "inv_std")
     cdef bint f64 = t == cnp.NPY_FLOAT64
     with nogil:
         rc = bn_forward_train(f64, data_of(x), data_of(out), n, c, s, data_of(gamma),
@@ -111,15 +119,8 @@ def forward_test(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py_
 
     Writes out and mean, inv_std ((c,) float64, for the backward).
     """
-    cdef int t = _dtype(x), rc
-    cdef Py_ssize_t size = n * c * s
-    _check(x, t, size, False, "x")
-    _check(out, t, size, True, "out")
-    for a, name in ((gamma, "gamma"), (beta, "beta"), (rm, "running_mean"),
-                    (rv, "running_var")):
-        _check(a, t, c, False, name)
-    _check(mean, cnp.NPY_FLOAT64, c, True, "mean")
-    _check(inv_std, cnp.NPY_FLOAT64, c, True, "inv_std")
+    cdef int t = _check_forward(x, out, n * c * s, c, gamma, beta, rm, rv, mean, inv_std)
+    cdef int rc
     cdef bint f64 = t == cnp.NPY_FLOAT64
     with nogil:
         rc = bn_forward_test(f64, data_of(x), data_of(out), n, c, s, data_of(gamma),
