@@ -637,3 +637,45 @@ def test_make_train_fn_rejects_unknown_settings(digits):
         search.make_train_fn(X, y, X_val, y_val, model="cnn")
     with pytest.raises(ValueError, match="one entry per row"):
         search.make_train_fn(X, y[:-1], X_val, y_val)
+
+
+class CountsItsCopies:
+    """Reports how many times the worker it runs in has unpickled one of these."""
+
+    copies = 0
+
+    def __init__(self):
+        self.data = np.ones(1000)
+
+    def __setstate__(self, state):
+        type(self).copies += 1
+        self.__dict__.update(state)
+
+    def __call__(self, params):
+        return {"val_acc": params["lr"], "pid": os.getpid(), "copies": type(self).copies}
+
+
+@pytest.mark.parametrize("executor", ["n_jobs", "process pool"])
+def test_train_fn_reaches_each_worker_once_per_run(executor):
+    """The train_fn (and the data it holds) used to be pickled and sent with every trial."""
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    fn = CountsItsCopies()
+    runs = []
+    if executor == "n_jobs":
+        for _ in range(2):
+            runs.append(search.random_search(fn, SPACE, 8, seed=1, n_jobs=2, verbose=False))
+    else:
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:
+            for _ in range(2):
+                runs.append(search.random_search(fn, SPACE, 8, seed=1, executor=ex,
+                                                 verbose=False))
+    for run, expected in zip(runs, [1, 2]):
+        assert [t.status for t in run] == ["ok"] * 8, run[0].error
+        per_worker = {}
+        for t in run:
+            per_worker.setdefault(t.extra["pid"], set()).add(t.extra["copies"])
+        # each run loads its own copy once per worker (a second run may meet a new worker)
+        assert all(max(c) <= expected for c in per_worker.values()), per_worker
+        assert all(len(c) == 1 for c in per_worker.values()), per_worker

@@ -75,7 +75,10 @@ _RUN_DOC = """
         ``threads_per_trial`` threads. Needs the ``parallel`` extra (joblib).
     executor : concurrent.futures.Executor-like, optional
         Run trials with ``executor.submit`` instead (e.g. a ``distributed.Client``).
-        ``train_fn`` must be picklable for both.
+        ``train_fn`` must be picklable for both. It and the data it holds reach each worker
+        once per run, not with every trial: a ``distributed.Client`` broadcasts it, and
+        worker processes on this machine (``n_jobs``, a ``ProcessPoolExecutor``) load it
+        from a temporary file written once.
     threads_per_trial : int, default 1
         Threads per trial in workers (``-1``: all cores; ignored when running serially).
     abort_factor : float or None, default 3.0

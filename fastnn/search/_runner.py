@@ -3,8 +3,11 @@
 import contextlib
 import inspect
 import math
+import os
 import pickle
 import sys
+import tempfile
+import uuid
 import time
 import traceback as _traceback
 from dataclasses import dataclass
@@ -108,6 +111,25 @@ def _run_trial(train_fn, job, pass_seed, abort_factor, threads=None, backend="cy
     return trial
 
 
+# In a worker process: the train_fn of the current run, loaded once from its file.
+_worker_train_fn = {}
+
+
+def _load_train_fn(path):
+    fn = _worker_train_fn.get(path)
+    if fn is None:
+        with open(path, "rb") as f:
+            fn = pickle.load(f)
+        _worker_train_fn.clear()  # one run at a time: do not keep an old run's data alive
+        _worker_train_fn[path] = fn
+    return fn
+
+
+def _run_trial_from_file(path, job, pass_seed, abort_factor, threads=None, backend="cython"):
+    """_run_trial with the train_fn a worker loads from ``path`` on its first trial of a run."""
+    return _run_trial(_load_train_fn(path), job, pass_seed, abort_factor, threads, backend)
+
+
 def _init_worker(threads):
     """loky worker start-up: the environment already limits OpenMP/BLAS; pin fastnn too."""
     from fastnn._config import set_num_threads
@@ -141,15 +163,34 @@ def _in_process(executor):
     return isinstance(executor, cf.ThreadPoolExecutor)
 
 
-def _shared(executor, train_fn):
-    """On a Dask client, send train_fn (and the data it holds) to the workers once instead of
-    pickling and hashing it with every trial; other executors get it with each task."""
+@contextlib.contextmanager
+def _shared(executor, own, train_fn):
+    """Yields (task function, its first argument) so that train_fn and the data it holds
+    reach each worker once per run instead of being pickled with every trial.
+
+    A Dask client broadcasts it; worker processes on this machine (our loky pool, a
+    ProcessPoolExecutor) load it from a file written once; other executors get it with
+    each task.
+    """
+    import concurrent.futures as cf
+
     if type(executor).__module__.split(".")[0] == "distributed" and hasattr(executor, "scatter"):
-        return executor.scatter(train_fn, broadcast=True, hash=False)
-    return train_fn
+        yield _run_trial, executor.scatter(train_fn, broadcast=True, hash=False)
+        return
+    if not (own or isinstance(executor, cf.ProcessPoolExecutor)):
+        yield _run_trial, train_fn
+        return
+    # the path is the workers' cache key: the uuid keeps it from ever naming another run
+    fd, path = tempfile.mkstemp(prefix=f"fastnn-train-fn-{uuid.uuid4().hex}-", suffix=".pkl")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(_dumps(train_fn))
+        yield _run_trial_from_file, path
+    finally:
+        os.unlink(path)
 
 
-def _check_picklable(train_fn):
+def _dumps(train_fn):
     try:
         from joblib.externals import cloudpickle as pickler  # what loky and Dask use
     except ImportError:
@@ -158,7 +199,7 @@ def _check_picklable(train_fn):
         except ImportError:
             pickler = pickle
     try:
-        pickler.dumps(train_fn)
+        return pickler.dumps(train_fn, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
         raise TypeError(
             "train_fn must be picklable to run in worker processes (define it at module level "
@@ -273,7 +314,7 @@ class _Runner:
         self.backend = get_backend()
         self.parallel = executor is not None or self.n_jobs > 1
         if self.parallel:
-            _check_picklable(train_fn)
+            _dumps(train_fn)  # fail now with a clear message, not in every trial
 
     def run(self, jobs, desc="search"):
         """Returns (finished trials, interrupted)."""
@@ -315,11 +356,14 @@ class _Runner:
             return self._submit(executor, own, threads, backend, jobs, progress)
 
     def _submit(self, executor, own, threads, backend, jobs, progress):
+        with _shared(executor, own, self.train_fn) as (task, fn):
+            return self._collect(executor, own, task, fn, threads, backend, jobs, progress)
+
+    def _collect(self, executor, own, task, fn, threads, backend, jobs, progress):
         trials, futures, interrupted = [], [], False
         try:
-            fn = _shared(executor, self.train_fn)
             for job in jobs:
-                futures.append(executor.submit(_run_trial, fn, job, self.pass_seed,
+                futures.append(executor.submit(task, fn, job, self.pass_seed,
                                                self.abort_factor, threads, backend))
             by_future = dict(zip(futures, jobs))
             for future in _as_completed(futures):
