@@ -112,7 +112,9 @@ def test_forward_and_backward_match_reference_on_odd_arrays(dtype):
     assert checked > 50
 
 
-SPATIAL_SHAPES = [(2, 3, 4, 5), (1, 2, 3, 3), (5, 1, 1, 1), (3, 4, 1, 17), (2, 3, 8, 8), (0, 2, 3, 3)]
+# (2, 3, 9, 17): segments of 153 = two 64-element groups of the float32 gradient sums + tail
+SPATIAL_SHAPES = [(2, 3, 4, 5), (1, 2, 3, 3), (5, 1, 1, 1), (3, 4, 1, 17), (2, 3, 8, 8),
+                  (2, 3, 9, 17), (0, 2, 3, 3)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -159,6 +161,25 @@ def test_extreme_float32_values_take_the_double_path():
     for a, b in zip(fast.batchnorm_backward(dout, cache), ref.batchnorm_backward(dout, cache_r)):
         assert np.all(np.isfinite(a))
         assert_close(a, b, np.float32, "extreme backward", scale=1.0)
+
+
+def test_spatial_float32_gradient_sums_that_overflow_float_take_the_double_path():
+    """The float32 segment sums add groups of four dout * (x - mean) in float: with dout near
+    FLT_MAX / 4 they overflow, and the segment is redone in double (dx stays finite)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 3, 9, 17)).astype(np.float32)
+    dout = (rng.standard_normal(x.shape) * 3e37).astype(np.float32)
+    gamma, beta = np.full(3, 1e-3, np.float32), np.zeros(3, np.float32)
+    _, cache = fast.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    _, cache_r = ref.spatial_batchnorm_forward(x.astype(np.float64), gamma.astype(np.float64),
+                                               beta.astype(np.float64), {"mode": "train"})
+    dx, dgamma, dbeta = fast.spatial_batchnorm_backward(dout, cache)
+    want = ref.spatial_batchnorm_backward(dout.astype(np.float64), cache_r)
+    assert np.all(np.isfinite(dx))
+    np.testing.assert_allclose(dx, want[0], rtol=0, atol=1e-6 * np.max(np.abs(want[0])))
+    with np.errstate(over="ignore"):  # true sums beyond FLT_MAX are inf in float32 too
+        for got, exact in zip((dgamma, dbeta), want[1:]):
+            np.testing.assert_allclose(got, exact.astype(np.float32), rtol=1e-6)
 
 
 # ---------------------------------------------------------------- gradients
@@ -245,6 +266,28 @@ def test_float32_statistics_match_float64_for_many_rows_and_large_offset(name, o
     np.testing.assert_allclose(p32["running_var"], p64["running_var"], rtol=1e-5)
     np.testing.assert_allclose(out32, out64, rtol=1e-5, atol=1e-5 * np.abs(out64).max())
     np.testing.assert_allclose(p64["running_var"], x32.astype(np.float64).var(axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("spatial", [False, True], ids=["2d", "spatial"])
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+def test_float32_backward_matches_float64_far_from_zero(spatial, offset):
+    """The float32 gradient passes subtract the mean as a two-term float split: with a 1e4
+    offset the low term carries digits a float mean alone would lose."""
+    rng = np.random.default_rng(9)
+    shape = (16, 3, 9, 17) if spatial else (2000, 5)
+    x32 = (rng.standard_normal(shape) * 0.5 + offset).astype(np.float32)
+    dout32 = rng.standard_normal(shape).astype(np.float32)
+    forward = fast.spatial_batchnorm_forward if spatial else fast.batchnorm_forward
+    backward = fast.spatial_batchnorm_backward if spatial else fast.batchnorm_backward
+    c = shape[1]
+    results = []
+    for dtype in (np.float32, np.float64):
+        gamma, beta = np.linspace(0.5, 2, c).astype(dtype), np.zeros(c, dtype)
+        _, cache = forward(x32.astype(dtype), gamma, beta, {"mode": "train"})
+        results.append(backward(dout32.astype(dtype), cache))
+    for name, got, exact in zip(("dx", "dgamma", "dbeta"), *results):
+        np.testing.assert_allclose(got, exact, rtol=0, atol=2e-5 * np.abs(exact).max(),
+                                   err_msg=name)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
