@@ -182,6 +182,31 @@ def test_spatial_float32_gradient_sums_that_overflow_float_take_the_double_path(
             np.testing.assert_allclose(got, exact.astype(np.float32), rtol=1e-6)
 
 
+@pytest.mark.parametrize("spatial", [False, True], ids=["2d", "spatial"])
+def test_float32_test_mode_redoes_overflowing_rows_in_double(spatial):
+    """Test mode normalises float32 in float; x - running_mean can overflow float where the
+    result does not (3e38 - -3e38, then divided by a std of 1.7e19), or give inf * 0 with
+    gamma = 0: those rows (segments) are redone in double, the others stay as they are."""
+    x = np.ones((64, 3), np.float32)
+    x[5, 0], x[40, 1] = 3e38, -3e38
+    gamma, beta = np.array([1.0, 0.5, 0.0], np.float32), np.array([0.0, 1.0, -2.0], np.float32)
+    x[41, 2] = 3e38
+    param = {"mode": "test", "running_mean": np.array([-3e38, 3e38, -3e38], np.float32),
+             "running_var": np.array([3e38, 3e38, 3e38], np.float32)}
+    if spatial:  # the same numbers as (N, C, H, W) segments of 7 elements
+        x = np.repeat(x[:, :, None, None], 7, axis=3)
+        forward = fast.spatial_batchnorm_forward
+    else:
+        forward = fast.batchnorm_forward
+    out, _ = forward(x, gamma, beta, dict(param))
+    rm, rv = (param[k].astype(np.float64) for k in ("running_mean", "running_var"))
+    shape = (1, 3) + (1, 1) * spatial
+    want = ((x.astype(np.float64) - rm.reshape(shape)) / np.sqrt(rv.reshape(shape) + 1e-5)
+            * gamma.reshape(shape) + beta.reshape(shape))
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out, want.astype(np.float32), rtol=1e-6)
+
+
 # ---------------------------------------------------------------- gradients
 
 

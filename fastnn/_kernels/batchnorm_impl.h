@@ -14,12 +14,14 @@
  * Precision: every statistic and gradient sum is accumulated in double.  In the 2-d
  * ("rows") loops the per-element deviations, squares and products and the 4- or 8-row sums
  * are in the element type (float32: ~5e-7 relative), with a double fallback when a tile's
- * sums are not finite; the "segs" loops are double throughout.  The two element passes
- * (normalise, dx) run in the element type so that float32 uses the full vector width; they
- * subtract the mean as a two-term hi + lo split, so data far from 0 keeps float32 accuracy.
- * A float32 call falls back to double element passes ("exact" loops) when a deviation from
- * the mean could overflow float (sqrt(sum of squared deviations) > BN_WIDE_LIMIT):
- * sum((x-mean)^2) bounds every |x-mean|.
+ * sums are not finite; so are the "segs" gradient sums (groups of four), while the "segs"
+ * statistics are double throughout.  The two element passes (normalise, dx) run in the
+ * element type so that float32 uses the full vector width; they subtract the mean as a
+ * two-term hi + lo split, so data far from 0 keeps float32 accuracy.  A train-mode float32
+ * call falls back to double element passes ("exact" loops) when a deviation from the mean
+ * could overflow float (sqrt(sum of squared deviations) > BN_WIDE_LIMIT): sum((x-mean)^2)
+ * bounds every |x-mean|.  Test mode has no such bound and checks its outputs instead
+ * (normalize_checked).
  */
 
 /* Reductions along one contiguous segment with BN_LANES independent double accumulators
@@ -642,15 +644,49 @@ static int BN(forward_train)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c,
     return 0;
 }
 
+/* 1 when no element of v[0:n] is inf or NaN. */
+static FASTNN_CLONES int BN(all_finite)(const BN_T *FASTNN_RESTRICT v, ptrdiff_t n)
+{
+    int bad = 0;
+    for (ptrdiff_t i = 0; i < n; i++) bad |= !(v[i] - v[i] == 0);  /* an OR vectorises */
+    return !bad;
+}
+
+/* The test-mode normalise pass.  For float32 nothing bounds x here (no batch statistics),
+ * so each block of rows (segments) normalised in float is checked, and a row (segment)
+ * with a non-finite output is redone in double from x (out must not alias x): an
+ * intermediate may have overflowed where the result does not; NaN or inf data just take
+ * the slower path. */
+static void BN(normalize_checked)(const BN_T *x, BN_T *out, ptrdiff_t c, ptrdiff_t s,
+                                  ptrdiff_t u0, ptrdiff_t u1, const BN_T *co,
+                                  const double *mean, const double *dco)
+{
+    const ptrdiff_t len = s == 1 ? c : s;  /* elements per unit */
+    ptrdiff_t block;
+    if (sizeof(BN_T) == sizeof(double)) {  /* double is the exact pass already */
+        BN(normalize_part)(x, out, c, s, u0, u1, 1, co, mean, dco);
+        return;
+    }
+    block = 4096 / (len > 0 ? len : 1);
+    if (block < 4) block = 4;
+    for (ptrdiff_t b0 = u0; b0 < u1; b0 += block) {
+        const ptrdiff_t b1 = b0 + block < u1 ? b0 + block : u1;
+        BN(normalize_part)(x, out, c, s, b0, b1, 1, co, mean, dco);
+        if (BN(all_finite)(out + b0 * len, (b1 - b0) * len)) continue;
+        for (ptrdiff_t u = b0; u < b1; u++)
+            if (!BN(all_finite)(out + u * len, len))
+                BN(normalize_part)(x, out, c, s, u, u + 1, 0, co, mean, dco);
+    }
+}
+
 /* Test-mode forward: normalise with the running statistics (also stored as mean and
- * inv_std for the backward).  float32 uses the double loops here: nothing bounds x. */
+ * inv_std for the backward). */
 static int BN(forward_test)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                             const BN_T *gamma, const BN_T *beta, double eps,
                             const BN_T *rm, const BN_T *rv, double *mean, double *inv_std,
                             int nt)
 {
     const ptrdiff_t units = s == 1 ? n : n * c;
-    const int wide = sizeof(BN_T) == sizeof(double);
     double *dco = (double *)malloc(sizeof(double) * (size_t)(6 * c));
     BN_T *co;
     if (dco == NULL) return -1;
@@ -662,13 +698,13 @@ static int BN(forward_test)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c, 
     BN(set_affine)(co, dco, c, mean, inv_std, gamma, beta);
     if (nt > units) nt = (int)(units > 0 ? units : 1);
     if (nt <= 1) {
-        BN(normalize_part)(x, out, c, s, 0, units, wide, co, mean, dco);
+        BN(normalize_checked)(x, out, c, s, 0, units, co, mean, dco);
     } else {
 #pragma omp parallel num_threads(nt)
         {
             const int t = BN_THREAD_NUM(), team = BN_NUM_THREADS();
-            BN(normalize_part)(x, out, c, s, units * t / team, units * (t + 1) / team, wide,
-                               co, mean, dco);
+            BN(normalize_checked)(x, out, c, s, units * t / team, units * (t + 1) / team, co,
+                                  mean, dco);
         }
     }
     free(dco);
