@@ -4,7 +4,7 @@ reference, PyTorch (aten native_batch_norm / native_batch_norm_backward) and a c
 Each round times every implementation once (best of a few calls) and the table keeps each
 one's best round, so background load hits all of them alike.
 
-    python bench/bn_ratios.py [--threads 1,2] [--rounds 15]
+    python bench/bn_ratios.py [--threads 1,2] [--rounds 15] [--shapes 4096x1024,32x64x32x32]
 """
 
 import argparse
@@ -32,14 +32,17 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--shapes", default=",".join("x".join(map(str, s)) for s in SHAPES),
+                        help="comma-separated shapes (default: the issue's four)")
     opts = parser.parse_args()
+    shapes = [tuple(int(n) for n in s.split("x")) for s in opts.shapes.split(",")]
     import torch
 
     print(f"{'case':34s} {'fastnn ms':>9s} {'x numpy':>8s} {'x torch':>8s} {'/copy':>6s}")
     for threads in (int(t) for t in opts.threads.split(",")):
         fastnn.set_num_threads(threads)
         torch.set_num_threads(threads)
-        for shape in SHAPES:
+        for shape in shapes:
             spatial = len(shape) == 4
             fwd = bn.spatial_batchnorm_forward if spatial else bn.batchnorm_forward
             bwd = bn.spatial_batchnorm_backward if spatial else bn.batchnorm_backward
