@@ -112,7 +112,8 @@ def _run_trial(train_fn, job, pass_seed, abort_factor, threads=None, backend="cy
     return trial
 
 
-# In a worker process: the train_fn of the current run, loaded once from its file.
+# In a worker process: the train_fn of the current run, loaded once from its file.  It stays
+# until the next run replaces it or the worker exits (an idle loky worker does after 10 s).
 _worker_train_fn = {}
 
 
@@ -372,9 +373,8 @@ class _Runner:
 
         try:
             # Our pool gets no more trials than loky's call queue holds (one per worker +
-            # one): none waits in its work-id queue, which its kill_workers shutdown leaves
-            # behind (KeyError in its manager thread after a Ctrl-C).  Measured as fast as
-            # submitting all at once.  Other executors (Dask) get every trial to schedule.
+            # one), so that every trial submitted is soon dispatched (see _kill); measured
+            # as fast as submitting all at once.  Other executors (Dask) get every trial.
             submit(self.n_jobs + 1 if own else len(jobs))
             while in_flight:
                 for future in _as_completed(list(in_flight)):
@@ -392,13 +392,26 @@ class _Runner:
             interrupted = True
         finally:
             if interrupted and own:
-                # stop the trials still running instead of letting them finish unseen
-                executor.shutdown(wait=False, kill_workers=True)
+                _kill(executor, in_flight)
             elif interrupted:
                 for f in in_flight:
                     if not f.done():
                         f.cancel()
         return trials, interrupted
+
+
+def _kill(executor, futures, timeout=1.0):
+    """Stop our loky pool's running trials instead of letting them finish unseen.
+
+    loky's kill_workers shutdown drops its pending work items but not their ids in its
+    work-id queue, and its manager thread then raises KeyError on them; cancelling the
+    futures first makes it raise InvalidStateError instead.  So wait (briefly) until loky has
+    dispatched every submitted trial (a dispatched future is running or done), then kill.
+    """
+    deadline = time.monotonic() + timeout
+    while any(not (f.running() or f.done()) for f in futures) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    executor.shutdown(wait=False, kill_workers=True)
 
 
 def _outcome(future, job):
