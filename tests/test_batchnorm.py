@@ -182,6 +182,25 @@ def test_spatial_float32_gradient_sums_that_overflow_float_take_the_double_path(
             np.testing.assert_allclose(got, exact.astype(np.float32), rtol=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(300, 513), (4100, 513), (2049, 1024)], ids=str)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_float32_train_forward_is_the_two_term_formula_bit_for_bit(shape, threads):
+    """out = ((x - mhi) - mlo) * scale + beta in float32 (mhi + mlo the double mean), exactly,
+    on the ordinary path and on the streaming-store path that outputs above 8 MiB take (odd
+    widths: rows start unaligned, so each row is peeled and has a tail)."""
+    rng = np.random.default_rng(10)
+    x = (rng.standard_normal(shape) * 2 + 100).astype(np.float32)
+    gamma = rng.standard_normal(shape[1]).astype(np.float32)
+    beta = rng.standard_normal(shape[1]).astype(np.float32)
+    with fastnn.num_threads(threads):
+        out, cache = fast.batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    mean, inv_std = np.asarray(cache.mean), np.asarray(cache.inv_std)
+    mhi = mean.astype(np.float32)
+    mlo = (mean - mhi).astype(np.float32)
+    scale = (gamma * inv_std).astype(np.float32)
+    np.testing.assert_array_equal(out, ((x - mhi) - mlo) * scale + beta)
+
+
 @pytest.mark.parametrize("spatial", [False, True], ids=["2d", "spatial"])
 def test_float32_test_mode_redoes_overflowing_rows_in_double(spatial):
     """Test mode normalises float32 in float; x - running_mean can overflow float where the

@@ -598,6 +598,25 @@ static void BN(finish_stats)(double *scratch, ptrdiff_t stride, int nthreads, pt
     }
 }
 
+/* The train-mode normalise pass: streaming stores (level > 0, see bn_stream_rows) for a
+ * large float32 2-d output in float, else normalize_part. */
+static void BN(normalize_train_part)(const BN_T *x, BN_T *out, ptrdiff_t c, ptrdiff_t s,
+                                     ptrdiff_t u0, ptrdiff_t u1, int wide, int stream,
+                                     const BN_T *co, const double *mean, const double *dco)
+{
+    if (stream)
+        bn_stream_rows((const float *)x, (float *)out, c, u0, u1, (const float *)co, stream);
+    else
+        BN(normalize_part)(x, out, c, s, u0, u1, wide, co, mean, dco);
+}
+
+/* Level of the streaming path for this call's output (0: none). */
+static int BN(stream_level)(ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, int wide)
+{
+    if (sizeof(BN_T) != sizeof(float) || s != 1 || !wide) return 0;
+    return bn_stream_level((size_t)n * (size_t)c * sizeof(BN_T));
+}
+
 /* Train-mode forward.  x, out: (n, c, s); gamma, beta, running stats: (c,).  Writes out,
  * the new running statistics, mean and inv_std (double, for the backward).  Returns 0, or
  * -1 when the scratch allocation fails. */
@@ -609,7 +628,7 @@ static int BN(forward_train)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c,
     const ptrdiff_t units = s == 1 ? n : n * c, stride = bn_stride(c, 6);
     double *scratch, *dco;
     BN_T *co;
-    int wide = 1;
+    int wide = 1, stream = 0;
     if (nt < 1) nt = 1;
     if (nt > units) nt = (int)(units > 0 ? units : 1);
     scratch = (double *)malloc(sizeof(double) * (size_t)(stride * nt + 6 * c));
@@ -621,8 +640,9 @@ static int BN(forward_train)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c,
         BN(finish_stats)(scratch, stride, 1, c, eps, momentum, rm_in, rv_in, rm_out, rv_out,
                          mean, inv_std);
         wide = BN(wide_ok)(scratch + 2 * c, c);
+        stream = BN(stream_level)(n, c, s, wide);
         BN(set_affine)(co, dco, c, mean, inv_std, gamma, beta);
-        BN(normalize_part)(x, out, c, s, 0, units, wide, co, mean, dco);
+        BN(normalize_train_part)(x, out, c, s, 0, units, wide, stream, co, mean, dco);
     } else {
 #pragma omp parallel num_threads(nt)
         {
@@ -635,9 +655,10 @@ static int BN(forward_train)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c,
                 BN(finish_stats)(scratch, stride, team, c, eps, momentum, rm_in, rv_in, rm_out,
                                  rv_out, mean, inv_std);
                 wide = BN(wide_ok)(scratch + 2 * c, c);
+                stream = BN(stream_level)(n, c, s, wide);
                 BN(set_affine)(co, dco, c, mean, inv_std, gamma, beta);
             }
-            BN(normalize_part)(x, out, c, s, u0, u1, wide, co, mean, dco);
+            BN(normalize_train_part)(x, out, c, s, u0, u1, wide, stream, co, mean, dco);
         }
     }
     free(scratch);

@@ -60,6 +60,78 @@ static inline void bn_merge(double *na, double *ma, double *qa, double nb, doubl
     *na = n;
 }
 
+/* Streaming (non-temporal) stores for the float32 train-mode normalise pass of a 2-d batch.
+ * The forward reads x twice (statistics, then normalise) and writes out; with ordinary
+ * stores every line of out is first read into the cache, where it also evicts x.  Streaming
+ * stores write out straight to memory: the (4096, 1024) float32 train-mode forward took
+ * 1.84 ms instead of 2.23-2.56 on 1 thread and 1.19-1.36 instead of 1.42 on 2 (warm x).
+ * Only above BN_STREAM_BYTES of output, which the next layer would not find in L2 anyway
+ * (test mode reads its output back for a check, so it never streams).  x86-64 with
+ * run-time dispatch only: AVX-512F (16 lanes) or AVX (8 lanes), checked once. */
+#define BN_STREAM_BYTES ((size_t)8 << 20)
+
+#if FASTNN_DISPATCH_ACTIVE
+#include <immintrin.h>
+#include <stdint.h>
+
+/* out = ((x - mhi) - mlo) * scale + shift for rows [r0, r1) of d floats, co = [mhi, mlo,
+ * scale, shift] (4 arrays of d): the arithmetic of bn_rows_normalize_f, so the same bits.
+ * Each row is peeled to the vector alignment that streaming stores need. */
+#define BN_DEFINE_STREAM(NAME, TARGET, W, VT, P)                                             \
+__attribute__((target(TARGET))) static void NAME(const float *x, float *out, ptrdiff_t d,   \
+                                                 ptrdiff_t r0, ptrdiff_t r1,                \
+                                                 const float *co)                           \
+{                                                                                            \
+    const float *mhi = co, *mlo = co + d, *sc = co + 2 * d, *sh = co + 3 * d;                \
+    for (ptrdiff_t i = r0; i < r1; i++) {                                                    \
+        const float *xr = x + i * d;                                                         \
+        float *o = out + i * d;                                                              \
+        ptrdiff_t j = 0;                                                                     \
+        for (; j < d && ((uintptr_t)(o + j) & (W * sizeof(float) - 1)); j++)                 \
+            o[j] = ((xr[j] - mhi[j]) - mlo[j]) * sc[j] + sh[j];                              \
+        for (; j + W <= d; j += W) {                                                         \
+            VT v = P##_sub_ps(P##_sub_ps(P##_loadu_ps(xr + j), P##_loadu_ps(mhi + j)),       \
+                              P##_loadu_ps(mlo + j));                                        \
+            v = P##_add_ps(P##_mul_ps(v, P##_loadu_ps(sc + j)), P##_loadu_ps(sh + j));       \
+            P##_stream_ps(o + j, v);                                                         \
+        }                                                                                    \
+        for (; j < d; j++) o[j] = ((xr[j] - mhi[j]) - mlo[j]) * sc[j] + sh[j];               \
+    }                                                                                        \
+    _mm_sfence(); /* the streamed lines are visible before the team's barrier */             \
+}
+
+BN_DEFINE_STREAM(bn_stream_rows_avx512, "avx512f", 16, __m512, _mm512)
+BN_DEFINE_STREAM(bn_stream_rows_avx, "avx", 8, __m256, _mm256)
+
+/* 2: AVX-512F, 1: AVX, 0: no streaming path; for an output of `bytes`. */
+static int bn_stream_level(size_t bytes)
+{
+    static int level = -1;  /* a benign race: every thread computes the same value */
+    if (bytes < BN_STREAM_BYTES) return 0;
+    if (level < 0) {
+        __builtin_cpu_init();
+        level = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx") ? 1 : 0;
+    }
+    return level;
+}
+
+static void bn_stream_rows(const float *x, float *out, ptrdiff_t d, ptrdiff_t r0,
+                           ptrdiff_t r1, const float *co, int level)
+{
+    if (level == 2)
+        bn_stream_rows_avx512(x, out, d, r0, r1, co);
+    else
+        bn_stream_rows_avx(x, out, d, r0, r1, co);
+}
+#else
+static int bn_stream_level(size_t bytes) { (void)bytes; return 0; }
+static void bn_stream_rows(const float *x, float *out, ptrdiff_t d, ptrdiff_t r0,
+                           ptrdiff_t r1, const float *co, int level)
+{
+    (void)x; (void)out; (void)d; (void)r0; (void)r1; (void)co; (void)level;
+}
+#endif
+
 #define BN_T float
 #define BN(name) bn_##name##_f
 #include "batchnorm_impl.h"
