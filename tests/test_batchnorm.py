@@ -201,6 +201,57 @@ def test_float32_train_forward_is_the_two_term_formula_bit_for_bit(shape, thread
     np.testing.assert_array_equal(out, ((x - mhi) - mlo) * scale + beta)
 
 
+# Small and large (over the 8 MiB where float32 streams its stores), odd widths and segment
+# lengths (unaligned starts, tails).
+DX_SHAPES = [(300, 513), (2049, 513), (2, 33, 63, 65), (9, 33, 63, 65)]
+
+
+@pytest.mark.parametrize("shape", DX_SHAPES, ids=str)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_float64_train_dx_is_the_closed_form_bit_for_bit(shape, threads):
+    """dx = a * ((dout - mean(dout)) - xhat * mean(dout * xhat)) with a = gamma * inv_std,
+    evaluated in this order, exactly, from the kernel's own dgamma and dbeta (float64 keeps
+    them unrounded)."""
+    rng = np.random.default_rng(11)
+    spatial = len(shape) == 4
+    x = rng.standard_normal(shape) * 2 + 100
+    gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    dout = rng.standard_normal(shape)
+    forward = fast.spatial_batchnorm_forward if spatial else fast.batchnorm_forward
+    backward = fast.spatial_batchnorm_backward if spatial else fast.batchnorm_backward
+    with fastnn.num_threads(threads):
+        _, cache = forward(x, gamma, beta, {"mode": "train"})
+        dx, dgamma, dbeta = backward(dout, cache)
+    per_channel = (1, -1) + (1,) * (len(shape) - 2)
+    count = x.size / shape[1]
+    mean = np.asarray(cache.mean).reshape(per_channel)
+    inv_std = np.asarray(cache.inv_std).reshape(per_channel)
+    a = gamma.reshape(per_channel) * inv_std
+    cb, cg = dbeta.reshape(per_channel) / count, dgamma.reshape(per_channel) / count
+    np.testing.assert_array_equal(dx, a * ((dout - cb) - ((x - mean) * inv_std) * cg))
+
+
+@pytest.mark.parametrize("shape", [(2049, 1025), (17, 33, 63, 65)], ids=str)
+def test_float32_backward_of_large_batches_matches_float64(shape):
+    """Large float32 batches (the spatial one takes the streaming dx path) far from zero:
+    the two-term mean matters, and dout
+    follows xhat so that the xhat term of dx carries weight."""
+    rng = np.random.default_rng(12)
+    spatial = len(shape) == 4
+    x32 = (rng.standard_normal(shape) * 0.5 + 1e4).astype(np.float32)
+    dout32 = ((x32 - 1e4) * 2 + rng.standard_normal(shape)).astype(np.float32)
+    forward = fast.spatial_batchnorm_forward if spatial else fast.batchnorm_forward
+    backward = fast.spatial_batchnorm_backward if spatial else fast.batchnorm_backward
+    results = []
+    for dtype in (np.float32, np.float64):
+        gamma = np.linspace(0.5, 2, shape[1]).astype(dtype)
+        _, cache = forward(x32.astype(dtype), gamma, np.zeros(shape[1], dtype), {"mode": "train"})
+        results.append(backward(dout32.astype(dtype), cache))
+    for name, got, exact in zip(("dx", "dgamma", "dbeta"), *results):
+        np.testing.assert_allclose(got, exact, rtol=0, atol=2e-5 * np.abs(exact).max(),
+                                   err_msg=name)
+
+
 @pytest.mark.parametrize("spatial", [False, True], ids=["2d", "spatial"])
 def test_float32_test_mode_redoes_overflowing_rows_in_double(spatial):
     """Test mode normalises float32 in float; x - running_mean can overflow float where the

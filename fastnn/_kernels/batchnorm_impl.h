@@ -255,16 +255,17 @@ static FASTNN_CLONES void BN(rows_normalize)(
         BN_T *o0 = out + i * d, *o1 = o0 + d, *o2 = o1 + d, *o3 = o2 + d;
         for (ptrdiff_t j = 0; j < d; j++) {
             const BN_T h = mhi[j], l = mlo[j], sc = scale[j], sh = shift[j];
-            o0[j] = ((x0[j] - h) - l) * sc + sh;
-            o1[j] = ((x1[j] - h) - l) * sc + sh;
-            o2[j] = ((x2[j] - h) - l) * sc + sh;
-            o3[j] = ((x3[j] - h) - l) * sc + sh;
+            o0[j] = BN_NORMALIZE_EXPR(x0[j], h, l, sc, sh);
+            o1[j] = BN_NORMALIZE_EXPR(x1[j], h, l, sc, sh);
+            o2[j] = BN_NORMALIZE_EXPR(x2[j], h, l, sc, sh);
+            o3[j] = BN_NORMALIZE_EXPR(x3[j], h, l, sc, sh);
         }
     }
     for (; i < r1; i++) {
         const BN_T *xr = x + i * d;
         BN_T *o = out + i * d;
-        for (ptrdiff_t j = 0; j < d; j++) o[j] = ((xr[j] - mhi[j]) - mlo[j]) * scale[j] + shift[j];
+        for (ptrdiff_t j = 0; j < d; j++)
+            o[j] = BN_NORMALIZE_EXPR(xr[j], mhi[j], mlo[j], scale[j], shift[j]);
     }
 }
 
@@ -277,7 +278,7 @@ static FASTNN_CLONES void BN(segs_normalize)(
         BN_T *o = out + k * s;
         const ptrdiff_t j = k % c;
         const BN_T mhi = co[j], mlo = co[c + j], sc = co[2 * c + j], sh = co[3 * c + j];
-        for (ptrdiff_t i = 0; i < s; i++) o[i] = ((xs[i] - mhi) - mlo) * sc + sh;
+        for (ptrdiff_t i = 0; i < s; i++) o[i] = BN_NORMALIZE_EXPR(xs[i], mhi, mlo, sc, sh);
     }
 }
 
@@ -457,20 +458,18 @@ static FASTNN_CLONES void BN(rows_dx)(
         BN_T *o0 = dx + i * d, *o1 = o0 + d, *o2 = o1 + d, *o3 = o2 + d;
         for (ptrdiff_t j = 0; j < d; j++) {
             const BN_T h = mhi[j], l = mlo[j], s = is[j], aa = a[j], b = cb[j], g = cg[j];
-            o0[j] = aa * ((g0[j] - b) - (((x0[j] - h) - l) * s) * g);
-            o1[j] = aa * ((g1[j] - b) - (((x1[j] - h) - l) * s) * g);
-            o2[j] = aa * ((g2[j] - b) - (((x2[j] - h) - l) * s) * g);
-            o3[j] = aa * ((g3[j] - b) - (((x3[j] - h) - l) * s) * g);
+            o0[j] = BN_DX_EXPR(g0[j], x0[j], h, l, s, aa, b, g);
+            o1[j] = BN_DX_EXPR(g1[j], x1[j], h, l, s, aa, b, g);
+            o2[j] = BN_DX_EXPR(g2[j], x2[j], h, l, s, aa, b, g);
+            o3[j] = BN_DX_EXPR(g3[j], x3[j], h, l, s, aa, b, g);
         }
     }
     while (i > r0) {
         i--;
         const BN_T *g = dout + i * d, *xr = x + i * d;
         BN_T *o = dx + i * d;
-        for (ptrdiff_t j = 0; j < d; j++) {
-            BN_T xh = ((xr[j] - mhi[j]) - mlo[j]) * is[j];
-            o[j] = a[j] * ((g[j] - cb[j]) - xh * cg[j]);
-        }
+        for (ptrdiff_t j = 0; j < d; j++)
+            o[j] = BN_DX_EXPR(g[j], xr[j], mhi[j], mlo[j], is[j], a[j], cb[j], cg[j]);
     }
 }
 
@@ -484,10 +483,7 @@ static FASTNN_CLONES void BN(segs_dx)(
         const ptrdiff_t j = k % c;
         const BN_T mhi = co[j], mlo = co[c + j], is = co[2 * c + j], a = co[3 * c + j],
                    cb = co[4 * c + j], cg = co[5 * c + j];
-        for (ptrdiff_t i = 0; i < s; i++) {
-            BN_T xh = ((xs[i] - mhi) - mlo) * is;
-            o[i] = a * ((g[i] - cb) - xh * cg);
-        }
+        for (ptrdiff_t i = 0; i < s; i++) o[i] = BN_DX_EXPR(g[i], xs[i], mhi, mlo, is, a, cb, cg);
     }
 }
 
@@ -598,23 +594,29 @@ static void BN(finish_stats)(double *scratch, ptrdiff_t stride, int nthreads, pt
     }
 }
 
-/* The train-mode normalise pass: streaming stores (level > 0, see bn_stream_rows) for a
- * large float32 2-d output in float, else normalize_part. */
+/* The train-mode normalise pass: streaming stores (stream > 0, float32 only, see
+ * BN_STREAM_BYTES) for a large 2-d output, else normalize_part. */
 static void BN(normalize_train_part)(const BN_T *x, BN_T *out, ptrdiff_t c, ptrdiff_t s,
                                      ptrdiff_t u0, ptrdiff_t u1, int wide, int stream,
                                      const BN_T *co, const double *mean, const double *dco)
 {
-    if (stream)
-        bn_stream_rows((const float *)x, (float *)out, c, u0, u1, (const float *)co, stream);
-    else
-        BN(normalize_part)(x, out, c, s, u0, u1, wide, co, mean, dco);
+#if FASTNN_DISPATCH_ACTIVE
+    if (stream) {
+        BN_STREAM_CALL(stream, normalize, (const float *)x, (float *)out, c, u0, u1,
+                       (const float *)co);
+        return;
+    }
+#endif
+    BN(normalize_part)(x, out, c, s, u0, u1, wide, co, mean, dco);
 }
 
-/* Level of the streaming path for this call's output (0: none). */
+/* Streaming level for an element pass writing n * c * s elements (0: ordinary stores).
+ * float32 only: for float64 it measured slower at (4096, 1024) and mixed at (32, 64, 32, 32);
+ * and only the element-type ("wide") loops have a streaming twin. */
 static int BN(stream_level)(ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, int wide)
 {
-    if (sizeof(BN_T) != sizeof(float) || s != 1 || !wide) return 0;
-    return bn_stream_level((size_t)n * (size_t)c * sizeof(BN_T));
+    if (sizeof(BN_T) != sizeof(float) || !wide) return 0;
+    return bn_stream_level((size_t)n * (size_t)c * (size_t)s * sizeof(BN_T));
 }
 
 /* Train-mode forward.  x, out: (n, c, s); gamma, beta, running stats: (c,).  Writes out,
@@ -640,7 +642,7 @@ static int BN(forward_train)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c,
         BN(finish_stats)(scratch, stride, 1, c, eps, momentum, rm_in, rv_in, rm_out, rv_out,
                          mean, inv_std);
         wide = BN(wide_ok)(scratch + 2 * c, c);
-        stream = BN(stream_level)(n, c, s, wide);
+        stream = s == 1 ? BN(stream_level)(n, c, s, wide) : 0;
         BN(set_affine)(co, dco, c, mean, inv_std, gamma, beta);
         BN(normalize_train_part)(x, out, c, s, 0, units, wide, stream, co, mean, dco);
     } else {
@@ -655,7 +657,7 @@ static int BN(forward_train)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c,
                 BN(finish_stats)(scratch, stride, team, c, eps, momentum, rm_in, rv_in, rm_out,
                                  rv_out, mean, inv_std);
                 wide = BN(wide_ok)(scratch + 2 * c, c);
-                stream = BN(stream_level)(n, c, s, wide);
+                stream = s == 1 ? BN(stream_level)(n, c, s, wide) : 0;
                 BN(set_affine)(co, dco, c, mean, inv_std, gamma, beta);
             }
             BN(normalize_train_part)(x, out, c, s, u0, u1, wide, stream, co, mean, dco);
@@ -746,9 +748,16 @@ static void BN(grad_sums_part)(const BN_T *dout, const BN_T *x, ptrdiff_t c, ptr
 }
 
 static void BN(dx_part)(const BN_T *dout, const BN_T *x, BN_T *dx, ptrdiff_t c, ptrdiff_t s,
-                        ptrdiff_t u0, ptrdiff_t u1, int wide, const BN_T *co,
+                        ptrdiff_t u0, ptrdiff_t u1, int wide, int stream, const BN_T *co,
                         const double *mean, const double *dco)
 {
+#if FASTNN_DISPATCH_ACTIVE
+    if (stream && s > 1) {
+        BN_STREAM_CALL(stream, dx_segs, (const float *)dout, (const float *)x, (float *)dx, c,
+                       s, u0, u1, (const float *)co);
+        return;
+    }
+#endif
     if (wide && s == 1)
         BN(rows_dx)(dout, x, dx, c, u0, u1, co);
     else if (wide)
@@ -802,7 +811,7 @@ static int BN(backward)(const BN_T *dout, const BN_T *x, BN_T *dx, ptrdiff_t n, 
     const double count = (double)n * (double)s;
     double *scratch, *dco;
     BN_T *co, *dx_in_sums = train ? NULL : dx;
-    int wide = 1;
+    int wide = 1, stream = 0;
     if (nt < 1) nt = 1;
     if (nt > units) nt = (int)(units > 0 ? units : 1);
     scratch = (double *)calloc((size_t)(stride * nt + 9 * c), sizeof(double));
@@ -820,7 +829,8 @@ static int BN(backward)(const BN_T *dout, const BN_T *x, BN_T *dx, ptrdiff_t n, 
         BN(grad_sums_part)(dout, x, c, s, 0, units, mean, scratch, dx_in_sums, dco, co);
         wide = BN(finish_grads)(scratch, stride, 1, c, count, eps, mean, inv_std, train, dco,
                                 co, dco, dgamma, dbeta);
-        if (train) BN(dx_part)(dout, x, dx, c, s, 0, units, wide, co, mean, dco);
+        stream = BN(stream_level)(n, c, s, wide);
+        if (train) BN(dx_part)(dout, x, dx, c, s, 0, units, wide, stream, co, mean, dco);
     } else {
 #pragma omp parallel num_threads(nt)
         {
@@ -830,9 +840,12 @@ static int BN(backward)(const BN_T *dout, const BN_T *x, BN_T *dx, ptrdiff_t n, 
                                dco, co);
 #pragma omp barrier
 #pragma omp single
-            wide = BN(finish_grads)(scratch, stride, team, c, count, eps, mean, inv_std, train,
-                                    dco, co, dco, dgamma, dbeta);
-            if (train) BN(dx_part)(dout, x, dx, c, s, u0, u1, wide, co, mean, dco);
+            {
+                wide = BN(finish_grads)(scratch, stride, team, c, count, eps, mean, inv_std,
+                                        train, dco, co, dco, dgamma, dbeta);
+                stream = BN(stream_level)(n, c, s, wide);
+            }
+            if (train) BN(dx_part)(dout, x, dx, c, s, u0, u1, wide, stream, co, mean, dco);
         }
     }
     free(scratch);

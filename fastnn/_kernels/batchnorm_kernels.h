@@ -60,50 +60,89 @@ static inline void bn_merge(double *na, double *ma, double *qa, double nb, doubl
     *na = n;
 }
 
-/* Streaming (non-temporal) stores for the float32 train-mode normalise pass of a 2-d batch.
- * The forward reads x twice (statistics, then normalise) and writes out; with ordinary
- * stores every line of out is first read into the cache, where it also evicts x.  Streaming
- * stores write out straight to memory: the (4096, 1024) float32 train-mode forward took
- * 1.84 ms instead of 2.23-2.56 on 1 thread and 1.19-1.36 instead of 1.42 on 2 (warm x).
- * Only above BN_STREAM_BYTES of output, which the next layer would not find in L2 anyway
- * (test mode reads its output back for a check, so it never streams).  x86-64 with
- * run-time dispatch only: AVX-512F (16 lanes) or AVX (8 lanes), checked once. */
+/* The element formulas of the two element passes, written once for scalars and vectors
+ * (GCC vector extensions broadcast scalar operands): the ordinary loops and the streaming
+ * ones below compute the same bits.  normalise: co = [mhi, mlo, scale, shift]; dx: co =
+ * [mhi, mlo, inv_std, a, cb, cg] (see finish_grads). */
+#define BN_NORMALIZE_EXPR(x, mhi, mlo, scale, shift) ((((x) - (mhi)) - (mlo)) * (scale) + (shift))
+#define BN_DX_EXPR(g, x, mhi, mlo, is, a, cb, cg)                                            \
+    ((a) * (((g) - (cb)) - ((((x) - (mhi)) - (mlo)) * (is)) * (cg)))
+
+/* Streaming (non-temporal) stores for two float32 train-mode element passes (normalise of a
+ * 2-d batch, dx of an image batch) when their output exceeds BN_STREAM_BYTES.  With ordinary
+ * stores every line of the output is first read into the cache, where it also evicts the
+ * inputs that the pass (or the next one) reads again; streaming stores write it straight to
+ * memory.  Measured at (4096, 1024) float32, train forward: 2.2-2.5 -> 1.4-1.7 ms (1 thread),
+ * 1.3-1.75 -> 0.95-1.17 ms (2); at (32, 64, 32, 32) float64, spatial backward on 2 threads:
+ * 2.8-3.1 -> 2.15-2.3 ms.  Below the threshold the next layer may still find the output in
+ * cache, so ordinary stores stay.  Test mode reads its output back for a check and never
+ * streams.  x86-64 with run-time dispatch only: AVX-512F or AVX, checked once. */
 #define BN_STREAM_BYTES ((size_t)8 << 20)
 
 #if FASTNN_DISPATCH_ACTIVE
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 
-/* out = ((x - mhi) - mlo) * scale + shift for rows [r0, r1) of d floats, co = [mhi, mlo,
- * scale, shift] (4 arrays of d): the arithmetic of bn_rows_normalize_f, so the same bits.
- * Each row is peeled to the vector alignment that streaming stores need. */
-#define BN_DEFINE_STREAM(NAME, TARGET, W, VT, P)                                             \
-__attribute__((target(TARGET))) static void NAME(const float *x, float *out, ptrdiff_t d,   \
-                                                 ptrdiff_t r0, ptrdiff_t r1,                \
-                                                 const float *co)                           \
+typedef float bn_v16f __attribute__((vector_size(64)));
+typedef float bn_v8f __attribute__((vector_size(32)));
+
+#define BN_LOAD(VT, p) (__extension__({ VT v_; memcpy(&v_, (p), sizeof v_); v_; }))
+
+/* bn_stream_{normalize,dx_segs}_<ISA>_f: the ordinary loops' arithmetic
+ * (rows_normalize, segs_dx) with each row (segment) peeled to the vector alignment that
+ * streaming stores need, then a fence so that the lines are visible before the team's
+ * barrier.  (A row-by-row streaming rows_dx was slower than the four-row ordinary loop:
+ * it loads its six coefficient vectors once per row instead of once per four.) */
+#define BN_DEFINE_STREAMS(T, VT, STREAM, NAME_SFX, TARGET)                                   \
+__attribute__((target(TARGET))) static void bn_stream_normalize_##NAME_SFX(                 \
+    const T *x, T *out, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1, const T *co)               \
 {                                                                                            \
-    const float *mhi = co, *mlo = co + d, *sc = co + 2 * d, *sh = co + 3 * d;                \
+    enum { W = sizeof(VT) / sizeof(T) };                                                     \
+    const T *mhi = co, *mlo = co + d, *sc = co + 2 * d, *sh = co + 3 * d;                    \
     for (ptrdiff_t i = r0; i < r1; i++) {                                                    \
-        const float *xr = x + i * d;                                                         \
-        float *o = out + i * d;                                                              \
+        const T *xr = x + i * d;                                                             \
+        T *o = out + i * d;                                                                  \
         ptrdiff_t j = 0;                                                                     \
-        for (; j < d && ((uintptr_t)(o + j) & (W * sizeof(float) - 1)); j++)                 \
-            o[j] = ((xr[j] - mhi[j]) - mlo[j]) * sc[j] + sh[j];                              \
-        for (; j + W <= d; j += W) {                                                         \
-            VT v = P##_sub_ps(P##_sub_ps(P##_loadu_ps(xr + j), P##_loadu_ps(mhi + j)),       \
-                              P##_loadu_ps(mlo + j));                                        \
-            v = P##_add_ps(P##_mul_ps(v, P##_loadu_ps(sc + j)), P##_loadu_ps(sh + j));       \
-            P##_stream_ps(o + j, v);                                                         \
-        }                                                                                    \
-        for (; j < d; j++) o[j] = ((xr[j] - mhi[j]) - mlo[j]) * sc[j] + sh[j];               \
+        for (; j < d && (uintptr_t)(o + j) % sizeof(VT); j++)                                \
+            o[j] = BN_NORMALIZE_EXPR(xr[j], mhi[j], mlo[j], sc[j], sh[j]);                   \
+        for (; j + W <= d; j += W)                                                           \
+            STREAM(o + j, BN_NORMALIZE_EXPR(BN_LOAD(VT, xr + j), BN_LOAD(VT, mhi + j),       \
+                                            BN_LOAD(VT, mlo + j), BN_LOAD(VT, sc + j),       \
+                                            BN_LOAD(VT, sh + j)));                           \
+        for (; j < d; j++) o[j] = BN_NORMALIZE_EXPR(xr[j], mhi[j], mlo[j], sc[j], sh[j]);    \
     }                                                                                        \
-    _mm_sfence(); /* the streamed lines are visible before the team's barrier */             \
+    _mm_sfence();                                                                            \
+}                                                                                            \
+                                                                                             \
+__attribute__((target(TARGET))) static void bn_stream_dx_segs_##NAME_SFX(                   \
+    const T *dout, const T *x, T *dx, ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1,  \
+    const T *co)                                                                             \
+{                                                                                            \
+    enum { W = sizeof(VT) / sizeof(T) };                                                     \
+    for (ptrdiff_t k = k1 - 1; k >= k0; k--) { /* last to first, as segs_dx */               \
+        const T *g = dout + k * s, *xs = x + k * s;                                          \
+        T *o = dx + k * s;                                                                   \
+        const ptrdiff_t j = k % c;                                                           \
+        const T mhi = co[j], mlo = co[c + j], is = co[2 * c + j], a = co[3 * c + j],         \
+                cb = co[4 * c + j], cg = co[5 * c + j];                                      \
+        ptrdiff_t i = 0;                                                                     \
+        for (; i < s && (uintptr_t)(o + i) % sizeof(VT); i++)                                \
+            o[i] = BN_DX_EXPR(g[i], xs[i], mhi, mlo, is, a, cb, cg);                         \
+        for (; i + W <= s; i += W)                                                           \
+            STREAM(o + i, BN_DX_EXPR(BN_LOAD(VT, g + i), BN_LOAD(VT, xs + i), mhi, mlo, is,  \
+                                     a, cb, cg));                                            \
+        for (; i < s; i++) o[i] = BN_DX_EXPR(g[i], xs[i], mhi, mlo, is, a, cb, cg);          \
+    }                                                                                        \
+    _mm_sfence();                                                                            \
 }
 
-BN_DEFINE_STREAM(bn_stream_rows_avx512, "avx512f", 16, __m512, _mm512)
-BN_DEFINE_STREAM(bn_stream_rows_avx, "avx", 8, __m256, _mm256)
+#define BN_STREAM_512F(p, v) _mm512_stream_ps((p), (__m512)(v))
+#define BN_STREAM_256F(p, v) _mm256_stream_ps((p), (__m256)(v))
+BN_DEFINE_STREAMS(float, bn_v16f, BN_STREAM_512F, avx512_f, "avx512f")
+BN_DEFINE_STREAMS(float, bn_v8f, BN_STREAM_256F, avx_f, "avx")
 
-/* 2: AVX-512F, 1: AVX, 0: no streaming path; for an output of `bytes`. */
+/* 2: AVX-512F, 1: AVX, 0: ordinary stores; for an output of `bytes`. */
 static int bn_stream_level(size_t bytes)
 {
     static int level = -1;  /* a benign race: every thread computes the same value */
@@ -115,21 +154,12 @@ static int bn_stream_level(size_t bytes)
     return level;
 }
 
-static void bn_stream_rows(const float *x, float *out, ptrdiff_t d, ptrdiff_t r0,
-                           ptrdiff_t r1, const float *co, int level)
-{
-    if (level == 2)
-        bn_stream_rows_avx512(x, out, d, r0, r1, co);
-    else
-        bn_stream_rows_avx(x, out, d, r0, r1, co);
-}
+/* The float32 streaming call for `level` (> 0). */
+#define BN_STREAM_CALL(level, name, ...)                                                     \
+    ((level) == 2 ? bn_stream_##name##_avx512_f(__VA_ARGS__)                                 \
+                  : bn_stream_##name##_avx_f(__VA_ARGS__))
 #else
 static int bn_stream_level(size_t bytes) { (void)bytes; return 0; }
-static void bn_stream_rows(const float *x, float *out, ptrdiff_t d, ptrdiff_t r0,
-                           ptrdiff_t r1, const float *co, int level)
-{
-    (void)x; (void)out; (void)d; (void)r0; (void)r1; (void)co; (void)level;
-}
 #endif
 
 #define BN_T float
