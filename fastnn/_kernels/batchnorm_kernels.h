@@ -72,11 +72,13 @@ static inline void bn_merge(double *na, double *ma, double *qa, double nb, doubl
  * 2-d batch, dx of an image batch) when their output exceeds BN_STREAM_BYTES.  With ordinary
  * stores every line of the output is first read into the cache, where it also evicts the
  * inputs that the pass (or the next one) reads again; streaming stores write it straight to
- * memory.  Measured at (4096, 1024) float32, train forward: 2.2-2.5 -> 1.4-1.7 ms (1 thread),
- * 1.3-1.75 -> 0.95-1.17 ms (2); at (32, 64, 32, 32) float64, spatial backward on 2 threads:
- * 2.8-3.1 -> 2.15-2.3 ms.  Below the threshold the next layer may still find the output in
- * cache, so ordinary stores stay.  Test mode reads its output back for a check and never
- * streams.  x86-64 with run-time dispatch only: AVX-512F or AVX, checked once. */
+ * memory.  Measured (medians, A/B against ordinary stores): (4096, 1024) train forward
+ * 2.2-2.5 -> 1.4-1.7 ms on 1 thread, 1.3-1.75 -> 0.95-1.17 ms on 2; (32, 64, 32, 32) spatial
+ * backward 1.34-1.42 -> 0.96-1.02 ms on 1 thread.  float64 and the 2-d dx pass (whose
+ * ordinary loop loads its six coefficient vectors once per four rows) measured slower or
+ * mixed, and keep ordinary stores.  Below the threshold the next layer may still find the
+ * output in cache, so ordinary stores stay.  Test mode reads its output back for a check and
+ * never streams.  x86-64 with run-time dispatch only: AVX-512F or AVX, checked once. */
 #define BN_STREAM_BYTES ((size_t)8 << 20)
 
 #if FASTNN_DISPATCH_ACTIVE
