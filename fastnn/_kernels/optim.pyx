@@ -43,26 +43,11 @@ cdef extern from "optim_kernels.h" nogil:
                           fastnn_index r0, fastnn_index r1, fastnn_index n, fastnn_index ncols,
                           fastnn_index s_row, fastnn_index s_col, fastnn_index d_row,
                           fastnn_index d_col, fastnn_index itemsize)
-    void fastnn_sgd_f32(float *p, const float *g, fastnn_index n, float lr)
-    void fastnn_sgd_f64(double *p, const double *g, fastnn_index n, double lr)
-    void fastnn_momentum_f32(float *p, const float *g, float *v, fastnn_index n, float lr,
-                             float mu)
-    void fastnn_momentum_f64(double *p, const double *g, double *v, fastnn_index n, double lr,
-                             double mu)
-    void fastnn_nesterov_f32(float *p, const float *g, float *v, fastnn_index n, float lr,
-                             float mu, float c1, float c2)
-    void fastnn_nesterov_f64(double *p, const double *g, double *v, fastnn_index n, double lr,
-                             double mu, double c1, double c2)
-    void fastnn_rmsprop_f32(float *p, const float *g, float *cache, fastnn_index n, float lr,
-                            float decay, float one_minus_decay, float eps)
-    void fastnn_rmsprop_f64(double *p, const double *g, double *cache, fastnn_index n,
-                            double lr, double decay, double one_minus_decay, double eps)
-    void fastnn_adam_f32(float *p, const float *g, float *m, float *v, fastnn_index n,
-                         float beta1, float one_minus_beta1, float beta2,
-                         float one_minus_beta2, float bc2, float eps, float step)
-    void fastnn_adam_f64(double *p, const double *g, double *m, double *v, fastnn_index n,
-                         double beta1, double one_minus_beta1, double beta2,
-                         double one_minus_beta2, double bc2, double eps, double step)
+    # fastnn_update(f64, rule, a, lo, n, s): the header's macro picks the dtype's entry point
+    enum fastnn_rule:
+        FASTNN_SGD, FASTNN_MOMENTUM, FASTNN_NESTEROV, FASTNN_RMSPROP, FASTNN_ADAM
+    void fastnn_update(bint f64, int rule, void **a, fastnn_index lo, fastnn_index n,
+                       const double *s)
 
 
 def first_bad_index(cnp.ndarray idx, Py_ssize_t n):
@@ -118,51 +103,7 @@ cdef int _flat_type(tuple arrays) except -2:
     return cnp.PyArray_TYPE(<cnp.ndarray>arrays[0])
 
 
-cdef enum Rule:
-    SGD, MOMENTUM, NESTEROV, RMSPROP, ADAM
-
-
-cdef void _update_chunk(Rule rule, bint f32, void **a, Py_ssize_t lo, Py_ssize_t n,
-                        const double *s) noexcept nogil:
-    """Apply ``rule`` to elements [lo, lo + n) of the arrays ``a`` (parameter first, then the
-    gradient and the state) with the scalars ``s``, rounded once to the dtype."""
-    if rule == SGD:
-        if f32:
-            fastnn_sgd_f32(<float *>a[0] + lo, <const float *>a[1] + lo, n, <float>s[0])
-        else:
-            fastnn_sgd_f64(<double *>a[0] + lo, <const double *>a[1] + lo, n, s[0])
-    elif rule == MOMENTUM:
-        if f32:
-            fastnn_momentum_f32(<float *>a[0] + lo, <const float *>a[1] + lo, <float *>a[2] + lo,
-                                n, <float>s[0], <float>s[1])
-        else:
-            fastnn_momentum_f64(<double *>a[0] + lo, <const double *>a[1] + lo,
-                                <double *>a[2] + lo, n, s[0], s[1])
-    elif rule == NESTEROV:
-        if f32:
-            fastnn_nesterov_f32(<float *>a[0] + lo, <const float *>a[1] + lo, <float *>a[2] + lo,
-                                n, <float>s[0], <float>s[1], <float>s[2], <float>s[3])
-        else:
-            fastnn_nesterov_f64(<double *>a[0] + lo, <const double *>a[1] + lo,
-                                <double *>a[2] + lo, n, s[0], s[1], s[2], s[3])
-    elif rule == RMSPROP:
-        if f32:
-            fastnn_rmsprop_f32(<float *>a[0] + lo, <const float *>a[1] + lo, <float *>a[2] + lo,
-                               n, <float>s[0], <float>s[1], <float>s[2], <float>s[3])
-        else:
-            fastnn_rmsprop_f64(<double *>a[0] + lo, <const double *>a[1] + lo,
-                               <double *>a[2] + lo, n, s[0], s[1], s[2], s[3])
-    else:
-        if f32:
-            fastnn_adam_f32(<float *>a[0] + lo, <const float *>a[1] + lo, <float *>a[2] + lo,
-                            <float *>a[3] + lo, n, <float>s[0], <float>s[1], <float>s[2],
-                            <float>s[3], <float>s[4], <float>s[5], <float>s[6])
-        else:
-            fastnn_adam_f64(<double *>a[0] + lo, <const double *>a[1] + lo, <double *>a[2] + lo,
-                            <double *>a[3] + lo, n, s[0], s[1], s[2], s[3], s[4], s[5], s[6])
-
-
-cdef object _update(Rule rule, tuple arrays, const double *s, int n_threads):
+cdef object _update(int rule, tuple arrays, const double *s, int n_threads):
     """Run ``rule`` over the flat arrays, one aligned chunk per thread; NotImplemented if the
     arrays need the NumPy path."""
     cdef int typenum = _flat_type(arrays)
@@ -173,15 +114,15 @@ cdef object _update(Rule rule, tuple arrays, const double *s, int n_threads):
     for i in range(len(arrays)):
         a[i] = cnp.PyArray_DATA(<cnp.ndarray>arrays[i])
     cdef int nt = team_size(n, _UPDATE_PARALLEL_THRESHOLD, n_threads, n), t
-    cdef bint f32 = typenum == cnp.NPY_FLOAT
+    cdef bint f64 = typenum == cnp.NPY_DOUBLE
     with nogil:
         if nt == 1:  # no OpenMP region for the trainer's one-thread steps
-            _update_chunk(rule, f32, a, 0, n, s)
+            fastnn_update(f64, rule, a, 0, n, s)
         else:
             for t in prange(nt, schedule="static", num_threads=nt):
                 lo = chunk_start(n, nt, t)
                 hi = chunk_start(n, nt, t + 1)
-                _update_chunk(rule, f32, a, lo, hi - lo, s)
+                fastnn_update(f64, rule, a, lo, hi - lo, s)
     return None
 
 
@@ -189,28 +130,28 @@ def sgd(p, g, double lr, int n_threads):
     """p -= lr * g in place; NotImplemented if the arrays need the NumPy path."""
     cdef double s[1]
     s[0] = lr
-    return _update(SGD, (p, g), s, n_threads)
+    return _update(FASTNN_SGD, (p, g), s, n_threads)
 
 
 def momentum(p, g, v, double lr, double mu, int n_threads):
     """v = mu * v - lr * g; p += v, in place; NotImplemented for the NumPy path."""
     cdef double s[2]
     s[0], s[1] = lr, mu
-    return _update(MOMENTUM, (p, g, v), s, n_threads)
+    return _update(FASTNN_MOMENTUM, (p, g, v), s, n_threads)
 
 
 def nesterov(p, g, v, double lr, double mu, int n_threads):
     """p += mu**2 * v - (1 + mu) * lr * g; v = mu * v - lr * g, in place."""
     cdef double s[4]
     s[0], s[1], s[2], s[3] = lr, mu, mu * mu, (1.0 + mu) * lr
-    return _update(NESTEROV, (p, g, v), s, n_threads)
+    return _update(FASTNN_NESTEROV, (p, g, v), s, n_threads)
 
 
 def rmsprop(p, g, cache, double lr, double decay, double eps, int n_threads):
     """cache = decay * cache + (1 - decay) * g**2; p -= lr * g / sqrt(cache + eps)."""
     cdef double s[4]
     s[0], s[1], s[2], s[3] = lr, decay, 1.0 - decay, eps
-    return _update(RMSPROP, (p, g, cache), s, n_threads)
+    return _update(FASTNN_RMSPROP, (p, g, cache), s, n_threads)
 
 
 def adam(p, g, m, v, double lr, Py_ssize_t t_step, double beta1, double beta2, double eps,
@@ -220,4 +161,4 @@ def adam(p, g, m, v, double lr, Py_ssize_t t_step, double beta1, double beta2, d
     cdef double s[7]
     s[0], s[1], s[2], s[3] = beta1, 1.0 - beta1, beta2, 1.0 - beta2
     s[4], s[5], s[6] = 1.0 - beta2 ** t_step, eps, lr / (1.0 - beta1 ** t_step)
-    return _update(ADAM, (p, g, m, v), s, n_threads)
+    return _update(FASTNN_ADAM, (p, g, m, v), s, n_threads)

@@ -112,4 +112,39 @@ FASTNN_CLONES static void fastnn_adam_##SUF(T *FASTNN_RESTRICT p, const T *FASTN
 FASTNN_OPTIM_DEFINE(float, f32, sqrtf)
 FASTNN_OPTIM_DEFINE(double, f64, sqrt)
 
+/* The update rules, and one entry point per dtype for optim.pyx: rule over elements
+ * [lo, lo + n) of a[0] (the parameter), a[1] (the gradient) and a[2], a[3] (the state the
+ * rule keeps), with the scalars s (the orders of the functions above) rounded once to T. */
+enum fastnn_rule { FASTNN_SGD, FASTNN_MOMENTUM, FASTNN_NESTEROV, FASTNN_RMSPROP, FASTNN_ADAM };
+
+#define FASTNN_UPDATE_DEFINE(T, SUF)                                                        \
+static void fastnn_update_##SUF(int rule, void **a, fastnn_index lo, fastnn_index n,        \
+                                const double *s) {                                          \
+    T *p = (T *)a[0] + lo;                                                                  \
+    const T *g = (const T *)a[1] + lo;                                                      \
+    switch (rule) {                                                                         \
+    case FASTNN_SGD:                                                                        \
+        fastnn_sgd_##SUF(p, g, n, (T)s[0]);                                                 \
+        break;                                                                              \
+    case FASTNN_MOMENTUM:                                                                   \
+        fastnn_momentum_##SUF(p, g, (T *)a[2] + lo, n, (T)s[0], (T)s[1]);                   \
+        break;                                                                              \
+    case FASTNN_NESTEROV:                                                                   \
+        fastnn_nesterov_##SUF(p, g, (T *)a[2] + lo, n, (T)s[0], (T)s[1], (T)s[2], (T)s[3]); \
+        break;                                                                              \
+    case FASTNN_RMSPROP:                                                                    \
+        fastnn_rmsprop_##SUF(p, g, (T *)a[2] + lo, n, (T)s[0], (T)s[1], (T)s[2], (T)s[3]);  \
+        break;                                                                              \
+    default:                                                                                \
+        fastnn_adam_##SUF(p, g, (T *)a[2] + lo, (T *)a[3] + lo, n, (T)s[0], (T)s[1],        \
+                          (T)s[2], (T)s[3], (T)s[4], (T)s[5], (T)s[6]);                     \
+    }                                                                                       \
+}
+
+FASTNN_UPDATE_DEFINE(float, f32)
+FASTNN_UPDATE_DEFINE(double, f64)
+
+#define fastnn_update(f64, ...) \
+    ((f64) ? fastnn_update_f64(__VA_ARGS__) : fastnn_update_f32(__VA_ARGS__))
+
 #endif /* FASTNN_OPTIM_KERNELS_H */
