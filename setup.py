@@ -103,7 +103,10 @@ class BuildExt(build_ext):
         else:
             # -fno-math-errno / -fno-trapping-math let gcc vectorise our polynomial exp and
             # tanh; -ffast-math is deliberately absent (it breaks NaN and inf handling).
-            base_compile = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-std=c11"]
+            # -ffp-contract=off is gcc's default under -std=c11 but not clang's: the
+            # element-wise kernels promise NumPy's bits (no FMA outside FASTNN_CONTRACT_ON).
+            base_compile = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-std=c11",
+                            "-ffp-contract=off"]
             base_link = ["-lm"] if sys.platform.startswith("linux") else []
 
         omp_compile, omp_link = _openmp_flags(compiler)

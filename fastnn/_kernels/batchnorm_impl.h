@@ -594,14 +594,14 @@ static void BN(finish_stats)(double *scratch, ptrdiff_t stride, int nthreads, pt
     }
 }
 
-/* The train-mode normalise pass: streaming stores (stream > 0, float32 only, see
- * BN_STREAM_BYTES) for a large 2-d output, else normalize_part. */
+/* The train-mode normalise pass: streaming stores (stream > 0, see BN(stream_level)) for a
+ * 2-d batch, else normalize_part. */
 static void BN(normalize_train_part)(const BN_T *x, BN_T *out, ptrdiff_t c, ptrdiff_t s,
                                      ptrdiff_t u0, ptrdiff_t u1, int wide, int stream,
                                      const BN_T *co, const double *mean, const double *dco)
 {
 #if FASTNN_DISPATCH_ACTIVE
-    if (stream) {
+    if (stream && s == 1 && sizeof(BN_T) == sizeof(float)) {
         BN_STREAM_CALL(stream, normalize, (const float *)x, (float *)out, c, u0, u1,
                        (const float *)co);
         return;
@@ -610,13 +610,15 @@ static void BN(normalize_train_part)(const BN_T *x, BN_T *out, ptrdiff_t c, ptrd
     BN(normalize_part)(x, out, c, s, u0, u1, wide, co, mean, dco);
 }
 
-/* Streaming level for an element pass writing n * c * s elements (0: ordinary stores).
- * float32 only: for float64 it measured slower at (4096, 1024) and mixed at (32, 64, 32, 32);
- * and only the element-type ("wide") loops have a streaming twin. */
+/* Streaming level of a train-mode element pass over n * c * s elements (0: ordinary
+ * stores).  float32 only (float64 measured slower at (4096, 1024) and mixed at (32, 64, 32,
+ * 32)), and only the element-type ("wide") loops have streaming twins: normalise for 2-d
+ * batches, dx for image batches (the callees check which). */
 static int BN(stream_level)(ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, int wide)
 {
     if (sizeof(BN_T) != sizeof(float) || !wide) return 0;
-    return bn_stream_level((size_t)n * (size_t)c * (size_t)s * sizeof(BN_T));
+    return bn_stream_level((size_t)n * (size_t)c * (size_t)s * sizeof(BN_T),
+                           (size_t)(s == 1 ? c : s) * sizeof(BN_T));
 }
 
 /* Train-mode forward.  x, out: (n, c, s); gamma, beta, running stats: (c,).  Writes out,
@@ -642,7 +644,7 @@ static int BN(forward_train)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c,
         BN(finish_stats)(scratch, stride, 1, c, eps, momentum, rm_in, rv_in, rm_out, rv_out,
                          mean, inv_std);
         wide = BN(wide_ok)(scratch + 2 * c, c);
-        stream = s == 1 ? BN(stream_level)(n, c, s, wide) : 0;
+        stream = BN(stream_level)(n, c, s, wide);
         BN(set_affine)(co, dco, c, mean, inv_std, gamma, beta);
         BN(normalize_train_part)(x, out, c, s, 0, units, wide, stream, co, mean, dco);
     } else {
@@ -657,7 +659,7 @@ static int BN(forward_train)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c,
                 BN(finish_stats)(scratch, stride, team, c, eps, momentum, rm_in, rv_in, rm_out,
                                  rv_out, mean, inv_std);
                 wide = BN(wide_ok)(scratch + 2 * c, c);
-                stream = s == 1 ? BN(stream_level)(n, c, s, wide) : 0;
+                stream = BN(stream_level)(n, c, s, wide);
                 BN(set_affine)(co, dco, c, mean, inv_std, gamma, beta);
             }
             BN(normalize_train_part)(x, out, c, s, u0, u1, wide, stream, co, mean, dco);
@@ -752,7 +754,7 @@ static void BN(dx_part)(const BN_T *dout, const BN_T *x, BN_T *dx, ptrdiff_t c, 
                         const double *mean, const double *dco)
 {
 #if FASTNN_DISPATCH_ACTIVE
-    if (stream && s > 1) {
+    if (stream && s > 1 && sizeof(BN_T) == sizeof(float)) {
         BN_STREAM_CALL(stream, dx_segs, (const float *)dout, (const float *)x, (float *)dx, c,
                        s, u0, u1, (const float *)co);
         return;

@@ -78,7 +78,7 @@ static inline void bn_merge(double *na, double *ma, double *qa, double nb, doubl
  * ordinary loop loads its six coefficient vectors once per four rows) measured slower or
  * mixed, and keep ordinary stores.  Below the threshold the next layer may still find the
  * output in cache, so ordinary stores stay.  Test mode reads its output back for a check and
- * never streams.  x86-64 with run-time dispatch only: AVX-512F or AVX, checked once. */
+ * never streams.  x86-64 with run-time dispatch only: AVX-512F or AVX2 (fastnn_cpu_features). */
 #define BN_STREAM_BYTES ((size_t)8 << 20)
 
 #if FASTNN_DISPATCH_ACTIVE
@@ -106,7 +106,7 @@ __attribute__((target(TARGET))) static void bn_stream_normalize_##NAME_SFX(     
         const T *xr = x + i * d;                                                             \
         T *o = out + i * d;                                                                  \
         ptrdiff_t j = 0;                                                                     \
-        for (; j < d && (uintptr_t)(o + j) % sizeof(VT); j++)                                \
+        for (; j < d && (uintptr_t)(o + j) % 64; j++) /* whole lines streamed */           \
             o[j] = BN_NORMALIZE_EXPR(xr[j], mhi[j], mlo[j], sc[j], sh[j]);                   \
         for (; j + W <= d; j += W)                                                           \
             STREAM(o + j, BN_NORMALIZE_EXPR(BN_LOAD(VT, xr + j), BN_LOAD(VT, mhi + j),       \
@@ -129,7 +129,7 @@ __attribute__((target(TARGET))) static void bn_stream_dx_segs_##NAME_SFX(       
         const T mhi = co[j], mlo = co[c + j], is = co[2 * c + j], a = co[3 * c + j],         \
                 cb = co[4 * c + j], cg = co[5 * c + j];                                      \
         ptrdiff_t i = 0;                                                                     \
-        for (; i < s && (uintptr_t)(o + i) % sizeof(VT); i++)                                \
+        for (; i < s && (uintptr_t)(o + i) % 64; i++)                                       \
             o[i] = BN_DX_EXPR(g[i], xs[i], mhi, mlo, is, a, cb, cg);                         \
         for (; i + W <= s; i += W)                                                           \
             STREAM(o + i, BN_DX_EXPR(BN_LOAD(VT, g + i), BN_LOAD(VT, xs + i), mhi, mlo, is,  \
@@ -142,18 +142,17 @@ __attribute__((target(TARGET))) static void bn_stream_dx_segs_##NAME_SFX(       
 #define BN_STREAM_512F(p, v) _mm512_stream_ps((p), (__m512)(v))
 #define BN_STREAM_256F(p, v) _mm256_stream_ps((p), (__m256)(v))
 BN_DEFINE_STREAMS(float, bn_v16f, BN_STREAM_512F, avx512_f, "avx512f")
-BN_DEFINE_STREAMS(float, bn_v8f, BN_STREAM_256F, avx_f, "avx")
+BN_DEFINE_STREAMS(float, bn_v8f, BN_STREAM_256F, avx_f, "avx2")
 
-/* 2: AVX-512F, 1: AVX, 0: ordinary stores; for an output of `bytes`. */
-static int bn_stream_level(size_t bytes)
+/* 2: AVX-512F, 1: AVX2 (its 256-bit streaming store), 0: ordinary stores, for a pass that
+ * writes `bytes` in rows (segments) of `row_bytes`: short rows would go mostly through the
+ * scalar peel and tail. */
+static int bn_stream_level(size_t bytes, size_t row_bytes)
 {
-    static int level = -1;  /* a benign race: every thread computes the same value */
-    if (bytes < BN_STREAM_BYTES) return 0;
-    if (level < 0) {
-        __builtin_cpu_init();
-        level = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx") ? 1 : 0;
-    }
-    return level;
+    int cpu;
+    if (bytes < BN_STREAM_BYTES || row_bytes < 256) return 0;
+    cpu = fastnn_cpu_features();
+    return cpu & FASTNN_CPU_AVX512F ? 2 : cpu & FASTNN_CPU_AVX2 ? 1 : 0;
 }
 
 /* The float32 streaming call for `level` (> 0). */
@@ -161,7 +160,11 @@ static int bn_stream_level(size_t bytes)
     ((level) == 2 ? bn_stream_##name##_avx512_f(__VA_ARGS__)                                 \
                   : bn_stream_##name##_avx_f(__VA_ARGS__))
 #else
-static int bn_stream_level(size_t bytes) { (void)bytes; return 0; }
+static int bn_stream_level(size_t bytes, size_t row_bytes)
+{
+    (void)bytes; (void)row_bytes;
+    return 0;
+}
 #endif
 
 #define BN_T float

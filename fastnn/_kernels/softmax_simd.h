@@ -14,8 +14,8 @@
  *   block scheme at C = 1000 (it does two fewer passes and no float -> double copy).
  * - exp is a Cephes-style polynomial written for arguments <= 0 (always the case after the
  *   max shift) with branch-free selects and a bit-level 2^n, so gcc vectorises it inside the
- *   FASTNN_CLONES functions without -ffast-math.  float32 a degree-6 float polynomial (~1 ulp),
- *   float64 a degree-12 Taylor polynomial on |r| <= ln2/2 (~1-2 ulp).  Results below the
+ *   FASTNN_CLONES functions without -ffast-math.  float32 uses a degree-6 float polynomial
+ *   (~1 ulp), float64 a degree-12 Taylor polynomial on |r| <= ln2/2 (~1-2 ulp).  Results below the
  *   smallest normal number are flushed to 0 (the probabilities concerned are < 1e-38 / 1e-308).
  * - Reductions (row max, row sums) are written over explicit vectors with independent
  *   accumulators and reduced in a fixed order (see below), so they vectorise without
@@ -173,15 +173,15 @@ static fastnn_index fastnn_sm_first_bad_label(const fastnn_index *y, fastnn_inde
     return -1;
 }
 
-/* Row reductions.  Floating-point reductions only vectorise if the compiler may reorder
- * them, which it may not without -ffast-math; so with GCC/clang vector extensions they are
- * written over 16-byte vectors with four independent accumulators (one accumulator would
- * be latency-bound), combined in a fixed order, so that the result does not depend on the
- * CPU clone.  16 bytes because a generic vector wider than the clone's registers is lowered
- * through memory.  Other compilers get scalar loops.
+/* Row reductions of the block scheme (C < FASTNN_SM_WIDE).  Floating-point reductions only
+ * vectorise if the compiler may reorder them, which it may not without -ffast-math; so with
+ * GCC/clang vector extensions they are written over 16-byte vectors with four independent
+ * accumulators (one accumulator would be latency-bound), combined in a fixed order, so that
+ * the result does not depend on the CPU clone's vector width (the wide-row path below uses
+ * 64-byte vectors, which gcc splits for narrower clones).  Other compilers get scalar loops.
  *
- * Row sums are taken over double copies of the exps (written by the exp loop, where the
- * float -> double conversion vectorises at the clone's full width).
+ * The block scheme's row sums are taken over double copies of the exps (written by the exp
+ * loop, where the float -> double conversion vectorises at the clone's full width).
  *
  * For small C (the lecture notes' 10 classes) a row is too short for vectors; the *4
  * variants reduce four consecutive rows in one interleaved scalar loop instead, so that four
@@ -334,7 +334,8 @@ FASTNN_INLINE void fastnn_sm_rowmax4_##SFX(const T *x, fastnn_index C, T *m) {  
  * out with the sum accumulated in double on the fly, (3) the scaling.  The loops work on
  * 64-byte vectors (one AVX-512 register, two AVX2 or four SSE2 ones: gcc splits them for the
  * narrower clones), 16 lanes per step for both dtypes, and every reduction combines its lanes
- * in a fixed order, so the results do not depend on the clone.  While a row is being worked
+ * in a fixed order, so the reductions do not depend on the clone's width (the exp itself
+ * uses FMA in the clones that have it, so its last bit can).  While a row is being worked
  * on, the next row of x is prefetched so that memory streams under the arithmetic. */
 #define FASTNN_SM_WIDE 128
 
@@ -342,6 +343,8 @@ typedef float fastnn_w16f __attribute__((vector_size(64)));
 typedef int32_t fastnn_w16i __attribute__((vector_size(64)));
 typedef double fastnn_w8d __attribute__((vector_size(64)));
 typedef int64_t fastnn_w8l __attribute__((vector_size(64)));
+typedef uint32_t fastnn_w16u __attribute__((vector_size(64)));
+typedef uint64_t fastnn_w8u __attribute__((vector_size(64)));
 
 /* mask ? a : b, lane-wise, for a mask of all-ones / all-zeros lanes */
 #define FASTNN_SM_SELECT(VT, VI, mask, a, b) ((VT)(((VI)(a) & (mask)) | ((VI)(b) & ~(mask))))
@@ -352,7 +355,7 @@ FASTNN_INLINE fastnn_w16f fastnn_sm_vexp_f32(fastnn_w16f x) {
     fastnn_w16i below = x < lo;
     fastnn_w16f xc = FASTNN_SM_SELECT(fastnn_w16f, fastnn_w16i, below, x - x + lo, x);
     FASTNN_SM_EXP_POLY_F32(fastnn_w16f, xc, t, p)
-    fastnn_w16f scale = (fastnn_w16f)(((fastnn_w16i)t + 127) << 23);
+    fastnn_w16f scale = (fastnn_w16f)(((fastnn_w16u)t + 127u) << 23); /* unsigned: wraps */
     return (fastnn_w16f)((fastnn_w16i)(p * scale) & ~below);
 }
 
@@ -362,7 +365,7 @@ FASTNN_INLINE fastnn_w8d fastnn_sm_vexp_f64(fastnn_w8d x) {
     fastnn_w8l below = x < lo;
     fastnn_w8d xc = FASTNN_SM_SELECT(fastnn_w8d, fastnn_w8l, below, x - x + lo, x);
     FASTNN_SM_EXP_POLY_F64(fastnn_w8d, xc, t, p)
-    fastnn_w8d scale = (fastnn_w8d)(((fastnn_w8l)t + 1023) << 52);
+    fastnn_w8d scale = (fastnn_w8d)(((fastnn_w8u)t + 1023u) << 52);
     return (fastnn_w8d)((fastnn_w8l)(p * scale) & ~below);
 }
 
