@@ -184,6 +184,27 @@ def test_unpicklable_train_fn_is_refused_for_workers():
 
     with pytest.raises(TypeError, match="picklable"):
         search.random_search(holds_a_lock, SPACE, 2, n_jobs=2, verbose=False)
+    # threads share the process: nothing is pickled, so nothing is refused
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as ex:
+        result = search.random_search(holds_a_lock, SPACE, 2, executor=ex, verbose=False)
+    assert [t.status for t in result] == ["ok", "ok"]
+
+
+def kills_its_worker(params):
+    os._exit(3)
+
+
+def test_a_dead_worker_fails_every_trial_instead_of_the_search():
+    """A worker that dies breaks the pool: the trials not yet run are recorded as failed (the
+    search used to raise from submitting the next trial and lose the finished ones)."""
+    result = search.random_search(kills_its_worker, SPACE, 12, n_jobs=2, verbose=False)
+    assert len(result) == 12 and not result.interrupted
+    assert all(t.status == "failed" and t.error for t in result)
+    # the next search gets a fresh pool
+    again = search.random_search(Peak(-4), SPACE, 3, n_jobs=2, verbose=False)
+    assert [t.status for t in again] == ["ok"] * 3
 
 
 # ---- grid and random search
@@ -365,7 +386,7 @@ def overlapping(params):
     _met.wait()
     threads = fastnn.get_num_threads()
     if k:
-        _left[k - 1].wait(10)
+        assert _left[k - 1].wait(10), f"trial {k - 1} never left"  # else the order is untested
     _left[k].set()
     return {"val_acc": 0.0, "threads": threads}
 

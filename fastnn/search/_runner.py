@@ -315,7 +315,7 @@ class _Runner:
 
         self.backend = get_backend()
         self.parallel = executor is not None or self.n_jobs > 1
-        if self.parallel:
+        if self.parallel and not _in_process(executor):
             _dumps(train_fn)  # fail now with a clear message, not in every trial
 
     def run(self, jobs, desc="search"):
@@ -367,8 +367,14 @@ class _Runner:
 
         def submit(count):
             for job in itertools.islice(todo, count):
-                future = executor.submit(task, fn, job, self.pass_seed, self.abort_factor,
-                                         threads, backend)
+                try:
+                    future = executor.submit(task, fn, job, self.pass_seed, self.abort_factor,
+                                             threads, backend)
+                except Exception as exc:  # the pool broke (a worker died): no trial can run
+                    for lost in itertools.chain([job], todo):
+                        trials.append(_failed(lost, exc))
+                        progress.update(trials[-1])
+                    return
                 in_flight[future] = job
 
         try:
@@ -409,9 +415,11 @@ def _kill(executor, futures, timeout=1.0):
     dispatched every submitted trial (a dispatched future is running or done), then kill.
     """
     deadline = time.monotonic() + timeout
-    while any(not (f.running() or f.done()) for f in futures) and time.monotonic() < deadline:
-        time.sleep(0.001)
-    executor.shutdown(wait=False, kill_workers=True)
+    try:
+        while any(not (f.running() or f.done()) for f in futures) and time.monotonic() < deadline:
+            time.sleep(0.001)
+    finally:  # a second Ctrl-C during the wait still stops the workers
+        executor.shutdown(wait=False, kill_workers=True)
 
 
 def _outcome(future, job):
@@ -419,5 +427,9 @@ def _outcome(future, job):
     try:
         return future.result()
     except Exception as exc:  # the worker died, or the result could not travel back
-        return Trial(index=job.index, round=job.round, params=dict(job.params), seed=job.seed,
-                     status="failed", error=f"{type(exc).__name__}: {exc}")
+        return _failed(job, exc)
+
+
+def _failed(job, exc):
+    return Trial(index=job.index, round=job.round, params=dict(job.params), seed=job.seed,
+                 status="failed", error=f"{type(exc).__name__}: {exc}")
