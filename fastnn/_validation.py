@@ -98,10 +98,11 @@ def check_int(value, name, minimum=1):
     return result
 
 
-def check_scalar(value, name, minimum=None):
+def check_scalar(value, name, minimum=None, maximum=None, below=None):
     """A finite Python float from a real scalar (for alpha, eps, momentum...).
 
-    TypeError for a non-number; ValueError when not finite or below ``minimum`` (if given).
+    TypeError for a non-number; ValueError when not finite, below ``minimum``, above
+    ``maximum`` or not below ``below`` (each if given).
     """
     try:
         result = float(value)
@@ -111,6 +112,10 @@ def check_scalar(value, name, minimum=None):
         raise ValueError(f"{name} must be finite, got {result}")
     if minimum is not None and result < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {result}")
+    if maximum is not None and result > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {result}")
+    if below is not None and result >= below:
+        raise ValueError(f"{name} must be < {below}, got {result}")
     return result
 
 

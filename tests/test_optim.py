@@ -255,16 +255,19 @@ def test_update_layouts_nonfinite_and_threads(name):
     """Strided, transposed and overlapping arrays take the NumPy path; thread counts agree."""
     rng = np.random.default_rng(6)
     dtype = np.float32
-    for what, x in odd_arrays(dtype, kinds=("normal", "extreme", "nonfinite"),
-                              shapes=[(3, 5), (257, 300), (65537,)]):
-        shape = x.shape
-        _, g, states = _update_case(rng, name, shape, dtype)
+    runs = ((ref, 1), (fast, 1), (fast, 2), (fast, 7))
+
+    def cases():  # a fresh set of views per run: p is updated in place, layout and all
+        return odd_arrays(dtype, kinds=("normal", "extreme", "nonfinite"),
+                          shapes=[(3, 5), (257, 300), (65537,)])
+
+    for per_run in zip(*(cases() for _ in runs)):
+        what, x = per_run[0]
+        _, g, states = _update_case(rng, name, x.shape, dtype)
         states = [np.abs(s) for s in states]
         results = []
-        for impl, threads in ((ref, 1), (fast, 1), (fast, 2), (fast, 7)):
-            p = x.copy()
-            if "transposed" in what:  # keep the layout: a transposed view of a C array
-                p = x.T.copy().T
+        for (impl, threads), (_, p) in zip(runs, per_run):
+            assert p.strides == x.strides and not np.shares_memory(p, x) or p is x
             ss = [s.copy() for s in states]
             with fastnn.num_threads(threads), np.errstate(all="ignore"):
                 _call_update(getattr(impl, name), name, p, g, ss, 1e-2)
@@ -373,6 +376,28 @@ def test_state_bad_input_same_errors(name):
         for impl in (getattr(fast, name), getattr(ref, name)):
             with pytest.raises(ValueError, match="must be finite"):
                 impl(p.copy(), g, *states, 0.1, float("inf"))
+
+
+@pytest.mark.parametrize("name, kwargs, match", [
+    ("adam_update", {"beta1": 1.0}, "beta1 must be < 1"),
+    ("adam_update", {"beta2": 1.0}, "beta2 must be < 1"),
+    ("adam_update", {"beta1": -0.1}, "beta1 must be >= 0"),
+    ("adam_update", {"eps": -1e-8}, "eps must be >= 0"),
+    ("rmsprop_update", {"decay": 1.5}, "decay must be <= 1"),
+    ("rmsprop_update", {"decay": -0.5}, "decay must be >= 0"),
+    ("rmsprop_update", {"eps": -1e-8}, "eps must be >= 0"),
+])
+def test_update_hyperparameters_out_of_range_raise_on_both_paths(name, kwargs, match):
+    """beta1 = 1 divided by zero in the NumPy twin's bias correction and gave NaN in the
+    kernel; both now refuse it (and the other rates outside their ranges)."""
+    rng = np.random.default_rng(10)
+    p, g, states = _update_case(rng, name, (4, 5), np.float64)
+    extra = {"adam_update": (1,), "rmsprop_update": ()}[name]
+    for impl in (getattr(fast, name), getattr(ref, name)):
+        pp = p.copy()
+        with pytest.raises(ValueError, match=match):
+            impl(pp, g, *states, 0.1, *extra, **kwargs)
+        np.testing.assert_array_equal(pp, p)
 
 
 # ----------------------------------------------------------------------------- trainer

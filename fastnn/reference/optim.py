@@ -42,15 +42,19 @@ def _momentum_args(p, g, v, lr, mu):
     return (check_update(p, g, (("v", v),)), check_scalar(lr, "lr"), check_scalar(mu, "mu"))
 
 
+# The decay rates are averaging weights in [0, 1]; Adam's bias correction divides by
+# 1 - beta**t, so its betas stay below 1.  eps is added to a non-negative cache.
 def _rmsprop_args(p, g, cache, lr, decay, eps):
     return (check_update(p, g, (("cache", cache),)), check_scalar(lr, "lr"),
-            check_scalar(decay, "decay"), check_scalar(eps, "eps"))
+            check_scalar(decay, "decay", minimum=0, maximum=1),
+            check_scalar(eps, "eps", minimum=0))
 
 
 def _adam_args(p, g, m, v, lr, t, beta1, beta2, eps):
     return (check_update(p, g, (("m", m), ("v", v))), check_scalar(lr, "lr"), check_int(t, "t"),
-            check_scalar(beta1, "beta1"), check_scalar(beta2, "beta2"),
-            check_scalar(eps, "eps"))
+            check_scalar(beta1, "beta1", minimum=0, below=1),
+            check_scalar(beta2, "beta2", minimum=0, below=1),
+            check_scalar(eps, "eps", minimum=0))
 
 
 # ----------------------------------------------------------------------------- kernels
