@@ -6,7 +6,9 @@ round by round and reports min and median per backend and their ratio.
 
     PYTHONPATH=. python bench/trainer_ratio.py [--threads 1,2] [--rounds 7] [--update sgd]
 
-BLAS threads are set to the same count with threadpoolctl.
+BLAS threads are set to the same count with threadpoolctl.  The trainer runs fastnn's own
+kernels on one thread whatever the setting (see fastnn/trainer.py), so --threads varies the
+BLAS threads of the matrix products, which dominate the epoch.
 """
 
 import argparse

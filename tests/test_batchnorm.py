@@ -399,7 +399,9 @@ def test_statistics_stay_accurate_when_later_rows_jump_far_from_the_earlier_mean
     exact = x.astype(np.float64)
     p = {"mode": "train", "momentum": 0.0}
     fast.batchnorm_forward(x, np.ones(4, dtype), np.zeros(4, dtype), p)
-    np.testing.assert_allclose(p["running_var"], exact.var(axis=0), rtol=1e-5)
+    # float64: a one-pass E[x^2] - E[x]^2 is off by ~2e-14 here, the kernel by ~4e-15
+    np.testing.assert_allclose(p["running_var"], exact.var(axis=0),
+                               rtol=1e-6 if dtype == np.float32 else 8e-15)
     np.testing.assert_allclose(p["running_mean"], exact.mean(axis=0), rtol=1e-6, atol=1e-6)
 
 
