@@ -73,11 +73,11 @@ def unit_float(text):
     return value
 
 
-def _int(text, what="value"):
+def _int(text):
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{what} must be a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
 
 
 def positive_int(text):

@@ -274,7 +274,7 @@ class PCA(_Transformer):
         n, d = X.shape
         if n == 0 or d == 0:
             raise ValueError(f"cannot fit PCA on X of shape {X.shape}")
-        check_scalar(self.eps, "eps", minimum=0)
+        self._eps = check_scalar(self.eps, "eps", minimum=0)
         self._check_components(d)
         self._check_finite(X)
         mean = X.mean(axis=0, dtype=np.float64)
@@ -296,7 +296,7 @@ class PCA(_Transformer):
         return self
 
     def _scale(self):
-        return np.sqrt(self.explained_variance_ + float(self.eps))
+        return np.sqrt(self.explained_variance_ + self._eps)
 
     def transform(self, X):
         """Project X (M, D) onto the principal axes: (M, k) in X's float dtype."""

@@ -43,12 +43,8 @@ def _check_inputs(x, gamma, beta, bn_param, ndim=2):
     mode = bn_param["mode"]
     if mode not in ("train", "test"):
         raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
-    eps = check_scalar(bn_param.get("eps", 1e-5), "eps")
-    if eps < 0:
-        raise ValueError(f"eps must be >= 0, got {eps}")
-    momentum = check_scalar(bn_param.get("momentum", 0.9), "momentum")
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+    eps = check_scalar(bn_param.get("eps", 1e-5), "eps", minimum=0)
+    momentum = check_scalar(bn_param.get("momentum", 0.9), "momentum", minimum=0, maximum=1)
     if mode == "train" and x.size // d == 0:
         raise ValueError(f"batchnorm in train mode needs at least one value per channel, "
                          f"got x of shape {x.shape}")
