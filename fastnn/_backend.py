@@ -2,15 +2,18 @@
 
 ``"cython"`` (default) is the compiled core, ``"numpy"`` the reference twins; both are
 read from the kernel registry, so a kernel added there is switchable at once.  The
-environment variable ``FASTNN_BACKEND`` sets the backend at import.
+environment variable ``FASTNN_BACKEND`` sets the backend at import.  :func:`use_backend`
+switches it for the process; ``with backend(name):`` only for the current thread.
 """
 
 import contextlib
+import contextvars
 import os
 import types
 
 BACKENDS = ("cython", "numpy")
-_current = None
+_current = None  # process-wide
+_override = contextvars.ContextVar("fastnn_backend", default=None)  # backend(name)
 _namespaces = {}
 
 
@@ -21,7 +24,12 @@ def _check(name):
 
 
 def get_backend():
-    """Name of the active backend: ``"cython"`` or ``"numpy"``."""
+    """Name of the active backend in this thread: ``"cython"`` or ``"numpy"``."""
+    name = _override.get()
+    return _process_backend() if name is None else name
+
+
+def _process_backend():
     global _current
     if _current is None:
         _current = _check(os.environ.get("FASTNN_BACKEND", "cython").strip().lower() or "cython")
@@ -29,21 +37,22 @@ def get_backend():
 
 
 def use_backend(name):
-    """Switch every higher-level component to backend ``name``; returns the previous one."""
+    """Switch every higher-level component to backend ``name`` (process-wide); returns the
+    previous process-wide backend.  Inside ``with backend(other):`` this thread keeps ``other``."""
     global _current
-    previous = get_backend()
+    previous = _process_backend()
     _current = _check(name)
     return previous
 
 
 @contextlib.contextmanager
 def backend(name):
-    """Context manager form of :func:`use_backend`."""
-    previous = use_backend(name)
+    """Context manager: backend ``name`` for the current thread only, restored on exit."""
+    token = _override.set(_check(name))
     try:
         yield name
     finally:
-        use_backend(previous)
+        _override.reset(token)
 
 
 def ops():

@@ -3,16 +3,22 @@
 Kernels take their thread count explicitly (scikit-learn style); the wrappers ask
 :func:`threads_for` how many to use, which returns 1 below a kernel's measured size
 threshold (thread start-up costs more than it saves on small arrays).
+
+:func:`set_num_threads` sets the process-wide count; ``with num_threads(n):`` overrides it
+for the current thread (a context variable, like ``numpy.errstate``), so trainers running
+side by side on a thread pool each keep their own setting and restore it in any order.
 """
 
 import contextlib
+import contextvars
 import os
 import platform
 import sys
 
 from fastnn._validation import check_int
 
-_num_threads = None  # resolved lazily from the environment
+_num_threads = None  # process-wide, resolved lazily from the environment
+_override = contextvars.ContextVar("fastnn_num_threads", default=None)  # num_threads(n)
 
 
 def _usable_cores():
@@ -34,40 +40,48 @@ def _default_num_threads():
     return _usable_cores()
 
 
-def _validate(n):
-    n = check_int(n, "number of threads", minimum=None)
+def _validate(n, name="number of threads"):
+    """A thread or worker count: an int >= 1, or -1 for every usable core."""
+    n = check_int(n, name, minimum=None)
     if n == -1:
         return _usable_cores()
     if n <= 0:
-        raise ValueError(f"number of threads must be >= 1 or -1 (all cores), got {n}")
+        raise ValueError(f"{name} must be >= 1 or -1 (all cores), got {n}")
     return n
 
 
-def get_num_threads():
-    """Number of threads the kernels use above their size threshold."""
+def _process_num_threads():
     global _num_threads
     if _num_threads is None:
         _num_threads = _default_num_threads()
     return _num_threads
 
 
+def get_num_threads():
+    """Number of threads the kernels use above their size threshold (in this thread)."""
+    n = _override.get()
+    return _process_num_threads() if n is None else n
+
+
 def set_num_threads(n):
-    """Set the kernels' thread count; -1 means all usable cores. Returns the previous value."""
+    """Set the process-wide thread count; -1 means all usable cores. Returns the previous
+    process-wide value.  Inside ``with num_threads(m):`` this thread keeps using ``m``."""
     global _num_threads
     new = _validate(n)
-    previous = get_num_threads()
+    previous = _process_num_threads()
     _num_threads = new
     return previous
 
 
 @contextlib.contextmanager
 def num_threads(n):
-    """Context manager: ``with fastnn.num_threads(1): ...`` restores the old count after."""
-    previous = set_num_threads(n)
+    """Context manager: ``with fastnn.num_threads(1): ...`` sets the count for the current
+    thread only and restores it on exit.  Threads started inside do not inherit it."""
+    token = _override.set(_validate(n))
     try:
         yield get_num_threads()
     finally:
-        set_num_threads(previous)
+        _override.reset(token)
 
 
 def threads_for(work, threshold):

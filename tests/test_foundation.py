@@ -65,6 +65,48 @@ def test_num_threads_context_manager_restores_even_on_error():
     assert fastnn.get_num_threads() == 2
 
 
+@pytest.mark.parametrize("setting", ["threads", "backend"])
+def test_context_managers_are_per_thread_and_restore_in_any_order(setting):
+    """Trainers on a thread pool each enter num_threads(1) (and searches backend()); with a
+    process-wide count, exits out of order left the process at the wrong setting."""
+    import threading
+
+    if setting == "threads":
+        get, set_, ctx, outer, inner = (fastnn.get_num_threads, fastnn.set_num_threads,
+                                        fastnn.num_threads, 3, [1, 2])
+    else:
+        get, set_, ctx, outer, inner = (fastnn.get_backend, fastnn.use_backend, fastnn.backend,
+                                        "cython", ["numpy", "numpy"])
+    set_(outer)
+    entered = [threading.Event(), threading.Event()]
+    leave = [threading.Event(), threading.Event()]
+    seen = [None, None]
+
+    def worker(i):
+        with ctx(inner[i]):
+            entered[i].set()
+            leave[i].wait(10)
+            seen[i] = get()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for e in entered:
+        assert e.wait(10)
+    assert get() == outer  # the other threads' blocks do not reach this one
+    leave[0].set()  # first in, first out: the wrong order for a shared stack of settings
+    threads[0].join(10)
+    leave[1].set()
+    threads[1].join(10)
+    assert seen == inner
+    assert get() == outer
+    with ctx(inner[0]):
+        assert get() == inner[0]
+        set_(outer)  # the process-wide setting changes; this thread's block still wins
+        assert get() == inner[0]
+    assert get() == outer
+
+
 def _run_python(code, env_extra=None, cwd=None):
     """Run ``code`` in a fresh interpreter, by default outside the source tree (which would
     shadow the installed package)."""
