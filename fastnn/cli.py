@@ -556,11 +556,12 @@ def cmd_search(args):
 
     _set_threads(args.threads)
     if args.n_jobs > 1:
+        from fastnn.search._runner import require_loky
+
         try:
-            from joblib.externals.loky import get_reusable_executor  # noqa: F401
-        except ImportError:
-            raise CLIError('--n-jobs > 1 runs trials in worker processes with joblib: install '
-                           'it with pip install "fastnn[parallel]"') from None
+            require_loky()
+        except ImportError as exc:
+            raise CLIError(f"--n-jobs > 1: {exc}") from None
     out_dir = _outdir(args.out)
     data = _zero_center(load_data(args.data, seed=args.seed))
     fn = _train_fn(args, data)

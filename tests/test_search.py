@@ -700,3 +700,25 @@ def test_train_fn_reaches_each_worker_once_per_run(executor):
         # each run loads its own copy once per worker (a second run may meet a new worker)
         assert all(max(c) <= expected for c in per_worker.values()), per_worker
         assert all(len(c) == 1 for c in per_worker.values()), per_worker
+
+
+@pytest.mark.filterwarnings("ignore::fastnn.search.RangeEdgeWarning")
+@pytest.mark.parametrize("executor", ["n_jobs", "process pool"])
+def test_coarse_to_fine_ships_train_fn_once_for_all_rounds(executor):
+    """Every round used to write train_fn to a new file, which every worker loaded again."""
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    fn = CountsItsCopies()
+    kwargs = dict(rounds=[(6, 1), (6, 2)], seed=2, verbose=False)
+    if executor == "n_jobs":
+        result = search.coarse_to_fine(fn, SPACE, n_jobs=2, **kwargs)
+    else:
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:
+            result = search.coarse_to_fine(fn, SPACE, executor=ex, **kwargs)
+    assert [t.status for t in result] == ["ok"] * 12, result[0].error
+    assert {t.round for t in result} == {0, 1}
+    per_worker = {}
+    for t in result:
+        per_worker.setdefault(t.extra["pid"], set()).add(t.extra["copies"])
+    assert all(len(c) == 1 for c in per_worker.values()), per_worker

@@ -117,9 +117,9 @@ def grid_search(train_fn, space, *, num=None, seed=None, n_jobs=1, executor=None
     space = _check_space(space)
     seed = _check_seed(seed)
     _check_params(train_fn, space)
-    runner = _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose)
     jobs = _make_jobs(_grid(space, num), seed, 0, 0)
-    trials, interrupted = runner.run(jobs, "grid search")
+    with _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose) as runner:
+        trials, interrupted = runner.run(jobs, "grid search")
     return SearchResult(trials, _searched(space), seed, len(jobs), interrupted, [space])
 
 
@@ -146,10 +146,10 @@ def random_search(train_fn, space, n_trials, *, seed=None, n_jobs=1, executor=No
     n_trials = _check_count(n_trials, "n_trials")
     seed = _check_seed(seed)
     _check_params(train_fn, space)
-    runner = _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose)
     rng = _sampling_rng(seed, 0)
     jobs = _make_jobs([_sample(space, rng) for _ in range(n_trials)], seed, 0, 0)
-    trials, interrupted = runner.run(jobs, "random search")
+    with _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose) as runner:
+        trials, interrupted = runner.run(jobs, "random search")
     return SearchResult(trials, _searched(space), seed, n_trials, interrupted, [space])
 
 
@@ -227,32 +227,34 @@ def coarse_to_fine(train_fn, space, rounds=((20, 1), (10, 5)), *, top_k=3, margi
     top_k = _check_count(top_k, "top_k")
     seed = _check_seed(seed)
     _check_params(train_fn, [*space, *(k for _, fixed in plan for k in fixed)])
-    runner = _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose)
     n_planned = sum(n for n, _ in plan)
     searched = _searched(space)
     current, spaces, trials = dict(space), [], []
     interrupted = False
-    for round_, (n, fixed) in enumerate(plan):
-        if round_ > 0:
-            previous = [t for t in trials if t.round == round_ - 1]
-            top = SearchResult(previous, searched).top(top_k)
-            if not top:
-                warnings.warn(
-                    f"coarse_to_fine: no trial of round {round_} finished without diverging or "
-                    "failing; the next round keeps the same ranges",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-            else:
-                current = _narrow(current, top, margin)
-        round_space = {**current, **fixed}
-        spaces.append(round_space)
-        rng = _sampling_rng(seed, round_)
-        jobs = _make_jobs([_sample(round_space, rng) for _ in range(n)], seed, round_, len(trials))
-        finished, interrupted = runner.run(jobs, f"round {round_ + 1} / {len(plan)}")
-        trials += finished
-        if interrupted:
-            break
+    with _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor,
+                 verbose) as runner:
+        for round_, (n, fixed) in enumerate(plan):
+            if round_ > 0:
+                previous = [t for t in trials if t.round == round_ - 1]
+                top = SearchResult(previous, searched).top(top_k)
+                if not top:
+                    warnings.warn(
+                        f"coarse_to_fine: no trial of round {round_} finished without "
+                        "diverging or failing; the next round keeps the same ranges",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+                else:
+                    current = _narrow(current, top, margin)
+            round_space = {**current, **fixed}
+            spaces.append(round_space)
+            rng = _sampling_rng(seed, round_)
+            jobs = _make_jobs([_sample(round_space, rng) for _ in range(n)], seed, round_,
+                              len(trials))
+            finished, interrupted = runner.run(jobs, f"round {round_ + 1} / {len(plan)}")
+            trials += finished
+            if interrupted:
+                break
     result = SearchResult(trials, searched, seed, n_planned, interrupted, spaces)
     if result.best is not None:
         for name, where, value in _edges(space, result.best.params, edge_fraction):

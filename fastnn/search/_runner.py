@@ -68,9 +68,9 @@ def _accepts_seed(fn):
 
 
 @contextlib.contextmanager
-def _pinned(threads, backend):
-    """fastnn (and BLAS, when threadpoolctl is there) at ``threads``, ``backend`` active;
-    ``None`` leaves either as it is. Both are process-wide: restored on exit."""
+def _pinned(threads, backend, blas_threads):
+    """fastnn at ``threads`` with ``backend`` for this thread, BLAS (when threadpoolctl is
+    there) at ``blas_threads`` for the whole process; ``None`` leaves each as it is."""
     from fastnn._backend import backend as use
     from fastnn._config import num_threads
 
@@ -79,16 +79,18 @@ def _pinned(threads, backend):
             stack.enter_context(use(backend))
         if threads is not None:
             stack.enter_context(num_threads(threads))
+        if blas_threads is not None:
             try:
                 from threadpoolctl import threadpool_limits
             except ImportError:
                 pass
             else:
-                stack.enter_context(threadpool_limits(limits=threads))
+                stack.enter_context(threadpool_limits(limits=blas_threads))
         yield
 
 
-def _run_trial(train_fn, job, pass_seed, abort_factor, threads=None, backend="cython"):
+def _run_trial(train_fn, job, pass_seed, abort_factor, threads=None, backend="cython",
+               blas_threads=None):
     """Train one configuration; never raises except for infrastructure problems.
 
     Returns a Trial, or None when the trial was interrupted (KeyboardInterrupt).
@@ -96,7 +98,7 @@ def _run_trial(train_fn, job, pass_seed, abort_factor, threads=None, backend="cy
     trial = Trial(index=job.index, round=job.round, params=dict(job.params), seed=job.seed)
     start = time.perf_counter()
     try:
-        with _pinned(threads, backend):
+        with _pinned(threads, backend, blas_threads):
             if pass_seed:
                 result = train_fn(dict(job.params), seed=job.seed)
             else:
@@ -127,9 +129,11 @@ def _load_train_fn(path):
     return fn
 
 
-def _run_trial_from_file(path, job, pass_seed, abort_factor, threads=None, backend="cython"):
+def _run_trial_from_file(path, job, pass_seed, abort_factor, threads=None, backend="cython",
+                         blas_threads=None):
     """_run_trial with the train_fn a worker loads from ``path`` on its first trial of a run."""
-    return _run_trial(_load_train_fn(path), job, pass_seed, abort_factor, threads, backend)
+    return _run_trial(_load_train_fn(path), job, pass_seed, abort_factor, threads, backend,
+                      blas_threads)
 
 
 def _init_worker(threads):
@@ -144,7 +148,8 @@ def _init_worker(threads):
     threadpool_limits(limits=threads)
 
 
-def _process_executor(n_jobs, threads):
+def require_loky():
+    """loky's ``get_reusable_executor``, or ImportError naming the extra to install."""
     try:
         from joblib.externals.loky import get_reusable_executor
     except ImportError:
@@ -152,6 +157,11 @@ def _process_executor(n_jobs, threads):
             'n_jobs > 1 runs trials in worker processes with joblib\'s loky: install it with '
             'pip install "fastnn[parallel]" (or pass executor=)'
         ) from None
+    return get_reusable_executor
+
+
+def _process_executor(n_jobs, threads):
+    get_reusable_executor = require_loky()
     env = {name: str(threads) for name in _THREAD_ENV_VARS}
     return get_reusable_executor(
         max_workers=n_jobs, env=env, initializer=_init_worker, initargs=(threads,)
@@ -165,31 +175,27 @@ def _in_process(executor):
     return isinstance(executor, cf.ThreadPoolExecutor)
 
 
-@contextlib.contextmanager
-def _shared(executor, own, train_fn):
-    """Yields (task function, its first argument) so that train_fn and the data it holds
-    reach each worker once per run instead of being pickled with every trial.
+def _shared(executor, own, train_fn, payload, stack):
+    """(task function, its first argument) so that train_fn and the data it holds reach each
+    worker once per search (all rounds) instead of being pickled with every trial.
 
     A Dask client broadcasts it; worker processes on this machine (our loky pool, a
-    ProcessPoolExecutor) load it from a file written once; other executors get it with
-    each task.
+    ProcessPoolExecutor) load it from a file written once and removed when ``stack`` closes
+    (a worker keeps what it loaded while the path stays the same); other executors get it
+    with each task.  ``payload``: train_fn already pickled (or None).
     """
     import concurrent.futures as cf
 
     if type(executor).__module__.split(".")[0] == "distributed" and hasattr(executor, "scatter"):
-        yield _run_trial, executor.scatter(train_fn, broadcast=True, hash=False)
-        return
+        return _run_trial, executor.scatter(train_fn, broadcast=True, hash=False)
     if not (own or isinstance(executor, cf.ProcessPoolExecutor)):
-        yield _run_trial, train_fn
-        return
-    # the path is the workers' cache key: the uuid keeps it from ever naming another run
+        return _run_trial, train_fn
+    # the path is the workers' cache key: the uuid keeps it from ever naming another search
     fd, path = tempfile.mkstemp(prefix=f"fastnn-train-fn-{uuid.uuid4().hex}-", suffix=".pkl")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(_dumps(train_fn))
-        yield _run_trial_from_file, path
-    finally:
-        os.unlink(path)
+    stack.callback(os.unlink, path)
+    with os.fdopen(fd, "wb") as f:
+        f.write(payload if payload is not None else _dumps(train_fn))
+    return _run_trial_from_file, path
 
 
 def _dumps(train_fn):
@@ -271,14 +277,9 @@ def _isatty(stream):
 
 
 def _check_n_jobs(n_jobs, executor):
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)):
-        raise TypeError(f"n_jobs must be an integer, got {n_jobs!r}")
-    if n_jobs == -1:
-        from fastnn._config import _usable_cores
+    from fastnn._config import _validate
 
-        n_jobs = _usable_cores()
-    if n_jobs < 1:
-        raise ValueError(f"n_jobs must be >= 1 or -1 (all cores), got {n_jobs}")
+    n_jobs = _validate(n_jobs, "n_jobs")
     if executor is not None:
         if n_jobs != 1:
             raise ValueError("give either n_jobs or executor, not both")
@@ -289,17 +290,14 @@ def _check_n_jobs(n_jobs, executor):
     return int(n_jobs)
 
 
-def _check_threads(threads):
-    from fastnn._config import _validate
-
-    try:
-        return _validate(threads)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"threads_per_trial: {exc}") from None
 
 
 class _Runner:
-    """Runs lists of jobs serially, in loky processes, or on a user executor."""
+    """Runs lists of jobs serially, in loky processes, or on a user executor.
+
+    A context manager: train_fn is shipped to the workers once, on the first parallel
+    :meth:`run`, and what holds it (a temporary file) goes away on exit.
+    """
 
     def __init__(self, train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose):
         if not callable(train_fn):
@@ -307,7 +305,9 @@ class _Runner:
         self.train_fn = train_fn
         self.n_jobs = _check_n_jobs(n_jobs, executor)
         self.executor = executor
-        self.threads = _check_threads(threads_per_trial)
+        from fastnn._config import _validate
+
+        self.threads = _validate(threads_per_trial, "threads_per_trial")
         self.abort_factor = abort_factor
         self.verbose = verbose
         self.pass_seed = _accepts_seed(train_fn)
@@ -315,8 +315,18 @@ class _Runner:
 
         self.backend = get_backend()
         self.parallel = executor is not None or self.n_jobs > 1
+        self._payload = None
         if self.parallel and not _in_process(executor):
-            _dumps(train_fn)  # fail now with a clear message, not in every trial
+            self._payload = _dumps(train_fn)  # fails now with a clear message, not per trial
+        self._stack = contextlib.ExitStack()
+        self._shipped = {}  # executor id -> (task, its first argument)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self._shipped.clear()
+        self._stack.close()
 
     def run(self, jobs, desc="search"):
         """Returns (finished trials, interrupted)."""
@@ -347,21 +357,24 @@ class _Runner:
         pin = contextlib.nullcontext()
         if own:
             executor = _process_executor(self.n_jobs, self.threads)
-            threads, backend = None, self.backend  # the worker start-up pinned the threads
+            # the worker start-up pinned fastnn's and BLAS's threads
+            settings = (None, self.backend, None)
         elif _in_process(self.executor):
-            # overlapping trials would restore the shared settings out of order: pin once here
-            executor, threads, backend = self.executor, None, None
-            pin = _pinned(self.threads, self.backend)
+            # fastnn's settings are per thread; BLAS's are process-wide, so overlapping
+            # trials would restore them out of order: pin BLAS once here
+            executor, settings = self.executor, (self.threads, self.backend, None)
+            pin = _pinned(None, None, self.threads)
         else:
-            executor, threads, backend = self.executor, self.threads, self.backend
+            executor, settings = self.executor, (self.threads, self.backend, self.threads)
+        key = id(executor)
+        if key not in self._shipped:  # a reused loky pool is the same object every round
+            self._shipped[key] = _shared(executor, own, self.train_fn, self._payload,
+                                         self._stack)
+        task, fn = self._shipped[key]
         with pin:
-            return self._submit(executor, own, threads, backend, jobs, progress)
+            return self._collect(executor, own, task, fn, settings, jobs, progress)
 
-    def _submit(self, executor, own, threads, backend, jobs, progress):
-        with _shared(executor, own, self.train_fn) as (task, fn):
-            return self._collect(executor, own, task, fn, threads, backend, jobs, progress)
-
-    def _collect(self, executor, own, task, fn, threads, backend, jobs, progress):
+    def _collect(self, executor, own, task, fn, settings, jobs, progress):
         trials, in_flight, interrupted = [], {}, False
         todo = iter(jobs)
 
@@ -369,7 +382,7 @@ class _Runner:
             for job in itertools.islice(todo, count):
                 try:
                     future = executor.submit(task, fn, job, self.pass_seed, self.abort_factor,
-                                             threads, backend)
+                                             *settings)
                 except Exception as exc:  # the pool broke (a worker died): no trial can run
                     for lost in itertools.chain([job], todo):
                         trials.append(_failed(lost, exc))
