@@ -139,15 +139,11 @@ def check_update(p, g, states=()):
     if g.dtype != p.dtype:
         raise TypeError(f"g has dtype {g.dtype} but p has dtype {p.dtype}")
     for name, s in states:
-        if not isinstance(s, np.ndarray):
-            raise TypeError(f"{name} must be a numpy.ndarray (it is updated in place), got "
-                            f"{type(s).__name__}")
+        check_param(s, name)
         if s.shape != p.shape:
             raise ValueError(f"{name} has shape {s.shape} but p has shape {p.shape}")
         if s.dtype != p.dtype:
             raise TypeError(f"{name} has dtype {s.dtype} but p has dtype {p.dtype}")
-        if not s.flags.writeable:
-            raise ValueError(f"{name} is read-only")
     return g
 
 
