@@ -171,7 +171,7 @@ def check_labels(y, n, num_classes, name="y"):
         bad = np.flatnonzero(~np.isfinite(y) | (y != np.floor(y)))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(f"{name}[{i}] = {y[i]!r} is not an integer label")
+            raise ValueError(f"{name}[{i}] = {y[i].item()!r} is not an integer label")
     elif y.dtype.kind == "b":
         y = y.astype(np.intp)
     elif y.dtype.kind not in "iu":

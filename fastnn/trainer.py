@@ -27,7 +27,7 @@ import numpy as np
 
 from fastnn._backend import ops
 from fastnn._config import num_threads
-from fastnn._validation import check_int, check_param, check_scalar
+from fastnn._validation import check_int, check_labels, check_param, check_scalar
 from fastnn.init import as_generator
 from fastnn.models import is_object_model
 
@@ -52,6 +52,7 @@ class _Optimizer:
         self.mu = momentum
         self.t = 0
         self.state = {}
+        self.cast_buffers = {}  # for gradients whose dtype differs from the parameter's
 
     def _slots(self, name, p, n):
         slots = self.state.get(name)
@@ -70,22 +71,35 @@ class _Optimizer:
             return 1, (lr, RMSPROP_DECAY, EPS)
         return 2, (lr, self.t, ADAM_BETA1, ADAM_BETA2, EPS)
 
+    def _gradient(self, name, p, grads):
+        """grads[name] as an array of p's shape and dtype (cast into a per-run buffer)."""
+        try:
+            g = grads[name]
+        except KeyError:
+            raise KeyError(f"the loss function returned no gradient for parameter "
+                           f"{name!r}") from None
+        if type(g) is np.ndarray and g.dtype == p.dtype and g.shape == p.shape:
+            return g
+        g = np.asarray(g)
+        if g.shape != p.shape:
+            raise ValueError(f"the gradient of parameter {name!r} has shape {g.shape}, "
+                             f"expected {p.shape}")
+        if g.dtype.kind not in "biuf":
+            raise TypeError(f"the gradient of parameter {name!r} has dtype {g.dtype}, "
+                            f"expected a real number dtype")
+        buffer = self.cast_buffers.get(name)
+        if buffer is None:
+            buffer = self.cast_buffers[name] = np.empty_like(p)
+        np.copyto(buffer, g, casting="unsafe")
+        return buffer
+
     def step(self, params, grads, lr):
         if self.rule == "adam":
             self.t += 1
         update = getattr(ops(), f"{self.rule}_update")
         n_state, scalars = self._rule_args(lr)
         for name, p in params.items():
-            try:
-                g = grads[name]
-            except KeyError:
-                raise KeyError(f"the loss function returned no gradient for parameter "
-                               f"{name!r}") from None
-            try:  # the kernel checks the gradient's shape; the message gets the name
-                update(p, np.asarray(g, dtype=p.dtype), *self._slots(name, p, n_state),
-                       *scalars)
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"parameter {name!r}: {exc}") from None
+            update(p, self._gradient(name, p, grads), *self._slots(name, p, n_state), *scalars)
 
 
 def _rows(X, y, what):
@@ -101,6 +115,14 @@ def _rows(X, y, what):
     return X, y
 
 
+def _num_classes(scores):
+    """C from the (1, C) scores of one row."""
+    shape = np.shape(scores)
+    if len(shape) != 2 or shape[0] != 1 or shape[1] < 1:
+        raise ValueError(f"the model's scores for one row have shape {shape}, expected (1, C)")
+    return shape[1]
+
+
 class ClassifierTrainer:
     """The lecture notes' trainer for classifiers (CS231n's ``ClassifierTrainer``)."""
 
@@ -112,7 +134,8 @@ class ClassifierTrainer:
 
         Parameters
         ----------
-        X, y : (N, D) data and (N,) integer labels; X_val, y_val : validation set.
+        X, y : (N, D) data and (N,) integer labels; X_val, y_val : validation set.  Labels
+            must lie in [0, C) for the model's C classes (checked before training).
         model : dict of parameter arrays (updated in place), or an object with ``params``
             and ``loss(X, y=None)`` such as :class:`fastnn.FullyConnectedNet` (then omit
             ``loss_function``; the model's own ``reg`` applies).
@@ -180,10 +203,15 @@ class ClassifierTrainer:
             scores_of = lambda Xb: loss_function(Xb, model)  # noqa: E731
         for name, p in params.items():
             check_param(p, f"model parameter {name!r}")
+        # Labels the scores cannot match would only lower the accuracies: check them all now.
+        num_classes = _num_classes(scores_of(X[:1]))
+        y = check_labels(y, X.shape[0], num_classes, "training labels")
+        y_val = check_labels(y_val, X_val.shape[0], num_classes, "validation labels")
 
         n = X.shape[0]
         iters_per_epoch = max(n // batch_size, 1) if sample_batches else 1
         num_iters = num_epochs * iters_per_epoch
+        kernels = ops()
         if sample_batches:
             X_batch = np.empty((batch_size,) + X.shape[1:], dtype=X.dtype)
             y_batch = np.empty(batch_size, dtype=y.dtype)
@@ -215,7 +243,7 @@ class ClassifierTrainer:
             for it in range(num_iters):
                 if sample_batches:
                     idx = gen.integers(0, n, size=batch_size)
-                    ops().take_rows(X, idx, out=X_batch)
+                    kernels.take_rows(X, idx, out=X_batch)
                     np.take(y, idx, out=y_batch, mode="clip")
                 cost, grads = batch_loss(X_batch, y_batch)
                 cost = float(cost)
@@ -239,13 +267,12 @@ class ClassifierTrainer:
                     break
                 optimizer.step(params, grads, learning_rate)
 
-                epoch_end = (it + 1) % iters_per_epoch == 0
-                acc_check = acc_frequency is not None and (it + 1) % acc_frequency == 0
-                if not (epoch_end or acc_check):
+                if not self._checks_accuracy(it, iters_per_epoch, acc_frequency):
                     continue
+                epoch_end = (it + 1) % iters_per_epoch == 0
                 if n > sub_rows:
                     rows = np.sort(gen.choice(n, sub_rows, replace=False))
-                    ops().take_rows(X, rows, out=X_sub)
+                    kernels.take_rows(X, rows, out=X_sub)
                     np.take(y, rows, out=y_sub, mode="clip")
                 train_acc = accuracy(X_sub, y_sub)
                 val_acc = accuracy(X_val, y_val)
@@ -265,3 +292,9 @@ class ClassifierTrainer:
         if verbose:
             print("finished optimization, best validation accuracy: %f" % max(best_val_acc, 0.0))
         return best_model, stats
+
+    @staticmethod
+    def _checks_accuracy(it, iters_per_epoch, acc_frequency):
+        """True when iteration ``it`` (0-based) ends an epoch or is an ``acc_frequency`` check."""
+        return ((it + 1) % iters_per_epoch == 0
+                or acc_frequency is not None and (it + 1) % acc_frequency == 0)

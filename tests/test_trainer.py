@@ -195,7 +195,30 @@ def test_train_accuracy_uses_at_most_1000_distinct_rows():
 
     ClassifierTrainer().train(X, y, X[:40], y[:40], linear_model(d=3), loss_fn, num_epochs=1,
                               batch_size=500, seed=0)
-    assert sorted(eval_sizes) == [40, 1000]
+    assert sorted(eval_sizes) == [1, 40, 1000]  # 1: the scores of one row give the classes
+
+
+@pytest.mark.parametrize("which", ["training", "validation"])
+def test_labels_the_scores_cannot_match_raise_before_training(which):
+    """A validation label >= C used to lower the accuracy silently (and a training label
+    raised only if a minibatch happened to draw it)."""
+    X, y = blobs(n=50)
+    y_val = y.copy()
+    bad = y if which == "training" else y_val
+    bad[17] = 3  # linear_model has 3 classes
+    calls = []
+
+    def loss_fn(Xb, model, yb=None, reg=0.0):
+        calls.append(yb is not None)
+        return linear_softmax(Xb, model, yb, reg)
+
+    with pytest.raises(ValueError, match=rf"{which} labels\[17\] = 3 is out of range"):
+        ClassifierTrainer().train(X, y, X, y_val, linear_model(), loss_fn, num_epochs=1,
+                                  batch_size=5, seed=0)
+    assert not any(calls)  # no training step ran
+    bad[17] = -1
+    with pytest.raises(ValueError, match=rf"{which} labels\[17\] = -1"):
+        ClassifierTrainer().train(X, y, X, y_val, linear_model(), loss_fn, num_epochs=1)
 
 
 def test_verbose_output_format(capsys):
@@ -364,6 +387,33 @@ def test_missing_or_misshaped_gradient_raises():
 
     with pytest.raises(ValueError, match="'W'.*shape"):
         ClassifierTrainer().train(X, y, X, y, linear_model(), bad_shape, num_epochs=1)
+
+
+def test_gradients_of_another_dtype_are_cast_to_the_parameters():
+    """A float32 model whose loss returns float64 (or int) gradients trains exactly as if
+    they had been cast by hand; complex gradients are refused, naming the parameter."""
+    X, y = blobs(n=40, dtype=np.float32)
+
+    def cast_grads(to):
+        def loss(Xb, model, yb=None, reg=0.0):
+            out = linear_softmax(Xb, model, yb, reg)
+            return out if yb is None else (out[0], {k: to(g) for k, g in out[1].items()})
+        return loss
+
+    runs = []
+    for to in (lambda g: g.astype(np.float64).astype(np.float32), lambda g: g.astype(np.float64),
+               lambda g: g.astype(np.float64).tolist()):
+        model = linear_model(dtype=np.float32)
+        ClassifierTrainer().train(X, y, X, y, model, cast_grads(to), update="momentum",
+                                  momentum=0.9, num_epochs=3, batch_size=10, seed=0)
+        assert all(v.dtype == np.float32 for v in model.values())
+        runs.append(model)
+    for other in runs[1:]:
+        for k in runs[0]:
+            np.testing.assert_array_equal(other[k], runs[0][k])
+    with pytest.raises(TypeError, match="'W'.*complex"):
+        ClassifierTrainer().train(X, y, X, y, linear_model(dtype=np.float32),
+                                  cast_grads(lambda g: g.astype(np.complex64)), num_epochs=1)
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
