@@ -1,6 +1,6 @@
 # Declarations shared by every kernel module: the dtype fused type, the C helpers of
-# fastnn_simd.h (OpenMP status, run-time dispatch status, CPU features) and the small
-# helpers of the Python-facing entry points (thread team size, buffer overlap).
+# fastnn_simd.h (OpenMP status, run-time dispatch status, CPU features, index bounds check)
+# and the small helpers of the Python-facing entry points (thread team size, buffer overlap).
 
 cimport numpy as cnp
 
@@ -9,6 +9,9 @@ ctypedef fused floating:
     double
 
 cdef extern from "fastnn_simd.h" nogil:
+    ctypedef Py_ssize_t fastnn_index
+    fastnn_index fastnn_first_outside(const fastnn_index *idx, fastnn_index m,
+                                      fastnn_index lo, fastnn_index hi)
     int FASTNN_OPENMP
     int FASTNN_DISPATCH_ACTIVE
     int fastnn_omp_max_threads()

@@ -25,7 +25,15 @@ Design
 cimport numpy as cnp
 from cython.parallel cimport prange
 
-from fastnn._kernels._common cimport FASTNN_OPENMP, MAX_THREADS, floating, overlap, team_size
+from fastnn._kernels._common cimport (
+    FASTNN_OPENMP,
+    MAX_THREADS,
+    fastnn_first_outside,
+    fastnn_index,
+    floating,
+    overlap,
+    team_size,
+)
 
 cnp.import_array()
 
@@ -37,9 +45,6 @@ cdef Py_ssize_t _PARALLEL_THRESHOLD = 1 << 17
 PARALLEL_THRESHOLD = _PARALLEL_THRESHOLD
 
 cdef extern from "softmax_simd.h" nogil:
-    ctypedef Py_ssize_t fastnn_index
-    fastnn_index fastnn_sm_first_bad_label(const fastnn_index *y, fastnn_index n,
-                                           fastnn_index C)
     double fastnn_softmax_loss_rows_f32(const float *x, const fastnn_index *y, float *out,
                                         fastnn_index r0, fastnn_index r1, fastnn_index C,
                                         double inv_n)
@@ -156,7 +161,7 @@ def loss_gradient(x, y, out, int n_threads):
         ya = cnp.PyArray_FROMANY(ya, cnp.NPY_INTP, 1, 1,
                                  cnp.NPY_ARRAY_CARRAY_RO | cnp.NPY_ARRAY_FORCECAST)
     cdef const fastnn_index *yp = <const fastnn_index *>cnp.PyArray_DATA(ya)
-    if fastnn_sm_first_bad_label(yp, n, c) >= 0:
+    if fastnn_first_outside(yp, n, 0, c) >= 0:
         return NotImplemented
     dst = _output(xa, out, typenum, ya)
     if dst is None:

@@ -162,17 +162,6 @@ static inline fastnn_index fastnn_sm_block_rows(fastnn_index C) {
     return rows < 1 ? 1 : (rows > FASTNN_SM_ROWS ? FASTNN_SM_ROWS : rows);
 }
 
-/* First index i with y[i] outside [0, C), or -1.  The OR-reduction vectorises. */
-static fastnn_index fastnn_sm_first_bad_label(const fastnn_index *y, fastnn_index n,
-                                              fastnn_index C) {
-    size_t bad = 0;
-    for (fastnn_index i = 0; i < n; i++) bad |= (size_t)((size_t)y[i] >= (size_t)C);
-    if (!bad) return -1;
-    for (fastnn_index i = 0; i < n; i++)
-        if ((size_t)y[i] >= (size_t)C) return i;
-    return -1;
-}
-
 /* Row reductions of the block scheme (C < FASTNN_SM_WIDE).  Floating-point reductions only
  * vectorise if the compiler may reorder them, which it may not without -ffast-math; so with
  * GCC/clang vector extensions they are written over 16-byte vectors with four independent
