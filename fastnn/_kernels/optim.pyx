@@ -95,7 +95,7 @@ cdef int _flat_type(tuple arrays) except -2:
     cdef bint c_order = True, f_order = True
     for i in range(k):
         a = <cnp.ndarray>arrays[i]
-        if not cnp.PyArray_ISALIGNED(a) or cnp.PyArray_ISBYTESWAPPED(a):
+        if not cnp.PyArray_ISBEHAVED_RO(a):  # aligned, native byte order
             return -1
         c_order = c_order and cnp.PyArray_IS_C_CONTIGUOUS(a)
         f_order = f_order and cnp.PyArray_IS_F_CONTIGUOUS(a)

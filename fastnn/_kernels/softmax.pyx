@@ -31,6 +31,7 @@ from fastnn._kernels._common cimport (
     fastnn_first_outside,
     fastnn_index,
     floating,
+    is_kernel_buffer,
     overlap,
     team_size,
 )
@@ -108,7 +109,7 @@ cdef inline int _scores_type(object x) noexcept:
     cdef int typenum = cnp.PyArray_TYPE(a)
     if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
         return -1
-    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISBEHAVED_RO(a)):
+    if not is_kernel_buffer(a):
         return -1
     if cnp.PyArray_DIM(a, 0) < 1 or cnp.PyArray_DIM(a, 1) < 1:
         return -1
@@ -127,7 +128,7 @@ cdef object _output(cnp.ndarray x, object out, int typenum, object avoid):
     if (cnp.PyArray_NDIM(o) != 2 or cnp.PyArray_TYPE(o) != typenum
             or cnp.PyArray_DIM(o, 0) != cnp.PyArray_DIM(x, 0)
             or cnp.PyArray_DIM(o, 1) != cnp.PyArray_DIM(x, 1)
-            or not cnp.PyArray_IS_C_CONTIGUOUS(o) or not cnp.PyArray_ISBEHAVED(o)):
+            or not is_kernel_buffer(o) or not cnp.PyArray_ISWRITEABLE(o)):
         return None
     if cnp.PyArray_DATA(o) != cnp.PyArray_DATA(x) and overlap(o, x):
         return None
@@ -153,8 +154,7 @@ def loss_gradient(x, y, out, int n_threads):
     cdef cnp.ndarray ya = <cnp.ndarray>y
     if cnp.PyArray_NDIM(ya) != 1 or cnp.PyArray_DIM(ya, 0) != n:
         return NotImplemented
-    if not (cnp.PyArray_EquivTypenums(cnp.PyArray_TYPE(ya), cnp.NPY_INTP)
-            and cnp.PyArray_IS_C_CONTIGUOUS(ya) and cnp.PyArray_ISBEHAVED_RO(ya)):
+    if not (cnp.PyArray_EquivTypenums(cnp.PyArray_TYPE(ya), cnp.NPY_INTP) and is_kernel_buffer(ya)):
         if not cnp.PyArray_ISINTEGER(ya):
             return NotImplemented
         # other integer dtypes: an intp copy (wrapped values are caught as out of range)
