@@ -252,15 +252,22 @@ FASTNN_INLINE double fastnn_sm_rowsum(const double *e, fastnn_index C) {
 #endif
 
 /* sum(e) - 1 without cancellation, for rows whose max dominates (the max's exp is exactly 1,
- * so the count of ones minus 1 plus the sum of the other entries is exact to rounding). */
-FASTNN_INLINE double fastnn_sm_sum_minus_one(const double *e, fastnn_index C) {
-    double ones = 0.0, rest = 0.0;
-    for (fastnn_index j = 0; j < C; j++) {
-        if (e[j] == 1.0) ones += 1.0;
-        else rest += e[j];
-    }
-    return (ones - 1.0) + rest;
+ * so the count of ones minus 1 plus the sum of the other entries is exact to rounding).  The
+ * entries e are x itself when exps is 1 (exps already computed), else exp(x - m) (the wide
+ * log_softmax, which does not keep them). */
+#define FASTNN_SM_SUM_MINUS_ONE(T, SFX)                                                      \
+FASTNN_INLINE double fastnn_sm_sum_minus_one_##SFX(const T *x, T m, fastnn_index C,       \
+                                                      int exps) {                            \
+    double ones = 0.0, rest = 0.0;                                                           \
+    for (fastnn_index j = 0; j < C; j++) {                                                   \
+        double e = (double)(exps ? x[j] : fastnn_sm_exp_##SFX(x[j] - m));                    \
+        if (e == 1.0) ones += 1.0;                                                           \
+        else rest += e;                                                                      \
+    }                                                                                        \
+    return (ones - 1.0) + rest;                                                              \
 }
+FASTNN_SM_SUM_MINUS_ONE(float, f32)
+FASTNN_SM_SUM_MINUS_ONE(double, f64)
 
 /* Per-row sums of a block of rows of doubles; sm1 = sum - 1 computed without cancellation
  * when the sum is close to 1 (log1p(sm1) is the log-sum-exp after the max shift). */
@@ -281,7 +288,7 @@ FASTNN_INLINE void fastnn_sm_block_sums(const double *e, fastnn_index rows, fast
     for (i = 0; i < rows; i++) {
         double d = sum[i] - 1.0;
         /* below 1e-3 the rounding of sum (~C * 1e-16) would show in sm1's relative error */
-        sm1[i] = d < 1e-3 ? fastnn_sm_sum_minus_one(e + i * C, C) : d;
+        sm1[i] = d < 1e-3 ? fastnn_sm_sum_minus_one_f64(e + i * C, 0.0, C, 1) : d;
     }
 }
 
@@ -472,19 +479,6 @@ FASTNN_INLINE double fastnn_sm_wide_exp_##SFX(const T *x, T m, T *out, fastnn_in
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])) + tail;          \
 }                                                                                            \
                                                                                              \
-/* sum(e) - 1 for a row whose max exp is exactly 1 (see fastnn_sm_sum_minus_one); the exps \
- * are x itself when exps is 1, else exp(x - m). */                                          \
-FASTNN_INLINE double fastnn_sm_wide_sm1_##SFX(const T *x, T m, fastnn_index C,            \
-                                                 int exps) {                                 \
-    double ones = 0.0, rest = 0.0;                                                           \
-    for (fastnn_index j = 0; j < C; j++) {                                                   \
-        double e = (double)(exps ? x[j] : fastnn_sm_exp_##SFX(x[j] - m));                    \
-        if (e == 1.0) ones += 1.0;                                                           \
-        else rest += e;                                                                      \
-    }                                                                                        \
-    return (ones - 1.0) + rest;                                                              \
-}                                                                                            \
-                                                                                             \
 FASTNN_CLONES static double fastnn_softmax_loss_wide_##SFX(                                  \
         const T *x, const fastnn_index *y, T *out, fastnn_index r0, fastnn_index r1,         \
         fastnn_index C, double inv_n) {                                                      \
@@ -499,7 +493,7 @@ FASTNN_CLONES static double fastnn_softmax_loss_wide_##SFX(                     
         double sum = fastnn_sm_wide_exp_##SFX(xi, m, oi, C, 1);                              \
         double sm1 = sum - 1.0;                                                              \
         /* below 1e-3 the rounding of sum would show in sm1's relative error */              \
-        if (sm1 < 1e-3) sm1 = fastnn_sm_wide_sm1_##SFX(oi, m, C, 1);                         \
+        if (sm1 < 1e-3) sm1 = fastnn_sm_sum_minus_one_##SFX(oi, m, C, 1);                    \
         double inv = inv_n / sum;                                                            \
         double ey = (double)oi[yi];                                                          \
         T scale = (T)inv;                                                                    \
@@ -522,7 +516,7 @@ FASTNN_CLONES static void fastnn_softmax_wide_##SFX(const T *x, T *out, fastnn_i
         double sum = fastnn_sm_wide_exp_##SFX(xi, m, oi, C, !log);                           \
         if (log) {                                                                           \
             double sm1 = sum - 1.0;                                                          \
-            if (sm1 < 1e-3) sm1 = fastnn_sm_wide_sm1_##SFX(xi, m, C, 0);                     \
+            if (sm1 < 1e-3) sm1 = fastnn_sm_sum_minus_one_##SFX(xi, m, C, 0);                \
             T lse = (T)fastnn_sm_log1p(sm1);                                                 \
             for (fastnn_index j = 0; j < C; j++) oi[j] = (xi[j] - m) - lse;                  \
         } else {                                                                             \
