@@ -17,11 +17,11 @@ import sys
 import time
 
 from fastnn.init import INITIALIZERS
+from fastnn.init import NAMES as INIT_NAMES  # init-stats' names: "small" and every initializer
 
 __all__ = ["main", "build_parser", "CLIError"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "maxout")
-INIT_NAMES = ("small", *INITIALIZERS)  # init-stats: the notes' "small" and every initializer
 UPDATES = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
 
 

@@ -36,8 +36,6 @@ def _named(function, **fixed):
     return init
 
 
-_INIT_ALIASES = {"small": "small_random"}  # the notes' name (scale 0.01)
-
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "leaky_relu", "elu", "linear")
 
 
@@ -46,12 +44,11 @@ def _resolve_init(init):
     if isinstance(init, str):
         name = init.lower()
         try:
-            return _named(_init.INITIALIZERS[_INIT_ALIASES.get(name, name)])
+            return _named(_init.INITIALIZERS[_init.ALIASES.get(name, name)])
         except KeyError:
-            names = [*_INIT_ALIASES, *_init.INITIALIZERS]
             raise ValueError(
                 f"unknown init {init!r}; use a scale (e.g. 0.01), one of "
-                f"{', '.join(map(repr, names))}, or a callable(fan_in, fan_out)"
+                f"{', '.join(map(repr, _init.NAMES))}, or a callable(fan_in, fan_out)"
             ) from None
     if callable(init):
         try:

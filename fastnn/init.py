@@ -12,7 +12,8 @@ import numpy as np
 
 from fastnn._validation import check_float_dtype, check_int, check_scalar, warn_caller
 
-__all__ = ["zeros", "small_random", "xavier", "he", "as_generator", "INITIALIZERS"]
+__all__ = ["zeros", "small_random", "xavier", "he", "as_generator", "INITIALIZERS", "ALIASES",
+           "NAMES"]
 
 
 def as_generator(rng=None, seed=None):
@@ -103,3 +104,9 @@ INITIALIZERS = {
     "zeros": zeros,
 }
 """The initializers by name, each called as ``f(fan_in, fan_out, dtype=..., rng=...)``."""
+
+ALIASES = {"small": "small_random"}
+"""Other accepted names of initializers: the lecture notes' "small" (0.01 * randn)."""
+
+NAMES = (*ALIASES, *INITIALIZERS)
+"""Every initializer name the command line and ``fastnn.diagnostics`` accept."""

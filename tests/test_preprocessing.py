@@ -87,35 +87,54 @@ def test_standardize_per_channel(rng):
     np.testing.assert_allclose(out.std(axis=(0, 1, 2)), 1, rtol=1e-5)
 
 
-def _course_notes_pca(X, k, whiten, eps=1e-5):
-    """Verbatim from the CS231n notes (plus whitening)."""
-    X = X - np.mean(X, axis=0)
-    cov = np.dot(X.T, X) / X.shape[0]
-    U, S, V = np.linalg.svd(cov)
-    Xrot = np.dot(X, U[:, :k])
-    if whiten:
-        Xrot = Xrot / np.sqrt(S[:k] + eps)
-    return Xrot, S
+def _known_pca_data(rng, n, lam, mu):
+    """X (n, D) whose mean is mu and whose covariance (1/n) is Q diag(lam) Q^T, exactly up to
+    rounding, for a random orthogonal Q: X = mu + Z diag(sqrt(lam)) Q^T with Z's columns
+    zero-mean and orthogonal (Z^T Z = n I).  Returns X, Z, Q."""
+    d = len(lam)
+    a = rng.standard_normal((n, d))
+    z = np.linalg.qr(a - a.mean(axis=0))[0] * np.sqrt(n)  # columns stay orthogonal to ones
+    q = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    return mu + (z * np.sqrt(lam)) @ q.T, z, q
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("whiten", [False, True])
-def test_pca_matches_course_notes_up_to_sign(rng, dtype, whiten):
-    X = (rng.standard_normal((200, 5)) @ rng.standard_normal((5, 5)) + 3.0).astype(dtype)
-    pca = PCA(n_components=3, whiten=whiten).fit(X)
+def test_pca_recovers_known_axes_and_variances(rng, dtype, whiten):
+    """Against data built with known principal axes and variances (not a re-run of the
+    algorithm): the axes, variances, ratios and mean are found, the rotated data is
+    decorrelated with the variances on the diagonal, whitened data has unit covariance."""
+    lam = np.array([9.0, 4.0, 2.0, 1.0, 0.25])
+    mu = np.linspace(-3.0, 5.0, 5)
+    X64, Z, Q = _known_pca_data(rng, 200, lam, mu)
+    X = X64.astype(dtype)
+    eps = 1e-5
+    pca = PCA(n_components=3, whiten=whiten, eps=eps).fit(X)
     out = pca.transform(X)
     assert out.dtype == dtype and out.shape == (200, 3)
-    expected, S = _course_notes_pca(X.astype(np.float64), 3, whiten)
-    signs = np.sign(np.sum(out * expected, axis=0))
-    np.testing.assert_allclose(out * signs, expected, rtol=1e-3 if dtype == np.float32 else 1e-9,
+    # float32 input moves the statistics by its rounding (~1e-6 here); float64 by ~1e-15
+    rtol = 1e-5 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(pca.mean_, mu, rtol=0, atol=rtol * 10)
+    np.testing.assert_allclose(pca.explained_variance_, lam[:3], rtol=rtol)
+    np.testing.assert_allclose(pca.explained_variance_ratio_, lam[:3] / lam.sum(), rtol=rtol)
+    signs = np.sign(np.sum(pca.components_ * Q[:, :3].T, axis=1))  # an axis' sign is free
+    np.testing.assert_allclose(pca.components_ * signs[:, None], Q[:, :3].T, atol=rtol * 10)
+    scale = np.sqrt(lam[:3] / (lam[:3] + eps)) if whiten else np.sqrt(lam[:3])
+    np.testing.assert_allclose(out * signs, Z[:, :3] * scale,
+                               rtol=1e-3 if dtype == np.float32 else 1e-9,
                                atol=1e-4 if dtype == np.float32 else 1e-9)
-    np.testing.assert_allclose(pca.explained_variance_, S[:3], rtol=1e-10)
-    np.testing.assert_allclose(pca.explained_variance_ratio_, S[:3] / S.sum(), rtol=1e-10)
+    # the statistics of the data as given (float32 rounding included) to float64 accuracy:
+    # eigh of its covariance, computed by NumPy in float64
+    w, v = np.linalg.eigh(np.cov(X.astype(np.float64), rowvar=False, bias=True))
+    w, v = w[::-1][:3], v[:, ::-1][:, :3]
+    np.testing.assert_allclose(pca.explained_variance_, w, rtol=1e-10)
+    v_signs = np.sign(np.sum(pca.components_ * v.T, axis=1))
+    np.testing.assert_allclose(pca.components_ * v_signs[:, None], v.T, atol=1e-9)
     cov = np.cov(out.astype(np.float64), rowvar=False, bias=True)
+    atol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(cov, np.diag(scale ** 2), rtol=0, atol=atol * lam[0])
     if whiten:
-        np.testing.assert_allclose(cov, np.eye(3), atol=1e-3)
-    else:
-        np.testing.assert_allclose(cov, np.diag(S[:3]), atol=1e-3 * S[0])
+        np.testing.assert_allclose(cov, np.eye(3), rtol=0, atol=2 * eps)
 
 
 @pytest.mark.parametrize("whiten", [False, True])

@@ -37,20 +37,28 @@ def _values(rng, shape, dtype, kind):
 VALUE_KINDS = ("normal", "large", "offset", "extreme", "nonfinite")
 
 
+def layouts(x):
+    """Yield ``(description, view)``: x, then views of its memory in odd layouts (transposed,
+    Fortran order, every other column, every other row, rows reversed)."""
+    yield f"{x.shape} C", x
+    if x.ndim >= 2:
+        yield f"{x.T.shape} transposed", x.T
+        yield f"{x.shape} fortran", np.asfortranarray(x)
+    if x.ndim >= 1 and x.shape[-1] >= 2:
+        yield f"{x[..., ::2].shape} strided", x[..., ::2]
+    if x.ndim >= 2 and x.shape[0] >= 2:
+        yield f"{x[::2].shape} strided rows", x[::2]
+    if x.ndim >= 1:
+        yield f"{x[::-1].shape} reversed", x[::-1]
+
+
 def odd_arrays(dtype, seed=0, kinds=VALUE_KINDS, shapes=SHAPES):
-    """Yield ``(description, array)``: every shape x value kind, plus non-contiguous layouts."""
+    """Yield ``(description, array)``: every shape x value kind, in every :func:`layouts`."""
     rng = np.random.default_rng(seed)
     for kind in kinds:
         for shape in shapes:
-            x = _values(rng, shape, dtype, kind)
-            yield f"{kind} {shape} C", x
-            if x.ndim >= 2:
-                yield f"{kind} {x.T.shape} transposed", x.T
-                yield f"{kind} {shape} fortran", np.asfortranarray(x)
-            if x.ndim >= 1 and x.shape[-1] >= 2:
-                yield f"{kind} {x[..., ::2].shape} strided", x[..., ::2]
-            if x.ndim >= 1:
-                yield f"{kind} {x[::-1].shape} reversed", x[::-1]
+            for what, x in layouts(_values(rng, shape, dtype, kind)):
+                yield f"{kind} {what}", x
 
 
 def assert_matches(actual, expected, rtol, atol=0.0, what=""):

@@ -1,6 +1,7 @@
 # Declarations shared by every kernel module: the dtype fused type, the C helpers of
-# fastnn_simd.h (OpenMP status, run-time dispatch status, CPU features) and the small
-# helpers of the Python-facing entry points (thread team size, buffer overlap).
+# fastnn_simd.h (OpenMP status, run-time dispatch status, CPU features, index bounds check)
+# and the small helpers of the Python-facing entry points (thread team size, buffer overlap,
+# the buffer layout the kernels read).
 
 cimport numpy as cnp
 
@@ -9,6 +10,9 @@ ctypedef fused floating:
     double
 
 cdef extern from "fastnn_simd.h" nogil:
+    ctypedef Py_ssize_t fastnn_index
+    fastnn_index fastnn_first_outside(const fastnn_index *idx, fastnn_index m,
+                                      fastnn_index lo, fastnn_index hi)
     int FASTNN_OPENMP
     int FASTNN_DISPATCH_ACTIVE
     int fastnn_omp_max_threads()
@@ -48,3 +52,23 @@ cdef inline bint overlap(cnp.ndarray a, cnp.ndarray b) noexcept:
     cdef char *pa = <char *>cnp.PyArray_DATA(a)
     cdef char *pb = <char *>cnp.PyArray_DATA(b)
     return pa < pb + cnp.PyArray_NBYTES(b) and pb < pa + cnp.PyArray_NBYTES(a)
+
+
+cdef inline bint is_kernel_buffer(cnp.ndarray a) noexcept:
+    """True if a kernel can read a's memory as is: C-contiguous, aligned, native byte order."""
+    return cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISBEHAVED_RO(a)
+
+
+cdef inline int check_kernel_buffer(cnp.ndarray a, str name, int typenum, Py_ssize_t size,
+                                    bint write) except -1:
+    """Raise ValueError unless ``a`` is a C-contiguous, aligned, native-order array of ``size``
+    elements of type ``typenum``, writeable if ``write``: the kernels trust their buffers."""
+    if a is None:
+        raise ValueError(f"{name} is required")
+    if (not is_kernel_buffer(a) or cnp.PyArray_TYPE(a) != typenum
+            or cnp.PyArray_SIZE(a) != size):
+        raise ValueError(f"{name} must be a C-contiguous, aligned, native-order array of {size} "
+                         f"elements of dtype {cnp.PyArray_DescrFromType(typenum)}")
+    if write and not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError(f"{name} is read-only")
+    return 0

@@ -17,6 +17,7 @@ from fastnn._kernels._common cimport (
     FASTNN_OPENMP,
     fastnn_cpu_features,
     fastnn_omp_max_threads,
+    is_kernel_buffer,
 )
 
 cnp.import_array()
@@ -45,7 +46,7 @@ cpdef cnp.ndarray kernel_buffer(cnp.ndarray a, object dtype=None):
     """``a`` as a C-contiguous, aligned, native-order array (of ``dtype`` if given), the only
     layout the kernels read; ``a`` itself when it already is one.  (Compiled because it runs
     on every kernel call: the same test through ``a.flags`` costs 150 ns.)"""
-    if (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISBEHAVED_RO(a)
-            and (dtype is None or <object>cnp.PyArray_DESCR(a) is dtype or a.dtype == dtype)):
+    if is_kernel_buffer(a) and (dtype is None or <object>cnp.PyArray_DESCR(a) is dtype
+                                or a.dtype == dtype):
         return a
     return np.require(a, dtype if dtype is not None else a.dtype.newbyteorder("="), "CA")

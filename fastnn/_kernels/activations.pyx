@@ -21,7 +21,13 @@ from cython.parallel cimport prange
 
 import numpy as np
 
-from fastnn._kernels._common cimport FASTNN_OPENMP, chunk_start, floating, overlap
+from fastnn._kernels._common cimport (
+    FASTNN_OPENMP,
+    check_kernel_buffer,
+    chunk_start,
+    floating,
+    overlap,
+)
 
 cnp.import_array()
 
@@ -101,18 +107,6 @@ cdef void _run(int op, const floating *a, const floating *b, floating *out, Py_s
                   alpha)
 
 
-cdef int _check(cnp.ndarray arr, str name, int typenum, Py_ssize_t n, bint write) except -1:
-    if arr is None:
-        raise ValueError(f"{name} is required")
-    if (not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISBEHAVED_RO(arr)
-            or cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_SIZE(arr) != n):
-        raise ValueError(f"{name} must be a C-contiguous, aligned, native-order array of {n} "
-                         "elements of the output's dtype")
-    if write and not cnp.PyArray_ISWRITEABLE(arr):
-        raise ValueError(f"{name} is read-only")
-    return 0
-
-
 cdef bint _partial_overlap(cnp.ndarray out, cnp.ndarray src):
     """True if the two buffers share memory without being the same buffer."""
     return cnp.PyArray_DATA(out) != cnp.PyArray_DATA(src) and overlap(out, src)
@@ -131,11 +125,11 @@ def apply(int op, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out, double alpha, i
     if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
         raise TypeError("activation kernels take float32 or float64 arrays")
     cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
-    _check(out, "out", typenum, n, True)
-    _check(a, "a", typenum, n, False)
+    check_kernel_buffer(out, "out", typenum, n, True)
+    check_kernel_buffer(a, "a", typenum, n, False)
     cdef bint binary = op & 1  # backward kernels have odd ids (see activations_simd.h)
     if binary:
-        _check(b, "b", typenum, n, False)
+        check_kernel_buffer(b, "b", typenum, n, False)
     if n == 0:
         return out
     if _partial_overlap(out, a) or (binary and _partial_overlap(out, b)):
@@ -205,9 +199,9 @@ def maxout(cnp.ndarray z, cnp.ndarray y, cnp.ndarray idx, Py_ssize_t k, int n_th
     if k < 1:
         raise ValueError("k must be >= 1")
     cdef Py_ssize_t m = cnp.PyArray_SIZE(y)
-    _check(z, "z", typenum, m * k, False)
-    _check(y, "y", typenum, m, True)
-    _check(idx, "idx", cnp.NPY_INTP, m, True)
+    check_kernel_buffer(z, "z", typenum, m * k, False)
+    check_kernel_buffer(y, "y", typenum, m, True)
+    check_kernel_buffer(idx, "idx", cnp.NPY_INTP, m, True)
     if m == 0:
         return y, idx
     cdef void *pz = cnp.PyArray_DATA(z)
@@ -235,9 +229,9 @@ def maxout_backward(cnp.ndarray dout, cnp.ndarray idx, cnp.ndarray dz, Py_ssize_
     if k < 1:
         raise ValueError("k must be >= 1")
     cdef Py_ssize_t m = cnp.PyArray_SIZE(dout)
-    _check(dout, "dout", typenum, m, False)
-    _check(idx, "idx", cnp.NPY_INTP, m, False)
-    _check(dz, "dz", typenum, m * k, True)
+    check_kernel_buffer(dout, "dout", typenum, m, False)
+    check_kernel_buffer(idx, "idx", cnp.NPY_INTP, m, False)
+    check_kernel_buffer(dz, "dz", typenum, m * k, True)
     if m == 0:
         return dz
     cdef void *pd = cnp.PyArray_DATA(dout)

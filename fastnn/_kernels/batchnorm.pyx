@@ -31,7 +31,7 @@ cimport numpy as cnp
 
 from numpy cimport PyArray_DATA as data_of
 
-from fastnn._kernels._common cimport FASTNN_OPENMP
+from fastnn._kernels._common cimport FASTNN_OPENMP, check_kernel_buffer
 
 cnp.import_array()
 
@@ -54,19 +54,6 @@ cdef extern from "batchnorm_kernels.h" nogil:
                     int nt)
 
 
-cdef int _check(cnp.ndarray a, int typenum, Py_ssize_t size, bint write, str name) except -1:
-    """The kernels trust their buffers: refuse anything but the exact layout."""
-    if cnp.PyArray_TYPE(a) != typenum:
-        raise TypeError(f"{name} has dtype {a.dtype}, expected {cnp.PyArray_DescrFromType(typenum)}")
-    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISBEHAVED_RO(a)):
-        raise ValueError(f"{name} must be C-contiguous, aligned and in native byte order")
-    if cnp.PyArray_SIZE(a) != size:
-        raise ValueError(f"{name} has {cnp.PyArray_SIZE(a)} elements, expected {size}")
-    if write and not cnp.PyArray_ISWRITEABLE(a):
-        raise ValueError(f"{name} is read-only")
-    return 0
-
-
 cdef int _dtype(cnp.ndarray x) except -1:
     cdef int t = cnp.PyArray_TYPE(x)
     if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
@@ -79,13 +66,13 @@ cdef int _check_forward(cnp.ndarray x, cnp.ndarray out, Py_ssize_t size, Py_ssiz
                         cnp.ndarray mean, cnp.ndarray inv_std) except -1:
     """The buffers both forwards read and write; returns x's type number."""
     cdef int t = _dtype(x)
-    _check(x, t, size, False, "x")
-    _check(out, t, size, True, "out")
+    check_kernel_buffer(x, "x", t, size, False)
+    check_kernel_buffer(out, "out", t, size, True)
     for a, name in ((gamma, "gamma"), (beta, "beta"), (rm, "running_mean"),
                     (rv, "running_var")):
-        _check(a, t, c, False, name)
-    _check(mean, cnp.NPY_FLOAT64, c, True, "mean")
-    _check(inv_std, cnp.NPY_FLOAT64, c, True, "inv_std")
+        check_kernel_buffer(a, name, t, c, False)
+    check_kernel_buffer(mean, "mean", cnp.NPY_FLOAT64, c, True)
+    check_kernel_buffer(inv_std, "inv_std", cnp.NPY_FLOAT64, c, True)
     return t
 
 
@@ -100,8 +87,8 @@ def forward_train(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py
     """
     cdef int t = _check_forward(x, out, n * c * s, c, gamma, beta, rm_in, rv_in, mean, inv_std)
     cdef int rc
-    _check(rm_out, t, c, True, "rm_out")
-    _check(rv_out, t, c, True, "rv_out")
+    check_kernel_buffer(rm_out, "rm_out", t, c, True)
+    check_kernel_buffer(rv_out, "rv_out", t, c, True)
     cdef bint f64 = t == cnp.NPY_FLOAT64
     with nogil:
         rc = bn_forward_train(f64, data_of(x), data_of(out), n, c, s, data_of(gamma),
@@ -140,14 +127,14 @@ def backward(cnp.ndarray dout, cnp.ndarray x, cnp.ndarray dx, Py_ssize_t n, Py_s
     """
     cdef int t = _dtype(x), rc
     cdef Py_ssize_t size = n * c * s
-    _check(dout, t, size, False, "dout")
-    _check(x, t, size, False, "x")
-    _check(dx, t, size, True, "dx")
-    _check(gamma, t, c, False, "gamma")
-    _check(mean, cnp.NPY_FLOAT64, c, False, "mean")
-    _check(inv_std, cnp.NPY_FLOAT64, c, False, "inv_std")
-    _check(dgamma, t, c, True, "dgamma")
-    _check(dbeta, t, c, True, "dbeta")
+    check_kernel_buffer(dout, "dout", t, size, False)
+    check_kernel_buffer(x, "x", t, size, False)
+    check_kernel_buffer(dx, "dx", t, size, True)
+    check_kernel_buffer(gamma, "gamma", t, c, False)
+    check_kernel_buffer(mean, "mean", cnp.NPY_FLOAT64, c, False)
+    check_kernel_buffer(inv_std, "inv_std", cnp.NPY_FLOAT64, c, False)
+    check_kernel_buffer(dgamma, "dgamma", t, c, True)
+    check_kernel_buffer(dbeta, "dbeta", t, c, True)
     cdef bint f64 = t == cnp.NPY_FLOAT64
     with nogil:
         rc = bn_backward(f64, data_of(dout), data_of(x), data_of(dx), n, c, s, data_of(gamma),

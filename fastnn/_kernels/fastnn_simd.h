@@ -47,6 +47,19 @@ typedef ptrdiff_t fastnn_index;
 #define FASTNN_DISPATCH_ACTIVE 0
 #endif
 
+/* Index of the first idx[i] outside [lo, hi), or -1 (lo <= hi): the bounds check of every
+ * index or label array.  One unsigned compare per entry (idx - lo wraps to a value >= the span
+ * below lo); the OR-reduction vectorises, and the second loop only runs on bad input. */
+static inline fastnn_index fastnn_first_outside(const fastnn_index *idx, fastnn_index m,
+                                                fastnn_index lo, fastnn_index hi) {
+    size_t span = (size_t)hi - (size_t)lo, bad = 0;
+    for (fastnn_index i = 0; i < m; i++) bad |= (size_t)((size_t)idx[i] - (size_t)lo >= span);
+    if (!bad) return -1;
+    for (fastnn_index i = 0; i < m; i++)
+        if ((size_t)idx[i] - (size_t)lo >= span) return i;
+    return -1;
+}
+
 #ifdef _OPENMP
 #include <omp.h>
 #define FASTNN_OPENMP 1

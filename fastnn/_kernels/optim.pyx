@@ -20,7 +20,14 @@ Design
 cimport numpy as cnp
 from cython.parallel cimport prange
 
-from fastnn._kernels._common cimport FASTNN_OPENMP, chunk_start, overlap, team_size
+from fastnn._kernels._common cimport (
+    FASTNN_OPENMP,
+    chunk_start,
+    fastnn_first_outside,
+    fastnn_index,
+    overlap,
+    team_size,
+)
 
 cnp.import_array()
 
@@ -37,9 +44,6 @@ TAKE_PARALLEL_THRESHOLD = _TAKE_PARALLEL_THRESHOLD
 UPDATE_PARALLEL_THRESHOLD = _UPDATE_PARALLEL_THRESHOLD
 
 cdef extern from "optim_kernels.h" nogil:
-    ctypedef Py_ssize_t fastnn_index
-    fastnn_index fastnn_first_bad_index(const fastnn_index *idx, fastnn_index m,
-                                        fastnn_index n)
     void fastnn_take_rows(const char *src, char *dst, const fastnn_index *idx,
                           fastnn_index r0, fastnn_index r1, fastnn_index n, fastnn_index ncols,
                           fastnn_index s_row, fastnn_index s_col, fastnn_index d_row,
@@ -56,7 +60,7 @@ def first_bad_index(cnp.ndarray idx, Py_ssize_t n):
     cdef const fastnn_index *ip = <const fastnn_index *>cnp.PyArray_DATA(idx)
     cdef Py_ssize_t m = cnp.PyArray_SIZE(idx)
     with nogil:
-        m = fastnn_first_bad_index(ip, m, n)
+        m = fastnn_first_outside(ip, m, -n, n)
     return m
 
 
@@ -91,7 +95,7 @@ cdef int _flat_type(tuple arrays) except -2:
     cdef bint c_order = True, f_order = True
     for i in range(k):
         a = <cnp.ndarray>arrays[i]
-        if not cnp.PyArray_ISALIGNED(a) or cnp.PyArray_ISBYTESWAPPED(a):
+        if not cnp.PyArray_ISBEHAVED_RO(a):  # aligned, native byte order
             return -1
         c_order = c_order and cnp.PyArray_IS_C_CONTIGUOUS(a)
         f_order = f_order and cnp.PyArray_IS_F_CONTIGUOUS(a)

@@ -19,15 +19,6 @@
 
 #include "fastnn_simd.h"
 
-/* Index of the first idx[i] outside [-n, n), or -1. */
-static fastnn_index fastnn_first_bad_index(const fastnn_index *idx, fastnn_index m,
-                                           fastnn_index n) {
-    for (fastnn_index i = 0; i < m; i++) {
-        if (idx[i] < -n || idx[i] >= n) return i;
-    }
-    return -1;
-}
-
 #define FASTNN_STRIDED_COPY(T)                                                  \
     for (fastnn_index c = 0; c < ncols; c++)                                    \
         *(T *)(d + c * d_col) = *(const T *)(s + c * s_col);

@@ -25,7 +25,16 @@ Design
 cimport numpy as cnp
 from cython.parallel cimport prange
 
-from fastnn._kernels._common cimport FASTNN_OPENMP, MAX_THREADS, floating, overlap, team_size
+from fastnn._kernels._common cimport (
+    FASTNN_OPENMP,
+    MAX_THREADS,
+    fastnn_first_outside,
+    fastnn_index,
+    floating,
+    is_kernel_buffer,
+    overlap,
+    team_size,
+)
 
 cnp.import_array()
 
@@ -37,9 +46,6 @@ cdef Py_ssize_t _PARALLEL_THRESHOLD = 1 << 17
 PARALLEL_THRESHOLD = _PARALLEL_THRESHOLD
 
 cdef extern from "softmax_simd.h" nogil:
-    ctypedef Py_ssize_t fastnn_index
-    fastnn_index fastnn_sm_first_bad_label(const fastnn_index *y, fastnn_index n,
-                                           fastnn_index C)
     double fastnn_softmax_loss_rows_f32(const float *x, const fastnn_index *y, float *out,
                                         fastnn_index r0, fastnn_index r1, fastnn_index C,
                                         double inv_n)
@@ -103,7 +109,7 @@ cdef inline int _scores_type(object x) noexcept:
     cdef int typenum = cnp.PyArray_TYPE(a)
     if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
         return -1
-    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISBEHAVED_RO(a)):
+    if not is_kernel_buffer(a):
         return -1
     if cnp.PyArray_DIM(a, 0) < 1 or cnp.PyArray_DIM(a, 1) < 1:
         return -1
@@ -122,7 +128,7 @@ cdef object _output(cnp.ndarray x, object out, int typenum, object avoid):
     if (cnp.PyArray_NDIM(o) != 2 or cnp.PyArray_TYPE(o) != typenum
             or cnp.PyArray_DIM(o, 0) != cnp.PyArray_DIM(x, 0)
             or cnp.PyArray_DIM(o, 1) != cnp.PyArray_DIM(x, 1)
-            or not cnp.PyArray_IS_C_CONTIGUOUS(o) or not cnp.PyArray_ISBEHAVED(o)):
+            or not is_kernel_buffer(o) or not cnp.PyArray_ISWRITEABLE(o)):
         return None
     if cnp.PyArray_DATA(o) != cnp.PyArray_DATA(x) and overlap(o, x):
         return None
@@ -148,15 +154,14 @@ def loss_gradient(x, y, out, int n_threads):
     cdef cnp.ndarray ya = <cnp.ndarray>y
     if cnp.PyArray_NDIM(ya) != 1 or cnp.PyArray_DIM(ya, 0) != n:
         return NotImplemented
-    if not (cnp.PyArray_EquivTypenums(cnp.PyArray_TYPE(ya), cnp.NPY_INTP)
-            and cnp.PyArray_IS_C_CONTIGUOUS(ya) and cnp.PyArray_ISBEHAVED_RO(ya)):
+    if not (cnp.PyArray_EquivTypenums(cnp.PyArray_TYPE(ya), cnp.NPY_INTP) and is_kernel_buffer(ya)):
         if not cnp.PyArray_ISINTEGER(ya):
             return NotImplemented
         # other integer dtypes: an intp copy (wrapped values are caught as out of range)
         ya = cnp.PyArray_FROMANY(ya, cnp.NPY_INTP, 1, 1,
                                  cnp.NPY_ARRAY_CARRAY_RO | cnp.NPY_ARRAY_FORCECAST)
     cdef const fastnn_index *yp = <const fastnn_index *>cnp.PyArray_DATA(ya)
-    if fastnn_sm_first_bad_label(yp, n, c) >= 0:
+    if fastnn_first_outside(yp, n, 0, c) >= 0:
         return NotImplemented
     dst = _output(xa, out, typenum, ya)
     if dst is None:

@@ -162,17 +162,6 @@ static inline fastnn_index fastnn_sm_block_rows(fastnn_index C) {
     return rows < 1 ? 1 : (rows > FASTNN_SM_ROWS ? FASTNN_SM_ROWS : rows);
 }
 
-/* First index i with y[i] outside [0, C), or -1.  The OR-reduction vectorises. */
-static fastnn_index fastnn_sm_first_bad_label(const fastnn_index *y, fastnn_index n,
-                                              fastnn_index C) {
-    size_t bad = 0;
-    for (fastnn_index i = 0; i < n; i++) bad |= (size_t)((size_t)y[i] >= (size_t)C);
-    if (!bad) return -1;
-    for (fastnn_index i = 0; i < n; i++)
-        if ((size_t)y[i] >= (size_t)C) return i;
-    return -1;
-}
-
 /* Row reductions of the block scheme (C < FASTNN_SM_WIDE).  Floating-point reductions only
  * vectorise if the compiler may reorder them, which it may not without -ffast-math; so with
  * GCC/clang vector extensions they are written over 16-byte vectors with four independent
@@ -263,15 +252,22 @@ FASTNN_INLINE double fastnn_sm_rowsum(const double *e, fastnn_index C) {
 #endif
 
 /* sum(e) - 1 without cancellation, for rows whose max dominates (the max's exp is exactly 1,
- * so the count of ones minus 1 plus the sum of the other entries is exact to rounding). */
-FASTNN_INLINE double fastnn_sm_sum_minus_one(const double *e, fastnn_index C) {
-    double ones = 0.0, rest = 0.0;
-    for (fastnn_index j = 0; j < C; j++) {
-        if (e[j] == 1.0) ones += 1.0;
-        else rest += e[j];
-    }
-    return (ones - 1.0) + rest;
+ * so the count of ones minus 1 plus the sum of the other entries is exact to rounding).  The
+ * entries e are x itself when exps is 1 (exps already computed), else exp(x - m) (the wide
+ * log_softmax, which does not keep them). */
+#define FASTNN_SM_SUM_MINUS_ONE(T, SFX)                                                      \
+FASTNN_INLINE double fastnn_sm_sum_minus_one_##SFX(const T *x, T m, fastnn_index C,       \
+                                                      int exps) {                            \
+    double ones = 0.0, rest = 0.0;                                                           \
+    for (fastnn_index j = 0; j < C; j++) {                                                   \
+        double e = (double)(exps ? x[j] : fastnn_sm_exp_##SFX(x[j] - m));                    \
+        if (e == 1.0) ones += 1.0;                                                           \
+        else rest += e;                                                                      \
+    }                                                                                        \
+    return (ones - 1.0) + rest;                                                              \
 }
+FASTNN_SM_SUM_MINUS_ONE(float, f32)
+FASTNN_SM_SUM_MINUS_ONE(double, f64)
 
 /* Per-row sums of a block of rows of doubles; sm1 = sum - 1 computed without cancellation
  * when the sum is close to 1 (log1p(sm1) is the log-sum-exp after the max shift). */
@@ -292,7 +288,7 @@ FASTNN_INLINE void fastnn_sm_block_sums(const double *e, fastnn_index rows, fast
     for (i = 0; i < rows; i++) {
         double d = sum[i] - 1.0;
         /* below 1e-3 the rounding of sum (~C * 1e-16) would show in sm1's relative error */
-        sm1[i] = d < 1e-3 ? fastnn_sm_sum_minus_one(e + i * C, C) : d;
+        sm1[i] = d < 1e-3 ? fastnn_sm_sum_minus_one_f64(e + i * C, 0.0, C, 1) : d;
     }
 }
 
@@ -483,19 +479,6 @@ FASTNN_INLINE double fastnn_sm_wide_exp_##SFX(const T *x, T m, T *out, fastnn_in
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])) + tail;          \
 }                                                                                            \
                                                                                              \
-/* sum(e) - 1 for a row whose max exp is exactly 1 (see fastnn_sm_sum_minus_one); the exps \
- * are x itself when exps is 1, else exp(x - m). */                                          \
-FASTNN_INLINE double fastnn_sm_wide_sm1_##SFX(const T *x, T m, fastnn_index C,            \
-                                                 int exps) {                                 \
-    double ones = 0.0, rest = 0.0;                                                           \
-    for (fastnn_index j = 0; j < C; j++) {                                                   \
-        double e = (double)(exps ? x[j] : fastnn_sm_exp_##SFX(x[j] - m));                    \
-        if (e == 1.0) ones += 1.0;                                                           \
-        else rest += e;                                                                      \
-    }                                                                                        \
-    return (ones - 1.0) + rest;                                                              \
-}                                                                                            \
-                                                                                             \
 FASTNN_CLONES static double fastnn_softmax_loss_wide_##SFX(                                  \
         const T *x, const fastnn_index *y, T *out, fastnn_index r0, fastnn_index r1,         \
         fastnn_index C, double inv_n) {                                                      \
@@ -510,7 +493,7 @@ FASTNN_CLONES static double fastnn_softmax_loss_wide_##SFX(                     
         double sum = fastnn_sm_wide_exp_##SFX(xi, m, oi, C, 1);                              \
         double sm1 = sum - 1.0;                                                              \
         /* below 1e-3 the rounding of sum would show in sm1's relative error */              \
-        if (sm1 < 1e-3) sm1 = fastnn_sm_wide_sm1_##SFX(oi, m, C, 1);                         \
+        if (sm1 < 1e-3) sm1 = fastnn_sm_sum_minus_one_##SFX(oi, m, C, 1);                    \
         double inv = inv_n / sum;                                                            \
         double ey = (double)oi[yi];                                                          \
         T scale = (T)inv;                                                                    \
@@ -533,7 +516,7 @@ FASTNN_CLONES static void fastnn_softmax_wide_##SFX(const T *x, T *out, fastnn_i
         double sum = fastnn_sm_wide_exp_##SFX(xi, m, oi, C, !log);                           \
         if (log) {                                                                           \
             double sm1 = sum - 1.0;                                                          \
-            if (sm1 < 1e-3) sm1 = fastnn_sm_wide_sm1_##SFX(xi, m, C, 0);                     \
+            if (sm1 < 1e-3) sm1 = fastnn_sm_sum_minus_one_##SFX(xi, m, C, 0);                \
             T lse = (T)fastnn_sm_log1p(sm1);                                                 \
             for (fastnn_index j = 0; j < C; j++) oi[j] = (xi[j] - m) - lse;                  \
         } else {                                                                             \
