@@ -8,12 +8,14 @@ The first layer's input gradient is never needed, so its backward pass computes 
 weight and bias gradients (one GEMM of the three an affine layer's backward would cost).
 """
 
+import functools
 import numbers
 
 import numpy as np
 
 from fastnn import layers
 from fastnn._backend import ops
+from fastnn._config import num_threads
 from fastnn._validation import check_float_dtype, check_int, check_scalar
 from fastnn.init import INITIALIZERS, as_generator, small_random, zeros
 
@@ -74,6 +76,20 @@ def _l2(model, names, reg):
     return 0.5 * reg * total
 
 
+def _between_gemms(function):
+    """Run a model's kernels on one thread: they sit between BLAS matrix products, which
+    already use the cores.  An OpenMP team there costs more than it saves (its idle threads
+    spin while BLAS wants the cores): one epoch of a (512, 256, 256, 10) batchnorm net took
+    35 ms with 2 kernel threads and 30 ms with 1; at (4096, 1024, 1024, 10), 1.78 s and 1.64 s.
+    The matrix products keep BLAS's threads."""
+    @functools.wraps(function)
+    def on_one_thread(*args, **kwargs):
+        with num_threads(1):
+            return function(*args, **kwargs)
+    return on_one_thread
+
+
+@_between_gemms
 def two_layer_net(X, model, y=None, reg=0.0):
     """The notes' two-layer net: affine - ReLU - affine - softmax.
 
@@ -195,6 +211,7 @@ class FullyConnectedNet:
             return ops().maxout_backward(dout, cache, k).reshape(dout.shape[0], -1)
         return getattr(layers, f"{self.activation}_backward")(dout, cache)
 
+    @_between_gemms
     def loss(self, X, y=None):
         """Scores (N, C) when y is None (batchnorm in test mode), else ``(loss, grads)``.
 

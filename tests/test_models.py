@@ -308,3 +308,23 @@ def test_fully_connected_net_bad_arguments(kwargs, exc, match):
     args = {"hidden_dims": [4], "input_dim": 3, "num_classes": 2, **kwargs}
     with pytest.raises(exc, match=match):
         FullyConnectedNet(**args)
+
+
+@pytest.mark.parametrize("model", ["two_layer_net", "FullyConnectedNet"])
+def test_models_run_their_kernels_on_one_thread(monkeypatch, model):
+    """Kernels between BLAS matrix products ran slower on an OpenMP team than on one thread."""
+    from fastnn._backend import ops
+
+    seen = []
+    real = ops().relu
+    monkeypatch.setattr(ops(), "relu", lambda *a, **k: seen.append(fastnn.get_num_threads())
+                        or real(*a, **k))
+    fastnn.set_num_threads(2)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((8, 5)), rng.integers(0, 3, 8)
+    if model == "two_layer_net":
+        two_layer_net(X, init_two_layer_model(5, 4, 3, seed=0), y)
+    else:
+        FullyConnectedNet([4], 5, 3, seed=0).loss(X, y)
+    assert seen == [1]
+    assert fastnn.get_num_threads() == 2
