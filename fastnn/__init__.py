@@ -13,7 +13,11 @@ import os as _os
 # 3.2x longer with 2 fastnn threads than with 1 (bench/test_bench_search.py).  A short spin
 # keeps our parallel regions' hand-off as fast as before (measured at 128K elements) and
 # frees the cores for BLAS.  It must be set before libgomp loads (our first extension import);
-# a user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+# a user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.  If another library (PyTorch) loaded
+# libgomp first, the setting comes too late: _config then defaults to one thread.
+from fastnn import _config as _cfg  # noqa: E402
+
+_cfg._note_openmp_runtime()
 if "OMP_WAIT_POLICY" not in _os.environ:
     _os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 

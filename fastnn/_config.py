@@ -13,11 +13,15 @@ import contextlib
 import contextvars
 import os
 import platform
+import re
 import sys
 
 from fastnn._validation import check_int
 
 _num_threads = None  # process-wide, resolved lazily from the environment
+# True when libgomp was already loaded, with its default long spin-wait, before fastnn's
+# import could shorten it (see fastnn/__init__.py): then the default is one thread.
+_late_for_openmp = False
 _override = contextvars.ContextVar("fastnn_num_threads", default=None)  # num_threads(n)
 
 
@@ -26,6 +30,26 @@ def _usable_cores():
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS, Windows
         return max(1, os.cpu_count() or 1)
+
+
+def _note_openmp_runtime():
+    """Called once by ``import fastnn`` before its extensions load libgomp."""
+    global _late_for_openmp
+    user_set = "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ
+    _late_for_openmp = not user_set and _libgomp_loaded()
+
+
+def _libgomp_loaded():
+    """Whether this process has already mapped GCC's libgomp (Linux; False elsewhere).
+
+    Only libgomp.so.1 itself (e.g. libgomp.so.1.0.0, or PyTorch's copy) counts: a copy that a
+    wheel renamed (libgomp-1a2b3c.so.1) is a separate runtime that fastnn does not share.
+    """
+    try:
+        with open("/proc/self/maps") as maps:
+            return any(re.search(r"/libgomp\.so(\.\d+)*$", line.rstrip()) for line in maps)
+    except OSError:
+        return False
 
 
 def _default_num_threads():
@@ -37,6 +61,10 @@ def _default_num_threads():
             n = 0
         if n >= 1:
             return n
+    if _late_for_openmp:
+        # Every parallel region would leave a thread spinning for milliseconds, taking a core
+        # from the next BLAS call: a batchnorm net's training loop ran 15x slower on 2 threads.
+        return 1
     return _usable_cores()
 
 
@@ -118,6 +146,7 @@ def config_dict():
         "blas": _blas_info(),
         "backend": get_backend(),
         "num_threads": get_num_threads(),
+        "openmp_loaded_before_fastnn": _late_for_openmp,
         "usable_cores": _usable_cores(),
         "cpu_features": _runtime.cpu_features(),
         "runtime_dispatch": _runtime.RUNTIME_DISPATCH,
@@ -139,6 +168,10 @@ def show_config(file=None):
         f"threads: {info['num_threads']} (usable cores: {info['usable_cores']})",
         file=out,
     )
+    if info["openmp_loaded_before_fastnn"]:
+        print("  libgomp was loaded before fastnn (by PyTorch?) with its long spin-wait, so the "
+              "default is 1 thread: import fastnn first, start Python with GOMP_SPINCOUNT=1000, "
+              "or call fastnn.set_num_threads(n)", file=out)
     features = ", ".join(info["cpu_features"]) or "baseline only"
     dispatch = "on" if info["runtime_dispatch"] else "off (baseline code only)"
     print(f"CPU features: {features}; run-time dispatch {dispatch}", file=out)

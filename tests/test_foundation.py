@@ -111,7 +111,8 @@ def _run_python(code, env_extra=None, cwd=None):
     """Run ``code`` in a fresh interpreter, by default outside the source tree (which would
     shadow the installed package)."""
     env = dict(os.environ)
-    env.pop("OMP_NUM_THREADS", None)
+    for name in ("OMP_NUM_THREADS", "GOMP_SPINCOUNT", "OMP_WAIT_POLICY"):  # fastnn set one
+        env.pop(name, None)
     env.pop("FASTNN_BACKEND", None)
     # Import the same fastnn this test session imported (installed or built in place).
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(fastnn.__file__))
@@ -127,6 +128,28 @@ def test_default_threads_follow_omp_num_threads_then_cores():
     out = _run_python(code).stdout.strip()
     if expected is not None:
         assert out == expected
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
+def test_libgomp_loaded_before_fastnn_means_one_thread_by_default():
+    """Imported after PyTorch, fastnn cannot shorten libgomp's spin-wait any more; on two
+    threads a batchnorm net's training loop then ran 15x slower than on one."""
+    if not fastnn._config._libgomp_loaded():
+        pytest.skip("this fastnn build does not use libgomp")
+    code = """
+        import ctypes, io
+        ctypes.CDLL("libgomp.so.1")  # what `import torch` does first
+        import fastnn
+        out = io.StringIO()
+        fastnn.show_config(file=out)
+        print(fastnn.get_num_threads(), "loaded before fastnn" in out.getvalue())
+    """
+    cores = fastnn._config._usable_cores()
+    assert _run_python(code).stdout.split() == ["1", "True"]
+    assert _run_python(code, {"OMP_NUM_THREADS": "3"}).stdout.split() == ["3", "True"]
+    assert _run_python(code, {"GOMP_SPINCOUNT": "1000"}).stdout.split() == [str(cores), "False"]
+    plain = _run_python(code.replace('ctypes.CDLL("libgomp.so.1")', "pass"))
+    assert plain.stdout.split() == [str(cores), "False"], plain.stderr
 
 
 def test_backend_switch_and_environment_variable():
