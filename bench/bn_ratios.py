@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+import _peers  # noqa: F401,E402 (PyTorch before fastnn)
 import fastnn
 from fastnn import reference as ref
 from fastnn.core import batchnorm as bn

@@ -1,5 +1,6 @@
 import pytest
 
+import _peers  # noqa: F401,E402 (PyTorch before fastnn)
 import fastnn
 
 

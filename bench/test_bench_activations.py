@@ -27,6 +27,7 @@ import pytest
 if __name__ == "__main__":  # run as a script from the source tree
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import _peers  # noqa: F401,E402 (PyTorch before fastnn)
 import fastnn  # noqa: E402
 from fastnn.core import activations as core  # noqa: E402
 

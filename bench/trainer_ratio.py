@@ -15,6 +15,7 @@ import argparse
 import statistics
 import time
 
+import _peers  # noqa: F401,E402 (PyTorch before fastnn)
 import fastnn
 from test_bench_trainer import fastnn_epoch, make_data  # same data and epoch as the benchmark
 
