@@ -18,8 +18,9 @@ import os as _os
 from fastnn import _config as _cfg  # noqa: E402
 
 _cfg._note_openmp_runtime()
-if "OMP_WAIT_POLICY" not in _os.environ:
-    _os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
+    _os.environ["GOMP_SPINCOUNT"] = "1000"
+    _cfg._spin_set_by_fastnn = True
 
 try:
     import importlib as _importlib

@@ -22,6 +22,7 @@ _num_threads = None  # process-wide, resolved lazily from the environment
 # True when libgomp was already loaded, with its default long spin-wait, before fastnn's
 # import could shorten it (see fastnn/__init__.py): then the default is one thread.
 _late_for_openmp = False
+_spin_set_by_fastnn = False  # fastnn/__init__.py set GOMP_SPINCOUNT (the user had not)
 _override = contextvars.ContextVar("fastnn_num_threads", default=None)  # num_threads(n)
 
 

@@ -279,7 +279,21 @@ def header(threads=None):
         "numpy": info["numpy"],
         "blas": info["blas"],
         "torch": torch.__version__ if torch is not None else None,
+        "omp_spin": _spin_text(info),
     }
+
+
+def _spin_text(info):
+    """How long libgomp's idle threads spin, which fastnn and PyTorch share (README, Threads)."""
+    import os
+
+    if info["openmp_loaded_before_fastnn"]:
+        return "libgomp loaded before fastnn (PyTorch first): its default spin-wait"
+    if "GOMP_SPINCOUNT" in os.environ or "OMP_WAIT_POLICY" in os.environ:
+        setting = ", ".join(f"{k}={os.environ[k]}" for k in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
+                            if k in os.environ)
+        return f"libgomp spin-wait {setting}"
+    return "libgomp default spin-wait"
 
 
 def header_lines(head):
@@ -290,7 +304,8 @@ def header_lines(head):
         f"CPU: {head['cpu']} ({head['platform']})",
         f"CPU features: {features}; run-time dispatch {'on' if head['runtime_dispatch'] else 'off'}; "
         f"OpenMP {'yes' if head['openmp'] else 'NO'}",
-        f"threads: {head['threads']} of {head['usable_cores']} usable cores",
+        f"threads: {head['threads']} of {head['usable_cores']} usable cores; "
+        f"OpenMP idle threads: {head.get('omp_spin', '?')}",
     ]
 
 

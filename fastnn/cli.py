@@ -252,9 +252,38 @@ def cmd_config(args):
 
 # ----------------------------------------------------------------------------- bench
 
+_TORCH_FIRST_RUN = "FASTNN_BENCH_TORCH_FIRST"
+
+
+def _rerun_with_torch_first(args):
+    """Re-run this bench in a fresh interpreter that imports PyTorch before fastnn, and
+    return its exit code; None when this process is fine as it is.
+
+    Here fastnn loaded libgomp with its short spin-wait (GOMP_SPINCOUNT=1000), which PyTorch
+    would share: its training loop ran 1.2-1.7x slower than on its own, an unfair peer.
+    """
+    import importlib.util
+    import subprocess
+
+    from fastnn import _config
+
+    if (args.no_torch or "torch" in sys.modules or os.environ.get(_TORCH_FIRST_RUN)
+            or not _config._spin_set_by_fastnn or importlib.util.find_spec("torch") is None):
+        return None
+    code = "import torch, sys; from fastnn.__main__ import main; sys.exit(main(sys.argv[1:]))"
+    env = dict(os.environ, **{_TORCH_FIRST_RUN: "1"})
+    env.pop("GOMP_SPINCOUNT", None)  # fastnn's, not the user's (see _spin_set_by_fastnn)
+    if args.threads is None:  # keep this process's default, not the torch-first one
+        args.argv += ["--threads", str(_config.get_num_threads())]
+    return subprocess.call([sys.executable, "-c", code, *args.argv], env=env)
+
+
 def cmd_bench(args):
     from fastnn import bench
 
+    rerun = _rerun_with_torch_first(args)
+    if rerun is not None:
+        return rerun
     _set_threads(args.threads)  # resolves -1 to all usable cores
     head = bench.header()
     progress = None if args.quiet else bench.stderr_progress()
@@ -862,6 +891,7 @@ def main(argv=None):
     """Entry point of ``fastnn`` / ``python -m fastnn``; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args) or 0
     except CLIError as exc:

@@ -227,6 +227,31 @@ def test_cli_bench(tmp_path):
     assert all(c["seconds"]["fastnn"] > 0 and c["error"] == "" for c in payload["cases"])
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="libgomp")
+def test_cli_bench_times_pytorch_at_its_own_openmp_defaults(tmp_path):
+    """In `python -m fastnn bench`, fastnn loads libgomp first with its short spin-wait, which
+    PyTorch would then share (its training loop ran 1.2-1.7x slower): the command re-runs
+    itself with PyTorch imported first."""
+    pytest.importorskip("torch")
+    name = next(spec.name for spec in all_kernels() if spec.shapes)
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    tiny = [a for a in TINY_BENCH if a != "--no-torch"]
+    args = ("bench", *tiny, "--kernel", name, "--markdown", "--json", "b.json")
+    full_env = dict(env, PYTHONPATH=FASTNN_PARENT + os.pathsep + env.get("PYTHONPATH", ""))
+    full_env.pop("FASTNN_BACKEND", None)
+    proc = subprocess.run([sys.executable, "-m", "fastnn", *args], cwd=tmp_path, env=full_env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "OpenMP idle threads: libgomp loaded before fastnn (PyTorch first)" in proc.stdout
+    threads = json.loads((tmp_path / "b.json").read_text())["header"]["threads"]
+    assert threads == fastnn._config._usable_cores()  # the parent's default, not the child's 1
+    with_spin = subprocess.run([sys.executable, "-m", "fastnn", *args, "--threads", "1"],
+                               cwd=tmp_path, env=dict(full_env, GOMP_SPINCOUNT="1000"),
+                               capture_output=True, text=True, timeout=300)
+    assert with_spin.returncode == 0, with_spin.stderr
+    assert "OpenMP idle threads: libgomp spin-wait GOMP_SPINCOUNT=1000" in with_spin.stdout
+
+
 def test_cli_init_stats(tmp_path):
     proc = run_cli("init-stats", "--init", "xavier", "--activation", "tanh", "--layers", "3",
                    "--hidden", "50", "--samples", "200", "--out", "figs", cwd=tmp_path)
