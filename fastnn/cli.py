@@ -270,12 +270,17 @@ def _rerun_with_torch_first(args):
     if (args.no_torch or "torch" in sys.modules or os.environ.get(_TORCH_FIRST_RUN)
             or not _config._spin_set_by_fastnn or importlib.util.find_spec("torch") is None):
         return None
-    code = "import torch, sys; from fastnn.__main__ import main; sys.exit(main(sys.argv[1:]))"
+    # `python -c` puts the working directory first on sys.path: put this fastnn there instead,
+    # or a source tree in the working directory would be benchmarked in place of it
+    root = os.path.dirname(os.path.dirname(os.path.abspath(_config.__file__)))
+    code = (f"import sys; sys.path[0] = {root!r}; import torch; "
+            "from fastnn.__main__ import main; sys.exit(main(sys.argv[1:]))")
     env = dict(os.environ, **{_TORCH_FIRST_RUN: "1"})
     env.pop("GOMP_SPINCOUNT", None)  # fastnn's, not the user's (see _spin_set_by_fastnn)
     if args.threads is None:  # keep this process's default, not the torch-first one
         args.argv += ["--threads", str(_config.get_num_threads())]
-    return subprocess.call([sys.executable, "-c", code, *args.argv], env=env)
+    code = subprocess.call([sys.executable, "-c", code, *args.argv], env=env)
+    return code if code >= 0 else 128 - code  # killed by signal N: the shell's 128 + N
 
 
 def cmd_bench(args):

@@ -234,7 +234,9 @@ def test_cli_bench_times_pytorch_at_its_own_openmp_defaults(tmp_path):
     itself with PyTorch imported first."""
     pytest.importorskip("torch")
     name = next(spec.name for spec in all_kernels() if spec.shapes)
-    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    # without OMP_NUM_THREADS, the parent's default (all cores) differs from the child's (1)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
     tiny = [a for a in TINY_BENCH if a != "--no-torch"]
     args = ("bench", *tiny, "--kernel", name, "--markdown", "--json", "b.json")
     full_env = dict(env, PYTHONPATH=FASTNN_PARENT + os.pathsep + env.get("PYTHONPATH", ""))
@@ -245,11 +247,34 @@ def test_cli_bench_times_pytorch_at_its_own_openmp_defaults(tmp_path):
     assert "OpenMP idle threads: libgomp loaded before fastnn (PyTorch first)" in proc.stdout
     threads = json.loads((tmp_path / "b.json").read_text())["header"]["threads"]
     assert threads == fastnn._config._usable_cores()  # the parent's default, not the child's 1
+    # (on one usable core both are 1: the forwarding of --threads is then not tested)
     with_spin = subprocess.run([sys.executable, "-m", "fastnn", *args, "--threads", "1"],
                                cwd=tmp_path, env=dict(full_env, GOMP_SPINCOUNT="1000"),
                                capture_output=True, text=True, timeout=300)
     assert with_spin.returncode == 0, with_spin.stderr
     assert "OpenMP idle threads: libgomp spin-wait GOMP_SPINCOUNT=1000" in with_spin.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="libgomp")
+def test_cli_bench_rerun_imports_the_same_fastnn(tmp_path):
+    """The torch-first re-run ran `python -c`, whose sys.path starts with the working directory:
+    from a directory holding another fastnn (a source tree), that one was benchmarked."""
+    pytest.importorskip("torch")
+    (tmp_path / "fastnn").mkdir()
+    (tmp_path / "fastnn" / "__init__.py").write_text('raise SystemExit("the other fastnn")\n')
+    script = tmp_path / "bin" / "fastnn_cli.py"  # like the console script: not run from cwd
+    script.parent.mkdir()
+    script.write_text("import sys\nfrom fastnn.__main__ import main\nsys.exit(main())\n")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "FASTNN_BACKEND")}
+    env["PYTHONPATH"] = FASTNN_PARENT + os.pathsep + env.get("PYTHONPATH", "")
+    name = next(spec.name for spec in all_kernels() if spec.shapes)
+    tiny = [a for a in TINY_BENCH if a != "--no-torch"]
+    proc = subprocess.run([sys.executable, str(script), "bench", *tiny, "--kernel", name,
+                           "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "libgomp loaded before fastnn (PyTorch first)" in proc.stdout  # the re-run ran
 
 
 def test_cli_init_stats(tmp_path):
