@@ -722,3 +722,16 @@ def test_coarse_to_fine_ships_train_fn_once_for_all_rounds(executor):
     for t in result:
         per_worker.setdefault(t.extra["pid"], set()).add(t.extra["copies"])
     assert all(len(c) == 1 for c in per_worker.values()), per_worker
+
+
+def test_runner_does_not_keep_the_pickled_train_fn():
+    """The bytes of train_fn (and its data) were kept for the whole search after they had been
+    written to the workers' file."""
+    from fastnn.search import _make_jobs
+    from fastnn.search._runner import _Runner
+
+    jobs = _make_jobs([{"lr": 0.1}, {"lr": 0.2}, {"lr": 0.3}], 0, 0, 0)
+    with _Runner(CountsItsCopies(), 2, None, 1, None, False) as runner:
+        trials, interrupted = runner.run(jobs)
+        assert not interrupted and [t.status for t in trials] == ["ok"] * 3
+        assert runner._payload is None

@@ -290,8 +290,6 @@ def _check_n_jobs(n_jobs, executor):
     return int(n_jobs)
 
 
-
-
 class _Runner:
     """Runs lists of jobs serially, in loky processes, or on a user executor.
 
@@ -370,6 +368,7 @@ class _Runner:
         if key not in self._shipped:  # a reused loky pool is the same object every round
             self._shipped[key] = _shared(executor, own, self.train_fn, self._payload,
                                          self._stack)
+            self._payload = None  # in the file now (or never needed): do not hold it twice
         task, fn = self._shipped[key]
         with pin:
             return self._collect(executor, own, task, fn, settings, jobs, progress)
