@@ -9,7 +9,6 @@ the main input (the memory floor: scale it by the kernel's ``floor_bytes``).
 import numpy as np
 import pytest
 
-import _peers  # noqa: F401,E402 (PyTorch before fastnn)
 import fastnn
 from fastnn.bench import DTYPES, IMPLS, case_callables
 from fastnn.registry import all_kernels

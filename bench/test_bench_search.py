@@ -19,7 +19,6 @@ import logging
 import numpy as np
 import pytest
 
-import _peers  # noqa: F401,E402 (PyTorch before fastnn)
 import fastnn
 from fastnn import search
 

@@ -20,7 +20,6 @@ import warnings
 import numpy as np
 import pytest
 
-import _peers  # noqa: F401,E402 (PyTorch before fastnn)
 import fastnn
 from fastnn import ClassifierTrainer, init_two_layer_model, two_layer_net
 

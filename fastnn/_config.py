@@ -170,7 +170,8 @@ def show_config(file=None):
         file=out,
     )
     if info["openmp_loaded_before_fastnn"]:
-        print("  libgomp was loaded before fastnn (by PyTorch?) with its long spin-wait, so the "
+        print("  libgomp was loaded before fastnn (by another library, e.g. PyTorch) with its "
+              "long spin-wait, so the "
               "default is 1 thread: import fastnn first, start Python with GOMP_SPINCOUNT=1000, "
               "or call fastnn.set_num_threads(n)", file=out)
     features = ", ".join(info["cpu_features"]) or "baseline only"

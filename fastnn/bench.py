@@ -287,6 +287,10 @@ def _spin_text(info):
     """How long libgomp's idle threads spin, which fastnn and PyTorch share (README, Threads)."""
     import os
 
+    from fastnn._config import _libgomp_loaded
+
+    if not _libgomp_loaded():
+        return "not GCC's libgomp (its spin-wait setting does not apply)"
     if info["openmp_loaded_before_fastnn"]:
         return "libgomp loaded before fastnn (PyTorch first): its default spin-wait"
     if "GOMP_SPINCOUNT" in os.environ or "OMP_WAIT_POLICY" in os.environ:

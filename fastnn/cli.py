@@ -268,7 +268,8 @@ def _rerun_with_torch_first(args):
     from fastnn import _config
 
     if (args.no_torch or "torch" in sys.modules or os.environ.get(_TORCH_FIRST_RUN)
-            or not _config._spin_set_by_fastnn or importlib.util.find_spec("torch") is None):
+            or not _config._spin_set_by_fastnn or not _config._libgomp_loaded()
+            or importlib.util.find_spec("torch") is None):
         return None
     # `python -c` puts the working directory first on sys.path: put this fastnn there instead,
     # or a source tree in the working directory would be benchmarked in place of it
@@ -593,9 +594,9 @@ def cmd_search(args):
         from fastnn.search._runner import require_loky
 
         try:
-            require_loky()
+            require_loky("--n-jobs > 1", "")
         except ImportError as exc:
-            raise CLIError(f"--n-jobs > 1: {exc}") from None
+            raise CLIError(str(exc)) from None
     out_dir = _outdir(args.out)
     data = _zero_center(load_data(args.data, seed=args.seed))
     fn = _train_fn(args, data)

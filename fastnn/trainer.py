@@ -203,8 +203,10 @@ class ClassifierTrainer:
             scores_of = lambda Xb: loss_function(Xb, model)  # noqa: E731
         for name, p in params.items():
             check_param(p, f"model parameter {name!r}")
-        # Labels the scores cannot match would only lower the accuracies: check them all now.
-        num_classes = _num_classes(scores_of(X[:1]))
+        # Labels the scores cannot match would only lower the accuracies: check them now,
+        # with one row's scores computed as in the loop below.
+        with np.errstate(all="ignore"), num_threads(1):
+            num_classes = _num_classes(scores_of(X[:1]))
         y = check_labels(y, X.shape[0], num_classes, "training labels")
         y_val = check_labels(y_val, X_val.shape[0], num_classes, "validation labels")
 

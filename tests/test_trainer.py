@@ -390,8 +390,9 @@ def test_missing_or_misshaped_gradient_raises():
 
 
 def test_gradients_of_another_dtype_are_cast_to_the_parameters():
-    """A float32 model whose loss returns float64 (or int) gradients trains exactly as if
-    they had been cast by hand; complex gradients are refused, naming the parameter."""
+    """A float32 model whose loss returns float64 gradients (arrays or nested lists) trains
+    exactly as if they had been cast by hand; complex gradients are refused, naming the
+    parameter."""
     X, y = blobs(n=40, dtype=np.float32)
 
     def cast_grads(to):

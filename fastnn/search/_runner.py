@@ -148,14 +148,14 @@ def _init_worker(threads):
     threadpool_limits(limits=threads)
 
 
-def require_loky():
+def require_loky(what="n_jobs > 1", alternative=" (or pass executor=)"):
     """loky's ``get_reusable_executor``, or ImportError naming the extra to install."""
     try:
         from joblib.externals.loky import get_reusable_executor
     except ImportError:
         raise ImportError(
-            'n_jobs > 1 runs trials in worker processes with joblib\'s loky: install it with '
-            'pip install "fastnn[parallel]" (or pass executor=)'
+            f"{what} runs trials in worker processes with joblib's loky: install it with "
+            f'pip install "fastnn[parallel]"{alternative}'
         ) from None
     return get_reusable_executor
 
@@ -317,13 +317,13 @@ class _Runner:
         if self.parallel and not _in_process(executor):
             self._payload = _dumps(train_fn)  # fails now with a clear message, not per trial
         self._stack = contextlib.ExitStack()
-        self._shipped = {}  # executor id -> (task, its first argument)
+        self._shipped = None  # (task, its first argument) once train_fn reached the workers
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info):
-        self._shipped.clear()
+        self._shipped = None
         self._stack.close()
 
     def run(self, jobs, desc="search"):
@@ -364,12 +364,12 @@ class _Runner:
             pin = _pinned(None, None, self.threads)
         else:
             executor, settings = self.executor, (self.threads, self.backend, self.threads)
-        key = id(executor)
-        if key not in self._shipped:  # a reused loky pool is the same object every round
-            self._shipped[key] = _shared(executor, own, self.train_fn, self._payload,
-                                         self._stack)
+        # Every round runs on the same kind of executor (our loky pool, even if it had to be
+        # restarted, or the user's): what reached the workers once serves every round.
+        if self._shipped is None:
+            self._shipped = _shared(executor, own, self.train_fn, self._payload, self._stack)
             self._payload = None  # in the file now (or never needed): do not hold it twice
-        task, fn = self._shipped[key]
+        task, fn = self._shipped
         with pin:
             return self._collect(executor, own, task, fn, settings, jobs, progress)
 
