@@ -12,9 +12,10 @@ import os as _os
 # OpenBLAS's own spinning threads that oversubscribes the cores: an epoch of a batchnorm net
 # built from fastnn.layers took 448 ms on 2 threads instead of 35 ms (README, Threads).  A
 # short spin keeps our parallel regions' hand-off as fast as before (measured at 128K
-# elements) and frees the cores for BLAS.  It must be set before libgomp loads (our first extension import);
-# a user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.  If another library (PyTorch) loaded
-# libgomp first, the setting comes too late: _config then defaults to one thread.
+# elements) and frees the cores for BLAS.  It must be set before libgomp loads (our first
+# extension import); a user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.  If another library
+# (PyTorch) loaded libgomp first, the setting comes too late: _config then defaults to one
+# thread.
 from fastnn import _config as _cfg  # noqa: E402
 
 _cfg._note_openmp_runtime()
