@@ -1,13 +1,15 @@
 """Interleaved side-by-side timings of the batchnorm targets (issue 4): fastnn vs the NumPy
 reference, PyTorch (aten native_batch_norm / native_batch_norm_backward) and a copy of x.
 
-Each round times every implementation once (best of a few calls) and the table keeps each
-one's best round, so background load hits all of them alike.
+Each round times every implementation once (best of a few calls, so that one preemption
+does not count) and the table shows each one's median over the rounds; interleaving the
+implementations makes background load hit all of them alike.
 
     python bench/bn_ratios.py [--threads 1,2] [--rounds 15] [--shapes 4096x1024,32x64x32x32]
 """
 
 import argparse
+import statistics
 import time
 
 import numpy as np
@@ -74,10 +76,11 @@ def main():
                     "copy": lambda: np.copyto(y, x),
                 }
                 calls = max(2, min(50, int(2e6 / x.size)))
-                best = {k: float("inf") for k in fns}
+                rounds = {k: [] for k in fns}
                 for _ in range(opts.rounds):
                     for k, f in fns.items():
-                        best[k] = min(best[k], _best(f, calls if not k.startswith("np") else 2))
+                        rounds[k].append(_best(f, calls if not k.startswith("np") else 2))
+                best = {k: statistics.median(v) for k, v in rounds.items()}
                 for kind in ("fwd", "bwd"):
                     t = best[kind]
                     name = f"{kind} {np.dtype(dtype).name} {'x'.join(map(str, shape))} {threads}T"

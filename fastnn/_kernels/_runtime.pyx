@@ -50,3 +50,34 @@ cpdef cnp.ndarray kernel_buffer(cnp.ndarray a, object dtype=None):
                                 or a.dtype == dtype):
         return a
     return np.require(a, dtype if dtype is not None else a.dtype.newbyteorder("="), "CA")
+
+
+APART_MIN_BYTES = 512 * 1024  # below, the padding costs about what it saves
+
+
+def empty_apart(cnp.ndarray like, *inputs):
+    """An uninitialised C-contiguous array like ``like`` whose data starts far, modulo 4096,
+    from where every array in ``inputs`` starts (64-byte aligned; a view into a buffer 4 KiB
+    longer).
+
+    Fresh large arrays all start at the same offset in their page (malloc's mmap path), so a
+    kernel that stores row r of its output and then loads row r + 1 of an input 4 KiB further
+    on waits for the store: the CPU compares the low 12 address bits first (4K aliasing).
+    batchnorm's 2-d backward, which walks four rows at a time, took 0.15 ms at (256, 512)
+    float64 with dx at dout's offset and 0.094 ms 1-2 KiB away.
+    """
+    cdef Py_ssize_t nbytes = cnp.PyArray_NBYTES(like)
+    shape, dtype = (<object>like).shape, (<object>like).dtype
+    if nbytes < APART_MIN_BYTES or not inputs:
+        return np.empty(shape, dtype)
+    starts = sorted(<size_t>cnp.PyArray_DATA(<cnp.ndarray?>a) % 4096 for a in inputs)
+    # the middle of the widest gap between the inputs' offsets on the 4096 circle
+    best_gap, target = -1, 0
+    for k in range(len(starts)):
+        lo = starts[k]
+        hi = starts[k + 1] if k + 1 < len(starts) else starts[0] + 4096
+        if hi - lo > best_gap:
+            best_gap, target = hi - lo, (lo + (hi - lo) // 2) // 64 * 64 % 4096
+    buf = np.empty(nbytes + 4096, np.uint8)
+    start = (target - <size_t>cnp.PyArray_DATA(<cnp.ndarray>buf) % 4096) % 4096
+    return buf[start:start + nbytes].view(dtype).reshape(shape)

@@ -12,7 +12,7 @@ import numpy as np
 from fastnn import reference as _ref
 from fastnn._config import threads_for
 from fastnn._kernels import batchnorm as _ext
-from fastnn._kernels._runtime import kernel_buffer
+from fastnn._kernels._runtime import empty_apart, kernel_buffer
 from fastnn._validation import as_float_array
 from fastnn.reference.batchnorm import _check_inputs, _warn_single
 from fastnn.reference.batchnorm import __all__ as _TWIN_NAMES
@@ -83,7 +83,7 @@ def _backward(dout, cache, ndim, forward_name):
     dout = kernel_buffer(dout, x.dtype)
     n, c = x.shape[0], x.shape[1]
     s = x.size // (n * c) if n else 1
-    dx = np.empty_like(x)
+    dx = empty_apart(x, x, dout)
     dgamma = np.empty(c, x.dtype)
     dbeta = np.empty(c, x.dtype)
     _ext.backward(dout, x, dx, n, c, s, cache.gamma, cache.mean, cache.inv_std, cache.eps,
