@@ -64,7 +64,8 @@ def empty_apart(cnp.ndarray like, *inputs):
     kernel that stores row r of its output and then loads row r + 1 of an input 4 KiB further
     on waits for the store: the CPU compares the low 12 address bits first (4K aliasing).
     batchnorm's 2-d backward, which walks four rows at a time, took 0.15 ms at (256, 512)
-    float64 with dx at dout's offset and 0.094 ms 1-2 KiB away.
+    float64 with dx at dout's offset and 0.094 ms 1-2 KiB away; its forward, 0.09-0.10 ms
+    with out 64 bytes past x and 0.07-0.08 ms with out 1-3 KiB away.
     """
     cdef Py_ssize_t nbytes = cnp.PyArray_NBYTES(like)
     shape, dtype = (<object>like).shape, (<object>like).dtype

@@ -54,7 +54,7 @@ def _forward(x, gamma, beta, bn_param, mode, eps, momentum):
     beta = kernel_buffer(beta)
     rm = kernel_buffer(np.asarray(bn_param["running_mean"]), dtype)
     rv = kernel_buffer(np.asarray(bn_param["running_var"]), dtype)
-    out = np.empty_like(x)
+    out = empty_apart(x, x)
     mean = np.empty(c)
     inv_std = np.empty(c)
     n_threads = threads_for(x.size, PARALLEL_THRESHOLD)
