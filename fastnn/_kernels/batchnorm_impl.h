@@ -611,12 +611,12 @@ static void BN(normalize_train_part)(const BN_T *x, BN_T *out, ptrdiff_t c, ptrd
 }
 
 /* Streaming level of a train-mode element pass over n * c * s elements (0: ordinary
- * stores).  float32 only (float64 measured slower at (4096, 1024) and mixed at (32, 64, 32,
- * 32)), and only the element-type ("wide") loops have streaming twins: normalise for 2-d
- * batches, dx for image batches (the callees check which). */
+ * stores).  Only the element-type ("wide") loops have streaming twins: normalise for 2-d
+ * float32 batches (float64 measured slower at (4096, 1024)), dx for image batches of both
+ * dtypes (the callees check which). */
 static int BN(stream_level)(ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, int wide)
 {
-    if (sizeof(BN_T) != sizeof(float) || !wide) return 0;
+    if (!wide || (sizeof(BN_T) != sizeof(float) && s == 1)) return 0;
     return bn_stream_level((size_t)n * (size_t)c * (size_t)s * sizeof(BN_T),
                            (size_t)(s == 1 ? c : s) * sizeof(BN_T));
 }
@@ -757,6 +757,11 @@ static void BN(dx_part)(const BN_T *dout, const BN_T *x, BN_T *dx, ptrdiff_t c, 
     if (stream && s > 1 && sizeof(BN_T) == sizeof(float)) {
         BN_STREAM_CALL(stream, dx_segs, (const float *)dout, (const float *)x, (float *)dx, c,
                        s, u0, u1, (const float *)co);
+        return;
+    }
+    if (stream && s > 1) {
+        BN_STREAM_CALL_D(stream, dx_segs, (const double *)dout, (const double *)x,
+                         (double *)dx, c, s, u0, u1, (const double *)co);
         return;
     }
 #endif

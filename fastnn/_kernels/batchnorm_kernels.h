@@ -68,15 +68,16 @@ static inline void bn_merge(double *na, double *ma, double *qa, double nb, doubl
 #define BN_DX_EXPR(g, x, mhi, mlo, is, a, cb, cg)                                            \
     ((a) * (((g) - (cb)) - ((((x) - (mhi)) - (mlo)) * (is)) * (cg)))
 
-/* Streaming (non-temporal) stores for two float32 train-mode element passes (normalise of a
- * 2-d batch, dx of an image batch) when their output exceeds BN_STREAM_BYTES.  With ordinary
- * stores every line of the output is first read into the cache, where it also evicts the
- * inputs that the pass (or the next one) reads again; streaming stores write it straight to
- * memory.  Measured (medians, A/B against ordinary stores): (4096, 1024) train forward
- * 2.2-2.5 -> 1.4-1.7 ms on 1 thread, 1.3-1.75 -> 0.95-1.17 ms on 2; (32, 64, 32, 32) spatial
- * backward 1.34-1.42 -> 0.96-1.02 ms on 1 thread.  float64 and the 2-d dx pass (whose
- * ordinary loop loads its six coefficient vectors once per four rows) measured slower or
- * mixed, and keep ordinary stores.  Below the threshold the next layer may still find the
+/* Streaming (non-temporal) stores for two train-mode element passes (float32 normalise of a
+ * 2-d batch, float32 and float64 dx of an image batch) when their output exceeds
+ * BN_STREAM_BYTES.  With ordinary stores every line of the output is first read into the
+ * cache, where it also evicts the inputs that the pass (or the next one) reads again;
+ * streaming stores write it straight to memory.  Measured (medians, A/B against ordinary
+ * stores): (4096, 1024) float32 train forward 2.2-2.5 -> 1.4-1.7 ms on 1 thread, 1.3-1.75 ->
+ * 0.95-1.17 ms on 2; (32, 64, 32, 32) spatial backward 1.34-1.42 -> 0.96-1.02 ms (float32)
+ * and 4.5-4.8 -> 3.8-4.0 ms (float64) on 1 thread, 2.3-3.7 -> 1.95-2.15 ms (float64) on 2.
+ * The float64 normalise and the 2-d dx pass (whose ordinary loop loads its six coefficient
+ * vectors once per four rows) measured slower or mixed, and keep ordinary stores.  Below the threshold the next layer may still find the
  * output in cache, so ordinary stores stay.  Test mode reads its output back for a check and
  * never streams.  x86-64 with run-time dispatch only: AVX-512F or AVX2 (fastnn_cpu_features). */
 #define BN_STREAM_BYTES ((size_t)8 << 20)
@@ -91,7 +92,7 @@ typedef float bn_v8f __attribute__((vector_size(32)));
 
 #define BN_LOAD(VT, p) (__extension__({ VT v_; memcpy(&v_, (p), sizeof v_); v_; }))
 
-/* bn_stream_{normalize,dx_segs}_<ISA>_f: the ordinary loops' arithmetic
+/* bn_stream_{normalize,dx_segs}_<ISA>_<f|d>: the ordinary loops' arithmetic
  * (rows_normalize, segs_dx) with each row (segment) peeled to the vector alignment that
  * streaming stores need, then a fence so that the lines are visible before the team's
  * barrier.  (A row-by-row streaming rows_dx was slower than the four-row ordinary loop:
@@ -115,8 +116,9 @@ __attribute__((target(TARGET))) static void bn_stream_normalize_##NAME_SFX(     
         for (; j < d; j++) o[j] = BN_NORMALIZE_EXPR(xr[j], mhi[j], mlo[j], sc[j], sh[j]);    \
     }                                                                                        \
     _mm_sfence();                                                                            \
-}                                                                                            \
-                                                                                             \
+}
+
+#define BN_DEFINE_STREAM_DX(T, VT, STREAM, NAME_SFX, TARGET)                                 \
 __attribute__((target(TARGET))) static void bn_stream_dx_segs_##NAME_SFX(                   \
     const T *dout, const T *x, T *dx, ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1,  \
     const T *co)                                                                             \
@@ -141,8 +143,16 @@ __attribute__((target(TARGET))) static void bn_stream_dx_segs_##NAME_SFX(       
 
 #define BN_STREAM_512F(p, v) _mm512_stream_ps((p), (__m512)(v))
 #define BN_STREAM_256F(p, v) _mm256_stream_ps((p), (__m256)(v))
+#define BN_STREAM_512D(p, v) _mm512_stream_pd((p), (__m512d)(v))
+#define BN_STREAM_256D(p, v) _mm256_stream_pd((p), (__m256d)(v))
+typedef double bn_v8d __attribute__((vector_size(64)));
+typedef double bn_v4d __attribute__((vector_size(32)));
 BN_DEFINE_STREAMS(float, bn_v16f, BN_STREAM_512F, avx512_f, "avx512f")
 BN_DEFINE_STREAMS(float, bn_v8f, BN_STREAM_256F, avx_f, "avx2")
+BN_DEFINE_STREAM_DX(float, bn_v16f, BN_STREAM_512F, avx512_f, "avx512f")
+BN_DEFINE_STREAM_DX(float, bn_v8f, BN_STREAM_256F, avx_f, "avx2")
+BN_DEFINE_STREAM_DX(double, bn_v8d, BN_STREAM_512D, avx512_d, "avx512f")
+BN_DEFINE_STREAM_DX(double, bn_v4d, BN_STREAM_256D, avx_d, "avx2")
 
 /* 2: AVX-512F, 1: AVX2 (its 256-bit streaming store), 0: ordinary stores, for a pass that
  * writes `bytes` in rows (segments) of `row_bytes`: short rows would go mostly through the
@@ -159,6 +169,9 @@ static int bn_stream_level(size_t bytes, size_t row_bytes)
 #define BN_STREAM_CALL(level, name, ...)                                                     \
     ((level) == 2 ? bn_stream_##name##_avx512_f(__VA_ARGS__)                                 \
                   : bn_stream_##name##_avx_f(__VA_ARGS__))
+#define BN_STREAM_CALL_D(level, name, ...)                                                   \
+    ((level) == 2 ? bn_stream_##name##_avx512_d(__VA_ARGS__)                                 \
+                  : bn_stream_##name##_avx_d(__VA_ARGS__))
 #else
 static int bn_stream_level(size_t bytes, size_t row_bytes)
 {
