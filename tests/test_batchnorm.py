@@ -202,8 +202,7 @@ def test_float32_train_forward_is_the_two_term_formula_bit_for_bit(shape, thread
 
 
 # Small and large (over the 8 MiB where the streaming stores start: the 2-d float32 forward,
-# the spatial dx of both dtypes), odd widths and segment
-# lengths (unaligned starts, tails).
+# the spatial dx of both dtypes), odd widths and segment lengths (unaligned starts, tails).
 DX_SHAPES = [(300, 513), (2049, 513), (2, 33, 63, 65), (9, 33, 63, 65)]
 
 
