@@ -101,6 +101,7 @@ def two_layer_net(X, model, y=None, reg=0.0):
     (the weight gradients include ``reg * W``).
     """
     W1, b1, W2, b2 = model["W1"], model["b1"], model["W2"], model["b2"]
+    reg = check_scalar(reg, "reg", minimum=0)
     x = _as_model_dtype(X, W1.dtype)
     a1, _ = layers.affine_forward(x, W1, b1)
     h, relu_cache = layers.relu_forward(a1)

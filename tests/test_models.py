@@ -328,3 +328,11 @@ def test_models_run_their_kernels_on_one_thread(monkeypatch, model):
         FullyConnectedNet([4], 5, 3, seed=0).loss(X, y)
     assert seen == [1]
     assert fastnn.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("reg", [-1.0, float("nan"), float("inf"), "a lot"])
+def test_two_layer_net_rejects_a_bad_reg(reg):
+    """A negative or non-finite reg used to give a silently wrong (or NaN) loss."""
+    model = init_two_layer_model(5, 4, 3, seed=0)
+    with pytest.raises((ValueError, TypeError), match="reg"):
+        two_layer_net(np.ones((2, 5)), model, np.array([0, 1]), reg=reg)
