@@ -52,27 +52,6 @@ def _float(text, what="value"):
     return value
 
 
-def positive_float(text):
-    value = _float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
-
-
-def nonnegative_float(text):
-    value = _float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
-    return value
-
-
-def unit_float(text):
-    value = _float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
-    return value
-
-
 def _int(text):
     try:
         return int(text)
@@ -80,25 +59,24 @@ def _int(text):
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
 
 
-def positive_int(text):
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return value
+def _bounded(name, parse, ok, requirement):
+    """An argparse type: ``parse`` the text, then insist on ``ok(value)``."""
+    def convert(text):
+        value = parse(text)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text!r}")
+        return value
+    convert.__name__ = convert.__qualname__ = name
+    return convert
 
 
-def nonnegative_int(text):
-    value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
-    return value
-
-
-def thread_count(text):
-    value = _int(text)
-    if value < 1 and value != -1:
-        raise argparse.ArgumentTypeError(f"must be >= 1 or -1 (all cores), got {text!r}")
-    return value
+positive_float = _bounded("positive_float", _float, lambda v: v > 0, "a positive number")
+nonnegative_float = _bounded("nonnegative_float", _float, lambda v: v >= 0, ">= 0")
+unit_float = _bounded("unit_float", _float, lambda v: 0 <= v <= 1, "between 0 and 1")
+positive_int = _bounded("positive_int", _int, lambda v: v >= 1, ">= 1")
+nonnegative_int = _bounded("nonnegative_int", _int, lambda v: v >= 0, ">= 0")
+thread_count = _bounded("thread_count", _int, lambda v: v >= 1 or v == -1,
+                        ">= 1 or -1 (all cores)")
 
 
 def init_spec(text):
