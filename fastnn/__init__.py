@@ -6,22 +6,11 @@ The compiled kernels are the default; ``fastnn.reference`` holds their NumPy twi
 
 __version__ = "0.1.0"
 
-import os as _os
 
-# libgomp's idle threads spin for ~300k iterations after every parallel region.  Next to
-# OpenBLAS's own spinning threads that oversubscribes the cores: an epoch of a batchnorm net
-# built from fastnn.layers took 448 ms on 2 threads instead of 35 ms (README, Threads).  A
-# short spin keeps our parallel regions' hand-off as fast as before (measured at 128K
-# elements) and frees the cores for BLAS.  It must be set before libgomp loads (our first
-# extension import); a user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.  If another library
-# (PyTorch) loaded libgomp first, the setting comes too late: _config then defaults to one
-# thread.
+# Before the first extension import loads libgomp: its spin-wait setting (see _config).
 from fastnn import _config as _cfg  # noqa: E402
 
-_cfg._note_openmp_runtime()
-if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
-    _os.environ["GOMP_SPINCOUNT"] = "1000"
-    _cfg._spin_set_by_fastnn = True
+_cfg.prepare_openmp()
 
 try:
     import importlib as _importlib

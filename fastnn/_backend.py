@@ -6,14 +6,12 @@ environment variable ``FASTNN_BACKEND`` sets the backend at import.  :func:`use_
 switches it for the process; ``with backend(name):`` only for the current thread.
 """
 
-import contextlib
-import contextvars
 import os
 import types
 
+from fastnn._config import Setting
+
 BACKENDS = ("cython", "numpy")
-_current = None  # process-wide
-_override = contextvars.ContextVar("fastnn_backend", default=None)  # backend(name)
 _namespaces = {}
 
 
@@ -23,36 +21,25 @@ def _check(name):
     return name
 
 
+_backend = Setting(
+    "backend", lambda: _check(os.environ.get("FASTNN_BACKEND", "cython").strip().lower()
+                              or "cython"), _check)
+
+
 def get_backend():
     """Name of the active backend in this thread: ``"cython"`` or ``"numpy"``."""
-    name = _override.get()
-    return _process_backend() if name is None else name
-
-
-def _process_backend():
-    global _current
-    if _current is None:
-        _current = _check(os.environ.get("FASTNN_BACKEND", "cython").strip().lower() or "cython")
-    return _current
+    return _backend.get()
 
 
 def use_backend(name):
     """Switch every higher-level component to backend ``name`` (process-wide); returns the
     previous process-wide backend.  Inside ``with backend(other):`` this thread keeps ``other``."""
-    global _current
-    previous = _process_backend()
-    _current = _check(name)
-    return previous
+    return _backend.set(name)
 
 
-@contextlib.contextmanager
 def backend(name):
     """Context manager: backend ``name`` for the current thread only, restored on exit."""
-    token = _override.set(_check(name))
-    try:
-        yield name
-    finally:
-        _override.reset(token)
+    return _backend.override(name)
 
 
 def ops():

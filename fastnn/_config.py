@@ -18,12 +18,43 @@ import sys
 
 from fastnn._validation import check_int
 
-_num_threads = None  # process-wide, resolved lazily from the environment
-# True when libgomp was already loaded, with its default long spin-wait, before fastnn's
-# import could shorten it (see fastnn/__init__.py): then the default is one thread.
-_late_for_openmp = False
-_spin_set_by_fastnn = False  # fastnn/__init__.py set GOMP_SPINCOUNT (the user had not)
-_override = contextvars.ContextVar("fastnn_num_threads", default=None)  # num_threads(n)
+
+
+class Setting:
+    """A process-wide value with a per-thread override: :meth:`set` changes the process
+    value, :meth:`override` a block of the current thread (a context variable, like
+    ``numpy.errstate``; threads started inside do not inherit it).  The thread count and the
+    backend are the two."""
+
+    def __init__(self, name, default, validate):
+        self._default = default  # called once, on first use (reads the environment)
+        self._validate = validate
+        self._value = None
+        self._override = contextvars.ContextVar(f"fastnn_{name}", default=None)
+
+    def process_value(self):
+        if self._value is None:
+            self._value = self._default()
+        return self._value
+
+    def get(self):
+        value = self._override.get()
+        return self.process_value() if value is None else value
+
+    def set(self, value):
+        """Set the process-wide value; returns the previous one."""
+        new = self._validate(value)
+        previous = self.process_value()
+        self._value = new
+        return previous
+
+    @contextlib.contextmanager
+    def override(self, value):
+        token = self._override.set(self._validate(value))
+        try:
+            yield self.get()
+        finally:
+            self._override.reset(token)
 
 
 def _usable_cores():
@@ -33,11 +64,28 @@ def _usable_cores():
         return max(1, os.cpu_count() or 1)
 
 
-def _note_openmp_runtime():
+# ----------------------------------------------------------------------------- OpenMP runtime
+# libgomp's idle threads spin for ~300k iterations after every parallel region.  Next to
+# OpenBLAS's own threads that oversubscribes the cores: an epoch of a batchnorm net built from
+# fastnn.layers took 448 ms on 2 threads instead of 35 ms (README, Threads).  A short spin
+# keeps our parallel regions' hand-off as fast as before (measured at 128K elements) and
+# frees the cores for BLAS.  libgomp reads the setting once, when it loads, and PyTorch shares
+# it: so it is set only before our first extension import, never over the user's own setting,
+# and when another library loaded libgomp first (too late to shorten it) the default is one
+# thread.
+_late_for_openmp = False  # libgomp was loaded before fastnn, with its long spin-wait
+_spin_set_by_fastnn = False  # prepare_openmp set GOMP_SPINCOUNT (the user had not)
+_SPIN_VARIABLES = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
+
+
+def prepare_openmp():
     """Called once by ``import fastnn`` before its extensions load libgomp."""
-    global _late_for_openmp
-    user_set = "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ
-    _late_for_openmp = not user_set and _libgomp_loaded()
+    global _late_for_openmp, _spin_set_by_fastnn
+    if any(name in os.environ for name in _SPIN_VARIABLES):
+        return  # the user's setting wins
+    _late_for_openmp = _libgomp_loaded()
+    os.environ["GOMP_SPINCOUNT"] = "1000"
+    _spin_set_by_fastnn = True
 
 
 def _libgomp_loaded():
@@ -52,6 +100,26 @@ def _libgomp_loaded():
     except OSError:
         return False
 
+
+def spin_wait():
+    """How long idle libgomp threads (fastnn's and PyTorch's) spin, in words."""
+    if not _libgomp_loaded():
+        return "not GCC's libgomp (its spin-wait setting does not apply)"
+    if _late_for_openmp:
+        return "libgomp loaded before fastnn (PyTorch first): its default spin-wait"
+    if _spin_set_by_fastnn:
+        return "GOMP_SPINCOUNT=1000 (fastnn's)"
+    user = [f"{k}={os.environ[k]}" for k in _SPIN_VARIABLES if k in os.environ]
+    return ", ".join(user) + " (yours)" if user else "libgomp default spin-wait"
+
+
+def pytorch_would_share_short_spin():
+    """True when fastnn shortened libgomp's spin-wait and PyTorch, imported now, would share
+    it (its training loop ran 1.2-1.7x slower than on its own)."""
+    return _spin_set_by_fastnn and not _late_for_openmp and _libgomp_loaded()
+
+
+# ----------------------------------------------------------------------------- threads
 
 def _default_num_threads():
     value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
@@ -80,38 +148,24 @@ def _validate(n, name="number of threads"):
     return n
 
 
-def _process_num_threads():
-    global _num_threads
-    if _num_threads is None:
-        _num_threads = _default_num_threads()
-    return _num_threads
+_threads = Setting("num_threads", _default_num_threads, _validate)
 
 
 def get_num_threads():
     """Number of threads the kernels use above their size threshold (in this thread)."""
-    n = _override.get()
-    return _process_num_threads() if n is None else n
+    return _threads.get()
 
 
 def set_num_threads(n):
     """Set the process-wide thread count; -1 means all usable cores. Returns the previous
     process-wide value.  Inside ``with num_threads(m):`` this thread keeps using ``m``."""
-    global _num_threads
-    new = _validate(n)
-    previous = _process_num_threads()
-    _num_threads = new
-    return previous
+    return _threads.set(n)
 
 
-@contextlib.contextmanager
 def num_threads(n):
     """Context manager: ``with fastnn.num_threads(1): ...`` sets the count for the current
     thread only and restores it on exit.  Threads started inside do not inherit it."""
-    token = _override.set(_validate(n))
-    try:
-        yield get_num_threads()
-    finally:
-        _override.reset(token)
+    return _threads.override(n)
 
 
 def threads_for(work, threshold):
@@ -149,6 +203,7 @@ def config_dict():
         "backend": get_backend(),
         "num_threads": get_num_threads(),
         "openmp_loaded_before_fastnn": _late_for_openmp,
+        "omp_spin": spin_wait(),
         "usable_cores": _usable_cores(),
         "cpu_features": _runtime.cpu_features(),
         "runtime_dispatch": _runtime.RUNTIME_DISPATCH,

@@ -279,25 +279,8 @@ def header(threads=None):
         "numpy": info["numpy"],
         "blas": info["blas"],
         "torch": torch.__version__ if torch is not None else None,
-        "omp_spin": _spin_text(info),
+        "omp_spin": info["omp_spin"],
     }
-
-
-def _spin_text(info):
-    """How long libgomp's idle threads spin, which fastnn and PyTorch share (README, Threads)."""
-    import os
-
-    from fastnn._config import _libgomp_loaded
-
-    if not _libgomp_loaded():
-        return "not GCC's libgomp (its spin-wait setting does not apply)"
-    if info["openmp_loaded_before_fastnn"]:
-        return "libgomp loaded before fastnn (PyTorch first): its default spin-wait"
-    if "GOMP_SPINCOUNT" in os.environ or "OMP_WAIT_POLICY" in os.environ:
-        setting = ", ".join(f"{k}={os.environ[k]}" for k in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
-                            if k in os.environ)
-        return f"libgomp spin-wait {setting}"
-    return "libgomp default spin-wait"
 
 
 def header_lines(head):

@@ -246,7 +246,7 @@ def _rerun_with_torch_first(args):
     from fastnn import _config
 
     if (args.no_torch or "torch" in sys.modules or os.environ.get(_TORCH_FIRST_RUN)
-            or not _config._spin_set_by_fastnn or not _config._libgomp_loaded()
+            or not _config.pytorch_would_share_short_spin()
             or importlib.util.find_spec("torch") is None):
         return None
     # `python -c` puts the working directory first on sys.path: put this fastnn there instead,
@@ -255,7 +255,7 @@ def _rerun_with_torch_first(args):
     code = (f"import sys; sys.path[0] = {root!r}; import torch; "
             "from fastnn.__main__ import main; sys.exit(main(sys.argv[1:]))")
     env = dict(os.environ, **{_TORCH_FIRST_RUN: "1"})
-    env.pop("GOMP_SPINCOUNT", None)  # fastnn's, not the user's (see _spin_set_by_fastnn)
+    env.pop("GOMP_SPINCOUNT", None)  # fastnn's, not the user's (pytorch_would_share_short_spin)
     if args.threads is None:  # keep this process's default, not the torch-first one
         args.argv += ["--threads", str(_config.get_num_threads())]
     code = subprocess.call([sys.executable, "-c", code, *args.argv], env=env)

@@ -269,9 +269,10 @@ class ClassifierTrainer:
                     break
                 optimizer.step(params, grads, learning_rate)
 
-                if not self._checks_accuracy(it, iters_per_epoch, acc_frequency):
-                    continue
                 epoch_end = (it + 1) % iters_per_epoch == 0
+                acc_check = acc_frequency is not None and (it + 1) % acc_frequency == 0
+                if not (epoch_end or acc_check):
+                    continue
                 if n > sub_rows:
                     rows = np.sort(gen.choice(n, sub_rows, replace=False))
                     kernels.take_rows(X, rows, out=X_sub)
@@ -294,9 +295,3 @@ class ClassifierTrainer:
         if verbose:
             print("finished optimization, best validation accuracy: %f" % max(best_val_acc, 0.0))
         return best_model, stats
-
-    @staticmethod
-    def _checks_accuracy(it, iters_per_epoch, acc_frequency):
-        """True when iteration ``it`` (0-based) ends an epoch or is an ``acc_frequency`` check."""
-        return ((it + 1) % iters_per_epoch == 0
-                or acc_frequency is not None and (it + 1) % acc_frequency == 0)
