@@ -6,7 +6,6 @@ The compiled kernels are the default; ``fastnn.reference`` holds their NumPy twi
 
 __version__ = "0.1.0"
 
-
 # Before the first extension import loads libgomp: its spin-wait setting (see _config).
 from fastnn import _config as _cfg  # noqa: E402
 
