@@ -92,6 +92,11 @@ typedef float bn_v8f __attribute__((vector_size(32)));
 
 #define BN_LOAD(VT, p) (__extension__({ VT v_; memcpy(&v_, (p), sizeof v_); v_; }))
 
+/* Elements of n (from a 64-byte aligned start) that fill whole cache lines: only those are
+ * streamed, so that no line is written half by streaming and half by ordinary stores (an
+ * AVX2 vector is half a line). */
+#define BN_WHOLE_LINES(T, n) ((n) / (64 / (ptrdiff_t)sizeof(T)) * (64 / (ptrdiff_t)sizeof(T)))
+
 /* bn_stream_{normalize,dx_segs}_<ISA>_<f|d>: the ordinary loops' arithmetic
  * (rows_normalize, segs_dx) with each row (segment) peeled to the vector alignment that
  * streaming stores need, then a fence so that the lines are visible before the team's
@@ -109,7 +114,7 @@ __attribute__((target(TARGET))) static void bn_stream_normalize_##NAME_SFX(     
         ptrdiff_t j = 0;                                                                     \
         for (; j < d && (uintptr_t)(o + j) % 64; j++) /* whole lines streamed */           \
             o[j] = BN_NORMALIZE_EXPR(xr[j], mhi[j], mlo[j], sc[j], sh[j]);                   \
-        for (; j + W <= d; j += W)                                                           \
+        for (const ptrdiff_t e = j + BN_WHOLE_LINES(T, d - j); j < e; j += W)               \
             STREAM(o + j, BN_NORMALIZE_EXPR(BN_LOAD(VT, xr + j), BN_LOAD(VT, mhi + j),       \
                                             BN_LOAD(VT, mlo + j), BN_LOAD(VT, sc + j),       \
                                             BN_LOAD(VT, sh + j)));                           \
@@ -133,7 +138,7 @@ __attribute__((target(TARGET))) static void bn_stream_dx_segs_##NAME_SFX(       
         ptrdiff_t i = 0;                                                                     \
         for (; i < s && (uintptr_t)(o + i) % 64; i++)                                       \
             o[i] = BN_DX_EXPR(g[i], xs[i], mhi, mlo, is, a, cb, cg);                         \
-        for (; i + W <= s; i += W)                                                           \
+        for (const ptrdiff_t e = i + BN_WHOLE_LINES(T, s - i); i < e; i += W)               \
             STREAM(o + i, BN_DX_EXPR(BN_LOAD(VT, g + i), BN_LOAD(VT, xs + i), mhi, mlo, is,  \
                                      a, cb, cg));                                            \
         for (; i < s; i++) o[i] = BN_DX_EXPR(g[i], xs[i], mhi, mlo, is, a, cb, cg);          \
