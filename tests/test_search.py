@@ -735,3 +735,21 @@ def test_runner_does_not_keep_the_pickled_train_fn():
         trials, interrupted = runner.run(jobs)
         assert not interrupted and [t.status for t in trials] == ["ok"] * 3
         assert runner._payload is None
+
+
+def test_a_full_temporary_folder_falls_back_to_sending_train_fn_with_each_trial(monkeypatch):
+    """Writing train_fn (and its data) once per search needs room in the temporary folder;
+    without it the search used to crash."""
+    from fastnn.search import _runner
+
+    class FullDisk:  # the runner's os module, whose files cannot be written
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        def fdopen(self, fd, *args, **kwargs):
+            os.close(fd)
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_runner, "os", FullDisk())
+    result = search.random_search(noisy, SPACE, 4, seed=1, n_jobs=2, verbose=False)
+    assert [t.status for t in result] == ["ok"] * 4, result[0].error

@@ -193,8 +193,11 @@ def _shared(executor, own, train_fn, payload, stack):
     # the path is the workers' cache key: the uuid keeps it from ever naming another search
     fd, path = tempfile.mkstemp(prefix=f"fastnn-train-fn-{uuid.uuid4().hex}-", suffix=".pkl")
     stack.callback(os.unlink, path)
-    with os.fdopen(fd, "wb") as f:
-        f.write(payload if payload is not None else _dumps(train_fn))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload if payload is not None else _dumps(train_fn))
+    except OSError:  # no room in the temporary folder: send it with each trial, as before
+        return _run_trial, train_fn
     return _run_trial_from_file, path
 
 
