@@ -1,14 +1,10 @@
-"""``python -m fastnn`` and the ``fastnn`` console script."""
+"""``python -m fastnn`` and the ``fastnn`` console script (``fastnn.__main__:main``)."""
 
 import sys
 
+from fastnn.cli import main
 
-def main(argv=None):
-    """Run the ``fastnn`` command line; returns the exit code."""
-    from fastnn.cli import main as _main
-
-    return _main(argv)
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -262,7 +262,7 @@ def _cpu_model():
 
 def header(threads=None):
     """Machine and build facts printed above the table (a dict)."""
-    from fastnn._config import config_dict
+    from fastnn._config.report import config_dict
 
     info = config_dict()
     torch = _import_torch()

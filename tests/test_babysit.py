@@ -1,4 +1,4 @@
-"""fastnn.babysit: every check passes on a correct setup and fails on a deliberately broken one."""
+"""fastnn.workflow.babysit: every check passes on a correct setup and fails on a deliberately broken one."""
 
 import copy
 import math
@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from fastnn import babysit as bs
-from fastnn.models import FullyConnectedNet, init_two_layer_model, two_layer_net
-from fastnn.preprocessing import Standardize
+from fastnn.workflow import babysit as bs
+from fastnn.nn.models import FullyConnectedNet, init_two_layer_model, two_layer_net
+from fastnn.workflow.preprocessing import Standardize
 
 C, D, H = 5, 20, 30
 
@@ -243,7 +243,7 @@ def test_diagnose_needs_a_run():
 
 
 def test_diagnose_real_exploding_and_diverged_runs(data):
-    from fastnn.trainer import ClassifierTrainer
+    from fastnn.nn.trainer import ClassifierTrainer
 
     X, y, X_val, y_val = data
     for epochs, code in ((3, "exploding"), (20, "nan")):
@@ -302,7 +302,7 @@ def test_babysit_with_learning_rate_1e6_everywhere(data):
 
 def test_babysit_on_digits_with_a_model_object():
     """The real 8x8 digits, standardized, and a FullyConnectedNet (loss_function=None)."""
-    from fastnn.datasets import load_digits
+    from fastnn.workflow.datasets import load_digits
 
     X, y = load_digits()
     st = Standardize().fit(X[:1400])

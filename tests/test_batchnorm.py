@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import layers
+from fastnn.nn import layers
 from fastnn import reference as ref
 from fastnn._kernels import batchnorm as ext
 from fastnn.core import batchnorm as fast

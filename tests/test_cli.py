@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import bench, cli, report
+from fastnn import bench, cli
+from fastnn.cli import demo, training
+from fastnn.workflow import report
 from fastnn.registry import all_kernels
 
 FASTNN_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
@@ -246,7 +248,7 @@ def test_cli_bench_times_pytorch_at_its_own_openmp_defaults(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "OpenMP idle threads: libgomp loaded before fastnn (PyTorch first)" in proc.stdout
     threads = json.loads((tmp_path / "b.json").read_text())["header"]["threads"]
-    assert threads == fastnn._config._usable_cores()  # the parent's default, not the child's 1
+    assert threads == fastnn._config.usable_cores()  # the parent's default, not the child's 1
     # (on one usable core both are 1: the forwarding of --threads is then not tested)
     with_spin = subprocess.run([sys.executable, "-m", "fastnn", *args, "--threads", "1"],
                                cwd=tmp_path, env=dict(full_env, GOMP_SPINCOUNT="1000"),
@@ -448,7 +450,7 @@ def test_cli_search_n_jobs_without_joblib(tmp_path, monkeypatch, capsys):
 def _interrupt_on_call(monkeypatch, n):
     """The search's TrainFn raises KeyboardInterrupt (as Ctrl-C would) on its n-th call."""
     calls = []
-    original = cli.TrainFn.__call__
+    original = training.TrainFn.__call__
 
     def call(self, params, seed=None):
         calls.append(params)
@@ -456,7 +458,7 @@ def _interrupt_on_call(monkeypatch, n):
             raise KeyboardInterrupt
         return original(self, params, seed=seed)
 
-    monkeypatch.setattr(cli.TrainFn, "__call__", call)
+    monkeypatch.setattr(training.TrainFn, "__call__", call)
     return calls
 
 
@@ -476,15 +478,13 @@ def small_demo(monkeypatch):
     """cmd_demo with the babysitter and the initialization experiment faked, a tiny search."""
     from types import SimpleNamespace
 
-    import fastnn.babysit
-
     sitter = SimpleNamespace(results=[], passed=True, failed=None,
                              learning_rate_range=(1e-2, 1e-1))
-    monkeypatch.setattr(fastnn.babysit, "babysit", lambda *a, **k: sitter)
+    monkeypatch.setattr(demo, "babysit", lambda *a, **k: sitter)
     summary = {"key": "k", "init": "he", "activation": "relu",
                "layers": [{"name": "input", "mean": 0.0, "std": 1.0}] * 2}
-    monkeypatch.setattr(cli, "run_init_experiment", lambda *a, **k: (summary, None))
-    monkeypatch.setitem(cli.DEMO_SETTINGS, "quick",
+    monkeypatch.setattr(demo, "run_init_experiment", lambda *a, **k: (summary, None))
+    monkeypatch.setitem(demo.DEMO_SETTINGS, "quick",
                         {"rounds": [(2, 1), (2, 1)], "final_epochs": 2, "init_hidden": 10})
     return ("demo", "--quick", "--threads", "1")
 
@@ -498,14 +498,14 @@ def test_cli_demo_interrupted_stops(small_demo, tmp_path, monkeypatch, capsys):
 
 
 def test_cli_demo_final_training_diverged(small_demo, tmp_path, monkeypatch, capsys):
-    original = cli.TrainFn.train
+    original = training.TrainFn.train
 
     def train(self, lr, reg, num_epochs, seed=None, verbose=False, progress=False):
         if verbose:  # the final run, not a search trial
             lr = 1e6
         return original(self, lr, reg, num_epochs, seed=seed, verbose=verbose, progress=progress)
 
-    monkeypatch.setattr(cli.TrainFn, "train", train)
+    monkeypatch.setattr(training.TrainFn, "train", train)
     assert cli.main([*small_demo, "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert "too high" in captured.out

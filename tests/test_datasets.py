@@ -1,4 +1,4 @@
-"""fastnn.datasets: the shipped digits, CIFAR-10 python batches (tiny ones written here), splits."""
+"""fastnn.workflow.datasets: the shipped digits, CIFAR-10 python batches (tiny ones written here), splits."""
 
 import os
 import pickle
@@ -11,7 +11,7 @@ import pytest
 
 import fastnn
 
-from fastnn.datasets import CIFAR10_URL, load_cifar10, load_digits, train_val_split
+from fastnn.workflow.datasets import CIFAR10_URL, load_cifar10, load_digits, train_val_split
 
 
 def test_digits_shape_values_and_classes():
@@ -59,7 +59,7 @@ def test_digits_need_no_scikit_learn(tmp_path):
     code = textwrap.dedent("""
         import sys
         sys.modules["sklearn"] = None  # any import of scikit-learn would fail
-        from fastnn.datasets import load_digits
+        from fastnn.workflow.datasets import load_digits
         X, y = load_digits()
         assert X.shape == (1797, 64)
         print("ok")

@@ -1,4 +1,4 @@
-"""fastnn.diagnostics: the notes' weight-initialization experiment and its plot."""
+"""fastnn.workflow.diagnostics: the notes' weight-initialization experiment and its plot."""
 
 import re
 import sys
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn.diagnostics import activation_statistics, plot_activation_histograms
+from fastnn.workflow.diagnostics import activation_statistics, plot_activation_histograms
 
 SEED = 0
 
@@ -104,8 +104,8 @@ def test_backends_agree_and_float32(activation):
 
 def test_runs_on_the_backend_kernels(monkeypatch):
     calls = []
-    real = fastnn._backend.ops().tanh
-    monkeypatch.setattr(fastnn._backend.ops(), "tanh", lambda x: calls.append(x.shape) or real(x))
+    real = fastnn._config.backend.ops().tanh
+    monkeypatch.setattr(fastnn._config.backend.ops(), "tanh", lambda x: calls.append(x.shape) or real(x))
     activation_statistics(0.5, "tanh", num_layers=2, hidden_size=8, num_samples=4, seed=0,
                           verbose=False)
     assert calls == [(4, 8), (4, 8)]
@@ -192,13 +192,13 @@ def test_init_names_come_from_fastnn_init():
 
 def test_fastnn_init_functions_as_callables_get_rng_and_dtype():
     kw = dict(num_layers=3, hidden_size=30, num_samples=40, seed=3, verbose=False)
-    a = activation_statistics(fastnn.init.he, "relu", **kw)
+    a = activation_statistics(fastnn.nn.init.he, "relu", **kw)
     b = activation_statistics("he", "relu", **kw)
-    # fastnn.init.he defaults to float32: equality in float64 shows dtype= was passed through.
+    # fastnn.nn.init.he defaults to float32: equality in float64 shows dtype= was passed through.
     np.testing.assert_array_equal(a.activations[-1], b.activations[-1])
     glorot = activation_statistics("glorot", "tanh", **kw)
     def glorot64(fan_in, fan_out, rng):
-        return fastnn.init.xavier(fan_in, fan_out, glorot=True, dtype=np.float64, rng=rng)
+        return fastnn.nn.init.xavier(fan_in, fan_out, glorot=True, dtype=np.float64, rng=rng)
 
     manual = activation_statistics(glorot64, "tanh", **kw)
     np.testing.assert_array_equal(glorot.layer_stds, manual.layer_stds)

@@ -53,7 +53,7 @@ def test_set_num_threads_returns_previous_and_validates():
             fastnn.set_num_threads(bad)
     assert fastnn.get_num_threads() == 3
     fastnn.set_num_threads(-1)
-    assert fastnn.get_num_threads() == fastnn._config._usable_cores()
+    assert fastnn.get_num_threads() == fastnn._config.usable_cores()
 
 
 def test_num_threads_context_manager_restores_even_on_error():
@@ -134,7 +134,7 @@ def test_default_threads_follow_omp_num_threads_then_cores():
 def test_libgomp_loaded_before_fastnn_means_one_thread_by_default():
     """Imported after PyTorch, fastnn cannot shorten libgomp's spin-wait any more; on two
     threads a batchnorm net's training loop then ran 15x slower than on one."""
-    if not fastnn._config._libgomp_loaded():
+    if not fastnn._config.openmp.libgomp_loaded():
         pytest.skip("this fastnn build does not use libgomp")
     code = """
         import ctypes, io
@@ -144,7 +144,7 @@ def test_libgomp_loaded_before_fastnn_means_one_thread_by_default():
         fastnn.show_config(file=out)
         print(fastnn.get_num_threads(), "loaded before fastnn" in out.getvalue())
     """
-    cores = fastnn._config._usable_cores()
+    cores = fastnn._config.usable_cores()
     assert _run_python(code).stdout.split() == ["1", "True"]
     assert _run_python(code, {"OMP_NUM_THREADS": "3"}).stdout.split() == ["3", "True"]
     assert _run_python(code, {"GOMP_SPINCOUNT": "1000"}).stdout.split() == [str(cores), "False"]
@@ -158,7 +158,7 @@ def test_libgomp_loaded_before_fastnn_means_one_thread_by_default():
 def test_backend_switch_and_environment_variable():
     assert fastnn.get_backend() in ("cython", "numpy")
     previous = fastnn.use_backend("numpy")
-    from fastnn._backend import ops
+    from fastnn._config.backend import ops
 
     assert ops().backend == "numpy"
     assert ops().relu is registry.get("relu").reference

@@ -1,5 +1,5 @@
-"""fastnn.gradcheck (CS231n semantics) and a numerical gradient check of every layer in
-fastnn.layers.
+"""fastnn.nn.gradcheck (CS231n semantics) and a numerical gradient check of every layer in
+fastnn.nn.layers.
 
 The sigmoid, tanh, leaky_relu, elu and maxout layer checks need the activation kernels in the
 backend namespace; the batchnorm ones need batchnorm_backward there.
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import layers
-from fastnn.gradcheck import (eval_numerical_gradient, eval_numerical_gradient_array,
+from fastnn.nn import layers
+from fastnn.nn.gradcheck import (eval_numerical_gradient, eval_numerical_gradient_array,
                               grad_check_sparse, rel_error)
 
 

@@ -1,11 +1,11 @@
-"""fastnn.init: shapes, dtypes, variances, seeding, warnings, and the notes' deep-net experiment."""
+"""fastnn.nn.init: shapes, dtypes, variances, seeding, warnings, and the notes' deep-net experiment."""
 
 import math
 
 import numpy as np
 import pytest
 
-from fastnn import init
+from fastnn.nn import init
 
 DTYPES = (np.float32, np.float64)
 

@@ -1,10 +1,10 @@
-"""CS231n activation layers (fastnn.layers) on both backends: values and numerical gradients."""
+"""CS231n activation layers (fastnn.nn.layers) on both backends: values and numerical gradients."""
 
 import numpy as np
 import pytest
 
 import fastnn
-from fastnn import layers
+from fastnn.nn import layers
 from util import numerical_gradient, rel_error
 
 BACKENDS = ("cython", "numpy")

@@ -11,8 +11,8 @@ import pytest
 
 import fastnn
 from fastnn import FullyConnectedNet, init_two_layer_model, two_layer_net
-from fastnn.gradcheck import eval_numerical_gradient, rel_error
-from fastnn.models import is_object_model
+from fastnn.nn.gradcheck import eval_numerical_gradient, rel_error
+from fastnn.nn.models import is_object_model
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "maxout")
 
@@ -313,7 +313,7 @@ def test_fully_connected_net_bad_arguments(kwargs, exc, match):
 @pytest.mark.parametrize("model", ["two_layer_net", "FullyConnectedNet"])
 def test_models_run_their_kernels_on_one_thread(monkeypatch, model):
     """Kernels between BLAS matrix products ran slower on an OpenMP team than on one thread."""
-    from fastnn._backend import ops
+    from fastnn._config.backend import ops
 
     seen = []
     real = ops().relu

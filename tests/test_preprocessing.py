@@ -1,9 +1,9 @@
-"""fastnn.preprocessing: ZeroCenter, Standardize, PCA against plain NumPy computations."""
+"""fastnn.workflow.preprocessing: ZeroCenter, Standardize, PCA against plain NumPy computations."""
 
 import numpy as np
 import pytest
 
-from fastnn.preprocessing import PCA, NotFittedError, Standardize, ZeroCenter
+from fastnn.workflow.preprocessing import PCA, NotFittedError, Standardize, ZeroCenter
 
 DTYPES = (np.float32, np.float64)
 TOL = {np.float32: 2e-5, np.float64: 1e-12}

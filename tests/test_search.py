@@ -1,4 +1,4 @@
-"""fastnn.search on synthetic train_fns (the machinery needs only train_fn(params) -> dict)."""
+"""fastnn.workflow.search on synthetic train_fns (the machinery needs only train_fn(params) -> dict)."""
 
 import io
 import json
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import search
-from fastnn.search import choice, loguniform, randint, uniform
+from fastnn.workflow import search
+from fastnn.workflow.search import choice, loguniform, randint, uniform
 
 SPACE = {"lr": loguniform(1e-6, 1e-2), "reg": loguniform(1e-5, 1e1)}
 
@@ -570,7 +570,7 @@ def test_plot_needs_matplotlib(monkeypatch):
 
 def test_progress_bar_on_a_terminal_shows_the_best(monkeypatch, capsys):
     pytest.importorskip("tqdm")
-    monkeypatch.setattr(search._runner, "_isatty", lambda stream: True)
+    monkeypatch.setattr(fastnn.workflow.progress, "is_terminal", lambda stream: True)
     search.random_search(Peak(-4), SPACE, 5, seed=0)
     err = capsys.readouterr().err
     assert "5/5" in err and "best val_acc" in err
@@ -585,7 +585,7 @@ def test_no_progress_bar_without_a_terminal(capsys):
 
 
 def test_progress_bar_needs_tqdm(monkeypatch):
-    monkeypatch.setattr(search._runner, "_isatty", lambda stream: True)
+    monkeypatch.setattr(fastnn.workflow.progress, "is_terminal", lambda stream: True)
     monkeypatch.setitem(sys.modules, "tqdm", None)
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
     with pytest.raises(ImportError, match=r"fastnn\[progress\]"):
@@ -597,8 +597,8 @@ def test_progress_bar_needs_tqdm(monkeypatch):
 
 @pytest.fixture(scope="module")
 def digits():
-    X, y = fastnn.datasets.load_digits()
-    X_train, X_val, y_train, y_val = fastnn.datasets.train_val_split(X, y, val_size=0.25, seed=0)
+    X, y = fastnn.workflow.datasets.load_digits()
+    X_train, X_val, y_train, y_val = fastnn.workflow.datasets.train_val_split(X, y, val_size=0.25, seed=0)
     mean = X_train.mean(axis=0)
     return (X_train - mean) / 16, y_train, (X_val - mean) / 16, y_val
 
@@ -702,7 +702,7 @@ def test_train_fn_reaches_each_worker_once_per_run(executor):
         assert all(len(c) == 1 for c in per_worker.values()), per_worker
 
 
-@pytest.mark.filterwarnings("ignore::fastnn.search.RangeEdgeWarning")
+@pytest.mark.filterwarnings("ignore::fastnn.workflow.search.RangeEdgeWarning")
 @pytest.mark.parametrize("executor", ["n_jobs", "process pool"])
 def test_coarse_to_fine_ships_train_fn_once_for_all_rounds(executor):
     """Every round used to write train_fn to a new file, which every worker loaded again."""
@@ -727,8 +727,8 @@ def test_coarse_to_fine_ships_train_fn_once_for_all_rounds(executor):
 def test_runner_does_not_keep_the_pickled_train_fn():
     """The bytes of train_fn (and its data) were kept for the whole search after they had been
     written to the workers' file."""
-    from fastnn.search import _make_jobs
-    from fastnn.search._runner import _Runner
+    from fastnn.workflow.search import _make_jobs
+    from fastnn.workflow.search._runner import _Runner
 
     jobs = _make_jobs([{"lr": 0.1}, {"lr": 0.2}, {"lr": 0.3}], 0, 0, 0)
     with _Runner(CountsItsCopies(), 2, None, 1, None, False) as runner:
@@ -740,7 +740,7 @@ def test_runner_does_not_keep_the_pickled_train_fn():
 def test_a_full_temporary_folder_falls_back_to_sending_train_fn_with_each_trial(monkeypatch):
     """Writing train_fn (and its data) once per search needs room in the temporary folder;
     without it the search used to crash."""
-    from fastnn.search import _runner
+    from fastnn.workflow.search import _runner
 
     class FullDisk:  # the runner's os module, whose files cannot be written
         def __getattr__(self, name):

@@ -1,4 +1,4 @@
-"""fastnn.search on a real Dask cluster (2 worker processes on localhost) = the serial run."""
+"""fastnn.workflow.search on a real Dask cluster (2 worker processes on localhost) = the serial run."""
 
 import logging
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import search
+from fastnn.workflow import search
 
 distributed = pytest.importorskip("distributed")
 

@@ -367,7 +367,7 @@ def test_registry_backend_and_layers():
         assert spec.fast is getattr(fast, name) and spec.reference is getattr(ref, name)
         assert spec.torch is not None and spec.family == "softmax"
         assert getattr(fastnn, name) is spec.fast
-    from fastnn import layers
+    from fastnn.nn import layers
 
     x = np.random.default_rng(11).standard_normal((20, 10))
     y = np.arange(20) % 10

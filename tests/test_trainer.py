@@ -10,9 +10,9 @@ import pytest
 
 import fastnn
 from fastnn import ClassifierTrainer, FullyConnectedNet, init_two_layer_model, two_layer_net
-from fastnn._backend import ops
-from fastnn.datasets import load_digits, train_val_split
-from fastnn.trainer import UPDATES
+from fastnn._config.backend import ops
+from fastnn.workflow.datasets import load_digits, train_val_split
+from fastnn.nn.trainer import UPDATES
 
 LINE = re.compile(r"Finished epoch (\d+) / (\d+): cost (\d+\.\d{6}), train: (\d\.\d{6}), "
                   r"val (\d\.\d{6}), lr (\d\.\d{6}e[-+]\d\d)")

@@ -17,7 +17,7 @@ A model is either a dict of parameters with a ``loss_function(X, model, y, reg) 
 grads)`` / ``loss_function(X, model) -> scores`` (the notes' ``two_layer_net``), or an object
 with ``params``, ``reg`` and ``loss(X, y=None)`` such as :class:`fastnn.FullyConnectedNet`
 (pass ``loss_function=None``).  The checks never modify the caller's model: training steps
-work on deep copies.  Training uses :class:`fastnn.trainer.ClassifierTrainer`.
+work on deep copies.  Training uses :class:`fastnn.nn.trainer.ClassifierTrainer`.
 """
 
 import copy
@@ -27,7 +27,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from fastnn.models import is_object_model
+from fastnn.nn.metrics import accuracy
+from fastnn.nn.models import is_object_model
+from fastnn.nn.trainer import ClassifierTrainer
 
 __all__ = [
     "CheckResult", "LearningRateSweep", "BabysitReport",
@@ -128,7 +130,7 @@ def _scores(model, loss_function, X):
 
 
 def _accuracy(model, loss_function, X, y):
-    return float(np.mean(np.argmax(_scores(model, loss_function, X), axis=1) == y))
+    return accuracy(_scores(model, loss_function, X), y)
 
 
 def _copy_with_reg(model, loss_function, reg):
@@ -142,8 +144,6 @@ def _copy_with_reg(model, loss_function, reg):
 
 def _train(model, loss_function, X, y, X_val, y_val, reg, trainer, **kwargs):
     if trainer is None:
-        from fastnn.trainer import ClassifierTrainer
-
         trainer = ClassifierTrainer()
     work, reg_arg = _copy_with_reg(model, loss_function, reg)
     args = (X, y, X_val, y_val, work) + ((loss_function,) if loss_function is not None else ())

@@ -4,6 +4,9 @@ import math
 
 import numpy as np
 
+from fastnn.nn.models import FullyConnectedNet, init_two_layer_model, two_layer_net
+from fastnn.nn.trainer import ClassifierTrainer
+
 # ClassifierTrainer.train keywords a search may set
 _TRAINER_KEYS = ("learning_rate", "momentum", "learning_rate_decay", "update", "sample_batches",
                  "num_epochs", "batch_size", "acc_frequency")
@@ -63,9 +66,6 @@ class ModelTrainFn:
         self._canonical(dict.fromkeys(names))
 
     def __call__(self, params, seed=None):
-        from fastnn.models import FullyConnectedNet, init_two_layer_model, two_layer_net
-        from fastnn.trainer import ClassifierTrainer
-
         s = {**self.fixed, **self._canonical(params)}
         rng = np.random.default_rng(seed)
         dtype = s.get("dtype", self.X.dtype if self.X.dtype.kind == "f" else np.float32)

@@ -1,6 +1,6 @@
 """Models: the lecture notes' two-layer net (section 6) and a deeper fully-connected net.
 
-Both are built on :mod:`fastnn.layers`, so ``fastnn.use_backend("numpy")`` switches them to
+Both are built on :mod:`fastnn.nn.layers`, so ``fastnn.use_backend("numpy")`` switches them to
 the NumPy reference kernels.  They compute in the dtype of their parameters: float32
 parameters with float32 data stay float32 throughout.
 
@@ -13,11 +13,11 @@ import numbers
 
 import numpy as np
 
-from fastnn import layers
-from fastnn._backend import ops
-from fastnn._config import num_threads
+from fastnn.nn import layers
+from fastnn._config.backend import ops
+from fastnn._config.threads import num_threads
 from fastnn._validation import check_float_dtype, check_int, check_scalar
-from fastnn.init import INITIALIZERS, as_generator, small_random, zeros
+from fastnn.nn.init import INITIALIZERS, as_generator, small_random, zeros
 
 __all__ = ["init_two_layer_model", "two_layer_net", "FullyConnectedNet"]
 
@@ -134,7 +134,7 @@ class FullyConnectedNet:
         Hidden-layer non-linearity.  'maxout' gives each hidden unit ``maxout_pieces``
         affine pieces (W of shape (D, H, k), b of shape (H, k)), twice the parameters for k=2.
     weight_init : {'he', 'xavier', 'glorot', 'small_random', 'zeros'} or float
-        Initializer from :mod:`fastnn.init`; a float is the scale of ``small_random``.
+        Initializer from :mod:`fastnn.nn.init`; a float is the scale of ``small_random``.
         Biases (and batchnorm beta) start at zero, batchnorm gamma at one.
     batchnorm : bool
         Batch normalization after every hidden affine layer (before the non-linearity).

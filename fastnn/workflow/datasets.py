@@ -11,7 +11,7 @@ from importlib import resources
 import numpy as np
 
 from fastnn._validation import check_float_dtype
-from fastnn.init import as_generator
+from fastnn.nn.init import as_generator
 
 __all__ = ["load_digits", "load_cifar10", "train_val_split"]
 

@@ -1,21 +1,25 @@
 """Running trials: serially, in loky worker processes (n_jobs), or on any executor."""
 
+import concurrent.futures as cf
 import contextlib
 import inspect
 import itertools
 import math
 import os
 import pickle
-import sys
 import tempfile
-import uuid
 import time
 import traceback as _traceback
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
 
-from fastnn.search._result import Trial, _fill_outcome
+from fastnn._config.backend import backend as use_backend_here
+from fastnn._config.backend import get_backend
+from fastnn._config.threads import check_thread_count, num_threads, set_num_threads
+from fastnn.workflow.progress import PROGRESS_MISSING, terminal_tqdm
+from fastnn.workflow.search._result import Trial, _fill_outcome
 
 # Read by OpenMP and the BLAS libraries NumPy may be linked against when they start.
 _THREAD_ENV_VARS = (
@@ -71,22 +75,24 @@ def _accepts_seed(fn):
 def _pinned(threads, backend, blas_threads):
     """fastnn at ``threads`` with ``backend`` for this thread, BLAS (when threadpoolctl is
     there) at ``blas_threads`` for the whole process; ``None`` leaves each as it is."""
-    from fastnn._backend import backend as use
-    from fastnn._config import num_threads
-
     with contextlib.ExitStack() as stack:
         if backend is not None:
-            stack.enter_context(use(backend))
+            stack.enter_context(use_backend_here(backend))
         if threads is not None:
             stack.enter_context(num_threads(threads))
-        if blas_threads is not None:
-            try:
-                from threadpoolctl import threadpool_limits
-            except ImportError:
-                pass
-            else:
-                stack.enter_context(threadpool_limits(limits=blas_threads))
+        limits = _threadpool_limits()
+        if blas_threads is not None and limits is not None:
+            stack.enter_context(limits(limits=blas_threads))
         yield
+
+
+def _threadpool_limits():
+    """threadpoolctl's ``threadpool_limits`` (an optional dependency), or None."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits
 
 
 def _run_trial(train_fn, job, pass_seed, abort_factor, threads=None, backend="cython",
@@ -138,14 +144,10 @@ def _run_trial_from_file(path, job, pass_seed, abort_factor, threads=None, backe
 
 def _init_worker(threads):
     """loky worker start-up: the environment already limits OpenMP/BLAS; pin fastnn too."""
-    from fastnn._config import set_num_threads
-
     set_num_threads(threads)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    threadpool_limits(limits=threads)
+    limits = _threadpool_limits()
+    if limits is not None:
+        limits(limits=threads)
 
 
 def require_loky(what="n_jobs > 1", alternative=" (or pass executor=)"):
@@ -170,8 +172,6 @@ def _process_executor(n_jobs, threads):
 
 def _in_process(executor):
     """True for executors whose trials share this process (and its thread settings)."""
-    import concurrent.futures as cf
-
     return isinstance(executor, cf.ThreadPoolExecutor)
 
 
@@ -184,8 +184,6 @@ def _shared(executor, own, train_fn, payload, stack):
     (a worker keeps what it loaded while the path stays the same); other executors get it
     with each task.  ``payload``: train_fn already pickled (or None).
     """
-    import concurrent.futures as cf
-
     if type(executor).__module__.split(".")[0] == "distributed" and hasattr(executor, "scatter"):
         return _run_trial, executor.scatter(train_fn, broadcast=True, hash=False)
     if not (own or isinstance(executor, cf.ProcessPoolExecutor)):
@@ -220,8 +218,6 @@ def _dumps(train_fn):
 
 def _as_completed(futures):
     """Yield futures as they finish; works for concurrent.futures and Dask futures alike."""
-    import concurrent.futures as cf
-
     if all(isinstance(f, cf.Future) for f in futures):
         yield from cf.as_completed(futures)
         return
@@ -247,15 +243,14 @@ class _Progress:
     def __init__(self, total, verbose, desc):
         self.bar = None
         self.best = -math.inf
-        if not verbose or not _isatty(sys.stderr):
+        if not verbose:
             return
         try:
-            from tqdm.auto import tqdm
+            tqdm = terminal_tqdm(required=True)
         except ImportError:
-            raise ImportError(
-                'the progress bar needs tqdm: install it with pip install "fastnn[progress]", '
-                "or pass verbose=False"
-            ) from None
+            raise ImportError(f"{PROGRESS_MISSING}, or pass verbose=False") from None
+        if tqdm is None:
+            return
         self.bar = tqdm(total=total, desc=desc, unit="trial", leave=True)
 
     def update(self, trial):
@@ -272,17 +267,8 @@ class _Progress:
             self.bar.close()
 
 
-def _isatty(stream):
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 def _check_n_jobs(n_jobs, executor):
-    from fastnn._config import _validate
-
-    n_jobs = _validate(n_jobs, "n_jobs")
+    n_jobs = check_thread_count(n_jobs, "n_jobs")
     if executor is not None:
         if n_jobs != 1:
             raise ValueError("give either n_jobs or executor, not both")
@@ -306,14 +292,10 @@ class _Runner:
         self.train_fn = train_fn
         self.n_jobs = _check_n_jobs(n_jobs, executor)
         self.executor = executor
-        from fastnn._config import _validate
-
-        self.threads = _validate(threads_per_trial, "threads_per_trial")
+        self.threads = check_thread_count(threads_per_trial, "threads_per_trial")
         self.abort_factor = abort_factor
         self.verbose = verbose
         self.pass_seed = _accepts_seed(train_fn)
-        from fastnn._backend import get_backend
-
         self.backend = get_backend()
         self.parallel = executor is not None or self.n_jobs > 1
         self._payload = None

@@ -34,10 +34,23 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from fastnn.search._result import STATUSES, SearchResult, Trial, _format_value, should_abort
-from fastnn.search._runner import _check_seed, _Job, _Runner, _sampling_rng, _trial_seed
-from fastnn.search._models import ModelTrainFn, make_train_fn
-from fastnn.search._space import (
+from fastnn.workflow.search._result import (
+    STATUSES,
+    SearchResult,
+    Trial,
+    _format_value,
+    should_abort,
+)
+from fastnn.workflow.search._runner import (
+    _check_seed,
+    _Job,
+    _Runner,
+    _sampling_rng,
+    _trial_seed,
+    require_loky,
+)
+from fastnn.workflow.search._models import ModelTrainFn, make_train_fn
+from fastnn.workflow.search._space import (
     RangeEdgeWarning,
     _Distribution,
     _Interval,
@@ -66,10 +79,11 @@ __all__ = [
     "SearchResult",
     "RangeEdgeWarning",
     "STATUSES",
+    "require_loky",
 ]
 
 
-_RUN_DOC = """
+_RUN_PARAMETERS = """
     n_jobs : int, default 1
         Worker processes (``-1``: all cores); each trial's kernels and BLAS run on
         ``threads_per_trial`` threads. Needs the ``parallel`` extra (joblib).
@@ -89,11 +103,20 @@ _RUN_DOC = """
 """
 
 
+def _with_run_parameters(fn):
+    """Put the parameters every search shares into ``fn``'s docstring (a real string, so
+    ``help()``, Sphinx and ``fn.__doc__`` all see it); None under ``python -OO``."""
+    if fn.__doc__ is not None:
+        fn.__doc__ = fn.__doc__.replace("{run_parameters}", _RUN_PARAMETERS.strip())
+    return fn
+
+
 def _make_jobs(params_list, seed, round_, start):
     return [_Job(start + i, round_, p, _trial_seed(seed, round_, start + i))
             for i, p in enumerate(params_list)]
 
 
+@_with_run_parameters
 def grid_search(train_fn, space, *, num=None, seed=None, n_jobs=1, executor=None,
                 threads_per_trial=1, abort_factor=3.0, verbose=True):
     """Train every combination of the values in ``space``.
@@ -109,7 +132,8 @@ def grid_search(train_fn, space, *, num=None, seed=None, n_jobs=1, executor=None
         Points per range for distributions (log-spaced for :class:`loguniform`).
     seed : int, optional
         Seeds the trials (passed to ``train_fn`` when it takes ``seed``).
-    """ + _RUN_DOC + """
+    {run_parameters}
+
     Returns
     -------
     SearchResult
@@ -123,6 +147,7 @@ def grid_search(train_fn, space, *, num=None, seed=None, n_jobs=1, executor=None
     return SearchResult(trials, _searched(space), seed, len(jobs), interrupted, [space])
 
 
+@_with_run_parameters
 def random_search(train_fn, space, n_trials, *, seed=None, n_jobs=1, executor=None,
                   threads_per_trial=1, abort_factor=3.0, verbose=True):
     """Train ``n_trials`` configurations sampled from ``space``.
@@ -137,7 +162,8 @@ def random_search(train_fn, space, n_trials, *, seed=None, n_jobs=1, executor=No
     n_trials : int
     seed : int, optional
         Same seed, same configurations and trial seeds, whatever ``n_jobs``/``executor``.
-    """ + _RUN_DOC + """
+    {run_parameters}
+
     Returns
     -------
     SearchResult
@@ -194,6 +220,7 @@ def _check_rounds(rounds, epochs_key):
     return checked
 
 
+@_with_run_parameters
 def coarse_to_fine(train_fn, space, rounds=((20, 1), (10, 5)), *, top_k=3, margin=0.1,
                    epochs_key="num_epochs", seed=None, n_jobs=1, executor=None,
                    threads_per_trial=1, abort_factor=3.0, edge_fraction=0.1, verbose=True):
@@ -216,7 +243,8 @@ def coarse_to_fine(train_fn, space, rounds=((20, 1), (10, 5)), *, top_k=3, margi
     edge_fraction : float, default 0.1
         Warn (:class:`RangeEdgeWarning`) when the best value of a parameter lies within this
         fraction of the width of an end of its original range: the optimum may lie outside.
-    """ + _RUN_DOC + """
+    {run_parameters}
+
     Returns
     -------
     SearchResult

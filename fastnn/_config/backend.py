@@ -9,7 +9,8 @@ switches it for the process; ``with backend(name):`` only for the current thread
 import os
 import types
 
-from fastnn._config import Setting
+from fastnn._config.threads import Setting
+from fastnn.registry import all_kernels
 
 BACKENDS = ("cython", "numpy")
 _namespaces = {}
@@ -47,8 +48,6 @@ def ops():
     name = get_backend()
     namespace = _namespaces.get(name)
     if namespace is None:
-        from fastnn.registry import all_kernels
-
         attr = "fast" if name == "cython" else "reference"
         namespace = types.SimpleNamespace(
             **{spec.name: getattr(spec, attr) for spec in all_kernels()}

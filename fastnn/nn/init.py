@@ -109,4 +109,4 @@ ALIASES = {"small": "small_random"}
 """Other accepted names of initializers: the lecture notes' "small" (0.01 * randn)."""
 
 NAMES = (*ALIASES, *INITIALIZERS)
-"""Every initializer name the command line and ``fastnn.diagnostics`` accept."""
+"""Every initializer name the command line and ``fastnn.workflow.diagnostics`` accept."""

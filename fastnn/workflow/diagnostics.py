@@ -5,13 +5,13 @@ chosen initialization and nonlinearity; the mean and standard deviation of every
 activations show whether the signal dies out (weights too small), saturates (too large) or
 keeps its scale (Xavier for tanh, He for ReLU)::
 
-    >>> from fastnn.diagnostics import activation_statistics
+    >>> from fastnn.workflow.diagnostics import activation_statistics
     >>> stats = activation_statistics(0.01, "tanh", seed=0)      # doctest: +SKIP
     input layer had mean 0.000927 and std 0.998388
     hidden layer 1 had mean -0.000117 and std 0.213081
     ...
 
-The nonlinearities run on the active backend's kernels (``fastnn._backend.ops()``).
+The nonlinearities run on the active backend's kernels (``fastnn._config.backend.ops()``).
 """
 
 import inspect
@@ -20,8 +20,8 @@ from typing import Any, List, Optional
 
 import numpy as np
 
-from fastnn import init as _init
-from fastnn._backend import ops
+from fastnn.nn import init as _init
+from fastnn._config.backend import ops
 from fastnn._validation import check_float_dtype, check_int
 
 __all__ = ["ActivationStatistics", "activation_statistics", "plot_activation_histograms"]
@@ -134,12 +134,12 @@ def activation_statistics(init, activation="tanh", num_layers=10, hidden_size=50
 
     Parameters
     ----------
-    init : float, a name in ``fastnn.init.INITIALIZERS`` or 'small', or callable
+    init : float, a name in ``fastnn.nn.init.INITIALIZERS`` or 'small', or callable
         A float is the scale of ``randn(fan_in, fan_out) * scale`` (0.01 and 1.0 in the notes);
         'small' (or 'small_random') is 0.01, 'xavier' ``randn / sqrt(fan_in)``, 'glorot' Xavier
         with 2 / (fan_in + fan_out), 'he' ``randn * sqrt(2 / fan_in)``, 'zeros' all zero;
         a callable is called as ``init(fan_in, fan_out)`` plus ``rng=`` and ``dtype=`` if it
-        accepts them (like the ``fastnn.init`` functions) and must return a
+        accepts them (like the ``fastnn.nn.init`` functions) and must return a
         (fan_in, fan_out) array.
     activation : {'tanh', 'relu', 'sigmoid', 'leaky_relu', 'elu', 'linear'} or callable
         The kernels of the active backend (leaky_relu and elu with their default alpha).

@@ -25,11 +25,12 @@ import math
 
 import numpy as np
 
-from fastnn._backend import ops
-from fastnn._config import num_threads
+from fastnn._config.backend import ops
+from fastnn._config.threads import num_threads
 from fastnn._validation import check_int, check_labels, check_param, check_scalar
-from fastnn.init import as_generator
-from fastnn.models import is_object_model
+from fastnn.nn.init import as_generator
+from fastnn.nn.metrics import correct_count
+from fastnn.nn.models import is_object_model
 
 __all__ = ["ClassifierTrainer", "UPDATES"]
 
@@ -227,8 +228,7 @@ class ClassifierTrainer:
             correct = 0
             for start in range(0, Xa.shape[0], EVAL_CHUNK):
                 scores = scores_of(Xa[start:start + EVAL_CHUNK])
-                correct += int(np.count_nonzero(np.argmax(scores, axis=1) ==
-                                                ya[start:start + EVAL_CHUNK]))
+                correct += correct_count(scores, ya[start:start + EVAL_CHUNK])
             return correct / Xa.shape[0]
 
         optimizer = _Optimizer(update, momentum)

@@ -7,7 +7,7 @@ Use float64 arrays: with float32 and h = 1e-5 the central difference is mostly r
 
 import numpy as np
 
-from fastnn.init import as_generator
+from fastnn.nn.init import as_generator
 
 __all__ = ["eval_numerical_gradient", "eval_numerical_gradient_array", "grad_check_sparse",
            "rel_error"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fastnn.search._space import _plain
+from fastnn.workflow.search._space import _plain
 
 STATUSES = ("ok", "diverged", "failed")
 _HISTORY_KEYS = ("loss_history", "train_acc_history", "val_acc_history")

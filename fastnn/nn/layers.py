@@ -6,7 +6,7 @@ Kernels are looked up on the active backend (``fastnn.use_backend``), so the sam
 runs on the compiled core or on the NumPy reference twins.  Matrix products use BLAS.
 """
 
-from fastnn._backend import ops
+from fastnn._config.backend import ops
 
 __all__ = [
     "affine_forward", "affine_backward",

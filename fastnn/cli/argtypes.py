@@ -1,0 +1,103 @@
+"""argparse types and choices shared by the commands; each raises ArgumentTypeError."""
+
+import argparse
+import math
+
+from fastnn.bench import parse_size
+from fastnn.nn.init import NAMES as INIT_NAMES  # init-stats' names: "small" and every initializer
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "maxout")
+UPDATES = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+
+
+def _float(text, what="value"):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{what} must be finite, got {text!r}")
+    return value
+
+
+def _int(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+
+
+def _bounded(name, parse, ok, requirement):
+    """An argparse type: ``parse`` the text, then insist on ``ok(value)``."""
+    def convert(text):
+        value = parse(text)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text!r}")
+        return value
+    convert.__name__ = convert.__qualname__ = name
+    return convert
+
+
+positive_float = _bounded("positive_float", _float, lambda v: v > 0, "a positive number")
+nonnegative_float = _bounded("nonnegative_float", _float, lambda v: v >= 0, ">= 0")
+unit_float = _bounded("unit_float", _float, lambda v: 0 <= v <= 1, "between 0 and 1")
+positive_int = _bounded("positive_int", _int, lambda v: v >= 1, ">= 1")
+nonnegative_int = _bounded("nonnegative_int", _int, lambda v: v >= 0, ">= 0")
+thread_count = _bounded("thread_count", _int, lambda v: v >= 1 or v == -1,
+                        ">= 1 or -1 (all cores)")
+
+
+def init_spec(text):
+    """A weight scale (0.01, 1.0) or one of the init names."""
+    name = text.strip().lower()
+    if name in INIT_NAMES:
+        return name
+    try:
+        value = float(name)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"unknown init {text!r}: use a scale such as 0.01 or 1.0, or one of "
+            f"{', '.join(INIT_NAMES)}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"init scale must be a positive number, got {text!r}")
+    return value
+
+
+def log_range(text):
+    """``LOW:HIGH`` with 0 < LOW < HIGH (a log-uniform search range)."""
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"range must look like LOW:HIGH (1e-4:1e-1), got {text!r}")
+    low, high = (_float(p, "range bound") for p in parts)
+    if not 0 < low < high:
+        raise argparse.ArgumentTypeError(f"range needs 0 < LOW < HIGH, got {text!r}")
+    return low, high
+
+
+def hidden_dims(text):
+    """Comma-separated hidden layer sizes, e.g. ``100`` or ``256,128``."""
+    try:
+        dims = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"hidden sizes must look like 100 or 256,128, got {text!r}") from None
+    if not dims or min(dims) < 1:
+        raise argparse.ArgumentTypeError(f"hidden sizes must be >= 1, got {text!r}")
+    return dims
+
+
+def data_spec(text):
+    """``digits`` or ``cifar10:PATH``; the folder is checked when the command runs."""
+    if text == "digits":
+        return ("digits", None)
+    if text.startswith("cifar10:") and len(text) > len("cifar10:"):
+        return ("cifar10", text[len("cifar10:"):])
+    raise argparse.ArgumentTypeError(f"unknown data {text!r}: use digits or cifar10:PATH")
+
+
+def size_spec(text):
+    """A ``fastnn bench --size``: a preset name, an element count or a shape."""
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

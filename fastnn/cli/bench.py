@@ -1,0 +1,37 @@
+"""``fastnn bench``: every kernel against NumPy, PyTorch and the memory floor, one table."""
+
+import os
+import sys
+
+from fastnn import bench
+from fastnn.cli.common import CLIError, say, set_threads
+from fastnn.cli.torch_first import rerun_with_torch_first
+
+
+def cmd_bench(args):
+    rerun = rerun_with_torch_first(args)
+    if rerun is not None:
+        return rerun
+    set_threads(args.threads)  # resolves -1 to all usable cores
+    head = bench.header()
+    progress = None if args.quiet else bench.stderr_progress()
+    try:
+        cases = bench.run_bench(
+            sizes=args.size, dtypes=args.dtype, kernels=args.kernel,
+            rounds=args.rounds, min_time=args.min_time, use_torch=not args.no_torch,
+            progress=progress)
+    except ValueError as exc:  # unknown kernel name
+        raise CLIError(str(exc)) from None
+    if not args.no_torch and head["torch"] is None:
+        say("PyTorch is not installed: the torch column is empty", file=sys.stderr)
+    sys.stdout.write(bench.format_table(cases, head, markdown=args.markdown))
+    if args.json:
+        settings = {"sizes": [s if not isinstance(s, tuple) else list(s) for s in args.size],
+                    "dtypes": list(args.dtype), "rounds": args.rounds, "min_time": args.min_time}
+        try:
+            bench.write_json(args.json, cases, head, settings)
+        except OSError as exc:
+            raise CLIError(f"cannot write {args.json}: {exc.strerror}") from None
+        say(f"wrote {os.path.abspath(args.json)}", file=sys.stderr)
+    failed = [case for case in cases if case.error]
+    return 1 if failed else 0
