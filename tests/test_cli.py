@@ -19,7 +19,7 @@ import pytest
 import fastnn
 from fastnn import bench, cli
 from fastnn.cli import demo, training
-from fastnn.workflow import report
+from fastnn.workflow import jsonsafe, report
 from fastnn.registry import all_kernels
 
 FASTNN_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
@@ -147,9 +147,9 @@ def test_run_bench_torch_column():
 def test_to_jsonable():
     obj = {"a": np.float32(1.5), "b": np.arange(3), 3: (np.int64(2), float("nan")),
            "inf": float("-inf"), "nested": [{"x": np.bool_(True)}]}
-    assert report.to_jsonable(obj) == {"a": 1.5, "b": [0, 1, 2], "3": [2, None], "inf": "-inf",
+    assert jsonsafe.to_jsonable(obj) == {"a": 1.5, "b": [0, 1, 2], "3": [2, None], "inf": "-inf",
                                        "nested": [{"x": True}]}
-    json.dumps(report.to_jsonable(obj), allow_nan=False)
+    json.dumps(jsonsafe.to_jsonable(obj), allow_nan=False)
 
 
 def _fake_results(tmp_path, with_figures=True):

@@ -16,10 +16,10 @@ def test_old_module_path_is_the_moved_module(old, new):
 
 
 def test_old_paths_of_submodules_and_from_imports():
+    import fastnn.search._runner
     from fastnn.search._runner import require_loky
     from fastnn.trainer import ClassifierTrainer
 
-    import fastnn.search._runner
     import fastnn.workflow.search._runner
 
     assert fastnn.search._runner is fastnn.workflow.search._runner

@@ -7,13 +7,24 @@ from fastnn._config.report import config_dict
 from fastnn.cli.common import CLIError, output_folder, say, say_interrupted, set_threads
 from fastnn.cli.data import load_data, zero_center
 from fastnn.cli.init_stats import run_init_experiment
-from fastnn.cli.training import (TrainFn, run_search, save_model, save_search_plots,
-                                 search_space, trial_records)
+from fastnn.cli.training import (
+    TrainFn,
+    run_search,
+    save_model,
+    save_search_plots,
+    search_space,
+    trial_records,
+)
 from fastnn.nn.metrics import accuracy
 from fastnn.nn.models import FullyConnectedNet
 from fastnn.workflow.babysit import babysit
-from fastnn.workflow.report import (PLOT_MISSING, have_matplotlib, plot_training_curves,
-                                    write_json, write_report)
+from fastnn.workflow.report import (
+    PLOT_MISSING,
+    have_matplotlib,
+    plot_training_curves,
+    write_json,
+    write_report,
+)
 
 DEMO_SETTINGS = {
     # coarse round, fine round (trials, epochs); final epochs; init experiment width

@@ -3,9 +3,21 @@
 import argparse
 
 from fastnn._version import __version__
-from fastnn.cli.argtypes import (ACTIVATIONS, UPDATES, data_spec, hidden_dims, init_spec,
-                                 log_range, nonnegative_float, nonnegative_int, positive_float,
-                                 positive_int, size_spec, thread_count, unit_float)
+from fastnn.cli.argtypes import (
+    ACTIVATIONS,
+    UPDATES,
+    data_spec,
+    hidden_dims,
+    init_spec,
+    log_range,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    size_spec,
+    thread_count,
+    unit_float,
+)
 from fastnn.cli.bench import cmd_bench
 from fastnn.cli.config import cmd_config
 from fastnn.cli.demo import cmd_demo

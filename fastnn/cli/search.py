@@ -2,11 +2,23 @@
 
 import os
 
-from fastnn.cli.common import (CLIError, output_folder, say, say_interrupted, set_threads,
-                               settings_record)
+from fastnn.cli.common import (
+    CLIError,
+    output_folder,
+    say,
+    say_interrupted,
+    set_threads,
+    settings_record,
+)
 from fastnn.cli.data import load_data, zero_center
-from fastnn.cli.training import (TrainFn, run_search, save_model, save_search_plots,
-                                 search_space, trial_records)
+from fastnn.cli.training import (
+    TrainFn,
+    run_search,
+    save_model,
+    save_search_plots,
+    search_space,
+    trial_records,
+)
 from fastnn.workflow.report import PLOT_MISSING, write_json
 from fastnn.workflow.search import require_loky
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fastnn.workflow.search._space import _plain
+from fastnn.workflow.jsonsafe import to_jsonable
 
 STATUSES = ("ok", "diverged", "failed")
 _HISTORY_KEYS = ("loss_history", "train_acc_history", "val_acc_history")
@@ -83,7 +83,7 @@ class Trial:
             "seconds": self.seconds,
             "seed": self.seed,
             "error": self.error,
-            "params": {k: _jsonable(v) for k, v in self.params.items()},
+            "params": {k: to_jsonable(v) for k, v in self.params.items()},
             **{k: [_none_if_nan(v) for v in getattr(self, k)] for k in _HISTORY_KEYS},
         }
 
@@ -107,15 +107,6 @@ class Trial:
 
 def _none_if_nan(v):
     return None if isinstance(v, float) and math.isnan(v) else v
-
-
-def _jsonable(v):
-    v = _plain(v)
-    if isinstance(v, tuple):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else str(v)
-    return v
 
 
 def _float_list(values, name):
@@ -291,7 +282,7 @@ class SearchResult:
                                      "epochs", "seconds", "seed", "error")}
             for k in names:
                 v = t.params.get(k)
-                row[k] = json.dumps(_jsonable(v)) if isinstance(v, (tuple, list, dict)) else v
+                row[k] = json.dumps(to_jsonable(v)) if isinstance(v, (tuple, list, dict)) else v
             rows.append(row)
         return rows
 
