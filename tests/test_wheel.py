@@ -30,6 +30,9 @@ def test_wheel_builds_installs_and_runs_in_fresh_venv(tmp_path):
     for module in COMPILED_MODULES:
         assert any(n.startswith(f"fastnn/_kernels/{module}.") and n.endswith((".so", ".pyd"))
                    for n in names), f"{module} missing from wheel: {names}"
+    for shipped in ("fastnn/nn/layers.py", "fastnn/workflow/search/_runner.py",
+                    "fastnn/cli/parser.py", "fastnn/_config/threads.py", "fastnn/data/digits.csv.gz"):
+        assert shipped in names, f"{shipped} missing from wheel"
 
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)

@@ -79,9 +79,8 @@ def _l2(model, names, reg):
 def _between_gemms(function):
     """Run a model's kernels on one thread: they sit between BLAS matrix products, which
     already use the cores.  An OpenMP team there costs more than it saves (its idle threads
-    spin while BLAS wants the cores): one epoch of a (512, 256, 256, 10) batchnorm net took
-    35 ms with 2 kernel threads and 30 ms with 1; at (4096, 1024, 1024, 10), 1.78 s and 1.64 s.
-    The matrix products keep BLAS's threads."""
+    spin while BLAS wants the cores; measurements in docs/perf_notes_layout.md).  The matrix
+    products keep BLAS's threads."""
     @functools.wraps(function)
     def on_one_thread(*args, **kwargs):
         with num_threads(1):

@@ -15,9 +15,8 @@ backend, the twins' scratch products).
 Threads: during training fastnn's own kernels run on one thread and the BLAS GEMMs use
 BLAS's threads.  The kernels sit between GEMMs, and an OpenMP parallel region leaves its
 worker spinning for a while after it ends (libgomp's default wait policy), taking a core
-from OpenBLAS's threads.  Measured on 2 cores, one epoch of the (3072, 100, 10) net with
-batch 200: 680 ms with the gather and updates on 2 threads, 140 ms with only the two
-accuracy-check ReLUs (1000 x 100) on 2 threads, 107 ms with every kernel serial.
+from OpenBLAS's threads, so the serial kernels train faster (measurements:
+docs/perf_notes_layout.md).
 """
 
 import copy
