@@ -18,7 +18,8 @@ import pytest
 
 import fastnn
 from fastnn import bench, cli
-from fastnn.cli import demo, training
+from fastnn.cli import demo
+from fastnn.workflow.search import ModelTrainFn
 from fastnn.workflow import jsonsafe, report
 from fastnn.registry import all_kernels
 
@@ -448,9 +449,9 @@ def test_cli_search_n_jobs_without_joblib(tmp_path, monkeypatch, capsys):
 
 
 def _interrupt_on_call(monkeypatch, n):
-    """The search's TrainFn raises KeyboardInterrupt (as Ctrl-C would) on its n-th call."""
+    """The search's train function raises KeyboardInterrupt (as Ctrl-C would) on its n-th call."""
     calls = []
-    original = training.TrainFn.__call__
+    original = ModelTrainFn.__call__
 
     def call(self, params, seed=None):
         calls.append(params)
@@ -458,7 +459,7 @@ def _interrupt_on_call(monkeypatch, n):
             raise KeyboardInterrupt
         return original(self, params, seed=seed)
 
-    monkeypatch.setattr(training.TrainFn, "__call__", call)
+    monkeypatch.setattr(ModelTrainFn, "__call__", call)
     return calls
 
 
@@ -498,14 +499,14 @@ def test_cli_demo_interrupted_stops(small_demo, tmp_path, monkeypatch, capsys):
 
 
 def test_cli_demo_final_training_diverged(small_demo, tmp_path, monkeypatch, capsys):
-    original = training.TrainFn.train
+    original = ModelTrainFn.fit
 
-    def train(self, lr, reg, num_epochs, seed=None, verbose=False, progress=False):
+    def fit(self, params, seed=None, *, verbose=False, progress=False):
         if verbose:  # the final run, not a search trial
-            lr = 1e6
-        return original(self, lr, reg, num_epochs, seed=seed, verbose=verbose, progress=progress)
+            params = {**params, "lr": 1e6}
+        return original(self, params, seed, verbose=verbose, progress=progress)
 
-    monkeypatch.setattr(training.TrainFn, "train", train)
+    monkeypatch.setattr(ModelTrainFn, "fit", fit)
     assert cli.main([*small_demo, "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert "too high" in captured.out

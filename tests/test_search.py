@@ -753,3 +753,13 @@ def test_a_full_temporary_folder_falls_back_to_sending_train_fn_with_each_trial(
     monkeypatch.setattr(_runner, "os", FullDisk())
     result = search.random_search(noisy, SPACE, 4, seed=1, n_jobs=2, verbose=False)
     assert [t.status for t in result] == ["ok"] * 4, result[0].error
+
+
+@pytest.mark.parametrize("name", ["grid_search", "random_search", "coarse_to_fine"])
+def test_search_functions_have_real_docstrings(name):
+    doc = getattr(search, name).__doc__
+    assert isinstance(doc, str) and "{run_parameters}" not in doc
+    for parameter in ("train_fn", "n_jobs : int", "executor :", "threads_per_trial :",
+                      "abort_factor :", "verbose : bool"):
+        assert parameter in doc, (name, parameter)
+    assert doc.index("verbose : bool") < doc.index("Returns\n    -------")

@@ -8,23 +8,19 @@ from fastnn.cli.common import CLIError, output_folder, say, say_interrupted, set
 from fastnn.cli.data import load_data, zero_center
 from fastnn.cli.init_stats import run_init_experiment
 from fastnn.cli.training import (
-    TrainFn,
     run_search,
     save_model,
     save_search_plots,
     search_space,
+    train_fn,
+    train_once,
     trial_records,
 )
 from fastnn.nn.metrics import accuracy
 from fastnn.nn.models import FullyConnectedNet
 from fastnn.workflow.babysit import babysit
-from fastnn.workflow.report import (
-    PLOT_MISSING,
-    have_matplotlib,
-    plot_training_curves,
-    write_json,
-    write_report,
-)
+from fastnn.workflow.plotting import PLOT_MISSING, have_matplotlib
+from fastnn.workflow.report import plot_training_curves, write_json, write_report
 
 DEMO_SETTINGS = {
     # coarse round, fine round (trials, epochs); final epochs; init experiment width
@@ -71,13 +67,13 @@ def cmd_demo(args):
              f"layer 1 {layers[1]['std']:.6f}, layer {len(layers) - 1} {layers[-1]['std']:.6f}")
 
     _section("babysitting the learning process (notes §6)")
-    fn = TrainFn(data, DEMO_HIDDEN, batchnorm=True, decay=0.9)
+    fn = train_fn(data, DEMO_HIDDEN, batchnorm=True, decay=0.9)
     # The notes' small initialization makes the first loss ln(num_classes) exactly.
     small = FullyConnectedNet(DEMO_HIDDEN, n_features, n_classes, weight_init=1e-4,
                               batchnorm=True, seed=args.seed)
     sitter = babysit(small, None, data["X_train"], data["y_train"], data["X_val"],
-                     data["y_val"], num_classes=n_classes, update=fn.update,
-                     momentum=fn.momentum, seed=args.seed)
+                     data["y_val"], num_classes=n_classes, update=fn.fixed["update"],
+                     momentum=fn.fixed["momentum"], seed=args.seed)
     results["babysit"] = [{"name": r.name, "passed": bool(r.passed), "message": r.explanation}
                           for r in sitter.results]
     if not sitter.passed:
@@ -104,8 +100,7 @@ def cmd_demo(args):
     epochs = settings["final_epochs"]
     _section(f"training the best configuration (batchnorm, He init) for {epochs} epochs")
     t0 = time.perf_counter()
-    model, stats = fn.train(best.params["lr"], best.params["reg"], epochs, seed=args.seed,
-                            verbose=True, progress=True)
+    model, stats = train_once(fn, best.params["lr"], best.params["reg"], epochs, args.seed)
     train_seconds = time.perf_counter() - t0
     if stats["diverged"]:
         results["final"] = {"lr": best.params["lr"], "reg": best.params["reg"], "epochs": epochs,

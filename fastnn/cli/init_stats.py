@@ -4,7 +4,7 @@ import os
 
 from fastnn.cli.common import output_folder, say
 from fastnn.workflow.diagnostics import activation_statistics, plot_activation_histograms
-from fastnn.workflow.report import PLOT_MISSING, have_matplotlib
+from fastnn.workflow.plotting import PLOT_MISSING, have_matplotlib
 
 INIT_STATS_ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 

@@ -12,14 +12,15 @@ from fastnn.cli.common import (
 )
 from fastnn.cli.data import load_data, zero_center
 from fastnn.cli.training import (
-    TrainFn,
     run_search,
     save_model,
     save_search_plots,
     search_space,
+    train_fn_from_args,
     trial_records,
 )
-from fastnn.workflow.report import PLOT_MISSING, write_json
+from fastnn.workflow.plotting import PLOT_MISSING
+from fastnn.workflow.report import write_json
 from fastnn.workflow.search import require_loky
 
 
@@ -32,7 +33,7 @@ def cmd_search(args):
             raise CLIError(str(exc)) from None
     out_dir = output_folder(args.out)
     data = zero_center(load_data(args.data, seed=args.seed))
-    fn = TrainFn.from_args(args, data)
+    fn = train_fn_from_args(args, data)
     rounds = [(args.trials, args.epochs)]
     if args.fine_trials:
         rounds.append((args.fine_trials, args.fine_epochs))

@@ -6,9 +6,10 @@ import time
 import fastnn
 from fastnn.cli.common import CLIError, output_folder, say, set_threads, settings_record
 from fastnn.cli.data import load_data, zero_center
-from fastnn.cli.training import TrainFn, save_model
+from fastnn.cli.training import save_model, train_fn_from_args, train_once
 from fastnn.nn.metrics import accuracy
-from fastnn.workflow.report import PLOT_MISSING, plot_training_curves, write_json
+from fastnn.workflow.plotting import PLOT_MISSING
+from fastnn.workflow.report import plot_training_curves, write_json
 
 
 def cmd_train(args):
@@ -17,11 +18,10 @@ def cmd_train(args):
     data = zero_center(load_data(args.data, seed=args.seed))
     say(f"data: {data['name']}: {len(data['y_train'])} train / {len(data['y_val'])} val / "
         f"{len(data['y_test'])} test rows, {data['X_train'].shape[1]} features")
-    fn = TrainFn.from_args(args, data)
+    fn = train_fn_from_args(args, data)
     start = time.perf_counter()
     try:
-        model, stats = fn.train(args.lr, args.reg, args.epochs, seed=args.seed, verbose=True,
-                                progress=True)
+        model, stats = train_once(fn, args.lr, args.reg, args.epochs, args.seed)
     except ValueError as exc:  # a setting the trainer or model rejects
         raise CLIError(str(exc)) from None
     seconds = time.perf_counter() - start

@@ -23,6 +23,7 @@ import numpy as np
 from fastnn.nn import init as _init
 from fastnn._config.backend import ops
 from fastnn._validation import check_float_dtype, check_int
+from fastnn.workflow.plotting import figure_class
 
 __all__ = ["ActivationStatistics", "activation_statistics", "plot_activation_histograms"]
 
@@ -189,15 +190,6 @@ def activation_statistics(init, activation="tanh", num_layers=10, hidden_size=50
     return result
 
 
-def _import_matplotlib():
-    try:
-        import matplotlib  # noqa: F401
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError(_PLOT_EXTRA) from exc
-    return Figure
-
-
 def plot_activation_histograms(stats, path=None, bins=30):
     """The lecture's figure: mean and std per layer, then one histogram per layer.
 
@@ -217,7 +209,7 @@ def plot_activation_histograms(stats, path=None, bins=30):
     if stats.activations is None:
         raise ValueError("these statistics were computed with keep_activations=False; "
                          "rerun with keep_activations=True to plot histograms")
-    Figure = _import_matplotlib()
+    Figure = figure_class(missing=_PLOT_EXTRA)
     layers = len(stats.activations)
     fig = Figure(figsize=(max(6.0, 1.6 * layers), 5.0), layout="constrained")
     grid = fig.add_gridspec(2, max(layers, 2))

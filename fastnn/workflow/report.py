@@ -14,11 +14,11 @@ import os
 import numpy as np
 
 from fastnn.workflow.jsonsafe import to_jsonable
+from fastnn.workflow.plotting import PLOT_MISSING, figure_class, have_matplotlib
 
 __all__ = ["write_json", "have_matplotlib", "plot_training_curves", "write_report",
            "PLOT_MISSING"]
 
-PLOT_MISSING = 'matplotlib is not installed (pip install "fastnn[plot]")'
 
 
 def write_json(path, obj):
@@ -29,31 +29,13 @@ def write_json(path, obj):
     return path
 
 
-def have_matplotlib():
-    """True when matplotlib can be imported (figures are drawn), False otherwise."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _figure_class():
-    # Figure objects need no pyplot state or GUI backend (safe in scripts, servers, notebooks).
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    return Figure
-
-
 def plot_training_curves(stats, path, title=None):
     """Loss per iteration and train/val accuracy per epoch, side by side, saved to ``path``.
 
     stats: the trainer's dict (``loss_history``, ``train_acc_history``, ``val_acc_history``).
     Returns ``path``, or None when matplotlib is not installed.
     """
-    Figure = _figure_class()
+    Figure = figure_class()
     if Figure is None:
         return None
     fig = Figure(figsize=(10, 3.8), layout="constrained")

@@ -6,6 +6,7 @@ import numpy as np
 
 from fastnn.nn.models import FullyConnectedNet, init_two_layer_model, two_layer_net
 from fastnn.nn.trainer import ClassifierTrainer
+from fastnn.workflow.progress import TickingModel, epoch_bar
 
 # ClassifierTrainer.train keywords a search may set
 _TRAINER_KEYS = ("learning_rate", "momentum", "learning_rate_decay", "update", "sample_batches",
@@ -65,8 +66,13 @@ class ModelTrainFn:
         """Raise ValueError for a name this train_fn would not understand (before any trial)."""
         self._canonical(dict.fromkeys(names))
 
-    def __call__(self, params, seed=None):
-        s = {**self.fixed, **self._canonical(params)}
+    def fit(self, params, seed=None, *, verbose=False, progress=False):
+        """Train one configuration; returns ``(best_model, stats)`` as the trainer does.
+
+        ``verbose`` prints the trainer's epoch lines; ``progress`` shows a per-epoch bar on a
+        terminal (model ``'fc'``, tqdm installed).
+        """
+        s = self.settings(params)
         rng = np.random.default_rng(seed)
         dtype = s.get("dtype", self.X.dtype if self.X.dtype.kind == "f" else np.float32)
         D, C = self.X.shape[1], self.num_classes
@@ -82,19 +88,39 @@ class ModelTrainFn:
                 maxout_pieces=s.get("maxout_pieces", 2),
             )
             loss_function, reg = None, 0.0
-        best, stats = ClassifierTrainer().train(
-            self.X, self.y, self.X_val, self.y_val, net, loss_function, reg=reg, rng=rng,
-            abort_cost_ratio=self.abort_cost_ratio, verbose=False, **train_kw,
-        )
-        n, batch = self.X.shape[0], int(train_kw.get("batch_size", 100))
-        per_epoch = max(n // batch, 1) if train_kw.get("sample_batches", True) else 1
+        bar = None
+        if progress and loss_function is None:
+            bar = epoch_bar(self._iterations_per_epoch(train_kw))
+        try:
+            return ClassifierTrainer().train(
+                self.X, self.y, self.X_val, self.y_val,
+                TickingModel(net, bar) if bar is not None else net, loss_function, reg=reg,
+                rng=rng, abort_cost_ratio=self.abort_cost_ratio, verbose=verbose, **train_kw,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def settings(self, params):
+        """The fixed settings overridden by ``params``, names canonical (``lr`` ->
+        ``learning_rate``)."""
+        return {**self.fixed, **self._canonical(params)}
+
+    def _iterations_per_epoch(self, train_kw):
+        batch = int(train_kw.get("batch_size", 100))
+        return max(self.X.shape[0] // batch, 1) if train_kw.get("sample_batches", True) else 1
+
+    def __call__(self, params, seed=None):
+        best, stats = self.fit(params, seed)
+        train_kw = {k: v for k, v in self.settings(params).items() if k in _TRAINER_KEYS}
         best_val = stats.get("best_val_acc")
         result = {
             "val_acc": float("nan") if best_val is None else float(best_val),
             "loss_history": stats["loss_history"],
             "train_acc_history": stats["train_acc_history"],
             "val_acc_history": stats["val_acc_history"],
-            "epochs": math.ceil(len(stats["loss_history"]) / per_epoch),
+            "epochs": math.ceil(len(stats["loss_history"]) /
+                                self._iterations_per_epoch(train_kw)),
             "diverged": bool(stats["diverged"]),
             "stop_reason": stats.get("stop_reason"),
         }

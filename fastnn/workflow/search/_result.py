@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastnn.workflow.jsonsafe import to_jsonable
+from fastnn.workflow.plotting import figure_class
 
 STATUSES = ("ok", "diverged", "failed")
 _HISTORY_KEYS = ("loss_history", "train_acc_history", "val_acc_history")
@@ -388,13 +389,7 @@ def _spans_decades(values):
 def _axes(ax):
     if ax is not None:
         return ax
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError(
-            'plots need matplotlib: install it with pip install "fastnn[plot]"'
-        ) from None
-    # A bare Figure (no pyplot): no global state, works without a display.
+    Figure = figure_class(missing='plots need matplotlib: install it with pip install "fastnn[plot]"')
     return Figure(figsize=(6, 4.5), layout="constrained").add_subplot()
 
 
