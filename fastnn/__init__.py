@@ -4,6 +4,8 @@ The compiled kernels are the default; ``fastnn.reference`` holds their NumPy twi
 ``fastnn.use_backend("numpy")`` switches layers, models and trainer to them.
 """
 
+import sys as _sys
+
 # Before the first extension import loads libgomp: its spin-wait setting.
 from fastnn._config.openmp import prepare_openmp as _prepare_openmp
 from fastnn._version import __version__
@@ -34,7 +36,8 @@ from fastnn.core import *  # noqa: E402,F401,F403
 from fastnn.nn import gradcheck, init, layers, models, trainer  # noqa: E402,F401
 from fastnn.nn.models import FullyConnectedNet, init_two_layer_model, two_layer_net  # noqa: E402
 from fastnn.nn.trainer import ClassifierTrainer  # noqa: E402
-from fastnn.workflow import babysit, datasets, diagnostics, preprocessing, report, search  # noqa: E402,F401,I001
+from fastnn.workflow import babysit, datasets, diagnostics, preprocessing  # noqa: E402,F401
+from fastnn.workflow import report, search  # noqa: E402,F401
 
 
 # Modules that moved into fastnn.nn and fastnn.workflow keep their old import paths: each moved
@@ -51,11 +54,9 @@ MOVED_MODULES = {
 
 
 def _register_old_paths():
-    import sys
-
     for old, new in MOVED_MODULES.items():
-        for name in [n for n in sys.modules if n == new or n.startswith(new + ".")]:
-            sys.modules[old + name[len(new):]] = sys.modules[name]
+        for name in [n for n in _sys.modules if n == new or n.startswith(new + ".")]:
+            _sys.modules[old + name[len(new):]] = _sys.modules[name]
 
 
 _register_old_paths()

@@ -8,7 +8,6 @@ linked by relative paths, so the output folder can be moved or zipped as a whole
 import datetime
 import html
 import json
-import math
 import os
 
 import numpy as np

@@ -389,7 +389,8 @@ def _spans_decades(values):
 def _axes(ax):
     if ax is not None:
         return ax
-    Figure = figure_class(missing='plots need matplotlib: install it with pip install "fastnn[plot]"')
+    Figure = figure_class(
+        missing='plots need matplotlib: install it with pip install "fastnn[plot]"')
     return Figure(figsize=(6, 4.5), layout="constrained").add_subplot()
 
 
