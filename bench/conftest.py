@@ -12,7 +12,7 @@ def pytest_addoption(parser):
 def thread_counts(config):
     counts = []
     for item in config.getoption("--threads").split(","):
-        n = fastnn._config._usable_cores() if item.strip() == "max" else int(item)
+        n = fastnn._config.usable_cores() if item.strip() == "max" else int(item)
         if n not in counts:
             counts.append(n)
     return counts
