@@ -83,7 +83,10 @@ def _probe(compiler, source, compile_args=(), link_args=()):
 
 def _openmp_flags(compiler):
     if _is_msvc(compiler):
-        return ["/openmp:llvm"], []
+        # MSVC's own OpenMP 2.0 runtime (vcomp140.dll, in the Visual C++ redistributable; the
+        # wheel repair vendors it). /openmp:llvm would need libomp140.x86_64.dll, which Visual
+        # Studio ships only as non-redistributable. The kernels use OpenMP 2.0 constructs only.
+        return ["/openmp"], []
     if sys.platform == "darwin":
         # Apple clang needs -Xpreprocessor and Homebrew's libomp.
         return ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
