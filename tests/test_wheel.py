@@ -42,7 +42,9 @@ def test_wheel_builds_installs_and_runs_in_fresh_venv(tmp_path):
     code = (
         "import fastnn, numpy as np; fastnn.show_config();"
         "y = fastnn.relu(np.array([-1.0, 2.0])); assert y.tolist() == [0.0, 2.0], y;"
-        "assert 'site-packages' in fastnn.__file__, fastnn.__file__; print('OK')"
+        "assert 'site-packages' in fastnn.__file__, fastnn.__file__;"
+        "import importlib.metadata as md; v = md.version('fastnn');"
+        "assert v == fastnn.__version__, (v, fastnn.__version__); print('OK')"
     )
     run = subprocess.run([str(python), "-c", code], capture_output=True, text=True,
                          cwd=str(elsewhere), timeout=300)
