@@ -30,6 +30,8 @@ def test_wheel_builds_installs_and_runs_in_fresh_venv(tmp_path):
     for module in COMPILED_MODULES:
         assert any(n.startswith(f"fastnn/_kernels/{module}.") and n.endswith((".so", ".pyd"))
                    for n in names), f"{module} missing from wheel: {names}"
+        assert f"fastnn/_kernels/{module}.pyi" in names, f"{module}'s stub missing from wheel"
+    assert "fastnn/py.typed" in names, names
 
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
