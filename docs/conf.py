@@ -12,9 +12,7 @@ version = ".".join(release.split(".")[:2])
 
 extensions = [
     "sphinx.ext.autodoc",
-    "sphinx.ext.autosummary",
     "sphinx.ext.doctest",
-    "sphinx.ext.mathjax",
     "numpydoc",
     "myst_parser",
 ]
@@ -25,9 +23,7 @@ exclude_patterns = ["_build", "perf_notes_*.md"]
 # modules behind them, so the pages survive a change of layout.
 autodoc_default_options = {"members": True, "undoc-members": True, "member-order": "bysource"}
 autodoc_typehints = "none"  # the numpydoc sections carry the types
-autosummary_generate = False
 numpydoc_show_class_members = False
-numpydoc_validation_checks: set[str] = set()
 
 # The examples run in `sphinx-build -b doctest` (tests/test_docs.py).
 doctest_global_setup = "import numpy as np\nimport fastnn\nnp.set_printoptions(precision=4)"

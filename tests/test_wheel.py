@@ -36,8 +36,10 @@ def test_wheel_builds_installs_and_runs_in_fresh_venv(tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    # the fresh venv must not see a source checkout (nor its egg-info) through PYTHONPATH
+    clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     install = subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheels[0])],
-                             capture_output=True, text=True, timeout=900)
+                             capture_output=True, text=True, env=clean_env, timeout=900)
     assert install.returncode == 0, install.stderr[-3000:]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -49,7 +51,7 @@ def test_wheel_builds_installs_and_runs_in_fresh_venv(tmp_path):
         "assert v == fastnn.__version__, (v, fastnn.__version__); print('OK')"
     )
     run = subprocess.run([str(python), "-c", code], capture_output=True, text=True,
-                         cwd=str(elsewhere), timeout=300)
+                         cwd=str(elsewhere), env=clean_env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip().endswith("OK")
     if os.environ.get("FASTNN_REQUIRE_OPENMP") == "1":

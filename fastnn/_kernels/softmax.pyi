@@ -1,7 +1,7 @@
 """Type stubs for the compiled module ``fastnn._kernels.softmax`` (see ``softmax.pyx``).
 
-The functions accept any object as scores and labels and return ``NotImplemented`` (touching nothing) for inputs
-that need ``fastnn.core.softmax``'s general NumPy path.
+The functions accept any object as scores and labels and return ``NotImplemented`` (touching
+nothing) for inputs that need ``fastnn.core.softmax``'s general NumPy path.
 """
 
 from types import NotImplementedType
