@@ -54,6 +54,9 @@ def _build(dist):
     for shipped in ("fastnn/nn/layers.py", "fastnn/workflow/search/_runner.py",
                     "fastnn/cli/parser.py", "fastnn/_config/threads.py", "fastnn/data/digits.csv.gz"):
         assert shipped in names, f"{shipped} missing from wheel"
+    for module in COMPILED_MODULES:
+        assert f"fastnn/_kernels/{module}.pyi" in names, f"{module}'s stub missing from wheel"
+    assert "fastnn/py.typed" in names, names
     return wheels[0]
 
 

@@ -452,10 +452,10 @@ def babysit(model, loss_function, X_train, y_train, X_val, y_val, *, num_classes
             diagnose_kwargs=None, **train_kwargs):
     """Run the checklist in order and stop at the first failure.
 
-    1. :func:`check_initial_loss` and 2. :func:`check_regularization` on the first
-       ``check_rows`` training rows; 3. :func:`overfit_small` on ``overfit_n`` examples;
-    4. :func:`find_learning_rate`; 5. a ``num_epochs`` run at the geometric middle of the
-       good range, then :func:`diagnose` of its stats.
+    The checks: (1) :func:`check_initial_loss` and (2) :func:`check_regularization` on the
+    first ``check_rows`` training rows; (3) :func:`overfit_small` on ``overfit_n`` examples;
+    (4) :func:`find_learning_rate`; (5) a ``num_epochs`` run at the geometric middle of the
+    good range, then :func:`diagnose` of its stats.
 
     Extra keyword arguments (``seed=``...) go to every ``ClassifierTrainer.train`` call.
 

@@ -149,18 +149,18 @@ class ZeroCenter(_Centering):
         return self
 
     def transform(self, X):
-        """X - mean_, same shape and float dtype as X (a new array)."""
+        """``X - mean_``, same shape and float dtype as X (a new array)."""
         X = self._check_X(X)
         return X - self.mean_.astype(X.dtype)
 
     def inverse_transform(self, X):
-        """X + mean_, undoing :meth:`transform`."""
+        """``X + mean_``, undoing :meth:`transform`."""
         X = self._check_X(X)
         return X + self.mean_.astype(X.dtype)
 
 
 class Standardize(_Centering):
-    """Zero mean and unit variance per feature (or per channel): (X - mean_) / scale_.
+    """Zero mean and unit variance per feature (or per channel): ``(X - mean_) / scale_``.
 
     A constant feature (zero variance, up to rounding) gets ``scale_ = 1`` instead of dividing
     by zero, so it maps to 0 (scikit-learn's StandardScaler does the same).
@@ -190,14 +190,14 @@ class Standardize(_Centering):
         return self
 
     def transform(self, X):
-        """(X - mean_) / scale_, same shape and float dtype as X."""
+        """``(X - mean_) / scale_``, same shape and float dtype as X."""
         X = self._check_X(X)
         out = X - self.mean_.astype(X.dtype)
         out /= self.scale_.astype(X.dtype)
         return out
 
     def inverse_transform(self, X):
-        """X * scale_ + mean_, undoing :meth:`transform`."""
+        """``X * scale_ + mean_``, undoing :meth:`transform`."""
         X = self._check_X(X)
         out = X * self.scale_.astype(X.dtype)
         out += self.mean_.astype(X.dtype)

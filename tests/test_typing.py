@@ -1,0 +1,86 @@
+"""mypy accepts the public modules and the compiled modules' stubs; the stubs match the runtime."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fastnn
+from fastnn._families import COMPILED_MODULES
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "pyproject.toml"
+
+# The public import paths (the layout behind them may change; these names may not).
+PUBLIC_MODULES = [
+    "fastnn",
+    "fastnn.core",
+    "fastnn.reference",
+    "fastnn.layers",
+    "fastnn.models",
+    "fastnn.trainer",
+    "fastnn.init",
+    "fastnn.gradcheck",
+    "fastnn.preprocessing",
+    "fastnn.datasets",
+    "fastnn.diagnostics",
+    "fastnn.babysit",
+    "fastnn.search",
+]
+STUB_MODULES = [f"fastnn._kernels.{name}" for name in COMPILED_MODULES]
+
+
+def run_mypy_tool(tool, args, cwd, pythonpath=None):
+    if importlib.util.find_spec("mypy") is None:
+        pytest.skip("mypy is not installed (it is in the [test] extra)")
+    if not CONFIG.exists():
+        pytest.skip("not running from a source checkout (mypy's configuration is in pyproject)")
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
+    return subprocess.run(
+        [sys.executable, "-m", tool, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_mypy_accepts_the_public_modules_and_the_stubs(tmp_path):
+    modules = [arg for name in PUBLIC_MODULES + STUB_MODULES for arg in ("-m", name)]
+    result = run_mypy_tool(
+        "mypy", ["--config-file", str(CONFIG), "--cache-dir", str(tmp_path), *modules], cwd=ROOT
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_mypy_checks_calls_against_the_stubs(tmp_path):
+    snippet = "from fastnn._kernels import optim\noptim.first_bad_index('not an array', 3)\n"
+    result = run_mypy_tool(
+        "mypy",
+        ["--config-file", str(CONFIG), "--cache-dir", str(tmp_path), "-c", snippet],
+        cwd=ROOT,
+    )
+    assert 'Argument 1 to "first_bad_index" has incompatible type "str"' in result.stdout, (
+        result.stdout[-4000:] + result.stderr[-2000:]
+    )
+
+
+def test_stubs_match_the_compiled_modules(tmp_path):
+    # Cython adds a __test__ dict (for doctest) to every module; it is no API.
+    allowlist = tmp_path / "allowlist.txt"
+    allowlist.write_text("fastnn\\._kernels\\..*\\.__test__\n")
+    # stubtest imports the compiled modules this test session uses (built in place or installed)
+    site = str(Path(fastnn.__file__).resolve().parents[1])
+    result = run_mypy_tool(
+        "mypy.stubtest",
+        ["--mypy-config-file", str(CONFIG), "--allowlist", str(allowlist), *STUB_MODULES],
+        cwd=tmp_path,
+        pythonpath=site,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
