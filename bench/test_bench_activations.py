@@ -11,7 +11,7 @@ minimum of interleaved rounds, which is far less noisy on a shared machine::
 
     python bench/test_bench_activations.py [--rounds 15] [--kernels tanh,elu] [--threads 1,2]
 
-The size above which two threads beat one (PARALLEL_THRESHOLD in fastnn/core/activations.py)::
+The size above which two threads beat one (PARALLEL_THRESHOLDS in fastnn/core/threads.py)::
 
     python bench/test_bench_activations.py --threshold
 """
@@ -29,7 +29,7 @@ if __name__ == "__main__":  # run as a script from the source tree
 
 import _peers  # noqa: F401,E402 (PyTorch before fastnn)
 import fastnn  # noqa: E402
-from fastnn.core import activations as core  # noqa: E402
+from fastnn.registry import activations as specs  # noqa: E402
 
 DTYPES = (np.float32, np.float64)
 SIZES = (1 << 16, 1 << 23)
@@ -38,7 +38,7 @@ ALPHA = {"leaky_relu": 0.01, "leaky_relu_backward": 0.01, "elu": 1.0, "elu_backw
 
 
 def _shape(name, size):
-    return (size // core.MAXOUT_K, core.MAXOUT_K) if name.startswith("maxout") else (size,)
+    return (size // specs.MAXOUT_K, specs.MAXOUT_K) if name.startswith("maxout") else (size,)
 
 
 def _torch_out(torch, name, args):
@@ -108,7 +108,7 @@ def make_runner(spec, impl, dtype, size, threads):
 CASES = [
     pytest.param(spec, np.dtype(dtype), size,
                  id=f"{spec.name}-{np.dtype(dtype).name}-{size}")
-    for spec in core.KERNELS for dtype in DTYPES for size in SIZES
+    for spec in specs.KERNELS for dtype in DTYPES for size in SIZES
 ]
 
 
@@ -149,7 +149,7 @@ def _interleaved_min(runners, rounds, min_time=2e-3):
 def ratio_table(kernels, threads_list, rounds, file=sys.stdout):
     print("kernel               dtype   size     T  fast/floor  alloc/floor  numpy/fast"
           "  torch/fast(out)  torch/fast(alloc)", file=file)
-    for spec in core.KERNELS:
+    for spec in specs.KERNELS:
         if kernels and spec.name not in kernels:
             continue
         for threads in threads_list:

@@ -79,7 +79,7 @@ cdef int _check_forward(cnp.ndarray x, cnp.ndarray out, Py_ssize_t size, Py_ssiz
 def forward_train(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
                   cnp.ndarray gamma, cnp.ndarray beta, double eps, double momentum,
                   cnp.ndarray rm_in, cnp.ndarray rv_in, cnp.ndarray rm_out,
-                  cnp.ndarray rv_out, cnp.ndarray mean, cnp.ndarray inv_std, int n_threads=1):
+                  cnp.ndarray rv_out, cnp.ndarray mean, cnp.ndarray inv_std, int n_threads):
     """Train-mode forward on x viewed as (n, c, s); statistics per channel c.
 
     x, out: n*c*s elements; gamma, beta, rm_in, rv_in, rm_out, rv_out: (c,), all of x's
@@ -101,7 +101,7 @@ def forward_train(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py
 
 def forward_test(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
                  cnp.ndarray gamma, cnp.ndarray beta, double eps, cnp.ndarray rm,
-                 cnp.ndarray rv, cnp.ndarray mean, cnp.ndarray inv_std, int n_threads=1):
+                 cnp.ndarray rv, cnp.ndarray mean, cnp.ndarray inv_std, int n_threads):
     """Test-mode forward: normalise x (n, c, s) with the running statistics rm, rv (c,).
 
     Writes out and mean, inv_std ((c,) float64, for the backward).
@@ -119,7 +119,7 @@ def forward_test(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py_
 
 def backward(cnp.ndarray dout, cnp.ndarray x, cnp.ndarray dx, Py_ssize_t n, Py_ssize_t c,
              Py_ssize_t s, cnp.ndarray gamma, cnp.ndarray mean, cnp.ndarray inv_std,
-             double eps, bint train, cnp.ndarray dgamma, cnp.ndarray dbeta, int n_threads=1):
+             double eps, bint train, cnp.ndarray dgamma, cnp.ndarray dbeta, int n_threads):
     """Gradients of the forward: dx (n, c, s), dgamma, dbeta (c,), all of x's dtype.
 
     mean, inv_std: (c,) float64 and eps from the forward; ``train`` selects the batch-statistics
