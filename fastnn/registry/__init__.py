@@ -16,7 +16,7 @@ from fastnn._families import COMPILED_MODULES, FAMILIES
 from fastnn.registry import activations, batchnorm, optim, softmax
 from fastnn.registry.spec import KernelSpec
 
-__all__ = ["KernelSpec", "KERNEL_MODULES", "SPEC_MODULES", "all_kernels", "get"]
+__all__ = ["KERNEL_MODULES", "SPEC_MODULES", "KernelSpec", "all_kernels", "get"]
 
 # Compiled modules by name, for show_config and the OpenMP test.
 KERNEL_MODULES = {name: importlib.import_module(f"fastnn._kernels.{name}")
