@@ -21,10 +21,11 @@ Design
   cache keeps x itself (not xhat) with mean and 1/std in double; the backward recomputes
   xhat on the fly: one pass for sum(dout) and sum(dout*xhat), one for dx (test mode: one).
   The element passes run at the vector width of the dtype with a hi+lo split of the mean.
-* Threads: the caller passes ``n_threads``; the team splits rows (or channel planes) into
-  contiguous blocks, each thread keeps partial sums, one thread merges them, and the team
-  then runs the element pass.  Partitions depend only on the shape and the thread count,
-  so results are deterministic for a given thread count.  The GIL is released throughout.
+* Threads: the caller decides ``n_threads`` (fastnn.core.threads); the team splits rows
+  (or channel planes) into contiguous blocks, each thread keeps partial sums, one thread
+  merges them, and the team then runs the element pass.  Partitions depend only on the
+  shape and the thread count, so results are deterministic for a given thread count.  The
+  GIL is released throughout.
 """
 
 cimport numpy as cnp
