@@ -6,12 +6,12 @@ One pytest-benchmark group per (kernel, dtype, size, threads)::
     pytest bench/test_bench_activations.py --benchmark-only --benchmark-group-by=group \
         --benchmark-columns=median,iqr,rounds [-k "tanh and 8388608"]
 
-The ratio table of the issue (time / floor, speed-up over NumPy and PyTorch), from the
-minimum of interleaved rounds, which is far less noisy on a shared machine::
+The ratio table (time / floor, speed-up over NumPy and PyTorch), from the median of
+interleaved rounds of single calls (fastnn.timing, the harness of ``fastnn bench``)::
 
     python bench/test_bench_activations.py [--rounds 15] [--kernels tanh,elu] [--threads 1,2]
 
-The size above which two threads beat one (PARALLEL_THRESHOLD in fastnn/core/activations.py)::
+The size above which two threads beat one (PARALLEL_THRESHOLDS in fastnn/core/threads.py)::
 
     python bench/test_bench_activations.py --threshold
 """
@@ -19,7 +19,6 @@ The size above which two threads beat one (PARALLEL_THRESHOLD in fastnn/core/act
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -29,7 +28,8 @@ if __name__ == "__main__":  # run as a script from the source tree
 
 import _peers  # noqa: F401,E402 (PyTorch before fastnn)
 import fastnn  # noqa: E402
-from fastnn.core import activations as core  # noqa: E402
+from fastnn.registry import activations as specs  # noqa: E402
+from fastnn.timing import time_interleaved  # noqa: E402
 
 DTYPES = (np.float32, np.float64)
 SIZES = (1 << 16, 1 << 23)
@@ -38,7 +38,7 @@ ALPHA = {"leaky_relu": 0.01, "leaky_relu_backward": 0.01, "elu": 1.0, "elu_backw
 
 
 def _shape(name, size):
-    return (size // core.MAXOUT_K, core.MAXOUT_K) if name.startswith("maxout") else (size,)
+    return (size // specs.MAXOUT_K, specs.MAXOUT_K) if name.startswith("maxout") else (size,)
 
 
 def _torch_out(torch, name, args):
@@ -108,7 +108,7 @@ def make_runner(spec, impl, dtype, size, threads):
 CASES = [
     pytest.param(spec, np.dtype(dtype), size,
                  id=f"{spec.name}-{np.dtype(dtype).name}-{size}")
-    for spec in core.KERNELS for dtype in DTYPES for size in SIZES
+    for spec in specs.KERNELS for dtype in DTYPES for size in SIZES
 ]
 
 
@@ -126,30 +126,10 @@ def test_activation(benchmark, spec, dtype, size, impl, threads):
 
 # ---- ratio table (script) ------------------------------------------------------------------
 
-def _interleaved_min(runners, rounds, min_time=2e-3):
-    """Min time per call of each runner, measured in interleaved rounds."""
-    reps = {}
-    for key, run in runners.items():
-        run()
-        start = time.perf_counter()
-        run()
-        one = time.perf_counter() - start
-        reps[key] = max(1, int(min_time / max(one, 1e-7)))
-    best = {key: float("inf") for key in runners}
-    for _ in range(rounds):
-        for key, run in runners.items():
-            n = reps[key]
-            start = time.perf_counter()
-            for _ in range(n):
-                run()
-            best[key] = min(best[key], (time.perf_counter() - start) / n)
-    return best
-
-
 def ratio_table(kernels, threads_list, rounds, file=sys.stdout):
     print("kernel               dtype   size     T  fast/floor  alloc/floor  numpy/fast"
           "  torch/fast(out)  torch/fast(alloc)", file=file)
-    for spec in core.KERNELS:
+    for spec in specs.KERNELS:
         if kernels and spec.name not in kernels:
             continue
         for threads in threads_list:
@@ -158,9 +138,8 @@ def ratio_table(kernels, threads_list, rounds, file=sys.stdout):
                 for size in SIZES:
                     runners = {impl: make_runner(spec, impl, dtype, size, threads)
                                for impl in IMPLS}
-                    # single calls, many more of them for the small size: the minimum of
-                    # single calls is the most robust statistic on a shared machine
-                    t = _interleaved_min({k: v for k, v in runners.items() if v},
+                    # single calls, many more of them for the small size
+                    t = time_interleaved({k: v for k, v in runners.items() if v},
                                          rounds if size > 1 << 20 else 20 * rounds, min_time=0)
                     floor = t["copy"] * spec.floor_bytes
                     fast = t.get("fastnn_out", t["fastnn"])
@@ -194,7 +173,7 @@ def threshold_table(rounds, file=sys.stdout):
                 bb = b if name.endswith("_backward") else None
                 # single calls: on a shared machine a batch of calls almost always contains
                 # one where the second thread was descheduled
-                t = _interleaved_min({nt: (lambda nt=nt: ext.apply(op, a, bb, out, 0.0, nt))
+                t = time_interleaved({nt: (lambda nt=nt: ext.apply(op, a, bb, out, 0.0, nt))
                                       for nt in (1, 2)}, rounds, min_time=0)
                 cols.append(t[1] / t[2])
         print(f"{n:<9} " + "  ".join(f"{cols[i]:8.2f}/{cols[i + 1]:<8.2f}"
@@ -216,7 +195,7 @@ def main(argv=None):
     import platform
 
     print(f"fastnn {fastnn.__version__}, numpy {np.__version__}, cores={os.cpu_count()}, "
-          f"{platform.machine()}; time = min over {args.rounds} (8M) / {20 * args.rounds} (65K)"
+          f"{platform.machine()}; time = median over {args.rounds} (8M) / {20 * args.rounds} (65K)"
           " interleaved single calls; fast = fastnn with out=, floor = np.copyto time x "
           "floor_bytes; torch/fast > 1 means fastnn is faster")
     ratio_table([k for k in args.kernels.split(",") if k],

@@ -58,7 +58,7 @@ def fastnn_epoch(data, backend, update="sgd"):
 
 
 def _naive_epoch(data):
-    """The CS231n-era loop: what the issue's 'NumPy float32' figure measures."""
+    """The CS231n-era loop in plain NumPy float32 (the baseline the trainer is compared to)."""
     X, y, X_val, y_val = data
     rng = np.random.default_rng(1)
     m = init_two_layer_model(D, H, C, dtype=np.float32, seed=0)

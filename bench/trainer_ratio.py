@@ -2,7 +2,8 @@
 
 The pytest-benchmark file (test_bench_trainer.py) runs implementations one after another;
 on a shared machine load drifts between them.  This script alternates the two backends
-round by round and reports min and median per backend and their ratio.
+round by round (fastnn.timing, one epoch per sample) and reports min and median per backend
+and their ratio.
 
     PYTHONPATH=. python bench/trainer_ratio.py [--threads 1,2] [--rounds 7] [--update sgd]
 
@@ -13,11 +14,12 @@ BLAS threads of the matrix products, which dominate the epoch.
 
 import argparse
 import statistics
-import time
 
-import _peers  # noqa: F401,E402 (PyTorch before fastnn)
-import fastnn
+import _peers  # noqa: F401 (PyTorch before fastnn)
 from test_bench_trainer import fastnn_epoch, make_data  # same data and epoch as the benchmark
+
+import fastnn
+from fastnn.timing import sample_interleaved
 
 
 def main():
@@ -33,14 +35,7 @@ def main():
         fastnn.set_num_threads(threads)
         limit = threadpool_limits(threads)
         runs = {b: fastnn_epoch(data, b, args.update) for b in ("cython", "numpy")}
-        times = {b: [] for b in runs}
-        for fn in runs.values():
-            fn()  # warm-up
-        for _ in range(args.rounds):
-            for b, fn in runs.items():
-                start = time.perf_counter()
-                fn()
-                times[b].append(time.perf_counter() - start)
+        times = sample_interleaved(runs, args.rounds, min_time=0)
         limit.restore_original_limits()
         c, n = times["cython"], times["numpy"]
         print(f"threads={threads} update={args.update}: "

@@ -8,28 +8,37 @@ For every registered kernel (:func:`fastnn.registry.all_kernels`), dtype and sha
 - ``copy``: ``np.copyto`` of the main input, the memory floor; scaled by the kernel's
   ``floor_bytes`` it is the time a kernel limited only by memory bandwidth would take.
 
-Timing follows :mod:`timeit`: each callable is first auto-ranged to a loop count whose run lasts
-at least ``min_time``, then the implementations are timed in turn (interleaved, so that a burst
-of machine noise hits all of them alike) for ``rounds`` rounds; the table shows the median time
-per call.  ``floor`` is ``floor_bytes * copy / fastnn``: 100 % means the kernel runs at the speed
-of a plain copy of the bytes it must touch.
+Timing is :func:`fastnn.timing.time_interleaved` (the harness bench/ uses too): each callable
+auto-ranged to a loop count whose run lasts at least ``min_time``, the implementations timed in
+turn (interleaved, so that a burst of machine noise hits all of them alike) for ``rounds``
+rounds; the table shows the median time per call.  ``floor`` is ``floor_bytes * copy /
+fastnn``: 100 % means the kernel runs at the speed of a plain copy of the bytes it must touch.
 """
 
-import gc
 import json
 import math
 import os
 import platform
 import re
-import statistics
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-__all__ = ["BenchCase", "run_bench", "resolve_shapes", "case_callables", "parse_size", "header",
-           "format_table", "write_json", "DTYPES", "IMPLS"]
+from fastnn.timing import time_interleaved
+
+__all__ = [
+    "DTYPES",
+    "IMPLS",
+    "BenchCase",
+    "case_callables",
+    "format_table",
+    "header",
+    "parse_size",
+    "resolve_shapes",
+    "run_bench",
+    "write_json",
+]
 
 DTYPES = ("float32", "float64")
 IMPLS = ("fastnn", "numpy", "torch", "copy")
@@ -122,45 +131,6 @@ def resolve_shapes(spec, sizes):
     return shapes
 
 
-# ----------------------------------------------------------------------------- timing
-
-def _loop(fn, number):
-    start = time.perf_counter()
-    for _ in range(number):
-        fn()
-    return time.perf_counter() - start
-
-
-def _autorange(fn, min_time):
-    """Loop count whose run lasts at least ``min_time`` seconds (like ``Timer.autorange``)."""
-    fn()  # warm-up: first-call allocations, page faults, lazy imports
-    number = 1
-    while True:
-        elapsed = _loop(fn, number)
-        if elapsed >= min_time:
-            return number
-        if elapsed <= 0:
-            number *= 10
-        else:
-            number = max(number * 2, int(number * 1.2 * min_time / elapsed))
-
-
-def time_callables(callables, rounds=15, min_time=0.01):
-    """Median seconds per call of every callable in ``callables`` (a dict), timed interleaved."""
-    numbers = {name: _autorange(fn, min_time) for name, fn in callables.items()}
-    samples = {name: [] for name in callables}
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(rounds):
-            for name, fn in callables.items():
-                samples[name].append(_loop(fn, numbers[name]) / numbers[name])
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
 def _import_torch():
     try:
         import torch
@@ -235,8 +205,8 @@ def run_bench(sizes=("all",), dtypes=DTYPES, kernels=None, threads=None, rounds=
                 case = BenchCase(spec.name, spec.family, dtype, tuple(shape), spec.floor_bytes)
                 try:
                     calls = case_callables(spec, dtype, shape, torch)
-                    case.seconds = time_callables(calls, rounds=rounds, min_time=min_time)
-                except Exception as exc:  # keep going: report the failure in its row
+                    case.seconds = time_interleaved(calls, rounds=rounds, min_time=min_time)
+                except Exception as exc:  # noqa: BLE001 (keep going: report the failure in its row)
                     case.error = f"{type(exc).__name__}: {exc}"
                 cases.append(case)
             if progress is not None:
@@ -284,15 +254,18 @@ def header(threads=None):
 
 
 def header_lines(head):
+    """The header dict (:func:`header`) as the lines printed above the table."""
     features = ", ".join(head["cpu_features"]) or "baseline only"
+    torch = f"torch {head['torch']}" if head["torch"] else "torch: not installed"
+    dispatch = "on" if head["runtime_dispatch"] else "off"
     return [
-        f"fastnn {head['fastnn']}; python {head['python']}; numpy {head['numpy']} "
-        f"(BLAS: {head['blas']})" + (f"; torch {head['torch']}" if head["torch"] else "; torch: not installed"),
+        (f"fastnn {head['fastnn']}; python {head['python']}; numpy {head['numpy']} "
+        f"(BLAS: {head['blas']}); {torch}"),
         f"CPU: {head['cpu']} ({head['platform']})",
-        f"CPU features: {features}; run-time dispatch {'on' if head['runtime_dispatch'] else 'off'}; "
-        f"OpenMP {'yes' if head['openmp'] else 'NO'}",
-        f"threads: {head['threads']} of {head['usable_cores']} usable cores; "
-        f"OpenMP idle threads: {head.get('omp_spin', '?')}",
+        (f"CPU features: {features}; run-time dispatch {dispatch}; "
+        f"OpenMP {'yes' if head['openmp'] else 'NO'}"),
+        (f"threads: {head['threads']} of {head['usable_cores']} usable cores; "
+        f"OpenMP idle threads: {head.get('omp_spin', '?')}"),
     ]
 
 

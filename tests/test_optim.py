@@ -9,6 +9,7 @@ import pytest
 
 import fastnn
 from fastnn import ClassifierTrainer, init_two_layer_model, two_layer_net
+from fastnn.core.threads import PARALLEL_THRESHOLDS
 from util import DTYPES, SHAPES, layouts, odd_arrays
 
 fast = importlib.import_module("fastnn.core.optim")
@@ -84,7 +85,7 @@ def test_take_rows_large_gather_threads_agree():
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2000, 3072)).astype(np.float32)
     idx = rng.integers(-2000, 2000, 257)
-    assert idx.size * x.shape[1] * 4 >= fast.TAKE_PARALLEL_THRESHOLD
+    assert idx.size * x.shape[1] * 4 >= PARALLEL_THRESHOLDS["take_rows"]
     results = []
     for threads in (1, 2, 3, 300):
         with fastnn.num_threads(threads):
@@ -275,7 +276,7 @@ def test_update_aliasing_takes_the_numpy_path():
 
 def test_large_update_uses_threads_and_agrees():
     rng = np.random.default_rng(7)
-    n = 4 * fast.UPDATE_PARALLEL_THRESHOLD + 5
+    n = 4 * PARALLEL_THRESHOLDS["updates"] + 5
     for name in UPDATES:
         p, g, states = _update_case(rng, name, (n,), np.float32)
         out = []

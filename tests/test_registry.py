@@ -133,3 +133,16 @@ def test_every_benchmark_case_runs_once(tmp_path):
                          capture_output=True, text=True, timeout=1200,
                          cwd=str(tmp_path))  # not the source tree: it would shadow the install
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+
+
+def test_activation_and_update_lists_name_the_kernels():
+    """core's ACTIVATIONS and UPDATE_RULES (the lists the rest of the tree reads) are exactly
+    the registered activations (each with its backward) and ``<rule>_update`` kernels."""
+    from fastnn.core.activations import ACTIVATIONS
+    from fastnn.core.optim import UPDATE_RULES
+
+    families = {spec.name: spec.family for spec in all_kernels()}
+    activations = {n for n, f in families.items() if f == "activations"}
+    assert activations == {*ACTIVATIONS, *(f"{a}_backward" for a in ACTIVATIONS)}
+    updates = {n for n, f in families.items() if f == "optim" and n.endswith("_update")}
+    assert updates == {f"{rule}_update" for rule in UPDATE_RULES}

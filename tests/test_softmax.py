@@ -9,6 +9,7 @@ import pytest
 
 import fastnn
 from fastnn import registry
+from fastnn.core.threads import PARALLEL_THRESHOLDS
 from util import DTYPES, assert_matches, numerical_gradient, odd_arrays, rel_error
 
 fast = importlib.import_module("fastnn.core.softmax")
@@ -347,8 +348,8 @@ def test_inputs_are_never_modified_and_read_only_inputs_work():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_threads_give_the_same_result(dtype):
     rng = np.random.default_rng(10)
-    x = rng.standard_normal((1001, 300)).astype(dtype)  # above PARALLEL_THRESHOLD
-    assert x.size >= fast.PARALLEL_THRESHOLD
+    x = rng.standard_normal((1001, 300)).astype(dtype)  # above the parallel threshold
+    assert x.size >= PARALLEL_THRESHOLDS["softmax"]
     y = _labels(rng, 1001, 300)
     with fastnn.num_threads(1):
         one = fast.softmax_loss(x, y), fast.softmax(x), fast.log_softmax(x)

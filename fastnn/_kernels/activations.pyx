@@ -11,9 +11,9 @@ Design
   layouts and ``out=`` and always pass C-contiguous arrays of one float dtype.
 * Arrays come in as ndarrays, not typed memoryviews: acquiring a memoryview costs about a
   microsecond per argument, which matters on cache-resident arrays.
-* Threads: the caller passes ``n_threads`` (1 below the measured size threshold).  Each
-  thread gets one contiguous chunk (a multiple of 16 elements, so chunks start on a cache
-  line); the chunk is processed by the same single-thread C loop.
+* Threads: the caller decides ``n_threads`` (fastnn.core.threads: 1 below the size
+  threshold).  Each thread gets one contiguous chunk (a multiple of 16 elements, so chunks
+  start on a cache line); the chunk is processed by the same single-thread C loop.
 """
 
 cimport numpy as cnp

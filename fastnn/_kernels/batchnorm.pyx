@@ -21,10 +21,11 @@ Design
   cache keeps x itself (not xhat) with mean and 1/std in double; the backward recomputes
   xhat on the fly: one pass for sum(dout) and sum(dout*xhat), one for dx (test mode: one).
   The element passes run at the vector width of the dtype with a hi+lo split of the mean.
-* Threads: the caller passes ``n_threads``; the team splits rows (or channel planes) into
-  contiguous blocks, each thread keeps partial sums, one thread merges them, and the team
-  then runs the element pass.  Partitions depend only on the shape and the thread count,
-  so results are deterministic for a given thread count.  The GIL is released throughout.
+* Threads: the caller decides ``n_threads`` (fastnn.core.threads); the team splits rows
+  (or channel planes) into contiguous blocks, each thread keeps partial sums, one thread
+  merges them, and the team then runs the element pass.  Partitions depend only on the
+  shape and the thread count, so results are deterministic for a given thread count.  The
+  GIL is released throughout.
 """
 
 cimport numpy as cnp
@@ -79,7 +80,7 @@ cdef int _check_forward(cnp.ndarray x, cnp.ndarray out, Py_ssize_t size, Py_ssiz
 def forward_train(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
                   cnp.ndarray gamma, cnp.ndarray beta, double eps, double momentum,
                   cnp.ndarray rm_in, cnp.ndarray rv_in, cnp.ndarray rm_out,
-                  cnp.ndarray rv_out, cnp.ndarray mean, cnp.ndarray inv_std, int n_threads=1):
+                  cnp.ndarray rv_out, cnp.ndarray mean, cnp.ndarray inv_std, int n_threads):
     """Train-mode forward on x viewed as (n, c, s); statistics per channel c.
 
     x, out: n*c*s elements; gamma, beta, rm_in, rv_in, rm_out, rv_out: (c,), all of x's
@@ -101,7 +102,7 @@ def forward_train(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py
 
 def forward_test(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py_ssize_t s,
                  cnp.ndarray gamma, cnp.ndarray beta, double eps, cnp.ndarray rm,
-                 cnp.ndarray rv, cnp.ndarray mean, cnp.ndarray inv_std, int n_threads=1):
+                 cnp.ndarray rv, cnp.ndarray mean, cnp.ndarray inv_std, int n_threads):
     """Test-mode forward: normalise x (n, c, s) with the running statistics rm, rv (c,).
 
     Writes out and mean, inv_std ((c,) float64, for the backward).
@@ -119,7 +120,7 @@ def forward_test(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py_
 
 def backward(cnp.ndarray dout, cnp.ndarray x, cnp.ndarray dx, Py_ssize_t n, Py_ssize_t c,
              Py_ssize_t s, cnp.ndarray gamma, cnp.ndarray mean, cnp.ndarray inv_std,
-             double eps, bint train, cnp.ndarray dgamma, cnp.ndarray dbeta, int n_threads=1):
+             double eps, bint train, cnp.ndarray dgamma, cnp.ndarray dbeta, int n_threads):
     """Gradients of the forward: dx (n, c, s), dgamma, dbeta (c,), all of x's dtype.
 
     mean, inv_std: (c,) float64 and eps from the forward; ``train`` selects the batch-statistics

@@ -3,14 +3,14 @@
 Design
 ------
 * ``take_rows`` is ``x[idx]`` for a 2-d x: a bounds check over idx, then one memcpy per row
-  (an element loop when rows are strided), rows split over threads above
-  TAKE_PARALLEL_THRESHOLD bytes.  NumPy's ``take`` goes through a generic per-item loop:
-  1.2-1.7x slower here on the trainer's 200 x 3072 batch from a 10,000-row array (the rows
-  come from DRAM, so both are memory bound).
+  (an element loop when rows are strided), rows split over ``n_threads`` threads.  NumPy's
+  ``take`` goes through a generic per-item loop, slower on the trainer's batches (rows come
+  from DRAM, so both are memory bound; see docs/perf_notes_kernels.md).
 * The updates (sgd, momentum, nesterov, rmsprop, adam) are one pass over the parameter and
   its state, where the NumPy formulas need 3 to 10 (a scratch product, then the in-place
-  operations).  Each thread gets one contiguous, cache-line aligned chunk above
-  UPDATE_PARALLEL_THRESHOLD elements.
+  operations).  Each of ``n_threads`` threads gets one contiguous, cache-line aligned chunk.
+* Threads: the caller (fastnn/core/optim.py, with fastnn.core.threads) decides the count and
+  passes it as ``n_threads``; here it is only capped at the number of rows (or elements).
 * The entry points take already validated arrays (fastnn/core/optim.py runs the checks
   shared with the NumPy twins).  An update returns NotImplemented when its arrays are not all
   C-contiguous (or all F-contiguous) and aligned, or may overlap; the wrapper then runs the
@@ -32,16 +32,6 @@ from fastnn._kernels._common cimport (
 cnp.import_array()
 
 OPENMP = bool(FASTNN_OPENMP)
-
-# Below these sizes one thread is faster.  Measured back to back on a 2-core AMD EPYC
-# (float32, hot caches): sgd 1 vs 2 threads 1.96 vs 1.69 us at 16K elements, 3.78 vs 2.59 at
-# 32K; take_rows 2.8 vs 2.8 us at 128 KiB, 6.0 vs 4.0 at 256 KiB.  Note that the trainer runs
-# these kernels on one thread anyway (see fastnn/trainer.py: OpenMP workers spinning after a
-# region slow down the BLAS threads of the next GEMM).
-cdef Py_ssize_t _TAKE_PARALLEL_THRESHOLD = 1 << 18  # bytes copied
-cdef Py_ssize_t _UPDATE_PARALLEL_THRESHOLD = 1 << 15  # elements of the parameter
-TAKE_PARALLEL_THRESHOLD = _TAKE_PARALLEL_THRESHOLD
-UPDATE_PARALLEL_THRESHOLD = _UPDATE_PARALLEL_THRESHOLD
 
 cdef extern from "optim_kernels.h" nogil:
     void fastnn_take_rows(const char *src, char *dst, const fastnn_index *idx,
@@ -77,7 +67,7 @@ def take_rows(cnp.ndarray x, cnp.ndarray idx, cnp.ndarray out, int n_threads):
     cdef const char *src = <const char *>cnp.PyArray_DATA(x)
     cdef char *dst = <char *>cnp.PyArray_DATA(out)
     cdef const fastnn_index *ip = <const fastnn_index *>cnp.PyArray_DATA(idx)
-    cdef int nt = team_size(m * ncols * itemsize, _TAKE_PARALLEL_THRESHOLD, n_threads, m), t
+    cdef int nt = team_size(m, 0, n_threads, m), t  # only the cap
     with nogil:
         if nt <= 1:
             fastnn_take_rows(src, dst, ip, 0, m, n, ncols, s_row, s_col, d_row, d_col, itemsize)
@@ -118,10 +108,10 @@ cdef object _update(int rule, tuple arrays, const double *s, int n_threads):
     cdef Py_ssize_t i, n = cnp.PyArray_SIZE(<cnp.ndarray>arrays[0]), lo, hi
     for i in range(len(arrays)):
         a[i] = cnp.PyArray_DATA(<cnp.ndarray>arrays[i])
-    cdef int nt = team_size(n, _UPDATE_PARALLEL_THRESHOLD, n_threads, n), t
+    cdef int nt = team_size(n, 0, n_threads, n), t  # only the cap
     cdef bint f64 = typenum == cnp.NPY_DOUBLE
     with nogil:
-        if nt == 1:  # no OpenMP region for the trainer's one-thread steps
+        if nt <= 1:  # no OpenMP region for the trainer's one-thread steps
             fastnn_update(f64, rule, a, 0, n, s)
         else:
             for t in prange(nt, schedule="static", num_threads=nt):

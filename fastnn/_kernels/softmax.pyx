@@ -16,10 +16,10 @@ Design
   input) returns ``NotImplemented`` and the Python wrapper in fastnn/core/softmax.py runs
   the shared validation (which raises the same errors as the NumPy twin) and calls again
   with normalised arrays.
-* Threads: the caller passes its thread count; below PARALLEL_THRESHOLD elements one thread
-  is used (the rule of fastnn._config.threads_for).  Rows are split into one contiguous
-  chunk per thread; per-thread loss partials are summed in thread order, so the loss does
-  not depend on scheduling.  The GIL is released around the kernel.
+* Threads: the caller (fastnn/core/softmax.py, with fastnn.core.threads) decides the count and
+  passes it as ``n_threads``; here it is only capped at the number of rows.  Rows are split
+  into one contiguous chunk per thread; per-thread loss partials are summed in thread order,
+  so the loss does not depend on scheduling.  The GIL is released around the kernel.
 """
 
 cimport numpy as cnp
@@ -39,11 +39,6 @@ from fastnn._kernels._common cimport (
 cnp.import_array()
 
 OPENMP = bool(FASTNN_OPENMP)
-
-# Below this many elements one thread is faster (an estimate on a shared 2-core machine:
-# re-measure with bench/ on a quiet one).
-cdef Py_ssize_t _PARALLEL_THRESHOLD = 1 << 17
-PARALLEL_THRESHOLD = _PARALLEL_THRESHOLD
 
 cdef extern from "softmax_simd.h" nogil:
     double fastnn_softmax_loss_rows_f32(const float *x, const fastnn_index *y, float *out,
@@ -167,7 +162,7 @@ def loss_gradient(x, y, out, int n_threads):
     if dst is None:
         return NotImplemented
     cdef cnp.ndarray da = <cnp.ndarray>dst
-    cdef int nt = team_size(n * c, _PARALLEL_THRESHOLD, n_threads, n)
+    cdef int nt = team_size(n * c, 0, n_threads, n)  # threshold 0: only the cap
     cdef double total
     cdef void *xp = cnp.PyArray_DATA(xa)
     cdef void *dp = cnp.PyArray_DATA(da)
@@ -189,7 +184,7 @@ cdef object _softmax_impl(x, out, int n_threads, int log):
         return NotImplemented
     cdef cnp.ndarray da = <cnp.ndarray>dst
     cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0), c = cnp.PyArray_DIM(xa, 1)
-    cdef int nt = team_size(n * c, _PARALLEL_THRESHOLD, n_threads, n)
+    cdef int nt = team_size(n * c, 0, n_threads, n)  # threshold 0: only the cap
     cdef void *xp = cnp.PyArray_DATA(xa)
     cdef void *dp = cnp.PyArray_DATA(da)
     with nogil:

@@ -1,6 +1,33 @@
 """The compiled core: public wrappers around fastnn._kernels, one module per kernel family.
 
-``fastnn.core.<family>`` mirrors ``fastnn.reference.<family>`` name for name.
+``fastnn.core.<family>`` mirrors ``fastnn.reference.<family>`` name for name.  These modules
+hold the public wrappers only; the registry specs (argument makers, benchmark shapes, PyTorch
+peers) live in ``fastnn.registry.<family>``.
+
+The wrapper <-> kernel contract, the same for every family:
+
+- **Validation**: the Python wrapper checks every argument with the functions its NumPy twin
+  calls (``fastnn._validation`` and ``fastnn.checks.<family>``), so both raise the same
+  exception on bad input.  A compiled function receives valid arguments only; its own type
+  and size checks guard against misuse from inside fastnn, not user input.
+- **Layout**: the wrapper hands the compiled function arrays it can read directly
+  (C-contiguous, aligned, native order: ``kernel_buffer``) and copies other layouts first.
+  A compiled function that accepts a wider range (the softmax entry points, the fused
+  updates) returns ``NotImplemented`` for the rest and touches nothing; the wrapper then takes
+  its general path (validate, copy, call again; for the updates, the NumPy twin, which
+  computes the same values).
+- **Outputs**: the wrapper allocates every output (or passes the caller's ``out`` when the
+  kernel can write it directly, else writes a fresh buffer into ``out`` afterwards).  The one
+  exception is softmax: its compiled entry points allocate the (N, C) result themselves
+  when ``out`` is None, because at the lecture's (64, 10) scores a Python-side allocation
+  costs a large share of the whole call.
+- **Threads**: the wrapper decides the thread count, ``threads_for(work, threshold)`` with
+  the family's threshold from :data:`fastnn.core.threads.PARALLEL_THRESHOLDS` (1 below it,
+  else ``fastnn.get_num_threads()``), and passes it as the compiled function's last argument
+  ``n_threads``.  The compiled side only caps it (at the rows or chunks it can split and its
+  scratch size); it never compares sizes with a threshold of its own.
+- **Results**: a compiled function writes its outputs and returns None (a forward kernel) or
+  the scalar it computed (the softmax loss); the wrapper returns what the twin returns.
 """
 
 from fastnn._families import reexport

@@ -9,24 +9,28 @@ layouts are copied to a contiguous buffer first (same results, one extra pass).
 
 import numpy as np
 
-from fastnn import reference as _ref
 from fastnn._config import threads_for
 from fastnn._kernels import activations as _ext
 from fastnn._kernels._runtime import kernel_buffer
-from fastnn._validation import (FLOAT_DTYPES, as_float_array, check_out, check_scalar,
-                                same_float_arrays)
-from fastnn.reference.activations import check_maxout_backward_input, check_maxout_input
+from fastnn._validation import (
+    FLOAT_DTYPES,
+    as_float_array,
+    check_out,
+    check_scalar,
+    same_float_arrays,
+)
+from fastnn.checks.activations import check_maxout_backward_input, check_maxout_input
+from fastnn.core.threads import PARALLEL_THRESHOLDS
 from fastnn.reference.activations import __all__ as _TWIN_NAMES
-from fastnn.registry import KernelSpec
 
 __all__ = list(_TWIN_NAMES)  # the twins name the public API
 
-# Below this many elements one thread beats two.  Measured with
-# `python bench/test_bench_activations.py --threshold --rounds 300` (2-core AMD EPYC, AVX-512):
-# two threads win from about 64K elements for the memory-bound kernels (relu, leaky, the
-# simple backward ones, maxout) and from 8K-16K for the exp/tanh ones.
-PARALLEL_THRESHOLD = 1 << 16
-PARALLEL_THRESHOLD_EXP = 1 << 14
+# The activation functions: each has ``<name>`` and ``<name>_backward`` (the one list of them).
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "maxout")
+
+_THRESHOLD = PARALLEL_THRESHOLDS["activations"]
+# The kernels with an exp or tanh per element go parallel at a smaller size.
+_EXP_THRESHOLD = PARALLEL_THRESHOLDS["activations_exp"]
 _EXP_OPS = {_ext.OPS[name] for name in ("sigmoid", "tanh", "elu", "elu_backward")}
 
 _OP = _ext.OPS
@@ -48,7 +52,7 @@ def _finish(dst, out):
 
 
 def _threads(op, n):
-    return threads_for(n, PARALLEL_THRESHOLD_EXP if op in _EXP_OPS else PARALLEL_THRESHOLD)
+    return threads_for(n, _EXP_THRESHOLD if op in _EXP_OPS else _THRESHOLD)
 
 
 def _is_float_array(a):
@@ -183,7 +187,7 @@ def maxout(z, out=None):
     if y is out and np.may_share_memory(out, src):
         y = np.empty(shape, z.dtype)
     argmax = np.empty(shape, np.intp)
-    _ext.maxout(src, y, argmax, k, threads_for(src.size, PARALLEL_THRESHOLD))
+    _ext.maxout(src, y, argmax, k, threads_for(src.size, _THRESHOLD))
     return _finish(y, out), argmax
 
 
@@ -195,113 +199,5 @@ def maxout_backward(dout, argmax, k):
     dout, argmax, k = check_maxout_backward_input(dout, argmax, k)
     dz = np.empty(dout.shape + (k,), dout.dtype)  # the kernel writes every element
     _ext.maxout_backward(kernel_buffer(dout), kernel_buffer(argmax), dz, k,
-                         threads_for(dz.size, PARALLEL_THRESHOLD))
+                         threads_for(dz.size, _THRESHOLD))
     return dz
-
-
-# ---- registry: argument makers and PyTorch peers -------------------------------------
-
-SIZES = ((1 << 16,), (1 << 23,))
-MAXOUT_K = 4
-MAXOUT_SHAPES = ((1 << 14, MAXOUT_K), (1 << 21, MAXOUT_K))
-
-
-def _unary_args(rng, shape, dtype, impl):
-    return (rng.standard_normal(shape).astype(dtype),), {}
-
-
-def _backward_args(rng, shape, dtype, impl):
-    return (rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)), {}
-
-
-def _sigmoid_backward_args(rng, shape, dtype, impl):
-    x = rng.standard_normal(shape).astype(dtype)
-    return (rng.standard_normal(shape).astype(dtype), _ref.sigmoid(x)), {}
-
-
-def _tanh_backward_args(rng, shape, dtype, impl):
-    x = rng.standard_normal(shape).astype(dtype)
-    return (rng.standard_normal(shape).astype(dtype), _ref.tanh(x)), {}
-
-
-def _maxout_backward_args(rng, shape, dtype, impl):
-    z = rng.standard_normal(shape).astype(dtype)
-    _, argmax = _ref.maxout(z)
-    return (rng.standard_normal(shape[:-1]).astype(dtype), argmax, shape[-1]), {}
-
-
-def _t(torch, a):
-    return torch.from_numpy(np.ascontiguousarray(a))
-
-
-def _torch_forward(call):
-    """A PyTorch peer for a forward kernel: ``call(torch, x, kwargs)`` on a tensor view."""
-    def make(torch, args, kwargs):
-        x = _t(torch, args[0])
-        return lambda: call(torch, x, kwargs)
-    return make
-
-
-def _torch_backward(call):
-    """A PyTorch peer for a backward kernel: ``call(torch, dout, x_or_y, kwargs)``."""
-    def make(torch, args, kwargs):
-        dout, x = _t(torch, args[0]), _t(torch, args[1])
-        return lambda: call(torch, dout, x, kwargs)
-    return make
-
-
-def _torch_maxout(torch, args, kwargs):
-    z = _t(torch, args[0])
-    return lambda: torch.max(z, dim=-1)
-
-
-def _torch_maxout_backward(torch, args, kwargs):
-    dout, argmax, k = _t(torch, args[0]), _t(torch, args[1]).to(torch.int64), args[2]
-
-    def run():
-        dz = torch.zeros(tuple(dout.shape) + (k,), dtype=dout.dtype)
-        return dz.scatter_(-1, argmax.unsqueeze(-1), dout.unsqueeze(-1))
-    return run
-
-
-TORCH_PEERS = {
-    "relu": _torch_forward(lambda t, x, kw: t.relu(x)),
-    "relu_backward": _torch_backward(lambda t, d, x, kw: t.ops.aten.threshold_backward(d, x, 0)),
-    "sigmoid": _torch_forward(lambda t, x, kw: t.sigmoid(x)),
-    "sigmoid_backward": _torch_backward(lambda t, d, y, kw: t.ops.aten.sigmoid_backward(d, y)),
-    "tanh": _torch_forward(lambda t, x, kw: t.tanh(x)),
-    "tanh_backward": _torch_backward(lambda t, d, y, kw: t.ops.aten.tanh_backward(d, y)),
-    "leaky_relu": _torch_forward(
-        lambda t, x, kw: t.nn.functional.leaky_relu(x, kw.get("alpha", 0.01))),
-    "leaky_relu_backward": _torch_backward(
-        lambda t, d, x, kw: t.ops.aten.leaky_relu_backward(d, x, kw.get("alpha", 0.01), False)),
-    "elu": _torch_forward(lambda t, x, kw: t.nn.functional.elu(x, kw.get("alpha", 1.0))),
-    "elu_backward": _torch_backward(
-        lambda t, d, x, kw: t.ops.aten.elu_backward(d, kw.get("alpha", 1.0), 1, 1, False, x)),
-    "maxout": _torch_maxout,
-    "maxout_backward": _torch_maxout_backward,
-}
-
-
-def _spec(name, make_args, floor_bytes, shapes=SIZES):
-    return KernelSpec(name, "activations", globals()[name], getattr(_ref, name), make_args,
-                      shapes=shapes, floor_bytes=floor_bytes, torch=TORCH_PEERS[name])
-
-
-KERNELS = [
-    _spec("relu", _unary_args, 1.0),
-    _spec("relu_backward", _backward_args, 1.5),
-    _spec("sigmoid", _unary_args, 1.0),
-    _spec("sigmoid_backward", _sigmoid_backward_args, 1.5),
-    _spec("tanh", _unary_args, 1.0),
-    _spec("tanh_backward", _tanh_backward_args, 1.5),
-    _spec("leaky_relu", _unary_args, 1.0),
-    _spec("leaky_relu_backward", _backward_args, 1.5),
-    _spec("elu", _unary_args, 1.0),
-    _spec("elu_backward", _backward_args, 1.5),
-    # maxout reads k values and writes one value and one intp per row: for k = 4 that is
-    # 0.75 (float64) to 0.875 (float32) of a copy of z; 0.75 is the stricter floor.
-    _spec("maxout", _unary_args, 0.75, MAXOUT_SHAPES),
-    # maxout_backward reads a value and an intp per row and writes k values: 0.75 to 0.875.
-    _spec("maxout_backward", _maxout_backward_args, 0.75, MAXOUT_SHAPES),
-]

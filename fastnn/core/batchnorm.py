@@ -1,7 +1,7 @@
 """Compiled batch normalization (lecture notes, section 5): forward (train/test), backward.
 
 Same names, signatures and return conventions as :mod:`fastnn.reference.batchnorm`, with
-the same input checks (shared code).  The cache of a forward is a :class:`BatchNormCache`:
+the same input checks (fastnn.checks.batchnorm).  The cache of a forward is a :class:`BatchNormCache`:
 x itself (no copy when x is already a C-contiguous float array; do not modify x in place
 before the backward), gamma, and the batch (or running) mean and 1/std in float64.  The
 backward recomputes xhat from them on the fly, so no normalized copy of x is kept.
@@ -9,20 +9,17 @@ backward recomputes xhat from them on the fly, so no normalized copy of x is kep
 
 import numpy as np
 
-from fastnn import reference as _ref
 from fastnn._config import threads_for
 from fastnn._kernels import batchnorm as _ext
 from fastnn._kernels._runtime import empty_apart, kernel_buffer
 from fastnn._validation import as_float_array
-from fastnn.reference.batchnorm import _check_inputs, _warn_single
+from fastnn.checks.batchnorm import check_forward_inputs, warn_single_value
+from fastnn.core.threads import PARALLEL_THRESHOLDS
 from fastnn.reference.batchnorm import __all__ as _TWIN_NAMES
-from fastnn.registry import KernelSpec
 
 __all__ = list(_TWIN_NAMES)  # the twins name the public API
 
-# Elements of x below which one thread beats a team of two (measured on 2 busy cores: the
-# team wins from about 64K elements, e.g. (256, 512); (64, 100) stays serial).
-PARALLEL_THRESHOLD = 1 << 16
+_THRESHOLD = PARALLEL_THRESHOLDS["batchnorm"]
 
 
 class BatchNormCache:
@@ -57,10 +54,10 @@ def _forward(x, gamma, beta, bn_param, mode, eps, momentum):
     out = empty_apart(x, x)
     mean = np.empty(c)
     inv_std = np.empty(c)
-    n_threads = threads_for(x.size, PARALLEL_THRESHOLD)
+    n_threads = threads_for(x.size, _THRESHOLD)
     train = mode == "train"
     if train:
-        _warn_single(n * s)
+        warn_single_value(n * s)
         new_rm = np.empty(c, dtype)
         new_rv = np.empty(c, dtype)
         _ext.forward_train(x, out, n, c, s, gamma, beta, eps, momentum, rm, rv, new_rm, new_rv,
@@ -87,7 +84,7 @@ def _backward(dout, cache, ndim, forward_name):
     dgamma = np.empty(c, x.dtype)
     dbeta = np.empty(c, x.dtype)
     _ext.backward(dout, x, dx, n, c, s, cache.gamma, cache.mean, cache.inv_std, cache.eps,
-                  cache.train, dgamma, dbeta, threads_for(x.size, PARALLEL_THRESHOLD))
+                  cache.train, dgamma, dbeta, threads_for(x.size, _THRESHOLD))
     return dx, dgamma, dbeta
 
 
@@ -107,7 +104,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     x: float32/float64 (other numeric types become float64); any memory layout.
     Returns (out, cache): out (N, D) of x's dtype, C-contiguous.
     """
-    x, gamma, beta, mode, eps, momentum = _check_inputs(x, gamma, beta, bn_param)
+    x, gamma, beta, mode, eps, momentum = check_forward_inputs(x, gamma, beta, bn_param)
     return _forward(x, gamma, beta, bn_param, mode, eps, momentum)
 
 
@@ -132,86 +129,10 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
 
     Works on x in place of layout (no transposed copy). Returns (out (N, C, H, W), cache).
     """
-    x, gamma, beta, mode, eps, momentum = _check_inputs(x, gamma, beta, bn_param, ndim=4)
+    x, gamma, beta, mode, eps, momentum = check_forward_inputs(x, gamma, beta, bn_param, ndim=4)
     return _forward(x, gamma, beta, bn_param, mode, eps, momentum)
 
 
 def spatial_batchnorm_backward(dout, cache):
     """Gradients (dx (N, C, H, W), dgamma (C,), dbeta (C,)) of spatial_batchnorm_forward."""
     return _backward(dout, cache, 4, "spatial_batchnorm_forward")
-
-
-# ---- registry: make_args builds valid calls; backward args come from the same impl's forward
-
-_SHAPES = ((64, 100), (256, 512), (4096, 1024))
-_SPATIAL_SHAPES = ((32, 64, 32, 32),)
-
-
-def _params(rng, c, dtype):
-    return rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
-
-
-def _forward_args(rng, shape, dtype, impl):
-    x = rng.standard_normal(shape).astype(dtype)
-    gamma, beta = _params(rng, shape[1], dtype)
-    return (x, gamma, beta, {"mode": "train"}), {}
-
-
-def _backward_args(rng, shape, dtype, impl):
-    # The cache must come from the forward of the implementation being called.
-    (x, gamma, beta, bn_param), _ = _forward_args(rng, shape, dtype, impl)
-    _, cache = _FORWARD_OF[impl](x, gamma, beta, bn_param)
-    return (rng.standard_normal(shape).astype(dtype), cache), {}
-
-
-def _torch_forward(torch, args, kwargs):
-    x, gamma, beta, _ = args
-    tx, tg, tb = (torch.from_numpy(np.ascontiguousarray(a)) for a in (x, gamma, beta))
-    rm, rv = torch.zeros_like(tg), torch.ones_like(tg)
-    return lambda: torch.ops.aten.native_batch_norm(tx, tg, tb, rm, rv, True, 0.1, 1e-5)
-
-
-def _torch_backward(torch, args, kwargs):
-    """PyTorch's train-mode backward on a reference cache: xhat (the normalized batch)
-    stands in for x, which does not change the work."""
-    dout, cache = args
-    inner = cache[0] if isinstance(cache, tuple) else cache
-    x = inner["xhat"]
-    if dout.ndim == 4:  # the reference's spatial xhat is (N*H*W, C)
-        n, c, h, w = dout.shape
-        x = x.reshape(n, h, w, c).transpose(0, 3, 1, 2)
-    tx, tg, td = (torch.from_numpy(np.ascontiguousarray(a)) for a in (x, inner["gamma"], dout))
-    rm, rv = torch.zeros_like(tg), torch.ones_like(tg)
-    _, smean, sinv = torch.ops.aten.native_batch_norm(tx, tg, None, rm, rv, True, 0.1, 1e-5)
-    return lambda: torch.ops.aten.native_batch_norm_backward(
-        td, tx, tg, rm, rv, smean, sinv, True, 1e-5, [True, True, True])
-
-
-_FORWARD_OF = {
-    batchnorm_forward: batchnorm_forward,
-    batchnorm_backward: batchnorm_forward,
-    batchnorm_backward_alt: batchnorm_forward,
-    spatial_batchnorm_forward: spatial_batchnorm_forward,
-    spatial_batchnorm_backward: spatial_batchnorm_forward,
-    _ref.batchnorm_forward: _ref.batchnorm_forward,
-    _ref.batchnorm_backward: _ref.batchnorm_forward,
-    _ref.batchnorm_backward_alt: _ref.batchnorm_forward,
-    _ref.spatial_batchnorm_forward: _ref.spatial_batchnorm_forward,
-    _ref.spatial_batchnorm_backward: _ref.spatial_batchnorm_forward,
-}
-
-KERNELS = [
-    KernelSpec("batchnorm_forward", "batchnorm", batchnorm_forward, _ref.batchnorm_forward,
-               _forward_args, _SHAPES, 1.0, _torch_forward),
-    KernelSpec("batchnorm_backward", "batchnorm", batchnorm_backward, _ref.batchnorm_backward,
-               _backward_args, _SHAPES, 1.5, _torch_backward),
-    # Same compiled kernel as batchnorm_backward: benchmarked at one small shape only.
-    KernelSpec("batchnorm_backward_alt", "batchnorm", batchnorm_backward_alt,
-               _ref.batchnorm_backward_alt, _backward_args, _SHAPES[:1], 1.5, _torch_backward),
-    KernelSpec("spatial_batchnorm_forward", "batchnorm", spatial_batchnorm_forward,
-               _ref.spatial_batchnorm_forward, _forward_args, _SPATIAL_SHAPES, 1.0,
-               _torch_forward),
-    KernelSpec("spatial_batchnorm_backward", "batchnorm", spatial_batchnorm_backward,
-               _ref.spatial_batchnorm_backward, _backward_args, _SPATIAL_SHAPES, 1.5,
-               _torch_backward),
-]

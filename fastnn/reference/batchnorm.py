@@ -3,7 +3,8 @@
 
 import numpy as np
 
-from fastnn._validation import as_float_array, check_scalar, warn_caller
+from fastnn._validation import as_float_array
+from fastnn.checks.batchnorm import check_forward_inputs, warn_single_value
 
 __all__ = [
     "batchnorm_forward",
@@ -12,57 +13,6 @@ __all__ = [
     "spatial_batchnorm_forward",
     "spatial_batchnorm_backward",
 ]
-
-
-_LAYOUTS = {2: "(N, D)", 4: "(N, C, H, W)"}
-
-
-def _check_inputs(x, gamma, beta, bn_param, ndim=2):
-    """Validate a forward call (shared with fastnn.core.batchnorm so both raise alike).
-
-    x is (N, D) for ``ndim=2`` or (N, C, H, W) for ``ndim=4``; the channel axis is 1.
-    Creates zero running statistics of x's dtype in ``bn_param`` when they are absent.
-    Returns (x, gamma, beta, mode, eps, momentum) with gamma and beta in x's dtype.
-    """
-    x = as_float_array(x, "x")
-    if x.ndim != ndim:
-        raise ValueError(f"x must be {ndim}-d {_LAYOUTS[ndim]}, got shape {x.shape}")
-    d = x.shape[1]
-    if d == 0:
-        raise ValueError(f"x has no {'features (D' if ndim == 2 else 'channels (C'} = 0)")
-    gamma = as_float_array(gamma, "gamma").astype(x.dtype, copy=False)
-    beta = as_float_array(beta, "beta").astype(x.dtype, copy=False)
-    if gamma.shape != (d,):
-        raise ValueError(f"gamma must have shape ({d},), got {gamma.shape}")
-    if beta.shape != (d,):
-        raise ValueError(f"beta must have shape ({d},), got {beta.shape}")
-    if not isinstance(bn_param, dict):
-        raise TypeError(f"bn_param must be a dict, got {type(bn_param).__name__}")
-    if "mode" not in bn_param:
-        raise ValueError("bn_param needs a 'mode' entry: 'train' or 'test'")
-    mode = bn_param["mode"]
-    if mode not in ("train", "test"):
-        raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
-    eps = check_scalar(bn_param.get("eps", 1e-5), "eps", minimum=0)
-    momentum = check_scalar(bn_param.get("momentum", 0.9), "momentum", minimum=0, maximum=1)
-    if mode == "train" and x.size // d == 0:
-        raise ValueError(f"batchnorm in train mode needs at least one value per channel, "
-                         f"got x of shape {x.shape}")
-    for key in ("running_mean", "running_var"):
-        value = bn_param.get(key)
-        if value is None:
-            bn_param[key] = np.zeros(d, dtype=x.dtype)
-        else:
-            shape = value.shape if isinstance(value, np.ndarray) else np.shape(value)
-            if shape != (d,):
-                raise ValueError(f"bn_param[{key!r}] must have shape ({d},), got {shape}")
-    return x, gamma, beta, mode, eps, momentum
-
-
-def _warn_single(count):
-    if count == 1:
-        warn_caller("batchnorm in train mode with one value per channel: the variance is 0 "
-                    "and the output equals beta", RuntimeWarning)
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):
@@ -78,10 +28,10 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
     Returns (out, cache): out (N, D) of x's dtype; the cache is for batchnorm_backward.
     """
-    x, gamma, beta, mode, eps, momentum = _check_inputs(x, gamma, beta, bn_param)
+    x, gamma, beta, mode, eps, momentum = check_forward_inputs(x, gamma, beta, bn_param)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if mode == "train":
-            _warn_single(x.shape[0])
+            warn_single_value(x.shape[0])
             x64 = x.astype(np.float64)
             mean = x64.mean(axis=0)
             var = ((x64 - mean) ** 2).mean(axis=0)
@@ -153,7 +103,7 @@ def batchnorm_backward_alt(dout, cache):
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     """Batch normalization of images x (N, C, H, W) with per-channel statistics over
     (N, H, W); gamma, beta: (C,); bn_param as in batchnorm_forward. Returns (out, cache)."""
-    x, gamma, beta, _, _, _ = _check_inputs(x, gamma, beta, bn_param, ndim=4)
+    x, gamma, beta, _, _, _ = check_forward_inputs(x, gamma, beta, bn_param, ndim=4)
     n, c, h, w = x.shape
     flat = x.transpose(0, 2, 3, 1).reshape(-1, c)  # rows = pixels, columns = channels
     out, cache = batchnorm_forward(flat, gamma, beta, bn_param)

@@ -2,62 +2,18 @@
 
 The updates are the trainer's formulas written with NumPy's in-place operations, in the
 order the compiled kernels follow (so both give the same bits).  They modify ``p`` and the
-optimizer state in place and return None.  The argument checks here are shared with the
-compiled wrappers, so both paths raise the same errors.
+optimizer state in place and return None.  The argument checks
+(fastnn.checks.optim) are shared with the compiled wrappers, so both paths raise the same
+errors.
 """
 
 import numpy as np
 
-from fastnn._validation import check_int, check_out, check_scalar, check_update
+from fastnn.checks.optim import adam_args, check_take, momentum_args, rmsprop_args, sgd_args
 
 __all__ = ["take_rows", "sgd_update", "momentum_update", "nesterov_update", "rmsprop_update",
            "adam_update"]
 
-
-# ----------------------------------------------------------------------------- checks
-
-def _check_take(x, idx, out):
-    """x as an ndarray (at least 1-d), idx as an intp array with every entry in [-N, N)."""
-    x = np.asarray(x)
-    if x.ndim < 1:
-        raise ValueError("x must be at least 1-d (rows along axis 0), got a 0-d array")
-    idx = np.asarray(idx)
-    if idx.ndim != 1:
-        raise ValueError(f"idx must be 1-d (M,), got shape {idx.shape}")
-    if idx.dtype.kind not in "iu":
-        if idx.size or idx.dtype.kind != "f":  # an empty list arrives as float64
-            raise TypeError(f"idx must hold integers, got dtype {idx.dtype}")
-        idx = idx.astype(np.intp)
-    n = x.shape[0]
-    # range check on the original values: a cast first would wrap huge uint64 indices
-    bad = np.flatnonzero((idx < -n) | (idx >= n))
-    if bad.size:
-        raise IndexError(f"index {int(idx[bad[0]])} is out of bounds for axis 0 with size {n}")
-    if out is not None:
-        check_out(out, (idx.shape[0],) + x.shape[1:], x.dtype)
-    return x, idx.astype(np.intp, copy=False)
-
-
-def _momentum_args(p, g, v, lr, mu):
-    return (check_update(p, g, (("v", v),)), check_scalar(lr, "lr"), check_scalar(mu, "mu"))
-
-
-# The decay rates are averaging weights in [0, 1]; Adam's bias correction divides by
-# 1 - beta**t, so its betas stay below 1.  eps is added to a non-negative cache.
-def _rmsprop_args(p, g, cache, lr, decay, eps):
-    return (check_update(p, g, (("cache", cache),)), check_scalar(lr, "lr"),
-            check_scalar(decay, "decay", minimum=0, maximum=1),
-            check_scalar(eps, "eps", minimum=0))
-
-
-def _adam_args(p, g, m, v, lr, t, beta1, beta2, eps):
-    return (check_update(p, g, (("m", m), ("v", v))), check_scalar(lr, "lr"), check_int(t, "t"),
-            check_scalar(beta1, "beta1", minimum=0, below=1),
-            check_scalar(beta2, "beta2", minimum=0, below=1),
-            check_scalar(eps, "eps", minimum=0))
-
-
-# ----------------------------------------------------------------------------- kernels
 
 def take_rows(x, idx, out=None):
     """Rows ``x[idx]``: the minibatch gather.
@@ -66,7 +22,7 @@ def take_rows(x, idx, out=None):
     [-N, N) (negative indices count from the end, as in NumPy; others raise IndexError).
     Returns an (M, ...) array of x's dtype (``out`` if given).
     """
-    x, idx = _check_take(x, idx, out)
+    x, idx = check_take(x, idx, out)
     return np.take(x, idx, axis=0, out=out, mode="wrap")  # "wrap": indices already checked
 
 
@@ -80,8 +36,8 @@ def sgd_update(p, g, lr):
     p: float32/float64 ndarray (writeable); g: gradient of p's shape and dtype; lr: finite.
     Returns None.
     """
-    g = check_update(p, g)
-    _sgd(p, g, check_scalar(lr, "lr"))
+    g, lr = sgd_args(p, g, lr)
+    _sgd(p, g, lr)
 
 
 def _momentum(p, g, v, lr, mu):
@@ -96,7 +52,7 @@ def momentum_update(p, g, v, lr, mu):
     p, v: float32/float64 ndarrays of one shape and dtype (writeable); g: gradient like p.
     Returns None.
     """
-    g, lr, mu = _momentum_args(p, g, v, lr, mu)
+    g, lr, mu = momentum_args(p, g, v, lr, mu)
     _momentum(p, g, v, lr, mu)
 
 
@@ -117,7 +73,7 @@ def nesterov_update(p, g, v, lr, mu):
     p, v: float32/float64 ndarrays of one shape and dtype (writeable); g: gradient like p.
     Returns None.
     """
-    g, lr, mu = _momentum_args(p, g, v, lr, mu)
+    g, lr, mu = momentum_args(p, g, v, lr, mu)
     _nesterov(p, g, v, lr, mu)
 
 
@@ -139,7 +95,7 @@ def rmsprop_update(p, g, cache, lr, decay=0.99, eps=1e-8):
     p, cache: float32/float64 ndarrays of one shape and dtype (writeable); g: gradient like p.
     Returns None.
     """
-    g, lr, decay, eps = _rmsprop_args(p, g, cache, lr, decay, eps)
+    g, lr, decay, eps = rmsprop_args(p, g, cache, lr, decay, eps)
     _rmsprop(p, g, cache, lr, decay, eps)
 
 
@@ -168,5 +124,5 @@ def adam_update(p, g, m, v, lr, t, beta1=0.9, beta2=0.999, eps=1e-8):
     p, m, v: float32/float64 ndarrays of one shape and dtype (writeable); g: gradient like p.
     Returns None.
     """
-    g, lr, t, beta1, beta2, eps = _adam_args(p, g, m, v, lr, t, beta1, beta2, eps)
+    g, lr, t, beta1, beta2, eps = adam_args(p, g, m, v, lr, t, beta1, beta2, eps)
     _adam(p, g, m, v, lr, t, beta1, beta2, eps)

@@ -1,19 +1,7 @@
-"""The one list of public kernels, each with its NumPy reference twin.
+"""KernelSpec: one public kernel and what tests and benchmarks need to call it."""
 
-Tests (tests/test_registry.py) and benchmarks (bench/) both iterate over
-:func:`all_kernels`, and the backend switch builds its namespaces from it, so a kernel
-added to a family's ``KERNELS`` list is tested, benchmarked and switchable at once.
-"""
-
-import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Tuple
-
-from fastnn._families import COMPILED_MODULES, FAMILIES
-
-# Compiled modules by name, for show_config and the OpenMP test.
-KERNEL_MODULES = {name: importlib.import_module(f"fastnn._kernels.{name}")
-                  for name in COMPILED_MODULES}
 
 
 @dataclass(frozen=True)
@@ -41,23 +29,7 @@ class KernelSpec:
     fast: Callable
     reference: Callable
     make_args: Callable
-    shapes: Tuple[tuple, ...] = field(default_factory=tuple)
+    shapes: tuple[tuple, ...] = field(default_factory=tuple)
     floor_bytes: float = 1.0
-    torch: Optional[Callable] = None
-    inplace: Tuple[int, ...] = ()
-
-
-def all_kernels():
-    """Every registered kernel, in family order."""
-    specs = []
-    for family in FAMILIES:
-        specs += importlib.import_module(f"fastnn.core.{family}").KERNELS
-    return specs
-
-
-def get(name):
-    """The :class:`KernelSpec` called ``name``."""
-    for spec in all_kernels():
-        if spec.name == name:
-            return spec
-    raise KeyError(f"no kernel named {name!r}")
+    torch: Callable | None = None
+    inplace: tuple[int, ...] = ()
