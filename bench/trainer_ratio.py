@@ -41,7 +41,8 @@ def main():
         print(f"threads={threads} update={args.update}: "
               f"cython min {min(c)*1e3:.1f} ms median {statistics.median(c)*1e3:.1f} ms | "
               f"numpy min {min(n)*1e3:.1f} ms median {statistics.median(n)*1e3:.1f} ms | "
-              f"ratio min {min(n)/min(c):.3f} median {statistics.median(n)/statistics.median(c):.3f}")
+              f"ratio min {min(n) / min(c):.3f} "
+              f"median {statistics.median(n) / statistics.median(c):.3f}")
 
 
 if __name__ == "__main__":

@@ -8,14 +8,15 @@ The wrapper <-> kernel contract, the same for every family:
 
 - **Validation**: the Python wrapper checks every argument with the functions its NumPy twin
   calls (``fastnn._validation`` and ``fastnn.checks.<family>``), so both raise the same
-  exception on bad input.  A compiled function receives valid arguments only; its own type
-  and size checks guard against misuse from inside fastnn, not user input.
+  exception on bad input.  A compiled function never judges user input: its own type and
+  size checks guard against misuse from inside fastnn.
 - **Layout**: the wrapper hands the compiled function arrays it can read directly
   (C-contiguous, aligned, native order: ``kernel_buffer``) and copies other layouts first.
-  A compiled function that accepts a wider range (the softmax entry points, the fused
-  updates) returns ``NotImplemented`` for the rest and touches nothing; the wrapper then takes
-  its general path (validate, copy, call again; for the updates, the NumPy twin, which
-  computes the same values).
+  Two families let the compiled function see the caller's arrays first, to save the Python
+  checks on the common call: the softmax entry points (any object) and the fused updates
+  (validated arrays of any layout).  They return ``NotImplemented`` for anything they do not
+  take as it is, touching nothing; the wrapper then takes its general path (validate, copy,
+  call again; for the updates, the NumPy twin, which computes the same values).
 - **Outputs**: the wrapper allocates every output (or passes the caller's ``out`` when the
   kernel can write it directly, else writes a fresh buffer into ``out`` afterwards).  The one
   exception is softmax: its compiled entry points allocate the (N, C) result themselves
@@ -26,8 +27,9 @@ The wrapper <-> kernel contract, the same for every family:
   else ``fastnn.get_num_threads()``), and passes it as the compiled function's last argument
   ``n_threads``.  The compiled side only caps it (at the rows or chunks it can split and its
   scratch size); it never compares sizes with a threshold of its own.
-- **Results**: a compiled function writes its outputs and returns None (a forward kernel) or
-  the scalar it computed (the softmax loss); the wrapper returns what the twin returns.
+- **Results**: the wrapper returns what the twin returns, whatever the compiled function
+  hands back (its output array, the softmax loss with its gradient, or None for the
+  in-place updates).
 """
 
 from fastnn._families import reexport

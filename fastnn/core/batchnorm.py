@@ -1,10 +1,11 @@
 """Compiled batch normalization (lecture notes, section 5): forward (train/test), backward.
 
 Same names, signatures and return conventions as :mod:`fastnn.reference.batchnorm`, with
-the same input checks (fastnn.checks.batchnorm).  The cache of a forward is a :class:`BatchNormCache`:
-x itself (no copy when x is already a C-contiguous float array; do not modify x in place
-before the backward), gamma, and the batch (or running) mean and 1/std in float64.  The
-backward recomputes xhat from them on the fly, so no normalized copy of x is kept.
+the same input checks (fastnn.checks.batchnorm).  The cache of a forward is a
+:class:`BatchNormCache`: x itself (no copy when x is already a C-contiguous float array; do
+not modify x in place before the backward), gamma, and the batch (or running) mean and 1/std
+in float64.  The backward recomputes xhat from them on the fly, so no normalized copy of x
+is kept.
 """
 
 import numpy as np
