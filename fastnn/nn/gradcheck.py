@@ -1,8 +1,6 @@
 """Numerical gradient checks with CS231n's semantics (``cs231n/gradient_check.py``).
 
-Each function perturbs ``x`` in place, one element at a time, calls ``f`` and restores the
-element (also when ``f`` raises), so ``f`` may ignore its argument and close over ``x``.
-Use float64 arrays: with float32 and h = 1e-5 the central difference is mostly rounding.
+The implementation behind the public namespace ``fastnn.gradcheck``, which documents it.
 """
 
 import numpy as np

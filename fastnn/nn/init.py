@@ -1,8 +1,6 @@
 """Weight initializers from the lecture notes (section 4): zeros, small random, Xavier, He.
 
-Every initializer returns a new (fan_in, fan_out) array (``zeros`` also makes bias vectors)
-drawn from ``rng`` (a ``numpy.random.Generator``, an int seed, or None for fresh entropy).
-NumPy's global random state is never used.
+The implementation behind the public namespace ``fastnn.init``, which documents it.
 """
 
 import functools

@@ -1,9 +1,6 @@
 """CS231n-compatible layer functions on fastnn's kernels.
 
-Drop-in for ``cs231n/layers.py`` and ``cs231n/layer_utils.py``: every ``*_forward`` returns
-``(out, cache)`` and every ``*_backward(dout, cache)`` returns the input gradient(s).
-Kernels are looked up on the active backend (``fastnn.use_backend``), so the same layer code
-runs on the compiled core or on the NumPy reference twins.  Matrix products use BLAS.
+The implementation behind the public namespace ``fastnn.layers``, which documents it.
 """
 
 from fastnn._config.backend import ops

@@ -1,8 +1,6 @@
 """Models: the lecture notes' two-layer net (section 6) and a deeper fully-connected net.
 
-Both are built on :mod:`fastnn.nn.layers`, so ``fastnn.use_backend("numpy")`` switches them to
-the NumPy reference kernels.  They compute in the dtype of their parameters: float32
-parameters with float32 data stay float32 throughout.
+The implementation behind the public namespace ``fastnn.models``, which documents it.
 
 The first layer's input gradient is never needed, so its backward pass computes only the
 weight and bias gradients (one GEMM of the three an affine layer's backward would cost).

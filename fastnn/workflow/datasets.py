@@ -1,5 +1,7 @@
 """Data sets: the 8x8 handwritten digits shipped in the package, CIFAR-10 from its python batches,
 and a train/validation split.
+
+The implementation behind the public namespace ``fastnn.datasets``, which documents it.
 """
 
 import functools
