@@ -13,7 +13,7 @@ from fastnn._config.threads import Setting
 from fastnn.registry import all_kernels
 
 BACKENDS = ("cython", "numpy")
-_namespaces = {}
+_namespaces: dict[str, types.SimpleNamespace] = {}
 
 
 def _check(name):

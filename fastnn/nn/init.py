@@ -5,6 +5,7 @@ The implementation behind the public namespace ``fastnn.init``, which documents 
 
 import functools
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -94,7 +95,7 @@ def he(fan_in, fan_out, dtype=np.float32, rng=None):
     return _normal(rng, (fan_in, fan_out), math.sqrt(2.0 / fan_in), check_float_dtype(dtype))
 
 
-INITIALIZERS = {
+INITIALIZERS: dict[str, Callable[..., np.ndarray]] = {
     "he": he,
     "xavier": xavier,
     "glorot": functools.partial(xavier, glorot=True),

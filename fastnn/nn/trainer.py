@@ -12,6 +12,7 @@ docs/perf_notes_layout.md).
 
 import copy
 import math
+from typing import Any
 
 import numpy as np
 
@@ -224,8 +225,9 @@ class ClassifierTrainer:
         optimizer = _Optimizer(update, momentum)
         best_model = copy.deepcopy(model)
         best_val_acc = -1.0
-        stats = {"loss_history": [], "train_acc_history": [], "val_acc_history": [],
-                 "lr_history": [], "diverged": False, "stop_reason": None}
+        stats: dict[str, Any] = {"loss_history": [], "train_acc_history": [],
+                                 "val_acc_history": [], "lr_history": [], "diverged": False,
+                                 "stop_reason": None}
         first_cost = None
         epoch = 0
         # Overflow/invalid warnings are expected when a run diverges; the cost check below

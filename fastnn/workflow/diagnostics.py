@@ -5,7 +5,7 @@ The implementation behind the public namespace ``fastnn.diagnostics``, which doc
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, List, Optional, cast
 
 import numpy as np
 
@@ -42,9 +42,9 @@ def _resolve_init(init):
             ) from None
     if callable(init):
         try:
-            accepted = inspect.signature(init).parameters
+            accepted = set(inspect.signature(init).parameters)
         except (TypeError, ValueError):
-            accepted = {}
+            accepted = set()
 
         def call(fan_in, fan_out, rng, dtype):
             kwargs = {k: v for k, v in (("rng", rng), ("dtype", dtype)) if k in accepted}
@@ -60,7 +60,7 @@ def _resolve_init(init):
         return call
     if isinstance(init, (bool, np.bool_)) or not np.isscalar(init) or not np.isreal(init):
         raise TypeError(f"init must be a scale, a name or a callable, got {init!r}")
-    scale = float(init)
+    scale = float(cast(float, init))
     if not np.isfinite(scale) or scale <= 0:
         raise ValueError(f"an init scale must be a finite number > 0, got {init!r}")
     return _named(_init.small_random, scale=scale)

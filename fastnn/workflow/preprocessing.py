@@ -20,6 +20,10 @@ class NotFittedError(ValueError, AttributeError):
 class _Transformer:
     """Shared plumbing: parameters, fitted-state and input checks, fit_transform, repr."""
 
+    def fit(self, X, y=None):
+        """Learn the statistics from ``X``; returns self (each transformer defines it)."""
+        raise NotImplementedError
+
     @classmethod
     def _param_names(cls):
         sig = inspect.signature(cls.__init__)
@@ -78,6 +82,8 @@ class _Transformer:
 
 class _Centering(_Transformer):
     """Mean (and optionally scale) per feature, or per channel for (N, ..., C) images."""
+
+    per_channel: bool
 
     def _reduce_axes(self, X):
         return tuple(range(X.ndim - 1)) if self.per_channel else (0,)
@@ -241,9 +247,9 @@ class PCA(_Transformer):
         if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Real):
             raise TypeError(f"n_components must be an int, a float in (0, 1) or None, got {k!r}")
         if isinstance(k, numbers.Integral):
-            if not 1 <= k <= d:
+            if not 1 <= int(k) <= d:
                 raise ValueError(f"n_components={k} must be between 1 and the {d} features")
-        elif not 0.0 < k < 1.0:
+        elif not 0.0 < float(k) < 1.0:
             raise ValueError(f"a float n_components is a variance fraction in (0, 1), got {k}")
 
     def _resolve_components(self, S, d):

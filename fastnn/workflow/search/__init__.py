@@ -231,7 +231,8 @@ def coarse_to_fine(train_fn, space, rounds=((20, 1), (10, 5)), *, top_k=3, margi
     _check_params(train_fn, [*space, *(k for _, fixed in plan for k in fixed)])
     n_planned = sum(n for n, _ in plan)
     searched = _searched(space)
-    current, spaces, trials = dict(space), [], []
+    current, spaces = dict(space), []
+    trials: list[Trial] = []
     interrupted = False
     with _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor,
                  verbose) as runner:

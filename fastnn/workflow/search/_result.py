@@ -7,6 +7,7 @@ import math
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -91,6 +92,9 @@ class Trial:
     @classmethod
     def from_dict(cls, d):
         nan = float("nan")
+        histories: dict[str, Any] = {
+            k: [nan if v is None else v for v in d.get(k, [])] for k in _HISTORY_KEYS
+        }
         return cls(
             index=d["index"],
             round=d.get("round", 0),
@@ -102,7 +106,7 @@ class Trial:
             seed=d.get("seed"),
             error=d.get("error"),
             params=dict(d["params"]),
-            **{k: [nan if v is None else v for v in d.get(k, [])] for k in _HISTORY_KEYS},
+            **histories,
         )
 
 

@@ -12,6 +12,7 @@ import time
 import traceback as _traceback
 import uuid
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def _sampling_rng(seed, round_):
 
 def _check_seed(seed):
     if seed is None:
-        return int(np.random.SeedSequence().entropy)
+        return int(cast(int, np.random.SeedSequence().entropy))
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise TypeError(f"seed must be a non-negative integer or None, got {seed!r}")
     return int(seed)
@@ -122,7 +123,7 @@ def _run_trial(train_fn, job, pass_seed, abort_factor, threads=None, backend="cy
 
 # In a worker process: the train_fn of the current run, loaded once from its file.  It stays
 # until the next run replaces it or the worker exits (an idle loky worker does after 10 s).
-_worker_train_fn = {}
+_worker_train_fn: dict[str, Any] = {}
 
 
 def _load_train_fn(path):
@@ -322,7 +323,7 @@ class _Runner:
             progress.close()
 
     def _serial(self, jobs, progress):
-        trials = []
+        trials: list[Trial] = []
         for job in jobs:
             try:
                 trial = _run_trial(self.train_fn, job, self.pass_seed, self.abort_factor,
@@ -337,7 +338,7 @@ class _Runner:
 
     def _parallel(self, jobs, progress):
         own = self.executor is None
-        pin = contextlib.nullcontext()
+        pin: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if own:
             executor = _process_executor(self.n_jobs, self.threads)
             # the worker start-up pinned fastnn's and BLAS's threads

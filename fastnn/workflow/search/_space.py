@@ -18,6 +18,18 @@ class RangeEdgeWarning(UserWarning):
 class _Distribution:
     """A range to sample from; subclasses define the scale the range is measured on."""
 
+    def sample(self, rng):
+        """One value drawn with the ``numpy.random.Generator`` ``rng``."""
+        raise NotImplementedError
+
+    def grid(self, num):
+        """``num`` values spread over the range (a grid axis)."""
+        raise NotImplementedError
+
+    def narrow(self, values, margin):
+        """The distribution around ``values``, padded by ``margin``, never wider than this."""
+        raise NotImplementedError
+
     def __eq__(self, other):
         return type(self) is type(other) and vars(self) == vars(other)
 
