@@ -6,7 +6,7 @@ The implementation behind the public namespace ``fastnn.babysit``, which documen
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +31,7 @@ class CheckResult:
     name: str
     passed: bool
     explanation: str
-    details: Dict[str, Any] = field(default_factory=dict, repr=False)
+    details: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def verdict(self):
@@ -53,18 +53,18 @@ class LearningRateSweep(CheckResult):
     learning_rate_range : (low, high) of the good rates, or None when none was good
     """
 
-    verdicts: List[Tuple[float, str, str]] = field(default_factory=list)
-    learning_rate_range: Optional[Tuple[float, float]] = None
+    verdicts: list[tuple[float, str, str]] = field(default_factory=list)
+    learning_rate_range: tuple[float, float] | None = None
 
 
 @dataclass
 class BabysitReport:
     """Result of :func:`babysit`: every check run, in order, and where it stopped."""
 
-    results: List[CheckResult]
-    learning_rate_range: Optional[Tuple[float, float]] = None
+    results: list[CheckResult]
+    learning_rate_range: tuple[float, float] | None = None
     best_model: Any = field(default=None, repr=False)
-    stats: Optional[dict] = field(default=None, repr=False)
+    stats: dict | None = field(default=None, repr=False)
 
     @property
     def passed(self):

@@ -5,13 +5,13 @@ The implementation behind the public namespace ``fastnn.diagnostics``, which doc
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, cast
+from typing import Any, cast
 
 import numpy as np
 
-from fastnn.nn import init as _init
 from fastnn._config.backend import ops
 from fastnn._validation import check_float_dtype, check_int
+from fastnn.nn import init as _init
 from fastnn.workflow.plotting import figure_class
 
 __all__ = ["ActivationStatistics", "activation_statistics", "plot_activation_histograms"]
@@ -97,8 +97,8 @@ class ActivationStatistics:
     input_std: float
     layer_means: np.ndarray
     layer_stds: np.ndarray
-    inputs: Optional[np.ndarray] = field(default=None, repr=False)
-    activations: Optional[List[np.ndarray]] = field(default=None, repr=False)
+    inputs: np.ndarray | None = field(default=None, repr=False)
+    activations: list[np.ndarray] | None = field(default=None, repr=False)
 
     def lines(self):
         """The notes' printout, one string per line."""

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from fastnn.workflow.search._models import ModelTrainFn, make_train_fn
 from fastnn.workflow.search._result import (
     STATUSES,
     SearchResult,
@@ -23,13 +24,12 @@ from fastnn.workflow.search._runner import (
     _trial_seed,
     require_loky,
 )
-from fastnn.workflow.search._models import ModelTrainFn, make_train_fn
 from fastnn.workflow.search._space import (
     RangeEdgeWarning,
-    _Distribution,
-    _Interval,
     _check_space,
+    _Distribution,
     _grid,
+    _Interval,
     _sample,
     _searched,
     choice,

@@ -1,6 +1,7 @@
 """train_fn builder for the lecture's two-layer net and FullyConnectedNet (ClassifierTrainer)."""
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -77,6 +78,7 @@ class ModelTrainFn:
         dtype = s.get("dtype", self.X.dtype if self.X.dtype.kind == "f" else np.float32)
         D, C = self.X.shape[1], self.num_classes
         train_kw = {k: s[k] for k in _TRAINER_KEYS if k in s}
+        net: Any
         if self.model == "two_layer":
             net = init_two_layer_model(D, int(s.get("hidden_size", 50)), C, dtype=dtype, rng=rng)
             loss_function, reg = two_layer_net, s.get("reg", 0.0)
