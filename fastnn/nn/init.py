@@ -15,6 +15,9 @@ from fastnn._validation import check_float_dtype, check_int, check_scalar, warn_
 __all__ = ["zeros", "small_random", "xavier", "he", "as_generator", "INITIALIZERS", "ALIASES",
            "NAMES"]
 
+# What the ``rng`` arguments accept (see :func:`as_generator`).
+RandomSource = np.random.Generator | np.random.RandomState | np.random.SeedSequence | int | None
+
 
 def as_generator(
     rng: np.random.Generator | np.random.RandomState | np.random.SeedSequence | int | None = None,

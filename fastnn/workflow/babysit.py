@@ -5,8 +5,9 @@ The implementation behind the public namespace ``fastnn.babysit``, which documen
 
 import copy
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -143,7 +144,16 @@ def _as_labels(y):
 
 # -- the checks -----------------------------------------------------------------------------
 
-def check_initial_loss(model, loss_function, X, y, *, num_classes=None, tol=None, verbose=True):
+def check_initial_loss(
+    model: Any,
+    loss_function: Callable[..., Any] | None,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    num_classes: int | None = None,
+    tol: float | None = None,
+    verbose: bool = True,
+) -> CheckResult:
     """The loss with reg=0 at initialization should be about ln(num_classes).
 
     Parameters
@@ -196,7 +206,15 @@ def check_initial_loss(model, loss_function, X, y, *, num_classes=None, tol=None
     return _report(CheckResult(name, passed, why, details), verbose)
 
 
-def check_regularization(model, loss_function, X, y, *, reg=1e3, verbose=True):
+def check_regularization(
+    model: Any,
+    loss_function: Callable[..., Any] | None,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    reg: float = 1e3,
+    verbose: bool = True,
+) -> CheckResult:
     """Raising the regularization (1e3 in the notes) must raise the loss and change the gradient.
 
     Returns
@@ -228,8 +246,21 @@ def check_regularization(model, loss_function, X, y, *, reg=1e3, verbose=True):
     return _report(CheckResult(name, passed, why, details), verbose)
 
 
-def overfit_small(model, loss_function, X, y, n=20, *, num_epochs=200, learning_rate=1e-3,
-                  update="sgd", target_accuracy=1.0, trainer=None, verbose=True, **train_kwargs):
+def overfit_small(
+    model: Any,
+    loss_function: Callable[..., Any] | None,
+    X: np.ndarray,
+    y: np.ndarray,
+    n: int = 20,
+    *,
+    num_epochs: int = 200,
+    learning_rate: float = 1e-3,
+    update: str = "sgd",
+    target_accuracy: float = 1.0,
+    trainer: ClassifierTrainer | None = None,
+    verbose: bool = True,
+    **train_kwargs: Any,
+) -> CheckResult:
     """Train on the first ``n`` examples without regularization until train accuracy 1.0.
 
     The notes' run: ``sample_batches=False`` (full-batch steps), ``learning_rate_decay=1``,
@@ -276,10 +307,26 @@ def _fmt_rates(rates):
     return ", ".join(f"{r:.0e}" for r in rates)
 
 
-def find_learning_rate(model, loss_function, X, y, X_val=None, y_val=None, learning_rates=None,
-                       *, num_epochs=3, reg=1e-6, batch_size=100, update="sgd",
-                       min_decrease=0.01, explode_factor=3.0, eval_rows=1000, trainer=None,
-                       verbose=True, **train_kwargs):
+def find_learning_rate(
+    model: Any,
+    loss_function: Callable[..., Any] | None,
+    X: np.ndarray,
+    y: np.ndarray,
+    X_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+    learning_rates: Sequence[float] | None = None,
+    *,
+    num_epochs: int = 3,
+    reg: float = 1e-6,
+    batch_size: int = 100,
+    update: str = "sgd",
+    min_decrease: float = 0.01,
+    explode_factor: float = 3.0,
+    eval_rows: int = 1000,
+    trainer: ClassifierTrainer | None = None,
+    verbose: bool = True,
+    **train_kwargs: Any,
+) -> LearningRateSweep:
     """Short runs over log-spaced learning rates, each classified as too low, too high or good.
 
     Every rate trains a fresh copy of the model for ``num_epochs`` of minibatch SGD (small
@@ -361,8 +408,15 @@ def find_learning_rate(model, loss_function, X, y, X_val=None, y_val=None, learn
     return _report(result, verbose)
 
 
-def diagnose(stats, *, gap=0.1, low_accuracy=0.6, flat_tol=0.01, explode_factor=3.0,
-             verbose=True):
+def diagnose(
+    stats: Mapping[str, Any],
+    *,
+    gap: float = 0.1,
+    low_accuracy: float = 0.6,
+    flat_tol: float = 0.01,
+    explode_factor: float = 3.0,
+    verbose: bool = True,
+) -> CheckResult:
     """Name the problem in a finished run from its histories (``stats`` of the trainer).
 
     Looks for, in this order:
@@ -428,11 +482,31 @@ def diagnose(stats, *, gap=0.1, low_accuracy=0.6, flat_tol=0.01, explode_factor=
     return _report(CheckResult(name, not problems, why, {"problems": problems}), verbose)
 
 
-def babysit(model, loss_function, X_train, y_train, X_val, y_val, *, num_classes=None,
-            check_rows=1000, check_reg=1e3, overfit_n=20, overfit_epochs=200,
-            overfit_learning_rate=1e-3, learning_rates=None, sweep_epochs=3, reg=1e-6,
-            num_epochs=5, batch_size=100, update="sgd", trainer=None, verbose=True,
-            diagnose_kwargs=None, **train_kwargs):
+def babysit(
+    model: Any,
+    loss_function: Callable[..., Any] | None,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    *,
+    num_classes: int | None = None,
+    check_rows: int = 1000,
+    check_reg: float = 1e3,
+    overfit_n: int = 20,
+    overfit_epochs: int = 200,
+    overfit_learning_rate: float = 1e-3,
+    learning_rates: Sequence[float] | None = None,
+    sweep_epochs: int = 3,
+    reg: float = 1e-6,
+    num_epochs: int = 5,
+    batch_size: int = 100,
+    update: str = "sgd",
+    trainer: ClassifierTrainer | None = None,
+    verbose: bool = True,
+    diagnose_kwargs: Mapping[str, Any] | None = None,
+    **train_kwargs: Any,
+) -> BabysitReport:
     """Run the checklist in order and stop at the first failure.
 
     The checks: (1) :func:`check_initial_loss` and (2) :func:`check_regularization` on the
@@ -474,7 +548,9 @@ def babysit(model, loss_function, X_train, y_train, X_val, y_val, *, num_classes
     report.learning_rate_range = sweep.learning_rate_range
     if done(sweep):
         return report
-    lr = math.sqrt(sweep.learning_rate_range[0] * sweep.learning_rate_range[1])
+    # a sweep that passed found a range
+    low, high = cast("tuple[float, float]", sweep.learning_rate_range)
+    lr = math.sqrt(low * high)
     train_kwargs.setdefault("learning_rate_decay", 1.0)
     _, report.best_model, report.stats = _train(
         model, loss_function, X_train, y_train, X_val, y_val, reg, trainer,
@@ -486,5 +562,5 @@ def babysit(model, loss_function, X_train, y_train, X_val, y_val, *, num_classes
         return report
     if verbose:
         print(f"babysit: every check passed; cross-validate learning rates in "
-              f"[{sweep.learning_rate_range[0]:.0e}, {sweep.learning_rate_range[1]:.0e}]")
+              f"[{low:.0e}, {high:.0e}]")
     return report

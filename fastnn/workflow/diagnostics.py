@@ -4,10 +4,13 @@ The implementation behind the public namespace ``fastnn.diagnostics``, which doc
 """
 
 import inspect
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from fastnn._config.backend import ops
 from fastnn._validation import check_float_dtype, check_int
@@ -100,7 +103,7 @@ class ActivationStatistics:
     inputs: np.ndarray | None = field(default=None, repr=False)
     activations: list[np.ndarray] | None = field(default=None, repr=False)
 
-    def lines(self):
+    def lines(self) -> list[str]:
         """The notes' printout, one string per line."""
         out = ["input layer had mean %f and std %f" % (self.input_mean, self.input_std)]
         out += [
@@ -112,14 +115,23 @@ class ActivationStatistics:
     def __str__(self):
         return "\n".join(self.lines())
 
-    def plot(self, path=None, bins=30):
+    def plot(self, path: str | os.PathLike[str] | None = None, bins: int = 30) -> Any:
         """Histogram per layer; see :func:`plot_activation_histograms`."""
         return plot_activation_histograms(self, path=path, bins=bins)
 
 
-def activation_statistics(init, activation="tanh", num_layers=10, hidden_size=500,
-                          num_samples=1000, seed=None, *, dtype=np.float64,
-                          keep_activations=True, verbose=True):
+def activation_statistics(
+    init: float | str | Callable[..., ArrayLike],
+    activation: str = "tanh",
+    num_layers: int = 10,
+    hidden_size: int = 500,
+    num_samples: int = 1000,
+    seed: np.random.Generator | np.random.SeedSequence | int | None = None,
+    *,
+    dtype: DTypeLike = np.float64,
+    keep_activations: bool = True,
+    verbose: bool = True,
+) -> ActivationStatistics:
     """Run the notes' initialization experiment and return per-layer activation statistics.
 
     Parameters
@@ -179,7 +191,11 @@ def activation_statistics(init, activation="tanh", num_layers=10, hidden_size=50
     return result
 
 
-def plot_activation_histograms(stats, path=None, bins=30):
+def plot_activation_histograms(
+    stats: ActivationStatistics,
+    path: str | os.PathLike[str] | None = None,
+    bins: int = 30,
+) -> Any:
     """The lecture's figure: mean and std per layer, then one histogram per layer.
 
     Parameters

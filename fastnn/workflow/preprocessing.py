@@ -139,20 +139,20 @@ class ZeroCenter(_Centering):
         Number of values averaged into each statistic.
     """
 
-    def __init__(self, per_channel=False):
+    def __init__(self, per_channel: bool = False) -> None:
         self.per_channel = per_channel
 
-    def fit(self, X, y=None):
+    def fit(self, X: np.ndarray, y: object = None) -> "ZeroCenter":
         """Learn the mean of X (N, ...) float32/float64. Returns self."""
         self.mean_, _ = self._fit_mean(X, y)
         return self
 
-    def transform(self, X):
+    def transform(self, X: np.ndarray) -> np.ndarray:
         """``X - mean_``, same shape and float dtype as X (a new array)."""
         X = self._check_X(X)
         return X - self.mean_.astype(X.dtype)
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X: np.ndarray) -> np.ndarray:
         """``X + mean_``, undoing :meth:`transform`."""
         X = self._check_X(X)
         return X + self.mean_.astype(X.dtype)
@@ -176,10 +176,10 @@ class Standardize(_Centering):
     n_features_in_, feature_shape_, n_samples_seen_ : as in :class:`ZeroCenter`.
     """
 
-    def __init__(self, per_channel=False):
+    def __init__(self, per_channel: bool = False) -> None:
         self.per_channel = per_channel
 
-    def fit(self, X, y=None):
+    def fit(self, X: np.ndarray, y: object = None) -> "Standardize":
         """Learn mean and standard deviation of X (N, ...). Returns self."""
         self.mean_, self.var_ = self._fit_mean(X, y)
         std = np.sqrt(self.var_)
@@ -188,14 +188,14 @@ class Standardize(_Centering):
         self.scale_ = np.where(constant, 1.0, std)
         return self
 
-    def transform(self, X):
+    def transform(self, X: np.ndarray) -> np.ndarray:
         """``(X - mean_) / scale_``, same shape and float dtype as X."""
         X = self._check_X(X)
         out = X - self.mean_.astype(X.dtype)
         out /= self.scale_.astype(X.dtype)
         return out
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X: np.ndarray) -> np.ndarray:
         """``X * scale_ + mean_``, undoing :meth:`transform`."""
         X = self._check_X(X)
         out = X * self.scale_.astype(X.dtype)
@@ -234,7 +234,12 @@ class PCA(_Transformer):
     n_features_in_ : int
     """
 
-    def __init__(self, n_components=None, whiten=False, eps=1e-5):
+    def __init__(
+        self,
+        n_components: int | float | None = None,
+        whiten: bool = False,
+        eps: float = 1e-5,
+    ) -> None:
         self.n_components = n_components
         self.whiten = whiten
         self.eps = eps
@@ -264,7 +269,7 @@ class PCA(_Transformer):
         ratio = np.cumsum(S) / total
         return int(min(np.searchsorted(ratio, k) + 1, d))
 
-    def fit(self, X, y=None):
+    def fit(self, X: np.ndarray, y: object = None) -> "PCA":
         """Fit on X (N, D) float32/float64 with N >= 1. Returns self."""
         X = self._as_data(X)
         if X.ndim != 2:
@@ -297,7 +302,7 @@ class PCA(_Transformer):
     def _scale(self):
         return np.sqrt(self.explained_variance_ + self._eps)
 
-    def transform(self, X):
+    def transform(self, X: np.ndarray) -> np.ndarray:
         """Project X (M, D) onto the principal axes: (M, k) in X's float dtype."""
         self._check_fitted()
         X = self._as_data(X)
@@ -311,7 +316,7 @@ class PCA(_Transformer):
             Xrot /= self._scale().astype(X.dtype)
         return Xrot
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X: np.ndarray) -> np.ndarray:
         """Map (M, k) components back to (M, D); exact when k = D, else the projection."""
         self._check_fitted()
         X = self._as_data(X)

@@ -4,7 +4,8 @@ The implementation behind the public namespace ``fastnn.search``, which document
 """
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -91,8 +92,18 @@ def _make_jobs(params_list, seed, round_, start):
 
 
 @_with_run_parameters
-def grid_search(train_fn, space, *, num=None, seed=None, n_jobs=1, executor=None,
-                threads_per_trial=1, abort_factor=3.0, verbose=True):
+def grid_search(
+    train_fn: Callable[..., Mapping[str, Any]],
+    space: Mapping[str, Any],
+    *,
+    num: int | None = None,
+    seed: int | None = None,
+    n_jobs: int = 1,
+    executor: Any = None,
+    threads_per_trial: int = 1,
+    abort_factor: float | None = 3.0,
+    verbose: bool = True,
+) -> SearchResult:
     """Train every combination of the values in ``space``.
 
     Parameters
@@ -122,8 +133,18 @@ def grid_search(train_fn, space, *, num=None, seed=None, n_jobs=1, executor=None
 
 
 @_with_run_parameters
-def random_search(train_fn, space, n_trials, *, seed=None, n_jobs=1, executor=None,
-                  threads_per_trial=1, abort_factor=3.0, verbose=True):
+def random_search(
+    train_fn: Callable[..., Mapping[str, Any]],
+    space: Mapping[str, Any],
+    n_trials: int,
+    *,
+    seed: int | None = None,
+    n_jobs: int = 1,
+    executor: Any = None,
+    threads_per_trial: int = 1,
+    abort_factor: float | None = 3.0,
+    verbose: bool = True,
+) -> SearchResult:
     """Train ``n_trials`` configurations sampled from ``space``.
 
     Parameters
@@ -195,9 +216,22 @@ def _check_rounds(rounds, epochs_key):
 
 
 @_with_run_parameters
-def coarse_to_fine(train_fn, space, rounds=((20, 1), (10, 5)), *, top_k=3, margin=0.1,
-                   epochs_key="num_epochs", seed=None, n_jobs=1, executor=None,
-                   threads_per_trial=1, abort_factor=3.0, edge_fraction=0.1, verbose=True):
+def coarse_to_fine(
+    train_fn: Callable[..., Mapping[str, Any]],
+    space: Mapping[str, Any],
+    rounds: Sequence[Any] = ((20, 1), (10, 5)),
+    *,
+    top_k: int = 3,
+    margin: float = 0.1,
+    epochs_key: str = "num_epochs",
+    seed: int | None = None,
+    n_jobs: int = 1,
+    executor: Any = None,
+    threads_per_trial: int = 1,
+    abort_factor: float | None = 3.0,
+    edge_fraction: float = 0.1,
+    verbose: bool = True,
+) -> SearchResult:
     """Random search in rounds, narrowing the ranges around the best trials each time.
 
     The notes' recipe: a few epochs over wide (log) ranges, then narrow each range to the span of

@@ -4,6 +4,7 @@ import math
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastnn.nn.models import FullyConnectedNet, init_two_layer_model, two_layer_net
 from fastnn.nn.trainer import ClassifierTrainer
@@ -135,8 +136,17 @@ class ModelTrainFn:
                 f"fixed={self.fixed})")
 
 
-def make_train_fn(X, y, X_val, y_val, model="two_layer", *, abort_cost_ratio=3.0,
-                  keep_model=False, **fixed):
+def make_train_fn(
+    X: ArrayLike,
+    y: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    model: str = "two_layer",
+    *,
+    abort_cost_ratio: float | None = 3.0,
+    keep_model: bool = False,
+    **fixed: Any,
+) -> ModelTrainFn:
     """Build a ``train_fn`` that trains the two-layer net or a FullyConnectedNet per trial.
 
     Parameters

@@ -20,7 +20,7 @@ _KNOWN_KEYS = frozenset(("val_acc", "train_acc", "epochs", "diverged", *_HISTORY
 
 
 
-def should_abort(cost, first_cost, factor=3.0):
+def should_abort(cost: float, first_cost: float, factor: float = 3.0) -> bool:
     """The notes' early-break rule: True when ``cost`` is not finite or > ``factor`` x the first.
 
     Parameters

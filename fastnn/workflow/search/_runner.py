@@ -11,6 +11,7 @@ import tempfile
 import time
 import traceback as _traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -151,7 +152,10 @@ def _init_worker(threads):
         limits(limits=threads)
 
 
-def require_loky(what="n_jobs > 1", alternative=" (or pass executor=)"):
+def require_loky(
+    what: str = "n_jobs > 1",
+    alternative: str = " (or pass executor=)",
+) -> Callable[..., Any]:
     """loky's ``get_reusable_executor``, or ImportError naming the extra to install."""
     try:
         from joblib.externals.loky import get_reusable_executor
