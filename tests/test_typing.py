@@ -97,3 +97,26 @@ def test_stubs_match_the_compiled_modules(tmp_path):
         pythonpath=site,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_a_strict_user_script_sees_the_public_names(tmp_path):
+    # The public paths and fastnn.X resolve for mypy (no "Cannot find module", no implicit
+    # re-export error under --strict), and their hints reach the user: only the bad call fails.
+    snippet = (
+        "import numpy as np\n"
+        "import fastnn\n"
+        "from fastnn.layers import affine_forward\n"
+        "from fastnn.search import grid_search, loguniform\n"
+        "from fastnn.trainer import ClassifierTrainer\n"
+        "out, cache = affine_forward(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4))\n"
+        "scores = fastnn.relu(out)\n"
+        "fastnn.relu('not an array')\n"
+    )
+    result = run_mypy_tool(
+        "mypy",
+        ["--strict", "--follow-imports", "silent", "--cache-dir", str(tmp_path), "-c", snippet],
+        cwd=tmp_path,
+        pythonpath=str(Path(fastnn.__file__).resolve().parents[1]),
+    )
+    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and 'Argument 1 to "relu"' in errors[0], result.stdout[-4000:]
