@@ -35,7 +35,7 @@ class CheckResult:
     details: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
-    def verdict(self):
+    def verdict(self) -> str:
         """'PASS' or 'FAIL'."""
         return "PASS" if self.passed else "FAIL"
 
@@ -68,11 +68,11 @@ class BabysitReport:
     stats: dict | None = field(default=None, repr=False)
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         return all(r.passed for r in self.results)
 
     @property
-    def failed(self):
+    def failed(self) -> CheckResult | None:
         """The first failed check, or None."""
         return next((r for r in self.results if not r.passed), None)
 
