@@ -1,34 +1,92 @@
-"""The package layout: old import paths of moved modules still work."""
+"""The package layout: the public namespaces re-export their implementation modules' names.
 
+``fastnn.layers``, ``fastnn.search``, ... are small modules at the public paths (NumPy's pattern
+for ``numpy.linalg`` over ``numpy.linalg._linalg``), so static tools see them as well as Python.
+"""
+
+import ast
 import importlib
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import fastnn
+from fastnn._families import FAMILIES
+
+# public namespace -> the module that implements it
+NAMESPACES = {
+    **{f"fastnn.{name}": f"fastnn.nn.{name}"
+       for name in ("layers", "models", "init", "gradcheck", "trainer")},
+    **{f"fastnn.{name}": f"fastnn.workflow.{name}"
+       for name in ("datasets", "preprocessing", "diagnostics", "babysit", "search")},
+}
+PACKAGE_ROOT = Path(fastnn.__file__).resolve().parent
 
 
-@pytest.mark.parametrize("old, new", sorted(fastnn.MOVED_MODULES.items()))
-def test_old_module_path_is_the_moved_module(old, new):
-    moved = importlib.import_module(new)
-    assert importlib.import_module(old) is moved
-    assert getattr(fastnn, old.rsplit(".", 1)[1]) is moved
+@pytest.mark.parametrize("public, impl", sorted(NAMESPACES.items()))
+def test_namespace_reexports_every_public_name_of_its_implementation(public, impl):
+    namespace = importlib.import_module(public)
+    implementation = importlib.import_module(impl)
+    assert namespace is not implementation
+    assert namespace.__all__ == implementation.__all__
+    for name in namespace.__all__:
+        assert getattr(namespace, name) is getattr(implementation, name), name
+    assert getattr(fastnn, public.rsplit(".", 1)[1]) is namespace
+    assert f"``{impl}``" in namespace.__doc__  # says where it is implemented
 
 
-def test_old_paths_of_submodules_and_from_imports():
-    import fastnn.search._runner
-    from fastnn.search._runner import require_loky
-    from fastnn.trainer import ClassifierTrainer
+@pytest.mark.parametrize("public", sorted(NAMESPACES))
+def test_namespace_holds_no_logic(public):
+    path = PACKAGE_ROOT / (public.rsplit(".", 1)[1] + ".py")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstring, *body = tree.body
+    assert isinstance(docstring, ast.Expr) and isinstance(docstring.value, ast.Constant)
+    impl = NAMESPACES[public]
+    for node in body:
+        if isinstance(node, ast.ImportFrom):
+            assert node.module == impl and node.level == 0, ast.dump(node)
+        else:
+            assert isinstance(node, ast.Assign), ast.dump(node)
+            assert [t.id for t in node.targets if isinstance(t, ast.Name)] == ["__all__"]
+            assert isinstance(node.value, ast.List)
 
-    import fastnn.workflow.search._runner
 
-    assert fastnn.search._runner is fastnn.workflow.search._runner
-    assert require_loky is fastnn.workflow.search._runner.require_loky
-    assert ClassifierTrainer is fastnn.nn.trainer.ClassifierTrainer is fastnn.ClassifierTrainer
+@pytest.mark.parametrize("package", ["fastnn.core", "fastnn.reference"])
+def test_kernel_packages_list_every_family_name(package):
+    module = importlib.import_module(package)
+    expected = []
+    for family in FAMILIES:
+        family_module = importlib.import_module(f"{package}.{family}")
+        expected += family_module.__all__
+        for name in family_module.__all__:
+            assert getattr(module, name) is getattr(family_module, name), name
+    assert module.__all__ == expected
+    assert set(module.__all__) <= set(fastnn.__all__)
 
 
-def test_every_loaded_submodule_of_a_moved_package_has_its_old_name():
-    for old, new in fastnn.MOVED_MODULES.items():
-        for name, module in list(sys.modules.items()):
-            if name.startswith(new + "."):
-                assert sys.modules[old + name[len(new):]] is module, name
+def test_public_paths_import_in_a_fresh_interpreter():
+    code = (
+        "import fastnn.layers, fastnn.search, fastnn.trainer\n"
+        "from fastnn.layers import affine_forward\n"
+        "from fastnn.search import grid_search\n"
+        "from fastnn.trainer import ClassifierTrainer\n"
+        "import fastnn.nn.layers, fastnn.workflow.search\n"
+        "assert affine_forward is fastnn.nn.layers.affine_forward\n"
+        "assert grid_search is fastnn.workflow.search.grid_search\n"
+        "assert ClassifierTrainer is fastnn.ClassifierTrainer\n"
+        "assert fastnn.search.__file__.endswith('search.py')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_private_old_paths_are_gone():
+    # The implementation's private modules live under their new paths only.
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("fastnn.search._runner")
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("fastnn.report")
+    assert not hasattr(fastnn, "MOVED_MODULES")

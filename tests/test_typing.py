@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import fastnn
-from fastnn._families import COMPILED_MODULES
+from fastnn._families import COMPILED_MODULES, FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "pyproject.toml"
@@ -29,6 +29,18 @@ PUBLIC_MODULES = [
     "fastnn.diagnostics",
     "fastnn.babysit",
     "fastnn.search",
+]
+# The modules behind them: the namespaces only re-export, so mypy must read these to check code.
+IMPLEMENTATION_MODULES = [
+    *(f"fastnn.core.{name}" for name in FAMILIES),
+    "fastnn.core.threads",
+    *(f"fastnn.reference.{name}" for name in FAMILIES),
+    *(f"fastnn.nn.{name}" for name in ("layers", "models", "init", "gradcheck", "trainer",
+                                       "metrics")),
+    *(f"fastnn.workflow.{name}" for name in ("datasets", "preprocessing", "diagnostics",
+                                             "babysit", "search")),
+    *(f"fastnn.workflow.search.{name}" for name in ("_models", "_result", "_runner", "_space")),
+    *(f"fastnn._config.{name}" for name in ("backend", "threads", "report")),
 ]
 STUB_MODULES = [f"fastnn._kernels.{name}" for name in COMPILED_MODULES]
 
@@ -52,7 +64,8 @@ def run_mypy_tool(tool, args, cwd, pythonpath=None):
 
 
 def test_mypy_accepts_the_public_modules_and_the_stubs(tmp_path):
-    modules = [arg for name in PUBLIC_MODULES + STUB_MODULES for arg in ("-m", name)]
+    modules = [arg for name in PUBLIC_MODULES + IMPLEMENTATION_MODULES + STUB_MODULES
+               for arg in ("-m", name)]
     result = run_mypy_tool(
         "mypy", ["--config-file", str(CONFIG), "--cache-dir", str(tmp_path), *modules], cwd=ROOT
     )
@@ -84,3 +97,26 @@ def test_stubs_match_the_compiled_modules(tmp_path):
         pythonpath=site,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_a_strict_user_script_sees_the_public_names(tmp_path):
+    # The public paths and fastnn.X resolve for mypy (no "Cannot find module", no implicit
+    # re-export error under --strict), and their hints reach the user: only the bad call fails.
+    snippet = (
+        "import numpy as np\n"
+        "import fastnn\n"
+        "from fastnn.layers import affine_forward\n"
+        "from fastnn.search import grid_search, loguniform\n"
+        "from fastnn.trainer import ClassifierTrainer\n"
+        "out, cache = affine_forward(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4))\n"
+        "scores = fastnn.relu(out)\n"
+        "fastnn.relu('not an array')\n"
+    )
+    result = run_mypy_tool(
+        "mypy",
+        ["--strict", "--follow-imports", "silent", "--cache-dir", str(tmp_path), "-c", snippet],
+        cwd=tmp_path,
+        pythonpath=str(Path(fastnn.__file__).resolve().parents[1]),
+    )
+    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and 'Argument 1 to "relu"' in errors[0], result.stdout[-4000:]

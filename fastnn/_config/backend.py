@@ -8,12 +8,13 @@ switches it for the process; ``with backend(name):`` only for the current thread
 
 import os
 import types
+from contextlib import AbstractContextManager
 
 from fastnn._config.threads import Setting
 from fastnn.registry import all_kernels
 
 BACKENDS = ("cython", "numpy")
-_namespaces = {}
+_namespaces: dict[str, types.SimpleNamespace] = {}
 
 
 def _check(name):
@@ -27,23 +28,23 @@ _backend = Setting(
                               or "cython"), _check)
 
 
-def get_backend():
+def get_backend() -> str:
     """Name of the active backend in this thread: ``"cython"`` or ``"numpy"``."""
     return _backend.get()
 
 
-def use_backend(name):
+def use_backend(name: str) -> str:
     """Switch every higher-level component to backend ``name`` (process-wide); returns the
     previous process-wide backend.  Inside ``with backend(other):`` this thread keeps ``other``."""
     return _backend.set(name)
 
 
-def backend(name):
+def backend(name: str) -> AbstractContextManager[str]:
     """Context manager: backend ``name`` for the current thread only, restored on exit."""
     return _backend.override(name)
 
 
-def ops():
+def ops() -> types.SimpleNamespace:
     """Namespace of the active backend's kernels (``ops().relu(x)`` etc.)."""
     name = get_backend()
     namespace = _namespaces.get(name)

@@ -6,6 +6,7 @@ needs a new fact, a key to :func:`config_dict`).
 
 import platform
 import sys
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -26,7 +27,7 @@ def _blas_info():
         return "unknown"
 
 
-def config_dict():
+def config_dict() -> dict[str, Any]:
     """The facts :func:`show_config` prints, as a dict (also used in benchmark headers)."""
     return {
         "fastnn": __version__,
@@ -84,7 +85,7 @@ def _modules(info):
 REPORT_LINES = [_versions, _backend, _threads, _cpu, _modules]
 
 
-def show_config(file=None):
+def show_config(file: TextIO | None = None) -> None:
     """Print version, compiled modules (and whether each has OpenMP), threads, CPU, numpy/BLAS."""
     info = config_dict()
     out = file if file is not None else sys.stdout

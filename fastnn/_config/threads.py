@@ -12,6 +12,7 @@ side by side on a thread pool each keep their own setting and restore it in any 
 import contextlib
 import contextvars
 import os
+from contextlib import AbstractContextManager
 
 from fastnn._config.openmp import loaded_before_fastnn
 from fastnn._validation import check_int
@@ -54,7 +55,7 @@ class Setting:
             self._override.reset(token)
 
 
-def usable_cores():
+def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity where the OS reports it), at least 1."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -92,24 +93,24 @@ def check_thread_count(n, name="number of threads"):
 _threads = Setting("num_threads", _default_num_threads, check_thread_count)
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """Number of threads the kernels use above their size threshold (in this thread)."""
     return _threads.get()
 
 
-def set_num_threads(n):
+def set_num_threads(n: int) -> int:
     """Set the process-wide thread count; -1 means all usable cores. Returns the previous
     process-wide value.  Inside ``with num_threads(m):`` this thread keeps using ``m``."""
     return _threads.set(n)
 
 
-def num_threads(n):
+def num_threads(n: int) -> AbstractContextManager[int]:
     """Context manager: ``with fastnn.num_threads(1): ...`` sets the count for the current
     thread only and restores it on exit.  Threads started inside do not inherit it."""
     return _threads.override(n)
 
 
-def threads_for(work, threshold):
+def threads_for(work: int, threshold: int) -> int:
     """Threads for a call that touches ``work`` elements: 1 below ``threshold``."""
     if work < threshold:
         return 1

@@ -23,7 +23,7 @@ def forward_train(
     rv_out: np.ndarray,
     mean: np.ndarray,
     inv_std: np.ndarray,
-    n_threads: int = 1,
+    n_threads: int,
 ) -> None: ...
 def forward_test(
     x: np.ndarray,
@@ -38,7 +38,7 @@ def forward_test(
     rv: np.ndarray,
     mean: np.ndarray,
     inv_std: np.ndarray,
-    n_threads: int = 1,
+    n_threads: int,
 ) -> None: ...
 def backward(
     dout: np.ndarray,
@@ -54,5 +54,5 @@ def backward(
     train: bool,
     dgamma: np.ndarray,
     dbeta: np.ndarray,
-    n_threads: int = 1,
+    n_threads: int,
 ) -> None: ...

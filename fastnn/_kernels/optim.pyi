@@ -10,8 +10,6 @@ from types import NotImplementedType
 import numpy as np
 
 OPENMP: bool
-TAKE_PARALLEL_THRESHOLD: int
-UPDATE_PARALLEL_THRESHOLD: int
 
 def first_bad_index(idx: np.ndarray, n: int) -> int: ...
 def take_rows(x: np.ndarray, idx: np.ndarray, out: np.ndarray, n_threads: int) -> None: ...

@@ -11,7 +11,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 OPENMP: bool
-PARALLEL_THRESHOLD: int
 
 def loss_gradient(
     x: object, y: object, out: np.ndarray | None, n_threads: int

@@ -32,6 +32,72 @@ The wrapper <-> kernel contract, the same for every family:
   in-place updates).
 """
 
-from fastnn._families import reexport
+# Every family module's public names, written out so that static tools see them
+# (tests/test_layout.py checks this list against each family's __all__).
+from fastnn.core.activations import (
+    elu,
+    elu_backward,
+    leaky_relu,
+    leaky_relu_backward,
+    maxout,
+    maxout_backward,
+    relu,
+    relu_backward,
+    sigmoid,
+    sigmoid_backward,
+    tanh,
+    tanh_backward,
+)
+from fastnn.core.batchnorm import (
+    batchnorm_backward,
+    batchnorm_backward_alt,
+    batchnorm_forward,
+    spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
+)
+from fastnn.core.optim import (
+    adam_update,
+    momentum_update,
+    nesterov_update,
+    rmsprop_update,
+    sgd_update,
+    take_rows,
+)
+from fastnn.core.softmax import (
+    log_softmax,
+    softmax,
+    softmax_loss,
+)
 
-__all__ = reexport(__name__, globals())
+__all__ = [
+    # activations
+    "relu",
+    "relu_backward",
+    "sigmoid",
+    "sigmoid_backward",
+    "tanh",
+    "tanh_backward",
+    "leaky_relu",
+    "leaky_relu_backward",
+    "elu",
+    "elu_backward",
+    "maxout",
+    "maxout_backward",
+    # batchnorm
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "spatial_batchnorm_forward",
+    "spatial_batchnorm_backward",
+    # softmax
+    "softmax",
+    "log_softmax",
+    "softmax_loss",
+    # optim
+    "take_rows",
+    "sgd_update",
+    "momentum_update",
+    "nesterov_update",
+    "rmsprop_update",
+    "adam_update",
+]

@@ -7,7 +7,9 @@ layouts are copied to a contiguous buffer first (same results, one extra pass).
 """
 
 
+
 import numpy as np
+from numpy.typing import NDArray
 
 from fastnn._config import threads_for
 from fastnn._kernels import activations as _ext
@@ -83,7 +85,7 @@ def _binary(op, dout, x, out, alpha=0.0, name="x"):
     return _finish(dst, out)
 
 
-def relu(x, out=None):
+def relu(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """ReLU, ``max(x, 0)`` element-wise; NaN propagates.
 
     x: array of any shape, float32/float64 (ints and bools become float64).
@@ -92,7 +94,11 @@ def relu(x, out=None):
     return _unary(_OP["relu"], x, out)
 
 
-def relu_backward(dout, x, out=None):
+def relu_backward(
+    dout: np.ndarray,
+    x: np.ndarray,
+    out: np.ndarray | None = None,
+) -> NDArray[np.floating]:
     """Gradient of ReLU: dout where x > 0, else 0 (0 at x == 0).
 
     dout, x: arrays of one shape. Returns an array of that shape (``out`` if given).
@@ -100,7 +106,7 @@ def relu_backward(dout, x, out=None):
     return _binary(_OP["relu_backward"], dout, x, out)
 
 
-def sigmoid(x, out=None):
+def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """Logistic sigmoid ``1 / (1 + exp(-x))``, within 4 ulp; never overflows.
 
     sigmoid(-1000) == 0, sigmoid(1000) == 1, NaN propagates.
@@ -109,7 +115,11 @@ def sigmoid(x, out=None):
     return _unary(_OP["sigmoid"], x, out)
 
 
-def sigmoid_backward(dout, y, out=None):
+def sigmoid_backward(
+    dout: np.ndarray,
+    y: np.ndarray,
+    out: np.ndarray | None = None,
+) -> NDArray[np.floating]:
     """Gradient of the sigmoid from its output y = sigmoid(x): ``dout * y * (1 - y)``.
 
     dout, y: arrays of one shape. Returns an array of that shape (``out`` if given).
@@ -117,7 +127,7 @@ def sigmoid_backward(dout, y, out=None):
     return _binary(_OP["sigmoid_backward"], dout, y, out, name="y")
 
 
-def tanh(x, out=None):
+def tanh(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """Hyperbolic tangent, within 4 ulp (tanh(x) == x for tiny x; tanh(-0.0) == -0.0).
 
     x: any shape, float32/float64. Returns x's shape and dtype (``out`` if given).
@@ -125,7 +135,11 @@ def tanh(x, out=None):
     return _unary(_OP["tanh"], x, out)
 
 
-def tanh_backward(dout, y, out=None):
+def tanh_backward(
+    dout: np.ndarray,
+    y: np.ndarray,
+    out: np.ndarray | None = None,
+) -> NDArray[np.floating]:
     """Gradient of tanh from its output y = tanh(x): ``dout * (1 - y * y)``.
 
     dout, y: arrays of one shape. Returns an array of that shape (``out`` if given).
@@ -133,7 +147,11 @@ def tanh_backward(dout, y, out=None):
     return _binary(_OP["tanh_backward"], dout, y, out, name="y")
 
 
-def leaky_relu(x, alpha=0.01, out=None):
+def leaky_relu(
+    x: np.ndarray,
+    alpha: float = 0.01,
+    out: np.ndarray | None = None,
+) -> NDArray[np.floating]:
     """Leaky ReLU: x where x > 0, else ``alpha * x`` (= max(alpha*x, x) for 0 <= alpha <= 1).
 
     x: any shape, float32/float64; alpha: finite real (rounded to x's dtype).
@@ -143,7 +161,12 @@ def leaky_relu(x, alpha=0.01, out=None):
     return _unary(_OP["leaky_relu"], x, out, alpha)
 
 
-def leaky_relu_backward(dout, x, alpha=0.01, out=None):
+def leaky_relu_backward(
+    dout: np.ndarray,
+    x: np.ndarray,
+    alpha: float = 0.01,
+    out: np.ndarray | None = None,
+) -> NDArray[np.floating]:
     """Gradient of leaky ReLU: dout where x > 0, else ``alpha * dout`` (alpha at 0, like
     PyTorch).
 
@@ -153,7 +176,7 @@ def leaky_relu_backward(dout, x, alpha=0.01, out=None):
     return _binary(_OP["leaky_relu_backward"], dout, x, out, alpha)
 
 
-def elu(x, alpha=1.0, out=None):
+def elu(x: np.ndarray, alpha: float = 1.0, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """ELU: x where x > 0, else ``alpha * (exp(x) - 1)``, within 4 ulp; elu(-1000) == -alpha.
 
     x: any shape, float32/float64; alpha: finite real. Returns x's shape and dtype.
@@ -162,7 +185,12 @@ def elu(x, alpha=1.0, out=None):
     return _unary(_OP["elu"], x, out, alpha)
 
 
-def elu_backward(dout, x, alpha=1.0, out=None):
+def elu_backward(
+    dout: np.ndarray,
+    x: np.ndarray,
+    alpha: float = 1.0,
+    out: np.ndarray | None = None,
+) -> NDArray[np.floating]:
     """Gradient of ELU: dout where x > 0, else ``dout * alpha * exp(x)``.
 
     dout, x: arrays of one shape. Returns an array of that shape (``out`` if given).
@@ -171,7 +199,10 @@ def elu_backward(dout, x, alpha=1.0, out=None):
     return _binary(_OP["elu_backward"], dout, x, out, alpha)
 
 
-def maxout(z, out=None):
+def maxout(
+    z: np.ndarray,
+    out: np.ndarray | None = None,
+) -> tuple[NDArray[np.floating], NDArray[np.intp]]:
     """Maxout: the max over the last axis of z and where it is.
 
     z: (..., k) float32/float64 with k >= 1. Returns ``(y, argmax)``: y of shape z.shape[:-1]
@@ -191,7 +222,7 @@ def maxout(z, out=None):
     return _finish(y, out), argmax
 
 
-def maxout_backward(dout, argmax, k):
+def maxout_backward(dout: np.ndarray, argmax: np.ndarray, k: int) -> NDArray[np.floating]:
     """Gradient of maxout: dz of shape dout.shape + (k,), dout at each argmax, zeros elsewhere.
 
     dout: float array; argmax: integer array of dout's shape with values in [0, k).

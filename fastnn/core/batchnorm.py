@@ -8,7 +8,10 @@ in float64.  The backward recomputes xhat from them on the fly, so no normalized
 is kept.
 """
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from fastnn._config import threads_for
 from fastnn._kernels import batchnorm as _ext
@@ -89,7 +92,12 @@ def _backward(dout, cache, ndim, forward_name):
     return dx, dgamma, dbeta
 
 
-def batchnorm_forward(x, gamma, beta, bn_param):
+def batchnorm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    bn_param: dict[str, Any],
+) -> tuple[NDArray[np.floating], Any]:
     """Batch normalization of x (N, D) with scale gamma (D,) and shift beta (D,).
 
     bn_param: dict with ``mode`` ('train' or 'test', required; anything else raises
@@ -109,7 +117,10 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     return _forward(x, gamma, beta, bn_param, mode, eps, momentum)
 
 
-def batchnorm_backward(dout, cache):
+def batchnorm_backward(
+    dout: np.ndarray,
+    cache: Any,
+) -> tuple[NDArray[np.floating], NDArray[np.floating], NDArray[np.floating]]:
     """Gradients of batchnorm_forward: (dx (N, D), dgamma (D,), dbeta (D,)), x's dtype.
 
     Train mode: dx = gamma*inv_std * (dout - mean(dout) - xhat * mean(dout*xhat)) (means over
@@ -118,13 +129,21 @@ def batchnorm_backward(dout, cache):
     return _backward(dout, cache, 2, "batchnorm_forward")
 
 
-def batchnorm_backward_alt(dout, cache):
+def batchnorm_backward_alt(
+    dout: np.ndarray,
+    cache: Any,
+) -> tuple[NDArray[np.floating], NDArray[np.floating], NDArray[np.floating]]:
     """Same as batchnorm_backward (the compiled kernel already is the simplified closed
     form; the step-by-step graph version lives in fastnn.reference)."""
     return _backward(dout, cache, 2, "batchnorm_forward")
 
 
-def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+def spatial_batchnorm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    bn_param: dict[str, Any],
+) -> tuple[NDArray[np.floating], Any]:
     """Batch normalization of images x (N, C, H, W) with statistics per channel over
     (N, H, W); gamma, beta: (C,); bn_param as in batchnorm_forward.
 
@@ -134,6 +153,9 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     return _forward(x, gamma, beta, bn_param, mode, eps, momentum)
 
 
-def spatial_batchnorm_backward(dout, cache):
+def spatial_batchnorm_backward(
+    dout: np.ndarray,
+    cache: Any,
+) -> tuple[NDArray[np.floating], NDArray[np.floating], NDArray[np.floating]]:
     """Gradients (dx (N, C, H, W), dgamma (C,), dbeta (C,)) of spatial_batchnorm_forward."""
     return _backward(dout, cache, 4, "spatial_batchnorm_forward")

@@ -38,7 +38,7 @@ def _rows_view(a):
     return view
 
 
-def take_rows(x, idx, out=None):
+def take_rows(x: np.ndarray, idx: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Rows ``x[idx]``: the minibatch gather.
 
     x: (N, ...) array of any dtype; idx: (M,) integers of any integer dtype, each in
@@ -69,7 +69,7 @@ def take_rows(x, idx, out=None):
     return dst
 
 
-def sgd_update(p, g, lr):
+def sgd_update(p: np.ndarray, g: np.ndarray, lr: float) -> None:
     """In place: ``p -= lr * g``.
 
     p: float32/float64 ndarray (writeable); g: gradient of p's shape and dtype; lr: finite.
@@ -80,7 +80,7 @@ def sgd_update(p, g, lr):
         _ref.sgd_update(p, g, lr)
 
 
-def momentum_update(p, g, v, lr, mu):
+def momentum_update(p: np.ndarray, g: np.ndarray, v: np.ndarray, lr: float, mu: float) -> None:
     """In place: ``v = mu * v - lr * g; p += v``.
 
     p, v: float32/float64 ndarrays of one shape and dtype (writeable); g: gradient like p.
@@ -91,7 +91,7 @@ def momentum_update(p, g, v, lr, mu):
         _ref.momentum_update(p, g, v, lr, mu)
 
 
-def nesterov_update(p, g, v, lr, mu):
+def nesterov_update(p: np.ndarray, g: np.ndarray, v: np.ndarray, lr: float, mu: float) -> None:
     """In place, Nesterov momentum: ``p += mu**2 * v - (1 + mu) * lr * g; v = mu * v - lr * g``.
 
     p, v: float32/float64 ndarrays of one shape and dtype (writeable); g: gradient like p.
@@ -102,7 +102,14 @@ def nesterov_update(p, g, v, lr, mu):
         _ref.nesterov_update(p, g, v, lr, mu)
 
 
-def rmsprop_update(p, g, cache, lr, decay=0.99, eps=1e-8):
+def rmsprop_update(
+    p: np.ndarray,
+    g: np.ndarray,
+    cache: np.ndarray,
+    lr: float,
+    decay: float = 0.99,
+    eps: float = 1e-8,
+) -> None:
     """In place: ``cache = decay * cache + (1 - decay) * g**2; p -= lr * g / sqrt(cache + eps)``.
 
     p, cache: float32/float64 ndarrays of one shape and dtype (writeable); g: gradient like p.
@@ -114,7 +121,17 @@ def rmsprop_update(p, g, cache, lr, decay=0.99, eps=1e-8):
         _ref.rmsprop_update(p, g, cache, lr, decay, eps)
 
 
-def adam_update(p, g, m, v, lr, t, beta1=0.9, beta2=0.999, eps=1e-8):
+def adam_update(
+    p: np.ndarray,
+    g: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    lr: float,
+    t: int,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+) -> None:
     """In place, Adam step ``t`` (1 for the first step) with bias correction.
 
     ``m = beta1 * m + (1 - beta1) * g; v = beta2 * v + (1 - beta2) * g**2;

@@ -14,6 +14,7 @@ stays finite).  The NumPy twin does the same.
 """
 
 import numpy as np
+from numpy.typing import NDArray
 
 from fastnn._config import threads_for
 from fastnn._kernels import softmax as _ext
@@ -40,7 +41,7 @@ def _general(kernel, x, out):
     return out
 
 
-def softmax(x, out=None):
+def softmax(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """Row-wise softmax: probabilities ``exp(x - max) / sum(exp(x - max))``.
 
     x: scores (N, C), N, C >= 1, float32/float64 (integers become float64).
@@ -53,7 +54,7 @@ def softmax(x, out=None):
     return result
 
 
-def log_softmax(x, out=None):
+def log_softmax(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """Row-wise log-probabilities ``x - max - log(sum(exp(x - max)))``.
 
     x: scores (N, C), N, C >= 1, float32/float64 (integers become float64).
@@ -66,7 +67,11 @@ def log_softmax(x, out=None):
     return result
 
 
-def softmax_loss(x, y, out=None):
+def softmax_loss(
+    x: np.ndarray,
+    y: np.ndarray,
+    out: np.ndarray | None = None,
+) -> tuple[float, NDArray[np.floating]]:
     """Mean softmax cross-entropy loss and its gradient, in one pass.
 
     x: scores (N, C), N, C >= 1, float32/float64 (integers become float64).

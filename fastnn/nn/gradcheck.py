@@ -1,11 +1,12 @@
 """Numerical gradient checks with CS231n's semantics (``cs231n/gradient_check.py``).
 
-Each function perturbs ``x`` in place, one element at a time, calls ``f`` and restores the
-element (also when ``f`` raises), so ``f`` may ignore its argument and close over ``x``.
-Use float64 arrays: with float32 and h = 1e-5 the central difference is mostly rounding.
+The implementation behind the public namespace ``fastnn.gradcheck``, which documents it.
 """
 
+from collections.abc import Callable
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastnn.nn.init import as_generator
 
@@ -35,7 +36,12 @@ def _central(f, x, ix, h):
     return plus, minus
 
 
-def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
+def eval_numerical_gradient(
+    f: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    verbose: bool = True,
+    h: float = 1e-5,
+) -> np.ndarray:
     """Central-difference gradient of a scalar function ``f`` at ``x``.
 
     f: callable taking x and returning a scalar.  x: float ndarray (perturbed in place and
@@ -55,7 +61,12 @@ def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
     return grad
 
 
-def eval_numerical_gradient_array(f, x, df, h=1e-5):
+def eval_numerical_gradient_array(
+    f: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    df: np.ndarray,
+    h: float = 1e-5,
+) -> np.ndarray:
     """Numerical gradient of ``sum(f(x) * df)`` at ``x`` for an array-valued ``f``.
 
     df: upstream gradient, shaped like f(x).  Returns an array like x.
@@ -71,7 +82,15 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     return grad
 
 
-def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, rng=None, verbose=True):
+def grad_check_sparse(
+    f: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    analytic_grad: np.ndarray,
+    num_checks: int = 10,
+    h: float = 1e-5,
+    rng: np.random.Generator | np.random.RandomState | np.random.SeedSequence | int | None = None,
+    verbose: bool = True,
+) -> list[float]:
     """Compare ``analytic_grad`` with central differences of scalar ``f`` at ``num_checks``
     random elements of x, printing ``numerical: %f analytic: %f, relative error: %e``.
 
@@ -99,7 +118,7 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, rng=None, verb
     return errors
 
 
-def rel_error(x, y):
+def rel_error(x: ArrayLike, y: ArrayLike) -> float:
     """Maximum relative error ``max(|x - y| / max(1e-8, |x| + |y|))``."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)

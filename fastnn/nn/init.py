@@ -1,22 +1,28 @@
 """Weight initializers from the lecture notes (section 4): zeros, small random, Xavier, He.
 
-Every initializer returns a new (fan_in, fan_out) array (``zeros`` also makes bias vectors)
-drawn from ``rng`` (a ``numpy.random.Generator``, an int seed, or None for fresh entropy).
-NumPy's global random state is never used.
+The implementation behind the public namespace ``fastnn.init``, which documents it.
 """
 
 import functools
 import math
+from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fastnn._validation import check_float_dtype, check_int, check_scalar, warn_caller
 
 __all__ = ["zeros", "small_random", "xavier", "he", "as_generator", "INITIALIZERS", "ALIASES",
            "NAMES"]
 
+# What the ``rng`` arguments accept (see :func:`as_generator`).
+RandomSource = np.random.Generator | np.random.RandomState | np.random.SeedSequence | int | None
 
-def as_generator(rng=None, seed=None):
+
+def as_generator(
+    rng: np.random.Generator | np.random.RandomState | np.random.SeedSequence | int | None = None,
+    seed: np.random.Generator | np.random.SeedSequence | int | None = None,
+) -> np.random.Generator:
     """A ``numpy.random.Generator`` from ``rng`` or ``seed`` (give at most one).
 
     Accepts None (fresh OS entropy), an int or ``SeedSequence`` seed, a ``Generator`` (used
@@ -46,7 +52,12 @@ def _normal(rng, shape, std, dtype):
     return w.astype(dtype, copy=False)
 
 
-def zeros(fan_in, fan_out=None, dtype=np.float32, rng=None):
+def zeros(
+    fan_in: int,
+    fan_out: int | None = None,
+    dtype: DTypeLike = np.float32,
+    rng: np.random.Generator | np.random.RandomState | np.random.SeedSequence | int | None = None,
+) -> np.ndarray:
     """All-zero weights (fan_in, fan_out), or a bias vector (fan_in,) when fan_out is None.
 
     Warns (UserWarning) for a weight matrix: every neuron of the layer would compute the
@@ -64,7 +75,13 @@ def zeros(fan_in, fan_out=None, dtype=np.float32, rng=None):
     return np.zeros(shape, dtype=dt)
 
 
-def small_random(fan_in, fan_out, scale=0.01, dtype=np.float32, rng=None):
+def small_random(
+    fan_in: int,
+    fan_out: int,
+    scale: float = 0.01,
+    dtype: DTypeLike = np.float32,
+    rng: np.random.Generator | np.random.RandomState | np.random.SeedSequence | int | None = None,
+) -> np.ndarray:
     """``scale * randn(fan_in, fan_out)``: fine for shallow nets, but in deep nets the
     activations shrink towards zero layer after layer (the notes' first experiment)."""
     scale = check_scalar(scale, "scale", minimum=0)
@@ -72,7 +89,14 @@ def small_random(fan_in, fan_out, scale=0.01, dtype=np.float32, rng=None):
     return _normal(rng, shape, scale, check_float_dtype(dtype))
 
 
-def xavier(fan_in, fan_out, glorot=False, uniform=False, dtype=np.float32, rng=None):
+def xavier(
+    fan_in: int,
+    fan_out: int,
+    glorot: bool = False,
+    uniform: bool = False,
+    dtype: DTypeLike = np.float32,
+    rng: np.random.Generator | np.random.RandomState | np.random.SeedSequence | int | None = None,
+) -> np.ndarray:
     """Xavier initialization: variance 1 / fan_in, i.e. ``randn(fan_in, fan_out) / sqrt(fan_in)``.
 
     glorot: use variance 2 / (fan_in + fan_out) (Glorot & Bengio 2010) instead.
@@ -89,14 +113,19 @@ def xavier(fan_in, fan_out, glorot=False, uniform=False, dtype=np.float32, rng=N
     return _normal(rng, (fan_in, fan_out), math.sqrt(var), dt)
 
 
-def he(fan_in, fan_out, dtype=np.float32, rng=None):
+def he(
+    fan_in: int,
+    fan_out: int,
+    dtype: DTypeLike = np.float32,
+    rng: np.random.Generator | np.random.RandomState | np.random.SeedSequence | int | None = None,
+) -> np.ndarray:
     """He initialization for ReLU nets: ``randn(fan_in, fan_out) * sqrt(2 / fan_in)``
     (ReLU halves the variance, so Xavier's 1 / fan_in is doubled)."""
     fan_in, fan_out = check_int(fan_in, "fan_in"), check_int(fan_out, "fan_out")
     return _normal(rng, (fan_in, fan_out), math.sqrt(2.0 / fan_in), check_float_dtype(dtype))
 
 
-INITIALIZERS = {
+INITIALIZERS: dict[str, Callable[..., np.ndarray]] = {
     "he": he,
     "xavier": xavier,
     "glorot": functools.partial(xavier, glorot=True),

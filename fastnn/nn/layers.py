@@ -1,10 +1,11 @@
 """CS231n-compatible layer functions on fastnn's kernels.
 
-Drop-in for ``cs231n/layers.py`` and ``cs231n/layer_utils.py``: every ``*_forward`` returns
-``(out, cache)`` and every ``*_backward(dout, cache)`` returns the input gradient(s).
-Kernels are looked up on the active backend (``fastnn.use_backend``), so the same layer code
-runs on the compiled core or on the NumPy reference twins.  Matrix products use BLAS.
+The implementation behind the public namespace ``fastnn.layers``, which documents it.
 """
+
+from typing import Any
+
+import numpy as np
 
 from fastnn._config.backend import ops
 
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 
-def affine_forward(x, w, b):
+def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, Any]:
     """out = x.reshape(N, D) @ w + b for x (N, d_1, ..., d_k), w (D, M), b (M,)."""
     x2 = x.reshape(x.shape[0], -1)
     if x2.shape[1] != w.shape[0]:
@@ -34,7 +35,7 @@ def affine_forward(x, w, b):
     return out, (x, w)
 
 
-def affine_backward(dout, cache):
+def affine_backward(dout: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Returns (dx, dw, db) for affine_forward."""
     x, w = cache
     x2 = x.reshape(x.shape[0], -1)
@@ -44,61 +45,61 @@ def affine_backward(dout, cache):
     return dx, dw, db
 
 
-def relu_forward(x):
+def relu_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
     """ReLU layer: (max(x, 0), cache)."""
     return ops().relu(x), x
 
 
-def relu_backward(dout, cache):
+def relu_backward(dout: np.ndarray, cache: Any) -> np.ndarray:
     """dx = dout where x > 0, else 0."""
     return ops().relu_backward(dout, cache)
 
 
-def sigmoid_forward(x):
+def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
     """Sigmoid layer: (sigmoid(x), cache)."""
     y = ops().sigmoid(x)
     return y, y
 
 
-def sigmoid_backward(dout, cache):
+def sigmoid_backward(dout: np.ndarray, cache: Any) -> np.ndarray:
     """dx = dout * y * (1 - y)."""
     return ops().sigmoid_backward(dout, cache)
 
 
-def tanh_forward(x):
+def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
     """tanh layer: (tanh(x), cache)."""
     y = ops().tanh(x)
     return y, y
 
 
-def tanh_backward(dout, cache):
+def tanh_backward(dout: np.ndarray, cache: Any) -> np.ndarray:
     """dx = dout * (1 - y**2)."""
     return ops().tanh_backward(dout, cache)
 
 
-def leaky_relu_forward(x, alpha=0.01):
+def leaky_relu_forward(x: np.ndarray, alpha: float = 0.01) -> tuple[np.ndarray, Any]:
     """Leaky ReLU layer, max(alpha * x, x): (out, cache)."""
     return ops().leaky_relu(x, alpha), (x, alpha)
 
 
-def leaky_relu_backward(dout, cache):
+def leaky_relu_backward(dout: np.ndarray, cache: Any) -> np.ndarray:
     """dx = dout where x > 0, else alpha * dout."""
     x, alpha = cache
     return ops().leaky_relu_backward(dout, x, alpha)
 
 
-def elu_forward(x, alpha=1.0):
+def elu_forward(x: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, Any]:
     """ELU layer: (x if x > 0 else alpha * (exp(x) - 1), cache)."""
     return ops().elu(x, alpha), (x, alpha)
 
 
-def elu_backward(dout, cache):
+def elu_backward(dout: np.ndarray, cache: Any) -> np.ndarray:
     """dx = dout where x > 0, else dout * alpha * exp(x)."""
     x, alpha = cache
     return ops().elu_backward(dout, x, alpha)
 
 
-def maxout_forward(x, w, b):
+def maxout_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, Any]:
     """Maxout layer: out[n, h] = max_j (x[n] @ w[:, h, j] + b[h, j]).
 
     x: (N, D) (or (N, d_1, ..., d_k) flattened to D), w: (D, H, k), b: (H, k).
@@ -113,7 +114,7 @@ def maxout_forward(x, w, b):
     return out, (x, w, argmax)
 
 
-def maxout_backward(dout, cache):
+def maxout_backward(dout: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Returns (dx, dw, db) for maxout_forward: each gradient goes to its winning piece."""
     x, w, argmax = cache
     d, h, k = w.shape
@@ -122,50 +123,73 @@ def maxout_backward(dout, cache):
     return dx, dw.reshape(d, h, k), db.reshape(h, k)
 
 
-def batchnorm_forward(x, gamma, beta, bn_param):
+def batchnorm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    bn_param: dict[str, Any],
+) -> tuple[np.ndarray, Any]:
     """Batch normalization of x (N, D); see fastnn.batchnorm_forward."""
     return ops().batchnorm_forward(x, gamma, beta, bn_param)
 
 
-def batchnorm_backward(dout, cache):
+def batchnorm_backward(dout: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Returns (dx, dgamma, dbeta)."""
     return ops().batchnorm_backward(dout, cache)
 
 
-def batchnorm_backward_alt(dout, cache):
+def batchnorm_backward_alt(
+    dout: np.ndarray,
+    cache: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Same results as batchnorm_backward (simplified closed form)."""
     return ops().batchnorm_backward_alt(dout, cache)
 
 
-def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+def spatial_batchnorm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    bn_param: dict[str, Any],
+) -> tuple[np.ndarray, Any]:
     """Batch normalization of x (N, C, H, W) with per-channel statistics."""
     return ops().spatial_batchnorm_forward(x, gamma, beta, bn_param)
 
 
-def spatial_batchnorm_backward(dout, cache):
+def spatial_batchnorm_backward(
+    dout: np.ndarray,
+    cache: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Returns (dx, dgamma, dbeta)."""
     return ops().spatial_batchnorm_backward(dout, cache)
 
 
-def softmax_loss(x, y):
+def softmax_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Softmax cross-entropy: (loss, dx) for scores x (N, C) and labels y (N,)."""
     return ops().softmax_loss(x, y)
 
 
-def affine_relu_forward(x, w, b):
+def affine_relu_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, Any]:
     """Affine followed by ReLU: (out, cache)."""
     a, fc_cache = affine_forward(x, w, b)
     out, relu_cache = relu_forward(a)
     return out, (fc_cache, relu_cache)
 
 
-def affine_relu_backward(dout, cache):
+def affine_relu_backward(dout: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Returns (dx, dw, db) for affine_relu_forward."""
     fc_cache, relu_cache = cache
     return affine_backward(relu_backward(dout, relu_cache), fc_cache)
 
 
-def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
+def affine_bn_relu_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    bn_param: dict[str, Any],
+) -> tuple[np.ndarray, Any]:
     """Affine, batch normalization, ReLU: (out, cache)."""
     a, fc_cache = affine_forward(x, w, b)
     an, bn_cache = batchnorm_forward(a, gamma, beta, bn_param)
@@ -173,7 +197,10 @@ def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
     return out, (fc_cache, bn_cache, relu_cache)
 
 
-def affine_bn_relu_backward(dout, cache):
+def affine_bn_relu_backward(
+    dout: np.ndarray,
+    cache: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Returns (dx, dw, db, dgamma, dbeta) for affine_bn_relu_forward."""
     fc_cache, bn_cache, relu_cache = cache
     dan = relu_backward(dout, relu_cache)

@@ -1,8 +1,6 @@
 """Models: the lecture notes' two-layer net (section 6) and a deeper fully-connected net.
 
-Both are built on :mod:`fastnn.nn.layers`, so ``fastnn.use_backend("numpy")`` switches them to
-the NumPy reference kernels.  They compute in the dtype of their parameters: float32
-parameters with float32 data stay float32 throughout.
+The implementation behind the public namespace ``fastnn.models``, which documents it.
 
 The first layer's input gradient is never needed, so its backward pass computes only the
 weight and bias gradients (one GEMM of the three an affine layer's backward would cost).
@@ -10,20 +8,29 @@ weight and bias gradients (one GEMM of the three an affine layer's backward woul
 
 import functools
 import numbers
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
-from fastnn.nn import layers
 from fastnn._config.backend import ops
 from fastnn._config.threads import num_threads
 from fastnn._validation import check_float_dtype, check_int, check_scalar
+from fastnn.nn import layers
 from fastnn.nn.init import INITIALIZERS, as_generator, small_random, zeros
 
 __all__ = ["init_two_layer_model", "two_layer_net", "FullyConnectedNet"]
 
 
-def init_two_layer_model(input_size, hidden_size, output_size, dtype=np.float64, rng=None,
-                         seed=None):
+def init_two_layer_model(
+    input_size: int,
+    hidden_size: int,
+    output_size: int,
+    dtype: DTypeLike = np.float64,
+    rng: np.random.Generator | np.random.RandomState | np.random.SeedSequence | int | None = None,
+    seed: np.random.Generator | np.random.SeedSequence | int | None = None,
+) -> dict[str, np.ndarray]:
     """The notes' two-layer model: weights ``0.0001 * randn``, biases zero.
 
     Returns a dict with ``W1`` (input_size, hidden_size), ``b1`` (hidden_size,),
@@ -76,7 +83,10 @@ def _l2(model, names, reg):
     return 0.5 * reg * total
 
 
-def _between_gemms(function):
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _between_gemms(function: _F) -> _F:
     """Run a model's kernels on one thread: they sit between BLAS matrix products, which
     already use the cores.  An OpenMP team there costs more than it saves (its idle threads
     spin while BLAS wants the cores; measurements in docs/perf_notes_layout.md).  The matrix
@@ -85,11 +95,16 @@ def _between_gemms(function):
     def on_one_thread(*args, **kwargs):
         with num_threads(1):
             return function(*args, **kwargs)
-    return on_one_thread
+    return cast(_F, on_one_thread)
 
 
 @_between_gemms
-def two_layer_net(X, model, y=None, reg=0.0):
+def two_layer_net(
+    X: ArrayLike,
+    model: dict[str, np.ndarray],
+    y: np.ndarray | None = None,
+    reg: float = 0.0,
+) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
     """The notes' two-layer net: affine - ReLU - affine - softmax.
 
     X: (N, D) (or (N, d1, ..., dk), flattened), converted to the model's dtype.
@@ -150,9 +165,19 @@ class FullyConnectedNet:
     bn_params : list of dicts holding each batchnorm layer's mode and running statistics.
     """
 
-    def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, activation="relu",
-                 weight_init="he", batchnorm=False, reg=0.0, dtype=np.float32, seed=None,
-                 maxout_pieces=2):
+    def __init__(
+        self,
+        hidden_dims: Sequence[int],
+        input_dim: int = 3 * 32 * 32,
+        num_classes: int = 10,
+        activation: str = "relu",
+        weight_init: str | float = "he",
+        batchnorm: bool = False,
+        reg: float = 0.0,
+        dtype: DTypeLike = np.float32,
+        seed: np.random.Generator | np.random.SeedSequence | int | None = None,
+        maxout_pieces: int = 2,
+    ) -> None:
         if activation not in _ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of "
                              f"{', '.join(_ACTIVATIONS)}")
@@ -212,7 +237,11 @@ class FullyConnectedNet:
         return getattr(layers, f"{self.activation}_backward")(dout, cache)
 
     @_between_gemms
-    def loss(self, X, y=None):
+    def loss(
+        self,
+        X: ArrayLike,
+        y: np.ndarray | None = None,
+    ) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
         """Scores (N, C) when y is None (batchnorm in test mode), else ``(loss, grads)``.
 
         X: (N, input_dim) or (N, d1, ..., dk), converted to the model's dtype.
@@ -262,10 +291,10 @@ class FullyConnectedNet:
                 grads[name] += self.reg * self.params[name]
         return loss, grads
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted class of each row of X (N,)."""
-        return np.argmax(self.loss(X), axis=1)
+        return np.argmax(cast(np.ndarray, self.loss(X)), axis=1)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities (N, C), the softmax of the scores, in the model's dtype."""
-        return ops().softmax(self.loss(X))
+        return ops().softmax(cast(np.ndarray, self.loss(X)))

@@ -1,16 +1,7 @@
 """ClassifierTrainer: the lecture notes' training loop (section 6, "babysitting the learning
 process").
 
-``ClassifierTrainer().train(X, y, X_val, y_val, model, loss_function, ...)`` runs minibatch
-(or full-batch) gradient descent with one of the update rules in :data:`UPDATES`, decays
-the learning rate after every epoch, tracks train/validation accuracy, keeps a deep copy
-of the best model, and stops at once when the cost becomes NaN or inf.
-
-Speed notes: the minibatch is gathered into one preallocated buffer per run
-(``take_rows``) and the update rules are the backend's in-place kernels (``sgd_update``,
-``momentum_update``, ...: one fused pass per parameter on the compiled core), so an
-iteration allocates only what the loss function itself allocates (plus, on the NumPy
-backend, the twins' scratch products).
+The implementation behind the public namespace ``fastnn.trainer``, which documents it.
 
 Threads: during training fastnn's own kernels run on one thread and the BLAS GEMMs use
 BLAS's threads.  The kernels sit between GEMMs, and an OpenMP parallel region leaves its
@@ -21,13 +12,15 @@ docs/perf_notes_layout.md).
 
 import copy
 import math
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 
 from fastnn._config.backend import ops
 from fastnn._config.threads import num_threads
 from fastnn._validation import check_int, check_labels, check_param, check_scalar
-from fastnn.nn.init import as_generator
+from fastnn.nn.init import RandomSource, as_generator
 from fastnn.nn.metrics import correct_count
 from fastnn.nn.models import is_object_model
 
@@ -126,10 +119,29 @@ def _num_classes(scores):
 class ClassifierTrainer:
     """The lecture notes' trainer for classifiers (CS231n's ``ClassifierTrainer``)."""
 
-    def train(self, X, y, X_val, y_val, model, loss_function=None, reg=0.0,
-              learning_rate=1e-2, momentum=0.0, learning_rate_decay=0.95, update="momentum",
-              sample_batches=True, num_epochs=30, batch_size=100, acc_frequency=None,
-              verbose=False, *, seed=None, rng=None, abort_cost_ratio=None):
+    def train(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_val: np.ndarray,
+        y_val: np.ndarray,
+        model: Any,
+        loss_function: Callable[..., Any] | None = None,
+        reg: float = 0.0,
+        learning_rate: float = 1e-2,
+        momentum: float = 0.0,
+        learning_rate_decay: float = 0.95,
+        update: str = "momentum",
+        sample_batches: bool = True,
+        num_epochs: int = 30,
+        batch_size: int = 100,
+        acc_frequency: int | None = None,
+        verbose: bool = False,
+        *,
+        seed: np.random.Generator | np.random.SeedSequence | int | None = None,
+        rng: RandomSource = None,
+        abort_cost_ratio: float | None = None,
+    ) -> tuple[Any, dict[str, Any]]:
         """Optimize ``model`` on (X, y); returns ``(best_model, stats)``.
 
         Parameters
@@ -199,8 +211,9 @@ class ClassifierTrainer:
             if not isinstance(params, dict):
                 raise TypeError(f"model must be a dict of parameter arrays, got "
                                 f"{type(model).__name__}")
-            batch_loss = lambda Xb, yb: loss_function(Xb, model, yb, reg)  # noqa: E731
-            scores_of = lambda Xb: loss_function(Xb, model)  # noqa: E731
+            dict_loss = cast("Callable[..., Any]", loss_function)  # not an object model: given
+            batch_loss = lambda Xb, yb: dict_loss(Xb, model, yb, reg)  # noqa: E731
+            scores_of = lambda Xb: dict_loss(Xb, model)  # noqa: E731
         for name, p in params.items():
             check_param(p, f"model parameter {name!r}")
         # Labels the scores cannot match would only lower the accuracies: check them now,
@@ -233,8 +246,9 @@ class ClassifierTrainer:
         optimizer = _Optimizer(update, momentum)
         best_model = copy.deepcopy(model)
         best_val_acc = -1.0
-        stats = {"loss_history": [], "train_acc_history": [], "val_acc_history": [],
-                 "lr_history": [], "diverged": False, "stop_reason": None}
+        stats: dict[str, Any] = {"loss_history": [], "train_acc_history": [],
+                                 "val_acc_history": [], "lr_history": [], "diverged": False,
+                                 "stop_reason": None}
         first_cost = None
         epoch = 0
         # Overflow/invalid warnings are expected when a run diverges; the cost check below

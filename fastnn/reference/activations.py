@@ -5,6 +5,7 @@ compiled path they return IEEE results silently (an inf times 0 is NaN, no warni
 """
 
 import numpy as np
+from numpy.typing import NDArray
 
 from fastnn._validation import as_float_array, check_out, check_scalar, same_float_arrays
 from fastnn.checks.activations import check_maxout_backward_input, check_maxout_input
@@ -42,46 +43,62 @@ def _binary_input(dout, x, out, name="x"):
     return dout, x
 
 
-def relu(x, out=None):
+def relu(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """max(x, 0) element-wise; NaN propagates."""
     x = _unary_input(x, out)
     return _finish(np.where(x < 0, x.dtype.type(0), x), out)
 
 
-def relu_backward(dout, x, out=None):
+def relu_backward(
+    dout: np.ndarray,
+    x: np.ndarray,
+    out: np.ndarray | None = None,
+) -> NDArray[np.floating]:
     """dout where x > 0, else 0."""
     dout, x = _binary_input(dout, x, out)
     return _finish(np.where(x > 0, dout, x.dtype.type(0)), out)
 
 
-def sigmoid(x, out=None):
+def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """1 / (1 + exp(-x)), evaluated through e = exp(-|x|) so that exp never overflows."""
     x = _unary_input(x, out)
     e = np.exp(-np.abs(x))
     return _finish(np.where(x < 0, e, x.dtype.type(1)) / (1 + e), out)
 
 
-def sigmoid_backward(dout, y, out=None):
+def sigmoid_backward(
+    dout: np.ndarray,
+    y: np.ndarray,
+    out: np.ndarray | None = None,
+) -> NDArray[np.floating]:
     """dout * y * (1 - y), where y = sigmoid(x)."""
     dout, y = _binary_input(dout, y, out, "y")
     with np.errstate(invalid="ignore", over="ignore"):
         return _finish(dout * y * (1 - y), out)
 
 
-def tanh(x, out=None):
+def tanh(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """Hyperbolic tangent."""
     x = _unary_input(x, out)
     return _finish(np.tanh(x), out)
 
 
-def tanh_backward(dout, y, out=None):
+def tanh_backward(
+    dout: np.ndarray,
+    y: np.ndarray,
+    out: np.ndarray | None = None,
+) -> NDArray[np.floating]:
     """dout * (1 - y * y), where y = tanh(x)."""
     dout, y = _binary_input(dout, y, out, "y")
     with np.errstate(invalid="ignore", over="ignore"):
         return _finish(dout * (1 - y * y), out)
 
 
-def leaky_relu(x, alpha=0.01, out=None):
+def leaky_relu(
+    x: np.ndarray,
+    alpha: float = 0.01,
+    out: np.ndarray | None = None,
+) -> NDArray[np.floating]:
     """x where x > 0, else alpha * x (= max(alpha * x, x) for 0 <= alpha <= 1)."""
     alpha = check_scalar(alpha, "alpha")
     x = _unary_input(x, out)
@@ -89,7 +106,12 @@ def leaky_relu(x, alpha=0.01, out=None):
         return _finish(np.where(x > 0, x, x.dtype.type(alpha) * x), out)
 
 
-def leaky_relu_backward(dout, x, alpha=0.01, out=None):
+def leaky_relu_backward(
+    dout: np.ndarray,
+    x: np.ndarray,
+    alpha: float = 0.01,
+    out: np.ndarray | None = None,
+) -> NDArray[np.floating]:
     """dout where x > 0, else alpha * dout."""
     alpha = check_scalar(alpha, "alpha")
     dout, x = _binary_input(dout, x, out)
@@ -97,7 +119,7 @@ def leaky_relu_backward(dout, x, alpha=0.01, out=None):
         return _finish(np.where(x > 0, dout, x.dtype.type(alpha) * dout), out)
 
 
-def elu(x, alpha=1.0, out=None):
+def elu(x: np.ndarray, alpha: float = 1.0, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """x where x > 0, else alpha * (exp(x) - 1) (computed with expm1)."""
     alpha = check_scalar(alpha, "alpha")
     x = _unary_input(x, out)
@@ -106,7 +128,12 @@ def elu(x, alpha=1.0, out=None):
         return _finish(np.where(x > 0, x, neg), out)
 
 
-def elu_backward(dout, x, alpha=1.0, out=None):
+def elu_backward(
+    dout: np.ndarray,
+    x: np.ndarray,
+    alpha: float = 1.0,
+    out: np.ndarray | None = None,
+) -> NDArray[np.floating]:
     """dout where x > 0, else dout * alpha * exp(x)."""
     alpha = check_scalar(alpha, "alpha")
     dout, x = _binary_input(dout, x, out)
@@ -115,7 +142,10 @@ def elu_backward(dout, x, alpha=1.0, out=None):
         return _finish(np.where(x > 0, dout, neg), out)
 
 
-def maxout(z, out=None):
+def maxout(
+    z: np.ndarray,
+    out: np.ndarray | None = None,
+) -> tuple[NDArray[np.floating], NDArray[np.intp]]:
     """Max over the last axis of z (..., k) and its first argmax (the first NaN wins).
 
     Returns (y of shape z.shape[:-1] and z's dtype, argmax intp of the same shape).
@@ -128,7 +158,7 @@ def maxout(z, out=None):
     return _finish(y, out), argmax
 
 
-def maxout_backward(dout, argmax, k):
+def maxout_backward(dout: np.ndarray, argmax: np.ndarray, k: int) -> NDArray[np.floating]:
     """dz of shape dout.shape + (k,): dout routed to each argmax, zeros elsewhere."""
     dout, argmax, k = check_maxout_backward_input(dout, argmax, k)
     dz = np.zeros(dout.shape + (k,), dout.dtype)

@@ -1,7 +1,9 @@
 """NumPy reference batch normalization (twins of fastnn.core.batchnorm), CS231n conventions."""
 
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from fastnn._validation import as_float_array
 from fastnn.checks.batchnorm import check_forward_inputs, warn_single_value
@@ -15,7 +17,12 @@ __all__ = [
 ]
 
 
-def batchnorm_forward(x, gamma, beta, bn_param):
+def batchnorm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    bn_param: dict[str, Any],
+) -> tuple[NDArray[np.floating], Any]:
     """Batch normalization of x (N, D) with scale gamma (D,) and shift beta (D,).
 
     bn_param: dict with ``mode`` ('train' or 'test', required), ``eps`` (1e-5),
@@ -62,7 +69,10 @@ def _unpack(dout, cache):
             cache["inv_std"].astype(np.float64), cache["mode"], xhat.dtype)
 
 
-def batchnorm_backward(dout, cache):
+def batchnorm_backward(
+    dout: np.ndarray,
+    cache: Any,
+) -> tuple[NDArray[np.floating], NDArray[np.floating], NDArray[np.floating]]:
     """Gradients (dx (N, D), dgamma (D,), dbeta (D,)) of batchnorm_forward, step by step
     through the computational graph."""
     dout, xhat, gamma, inv_std, mode, dtype = _unpack(dout, cache)
@@ -84,7 +94,10 @@ def batchnorm_backward(dout, cache):
     return dx.astype(dtype), dgamma.astype(dtype), dbeta.astype(dtype)
 
 
-def batchnorm_backward_alt(dout, cache):
+def batchnorm_backward_alt(
+    dout: np.ndarray,
+    cache: Any,
+) -> tuple[NDArray[np.floating], NDArray[np.floating], NDArray[np.floating]]:
     """Same as batchnorm_backward, by the simplified closed form
     dx = inv_std / N * (N*dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))."""
     dout, xhat, gamma, inv_std, mode, dtype = _unpack(dout, cache)
@@ -100,7 +113,12 @@ def batchnorm_backward_alt(dout, cache):
     return dx.astype(dtype), dgamma.astype(dtype), dbeta.astype(dtype)
 
 
-def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+def spatial_batchnorm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    bn_param: dict[str, Any],
+) -> tuple[NDArray[np.floating], Any]:
     """Batch normalization of images x (N, C, H, W) with per-channel statistics over
     (N, H, W); gamma, beta: (C,); bn_param as in batchnorm_forward. Returns (out, cache)."""
     x, gamma, beta, _, _, _ = check_forward_inputs(x, gamma, beta, bn_param, ndim=4)
@@ -110,7 +128,10 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     return out.reshape(n, h, w, c).transpose(0, 3, 1, 2), (cache, x.shape)
 
 
-def spatial_batchnorm_backward(dout, cache):
+def spatial_batchnorm_backward(
+    dout: np.ndarray,
+    cache: Any,
+) -> tuple[NDArray[np.floating], NDArray[np.floating], NDArray[np.floating]]:
     """Gradients (dx (N, C, H, W), dgamma (C,), dbeta (C,)) of spatial_batchnorm_forward."""
     if not (isinstance(cache, tuple) and len(cache) == 2 and isinstance(cache[0], dict)):
         raise TypeError("cache must come from fastnn.reference.spatial_batchnorm_forward "

@@ -1,4 +1,6 @@
-"""NumPy reference softmax, log-softmax and softmax cross-entropy loss (twins of fastnn.core.softmax).
+"""NumPy reference softmax, log-softmax and softmax cross-entropy loss.
+
+The twins of fastnn.core.softmax.
 
 Everything is computed in float64 (the oracle should be more accurate than the kernel) and
 cast to the scores' dtype at the end.  Non-finite scores: a row with NaN or +inf (or only
@@ -7,6 +9,7 @@ makes the loss +inf.
 """
 
 import numpy as np
+from numpy.typing import NDArray
 
 from fastnn._validation import check_labels, check_out, check_scores
 
@@ -43,7 +46,7 @@ def _finish(result, dtype, out):
     return out
 
 
-def log_softmax(x, out=None):
+def log_softmax(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """Row-wise log-probabilities of scores x (N, C): x - max - log(sum(exp(x - max)))."""
     x = check_scores(x)
     if out is not None:
@@ -54,7 +57,7 @@ def log_softmax(x, out=None):
     return _finish(result, x.dtype, out)
 
 
-def softmax(x, out=None):
+def softmax(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """Row-wise probabilities of scores x (N, C), same dtype."""
     x = check_scores(x)
     if out is not None:
@@ -65,7 +68,11 @@ def softmax(x, out=None):
     return _finish(result, x.dtype, out)
 
 
-def softmax_loss(x, y, out=None):
+def softmax_loss(
+    x: np.ndarray,
+    y: np.ndarray,
+    out: np.ndarray | None = None,
+) -> tuple[float, NDArray[np.floating]]:
     """Mean softmax cross-entropy and its gradient.
 
     x: scores (N, C) float32/float64; y: integer labels (N,), 0 <= y[i] < C.

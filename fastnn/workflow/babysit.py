@@ -1,29 +1,13 @@
 """The notes' "babysitting the learning process" checklist (section 6), automated.
 
-Each check returns a :class:`CheckResult` (``passed`` and a one-line ``explanation``) and,
-with ``verbose=True``, prints that line:
-
-1. :func:`check_initial_loss`: with reg=0 the initial loss is about ln(num_classes)
-   (2.3026 for 10 classes) and the scores depend on the input.
-2. :func:`check_regularization`: cranking reg up (1e3) raises the loss and changes the gradient.
-3. :func:`overfit_small`: a tiny subset (20 examples) can be fitted to train accuracy 1.0.
-4. :func:`find_learning_rate`: a log-spaced sweep; "loss not going down" means too low,
-   "explodes / NaN" too high; returns the range worth cross-validating.
-5. :func:`diagnose`: reads a finished run's histories and names the problem.
-
-:func:`babysit` runs them in order and stops at the first failure.
-
-A model is either a dict of parameters with a ``loss_function(X, model, y, reg) -> (loss,
-grads)`` / ``loss_function(X, model) -> scores`` (the notes' ``two_layer_net``), or an object
-with ``params``, ``reg`` and ``loss(X, y=None)`` such as :class:`fastnn.FullyConnectedNet`
-(pass ``loss_function=None``).  The checks never modify the caller's model: training steps
-work on deep copies.  Training uses :class:`fastnn.nn.trainer.ClassifierTrainer`.
+The implementation behind the public namespace ``fastnn.babysit``, which documents it.
 """
 
 import copy
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, cast
 
 import numpy as np
 
@@ -48,10 +32,10 @@ class CheckResult:
     name: str
     passed: bool
     explanation: str
-    details: Dict[str, Any] = field(default_factory=dict, repr=False)
+    details: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
-    def verdict(self):
+    def verdict(self) -> str:
         """'PASS' or 'FAIL'."""
         return "PASS" if self.passed else "FAIL"
 
@@ -70,25 +54,25 @@ class LearningRateSweep(CheckResult):
     learning_rate_range : (low, high) of the good rates, or None when none was good
     """
 
-    verdicts: List[Tuple[float, str, str]] = field(default_factory=list)
-    learning_rate_range: Optional[Tuple[float, float]] = None
+    verdicts: list[tuple[float, str, str]] = field(default_factory=list)
+    learning_rate_range: tuple[float, float] | None = None
 
 
 @dataclass
 class BabysitReport:
     """Result of :func:`babysit`: every check run, in order, and where it stopped."""
 
-    results: List[CheckResult]
-    learning_rate_range: Optional[Tuple[float, float]] = None
+    results: list[CheckResult]
+    learning_rate_range: tuple[float, float] | None = None
     best_model: Any = field(default=None, repr=False)
-    stats: Optional[dict] = field(default=None, repr=False)
+    stats: dict | None = field(default=None, repr=False)
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         return all(r.passed for r in self.results)
 
     @property
-    def failed(self):
+    def failed(self) -> CheckResult | None:
         """The first failed check, or None."""
         return next((r for r in self.results if not r.passed), None)
 
@@ -160,7 +144,16 @@ def _as_labels(y):
 
 # -- the checks -----------------------------------------------------------------------------
 
-def check_initial_loss(model, loss_function, X, y, *, num_classes=None, tol=None, verbose=True):
+def check_initial_loss(
+    model: Any,
+    loss_function: Callable[..., Any] | None,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    num_classes: int | None = None,
+    tol: float | None = None,
+    verbose: bool = True,
+) -> CheckResult:
     """The loss with reg=0 at initialization should be about ln(num_classes).
 
     Parameters
@@ -213,7 +206,15 @@ def check_initial_loss(model, loss_function, X, y, *, num_classes=None, tol=None
     return _report(CheckResult(name, passed, why, details), verbose)
 
 
-def check_regularization(model, loss_function, X, y, *, reg=1e3, verbose=True):
+def check_regularization(
+    model: Any,
+    loss_function: Callable[..., Any] | None,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    reg: float = 1e3,
+    verbose: bool = True,
+) -> CheckResult:
     """Raising the regularization (1e3 in the notes) must raise the loss and change the gradient.
 
     Returns
@@ -245,8 +246,21 @@ def check_regularization(model, loss_function, X, y, *, reg=1e3, verbose=True):
     return _report(CheckResult(name, passed, why, details), verbose)
 
 
-def overfit_small(model, loss_function, X, y, n=20, *, num_epochs=200, learning_rate=1e-3,
-                  update="sgd", target_accuracy=1.0, trainer=None, verbose=True, **train_kwargs):
+def overfit_small(
+    model: Any,
+    loss_function: Callable[..., Any] | None,
+    X: np.ndarray,
+    y: np.ndarray,
+    n: int = 20,
+    *,
+    num_epochs: int = 200,
+    learning_rate: float = 1e-3,
+    update: str = "sgd",
+    target_accuracy: float = 1.0,
+    trainer: ClassifierTrainer | None = None,
+    verbose: bool = True,
+    **train_kwargs: Any,
+) -> CheckResult:
     """Train on the first ``n`` examples without regularization until train accuracy 1.0.
 
     The notes' run: ``sample_batches=False`` (full-batch steps), ``learning_rate_decay=1``,
@@ -293,10 +307,26 @@ def _fmt_rates(rates):
     return ", ".join(f"{r:.0e}" for r in rates)
 
 
-def find_learning_rate(model, loss_function, X, y, X_val=None, y_val=None, learning_rates=None,
-                       *, num_epochs=3, reg=1e-6, batch_size=100, update="sgd",
-                       min_decrease=0.01, explode_factor=3.0, eval_rows=1000, trainer=None,
-                       verbose=True, **train_kwargs):
+def find_learning_rate(
+    model: Any,
+    loss_function: Callable[..., Any] | None,
+    X: np.ndarray,
+    y: np.ndarray,
+    X_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+    learning_rates: Sequence[float] | None = None,
+    *,
+    num_epochs: int = 3,
+    reg: float = 1e-6,
+    batch_size: int = 100,
+    update: str = "sgd",
+    min_decrease: float = 0.01,
+    explode_factor: float = 3.0,
+    eval_rows: int = 1000,
+    trainer: ClassifierTrainer | None = None,
+    verbose: bool = True,
+    **train_kwargs: Any,
+) -> LearningRateSweep:
     """Short runs over log-spaced learning rates, each classified as too low, too high or good.
 
     Every rate trains a fresh copy of the model for ``num_epochs`` of minibatch SGD (small
@@ -378,8 +408,15 @@ def find_learning_rate(model, loss_function, X, y, X_val=None, y_val=None, learn
     return _report(result, verbose)
 
 
-def diagnose(stats, *, gap=0.1, low_accuracy=0.6, flat_tol=0.01, explode_factor=3.0,
-             verbose=True):
+def diagnose(
+    stats: Mapping[str, Any],
+    *,
+    gap: float = 0.1,
+    low_accuracy: float = 0.6,
+    flat_tol: float = 0.01,
+    explode_factor: float = 3.0,
+    verbose: bool = True,
+) -> CheckResult:
     """Name the problem in a finished run from its histories (``stats`` of the trainer).
 
     Looks for, in this order:
@@ -445,11 +482,31 @@ def diagnose(stats, *, gap=0.1, low_accuracy=0.6, flat_tol=0.01, explode_factor=
     return _report(CheckResult(name, not problems, why, {"problems": problems}), verbose)
 
 
-def babysit(model, loss_function, X_train, y_train, X_val, y_val, *, num_classes=None,
-            check_rows=1000, check_reg=1e3, overfit_n=20, overfit_epochs=200,
-            overfit_learning_rate=1e-3, learning_rates=None, sweep_epochs=3, reg=1e-6,
-            num_epochs=5, batch_size=100, update="sgd", trainer=None, verbose=True,
-            diagnose_kwargs=None, **train_kwargs):
+def babysit(
+    model: Any,
+    loss_function: Callable[..., Any] | None,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    *,
+    num_classes: int | None = None,
+    check_rows: int = 1000,
+    check_reg: float = 1e3,
+    overfit_n: int = 20,
+    overfit_epochs: int = 200,
+    overfit_learning_rate: float = 1e-3,
+    learning_rates: Sequence[float] | None = None,
+    sweep_epochs: int = 3,
+    reg: float = 1e-6,
+    num_epochs: int = 5,
+    batch_size: int = 100,
+    update: str = "sgd",
+    trainer: ClassifierTrainer | None = None,
+    verbose: bool = True,
+    diagnose_kwargs: Mapping[str, Any] | None = None,
+    **train_kwargs: Any,
+) -> BabysitReport:
     """Run the checklist in order and stop at the first failure.
 
     The checks: (1) :func:`check_initial_loss` and (2) :func:`check_regularization` on the
@@ -491,7 +548,9 @@ def babysit(model, loss_function, X_train, y_train, X_val, y_val, *, num_classes
     report.learning_rate_range = sweep.learning_rate_range
     if done(sweep):
         return report
-    lr = math.sqrt(sweep.learning_rate_range[0] * sweep.learning_rate_range[1])
+    # a sweep that passed found a range
+    low, high = cast("tuple[float, float]", sweep.learning_rate_range)
+    lr = math.sqrt(low * high)
     train_kwargs.setdefault("learning_rate_decay", 1.0)
     _, report.best_model, report.stats = _train(
         model, loss_function, X_train, y_train, X_val, y_val, reg, trainer,
@@ -503,5 +562,5 @@ def babysit(model, loss_function, X_train, y_train, X_val, y_val, *, num_classes
         return report
     if verbose:
         print(f"babysit: every check passed; cross-validate learning rates in "
-              f"[{sweep.learning_rate_range[0]:.0e}, {sweep.learning_rate_range[1]:.0e}]")
+              f"[{low:.0e}, {high:.0e}]")
     return report

@@ -1,5 +1,7 @@
 """Data sets: the 8x8 handwritten digits shipped in the package, CIFAR-10 from its python batches,
 and a train/validation split.
+
+The implementation behind the public namespace ``fastnn.datasets``, which documents it.
 """
 
 import functools
@@ -9,6 +11,7 @@ import pickle
 from importlib import resources
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from fastnn._validation import check_float_dtype
 from fastnn.nn.init import as_generator
@@ -28,7 +31,10 @@ def _digits_table():
     return table
 
 
-def load_digits(dtype=np.float32, images=False):
+def load_digits(
+    dtype: DTypeLike = np.float32,
+    images: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """The UCI optical handwritten digits (test set), 1797 8x8 images of digits 0-9.
 
     Shipped with fastnn (``fastnn/data/digits.csv.gz``, CC BY 4.0, E. Alpaydin and
@@ -60,7 +66,11 @@ def _load_batch(path):
     return data, labels
 
 
-def load_cifar10(root, dtype=np.float32, flatten=False):
+def load_cifar10(
+    root: str | os.PathLike[str],
+    dtype: DTypeLike = np.float32,
+    flatten: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """CIFAR-10 from the standard python batches, as CS231n's ``load_CIFAR10``.
 
     root: the ``cifar-10-batches-py`` folder (holding ``data_batch_1`` ... ``data_batch_5``
@@ -96,7 +106,14 @@ def load_cifar10(root, dtype=np.float32, flatten=False):
     return X_train, y_train, X_test, y_test
 
 
-def train_val_split(X, y, val_size=0.2, shuffle=True, rng=None, seed=None):
+def train_val_split(
+    X: ArrayLike,
+    y: ArrayLike,
+    val_size: float | int = 0.2,
+    shuffle: bool = True,
+    rng: np.random.Generator | np.random.RandomState | np.random.SeedSequence | int | None = None,
+    seed: np.random.Generator | np.random.SeedSequence | int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split (X, y) into training and validation parts.
 
     val_size: number of validation rows (int) or fraction of rows (float in (0, 1)).

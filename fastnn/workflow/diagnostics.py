@@ -1,28 +1,20 @@
 """The weight-initialization experiment of the lecture notes (section 4), as a function.
 
-Unit-Gaussian data goes through ``num_layers`` fully connected layers (no biases) with a
-chosen initialization and nonlinearity; the mean and standard deviation of every layer's
-activations show whether the signal dies out (weights too small), saturates (too large) or
-keeps its scale (Xavier for tanh, He for ReLU)::
-
-    >>> from fastnn.workflow.diagnostics import activation_statistics
-    >>> stats = activation_statistics(0.01, "tanh", seed=0)      # doctest: +SKIP
-    input layer had mean 0.000927 and std 0.998388
-    hidden layer 1 had mean -0.000117 and std 0.213081
-    ...
-
-The nonlinearities run on the active backend's kernels (``fastnn._config.backend.ops()``).
+The implementation behind the public namespace ``fastnn.diagnostics``, which documents it.
 """
 
 import inspect
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
-from fastnn.nn import init as _init
 from fastnn._config.backend import ops
 from fastnn._validation import check_float_dtype, check_int
+from fastnn.nn import init as _init
 from fastnn.workflow.plotting import figure_class
 
 __all__ = ["ActivationStatistics", "activation_statistics", "plot_activation_histograms"]
@@ -53,9 +45,9 @@ def _resolve_init(init):
             ) from None
     if callable(init):
         try:
-            accepted = inspect.signature(init).parameters
+            accepted = set(inspect.signature(init).parameters)
         except (TypeError, ValueError):
-            accepted = {}
+            accepted = set()
 
         def call(fan_in, fan_out, rng, dtype):
             kwargs = {k: v for k, v in (("rng", rng), ("dtype", dtype)) if k in accepted}
@@ -71,7 +63,7 @@ def _resolve_init(init):
         return call
     if isinstance(init, (bool, np.bool_)) or not np.isscalar(init) or not np.isreal(init):
         raise TypeError(f"init must be a scale, a name or a callable, got {init!r}")
-    scale = float(init)
+    scale = float(cast(float, init))
     if not np.isfinite(scale) or scale <= 0:
         raise ValueError(f"an init scale must be a finite number > 0, got {init!r}")
     return _named(_init.small_random, scale=scale)
@@ -108,10 +100,10 @@ class ActivationStatistics:
     input_std: float
     layer_means: np.ndarray
     layer_stds: np.ndarray
-    inputs: Optional[np.ndarray] = field(default=None, repr=False)
-    activations: Optional[List[np.ndarray]] = field(default=None, repr=False)
+    inputs: np.ndarray | None = field(default=None, repr=False)
+    activations: list[np.ndarray] | None = field(default=None, repr=False)
 
-    def lines(self):
+    def lines(self) -> list[str]:
         """The notes' printout, one string per line."""
         out = ["input layer had mean %f and std %f" % (self.input_mean, self.input_std)]
         out += [
@@ -123,14 +115,23 @@ class ActivationStatistics:
     def __str__(self):
         return "\n".join(self.lines())
 
-    def plot(self, path=None, bins=30):
+    def plot(self, path: str | os.PathLike[str] | None = None, bins: int = 30) -> Any:
         """Histogram per layer; see :func:`plot_activation_histograms`."""
         return plot_activation_histograms(self, path=path, bins=bins)
 
 
-def activation_statistics(init, activation="tanh", num_layers=10, hidden_size=500,
-                          num_samples=1000, seed=None, *, dtype=np.float64,
-                          keep_activations=True, verbose=True):
+def activation_statistics(
+    init: float | str | Callable[..., ArrayLike],
+    activation: str = "tanh",
+    num_layers: int = 10,
+    hidden_size: int = 500,
+    num_samples: int = 1000,
+    seed: np.random.Generator | np.random.SeedSequence | int | None = None,
+    *,
+    dtype: DTypeLike = np.float64,
+    keep_activations: bool = True,
+    verbose: bool = True,
+) -> ActivationStatistics:
     """Run the notes' initialization experiment and return per-layer activation statistics.
 
     Parameters
@@ -190,7 +191,11 @@ def activation_statistics(init, activation="tanh", num_layers=10, hidden_size=50
     return result
 
 
-def plot_activation_histograms(stats, path=None, bins=30):
+def plot_activation_histograms(
+    stats: ActivationStatistics,
+    path: str | os.PathLike[str] | None = None,
+    bins: int = 30,
+) -> Any:
     """The lecture's figure: mean and std per layer, then one histogram per layer.
 
     Parameters

@@ -1,13 +1,6 @@
 """Data preprocessing (lecture notes, section 3): zero-centering, standardization, PCA, whitening.
 
-Transformers follow scikit-learn's conventions without depending on it: ``fit(X)`` learns
-statistics from training data and returns ``self``; ``transform`` applies them to any later
-data (validation, test); fitted attributes end in ``_``; ``get_params``/``set_params`` expose
-the constructor arguments (so ``sklearn.base.clone`` works on them).
-
-Statistics are accumulated in float64 (a naive float32 sum of many pixels loses digits) and
-stored in float64; ``transform`` returns the input's float dtype, so float32 stays float32.
-Inputs are never modified.
+The implementation behind the public namespace ``fastnn.preprocessing``, which documents it.
 """
 
 import inspect
@@ -26,6 +19,10 @@ class NotFittedError(ValueError, AttributeError):
 
 class _Transformer:
     """Shared plumbing: parameters, fitted-state and input checks, fit_transform, repr."""
+
+    def fit(self, X, y=None):
+        """Learn the statistics from ``X``; returns self (each transformer defines it)."""
+        raise NotImplementedError
 
     @classmethod
     def _param_names(cls):
@@ -86,6 +83,8 @@ class _Transformer:
 class _Centering(_Transformer):
     """Mean (and optionally scale) per feature, or per channel for (N, ..., C) images."""
 
+    per_channel: bool
+
     def _reduce_axes(self, X):
         return tuple(range(X.ndim - 1)) if self.per_channel else (0,)
 
@@ -140,20 +139,20 @@ class ZeroCenter(_Centering):
         Number of values averaged into each statistic.
     """
 
-    def __init__(self, per_channel=False):
+    def __init__(self, per_channel: bool = False) -> None:
         self.per_channel = per_channel
 
-    def fit(self, X, y=None):
+    def fit(self, X: np.ndarray, y: object = None) -> "ZeroCenter":
         """Learn the mean of X (N, ...) float32/float64. Returns self."""
         self.mean_, _ = self._fit_mean(X, y)
         return self
 
-    def transform(self, X):
+    def transform(self, X: np.ndarray) -> np.ndarray:
         """``X - mean_``, same shape and float dtype as X (a new array)."""
         X = self._check_X(X)
         return X - self.mean_.astype(X.dtype)
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X: np.ndarray) -> np.ndarray:
         """``X + mean_``, undoing :meth:`transform`."""
         X = self._check_X(X)
         return X + self.mean_.astype(X.dtype)
@@ -177,10 +176,10 @@ class Standardize(_Centering):
     n_features_in_, feature_shape_, n_samples_seen_ : as in :class:`ZeroCenter`.
     """
 
-    def __init__(self, per_channel=False):
+    def __init__(self, per_channel: bool = False) -> None:
         self.per_channel = per_channel
 
-    def fit(self, X, y=None):
+    def fit(self, X: np.ndarray, y: object = None) -> "Standardize":
         """Learn mean and standard deviation of X (N, ...). Returns self."""
         self.mean_, self.var_ = self._fit_mean(X, y)
         std = np.sqrt(self.var_)
@@ -189,14 +188,14 @@ class Standardize(_Centering):
         self.scale_ = np.where(constant, 1.0, std)
         return self
 
-    def transform(self, X):
+    def transform(self, X: np.ndarray) -> np.ndarray:
         """``(X - mean_) / scale_``, same shape and float dtype as X."""
         X = self._check_X(X)
         out = X - self.mean_.astype(X.dtype)
         out /= self.scale_.astype(X.dtype)
         return out
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X: np.ndarray) -> np.ndarray:
         """``X * scale_ + mean_``, undoing :meth:`transform`."""
         X = self._check_X(X)
         out = X * self.scale_.astype(X.dtype)
@@ -235,7 +234,12 @@ class PCA(_Transformer):
     n_features_in_ : int
     """
 
-    def __init__(self, n_components=None, whiten=False, eps=1e-5):
+    def __init__(
+        self,
+        n_components: int | float | None = None,
+        whiten: bool = False,
+        eps: float = 1e-5,
+    ) -> None:
         self.n_components = n_components
         self.whiten = whiten
         self.eps = eps
@@ -248,9 +252,9 @@ class PCA(_Transformer):
         if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Real):
             raise TypeError(f"n_components must be an int, a float in (0, 1) or None, got {k!r}")
         if isinstance(k, numbers.Integral):
-            if not 1 <= k <= d:
+            if not 1 <= int(k) <= d:
                 raise ValueError(f"n_components={k} must be between 1 and the {d} features")
-        elif not 0.0 < k < 1.0:
+        elif not 0.0 < float(k) < 1.0:
             raise ValueError(f"a float n_components is a variance fraction in (0, 1), got {k}")
 
     def _resolve_components(self, S, d):
@@ -265,7 +269,7 @@ class PCA(_Transformer):
         ratio = np.cumsum(S) / total
         return int(min(np.searchsorted(ratio, k) + 1, d))
 
-    def fit(self, X, y=None):
+    def fit(self, X: np.ndarray, y: object = None) -> "PCA":
         """Fit on X (N, D) float32/float64 with N >= 1. Returns self."""
         X = self._as_data(X)
         if X.ndim != 2:
@@ -298,7 +302,7 @@ class PCA(_Transformer):
     def _scale(self):
         return np.sqrt(self.explained_variance_ + self._eps)
 
-    def transform(self, X):
+    def transform(self, X: np.ndarray) -> np.ndarray:
         """Project X (M, D) onto the principal axes: (M, k) in X's float dtype."""
         self._check_fitted()
         X = self._as_data(X)
@@ -312,7 +316,7 @@ class PCA(_Transformer):
             Xrot /= self._scale().astype(X.dtype)
         return Xrot
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X: np.ndarray) -> np.ndarray:
         """Map (M, k) components back to (M, D); exact when k = D, else the projection."""
         self._check_fitted()
         X = self._as_data(X)

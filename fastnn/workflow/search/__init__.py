@@ -1,39 +1,15 @@
 """Hyper-parameter search: grid, random, coarse-to-fine, early abort, parallel and on Dask.
 
-Section 7 of the lecture notes as routines: sample configurations from ranges, train each for
-a few epochs, evaluate on the validation set, narrow the ranges around the best and repeat
-(random search beats a grid with the same budget when some parameters matter little:
-Bergstra and Bengio, 2012).
-
-Design
-------
-* The search machinery only needs ``train_fn(params) -> dict`` returning at least
-  ``val_acc`` (or ``val_acc_history``); ``train_acc``, ``loss_history``, ``epochs`` and
-  ``diverged`` are used when present. If ``train_fn`` takes a ``seed`` keyword it receives a
-  per-trial seed. :func:`make_train_fn` builds such a function for the lecture's two-layer net
-  and :class:`fastnn.FullyConnectedNet` on top of ``ClassifierTrainer``.
-* Reproducibility does not depend on scheduling: every configuration is sampled in the calling
-  process before any trial runs, each trial's seed comes from ``SeedSequence(seed,
-  spawn_key=(round, 1, index))``, and trials are stored by index, never by completion order.
-* ``n_jobs > 1`` runs trials in loky worker processes (the ``parallel`` extra, i.e. joblib)
-  whose OpenMP/BLAS thread counts are fixed through the environment *before* the worker imports
-  NumPy, and whose fastnn kernels are pinned with ``fastnn.set_num_threads``: two trials on two
-  cores must not each start two threads. ``executor=`` accepts any object with
-  ``submit(fn, *args)`` returning a future with ``result()`` and ``done()`` (a
-  ``concurrent.futures`` executor or a ``distributed.Client``); there the pinning is applied
-  around each trial instead, except on a ``ThreadPoolExecutor``, whose trials share the
-  process's settings: those are pinned once around the whole run and restored after it.
-* A trial that raises is recorded as ``failed`` with its error; a trial whose cost exceeds 3x
-  its first cost or is not finite is ``diverged`` (the notes' early-break rule; the trainer built
-  by :func:`make_train_fn` stops such a run inside its first epoch). Ctrl-C (or a
-  ``KeyboardInterrupt`` raised by ``train_fn``) stops the search and returns what finished.
+The implementation behind the public namespace ``fastnn.search``, which documents it.
 """
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from fastnn.workflow.search._models import ModelTrainFn, make_train_fn
 from fastnn.workflow.search._result import (
     STATUSES,
     SearchResult,
@@ -49,13 +25,12 @@ from fastnn.workflow.search._runner import (
     _trial_seed,
     require_loky,
 )
-from fastnn.workflow.search._models import ModelTrainFn, make_train_fn
 from fastnn.workflow.search._space import (
     RangeEdgeWarning,
-    _Distribution,
-    _Interval,
     _check_space,
+    _Distribution,
     _grid,
+    _Interval,
     _sample,
     _searched,
     choice,
@@ -117,8 +92,18 @@ def _make_jobs(params_list, seed, round_, start):
 
 
 @_with_run_parameters
-def grid_search(train_fn, space, *, num=None, seed=None, n_jobs=1, executor=None,
-                threads_per_trial=1, abort_factor=3.0, verbose=True):
+def grid_search(
+    train_fn: Callable[..., Mapping[str, Any]],
+    space: Mapping[str, Any],
+    *,
+    num: int | None = None,
+    seed: int | None = None,
+    n_jobs: int = 1,
+    executor: Any = None,
+    threads_per_trial: int = 1,
+    abort_factor: float | None = 3.0,
+    verbose: bool = True,
+) -> SearchResult:
     """Train every combination of the values in ``space``.
 
     Parameters
@@ -148,8 +133,18 @@ def grid_search(train_fn, space, *, num=None, seed=None, n_jobs=1, executor=None
 
 
 @_with_run_parameters
-def random_search(train_fn, space, n_trials, *, seed=None, n_jobs=1, executor=None,
-                  threads_per_trial=1, abort_factor=3.0, verbose=True):
+def random_search(
+    train_fn: Callable[..., Mapping[str, Any]],
+    space: Mapping[str, Any],
+    n_trials: int,
+    *,
+    seed: int | None = None,
+    n_jobs: int = 1,
+    executor: Any = None,
+    threads_per_trial: int = 1,
+    abort_factor: float | None = 3.0,
+    verbose: bool = True,
+) -> SearchResult:
     """Train ``n_trials`` configurations sampled from ``space``.
 
     Parameters
@@ -221,9 +216,22 @@ def _check_rounds(rounds, epochs_key):
 
 
 @_with_run_parameters
-def coarse_to_fine(train_fn, space, rounds=((20, 1), (10, 5)), *, top_k=3, margin=0.1,
-                   epochs_key="num_epochs", seed=None, n_jobs=1, executor=None,
-                   threads_per_trial=1, abort_factor=3.0, edge_fraction=0.1, verbose=True):
+def coarse_to_fine(
+    train_fn: Callable[..., Mapping[str, Any]],
+    space: Mapping[str, Any],
+    rounds: Sequence[Any] = ((20, 1), (10, 5)),
+    *,
+    top_k: int = 3,
+    margin: float = 0.1,
+    epochs_key: str = "num_epochs",
+    seed: int | None = None,
+    n_jobs: int = 1,
+    executor: Any = None,
+    threads_per_trial: int = 1,
+    abort_factor: float | None = 3.0,
+    edge_fraction: float = 0.1,
+    verbose: bool = True,
+) -> SearchResult:
     """Random search in rounds, narrowing the ranges around the best trials each time.
 
     The notes' recipe: a few epochs over wide (log) ranges, then narrow each range to the span of
@@ -257,7 +265,8 @@ def coarse_to_fine(train_fn, space, rounds=((20, 1), (10, 5)), *, top_k=3, margi
     _check_params(train_fn, [*space, *(k for _, fixed in plan for k in fixed)])
     n_planned = sum(n for n, _ in plan)
     searched = _searched(space)
-    current, spaces, trials = dict(space), [], []
+    current, spaces = dict(space), []
+    trials: list[Trial] = []
     interrupted = False
     with _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor,
                  verbose) as runner:

@@ -1,8 +1,10 @@
 """train_fn builder for the lecture's two-layer net and FullyConnectedNet (ClassifierTrainer)."""
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastnn.nn.models import FullyConnectedNet, init_two_layer_model, two_layer_net
 from fastnn.nn.trainer import ClassifierTrainer
@@ -77,6 +79,7 @@ class ModelTrainFn:
         dtype = s.get("dtype", self.X.dtype if self.X.dtype.kind == "f" else np.float32)
         D, C = self.X.shape[1], self.num_classes
         train_kw = {k: s[k] for k in _TRAINER_KEYS if k in s}
+        net: Any
         if self.model == "two_layer":
             net = init_two_layer_model(D, int(s.get("hidden_size", 50)), C, dtype=dtype, rng=rng)
             loss_function, reg = two_layer_net, s.get("reg", 0.0)
@@ -133,8 +136,17 @@ class ModelTrainFn:
                 f"fixed={self.fixed})")
 
 
-def make_train_fn(X, y, X_val, y_val, model="two_layer", *, abort_cost_ratio=3.0,
-                  keep_model=False, **fixed):
+def make_train_fn(
+    X: ArrayLike,
+    y: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    model: str = "two_layer",
+    *,
+    abort_cost_ratio: float | None = 3.0,
+    keep_model: bool = False,
+    **fixed: Any,
+) -> ModelTrainFn:
     """Build a ``train_fn`` that trains the two-layer net or a FullyConnectedNet per trial.
 
     Parameters

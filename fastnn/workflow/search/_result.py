@@ -4,9 +4,11 @@ import csv
 import io
 import json
 import math
+import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -19,7 +21,7 @@ _KNOWN_KEYS = frozenset(("val_acc", "train_acc", "epochs", "diverged", *_HISTORY
 
 
 
-def should_abort(cost, first_cost, factor=3.0):
+def should_abort(cost: float, first_cost: float, factor: float = 3.0) -> bool:
     """The notes' early-break rule: True when ``cost`` is not finite or > ``factor`` x the first.
 
     Parameters
@@ -72,7 +74,7 @@ class Trial:
     val_acc_history: list = field(default_factory=list, repr=False)
     extra: dict = field(default_factory=dict, repr=False)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN -> None, ``extra`` left out)."""
         return {
             "index": self.index,
@@ -89,8 +91,11 @@ class Trial:
         }
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: Mapping[str, Any]) -> "Trial":
         nan = float("nan")
+        histories: dict[str, Any] = {
+            k: [nan if v is None else v for v in d.get(k, [])] for k in _HISTORY_KEYS
+        }
         return cls(
             index=d["index"],
             round=d.get("round", 0),
@@ -102,7 +107,7 @@ class Trial:
             seed=d.get("seed"),
             error=d.get("error"),
             params=dict(d["params"]),
-            **{k: [nan if v is None else v for v in d.get(k, [])] for k in _HISTORY_KEYS},
+            **histories,
         )
 
 
@@ -182,7 +187,15 @@ class SearchResult:
         The space of each round (one for grid/random search; narrowed ones for coarse_to_fine).
     """
 
-    def __init__(self, trials, searched, seed=None, n_planned=None, interrupted=False, spaces=()):
+    def __init__(
+        self,
+        trials: Iterable[Trial],
+        searched: Iterable[str],
+        seed: int | None = None,
+        n_planned: int | None = None,
+        interrupted: bool = False,
+        spaces: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         self.trials = sorted(trials, key=lambda t: (t.round, t.index))
         self.searched = list(searched)
         self.seed = seed
@@ -207,18 +220,21 @@ class SearchResult:
         return (f"<SearchResult {len(self)} / {self.n_planned} trials ({counts}{stop}); "
                 f"best {best_txt}>")
 
-    def by_status(self, status):
+    def by_status(self, status: str) -> list[Trial]:
         """Trials with ``status`` (``"ok"``, ``"diverged"`` or ``"failed"``)."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; choose one of {', '.join(STATUSES)}")
         return [t for t in self.trials if t.status == status]
 
-    def sorted(self, key="val_acc", reverse=True):
+    def sorted(
+        self, key: str | Callable[[Trial], Any] = "val_acc", reverse: bool = True
+    ) -> list[Trial]:
         """Trials sorted by ``key`` (a Trial attribute, a parameter name, or a callable).
 
         Trials whose key is missing or NaN go last; with the default key, ``ok`` trials come
         before diverged and failed ones at equal accuracy.
         """
+        get: Callable[[Trial], Any]
         if callable(key):
             get = key
         elif key in Trial.__dataclass_fields__:
@@ -234,22 +250,22 @@ class SearchResult:
         present.sort(key=lambda t: (get(t), t.status == "ok"), reverse=reverse)
         return present + absent
 
-    def top(self, k=5):
+    def top(self, k: int = 5) -> list[Trial]:
         """The ``k`` best ``ok`` trials by validation accuracy."""
         return [t for t in self.sorted() if t.status == "ok"][:k]
 
     @property
-    def best(self):
+    def best(self) -> Trial | None:
         """The ``ok`` trial with the highest validation accuracy (None if there is none)."""
         top = self.top(1)
         return top[0] if top else None
 
     @property
-    def best_params(self):
+    def best_params(self) -> dict[str, Any] | None:
         best = self.best
         return None if best is None else dict(best.params)
 
-    def line(self, trial):
+    def line(self, trial: Trial) -> str:
         """The notes' line: ``val_acc: 0.412000, lr: 2.512e-04, reg: 1.047e-02, (3 / 100)``."""
         parts = [f"val_acc: {trial.val_acc:f}"]
         parts += [f"{k}: {_format_value(trial.params[k])}"
@@ -260,18 +276,18 @@ class SearchResult:
             text += f" [{trial.status}{': ' + trial.error if trial.error else ''}]"
         return text
 
-    def lines(self, order="index"):
+    def lines(self, order: str = "index") -> list[str]:
         """All lines, in trial order or (``order="val_acc"``) best first."""
         trials = self.trials if order == "index" else self.sorted(order)
         return [self.line(t) for t in trials]
 
-    def print(self, order="index", file=None):
+    def print(self, order: str = "index", file: TextIO | None = None) -> None:
         for text in self.lines(order):
             print(text, file=file if file is not None else sys.stdout)
 
     # ---- export
 
-    def to_records(self):
+    def to_records(self) -> list[dict[str, Any]]:
         """One flat dict per trial (params as columns), for CSV or a DataFrame."""
         names = []
         for t in self.trials:
@@ -287,7 +303,7 @@ class SearchResult:
             rows.append(row)
         return rows
 
-    def to_csv(self, path_or_buf=None):
+    def to_csv(self, path_or_buf: str | os.PathLike[str] | TextIO | None = None) -> str | None:
         """Write the trials as CSV (one row each); returns the text when no path is given."""
         rows = self.to_records()
         buf = io.StringIO()
@@ -297,7 +313,7 @@ class SearchResult:
         writer.writerows(rows)
         return _write(buf.getvalue(), path_or_buf)
 
-    def to_json(self, path_or_buf=None):
+    def to_json(self, path_or_buf: str | os.PathLike[str] | TextIO | None = None) -> str | None:
         """Write every trial, histories included, as JSON; returns the text without a path."""
         doc = {
             "seed": self.seed,
@@ -309,7 +325,7 @@ class SearchResult:
         return _write(json.dumps(doc, indent=1, allow_nan=False), path_or_buf)
 
     @classmethod
-    def from_json(cls, path_or_text):
+    def from_json(cls, path_or_text: str | os.PathLike[str]) -> "SearchResult":
         """Read what :meth:`to_json` wrote (a path or the JSON text)."""
         text = str(path_or_text)
         if not text.lstrip().startswith("{"):
@@ -326,7 +342,13 @@ class SearchResult:
 
     # ---- plots (matplotlib: the ``plot`` extra)
 
-    def plot_scatter(self, x=None, y=None, ax=None, log=None):
+    def plot_scatter(
+        self,
+        x: str | None = None,
+        y: str | None = None,
+        ax: Any = None,
+        log: bool | None = None,
+    ) -> Any:
         """The lecture's scatter: ``x`` vs ``y`` (default the first two searched parameters),
         coloured by validation accuracy; diverged and failed trials as grey crosses.
 
@@ -363,7 +385,7 @@ class SearchResult:
                      if self.best else f"{len(self)} trials")
         return ax
 
-    def plot_loss_curves(self, top=5, ax=None):
+    def plot_loss_curves(self, top: int = 5, ax: Any = None) -> Any:
         """Loss histories of the ``top`` best trials (log-scaled y). Returns the Axes."""
         ax = _axes(ax)
         for t in self.top(top):

@@ -11,7 +11,9 @@ import tempfile
 import time
 import traceback as _traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -52,7 +54,7 @@ def _sampling_rng(seed, round_):
 
 def _check_seed(seed):
     if seed is None:
-        return int(np.random.SeedSequence().entropy)
+        return int(cast(int, np.random.SeedSequence().entropy))
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise TypeError(f"seed must be a non-negative integer or None, got {seed!r}")
     return int(seed)
@@ -122,7 +124,7 @@ def _run_trial(train_fn, job, pass_seed, abort_factor, threads=None, backend="cy
 
 # In a worker process: the train_fn of the current run, loaded once from its file.  It stays
 # until the next run replaces it or the worker exits (an idle loky worker does after 10 s).
-_worker_train_fn = {}
+_worker_train_fn: dict[str, Any] = {}
 
 
 def _load_train_fn(path):
@@ -150,7 +152,10 @@ def _init_worker(threads):
         limits(limits=threads)
 
 
-def require_loky(what="n_jobs > 1", alternative=" (or pass executor=)"):
+def require_loky(
+    what: str = "n_jobs > 1",
+    alternative: str = " (or pass executor=)",
+) -> Callable[..., Any]:
     """loky's ``get_reusable_executor``, or ImportError naming the extra to install."""
     try:
         from joblib.externals.loky import get_reusable_executor
@@ -322,7 +327,7 @@ class _Runner:
             progress.close()
 
     def _serial(self, jobs, progress):
-        trials = []
+        trials: list[Trial] = []
         for job in jobs:
             try:
                 trial = _run_trial(self.train_fn, job, self.pass_seed, self.abort_factor,
@@ -337,7 +342,7 @@ class _Runner:
 
     def _parallel(self, jobs, progress):
         own = self.executor is None
-        pin = contextlib.nullcontext()
+        pin: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if own:
             executor = _process_executor(self.n_jobs, self.threads)
             # the worker start-up pinned fastnn's and BLAS's threads

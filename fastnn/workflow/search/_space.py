@@ -1,7 +1,8 @@
 """Search spaces: ranges to sample from, grids, narrowing for coarse-to-fine."""
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,18 @@ class RangeEdgeWarning(UserWarning):
 class _Distribution:
     """A range to sample from; subclasses define the scale the range is measured on."""
 
+    def sample(self, rng):
+        """One value drawn with the ``numpy.random.Generator`` ``rng``."""
+        raise NotImplementedError
+
+    def grid(self, num):
+        """``num`` values spread over the range (a grid axis)."""
+        raise NotImplementedError
+
+    def narrow(self, values, margin):
+        """The distribution around ``values``, padded by ``margin``, never wider than this."""
+        raise NotImplementedError
+
     def __eq__(self, other):
         return type(self) is type(other) and vars(self) == vars(other)
 
@@ -28,7 +41,7 @@ class _Distribution:
 class _Interval(_Distribution):
     log = False
 
-    def __init__(self, low, high):
+    def __init__(self, low: float, high: float) -> None:
         low, high = check_scalar(low, "low"), check_scalar(high, "high")
         if self.log and low <= 0:
             raise ValueError(f"loguniform needs 0 < low, got low={low}")
@@ -42,14 +55,14 @@ class _Interval(_Distribution):
     def _from(self, t):
         return float(np.exp(t)) if self.log else float(t)
 
-    def sample(self, rng):
+    def sample(self, rng: np.random.Generator) -> float:
         return self._from(rng.uniform(self._to(self.low), self._to(self.high)))
 
-    def grid(self, num):
+    def grid(self, num: int) -> list[float]:
         space = np.geomspace if self.log else np.linspace
         return [float(v) for v in space(self.low, self.high, num)]
 
-    def narrow(self, values, margin):
+    def narrow(self, values: Sequence[Any], margin: float) -> "_Interval":
         """The range spanned by ``values``, padded by ``margin`` x this range's width, clipped."""
         lo, hi = self._to(self.low), self._to(self.high)
         t = self._to(np.asarray(values, dtype=float))
@@ -62,7 +75,7 @@ class _Interval(_Distribution):
         high = self.high if new_hi >= hi else (max(values) if pad == 0 else self._from(new_hi))
         return type(self)(low, high)
 
-    def edge(self, value, fraction=0.1):
+    def edge(self, value: float, fraction: float = 0.1) -> str | None:
         """``"lower"``/``"upper"`` when ``value`` is within ``fraction`` of the width of an end."""
         lo, hi = self._to(self.low), self._to(self.high)
         t = float(self._to(value))
@@ -92,7 +105,7 @@ class uniform(_Interval):
 class randint(_Distribution):
     """Integers uniform on ``[low, high)`` (``high`` excluded, as in NumPy): hidden sizes."""
 
-    def __init__(self, low, high):
+    def __init__(self, low: int, high: int) -> None:
         for name, v in (("low", low), ("high", high)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                 raise TypeError(f"randint {name} must be an integer, got {v!r}")
@@ -100,19 +113,19 @@ class randint(_Distribution):
             raise ValueError(f"randint needs low < high, got low={low}, high={high}")
         self.low, self.high = int(low), int(high)
 
-    def sample(self, rng):
+    def sample(self, rng: np.random.Generator) -> Any:
         return int(rng.integers(self.low, self.high))
 
-    def grid(self, num):
+    def grid(self, num: int) -> list[Any]:
         return sorted({int(round(v)) for v in np.linspace(self.low, self.high - 1, num)})
 
-    def narrow(self, values, margin):
+    def narrow(self, values: Sequence[Any], margin: float) -> "randint":
         pad = int(round(margin * (self.high - self.low)))
         low = max(self.low, int(min(values)) - pad)
         high = min(self.high, int(max(values)) + pad + 1)
         return randint(low, high)
 
-    def edge(self, value, fraction=0.1):
+    def edge(self, value: Any, fraction: float = 0.1) -> str | None:
         if self.high - self.low <= 2:
             return None
         width = self.high - 1 - self.low
@@ -129,23 +142,23 @@ class randint(_Distribution):
 class choice(_Distribution):
     """One of ``options``, each equally likely: update rules, activations, tuples of sizes."""
 
-    def __init__(self, options):
+    def __init__(self, options: Sequence[Any]) -> None:
         options = list(options)
         if not options:
             raise ValueError("choice needs at least one option")
         self.options = [_plain(o) for o in options]
 
-    def sample(self, rng):
+    def sample(self, rng: np.random.Generator) -> Any:
         return self.options[int(rng.integers(len(self.options)))]
 
-    def grid(self, num=None):
+    def grid(self, num: int | None = None) -> list[Any]:
         return list(self.options)
 
-    def narrow(self, values, margin):
+    def narrow(self, values: Sequence[Any], margin: float) -> "choice":
         kept = [o for o in self.options if any(_same(o, v) for v in values)]
         return choice(kept or self.options)
 
-    def edge(self, value, fraction=0.1):
+    def edge(self, value: Any, fraction: float = 0.1) -> str | None:
         return None
 
     def __repr__(self):

@@ -1,0 +1,68 @@
+"""Hyper-parameter search: grid, random, coarse-to-fine, early abort, parallel and on Dask.
+
+Section 7 of the lecture notes as routines: sample configurations from ranges, train each for
+a few epochs, evaluate on the validation set, narrow the ranges around the best and repeat
+(random search beats a grid with the same budget when some parameters matter little:
+Bergstra and Bengio, 2012).
+
+Design
+------
+* The search machinery only needs ``train_fn(params) -> dict`` returning at least
+  ``val_acc`` (or ``val_acc_history``); ``train_acc``, ``loss_history``, ``epochs`` and
+  ``diverged`` are used when present. If ``train_fn`` takes a ``seed`` keyword it receives a
+  per-trial seed. :func:`make_train_fn` builds such a function for the lecture's two-layer net
+  and :class:`fastnn.FullyConnectedNet` on top of ``ClassifierTrainer``.
+* Reproducibility does not depend on scheduling: every configuration is sampled in the calling
+  process before any trial runs, each trial's seed comes from ``SeedSequence(seed,
+  spawn_key=(round, 1, index))``, and trials are stored by index, never by completion order.
+* ``n_jobs > 1`` runs trials in loky worker processes (the ``parallel`` extra, i.e. joblib)
+  whose OpenMP/BLAS thread counts are fixed through the environment *before* the worker imports
+  NumPy, and whose fastnn kernels are pinned with ``fastnn.set_num_threads``: two trials on two
+  cores must not each start two threads. ``executor=`` accepts any object with
+  ``submit(fn, *args)`` returning a future with ``result()`` and ``done()`` (a
+  ``concurrent.futures`` executor or a ``distributed.Client``); there the pinning is applied
+  around each trial instead, except on a ``ThreadPoolExecutor``, whose trials share the
+  process's settings: those are pinned once around the whole run and restored after it.
+* A trial that raises is recorded as ``failed`` with its error; a trial whose cost exceeds 3x
+  its first cost or is not finite is ``diverged`` (the notes' early-break rule; the trainer built
+  by :func:`make_train_fn` stops such a run inside its first epoch). Ctrl-C (or a
+  ``KeyboardInterrupt`` raised by ``train_fn``) stops the search and returns what finished.
+
+This public namespace only re-exports; the implementation is ``fastnn.workflow.search``.
+"""
+
+from fastnn.workflow.search import (
+    STATUSES,
+    ModelTrainFn,
+    RangeEdgeWarning,
+    SearchResult,
+    Trial,
+    choice,
+    coarse_to_fine,
+    grid_search,
+    loguniform,
+    make_train_fn,
+    randint,
+    random_search,
+    require_loky,
+    should_abort,
+    uniform,
+)
+
+__all__ = [
+    "loguniform",
+    "uniform",
+    "choice",
+    "randint",
+    "grid_search",
+    "random_search",
+    "coarse_to_fine",
+    "should_abort",
+    "make_train_fn",
+    "ModelTrainFn",
+    "Trial",
+    "SearchResult",
+    "RangeEdgeWarning",
+    "STATUSES",
+    "require_loky",
+]

@@ -1,0 +1,26 @@
+"""ClassifierTrainer: the lecture notes' training loop (section 6, "babysitting the learning
+process").
+
+``ClassifierTrainer().train(X, y, X_val, y_val, model, loss_function, ...)`` runs minibatch
+(or full-batch) gradient descent with one of the update rules in :data:`UPDATES`, decays
+the learning rate after every epoch, tracks train/validation accuracy, keeps a deep copy
+of the best model, and stops at once when the cost becomes NaN or inf.
+
+Speed notes: the minibatch is gathered into one preallocated buffer per run
+(``take_rows``) and the update rules are the backend's in-place kernels (``sgd_update``,
+``momentum_update``, ...: one fused pass per parameter on the compiled core), so an
+iteration allocates only what the loss function itself allocates (plus, on the NumPy
+backend, the twins' scratch products).
+
+This public namespace only re-exports; the implementation is ``fastnn.nn.trainer``.
+"""
+
+from fastnn.nn.trainer import (
+    UPDATES,
+    ClassifierTrainer,
+)
+
+__all__ = [
+    "ClassifierTrainer",
+    "UPDATES",
+]
