@@ -207,6 +207,7 @@ def config_dict():
         "usable_cores": _usable_cores(),
         "cpu_features": _runtime.cpu_features(),
         "runtime_dispatch": _runtime.RUNTIME_DISPATCH,
+        "isa": _runtime.isa_info(),
         "modules": {
             name: {"file": module.__file__, "openmp": bool(module.OPENMP)}
             for name, module in KERNEL_MODULES.items()
@@ -233,6 +234,7 @@ def show_config(file=None):
     features = ", ".join(info["cpu_features"]) or "baseline only"
     dispatch = "on" if info["runtime_dispatch"] else "off (baseline code only)"
     print(f"CPU features: {features}; run-time dispatch {dispatch}", file=out)
+    print(f"ISA path: {info['isa']['reason']}", file=out)
     print("compiled modules:", file=out)
     for name, module in info["modules"].items():
         omp = "OpenMP" if module["openmp"] else "serial (no OpenMP)"

@@ -17,9 +17,10 @@
  * Stores are ordinary stores: non-temporal (streaming) stores through an L1 block buffer were
  * measured slower on the development machine at 8M elements (1.1-1.7x), so they are not used.
  *
- * Every public loop exists twice: FASTNN_CLONES (run-time dispatched AVX-512 / AVX2+FMA /
- * baseline) and a `_base` twin compiled for the baseline ISA only, which the tests use to
- * check the numerics of the no-FMA code path on machines that dispatch to a wider clone.
+ * activations_target.c compiles these loops once per ISA target (baseline, AVX2+FMA,
+ * AVX-512) and exports them as a table (activations_dispatch.h); FMA contraction happens only
+ * in the targets that have FMA, so the tests also run the baseline table on machines that
+ * dispatch to a wider one.
  */
 #ifndef FASTNN_ACTIVATIONS_SIMD_H
 #define FASTNN_ACTIVATIONS_SIMD_H
@@ -29,6 +30,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "activations_dispatch.h"
 #include "fastnn_simd.h"
 
 #if defined(__GNUC__)
@@ -144,16 +146,6 @@ FASTNN_INLINE double fnn_expm1_nonpos_f64(double x) {
 FASTNN_CONTRACT_OFF
 
 /* ---------------------------------------------------------------- 2. the loops */
-
-/* Kernel ids; backward kernels (two inputs) have odd ids. */
-enum {
-    FASTNN_OP_RELU, FASTNN_OP_RELU_BACKWARD,
-    FASTNN_OP_SIGMOID, FASTNN_OP_SIGMOID_BACKWARD,
-    FASTNN_OP_TANH, FASTNN_OP_TANH_BACKWARD,
-    FASTNN_OP_LEAKY_RELU, FASTNN_OP_LEAKY_RELU_BACKWARD,
-    FASTNN_OP_ELU, FASTNN_OP_ELU_BACKWARD,
-    FASTNN_N_OPS
-};
 
 #define FNN_T float
 #define FNN_SFX f32

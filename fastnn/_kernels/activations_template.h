@@ -10,31 +10,17 @@
 #define FNN_CAT3(a, b, c) FNN_CAT3_(a, b, c)
 #define FNN(name) FNN_CAT3(fnn, name, FNN_SFX)
 
-typedef void (*FNN(kernel))(const FNN_T *a, const FNN_T *b, FNN_T *out, ptrdiff_t n,
-                            FNN_T alpha);
-
-/* A loop over one input (a) or two (a = dout, b = x or y), as a clone-dispatched function
- * and its baseline-only twin "<name>_base". */
+/* A loop over one input (a) or two (a = dout, b = x or y). */
 #define FNN_UNARY_LOOP(name)                                                                   \
-    FASTNN_CLONES static void FNN(name)(const FNN_T *a, const FNN_T *b, FNN_T *out,            \
-                                        ptrdiff_t n, FNN_T alpha) {                            \
-        (void)b;                                                                               \
-        FASTNN_IVDEP for (ptrdiff_t i = 0; i < n; i++) out[i] = FNN(name##_elem)(a[i], alpha); \
-    }                                                                                          \
-    static void FNN(name##_base)(const FNN_T *a, const FNN_T *b, FNN_T *out, ptrdiff_t n,      \
-                                 FNN_T alpha) {                                                \
+    static void FNN(name)(const FNN_T *a, const FNN_T *b, FNN_T *out, ptrdiff_t n,             \
+                          FNN_T alpha) {                                                       \
         (void)b;                                                                               \
         FASTNN_IVDEP for (ptrdiff_t i = 0; i < n; i++) out[i] = FNN(name##_elem)(a[i], alpha); \
     }
 
 #define FNN_BINARY_LOOP(name)                                                                  \
-    FASTNN_CLONES static void FNN(name)(const FNN_T *a, const FNN_T *b, FNN_T *out,            \
-                                        ptrdiff_t n, FNN_T alpha) {                            \
-        FASTNN_IVDEP for (ptrdiff_t i = 0; i < n; i++)                                         \
-            out[i] = FNN(name##_elem)(a[i], b[i], alpha);                                      \
-    }                                                                                          \
-    static void FNN(name##_base)(const FNN_T *a, const FNN_T *b, FNN_T *out, ptrdiff_t n,      \
-                                 FNN_T alpha) {                                                \
+    static void FNN(name)(const FNN_T *a, const FNN_T *b, FNN_T *out, ptrdiff_t n,             \
+                          FNN_T alpha) {                                                       \
         FASTNN_IVDEP for (ptrdiff_t i = 0; i < n; i++)                                         \
             out[i] = FNN(name##_elem)(a[i], b[i], alpha);                                      \
     }
@@ -112,23 +98,6 @@ FNN_BINARY_LOOP(elu_backward)
 
 FASTNN_CONTRACT_OFF
 
-/* Indexed by FASTNN_OP_*: row 0 the dispatched clones, row 1 the baseline twins. */
-static const FNN(kernel) FNN(table)[2][FASTNN_N_OPS] = {
-    {FNN(relu), FNN(relu_backward), FNN(sigmoid), FNN(sigmoid_backward), FNN(tanh),
-     FNN(tanh_backward), FNN(leaky_relu), FNN(leaky_relu_backward), FNN(elu),
-     FNN(elu_backward)},
-    {FNN(relu_base), FNN(relu_backward_base), FNN(sigmoid_base), FNN(sigmoid_backward_base),
-     FNN(tanh_base), FNN(tanh_backward_base), FNN(leaky_relu_base),
-     FNN(leaky_relu_backward_base), FNN(elu_base), FNN(elu_backward_base)},
-};
-
-/* Run kernel `op` on out[0:n] (b may be NULL for forward kernels); `baseline` picks the
- * baseline-ISA twin instead of the dispatched clone. */
-static void FNN(activation)(int op, int baseline, const FNN_T *a, const FNN_T *b, FNN_T *out,
-                            ptrdiff_t n, FNN_T alpha) {
-    FNN(table)[baseline ? 1 : 0][op](a, b, out, n, alpha);
-}
-
 /* y[i] = max_j z[i, j], idx[i] = the first j reaching it (the first NaN wins, like
  * np.argmax), for z of shape (m, k) with k >= 1.  The row loop is written once; with k a
  * compile-time constant (the common 2, 3, 4) gcc unrolls the j loop and vectorises across
@@ -154,7 +123,7 @@ FASTNN_INLINE void FNN(maxout_rows)(const FNN_T *z, FNN_T *y, ptrdiff_t *idx, pt
     }
 }
 
-FASTNN_CLONES static void FNN(maxout)(const FNN_T *z, FNN_T *y, ptrdiff_t *idx, ptrdiff_t m,
+static void FNN(maxout)(const FNN_T *z, FNN_T *y, ptrdiff_t *idx, ptrdiff_t m,
                                       ptrdiff_t k) {
     switch (k) {
     case 2: FNN(maxout_rows)(z, y, idx, m, 2); break;
@@ -176,7 +145,7 @@ FASTNN_INLINE void FNN(maxout_backward_rows)(const FNN_T *dout, const ptrdiff_t 
     }
 }
 
-FASTNN_CLONES static void FNN(maxout_backward)(const FNN_T *dout, const ptrdiff_t *idx,
+static void FNN(maxout_backward)(const FNN_T *dout, const ptrdiff_t *idx,
                                                FNN_T *dz, ptrdiff_t m, ptrdiff_t k) {
     switch (k) {
     case 2: FNN(maxout_backward_rows)(dout, idx, dz, m, 2); break;

@@ -13,8 +13,8 @@
  *   scaling), on 64-byte vectors, with the next row prefetched: 1.45-1.6x faster than the
  *   block scheme at C = 1000 (it does two fewer passes and no float -> double copy).
  * - exp is a Cephes-style polynomial written for arguments <= 0 (always the case after the
- *   max shift) with branch-free selects and a bit-level 2^n, so gcc vectorises it inside the
- *   FASTNN_CLONES functions without -ffast-math.  float32 uses a degree-6 float polynomial
+ *   max shift) with branch-free selects and a bit-level 2^n, so gcc vectorises it in every
+ *   ISA target (softmax_target.c) without -ffast-math.  float32 uses a degree-6 float polynomial
  *   (~1 ulp), float64 a degree-12 Taylor polynomial on |r| <= ln2/2 (~1-2 ulp).  Results below the
  *   smallest normal number are flushed to 0 (the probabilities concerned are < 1e-38 / 1e-308).
  * - Reductions (row max, row sums) are written over explicit vectors with independent
@@ -40,6 +40,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fastnn_cpu.h"
 #include "fastnn_simd.h"
 
 /* The polynomials below are 20% faster with fused multiply-adds and no less accurate. */
@@ -346,12 +347,15 @@ typedef uint64_t fastnn_w8u __attribute__((vector_size(64)));
 #define FASTNN_SM_SELECT(VT, VI, mask, a, b) ((VT)(((VI)(a) & (mask)) | ((VI)(b) & ~(mask))))
 
 /* a > b lane-wise (all-ones / all-zeros lanes), compared in two 32-byte halves.  gcc 12 turns
- * a 64-byte vector comparison into scalar code in the clones without AVX-512: the x86-64-v3
- * wide softmax ran 6x slower than the v4 one, about NumPy's speed (760 against 117 us at
- * (256, 1000) float32), and 282 us with halves, one AVX2 comparison each.  On AVX-512 the
- * halves cost 30% (155 us), so the wide loops choose once per call, from the CPU the clone
- * runs on (the flag is constant within a clone, and the branch on it predicted). */
-#define FASTNN_SM_COMPARE_IN_HALVES() (!(fastnn_cpu_features() & FASTNN_CPU_AVX512F))
+ * a 64-byte vector comparison into scalar code in targets without AVX-512 (the AVX2 wide
+ * softmax ran at about NumPy's speed); compared in halves it is one AVX2 comparison each.  On
+ * AVX-512 the halves are slower than whole comparisons, so each target compiles the form that
+ * suits it (see docs/perf_notes_dispatch.md for the measurements). */
+#if defined(FASTNN_TARGET_ISA) && FASTNN_TARGET_ISA >= FASTNN_ISA_AVX512
+#define FASTNN_SM_COMPARE_IN_HALVES 0
+#else
+#define FASTNN_SM_COMPARE_IN_HALVES 1
+#endif
 #define FASTNN_SM_DEFINE_GT(SFX, VT, VI, HT, HI)                                             \
 FASTNN_INLINE VI fastnn_sm_gt_##SFX(VT a, VT b) {                                            \
     HT a0, a1, b0, b1;                                                                       \
@@ -556,38 +560,15 @@ FASTNN_INLINE void fastnn_softmax_wide_body_##SFX(const T *x, T *out, fastnn_ind
     }                                                                                        \
 }                                                                                            \
                                                                                              \
-/* Each wide loop twice, comparing in 32-byte halves or whole (a constant in each), chosen   \
- * per call: a run-time flag inside one body made gcc compute both comparisons. */           \
-FASTNN_CLONES static double fastnn_softmax_loss_wide_halves_##SFX(                           \
-        const T *x, const fastnn_index *y, T *out, fastnn_index r0, fastnn_index r1,         \
-        fastnn_index C, double inv_n) {                                                      \
-    return fastnn_softmax_loss_wide_body_##SFX(x, y, out, r0, r1, C, inv_n, 1);              \
-}                                                                                            \
-FASTNN_CLONES static double fastnn_softmax_loss_wide_whole_##SFX(                            \
-        const T *x, const fastnn_index *y, T *out, fastnn_index r0, fastnn_index r1,         \
-        fastnn_index C, double inv_n) {                                                      \
-    return fastnn_softmax_loss_wide_body_##SFX(x, y, out, r0, r1, C, inv_n, 0);              \
-}                                                                                            \
 static double fastnn_softmax_loss_wide_##SFX(                                                \
         const T *x, const fastnn_index *y, T *out, fastnn_index r0, fastnn_index r1,         \
         fastnn_index C, double inv_n) {                                                      \
-    return FASTNN_SM_COMPARE_IN_HALVES()                                                     \
-        ? fastnn_softmax_loss_wide_halves_##SFX(x, y, out, r0, r1, C, inv_n)                 \
-        : fastnn_softmax_loss_wide_whole_##SFX(x, y, out, r0, r1, C, inv_n);                 \
-}                                                                                            \
-FASTNN_CLONES static void fastnn_softmax_wide_halves_##SFX(const T *x, T *out,               \
-        fastnn_index r0, fastnn_index r1, fastnn_index C, int log) {                         \
-    fastnn_softmax_wide_body_##SFX(x, out, r0, r1, C, log, 1);                               \
-}                                                                                            \
-FASTNN_CLONES static void fastnn_softmax_wide_whole_##SFX(const T *x, T *out,                \
-        fastnn_index r0, fastnn_index r1, fastnn_index C, int log) {                         \
-    fastnn_softmax_wide_body_##SFX(x, out, r0, r1, C, log, 0);                               \
+    return fastnn_softmax_loss_wide_body_##SFX(x, y, out, r0, r1, C, inv_n,                  \
+                                               FASTNN_SM_COMPARE_IN_HALVES);                 \
 }                                                                                            \
 static void fastnn_softmax_wide_##SFX(const T *x, T *out, fastnn_index r0, fastnn_index r1,  \
                                       fastnn_index C, int log) {                             \
-    if (FASTNN_SM_COMPARE_IN_HALVES())                                                       \
-        fastnn_softmax_wide_halves_##SFX(x, out, r0, r1, C, log);                            \
-    else fastnn_softmax_wide_whole_##SFX(x, out, r0, r1, C, log);                            \
+    fastnn_softmax_wide_body_##SFX(x, out, r0, r1, C, log, FASTNN_SM_COMPARE_IN_HALVES);     \
 }
 #define FASTNN_SM_WIDE_DISPATCH(expr) if (C >= FASTNN_SM_WIDE) { expr; }
 #else
@@ -617,7 +598,7 @@ FASTNN_INLINE void fastnn_sm_shift_##SFX(const T *x, T *d, T *m, fastnn_index ro
                                                                                              \
 /* Loss and gradient for rows [r0, r1): returns the sum of the rows' losses (not yet         \
  * divided by N) and writes dx = (softmax(x) - onehot(y)) * inv_n.  out may alias x. */      \
-FASTNN_CLONES static double fastnn_softmax_loss_rows_##SFX(                                  \
+static double fastnn_sm_loss_rows_##SFX(                                                    \
         const T *x, const fastnn_index *y, T *out, fastnn_index r0, fastnn_index r1,         \
         fastnn_index C, double inv_n) {                                                      \
     T m[FASTNN_SM_ROWS], xy[FASTNN_SM_ROWS];                                                 \
@@ -661,9 +642,8 @@ FASTNN_CLONES static double fastnn_softmax_loss_rows_##SFX(                     
 }                                                                                            \
                                                                                              \
 /* softmax (log = 0) or log_softmax (log = 1) of rows [r0, r1).  out may alias x. */         \
-FASTNN_CLONES static void fastnn_softmax_rows_##SFX(const T *x, T *out, fastnn_index r0,     \
-                                                    fastnn_index r1, fastnn_index C,         \
-                                                    int log) {                               \
+static void fastnn_sm_rows_##SFX(const T *x, T *out, fastnn_index r0, fastnn_index r1,      \
+                                 fastnn_index C, int log) {                                  \
     T m[FASTNN_SM_ROWS], e[FASTNN_SM_BLOCK];                                                 \
     double sum[FASTNN_SM_ROWS], sm1[FASTNN_SM_ROWS], wide[FASTNN_SM_BLOCK];                  \
     FASTNN_SM_WIDE_DISPATCH(fastnn_softmax_wide_##SFX(x, out, r0, r1, C, log); return)       \
