@@ -273,6 +273,7 @@ def header(threads=None):
         "cpu": _cpu_model(),
         "cpu_features": list(info["cpu_features"]),
         "runtime_dispatch": bool(info["runtime_dispatch"]),
+        "isa_path": info["isa"]["path"],
         "openmp": all(m["openmp"] for m in info["modules"].values()),
         "threads": info["num_threads"] if threads is None else threads,
         "usable_cores": info["usable_cores"],
@@ -289,8 +290,8 @@ def header_lines(head):
         f"fastnn {head['fastnn']}; python {head['python']}; numpy {head['numpy']} "
         f"(BLAS: {head['blas']})" + (f"; torch {head['torch']}" if head["torch"] else "; torch: not installed"),
         f"CPU: {head['cpu']} ({head['platform']})",
-        f"CPU features: {features}; run-time dispatch {'on' if head['runtime_dispatch'] else 'off'}; "
-        f"OpenMP {'yes' if head['openmp'] else 'NO'}",
+        f"CPU features: {features}; run-time dispatch {'on' if head['runtime_dispatch'] else 'off'}"
+        f" (ISA path: {head.get('isa_path', '?')}); OpenMP {'yes' if head['openmp'] else 'NO'}",
         f"threads: {head['threads']} of {head['usable_cores']} usable cores; "
         f"OpenMP idle threads: {head.get('omp_spin', '?')}",
     ]

@@ -33,12 +33,6 @@
 #include "activations_dispatch.h"
 #include "fastnn_simd.h"
 
-#if defined(__GNUC__)
-#define FASTNN_IVDEP _Pragma("GCC ivdep")
-#else
-#define FASTNN_IVDEP
-#endif
-
 /* ---------------------------------------------------------------- 1. primitives */
 
 FASTNN_CONTRACT_ON

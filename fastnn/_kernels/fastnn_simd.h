@@ -25,15 +25,33 @@ typedef ptrdiff_t fastnn_index;
 #define FASTNN_INLINE static inline
 #endif
 
-/* Polynomials and reductions are written as a*b + c; this region lets gcc contract them into
- * FMA instructions in the clones whose ISA has FMA (-std=c11 turns contraction off by default,
- * which keeps the simple element-wise kernels bit-identical to NumPy). */
-#if defined(__GNUC__) && !defined(__clang__)
+/* Polynomials and reductions are written as a*b + c; this region lets the compiler contract
+ * them into FMA instructions in the ISA targets that have FMA (-ffp-contract=off, on the
+ * command line, keeps the simple element-wise kernels bit-identical to NumPy elsewhere).
+ * gcc: per-function optimize options; clang: the contraction pragma, which applies to the
+ * expressions written inside the region (also once inlined elsewhere).  MSVC contracts
+ * nothing without /fp:contract, so its FMA targets evaluate the same polynomials unfused. */
+#if defined(__clang__)
+#define FASTNN_CONTRACT_ON _Pragma("clang fp contract(fast)")
+#define FASTNN_CONTRACT_OFF _Pragma("clang fp contract(off)")
+#elif defined(__GNUC__)
 #define FASTNN_CONTRACT_ON _Pragma("GCC push_options") _Pragma("GCC optimize(\"fp-contract=fast\")")
 #define FASTNN_CONTRACT_OFF _Pragma("GCC pop_options")
 #else
 #define FASTNN_CONTRACT_ON
 #define FASTNN_CONTRACT_OFF
+#endif
+
+/* Before a loop whose iterations are independent (its output never overlaps an input it
+ * reads later): lets the compiler vectorise without run-time overlap checks. */
+#if defined(__clang__)
+#define FASTNN_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define FASTNN_IVDEP _Pragma("GCC ivdep")
+#elif defined(_MSC_VER)
+#define FASTNN_IVDEP __pragma(loop(ivdep))
+#else
+#define FASTNN_IVDEP
 #endif
 
 /* Index of the first idx[i] outside [lo, hi), or -1 (lo <= hi): the bounds check of every

@@ -45,9 +45,11 @@
 
 /* The polynomials below are 20% faster with fused multiply-adds and no less accurate. */
 FASTNN_CONTRACT_ON
-#if defined(__GNUC__) && !defined(__clang__)
 /* The 64-byte vectors below stay inside always-inline functions of this file, so the ABI
- * note gcc gives for passing them by value does not concern us. */
+ * note the compiler gives for passing them by value does not concern us. */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
