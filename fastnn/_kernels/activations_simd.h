@@ -42,6 +42,13 @@ FASTNN_INLINE float fnn_float_f32(uint32_t u) { float x; memcpy(&x, &u, 4); retu
 FASTNN_INLINE uint64_t fnn_bits_f64(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
 FASTNN_INLINE double fnn_float_f64(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
 
+/* |x| and copysign in the dtype (the type-generic fabs/copysign of <math.h> would convert a
+ * float to double and back, which clang does not always remove: it scalarised the loops). */
+FASTNN_INLINE float fnn_abs_f32(float x) { return fabsf(x); }
+FASTNN_INLINE double fnn_abs_f64(double x) { return fabs(x); }
+FASTNN_INLINE float fnn_copysign_f32(float x, float s) { return copysignf(x, s); }
+FASTNN_INLINE double fnn_copysign_f64(double x, double s) { return copysign(x, s); }
+
 /* 2**n for n in the normal exponent range. */
 FASTNN_INLINE float fnn_pow2_f32(int32_t n) { return fnn_float_f32((uint32_t)(n + 127) << 23); }
 FASTNN_INLINE double fnn_pow2_f64(int64_t n) { return fnn_float_f64((uint64_t)(n + 1023) << 52); }

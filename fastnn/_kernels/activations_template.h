@@ -67,7 +67,7 @@ FASTNN_CONTRACT_ON
  * exp's relative accuracy (subnormal results included). */
 FASTNN_INLINE FNN_T FNN(sigmoid_elem)(FNN_T x, FNN_T alpha) {
     (void)alpha;
-    FNN_T e = FNN(exp_nonpos)(-fabs(x));
+    FNN_T e = FNN(exp_nonpos)(-FNN(abs)(x));
     return (x < 0 ? e : (FNN_T)1) / (1 + e);
 }
 
@@ -76,8 +76,8 @@ FASTNN_INLINE FNN_T FNN(sigmoid_elem)(FNN_T x, FNN_T alpha) {
  * tanh(-0.0) = -0.0 and NaN stays NaN. */
 FASTNN_INLINE FNN_T FNN(tanh_elem)(FNN_T x, FNN_T alpha) {
     (void)alpha;
-    FNN_T t = FNN(expm1_nonpos)(-2 * fabs(x));
-    return copysign(-t / (2 + t), x);
+    FNN_T t = FNN(expm1_nonpos)(-2 * FNN(abs)(x));
+    return FNN(copysign)(-t / (2 + t), x);
 }
 
 /* x if x > 0 else alpha * expm1(x); expm1 keeps full relative accuracy near 0 (exp(x) - 1

@@ -8,7 +8,7 @@
  *   the exps in double and the final scaling.  The flat exp loop (B) is what makes small C
  *   (the lecture notes' 10 classes) fast: it vectorises over rows instead of over a 10-wide
  *   row.
- * - Rows of C >= FASTNN_SM_WIDE (with GCC/clang vector extensions) go one at a time through
+ * - Rows of C >= FASTNN_SM_WIDE (FASTNN_SM_WIDE_ROWS targets) go one at a time through
  *   three fused passes instead (max; exp written out with the sum accumulated on the fly;
  *   scaling), on 64-byte vectors, with the next row prefetched: 1.45-1.6x faster than the
  *   block scheme at C = 1000 (it does two fewer passes and no float -> double copy).
@@ -327,7 +327,16 @@ FASTNN_INLINE void fastnn_sm_rowmax4_##SFX(const T *x, fastnn_index C, T *m) {  
     m[0] = m0; m[1] = m1; m[2] = m2; m[3] = m3;                                              \
 }
 
-#ifdef FASTNN_SM_VECTOR
+/* The wide-row scheme below only where it measured faster than the block scheme: AVX-512
+ * targets and clang's builds.  gcc 12 compiles its 64-byte vector code for AVX2 and SSE2
+ * into shuffles through the stack, and the block scheme was about 2x faster there (see
+ * docs/perf_notes_dispatch.md). */
+#if defined(FASTNN_SM_VECTOR) &&                                                             \
+    (defined(__clang__) || (defined(FASTNN_TARGET_ISA) && FASTNN_TARGET_ISA >= FASTNN_ISA_AVX512))
+#define FASTNN_SM_WIDE_ROWS 1
+#endif
+
+#ifdef FASTNN_SM_WIDE_ROWS
 /* Wide rows (C >= FASTNN_SM_WIDE, vector extensions only): one row at a time in three
  * passes, the row staying in L1 after the first: (1) the max, (2) e = exp(x - m) written to
  * out with the sum accumulated in double on the fly, (3) the scaling.  The loops work on
