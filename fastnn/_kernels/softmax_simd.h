@@ -8,7 +8,7 @@
  *   the exps in double and the final scaling.  The flat exp loop (B) is what makes small C
  *   (the lecture notes' 10 classes) fast: it vectorises over rows instead of over a 10-wide
  *   row.
- * - Rows of C >= FASTNN_SM_WIDE (FASTNN_SM_WIDE_ROWS targets) go one at a time through
+ * - Rows of C >= FASTNN_SM_WIDE (where FASTNN_SM_WIDE_ROWS_<sfx>) go one at a time through
  *   three fused passes instead (max; exp written out with the sum accumulated on the fly;
  *   scaling), on 64-byte vectors, with the next row prefetched: 1.45-1.6x faster than the
  *   block scheme at C = 1000 (it does two fewer passes and no float -> double copy).
@@ -295,11 +295,12 @@ FASTNN_INLINE void fastnn_sm_block_sums(const double *e, fastnn_index rows, fast
     }
 }
 
-/* Block exps: v[k] = exp(v[k]) for the n entries, and the double values that the row sums
- * read (a converted copy in wide for float, v itself for double). */
+/* Block exps: v[k] = exp(d[k]) for the n entries (v may be d: each iteration reads and writes
+ * its own index only, hence FASTNN_IVDEP), and the double values that the row sums read (a
+ * converted copy in wide for float, v itself for double). */
 FASTNN_INLINE const double *fastnn_sm_exp_block_f32(const float *d, float *v, double *wide,
                                                        fastnn_index n) {
-    for (fastnn_index k = 0; k < n; k++) {
+    FASTNN_IVDEP for (fastnn_index k = 0; k < n; k++) {
         float e = fastnn_sm_exp_f32(d[k]);
         v[k] = e;
         wide[k] = (double)e;
@@ -309,7 +310,7 @@ FASTNN_INLINE const double *fastnn_sm_exp_block_f32(const float *d, float *v, do
 FASTNN_INLINE const double *fastnn_sm_exp_block_f64(const double *d, double *v,
                                                        double *wide, fastnn_index n) {
     (void)wide;
-    for (fastnn_index k = 0; k < n; k++) v[k] = fastnn_sm_exp_f64(d[k]);
+    FASTNN_IVDEP for (fastnn_index k = 0; k < n; k++) v[k] = fastnn_sm_exp_f64(d[k]);
     return v;
 }
 
@@ -327,12 +328,23 @@ FASTNN_INLINE void fastnn_sm_rowmax4_##SFX(const T *x, fastnn_index C, T *m) {  
     m[0] = m0; m[1] = m1; m[2] = m2; m[3] = m3;                                              \
 }
 
-/* The wide-row scheme below only where it measured faster than the block scheme: AVX-512
- * targets and clang's builds.  gcc 12 compiles its 64-byte vector code for AVX2 and SSE2
- * into shuffles through the stack, and the block scheme was about 2x faster there (see
- * docs/perf_notes_dispatch.md). */
-#if defined(FASTNN_SM_VECTOR) &&                                                             \
-    (defined(__clang__) || (defined(FASTNN_TARGET_ISA) && FASTNN_TARGET_ISA >= FASTNN_ISA_AVX512))
+/* The wide-row scheme below only where it measured faster than the block scheme, per dtype
+ * (FASTNN_SM_WIDE_ROWS_<sfx>): AVX-512 targets, and float32 in clang's builds.  gcc 12
+ * compiles its 64-byte vector code for AVX2 and SSE2 into shuffles through the stack (the
+ * block scheme was about 2x faster there), and clang's float64 wide rows were slower than
+ * its block scheme (see docs/perf_notes_dispatch.md). */
+#if defined(FASTNN_SM_VECTOR) && defined(FASTNN_TARGET_ISA) &&                               \
+    FASTNN_TARGET_ISA >= FASTNN_ISA_AVX512
+#define FASTNN_SM_WIDE_ROWS_f32 1
+#define FASTNN_SM_WIDE_ROWS_f64 1
+#elif defined(FASTNN_SM_VECTOR) && defined(__clang__)
+#define FASTNN_SM_WIDE_ROWS_f32 1
+#define FASTNN_SM_WIDE_ROWS_f64 0
+#else
+#define FASTNN_SM_WIDE_ROWS_f32 0
+#define FASTNN_SM_WIDE_ROWS_f64 0
+#endif
+#if FASTNN_SM_WIDE_ROWS_f32 || FASTNN_SM_WIDE_ROWS_f64
 #define FASTNN_SM_WIDE_ROWS 1
 #endif
 
@@ -581,10 +593,11 @@ static void fastnn_softmax_wide_##SFX(const T *x, T *out, fastnn_index r0, fastn
                                       fastnn_index C, int log) {                             \
     fastnn_softmax_wide_body_##SFX(x, out, r0, r1, C, log, FASTNN_SM_COMPARE_IN_HALVES);     \
 }
-#define FASTNN_SM_WIDE_DISPATCH(expr) if (C >= FASTNN_SM_WIDE) { expr; }
+#define FASTNN_SM_WIDE_DISPATCH(SFX, expr)                                                  \
+    if (FASTNN_SM_WIDE_ROWS_##SFX && C >= FASTNN_SM_WIDE) { expr; }
 #else
 #define FASTNN_SM_DEFINE_WIDE(T, SFX, VT, VI)
-#define FASTNN_SM_WIDE_DISPATCH(expr)
+#define FASTNN_SM_WIDE_DISPATCH(SFX, expr)
 #endif
 
 /* One body per dtype: T is the element type, SFX the name suffix. */
@@ -615,7 +628,8 @@ static double fastnn_sm_loss_rows_##SFX(                                        
     T m[FASTNN_SM_ROWS], xy[FASTNN_SM_ROWS];                                                 \
     double sum[FASTNN_SM_ROWS], sm1[FASTNN_SM_ROWS], lse[FASTNN_SM_ROWS];                    \
     double wide[FASTNN_SM_BLOCK];                                                            \
-    FASTNN_SM_WIDE_DISPATCH(return fastnn_softmax_loss_wide_##SFX(x, y, out, r0, r1, C, inv_n)) \
+    FASTNN_SM_WIDE_DISPATCH(SFX,                                                             \
+        return fastnn_softmax_loss_wide_##SFX(x, y, out, r0, r1, C, inv_n))                  \
     fastnn_index rows = fastnn_sm_block_rows(C);                                             \
     double total = 0.0;                                                                      \
     for (fastnn_index b0 = r0; b0 < r1; b0 += rows) {                                        \
@@ -657,7 +671,7 @@ static void fastnn_sm_rows_##SFX(const T *x, T *out, fastnn_index r0, fastnn_ind
                                  fastnn_index C, int log) {                                  \
     T m[FASTNN_SM_ROWS], e[FASTNN_SM_BLOCK];                                                 \
     double sum[FASTNN_SM_ROWS], sm1[FASTNN_SM_ROWS], wide[FASTNN_SM_BLOCK];                  \
-    FASTNN_SM_WIDE_DISPATCH(fastnn_softmax_wide_##SFX(x, out, r0, r1, C, log); return)       \
+    FASTNN_SM_WIDE_DISPATCH(SFX, fastnn_softmax_wide_##SFX(x, out, r0, r1, C, log); return)  \
     fastnn_index rows = fastnn_sm_block_rows(C);                                             \
     for (fastnn_index b0 = r0; b0 < r1; b0 += rows) {                                        \
         fastnn_index nb = r1 - b0 < rows ? r1 - b0 : rows;                                   \
