@@ -177,3 +177,16 @@ def test_bad_cap_value_warns_once_and_uses_the_best_path():
     assert "baseline, avx2, avx512" in warnings[0]
     assert info["path"] == best
     assert "avx1024" in info["reason"]
+
+
+def test_show_config_names_the_path_and_why():
+    import io
+
+    import fastnn
+
+    out = io.StringIO()
+    fastnn.show_config(file=out)
+    info = rt.isa_info()
+    line = next(ln for ln in out.getvalue().splitlines() if ln.startswith("ISA path:"))
+    assert line == f"ISA path: {info['reason']}"
+    assert line.startswith(f"ISA path: {info['path']}:")
