@@ -144,13 +144,15 @@ print(json.dumps(info))
 """
 
 
-def _run_with_cap(value):
+def _run_with_cap(value, cwd):
+    """Import fastnn in a fresh interpreter with FASTNN_MAX_CPU_ISA=value (unset if None), from
+    a folder outside the source tree (so that an installed fastnn is the one imported)."""
     env = dict(os.environ)
     env.pop("FASTNN_MAX_CPU_ISA", None)
     if value is not None:
         env["FASTNN_MAX_CPU_ISA"] = value
     done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
-                          text=True, timeout=120, check=True)
+                          text=True, timeout=120, check=True, cwd=cwd)
     return json.loads(done.stdout), done.stderr
 
 
@@ -159,8 +161,8 @@ def _supported_index():
 
 
 @pytest.mark.parametrize("value", ALL)
-def test_cap_variable_selects_the_path_in_every_module(value):
-    info, stderr = _run_with_cap(value)
+def test_cap_variable_selects_the_path_in_every_module(value, tmp_path):
+    info, stderr = _run_with_cap(value, tmp_path)
     want = ALL[min(ALL.index(value), _supported_index())]
     assert "Warning" not in stderr
     assert info["path"] == want and set(info["modules"].values()) == {want}
@@ -168,8 +170,8 @@ def test_cap_variable_selects_the_path_in_every_module(value):
     assert info["check"] < 1e-15
 
 
-def test_bad_cap_value_warns_once_and_uses_the_best_path():
-    info, stderr = _run_with_cap("avx1024")
+def test_bad_cap_value_warns_once_and_uses_the_best_path(tmp_path):
+    info, stderr = _run_with_cap("avx1024", tmp_path)
     best = ALL[_supported_index()]
     warnings = [line for line in stderr.splitlines() if "RuntimeWarning" in line]
     assert len(warnings) == 1, stderr
