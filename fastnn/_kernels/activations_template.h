@@ -9,6 +9,8 @@
 #define FNN_CAT3_(a, b, c) a##_##b##_##c
 #define FNN_CAT3(a, b, c) FNN_CAT3_(a, b, c)
 #define FNN(name) FNN_CAT3(fnn, name, FNN_SFX)
+/* The dtype's function of fastnn_math.h. */
+#define FNN_MATH(name) FNN_CAT3(fastnn, name, FNN_SFX)
 
 /* A loop over one input (a) or two (a = dout, b = x or y). */
 #define FNN_UNARY_LOOP(name)                                                                   \
@@ -67,7 +69,7 @@ FASTNN_CONTRACT_ON
  * exp's relative accuracy (subnormal results included). */
 FASTNN_INLINE FNN_T FNN(sigmoid_elem)(FNN_T x, FNN_T alpha) {
     (void)alpha;
-    FNN_T e = FNN(exp_nonpos)(-FNN(abs)(x));
+    FNN_T e = FNN_MATH(exp_nonpos)(-FNN_MATH(abs)(x));
     return (x < 0 ? e : (FNN_T)1) / (1 + e);
 }
 
@@ -76,18 +78,18 @@ FASTNN_INLINE FNN_T FNN(sigmoid_elem)(FNN_T x, FNN_T alpha) {
  * tanh(-0.0) = -0.0 and NaN stays NaN. */
 FASTNN_INLINE FNN_T FNN(tanh_elem)(FNN_T x, FNN_T alpha) {
     (void)alpha;
-    FNN_T t = FNN(expm1_nonpos)(-2 * FNN(abs)(x));
-    return FNN(copysign)(-t / (2 + t), x);
+    FNN_T t = FNN_MATH(expm1_nonpos)(-2 * FNN_MATH(abs)(x));
+    return FNN_MATH(copysign)(-t / (2 + t), x);
 }
 
 /* x if x > 0 else alpha * expm1(x); expm1 keeps full relative accuracy near 0 (exp(x) - 1
  * would not).  The clamp min(x, 0) keeps NaN (comparison false) and avoids overflow. */
 FASTNN_INLINE FNN_T FNN(elu_elem)(FNN_T x, FNN_T alpha) {
-    FNN_T neg = alpha * FNN(expm1_nonpos)(x > 0 ? (FNN_T)0 : x);
+    FNN_T neg = alpha * FNN_MATH(expm1_nonpos)(x > 0 ? (FNN_T)0 : x);
     return x > 0 ? x : neg;
 }
 FASTNN_INLINE FNN_T FNN(elu_backward_elem)(FNN_T dout, FNN_T x, FNN_T alpha) {
-    FNN_T neg = dout * (alpha * FNN(exp_nonpos)(x > 0 ? (FNN_T)0 : x));
+    FNN_T neg = dout * (alpha * FNN_MATH(exp_nonpos)(x > 0 ? (FNN_T)0 : x));
     return x > 0 ? dout : neg;
 }
 
@@ -158,5 +160,6 @@ static void FNN(maxout_backward)(const FNN_T *dout, const ptrdiff_t *idx,
 #undef FNN_UNARY_LOOP
 #undef FNN_BINARY_LOOP
 #undef FNN
+#undef FNN_MATH
 #undef FNN_CAT3
 #undef FNN_CAT3_

@@ -99,7 +99,10 @@ static inline void fastnn_cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
     __cpuidex(v, (int)leaf, (int)sub);
     r[0] = (unsigned)v[0]; r[1] = (unsigned)v[1]; r[2] = (unsigned)v[2]; r[3] = (unsigned)v[3];
 #else
-    if ((unsigned)__get_cpuid_max(leaf & 0x80000000u, 0) < leaf) { r[0] = r[1] = r[2] = r[3] = 0; return; }
+    if ((unsigned)__get_cpuid_max(leaf & 0x80000000u, 0) < leaf) {
+        r[0] = r[1] = r[2] = r[3] = 0;
+        return;
+    }
     __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
 #endif
 }
