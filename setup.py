@@ -6,9 +6,12 @@ compiler flags by probing the compiler:
 * OpenMP: a tiny program is compiled and linked with the OpenMP flag.  Without OpenMP the
   package builds serial kernels and warns, unless ``FASTNN_REQUIRE_OPENMP=1`` in which case
   the build fails (CI sets it).
-* Run-time CPU dispatch: if the compiler accepts GCC's ``target_clones`` attribute, the hot
-  loops get an AVX-512 / AVX2+FMA clone next to the baseline one; the loader picks at import.
-  We never pass ``-march=native``: a wheel must run on any CPU of its architecture.
+* Run-time CPU dispatch (fastnn/_kernels/fastnn_cpu.h): each kernel family's C loops
+  (``fastnn/_kernels/<family>_target.c``) are compiled once per ISA target with that target's
+  flags (ISA_TARGETS: baseline; AVX2+FMA, i.e. x86-64-v3; AVX-512, i.e. x86-64-v4) into
+  objects linked into the family's extension, and the extension picks one at import.  A
+  target the compiler cannot build (another architecture, an old compiler) is left out and
+  reported.  We never pass ``-march=native``: a wheel must run on any CPU of its architecture.
 """
 
 import glob
@@ -39,24 +42,37 @@ OPENMP_PROBE = textwrap.dedent(
     """
 )
 
-TARGET_CLONES_PROBE = textwrap.dedent(
-    """
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-    static double twice(const double *x, int n) {
-        double s = 0.0;
-        for (int i = 0; i < n; i++) s += 2.0 * x[i];
-        return s;
-    }
-    int main(void) { double x[4] = {1, 2, 3, 4}; return twice(x, 4) > 0.0 ? 0 : 1; }
-    """
+KERNEL_DIR = os.path.join("fastnn", "_kernels")
+
+# The ISA targets (FASTNN_ISA_* of fastnn_cpu.h, in order): name and, per compiler family,
+# candidate flag sets (the first the compiler accepts is used).  x86-64-v3 is AVX, AVX2, FMA,
+# BMI1/2, F16C, LZCNT, MOVBE on top of SSE4.2/POPCNT; x86-64-v4 adds AVX-512 F/CD/BW/DQ/VL.
+# The explicit lists serve compilers that predate the -march=x86-64-vN names (gcc < 11).
+_V3_FLAGS = ["-msse3", "-mssse3", "-msse4.1", "-msse4.2", "-mpopcnt", "-mavx", "-mavx2",
+             "-mfma", "-mbmi", "-mbmi2", "-mf16c", "-mlzcnt", "-mmovbe"]
+ISA_TARGETS = (
+    ("baseline", {"unix": [[]], "msvc": [[]]}),
+    ("avx2", {"unix": [["-march=x86-64-v3"], _V3_FLAGS], "msvc": [["/arch:AVX2"]]}),
+    ("avx512", {"unix": [["-march=x86-64-v4"],
+                         _V3_FLAGS + ["-mavx512f", "-mavx512cd", "-mavx512bw", "-mavx512dq",
+                                      "-mavx512vl"]],
+                "msvc": [["/arch:AVX512"]]}),
 )
+
+# fastnn_target.h checks that the flags match the target (and fails off x86 for the AVX ones).
+TARGET_PROBE = '#include "fastnn_target.h"\nint main(void) { return FASTNN_TARGET_ISA < 0; }\n'
+
+try:
+    from setuptools.modified import newer_group
+except ImportError:  # setuptools < 69
+    from setuptools._distutils.dep_util import newer_group
 
 
 def _is_msvc(compiler):
     return getattr(compiler, "compiler_type", "") == "msvc"
 
 
-def _probe(compiler, source, compile_args=(), link_args=()):
+def _probe(compiler, source, compile_args=(), link_args=(), include_dirs=(), macros=()):
     """Return True if ``source`` compiles and links with the given flags."""
     tmp = tempfile.mkdtemp(prefix="fastnn-probe-")
     try:
@@ -67,7 +83,9 @@ def _probe(compiler, source, compile_args=(), link_args=()):
             old_stderr = os.dup(2)
             os.dup2(devnull.fileno(), 2)  # the probe's expected failures are not build errors
             try:
-                objects = compiler.compile([path], output_dir=tmp, extra_postargs=list(compile_args))
+                objects = compiler.compile([path], output_dir=tmp, macros=list(macros),
+                                           include_dirs=[os.path.abspath(d) for d in include_dirs],
+                                           extra_postargs=list(compile_args))
                 compiler.link_executable(
                     objects, os.path.join(tmp, "probe"), extra_postargs=list(link_args)
                 )
@@ -93,8 +111,25 @@ def _openmp_flags(compiler):
     return ["-fopenmp"], ["-fopenmp"]
 
 
+def _isa_targets(compiler, compile_args):
+    """[(name, index, flags)] of the ISA targets this compiler builds (the baseline always)."""
+    family = "msvc" if _is_msvc(compiler) else "unix"
+    found = []
+    for index, (name, candidates) in enumerate(ISA_TARGETS):
+        for flags in candidates[family]:
+            if _probe(compiler, TARGET_PROBE, list(compile_args) + flags,
+                      include_dirs=[KERNEL_DIR], macros=[("FASTNN_TARGET_ISA", str(index))]):
+                found.append((name, index, flags))
+                break
+        else:
+            if index == 0:
+                raise RuntimeError("fastnn: the C compiler cannot build the baseline target")
+    return found
+
+
 class BuildExt(build_ext):
-    """build_ext that probes the compiler once and sets flags on every extension."""
+    """build_ext that probes the compiler once, sets flags on every extension and compiles
+    each kernel family's <family>_target.c once per ISA target into the extension."""
 
     def build_extensions(self):
         compiler = self.compiler
@@ -124,20 +159,39 @@ class BuildExt(build_ext):
             print("WARNING: " + message, file=sys.stderr)
             omp_compile, omp_link = [], []
 
+        self.isa_targets = _isa_targets(compiler, base_compile)
         macros = [("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")]
-        if not _is_msvc(compiler) and _probe(compiler, TARGET_CLONES_PROBE, ["-O2"]):
-            macros.append(("FASTNN_HAVE_TARGET_CLONES", "1"))
+        macros += [(f"FASTNN_BUILT_{name.upper()}", "1") for name, _, _ in self.isa_targets[1:]]
 
         for ext in self.extensions:
             ext.extra_compile_args = base_compile + omp_compile
             ext.extra_link_args = base_link + omp_link
             ext.define_macros = list(ext.define_macros or []) + macros
         print(
-            f"fastnn: OpenMP {'on' if has_openmp else 'OFF'}, "
-            f"run-time CPU dispatch {'on' if ('FASTNN_HAVE_TARGET_CLONES', '1') in macros else 'off'}",
+            f"fastnn: OpenMP {'on' if has_openmp else 'OFF'}, ISA targets: "
+            + ", ".join(f"{name} ({' '.join(flags) or 'default flags'})"
+                        for name, _, flags in self.isa_targets),
             file=sys.stderr,
         )
         super().build_extensions()
+
+    def build_extension(self, ext):
+        family = ext.name.rsplit(".", 1)[-1]
+        target_source = os.path.join(KERNEL_DIR, f"{family}_target.c")
+        stale = self.force or newer_group(
+            list(ext.sources) + list(ext.depends), self.get_ext_fullpath(ext.name), "newer")
+        if os.path.exists(target_source) and stale:
+            ext.extra_objects = []
+            for name, index, flags in self.isa_targets:
+                ext.extra_objects += self.compiler.compile(
+                    [target_source],
+                    output_dir=os.path.join(self.build_temp, f"isa-{name}"),
+                    macros=ext.define_macros + [("FASTNN_TARGET_ISA", str(index))],
+                    include_dirs=[KERNEL_DIR],
+                    extra_postargs=ext.extra_compile_args + flags,
+                    depends=ext.depends,
+                )
+        super().build_extension(ext)
 
 
 extensions = [
@@ -145,7 +199,8 @@ extensions = [
         f"fastnn._kernels.{name}",
         [f"fastnn/_kernels/{name}.pyx"],
         include_dirs=[np.get_include(), "fastnn/_kernels"],
-        depends=["fastnn/_kernels/_common.pxd"] + sorted(glob.glob("fastnn/_kernels/*.h")),
+        depends=(["fastnn/_kernels/_common.pxd"] + sorted(glob.glob("fastnn/_kernels/*.h"))
+                 + sorted(glob.glob("fastnn/_kernels/*_target.c"))),
     )
     for name in KERNEL_MODULES
 ]

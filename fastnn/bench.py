@@ -243,6 +243,7 @@ def header(threads=None):
         "cpu": _cpu_model(),
         "cpu_features": list(info["cpu_features"]),
         "runtime_dispatch": bool(info["runtime_dispatch"]),
+        "isa_path": info["isa"]["path"],
         "openmp": all(m["openmp"] for m in info["modules"].values()),
         "threads": info["num_threads"] if threads is None else threads,
         "usable_cores": info["usable_cores"],
@@ -262,10 +263,10 @@ def header_lines(head):
         (f"fastnn {head['fastnn']}; python {head['python']}; numpy {head['numpy']} "
         f"(BLAS: {head['blas']}); {torch}"),
         f"CPU: {head['cpu']} ({head['platform']})",
-        (f"CPU features: {features}; run-time dispatch {dispatch}; "
-        f"OpenMP {'yes' if head['openmp'] else 'NO'}"),
+        (f"CPU features: {features}; run-time dispatch {dispatch} "
+         f"(ISA path: {head.get('isa_path', '?')}); OpenMP {'yes' if head['openmp'] else 'NO'}"),
         (f"threads: {head['threads']} of {head['usable_cores']} usable cores; "
-        f"OpenMP idle threads: {head.get('omp_spin', '?')}"),
+         f"OpenMP idle threads: {head.get('omp_spin', '?')}"),
     ]
 
 

@@ -43,6 +43,7 @@ def config_dict() -> dict[str, Any]:
         "usable_cores": usable_cores(),
         "cpu_features": _runtime.cpu_features(),
         "runtime_dispatch": _runtime.RUNTIME_DISPATCH,
+        "isa": _runtime.isa_info(),
         "modules": {
             name: {"file": module.__file__, "openmp": bool(module.OPENMP)}
             for name, module in KERNEL_MODULES.items()
@@ -74,6 +75,10 @@ def _cpu(info):
     return f"CPU features: {features}; run-time dispatch {dispatch}"
 
 
+def _isa(info):
+    return f"ISA path: {info['isa']['reason']}"
+
+
 def _modules(info):
     lines = ["compiled modules:"]
     for name, module in info["modules"].items():
@@ -82,7 +87,7 @@ def _modules(info):
     return "\n".join(lines)
 
 
-REPORT_LINES = [_versions, _backend, _threads, _cpu, _modules]
+REPORT_LINES = [_versions, _backend, _threads, _cpu, _isa, _modules]
 
 
 def show_config(file: TextIO | None = None) -> None:

@@ -1,5 +1,5 @@
 # Declarations shared by every kernel module: the dtype fused type, the C helpers of
-# fastnn_simd.h (OpenMP status, run-time dispatch status, CPU features, index bounds check)
+# fastnn_simd.h (OpenMP status, index bounds check), the CPU dispatch of fastnn_cpu.h
 # and the small helpers of the Python-facing entry points (thread team size, buffer overlap,
 # the buffer layout the kernels read).
 
@@ -14,13 +14,18 @@ cdef extern from "fastnn_simd.h" nogil:
     fastnn_index fastnn_first_outside(const fastnn_index *idx, fastnn_index m,
                                       fastnn_index lo, fastnn_index hi)
     int FASTNN_OPENMP
-    int FASTNN_DISPATCH_ACTIVE
     int fastnn_omp_max_threads()
-    int fastnn_cpu_features()
-    int FASTNN_CPU_SSE42
-    int FASTNN_CPU_AVX2
-    int FASTNN_CPU_FMA
-    int FASTNN_CPU_AVX512F
+
+
+cdef extern from "fastnn_cpu.h" nogil:
+    int FASTNN_N_ISAS
+    int FASTNN_BUILT_ISAS
+    int FASTNN_CPU_N_BITS
+    int FASTNN_CPU_NEEDS_AVX2
+    int FASTNN_CPU_NEEDS_AVX512
+    int fastnn_cpu_detect()
+    int fastnn_isa_supported(int mask)
+    int fastnn_isa_select(int mask, int cap, int built)
 
 
 cdef inline Py_ssize_t chunk_start(Py_ssize_t n, int parts, Py_ssize_t c) noexcept nogil:

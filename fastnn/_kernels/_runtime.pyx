@@ -1,21 +1,32 @@
-"""Build and machine facts for show_config (OpenMP, CPU features, run-time dispatch), and
-the buffer normalisation every compiled wrapper calls before a kernel.
+"""Build and machine facts for show_config (OpenMP, CPU features, the ISA path each kernel
+module runs), the ISA cap every kernel module reads at import, and the buffer normalisation
+every compiled wrapper calls before a kernel.
 
 Every kernel module also exports ``OPENMP`` (compiled with OpenMP or not) so that a test
-can check each module separately: a flag lost for one extension must not go unnoticed.
+can check each module separately: a flag lost for one extension must not go unnoticed; and
+``ISA`` (the path it selected at import) and ``ISA_BUILT`` (the paths compiled into it).
+
+CPU dispatch (fastnn_cpu.h): each kernel family is compiled once per ISA target; at import
+a module takes the best path that the CPU reports (cpuid), the OS enables (XCR0) and
+``FASTNN_MAX_CPU_ISA`` allows.
 """
+
+import os
+import warnings
 
 cimport numpy as cnp
 import numpy as np
 
 from fastnn._kernels._common cimport (
-    FASTNN_CPU_AVX2,
-    FASTNN_CPU_AVX512F,
-    FASTNN_CPU_FMA,
-    FASTNN_CPU_SSE42,
-    FASTNN_DISPATCH_ACTIVE,
+    FASTNN_BUILT_ISAS,
+    FASTNN_CPU_N_BITS,
+    FASTNN_CPU_NEEDS_AVX2,
+    FASTNN_CPU_NEEDS_AVX512,
+    FASTNN_N_ISAS,
     FASTNN_OPENMP,
-    fastnn_cpu_features,
+    fastnn_cpu_detect,
+    fastnn_isa_select,
+    fastnn_isa_supported,
     fastnn_omp_max_threads,
     is_kernel_buffer,
 )
@@ -23,7 +34,31 @@ from fastnn._kernels._common cimport (
 cnp.import_array()
 
 OPENMP = bool(FASTNN_OPENMP)
-RUNTIME_DISPATCH = bool(FASTNN_DISPATCH_ACTIVE)
+
+# The compiled paths, worst to best (FASTNN_ISA_* in fastnn_cpu.h).
+ISA_NAMES = ("baseline", "avx2", "avx512")
+# Names of the bits of the feature mask (FASTNN_CPU_* in fastnn_cpu.h, in bit order); the
+# os_* bits say that the OS saves the AVX / AVX-512 register state (XCR0).
+FEATURE_NAMES = ("sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "avx", "f16c", "fma",
+                 "avx2", "bmi1", "bmi2", "lzcnt", "movbe", "avx512f", "avx512cd", "avx512bw",
+                 "avx512dq", "avx512vl", "os_avx", "os_avx512")
+if len(ISA_NAMES) != FASTNN_N_ISAS or len(FEATURE_NAMES) != FASTNN_CPU_N_BITS:
+    raise ImportError("fastnn._kernels._runtime is out of step with fastnn_cpu.h")
+FEATURE_BITS = {name: 1 << bit for bit, name in enumerate(FEATURE_NAMES)}
+# The features each path needs (the CPU's and the OS's).
+ISA_NEEDS = {"baseline": 0, "avx2": FASTNN_CPU_NEEDS_AVX2, "avx512": FASTNN_CPU_NEEDS_AVX512}
+CAP_VARIABLE = "FASTNN_MAX_CPU_ISA"
+
+
+def isa_names(int built):
+    """The names of the paths in a mask of 1 << index (FASTNN_BUILT_ISAS), worst first."""
+    return tuple(name for k, name in enumerate(ISA_NAMES) if built & (1 << k))
+
+
+# The paths compiled into the extensions (setup.py builds every kernel module alike; each
+# module's own list is its ISA_BUILT).
+BUILT_ISAS = isa_names(FASTNN_BUILT_ISAS)
+RUNTIME_DISPATCH = len(BUILT_ISAS) > 1
 
 
 def openmp_max_threads():
@@ -31,15 +66,118 @@ def openmp_max_threads():
     return fastnn_omp_max_threads()
 
 
+def cpu_mask():
+    """This CPU's and OS's feature mask (bits named by FEATURE_NAMES)."""
+    return fastnn_cpu_detect()
+
+
+def feature_names(int mask):
+    """The names of the bits set in a feature mask, in bit order."""
+    return [name for bit, name in enumerate(FEATURE_NAMES) if mask & (1 << bit)]
+
+
 def cpu_features():
-    """Names of the SIMD features, among those the kernels dispatch on, this CPU has."""
-    cdef int mask = fastnn_cpu_features()
-    names = []
-    for bit, name in ((FASTNN_CPU_SSE42, "sse4.2"), (FASTNN_CPU_AVX2, "avx2"),
-                      (FASTNN_CPU_FMA, "fma"), (FASTNN_CPU_AVX512F, "avx512f")):
-        if mask & bit:
-            names.append(name)
-    return names
+    """Names of the SIMD features, among those the kernel paths need, this CPU has (the OS's
+    register-state support is in :func:`isa_info`)."""
+    return [name for name in feature_names(fastnn_cpu_detect()) if not name.startswith("os_")]
+
+
+def parse_isa_cap(value):
+    """``(cap, problem)`` for a FASTNN_MAX_CPU_ISA value: cap indexes ISA_NAMES (the best
+    path when the value is None or empty); problem is None, or a one-line message for a value
+    that names no path (the best path is used then).  Case and surrounding blanks ignored."""
+    if value is None or not value.strip():
+        return len(ISA_NAMES) - 1, None
+    name = value.strip().lower()
+    if name in ISA_NAMES:
+        return ISA_NAMES.index(name), None
+    return len(ISA_NAMES) - 1, (
+        f"{CAP_VARIABLE}={value!r} is not one of {', '.join(ISA_NAMES)}: "
+        "using the best path this CPU supports")
+
+
+_cap = None  # (cap, raw value, problem), read once
+
+
+def isa_cap():
+    """The cap set by FASTNN_MAX_CPU_ISA, read on the first call (each kernel module's
+    import); an unknown value warns once (RuntimeWarning) and means no cap."""
+    global _cap
+    if _cap is None:
+        raw = os.environ.get(CAP_VARIABLE)
+        cap, problem = parse_isa_cap(raw)
+        _cap = (cap, raw, problem)
+        if problem is not None:
+            warnings.warn(problem, RuntimeWarning, stacklevel=2)
+    return _cap[0]
+
+
+def select_isa(int mask, int cap, built=None):
+    """The path (a name of ISA_NAMES) the kernel modules select for feature mask ``mask``, cap
+    ``cap`` (an index of ISA_NAMES) and the compiled paths ``built`` (names; default
+    BUILT_ISAS): the C selector itself, so tests can feed it faked masks."""
+    cdef int built_mask = 0
+    for name in (BUILT_ISAS if built is None else built):
+        built_mask |= 1 << ISA_NAMES.index(name)
+    return ISA_NAMES[fastnn_isa_select(mask, cap, built_mask | 1)]
+
+
+def supported_isa(int mask):
+    """The best path (a name of ISA_NAMES) the features of ``mask`` allow, compiled or not."""
+    return ISA_NAMES[fastnn_isa_supported(mask)]
+
+
+def explain_isa(int mask, int cap, built=None, cap_value=None):
+    """One sentence: the path selected for (mask, cap, built) and why (see select_isa)."""
+    built = BUILT_ISAS if built is None else tuple(built)
+    path, best = select_isa(mask, cap, built), supported_isa(mask)
+    k, kbest = ISA_NAMES.index(path), ISA_NAMES.index(best)
+    if k < kbest and cap < kbest:
+        shown = cap_value if cap_value is not None else ISA_NAMES[cap]
+        return f"{path}: capped by {CAP_VARIABLE}={shown} (the CPU and OS support {best})"
+    if k < kbest:
+        return f"{path}: the {best} path the CPU supports is not compiled into this build"
+    if k + 1 == len(ISA_NAMES):
+        return f"{path}: the best compiled path; the CPU and OS support it"
+    above = ISA_NAMES[k + 1]
+    missing = feature_names(ISA_NEEDS[above] & ~mask)
+    lacks = [name for name in missing if not name.startswith("os_")]
+    if lacks:
+        why = f"the CPU lacks {', '.join(lacks)}"
+    else:
+        why = f"the OS does not enable the {above} register state (XCR0)"
+    return f"{path}: the best path this CPU and OS support ({above}: {why})"
+
+
+def isa_info():
+    """The ISA path of every kernel module and why, as a dict: ``path`` (the path the kernel
+    modules run, or "mixed"), ``cpu_supports`` (the best path the CPU and OS allow),
+    ``cpu_features``, ``os_supports`` ({"avx": bool, "avx512": bool}), ``cap`` (the value of
+    FASTNN_MAX_CPU_ISA or None), ``built`` (compiled paths), ``reason`` and ``modules``
+    ({family: path})."""
+    import importlib
+
+    from fastnn._families import FAMILIES
+
+    mask = fastnn_cpu_detect()
+    cap = isa_cap()
+    modules = {name: importlib.import_module(f"fastnn._kernels.{name}").ISA
+               for name in FAMILIES}
+    paths = set(modules.values())
+    reason = explain_isa(mask, cap, BUILT_ISAS, _cap[1])
+    if _cap[2] is not None:
+        reason += f"; {_cap[2]}"
+    return {
+        "path": paths.pop() if len(paths) == 1 else "mixed",
+        "cpu_supports": supported_isa(mask),
+        "cpu_features": cpu_features(),
+        "os_supports": {"avx": bool(mask & FEATURE_BITS["os_avx"]),
+                        "avx512": bool(mask & FEATURE_BITS["os_avx512"])},
+        "cap": _cap[1],
+        "built": list(BUILT_ISAS),
+        "reason": reason,
+        "modules": modules,
+    }
 
 
 cpdef cnp.ndarray kernel_buffer(cnp.ndarray a, object dtype=None):

@@ -4,8 +4,9 @@ Design
 ------
 * The loops live in C (activations_simd.h, activations_template.h): gcc does not vectorise
   libm's exp/tanh, so sigmoid, tanh and ELU use an inline Cody-Waite exp/expm1 that it does
-  vectorise; each loop is compiled as run-time dispatched clones (AVX-512, AVX2+FMA,
-  baseline) plus a baseline-only twin that the tests use (:func:`_use_baseline`).
+  vectorise; each loop is compiled once per ISA target (AVX-512, AVX2+FMA, baseline) and the
+  best allowed one is chosen at import (``ISA``); the tests also run the baseline loops
+  (:func:`_use_baseline`).
 * This module only checks the arrays it is handed, splits the work between threads and
   releases the GIL.  The Python wrappers (fastnn/core/activations.py) do dtype coercion,
   layouts and ``out=`` and always pass C-contiguous arrays of one float dtype.
@@ -21,7 +22,10 @@ from cython.parallel cimport prange
 
 import numpy as np
 
+from fastnn._kernels._runtime import ISA_NAMES, isa_cap, isa_names
+
 from fastnn._kernels._common cimport (
+    FASTNN_BUILT_ISAS,
     FASTNN_OPENMP,
     check_kernel_buffer,
     chunk_start,
@@ -33,7 +37,7 @@ cnp.import_array()
 
 OPENMP = bool(FASTNN_OPENMP)
 
-cdef extern from "activations_simd.h" nogil:
+cdef extern from "activations_dispatch.h" nogil:
     enum:
         FASTNN_OP_RELU
         FASTNN_OP_RELU_BACKWARD
@@ -46,17 +50,23 @@ cdef extern from "activations_simd.h" nogil:
         FASTNN_OP_ELU
         FASTNN_OP_ELU_BACKWARD
         FASTNN_N_OPS
-    void fnn_activation_f32(int op, int baseline, const float *a, const float *b, float *out,
+    int fastnn_activations_select(int cap)
+    void fastnn_activation_f32(int op, int baseline, const float *a, const float *b, float *out,
                             Py_ssize_t n, float alpha)
-    void fnn_activation_f64(int op, int baseline, const double *a, const double *b,
+    void fastnn_activation_f64(int op, int baseline, const double *a, const double *b,
                             double *out, Py_ssize_t n, double alpha)
-    void fnn_maxout_f32(const float *z, float *y, Py_ssize_t *idx, Py_ssize_t m, Py_ssize_t k)
-    void fnn_maxout_f64(const double *z, double *y, Py_ssize_t *idx, Py_ssize_t m,
+    void fastnn_maxout_f32(const float *z, float *y, Py_ssize_t *idx, Py_ssize_t m, Py_ssize_t k)
+    void fastnn_maxout_f64(const double *z, double *y, Py_ssize_t *idx, Py_ssize_t m,
                         Py_ssize_t k)
-    void fnn_maxout_backward_f32(const float *dout, const Py_ssize_t *idx, float *dz,
+    void fastnn_maxout_backward_f32(const float *dout, const Py_ssize_t *idx, float *dz,
                                  Py_ssize_t m, Py_ssize_t k)
-    void fnn_maxout_backward_f64(const double *dout, const Py_ssize_t *idx, double *dz,
+    void fastnn_maxout_backward_f64(const double *dout, const Py_ssize_t *idx, double *dz,
                                  Py_ssize_t m, Py_ssize_t k)
+
+# The ISA path (fastnn_cpu.h), chosen once: the best the CPU, the OS and FASTNN_MAX_CPU_ISA
+# allow among ISA_BUILT.
+ISA = ISA_NAMES[fastnn_activations_select(isa_cap())]
+ISA_BUILT = isa_names(FASTNN_BUILT_ISAS)
 
 # Kernel ids for :func:`apply` (forward kernels ignore ``b``).
 OPS = {
@@ -76,7 +86,7 @@ cdef int _baseline = 0
 
 
 def _use_baseline(bint flag):
-    """Run the baseline-ISA loops instead of the dispatched clones (for tests); returns the
+    """Run the baseline-ISA loops instead of the selected path's (for tests); returns the
     previous setting."""
     global _baseline
     previous = bool(_baseline)
@@ -87,9 +97,9 @@ def _use_baseline(bint flag):
 cdef inline void _call(int op, int baseline, const floating *a, const floating *b,
                        floating *out, Py_ssize_t n, double alpha) noexcept nogil:
     if floating is float:
-        fnn_activation_f32(op, baseline, a, b, out, n, <float>alpha)
+        fastnn_activation_f32(op, baseline, a, b, out, n, <float>alpha)
     else:
-        fnn_activation_f64(op, baseline, a, b, out, n, alpha)
+        fastnn_activation_f64(op, baseline, a, b, out, n, alpha)
 
 
 cdef void _run(int op, const floating *a, const floating *b, floating *out, Py_ssize_t n,
@@ -154,18 +164,18 @@ cdef void _maxout_rows(const floating *z, floating *y, Py_ssize_t *idx, Py_ssize
     cdef Py_ssize_t c, lo, hi
     if n_threads <= 1 or m < 32 * n_threads:
         if floating is float:
-            fnn_maxout_f32(z, y, idx, m, k)
+            fastnn_maxout_f32(z, y, idx, m, k)
         else:
-            fnn_maxout_f64(z, y, idx, m, k)
+            fastnn_maxout_f64(z, y, idx, m, k)
         return
     for c in prange(n_threads, schedule="static", num_threads=n_threads):
         lo = chunk_start(m, n_threads, c)
         hi = chunk_start(m, n_threads, c + 1)
         if hi > lo:
             if floating is float:
-                fnn_maxout_f32(z + lo * k, y + lo, idx + lo, hi - lo, k)
+                fastnn_maxout_f32(z + lo * k, y + lo, idx + lo, hi - lo, k)
             else:
-                fnn_maxout_f64(z + lo * k, y + lo, idx + lo, hi - lo, k)
+                fastnn_maxout_f64(z + lo * k, y + lo, idx + lo, hi - lo, k)
 
 
 cdef void _maxout_backward_rows(const floating *dout, const Py_ssize_t *idx, floating *dz,
@@ -173,18 +183,18 @@ cdef void _maxout_backward_rows(const floating *dout, const Py_ssize_t *idx, flo
     cdef Py_ssize_t c, lo, hi
     if n_threads <= 1 or m < 32 * n_threads:
         if floating is float:
-            fnn_maxout_backward_f32(dout, idx, dz, m, k)
+            fastnn_maxout_backward_f32(dout, idx, dz, m, k)
         else:
-            fnn_maxout_backward_f64(dout, idx, dz, m, k)
+            fastnn_maxout_backward_f64(dout, idx, dz, m, k)
         return
     for c in prange(n_threads, schedule="static", num_threads=n_threads):
         lo = chunk_start(m, n_threads, c)
         hi = chunk_start(m, n_threads, c + 1)
         if hi > lo:
             if floating is float:
-                fnn_maxout_backward_f32(dout + lo, idx + lo, dz + lo * k, hi - lo, k)
+                fastnn_maxout_backward_f32(dout + lo, idx + lo, dz + lo * k, hi - lo, k)
             else:
-                fnn_maxout_backward_f64(dout + lo, idx + lo, dz + lo * k, hi - lo, k)
+                fastnn_maxout_backward_f64(dout + lo, idx + lo, dz + lo * k, hi - lo, k)
 
 
 def maxout(cnp.ndarray z, cnp.ndarray y, cnp.ndarray idx, Py_ssize_t k, int n_threads):

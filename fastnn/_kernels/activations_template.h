@@ -9,32 +9,20 @@
 #define FNN_CAT3_(a, b, c) a##_##b##_##c
 #define FNN_CAT3(a, b, c) FNN_CAT3_(a, b, c)
 #define FNN(name) FNN_CAT3(fnn, name, FNN_SFX)
+/* The dtype's function of fastnn_math.h. */
+#define FNN_MATH(name) FNN_CAT3(fastnn, name, FNN_SFX)
 
-typedef void (*FNN(kernel))(const FNN_T *a, const FNN_T *b, FNN_T *out, ptrdiff_t n,
-                            FNN_T alpha);
-
-/* A loop over one input (a) or two (a = dout, b = x or y), as a clone-dispatched function
- * and its baseline-only twin "<name>_base". */
+/* A loop over one input (a) or two (a = dout, b = x or y). */
 #define FNN_UNARY_LOOP(name)                                                                   \
-    FASTNN_CLONES static void FNN(name)(const FNN_T *a, const FNN_T *b, FNN_T *out,            \
-                                        ptrdiff_t n, FNN_T alpha) {                            \
-        (void)b;                                                                               \
-        FASTNN_IVDEP for (ptrdiff_t i = 0; i < n; i++) out[i] = FNN(name##_elem)(a[i], alpha); \
-    }                                                                                          \
-    static void FNN(name##_base)(const FNN_T *a, const FNN_T *b, FNN_T *out, ptrdiff_t n,      \
-                                 FNN_T alpha) {                                                \
+    static void FNN(name)(const FNN_T *a, const FNN_T *b, FNN_T *out, ptrdiff_t n,             \
+                          FNN_T alpha) {                                                       \
         (void)b;                                                                               \
         FASTNN_IVDEP for (ptrdiff_t i = 0; i < n; i++) out[i] = FNN(name##_elem)(a[i], alpha); \
     }
 
 #define FNN_BINARY_LOOP(name)                                                                  \
-    FASTNN_CLONES static void FNN(name)(const FNN_T *a, const FNN_T *b, FNN_T *out,            \
-                                        ptrdiff_t n, FNN_T alpha) {                            \
-        FASTNN_IVDEP for (ptrdiff_t i = 0; i < n; i++)                                         \
-            out[i] = FNN(name##_elem)(a[i], b[i], alpha);                                      \
-    }                                                                                          \
-    static void FNN(name##_base)(const FNN_T *a, const FNN_T *b, FNN_T *out, ptrdiff_t n,      \
-                                 FNN_T alpha) {                                                \
+    static void FNN(name)(const FNN_T *a, const FNN_T *b, FNN_T *out, ptrdiff_t n,             \
+                          FNN_T alpha) {                                                       \
         FASTNN_IVDEP for (ptrdiff_t i = 0; i < n; i++)                                         \
             out[i] = FNN(name##_elem)(a[i], b[i], alpha);                                      \
     }
@@ -81,7 +69,7 @@ FASTNN_CONTRACT_ON
  * exp's relative accuracy (subnormal results included). */
 FASTNN_INLINE FNN_T FNN(sigmoid_elem)(FNN_T x, FNN_T alpha) {
     (void)alpha;
-    FNN_T e = FNN(exp_nonpos)(-fabs(x));
+    FNN_T e = FNN_MATH(exp_nonpos)(-FNN_MATH(abs)(x));
     return (x < 0 ? e : (FNN_T)1) / (1 + e);
 }
 
@@ -90,18 +78,18 @@ FASTNN_INLINE FNN_T FNN(sigmoid_elem)(FNN_T x, FNN_T alpha) {
  * tanh(-0.0) = -0.0 and NaN stays NaN. */
 FASTNN_INLINE FNN_T FNN(tanh_elem)(FNN_T x, FNN_T alpha) {
     (void)alpha;
-    FNN_T t = FNN(expm1_nonpos)(-2 * fabs(x));
-    return copysign(-t / (2 + t), x);
+    FNN_T t = FNN_MATH(expm1_nonpos)(-2 * FNN_MATH(abs)(x));
+    return FNN_MATH(copysign)(-t / (2 + t), x);
 }
 
 /* x if x > 0 else alpha * expm1(x); expm1 keeps full relative accuracy near 0 (exp(x) - 1
  * would not).  The clamp min(x, 0) keeps NaN (comparison false) and avoids overflow. */
 FASTNN_INLINE FNN_T FNN(elu_elem)(FNN_T x, FNN_T alpha) {
-    FNN_T neg = alpha * FNN(expm1_nonpos)(x > 0 ? (FNN_T)0 : x);
+    FNN_T neg = alpha * FNN_MATH(expm1_nonpos)(x > 0 ? (FNN_T)0 : x);
     return x > 0 ? x : neg;
 }
 FASTNN_INLINE FNN_T FNN(elu_backward_elem)(FNN_T dout, FNN_T x, FNN_T alpha) {
-    FNN_T neg = dout * (alpha * FNN(exp_nonpos)(x > 0 ? (FNN_T)0 : x));
+    FNN_T neg = dout * (alpha * FNN_MATH(exp_nonpos)(x > 0 ? (FNN_T)0 : x));
     return x > 0 ? dout : neg;
 }
 
@@ -111,23 +99,6 @@ FNN_UNARY_LOOP(elu)
 FNN_BINARY_LOOP(elu_backward)
 
 FASTNN_CONTRACT_OFF
-
-/* Indexed by FASTNN_OP_*: row 0 the dispatched clones, row 1 the baseline twins. */
-static const FNN(kernel) FNN(table)[2][FASTNN_N_OPS] = {
-    {FNN(relu), FNN(relu_backward), FNN(sigmoid), FNN(sigmoid_backward), FNN(tanh),
-     FNN(tanh_backward), FNN(leaky_relu), FNN(leaky_relu_backward), FNN(elu),
-     FNN(elu_backward)},
-    {FNN(relu_base), FNN(relu_backward_base), FNN(sigmoid_base), FNN(sigmoid_backward_base),
-     FNN(tanh_base), FNN(tanh_backward_base), FNN(leaky_relu_base),
-     FNN(leaky_relu_backward_base), FNN(elu_base), FNN(elu_backward_base)},
-};
-
-/* Run kernel `op` on out[0:n] (b may be NULL for forward kernels); `baseline` picks the
- * baseline-ISA twin instead of the dispatched clone. */
-static void FNN(activation)(int op, int baseline, const FNN_T *a, const FNN_T *b, FNN_T *out,
-                            ptrdiff_t n, FNN_T alpha) {
-    FNN(table)[baseline ? 1 : 0][op](a, b, out, n, alpha);
-}
 
 /* y[i] = max_j z[i, j], idx[i] = the first j reaching it (the first NaN wins, like
  * np.argmax), for z of shape (m, k) with k >= 1.  The row loop is written once; with k a
@@ -154,7 +125,7 @@ FASTNN_INLINE void FNN(maxout_rows)(const FNN_T *z, FNN_T *y, ptrdiff_t *idx, pt
     }
 }
 
-FASTNN_CLONES static void FNN(maxout)(const FNN_T *z, FNN_T *y, ptrdiff_t *idx, ptrdiff_t m,
+static void FNN(maxout)(const FNN_T *z, FNN_T *y, ptrdiff_t *idx, ptrdiff_t m,
                                       ptrdiff_t k) {
     switch (k) {
     case 2: FNN(maxout_rows)(z, y, idx, m, 2); break;
@@ -176,7 +147,7 @@ FASTNN_INLINE void FNN(maxout_backward_rows)(const FNN_T *dout, const ptrdiff_t 
     }
 }
 
-FASTNN_CLONES static void FNN(maxout_backward)(const FNN_T *dout, const ptrdiff_t *idx,
+static void FNN(maxout_backward)(const FNN_T *dout, const ptrdiff_t *idx,
                                                FNN_T *dz, ptrdiff_t m, ptrdiff_t k) {
     switch (k) {
     case 2: FNN(maxout_backward_rows)(dout, idx, dz, m, 2); break;
@@ -189,5 +160,6 @@ FASTNN_CLONES static void FNN(maxout_backward)(const FNN_T *dout, const ptrdiff_
 #undef FNN_UNARY_LOOP
 #undef FNN_BINARY_LOOP
 #undef FNN
+#undef FNN_MATH
 #undef FNN_CAT3
 #undef FNN_CAT3_

@@ -3,7 +3,8 @@
 Design
 ------
 * The loops are C (batchnorm_impl.h, instantiated for float and double by
-  batchnorm_kernels.h): they need explicit multi-row accumulation, independent lane
+  batchnorm_kernels.h, compiled once per ISA target; the best allowed one is chosen at import:
+  ``ISA``): they need explicit multi-row accumulation, independent lane
   accumulators and a per-thread team layout that Cython cannot express.  This module only
   checks buffers and passes them on (the header picks the dtype's instantiation);
   fastnn/core/batchnorm.py validates user input.
@@ -32,16 +33,19 @@ cimport numpy as cnp
 
 from numpy cimport PyArray_DATA as data_of
 
-from fastnn._kernels._common cimport FASTNN_OPENMP, check_kernel_buffer
+from fastnn._kernels._common cimport FASTNN_BUILT_ISAS, FASTNN_OPENMP, check_kernel_buffer
+
+from fastnn._kernels._runtime import ISA_NAMES, isa_cap, isa_names
 
 cnp.import_array()
 
 OPENMP = bool(FASTNN_OPENMP)
 
-cdef extern from "batchnorm_kernels.h" nogil:
+cdef extern from "batchnorm_dispatch.h" nogil:
     # Element arrays (x, out, gamma, beta, running statistics, dout, dx, dgamma, dbeta) are
     # float32 or float64 as f64 says; mean and inv_std are double.  All come as void
-    # pointers: the header's macros pick the instantiation for the dtype.
+    # pointers: the header's entry points pick the instantiation for the dtype.
+    int fastnn_batchnorm_select(int cap)
     int bn_forward_train(bint f64, const void *x, void *out, Py_ssize_t n, Py_ssize_t c,
                          Py_ssize_t s, const void *gamma, const void *beta, double eps,
                          double momentum, const void *rm_in, const void *rv_in, void *rm_out,
@@ -53,6 +57,11 @@ cdef extern from "batchnorm_kernels.h" nogil:
                     Py_ssize_t c, Py_ssize_t s, const void *gamma, const void *mean,
                     const void *inv_std, double eps, int train, void *dgamma, void *dbeta,
                     int nt)
+
+# The ISA path (fastnn_cpu.h), chosen once: the best the CPU, the OS and FASTNN_MAX_CPU_ISA
+# allow among ISA_BUILT.
+ISA = ISA_NAMES[fastnn_batchnorm_select(isa_cap())]
+ISA_BUILT = isa_names(FASTNN_BUILT_ISAS)
 
 
 cdef int _dtype(cnp.ndarray x) except -1:

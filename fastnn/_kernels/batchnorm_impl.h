@@ -80,7 +80,7 @@ static inline void BN(grad_dots)(const BN_T *FASTNN_RESTRICT g, const BN_T *FAST
  * accumulation over rows is double.  Returns 0 when some s2 is not finite (float overflow
  * near FLT_MAX, or NaN/inf data): the caller then redoes the tile in double; -1 when a
  * reused k is too far from the tile's mean (the caller redoes the tile with pass 1). */
-static FASTNN_CLONES int BN(rows_tile_wide)(
+static int BN(rows_tile_wide)(
     const BN_T *FASTNN_RESTRICT x, ptrdiff_t d, ptrdiff_t i0, ptrdiff_t i1, BN_T *FASTNN_RESTRICT k,
     double *FASTNN_RESTRICT s1, double *FASTNN_RESTRICT s2, int reuse_k)
 {
@@ -140,7 +140,7 @@ deviations:
 }
 
 /* The same tile in double throughout: tile mean, then squared deviations from it. */
-static FASTNN_CLONES void BN(rows_tile_exact)(
+static void BN(rows_tile_exact)(
     const BN_T *FASTNN_RESTRICT x, ptrdiff_t d, ptrdiff_t i0, ptrdiff_t i1,
     double *FASTNN_RESTRICT tmean, double *FASTNN_RESTRICT tm2)
 {
@@ -182,7 +182,7 @@ static FASTNN_CLONES void BN(rows_tile_exact)(
  * cache (a shift near the tile mean, then deviations from it); later tiles use the mean so
  * far as the shift and are read once (see rows_tile_wide).  Tiles are merged into the
  * running statistics with Chan, Golub & LeVeque's update. */
-static FASTNN_CLONES void BN(rows_stats)(
+static void BN(rows_stats)(
     const BN_T *FASTNN_RESTRICT x, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1,
     double *FASTNN_RESTRICT cnt, double *FASTNN_RESTRICT mean, double *FASTNN_RESTRICT m2,
     double *FASTNN_RESTRICT tmean, double *FASTNN_RESTRICT tm2, BN_T *FASTNN_RESTRICT k)
@@ -225,7 +225,7 @@ static FASTNN_CLONES void BN(rows_stats)(
 
 /* Statistics of segments [k0, k1) (segment k belongs to channel k % c): cnt, mean, m2 per
  * channel; each segment is a two-pass block merged as in rows_stats. */
-static FASTNN_CLONES void BN(segs_stats)(
+static void BN(segs_stats)(
     const BN_T *FASTNN_RESTRICT x, ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1,
     double *FASTNN_RESTRICT cnt, double *FASTNN_RESTRICT mean, double *FASTNN_RESTRICT m2)
 {
@@ -242,7 +242,7 @@ static FASTNN_CLONES void BN(segs_stats)(
 }
 
 /* out = ((x - mhi) - mlo) * scale + shift in BN_T, co = [mhi, mlo, scale, shift]. */
-static FASTNN_CLONES void BN(rows_normalize)(
+static void BN(rows_normalize)(
     const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT out, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1,
     const BN_T *FASTNN_RESTRICT co)
 {
@@ -269,7 +269,7 @@ static FASTNN_CLONES void BN(rows_normalize)(
     }
 }
 
-static FASTNN_CLONES void BN(segs_normalize)(
+static void BN(segs_normalize)(
     const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT out, ptrdiff_t c, ptrdiff_t s,
     ptrdiff_t k0, ptrdiff_t k1, const BN_T *FASTNN_RESTRICT co)
 {
@@ -284,7 +284,7 @@ static FASTNN_CLONES void BN(segs_normalize)(
 
 /* The same passes in double arithmetic (float32 data with deviations near FLT_MAX):
  * out = (x - mean) * scale + shift. */
-static FASTNN_CLONES void BN(rows_normalize_exact)(
+static void BN(rows_normalize_exact)(
     const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT out, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1,
     const double *FASTNN_RESTRICT mean, const double *FASTNN_RESTRICT dco)
 {
@@ -297,7 +297,7 @@ static FASTNN_CLONES void BN(rows_normalize_exact)(
     }
 }
 
-static FASTNN_CLONES void BN(segs_normalize_exact)(
+static void BN(segs_normalize_exact)(
     const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT out, ptrdiff_t c, ptrdiff_t s,
     ptrdiff_t k0, ptrdiff_t k1, const double *FASTNN_RESTRICT mean, const double *FASTNN_RESTRICT dco)
 {
@@ -314,7 +314,7 @@ static FASTNN_CLONES void BN(segs_normalize_exact)(
  * dout * xc in BN_T, groups of four rows added into the double sums sdb = sum(dout) and
  * sdg = sum(dout * (x - mean)).  Returns 0 when a sum is not finite (overflow in float, or
  * NaN/inf data): the caller redoes the rows in double. */
-static FASTNN_CLONES int BN(rows_grad_sums_wide)(
+static int BN(rows_grad_sums_wide)(
     const BN_T *FASTNN_RESTRICT dout, const BN_T *FASTNN_RESTRICT x, ptrdiff_t d,
     ptrdiff_t r0, ptrdiff_t r1, const BN_T *FASTNN_RESTRICT mhi, const BN_T *FASTNN_RESTRICT mlo,
     double *FASTNN_RESTRICT sdb, double *FASTNN_RESTRICT sdg)
@@ -346,7 +346,7 @@ static FASTNN_CLONES int BN(rows_grad_sums_wide)(
 
 /* Gradient sums of rows [r0, r1): sdb[j] = sum(dout), sdg[j] = sum(dout * (x - mean)).
  * With dx != NULL (test mode, where dx does not depend on the sums) also dx = a * dout. */
-static FASTNN_CLONES void BN(rows_grad_sums)(
+static void BN(rows_grad_sums)(
     const BN_T *FASTNN_RESTRICT dout, const BN_T *FASTNN_RESTRICT x, ptrdiff_t d,
     ptrdiff_t r0, ptrdiff_t r1, const double *FASTNN_RESTRICT mean,
     double *FASTNN_RESTRICT sdb, double *FASTNN_RESTRICT sdg,
@@ -413,7 +413,7 @@ static inline int BN(grad_dots_wide)(const BN_T *FASTNN_RESTRICT g,
     return fabs(*sb) <= DBL_MAX && fabs(*sg) <= DBL_MAX;
 }
 
-static FASTNN_CLONES void BN(segs_grad_sums)(
+static void BN(segs_grad_sums)(
     const BN_T *FASTNN_RESTRICT dout, const BN_T *FASTNN_RESTRICT x, ptrdiff_t c, ptrdiff_t s,
     ptrdiff_t k0, ptrdiff_t k1, const double *FASTNN_RESTRICT mean,
     double *FASTNN_RESTRICT sdb, double *FASTNN_RESTRICT sdg,
@@ -442,7 +442,7 @@ static FASTNN_CLONES void BN(segs_grad_sums)(
 /* Train-mode dx in the element type: with co = [mhi, mlo, inv_std, a, cb, cg] (6 arrays),
  * xhat = ((x - mhi) - mlo) * inv_std and dx = a * ((dout - cb) - xhat * cg), where
  * a = gamma * inv_std, cb = mean(dout), cg = mean(dout * xhat). */
-static FASTNN_CLONES void BN(rows_dx)(
+static void BN(rows_dx)(
     const BN_T *FASTNN_RESTRICT dout, const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT dx,
     ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1, const BN_T *FASTNN_RESTRICT co)
 {
@@ -473,7 +473,7 @@ static FASTNN_CLONES void BN(rows_dx)(
     }
 }
 
-static FASTNN_CLONES void BN(segs_dx)(
+static void BN(segs_dx)(
     const BN_T *FASTNN_RESTRICT dout, const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT dx,
     ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1, const BN_T *FASTNN_RESTRICT co)
 {
@@ -488,7 +488,7 @@ static FASTNN_CLONES void BN(segs_dx)(
 }
 
 /* Train-mode dx in double: dx = a * dout + b * (x - mean) + cc, dco = [a, b, cc]. */
-static FASTNN_CLONES void BN(rows_dx_exact)(
+static void BN(rows_dx_exact)(
     const BN_T *FASTNN_RESTRICT dout, const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT dx,
     ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1, const double *FASTNN_RESTRICT mean,
     const double *FASTNN_RESTRICT dco)
@@ -502,7 +502,7 @@ static FASTNN_CLONES void BN(rows_dx_exact)(
     }
 }
 
-static FASTNN_CLONES void BN(segs_dx_exact)(
+static void BN(segs_dx_exact)(
     const BN_T *FASTNN_RESTRICT dout, const BN_T *FASTNN_RESTRICT x, BN_T *FASTNN_RESTRICT dx,
     ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1, const double *FASTNN_RESTRICT mean,
     const double *FASTNN_RESTRICT dco)
@@ -594,16 +594,15 @@ static void BN(finish_stats)(double *scratch, ptrdiff_t stride, int nthreads, pt
     }
 }
 
-/* The train-mode normalise pass: streaming stores (stream > 0, see BN(stream_level)) for a
+/* The train-mode normalise pass: streaming stores (stream != 0, see BN(stream_level)) for a
  * 2-d batch, else normalize_part. */
 static void BN(normalize_train_part)(const BN_T *x, BN_T *out, ptrdiff_t c, ptrdiff_t s,
                                      ptrdiff_t u0, ptrdiff_t u1, int wide, int stream,
                                      const BN_T *co, const double *mean, const double *dco)
 {
-#if FASTNN_DISPATCH_ACTIVE
+#if BN_STREAMS
     if (stream && s == 1 && sizeof(BN_T) == sizeof(float)) {
-        BN_STREAM_CALL(stream, normalize, (const float *)x, (float *)out, c, u0, u1,
-                       (const float *)co);
+        bn_stream_normalize_f((const float *)x, (float *)out, c, u0, u1, (const float *)co);
         return;
     }
 #endif
@@ -670,7 +669,7 @@ static int BN(forward_train)(const BN_T *x, BN_T *out, ptrdiff_t n, ptrdiff_t c,
 }
 
 /* 1 when no element of v[0:n] is inf or NaN. */
-static FASTNN_CLONES int BN(all_finite)(const BN_T *FASTNN_RESTRICT v, ptrdiff_t n)
+static int BN(all_finite)(const BN_T *FASTNN_RESTRICT v, ptrdiff_t n)
 {
     int bad = 0;
     for (ptrdiff_t i = 0; i < n; i++) bad |= !(v[i] - v[i] == 0);  /* an OR vectorises */
@@ -753,15 +752,15 @@ static void BN(dx_part)(const BN_T *dout, const BN_T *x, BN_T *dx, ptrdiff_t c, 
                         ptrdiff_t u0, ptrdiff_t u1, int wide, int stream, const BN_T *co,
                         const double *mean, const double *dco)
 {
-#if FASTNN_DISPATCH_ACTIVE
+#if BN_STREAMS
     if (stream && s > 1 && sizeof(BN_T) == sizeof(float)) {
-        BN_STREAM_CALL(stream, dx_segs, (const float *)dout, (const float *)x, (float *)dx, c,
-                       s, u0, u1, (const float *)co);
+        bn_stream_dx_segs_f((const float *)dout, (const float *)x, (float *)dx, c, s, u0, u1,
+                            (const float *)co);
         return;
     }
     if (stream && s > 1) {
-        BN_STREAM_CALL_D(stream, dx_segs, (const double *)dout, (const double *)x,
-                         (double *)dx, c, s, u0, u1, (const double *)co);
+        bn_stream_dx_segs_d((const double *)dout, (const double *)x, (double *)dx, c, s, u0,
+                            u1, (const double *)co);
         return;
     }
 #endif

@@ -1,9 +1,9 @@
 /* Batch-normalization kernels in C (called from batchnorm.pyx).
  *
  * batchnorm_impl.h holds the loops once; it is included twice below to instantiate the
- * float (_f) and double (_d) versions.  The hot serial loops carry FASTNN_CLONES (run-time
- * CPU dispatch); the drivers own the OpenMP team, so no cloned function contains a
- * parallel region.
+ * float (_f) and double (_d) versions.  batchnorm_target.c compiles them once per ISA target
+ * (run-time CPU dispatch, fastnn_cpu.h) and exports the three drivers per dtype as a table
+ * (batchnorm_dispatch.h).
  */
 #ifndef FASTNN_BATCHNORM_KERNELS_H
 #define FASTNN_BATCHNORM_KERNELS_H
@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "fastnn_cpu.h"
 #include "fastnn_simd.h"
 
 #ifdef _OPENMP
@@ -77,18 +78,18 @@ static inline void bn_merge(double *na, double *ma, double *qa, double nb, doubl
  * 0.95-1.17 ms on 2; (32, 64, 32, 32) spatial backward 1.34-1.42 -> 0.96-1.02 ms (float32)
  * and 4.5-4.8 -> 3.8-4.0 ms (float64) on 1 thread, 2.3-3.7 -> 1.95-2.15 ms (float64) on 2.
  * The float64 normalise and the 2-d dx pass (whose ordinary loop loads its six coefficient
- * vectors once per four rows) measured slower or mixed, and keep ordinary stores.  Below the threshold the next layer may still find the
- * output in cache, so ordinary stores stay.  Test mode reads its output back for a check and
- * never streams.  x86-64 with run-time dispatch only: AVX-512F or AVX2 (fastnn_cpu_features). */
+ * vectors once per four rows) measured slower or mixed, and keep ordinary stores.  Below the
+ * threshold the next layer may still find the output in cache, so ordinary stores stay.  Test
+ * mode reads its output back for a check and never streams.  Only the x86-64 targets with
+ * AVX2 or AVX-512 (FASTNN_TARGET_ISA) and GCC/clang vector extensions stream; a streamed
+ * vector is the target's full width. */
 #define BN_STREAM_BYTES ((size_t)8 << 20)
 
-#if FASTNN_DISPATCH_ACTIVE
+#if defined(__GNUC__) && defined(FASTNN_TARGET_ISA) && FASTNN_TARGET_ISA >= FASTNN_ISA_AVX2
+#define BN_STREAMS 1
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
-
-typedef float bn_v16f __attribute__((vector_size(64)));
-typedef float bn_v8f __attribute__((vector_size(32)));
 
 #define BN_LOAD(VT, p) (__extension__({ VT v_; memcpy(&v_, (p), sizeof v_); v_; }))
 
@@ -97,13 +98,13 @@ typedef float bn_v8f __attribute__((vector_size(32)));
  * AVX2 vector is half a line). */
 #define BN_WHOLE_LINES(T, n) ((n) / (64 / (ptrdiff_t)sizeof(T)) * (64 / (ptrdiff_t)sizeof(T)))
 
-/* bn_stream_{normalize,dx_segs}_<ISA>_<f|d>: the ordinary loops' arithmetic
- * (rows_normalize, segs_dx) with each row (segment) peeled to the vector alignment that
- * streaming stores need, then a fence so that the lines are visible before the team's
- * barrier.  (A row-by-row streaming rows_dx was slower than the four-row ordinary loop:
- * it loads its six coefficient vectors once per row instead of once per four.) */
-#define BN_DEFINE_STREAMS(T, VT, STREAM, NAME_SFX, TARGET)                                   \
-__attribute__((target(TARGET))) static void bn_stream_normalize_##NAME_SFX(                 \
+/* bn_stream_{normalize,dx_segs}_<f|d>: the ordinary loops' arithmetic (rows_normalize,
+ * segs_dx) with each row (segment) peeled to the vector alignment that streaming stores
+ * need, then a fence so that the lines are visible before the team's barrier.  (A
+ * row-by-row streaming rows_dx was slower than the four-row ordinary loop: it loads its six
+ * coefficient vectors once per row instead of once per four.) */
+#define BN_DEFINE_STREAMS(T, VT, STREAM, NAME_SFX)                                           \
+static void bn_stream_normalize_##NAME_SFX(                                                  \
     const T *x, T *out, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1, const T *co)               \
 {                                                                                            \
     enum { W = sizeof(VT) / sizeof(T) };                                                     \
@@ -123,8 +124,8 @@ __attribute__((target(TARGET))) static void bn_stream_normalize_##NAME_SFX(     
     _mm_sfence();                                                                            \
 }
 
-#define BN_DEFINE_STREAM_DX(T, VT, STREAM, NAME_SFX, TARGET)                                 \
-__attribute__((target(TARGET))) static void bn_stream_dx_segs_##NAME_SFX(                   \
+#define BN_DEFINE_STREAM_DX(T, VT, STREAM, NAME_SFX)                                         \
+static void bn_stream_dx_segs_##NAME_SFX(                                                    \
     const T *dout, const T *x, T *dx, ptrdiff_t c, ptrdiff_t s, ptrdiff_t k0, ptrdiff_t k1,  \
     const T *co)                                                                             \
 {                                                                                            \
@@ -146,38 +147,29 @@ __attribute__((target(TARGET))) static void bn_stream_dx_segs_##NAME_SFX(       
     _mm_sfence();                                                                            \
 }
 
-#define BN_STREAM_512F(p, v) _mm512_stream_ps((p), (__m512)(v))
-#define BN_STREAM_256F(p, v) _mm256_stream_ps((p), (__m256)(v))
-#define BN_STREAM_512D(p, v) _mm512_stream_pd((p), (__m512d)(v))
-#define BN_STREAM_256D(p, v) _mm256_stream_pd((p), (__m256d)(v))
-typedef double bn_v8d __attribute__((vector_size(64)));
-typedef double bn_v4d __attribute__((vector_size(32)));
-BN_DEFINE_STREAMS(float, bn_v16f, BN_STREAM_512F, avx512_f, "avx512f")
-BN_DEFINE_STREAMS(float, bn_v8f, BN_STREAM_256F, avx_f, "avx2")
-BN_DEFINE_STREAM_DX(float, bn_v16f, BN_STREAM_512F, avx512_f, "avx512f")
-BN_DEFINE_STREAM_DX(float, bn_v8f, BN_STREAM_256F, avx_f, "avx2")
-BN_DEFINE_STREAM_DX(double, bn_v8d, BN_STREAM_512D, avx512_d, "avx512f")
-BN_DEFINE_STREAM_DX(double, bn_v4d, BN_STREAM_256D, avx_d, "avx2")
+#if FASTNN_TARGET_ISA >= FASTNN_ISA_AVX512
+typedef float bn_vf __attribute__((vector_size(64)));
+typedef double bn_vd __attribute__((vector_size(64)));
+#define BN_STREAM_F(p, v) _mm512_stream_ps((p), (__m512)(v))
+#define BN_STREAM_D(p, v) _mm512_stream_pd((p), (__m512d)(v))
+#else
+typedef float bn_vf __attribute__((vector_size(32)));
+typedef double bn_vd __attribute__((vector_size(32)));
+#define BN_STREAM_F(p, v) _mm256_stream_ps((p), (__m256)(v))
+#define BN_STREAM_D(p, v) _mm256_stream_pd((p), (__m256d)(v))
+#endif
+BN_DEFINE_STREAMS(float, bn_vf, BN_STREAM_F, f)
+BN_DEFINE_STREAM_DX(float, bn_vf, BN_STREAM_F, f)
+BN_DEFINE_STREAM_DX(double, bn_vd, BN_STREAM_D, d)
 
-/* 2: AVX-512F, 1: AVX2 (its 256-bit streaming store), 0: ordinary stores, for a pass that
- * writes `bytes` in rows (segments) of `row_bytes`: short rows would go mostly through the
- * scalar peel and tail. */
+/* 1 if a pass that writes `bytes` in rows (segments) of `row_bytes` streams its stores:
+ * short rows would go mostly through the scalar peel and tail. */
 static int bn_stream_level(size_t bytes, size_t row_bytes)
 {
-    int cpu;
-    if (bytes < BN_STREAM_BYTES || row_bytes < 256) return 0;
-    cpu = fastnn_cpu_features();
-    return cpu & FASTNN_CPU_AVX512F ? 2 : cpu & FASTNN_CPU_AVX2 ? 1 : 0;
+    return bytes >= BN_STREAM_BYTES && row_bytes >= 256;
 }
-
-/* The float32 streaming call for `level` (> 0). */
-#define BN_STREAM_CALL(level, name, ...)                                                     \
-    ((level) == 2 ? bn_stream_##name##_avx512_f(__VA_ARGS__)                                 \
-                  : bn_stream_##name##_avx_f(__VA_ARGS__))
-#define BN_STREAM_CALL_D(level, name, ...)                                                   \
-    ((level) == 2 ? bn_stream_##name##_avx512_d(__VA_ARGS__)                                 \
-                  : bn_stream_##name##_avx_d(__VA_ARGS__))
 #else
+#define BN_STREAMS 0
 static int bn_stream_level(size_t bytes, size_t row_bytes)
 {
     (void)bytes; (void)row_bytes;
@@ -196,14 +188,5 @@ static int bn_stream_level(size_t bytes, size_t row_bytes)
 #include "batchnorm_impl.h"
 #undef BN_T
 #undef BN
-
-/* Entry points for batchnorm.pyx: the element arrays come as void pointers (C converts them
- * to the dtype's pointer type) and f64 picks the instantiation, so the Cython side writes
- * each call once for both dtypes. */
-#define bn_forward_train(f64, ...) \
-    ((f64) ? bn_forward_train_d(__VA_ARGS__) : bn_forward_train_f(__VA_ARGS__))
-#define bn_forward_test(f64, ...) \
-    ((f64) ? bn_forward_test_d(__VA_ARGS__) : bn_forward_test_f(__VA_ARGS__))
-#define bn_backward(f64, ...) ((f64) ? bn_backward_d(__VA_ARGS__) : bn_backward_f(__VA_ARGS__))
 
 #endif /* FASTNN_BATCHNORM_KERNELS_H */

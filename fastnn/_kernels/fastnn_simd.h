@@ -1,10 +1,7 @@
-/* Shared C helpers for fastnn's Cython kernels.
- *
- * FASTNN_CLONES marks a hot loop for run-time CPU dispatch: with GCC's target_clones the
- * loader picks an AVX-512, an AVX2+FMA or the baseline (SSE2 on x86-64) copy of the
- * function once, at import.  Where the attribute is unavailable (MSVC, macOS, aarch64) the
- * macro is empty and the baseline build is used.  setup.py probes for support and defines
- * FASTNN_HAVE_TARGET_CLONES; we never compile for the build machine (-march=native).
+/* Shared C helpers for fastnn's kernels: the index type, restrict/inline spellings for
+ * GCC, Clang and MSVC, the FMA-contraction regions, the index bounds check and the OpenMP
+ * status.  Run-time CPU dispatch is in fastnn_cpu.h (the selector) and fastnn_target.h (the
+ * per-target compilation units); we never compile for the build machine (-march=native).
  */
 #ifndef FASTNN_SIMD_H
 #define FASTNN_SIMD_H
@@ -28,10 +25,16 @@ typedef ptrdiff_t fastnn_index;
 #define FASTNN_INLINE static inline
 #endif
 
-/* Polynomials and reductions are written as a*b + c; this region lets gcc contract them into
- * FMA instructions in the clones whose ISA has FMA (-std=c11 turns contraction off by default,
- * which keeps the simple element-wise kernels bit-identical to NumPy). */
-#if defined(__GNUC__) && !defined(__clang__)
+/* Polynomials and reductions are written as a*b + c; this region lets the compiler contract
+ * them into FMA instructions in the ISA targets that have FMA (-ffp-contract=off, on the
+ * command line, keeps the simple element-wise kernels bit-identical to NumPy elsewhere).
+ * gcc: per-function optimize options; clang: the contraction pragma, which applies to the
+ * expressions written inside the region (also once inlined elsewhere).  MSVC contracts
+ * nothing without /fp:contract, so its FMA targets evaluate the same polynomials unfused. */
+#if defined(__clang__)
+#define FASTNN_CONTRACT_ON _Pragma("clang fp contract(fast)")
+#define FASTNN_CONTRACT_OFF _Pragma("clang fp contract(off)")
+#elif defined(__GNUC__)
 #define FASTNN_CONTRACT_ON _Pragma("GCC push_options") _Pragma("GCC optimize(\"fp-contract=fast\")")
 #define FASTNN_CONTRACT_OFF _Pragma("GCC pop_options")
 #else
@@ -39,12 +42,16 @@ typedef ptrdiff_t fastnn_index;
 #define FASTNN_CONTRACT_OFF
 #endif
 
-#if defined(FASTNN_HAVE_TARGET_CLONES) && defined(__x86_64__) && defined(__linux__)
-#define FASTNN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#define FASTNN_DISPATCH_ACTIVE 1
+/* Before a loop whose iterations are independent (its output never overlaps an input it
+ * reads later): lets the compiler vectorise without run-time overlap checks. */
+#if defined(__clang__)
+#define FASTNN_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define FASTNN_IVDEP _Pragma("GCC ivdep")
+#elif defined(_MSC_VER)
+#define FASTNN_IVDEP __pragma(loop(ivdep))
 #else
-#define FASTNN_CLONES
-#define FASTNN_DISPATCH_ACTIVE 0
+#define FASTNN_IVDEP
 #endif
 
 /* Index of the first idx[i] outside [lo, hi), or -1 (lo <= hi): the bounds check of every
@@ -69,20 +76,5 @@ static inline int fastnn_omp_max_threads(void) { return omp_get_max_threads(); }
 static inline int fastnn_omp_max_threads(void) { return 1; }
 #endif
 
-
-/* Bit mask of the CPU features our clones use, as seen by this process. */
-enum { FASTNN_CPU_SSE42 = 1, FASTNN_CPU_AVX2 = 2, FASTNN_CPU_FMA = 4, FASTNN_CPU_AVX512F = 8 };
-
-static inline int fastnn_cpu_features(void) {
-    int mask = 0;
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("sse4.2")) mask |= FASTNN_CPU_SSE42;
-    if (__builtin_cpu_supports("avx2")) mask |= FASTNN_CPU_AVX2;
-    if (__builtin_cpu_supports("fma")) mask |= FASTNN_CPU_FMA;
-    if (__builtin_cpu_supports("avx512f")) mask |= FASTNN_CPU_AVX512F;
-#endif
-    return mask;
-}
 
 #endif /* FASTNN_SIMD_H */

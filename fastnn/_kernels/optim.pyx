@@ -20,7 +20,10 @@ Design
 cimport numpy as cnp
 from cython.parallel cimport prange
 
+from fastnn._kernels._runtime import ISA_NAMES, isa_cap, isa_names
+
 from fastnn._kernels._common cimport (
+    FASTNN_BUILT_ISAS,
     FASTNN_OPENMP,
     chunk_start,
     fastnn_first_outside,
@@ -33,16 +36,24 @@ cnp.import_array()
 
 OPENMP = bool(FASTNN_OPENMP)
 
-cdef extern from "optim_kernels.h" nogil:
+cdef extern from "optim_take_rows.h" nogil:
     void fastnn_take_rows(const char *src, char *dst, const fastnn_index *idx,
                           fastnn_index r0, fastnn_index r1, fastnn_index n, fastnn_index ncols,
                           fastnn_index s_row, fastnn_index s_col, fastnn_index d_row,
                           fastnn_index d_col, fastnn_index itemsize)
-    # fastnn_update(f64, rule, a, lo, n, s): the header's macro picks the dtype's entry point
+
+cdef extern from "optim_dispatch.h" nogil:
+    int fastnn_optim_select(int cap)
+    # fastnn_update(f64, rule, a, lo, n, s): f64 picks the dtype's entry point
     enum fastnn_rule:
         FASTNN_SGD, FASTNN_MOMENTUM, FASTNN_NESTEROV, FASTNN_RMSPROP, FASTNN_ADAM
     void fastnn_update(bint f64, int rule, void **a, fastnn_index lo, fastnn_index n,
                        const double *s)
+
+# The ISA path of the updates (fastnn_cpu.h), chosen once: the best the CPU, the OS and
+# FASTNN_MAX_CPU_ISA allow among ISA_BUILT.
+ISA = ISA_NAMES[fastnn_optim_select(isa_cap())]
+ISA_BUILT = isa_names(FASTNN_BUILT_ISAS)
 
 
 def first_bad_index(cnp.ndarray idx, Py_ssize_t n):

@@ -1,8 +1,6 @@
-/* Kernels of the training loop: the minibatch row gather and the in-place parameter updates.
+/* The in-place parameter updates of the training loop (the minibatch row gather is in
+ * optim_take_rows.h).  optim_target.c compiles them once per ISA target (fastnn_cpu.h).
  *
- * - take_rows copies whole rows with memcpy when rows are contiguous (the trainer's case) and
- *   falls back to an element loop for strided rows.  It works on bytes, so every fixed-size
- *   dtype is handled by one function.  Indices were checked by the caller to lie in [-n, n).
  * - The updates are one pass over the parameter and its state arrays, in the exact operation
  *   order of the NumPy twins (fastnn/reference/optim.py), and scalars are rounded to the
  *   array's dtype first, as NumPy does with a Python float; -std=c11 keeps floating-point
@@ -18,47 +16,15 @@
 #include <string.h>
 
 #include "fastnn_simd.h"
-
-#define FASTNN_STRIDED_COPY(T)                                                  \
-    for (fastnn_index c = 0; c < ncols; c++)                                    \
-        *(T *)(d + c * d_col) = *(const T *)(s + c * s_col);
-
-/* dst rows r0..r1-1 = src rows idx[r0..r1-1]; strides in bytes. */
-static void fastnn_take_rows(const char *src, char *dst, const fastnn_index *idx,
-                             fastnn_index r0, fastnn_index r1, fastnn_index n,
-                             fastnn_index ncols, fastnn_index s_row, fastnn_index s_col,
-                             fastnn_index d_row, fastnn_index d_col, fastnn_index itemsize) {
-    if (s_col == itemsize && d_col == itemsize) {
-        size_t row_bytes = (size_t)(ncols * itemsize);
-        for (fastnn_index r = r0; r < r1; r++) {
-            fastnn_index i = idx[r] < 0 ? idx[r] + n : idx[r];
-            memcpy(dst + r * d_row, src + i * s_row, row_bytes);
-        }
-        return;
-    }
-    for (fastnn_index r = r0; r < r1; r++) {
-        fastnn_index i = idx[r] < 0 ? idx[r] + n : idx[r];
-        const char *s = src + i * s_row;
-        char *d = dst + r * d_row;
-        switch (itemsize) {
-        case 4: FASTNN_STRIDED_COPY(uint32_t) break;
-        case 8: FASTNN_STRIDED_COPY(uint64_t) break;
-        case 2: FASTNN_STRIDED_COPY(uint16_t) break;
-        case 1: FASTNN_STRIDED_COPY(uint8_t) break;
-        default:
-            for (fastnn_index c = 0; c < ncols; c++)
-                memcpy(d + c * d_col, s + c * s_col, (size_t)itemsize);
-        }
-    }
-}
+#include "optim_dispatch.h"
 
 /* One definition per dtype: T the element type, SUF the name suffix, SQRT its sqrt. */
 #define FASTNN_OPTIM_DEFINE(T, SUF, SQRT)                                                   \
-FASTNN_CLONES static void fastnn_sgd_##SUF(T *FASTNN_RESTRICT p, const T *FASTNN_RESTRICT g,             \
+static void fastnn_sgd_##SUF(T *FASTNN_RESTRICT p, const T *FASTNN_RESTRICT g,             \
                                            fastnn_index n, T lr) {                          \
     for (fastnn_index i = 0; i < n; i++) p[i] -= g[i] * lr;                                 \
 }                                                                                           \
-FASTNN_CLONES static void fastnn_momentum_##SUF(T *FASTNN_RESTRICT p, const T *FASTNN_RESTRICT g,        \
+static void fastnn_momentum_##SUF(T *FASTNN_RESTRICT p, const T *FASTNN_RESTRICT g,        \
                                                 T *FASTNN_RESTRICT v, fastnn_index n, T lr, T mu) { \
     for (fastnn_index i = 0; i < n; i++) {                                                  \
         T vi = v[i] * mu - g[i] * lr;                                                       \
@@ -68,7 +34,7 @@ FASTNN_CLONES static void fastnn_momentum_##SUF(T *FASTNN_RESTRICT p, const T *F
 }                                                                                           \
 /* p += mu*mu * v - (1 + mu) * lr * g, then v = mu * v - lr * g (c1 = mu*mu,              \
  * c2 = (1 + mu) * lr, both rounded once by the caller). */                                \
-FASTNN_CLONES static void fastnn_nesterov_##SUF(T *FASTNN_RESTRICT p, const T *FASTNN_RESTRICT g,        \
+static void fastnn_nesterov_##SUF(T *FASTNN_RESTRICT p, const T *FASTNN_RESTRICT g,        \
                                                 T *FASTNN_RESTRICT v, fastnn_index n, T lr, T mu,  \
                                                 T c1, T c2) {                               \
     for (fastnn_index i = 0; i < n; i++) {                                                  \
@@ -77,7 +43,7 @@ FASTNN_CLONES static void fastnn_nesterov_##SUF(T *FASTNN_RESTRICT p, const T *F
         v[i] = v[i] * mu - g[i] * lr;                                                       \
     }                                                                                       \
 }                                                                                           \
-FASTNN_CLONES static void fastnn_rmsprop_##SUF(T *FASTNN_RESTRICT p, const T *FASTNN_RESTRICT g,         \
+static void fastnn_rmsprop_##SUF(T *FASTNN_RESTRICT p, const T *FASTNN_RESTRICT g,         \
                                                T *FASTNN_RESTRICT cache, fastnn_index n, T lr,     \
                                                T decay, T one_minus_decay, T eps) {         \
     for (fastnn_index i = 0; i < n; i++) {                                                  \
@@ -87,7 +53,7 @@ FASTNN_CLONES static void fastnn_rmsprop_##SUF(T *FASTNN_RESTRICT p, const T *FA
     }                                                                                       \
 }                                                                                           \
 /* bc2 = 1 - beta2**t, step = lr / (1 - beta1**t). */                                      \
-FASTNN_CLONES static void fastnn_adam_##SUF(T *FASTNN_RESTRICT p, const T *FASTNN_RESTRICT g,            \
+static void fastnn_adam_##SUF(T *FASTNN_RESTRICT p, const T *FASTNN_RESTRICT g,            \
                                             T *FASTNN_RESTRICT m, T *FASTNN_RESTRICT v, fastnn_index n,   \
                                             T beta1, T one_minus_beta1, T beta2,            \
                                             T one_minus_beta2, T bc2, T eps, T step) {      \
@@ -103,13 +69,12 @@ FASTNN_CLONES static void fastnn_adam_##SUF(T *FASTNN_RESTRICT p, const T *FASTN
 FASTNN_OPTIM_DEFINE(float, f32, sqrtf)
 FASTNN_OPTIM_DEFINE(double, f64, sqrt)
 
-/* The update rules, and one entry point per dtype for optim.pyx: rule over elements
+/* One entry point per dtype (the table's, optim_dispatch.h): rule over elements
  * [lo, lo + n) of a[0] (the parameter), a[1] (the gradient) and a[2], a[3] (the state the
  * rule keeps), with the scalars s (the orders of the functions above) rounded once to T. */
-enum fastnn_rule { FASTNN_SGD, FASTNN_MOMENTUM, FASTNN_NESTEROV, FASTNN_RMSPROP, FASTNN_ADAM };
 
 #define FASTNN_UPDATE_DEFINE(T, SUF)                                                        \
-static void fastnn_update_##SUF(int rule, void **a, fastnn_index lo, fastnn_index n,        \
+static void fastnn_update_rule_##SUF(int rule, void **a, fastnn_index lo, fastnn_index n,   \
                                 const double *s) {                                          \
     T *p = (T *)a[0] + lo;                                                                  \
     const T *g = (const T *)a[1] + lo;                                                      \
@@ -134,8 +99,5 @@ static void fastnn_update_##SUF(int rule, void **a, fastnn_index lo, fastnn_inde
 
 FASTNN_UPDATE_DEFINE(float, f32)
 FASTNN_UPDATE_DEFINE(double, f64)
-
-#define fastnn_update(f64, ...) \
-    ((f64) ? fastnn_update_f64(__VA_ARGS__) : fastnn_update_f32(__VA_ARGS__))
 
 #endif /* FASTNN_OPTIM_KERNELS_H */

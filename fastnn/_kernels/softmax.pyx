@@ -6,9 +6,9 @@ Design
   the sum of exps, the loss and the gradient in one pass over the row (the row kernels and
   their rationale are in softmax_simd.h).  The exps are written straight into the output and
   rescaled in place, so x is read once and dx written once.
-* The loops are hand-written C in softmax_simd.h (one body per dtype through a macro, marked
-  FASTNN_CLONES for run-time AVX2/AVX-512 dispatch) because the vectorised exp and the
-  lane-wise reductions must not depend on -ffast-math.
+* The loops are hand-written C in softmax_simd.h (one body per dtype through a macro,
+  compiled once per ISA target; the best allowed one is chosen at import: ``ISA``) because
+  the vectorised exp and the lane-wise reductions must not depend on -ffast-math.
 * Per-call overhead matters: at (64, 10) the whole call takes a few microseconds.  So the
   ``def`` entry points take plain objects, check them with the NumPy C-API and call the C
   kernel directly (no fused-type dispatch, no memoryview set-up).  Anything unusual (lists,
@@ -25,7 +25,10 @@ Design
 cimport numpy as cnp
 from cython.parallel cimport prange
 
+from fastnn._kernels._runtime import ISA_NAMES, isa_cap, isa_names
+
 from fastnn._kernels._common cimport (
+    FASTNN_BUILT_ISAS,
     FASTNN_OPENMP,
     MAX_THREADS,
     fastnn_first_outside,
@@ -40,7 +43,8 @@ cnp.import_array()
 
 OPENMP = bool(FASTNN_OPENMP)
 
-cdef extern from "softmax_simd.h" nogil:
+cdef extern from "softmax_dispatch.h" nogil:
+    int fastnn_softmax_select(int cap)
     double fastnn_softmax_loss_rows_f32(const float *x, const fastnn_index *y, float *out,
                                         fastnn_index r0, fastnn_index r1, fastnn_index C,
                                         double inv_n)
@@ -51,6 +55,11 @@ cdef extern from "softmax_simd.h" nogil:
                                  fastnn_index C, int log)
     void fastnn_softmax_rows_f64(const double *x, double *out, fastnn_index r0,
                                  fastnn_index r1, fastnn_index C, int log)
+
+# The ISA path (fastnn_cpu.h), chosen once: the best the CPU, the OS and FASTNN_MAX_CPU_ISA
+# allow among ISA_BUILT.
+ISA = ISA_NAMES[fastnn_softmax_select(isa_cap())]
+ISA_BUILT = isa_names(FASTNN_BUILT_ISAS)
 
 
 cdef double _loss_rows(const floating *x, const fastnn_index *y, floating *out, Py_ssize_t n,

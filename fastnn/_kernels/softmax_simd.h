@@ -8,15 +8,14 @@
  *   the exps in double and the final scaling.  The flat exp loop (B) is what makes small C
  *   (the lecture notes' 10 classes) fast: it vectorises over rows instead of over a 10-wide
  *   row.
- * - Rows of C >= FASTNN_SM_WIDE (with GCC/clang vector extensions) go one at a time through
+ * - Rows of C >= FASTNN_SM_WIDE (where FASTNN_SM_WIDE_ROWS_<sfx>) go one at a time through
  *   three fused passes instead (max; exp written out with the sum accumulated on the fly;
  *   scaling), on 64-byte vectors, with the next row prefetched: 1.45-1.6x faster than the
  *   block scheme at C = 1000 (it does two fewer passes and no float -> double copy).
- * - exp is a Cephes-style polynomial written for arguments <= 0 (always the case after the
- *   max shift) with branch-free selects and a bit-level 2^n, so gcc vectorises it inside the
- *   FASTNN_CLONES functions without -ffast-math.  float32 uses a degree-6 float polynomial
- *   (~1 ulp), float64 a degree-12 Taylor polynomial on |r| <= ln2/2 (~1-2 ulp).  Results below the
- *   smallest normal number are flushed to 0 (the probabilities concerned are < 1e-38 / 1e-308).
+ * - exp is fastnn_math.h's exp for arguments <= 0 (always the case after the max shift):
+ *   branch-free selects and a bit-level 2^n, so compilers vectorise it in every ISA target
+ *   (softmax_target.c) without -ffast-math; the wide rows run the same operations on GCC
+ *   vectors.  Subnormal results are kept, as np.exp keeps them.
  * - Reductions (row max, row sums) are written over explicit vectors with independent
  *   accumulators and reduced in a fixed order (see below), so they vectorise without
  *   reassociation and do not depend on the CPU clone.  The per-row log1p is a branch-free
@@ -40,13 +39,17 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fastnn_cpu.h"
+#include "fastnn_math.h"
 #include "fastnn_simd.h"
 
 /* The polynomials below are 20% faster with fused multiply-adds and no less accurate. */
 FASTNN_CONTRACT_ON
-#if defined(__GNUC__) && !defined(__clang__)
 /* The 64-byte vectors below stay inside always-inline functions of this file, so the ABI
- * note gcc gives for passing them by value does not concern us. */
+ * note the compiler gives for passing them by value does not concern us. */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
@@ -55,107 +58,10 @@ FASTNN_CONTRACT_ON
 /* At most this many rows per block (the per-row scratch arrays). */
 #define FASTNN_SM_ROWS 512
 
-/* The arithmetic of exp shared by the scalar and the vector versions (VT is float or a
- * float vector; xc is the argument already clamped to >= ln(FLT_MIN)): t holds n in its low
- * bits (1.5 * 2^23 added rounds to an integer), r = xc - n ln2 by Cody-Waite
- * (ln2 = 0.693359375 - 2.12194440e-4), p = exp(r) by a degree-6 minimax fit on
- * [-ln2/2, ln2/2] (relative error 2e-9; Cephes' form needs two more operations for the same
- * ~1 ulp overall). */
-#define FASTNN_SM_EXP_POLY_F32(VT, xc, t, p)                                                 \
-    VT t = (xc) * 1.44269504088896341f + 12582912.0f;                                        \
-    VT p;                                                                                    \
-    {                                                                                        \
-        VT n_ = t - 12582912.0f;                                                             \
-        VT r_ = (xc) - n_ * 0.693359375f;                                                    \
-        r_ = r_ + n_ * 2.12194440e-4f;                                                       \
-        p = r_ * 1.3843643246e-3f + 8.3741638809e-3f;                                        \
-        p = p * r_ + 4.1668001562e-2f;                                                       \
-        p = p * r_ + 1.6666431725e-1f;                                                       \
-        p = p * r_ + 4.9999994040e-1f;                                                       \
-        p = p * r_ + 1.0f;                                                                   \
-        p = p * r_ + 1.0f;                                                                   \
-    }
-
-/* The same for double (1.5 * 2^52; Taylor series to r^12, truncation error < 2e-16
- * relative for |r| <= ln2/2). */
-#define FASTNN_SM_EXP_POLY_F64(VT, xc, t, p)                                                 \
-    VT t = (xc) * 1.4426950408889634 + 6755399441055744.0;                                   \
-    VT p;                                                                                    \
-    {                                                                                        \
-        VT n_ = t - 6755399441055744.0;                                                      \
-        VT r_ = (xc) - n_ * 0.693145751953125;                                               \
-        r_ = r_ - n_ * 1.42860682030941723212e-6;                                            \
-        p = r_ * (1.0 / 479001600.0) + 1.0 / 39916800.0;                                     \
-        p = p * r_ + 1.0 / 3628800.0;                                                        \
-        p = p * r_ + 1.0 / 362880.0;                                                         \
-        p = p * r_ + 1.0 / 40320.0;                                                          \
-        p = p * r_ + 1.0 / 5040.0;                                                           \
-        p = p * r_ + 1.0 / 720.0;                                                            \
-        p = p * r_ + 1.0 / 120.0;                                                            \
-        p = p * r_ + 1.0 / 24.0;                                                             \
-        p = p * r_ + 1.0 / 6.0;                                                              \
-        p = p * r_ + 0.5;                                                                    \
-        p = p * r_ + 1.0;                                                                    \
-        p = p * r_ + 1.0;                                                                    \
-    }
-
-/* exp(x) for x <= 0 or NaN (NaN propagates; x < ln(FLT_MIN) gives 0), ~1 ulp. */
-FASTNN_INLINE float fastnn_sm_exp_f32(float x) {
-    const float lo = -87.33654475f;          /* ln(FLT_MIN): 2^n stays a normal number */
-    float xc = x < lo ? lo : x;
-    FASTNN_SM_EXP_POLY_F32(float, xc, t, p)
-    uint32_t bits;
-    memcpy(&bits, &t, sizeof bits);           /* (n + 127) << 23 is 2^n */
-    bits = (bits + 127u) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    float e = p * scale;
-    return x < lo ? 0.0f : e;
-}
-
-/* exp(x) for x <= 0 or NaN, double precision (x < ln(DBL_MIN) gives 0). */
-FASTNN_INLINE double fastnn_sm_exp_f64(double x) {
-    const double lo = -708.3964185322641;     /* ln(DBL_MIN) */
-    double xc = x < lo ? lo : x;
-    FASTNN_SM_EXP_POLY_F64(double, xc, t, p)
-    uint64_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits + 1023u) << 52;
-    double scale;
-    memcpy(&scale, &bits, sizeof scale);
-    double e = p * scale;
-    return x < lo ? 0.0 : e;
-}
-
-/* log1p(x) for x >= 0, +inf or NaN, branch-free so that a loop over a block's rows
- * vectorises (libm's log1p is a call per row, a third of the time at C = 10).  This is
- * musl's log1p (from FreeBSD msun; < 1 ulp) without its x < 0 and tiny-x branches: the
- * rounding of 1 + x is corrected by c. */
-FASTNN_INLINE double fastnn_sm_log1p(double x) {
-    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-    const double Lg1 = 6.666666666666735130e-01, Lg2 = 3.999999999940941908e-01,
-                 Lg3 = 2.857142874366239149e-01, Lg4 = 2.222219843214978396e-01,
-                 Lg5 = 1.818357216161805012e-01, Lg6 = 1.531383769920937332e-01,
-                 Lg7 = 1.479819860511658591e-01;
-    double u = 1.0 + x;
-    uint64_t bits;
-    memcpy(&bits, &u, sizeof bits);
-    /* u = 2^k * (1 + f) with 1 + f in [sqrt(2)/2, sqrt(2)) */
-    uint64_t hu = (bits >> 32) + (0x3ff00000u - 0x3fe6a09eu);
-    int64_t k = (int64_t)(hu >> 20) - 0x3ff;
-    double c = k >= 2 ? 1.0 - (u - x) : x - (u - 1.0);
-    c = k < 54 ? c / u : 0.0;
-    bits = (((hu & 0x000fffffu) + 0x3fe6a09eu) << 32) | (bits & 0xffffffffu);
-    double v;
-    memcpy(&v, &bits, sizeof v);
-    double f = v - 1.0;
-    double hfsq = 0.5 * f * f, s = f / (2.0 + f), z = s * s, w = z * z;
-    double t1 = w * (Lg2 + w * (Lg4 + w * Lg6));
-    double t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7)));
-    double dk = (double)k;
-    double r = s * (hfsq + (t2 + t1)) + (dk * ln2_lo + c) - hfsq + f + dk * ln2_hi;
-    return x < INFINITY ? r : x + x; /* +inf and NaN pass through */
-}
+/* exp of the shifted scores (x - max <= 0, or NaN) and the log-sum-exp's log1p: the one math
+ * layer (fastnn_math.h). */
+#define fastnn_sm_exp_f32 fastnn_exp_nonpos_f32
+#define fastnn_sm_exp_f64 fastnn_exp_nonpos_f64
 
 static inline fastnn_index fastnn_sm_block_rows(fastnn_index C) {
     fastnn_index rows = FASTNN_SM_BLOCK / C;
@@ -292,11 +198,12 @@ FASTNN_INLINE void fastnn_sm_block_sums(const double *e, fastnn_index rows, fast
     }
 }
 
-/* Block exps: v[k] = exp(v[k]) for the n entries, and the double values that the row sums
- * read (a converted copy in wide for float, v itself for double). */
+/* Block exps: v[k] = exp(d[k]) for the n entries (v may be d: each iteration reads and writes
+ * its own index only, hence FASTNN_IVDEP), and the double values that the row sums read (a
+ * converted copy in wide for float, v itself for double). */
 FASTNN_INLINE const double *fastnn_sm_exp_block_f32(const float *d, float *v, double *wide,
                                                        fastnn_index n) {
-    for (fastnn_index k = 0; k < n; k++) {
+    FASTNN_IVDEP for (fastnn_index k = 0; k < n; k++) {
         float e = fastnn_sm_exp_f32(d[k]);
         v[k] = e;
         wide[k] = (double)e;
@@ -306,7 +213,7 @@ FASTNN_INLINE const double *fastnn_sm_exp_block_f32(const float *d, float *v, do
 FASTNN_INLINE const double *fastnn_sm_exp_block_f64(const double *d, double *v,
                                                        double *wide, fastnn_index n) {
     (void)wide;
-    for (fastnn_index k = 0; k < n; k++) v[k] = fastnn_sm_exp_f64(d[k]);
+    FASTNN_IVDEP for (fastnn_index k = 0; k < n; k++) v[k] = fastnn_sm_exp_f64(d[k]);
     return v;
 }
 
@@ -324,7 +231,27 @@ FASTNN_INLINE void fastnn_sm_rowmax4_##SFX(const T *x, fastnn_index C, T *m) {  
     m[0] = m0; m[1] = m1; m[2] = m2; m[3] = m3;                                              \
 }
 
-#ifdef FASTNN_SM_VECTOR
+/* The wide-row scheme below only where it measured faster than the block scheme, per dtype
+ * (FASTNN_SM_WIDE_ROWS_<sfx>): AVX-512 targets, and float32 in clang's builds.  gcc 12
+ * compiles its 64-byte vector code for AVX2 and SSE2 into shuffles through the stack (the
+ * block scheme was about 2x faster there), and clang's float64 wide rows were slower than
+ * its block scheme (see docs/perf_notes_dispatch.md). */
+#if defined(FASTNN_SM_VECTOR) && defined(FASTNN_TARGET_ISA) &&                               \
+    FASTNN_TARGET_ISA >= FASTNN_ISA_AVX512
+#define FASTNN_SM_WIDE_ROWS_f32 1
+#define FASTNN_SM_WIDE_ROWS_f64 1
+#elif defined(FASTNN_SM_VECTOR) && defined(__clang__)
+#define FASTNN_SM_WIDE_ROWS_f32 1
+#define FASTNN_SM_WIDE_ROWS_f64 0
+#else
+#define FASTNN_SM_WIDE_ROWS_f32 0
+#define FASTNN_SM_WIDE_ROWS_f64 0
+#endif
+#if FASTNN_SM_WIDE_ROWS_f32 || FASTNN_SM_WIDE_ROWS_f64
+#define FASTNN_SM_WIDE_ROWS 1
+#endif
+
+#ifdef FASTNN_SM_WIDE_ROWS
 /* Wide rows (C >= FASTNN_SM_WIDE, vector extensions only): one row at a time in three
  * passes, the row staying in L1 after the first: (1) the max, (2) e = exp(x - m) written to
  * out with the sum accumulated in double on the fly, (3) the scaling.  The loops work on
@@ -346,12 +273,15 @@ typedef uint64_t fastnn_w8u __attribute__((vector_size(64)));
 #define FASTNN_SM_SELECT(VT, VI, mask, a, b) ((VT)(((VI)(a) & (mask)) | ((VI)(b) & ~(mask))))
 
 /* a > b lane-wise (all-ones / all-zeros lanes), compared in two 32-byte halves.  gcc 12 turns
- * a 64-byte vector comparison into scalar code in the clones without AVX-512: the x86-64-v3
- * wide softmax ran 6x slower than the v4 one, about NumPy's speed (760 against 117 us at
- * (256, 1000) float32), and 282 us with halves, one AVX2 comparison each.  On AVX-512 the
- * halves cost 30% (155 us), so the wide loops choose once per call, from the CPU the clone
- * runs on (the flag is constant within a clone, and the branch on it predicted). */
-#define FASTNN_SM_COMPARE_IN_HALVES() (!(fastnn_cpu_features() & FASTNN_CPU_AVX512F))
+ * a 64-byte vector comparison into scalar code in targets without AVX-512 (the AVX2 wide
+ * softmax ran at about NumPy's speed); compared in halves it is one AVX2 comparison each.  On
+ * AVX-512 the halves are slower than whole comparisons, so each target compiles the form that
+ * suits it (see docs/perf_notes_dispatch.md for the measurements). */
+#if defined(FASTNN_TARGET_ISA) && FASTNN_TARGET_ISA >= FASTNN_ISA_AVX512
+#define FASTNN_SM_COMPARE_IN_HALVES 0
+#else
+#define FASTNN_SM_COMPARE_IN_HALVES 1
+#endif
 #define FASTNN_SM_DEFINE_GT(SFX, VT, VI, HT, HI)                                             \
 FASTNN_INLINE VI fastnn_sm_gt_##SFX(VT a, VT b) {                                            \
     HT a0, a1, b0, b1;                                                                       \
@@ -369,24 +299,26 @@ typedef int64_t fastnn_w4l __attribute__((vector_size(32)));
 FASTNN_SM_DEFINE_GT(f32, fastnn_w16f, fastnn_w16i, fastnn_w8f, fastnn_w8i)
 FASTNN_SM_DEFINE_GT(f64, fastnn_w8d, fastnn_w8l, fastnn_w4d, fastnn_w4l)
 
-/* fastnn_sm_exp_f32 on 16 lanes (the same operations, so the same results). */
+/* fastnn_exp_nonpos_f32 on 16 lanes (the same operations, so the same results). */
 FASTNN_INLINE fastnn_w16f fastnn_sm_vexp_f32(fastnn_w16f x, int halves) {
-    const float lo = -87.33654475f;
-    fastnn_w16i below = halves ? fastnn_sm_gt_f32((fastnn_w16f){0} + lo, x) : x < lo;
-    fastnn_w16f xc = FASTNN_SM_SELECT(fastnn_w16f, fastnn_w16i, below, x - x + lo, x);
-    FASTNN_SM_EXP_POLY_F32(fastnn_w16f, xc, t, p)
-    fastnn_w16f scale = (fastnn_w16f)(((fastnn_w16u)t + 127u) << 23); /* unsigned: wraps */
-    return (fastnn_w16f)((fastnn_w16i)(p * scale) & ~below);
+    const fastnn_w16f lo = (fastnn_w16f){0} + FASTNN_EXP_MIN_F32;
+    fastnn_w16i below = halves ? fastnn_sm_gt_f32(lo, x) : x < lo;
+    fastnn_w16f xc = FASTNN_SM_SELECT(fastnn_w16f, fastnn_w16i, below, lo, x);
+    FASTNN_EXPM1_REDUCED_F32(fastnn_w16f, xc, kd, q)
+    fastnn_w16f s = (fastnn_w16f)(((fastnn_w16u)kd - FASTNN_EXP_SHIFT_BITS_F32 + 127u + 32u)
+                                  << 23); /* unsigned: wraps */
+    return (s + s * q) * 0x1p-32f;
 }
 
-/* fastnn_sm_exp_f64 on 8 lanes. */
+/* fastnn_exp_nonpos_f64 on 8 lanes. */
 FASTNN_INLINE fastnn_w8d fastnn_sm_vexp_f64(fastnn_w8d x, int halves) {
-    const double lo = -708.3964185322641;
-    fastnn_w8l below = halves ? fastnn_sm_gt_f64((fastnn_w8d){0} + lo, x) : x < lo;
-    fastnn_w8d xc = FASTNN_SM_SELECT(fastnn_w8d, fastnn_w8l, below, x - x + lo, x);
-    FASTNN_SM_EXP_POLY_F64(fastnn_w8d, xc, t, p)
-    fastnn_w8d scale = (fastnn_w8d)(((fastnn_w8u)t + 1023u) << 52);
-    return (fastnn_w8d)((fastnn_w8l)(p * scale) & ~below);
+    const fastnn_w8d lo = (fastnn_w8d){0} + FASTNN_EXP_MIN_F64;
+    fastnn_w8l below = halves ? fastnn_sm_gt_f64(lo, x) : x < lo;
+    fastnn_w8d xc = FASTNN_SM_SELECT(fastnn_w8d, fastnn_w8l, below, lo, x);
+    FASTNN_EXPM1_REDUCED_F64(fastnn_w8d, xc, kd, q)
+    fastnn_w8d s = (fastnn_w8d)(((fastnn_w8u)kd - FASTNN_EXP_SHIFT_BITS_F64 + 1023u + 64u)
+                                << 52);
+    return (s + s * q) * 0x1p-64;
 }
 
 /* The exp pass in steps of 16 elements: out[0:16] = exp(x[0:16] - m) (if store), with the
@@ -530,7 +462,7 @@ FASTNN_INLINE double fastnn_softmax_loss_wide_body_##SFX(                       
         for (fastnn_index j = 0; j < C; j++) oi[j] *= scale;                                 \
         /* p_y - 1 = ((e_y - 1) - (sum - 1)) / sum: no cancellation when p_y ~ 1 */          \
         oi[yi] = (T)(((ey - 1.0) - sm1) * inv);                                              \
-        total += fastnn_sm_log1p(sm1) + ((double)m - (double)xy);                            \
+        total += fastnn_log1p_nonneg(sm1) + ((double)m - (double)xy);                            \
     }                                                                                        \
     return total;                                                                            \
 }                                                                                            \
@@ -547,7 +479,7 @@ FASTNN_INLINE void fastnn_softmax_wide_body_##SFX(const T *x, T *out, fastnn_ind
         if (log) {                                                                           \
             double sm1 = sum - 1.0;                                                          \
             if (sm1 < 1e-3) sm1 = fastnn_sm_sum_minus_one_##SFX(xi, m, C, 0);                \
-            T lse = (T)fastnn_sm_log1p(sm1);                                                 \
+            T lse = (T)fastnn_log1p_nonneg(sm1);                                                 \
             for (fastnn_index j = 0; j < C; j++) oi[j] = (xi[j] - m) - lse;                  \
         } else {                                                                             \
             T scale = (T)(1.0 / sum);                                                        \
@@ -556,43 +488,21 @@ FASTNN_INLINE void fastnn_softmax_wide_body_##SFX(const T *x, T *out, fastnn_ind
     }                                                                                        \
 }                                                                                            \
                                                                                              \
-/* Each wide loop twice, comparing in 32-byte halves or whole (a constant in each), chosen   \
- * per call: a run-time flag inside one body made gcc compute both comparisons. */           \
-FASTNN_CLONES static double fastnn_softmax_loss_wide_halves_##SFX(                           \
-        const T *x, const fastnn_index *y, T *out, fastnn_index r0, fastnn_index r1,         \
-        fastnn_index C, double inv_n) {                                                      \
-    return fastnn_softmax_loss_wide_body_##SFX(x, y, out, r0, r1, C, inv_n, 1);              \
-}                                                                                            \
-FASTNN_CLONES static double fastnn_softmax_loss_wide_whole_##SFX(                            \
-        const T *x, const fastnn_index *y, T *out, fastnn_index r0, fastnn_index r1,         \
-        fastnn_index C, double inv_n) {                                                      \
-    return fastnn_softmax_loss_wide_body_##SFX(x, y, out, r0, r1, C, inv_n, 0);              \
-}                                                                                            \
 static double fastnn_softmax_loss_wide_##SFX(                                                \
         const T *x, const fastnn_index *y, T *out, fastnn_index r0, fastnn_index r1,         \
         fastnn_index C, double inv_n) {                                                      \
-    return FASTNN_SM_COMPARE_IN_HALVES()                                                     \
-        ? fastnn_softmax_loss_wide_halves_##SFX(x, y, out, r0, r1, C, inv_n)                 \
-        : fastnn_softmax_loss_wide_whole_##SFX(x, y, out, r0, r1, C, inv_n);                 \
-}                                                                                            \
-FASTNN_CLONES static void fastnn_softmax_wide_halves_##SFX(const T *x, T *out,               \
-        fastnn_index r0, fastnn_index r1, fastnn_index C, int log) {                         \
-    fastnn_softmax_wide_body_##SFX(x, out, r0, r1, C, log, 1);                               \
-}                                                                                            \
-FASTNN_CLONES static void fastnn_softmax_wide_whole_##SFX(const T *x, T *out,                \
-        fastnn_index r0, fastnn_index r1, fastnn_index C, int log) {                         \
-    fastnn_softmax_wide_body_##SFX(x, out, r0, r1, C, log, 0);                               \
+    return fastnn_softmax_loss_wide_body_##SFX(x, y, out, r0, r1, C, inv_n,                  \
+                                               FASTNN_SM_COMPARE_IN_HALVES);                 \
 }                                                                                            \
 static void fastnn_softmax_wide_##SFX(const T *x, T *out, fastnn_index r0, fastnn_index r1,  \
                                       fastnn_index C, int log) {                             \
-    if (FASTNN_SM_COMPARE_IN_HALVES())                                                       \
-        fastnn_softmax_wide_halves_##SFX(x, out, r0, r1, C, log);                            \
-    else fastnn_softmax_wide_whole_##SFX(x, out, r0, r1, C, log);                            \
+    fastnn_softmax_wide_body_##SFX(x, out, r0, r1, C, log, FASTNN_SM_COMPARE_IN_HALVES);     \
 }
-#define FASTNN_SM_WIDE_DISPATCH(expr) if (C >= FASTNN_SM_WIDE) { expr; }
+#define FASTNN_SM_WIDE_DISPATCH(SFX, expr)                                                  \
+    if (FASTNN_SM_WIDE_ROWS_##SFX && C >= FASTNN_SM_WIDE) { expr; }
 #else
 #define FASTNN_SM_DEFINE_WIDE(T, SFX, VT, VI)
-#define FASTNN_SM_WIDE_DISPATCH(expr)
+#define FASTNN_SM_WIDE_DISPATCH(SFX, expr)
 #endif
 
 /* One body per dtype: T is the element type, SFX the name suffix. */
@@ -617,13 +527,14 @@ FASTNN_INLINE void fastnn_sm_shift_##SFX(const T *x, T *d, T *m, fastnn_index ro
                                                                                              \
 /* Loss and gradient for rows [r0, r1): returns the sum of the rows' losses (not yet         \
  * divided by N) and writes dx = (softmax(x) - onehot(y)) * inv_n.  out may alias x. */      \
-FASTNN_CLONES static double fastnn_softmax_loss_rows_##SFX(                                  \
+static double fastnn_sm_loss_rows_##SFX(                                                    \
         const T *x, const fastnn_index *y, T *out, fastnn_index r0, fastnn_index r1,         \
         fastnn_index C, double inv_n) {                                                      \
     T m[FASTNN_SM_ROWS], xy[FASTNN_SM_ROWS];                                                 \
     double sum[FASTNN_SM_ROWS], sm1[FASTNN_SM_ROWS], lse[FASTNN_SM_ROWS];                    \
     double wide[FASTNN_SM_BLOCK];                                                            \
-    FASTNN_SM_WIDE_DISPATCH(return fastnn_softmax_loss_wide_##SFX(x, y, out, r0, r1, C, inv_n)) \
+    FASTNN_SM_WIDE_DISPATCH(SFX,                                                             \
+        return fastnn_softmax_loss_wide_##SFX(x, y, out, r0, r1, C, inv_n))                  \
     fastnn_index rows = fastnn_sm_block_rows(C);                                             \
     double total = 0.0;                                                                      \
     for (fastnn_index b0 = r0; b0 < r1; b0 += rows) {                                        \
@@ -645,7 +556,7 @@ FASTNN_CLONES static double fastnn_softmax_loss_rows_##SFX(                     
             const double *e = fastnn_sm_exp_block_##SFX(ob, ob, wide, nb * C);               \
             fastnn_sm_block_sums(e, nb, C, sum, sm1);                                        \
         }                                                                                    \
-        for (fastnn_index i = 0; i < nb; i++) lse[i] = fastnn_sm_log1p(sm1[i]);              \
+        for (fastnn_index i = 0; i < nb; i++) lse[i] = fastnn_log1p_nonneg(sm1[i]);              \
         for (fastnn_index i = 0; i < nb; i++) {                                              \
             T *oi = ob + i * C;                                                              \
             double inv = inv_n / sum[i];                                                     \
@@ -661,12 +572,11 @@ FASTNN_CLONES static double fastnn_softmax_loss_rows_##SFX(                     
 }                                                                                            \
                                                                                              \
 /* softmax (log = 0) or log_softmax (log = 1) of rows [r0, r1).  out may alias x. */         \
-FASTNN_CLONES static void fastnn_softmax_rows_##SFX(const T *x, T *out, fastnn_index r0,     \
-                                                    fastnn_index r1, fastnn_index C,         \
-                                                    int log) {                               \
+static void fastnn_sm_rows_##SFX(const T *x, T *out, fastnn_index r0, fastnn_index r1,      \
+                                 fastnn_index C, int log) {                                  \
     T m[FASTNN_SM_ROWS], e[FASTNN_SM_BLOCK];                                                 \
     double sum[FASTNN_SM_ROWS], sm1[FASTNN_SM_ROWS], wide[FASTNN_SM_BLOCK];                  \
-    FASTNN_SM_WIDE_DISPATCH(fastnn_softmax_wide_##SFX(x, out, r0, r1, C, log); return)       \
+    FASTNN_SM_WIDE_DISPATCH(SFX, fastnn_softmax_wide_##SFX(x, out, r0, r1, C, log); return)  \
     fastnn_index rows = fastnn_sm_block_rows(C);                                             \
     for (fastnn_index b0 = r0; b0 < r1; b0 += rows) {                                        \
         fastnn_index nb = r1 - b0 < rows ? r1 - b0 : rows;                                   \
@@ -687,7 +597,7 @@ FASTNN_CLONES static void fastnn_softmax_rows_##SFX(const T *x, T *out, fastnn_i
             fastnn_sm_block_sums(ed, nb, C, sum, sm1);                                       \
         }                                                                                    \
         if (log)                                                                             \
-            for (fastnn_index i = 0; i < nb; i++) sm1[i] = fastnn_sm_log1p(sm1[i]);          \
+            for (fastnn_index i = 0; i < nb; i++) sm1[i] = fastnn_log1p_nonneg(sm1[i]);          \
         for (fastnn_index i = 0; i < nb; i++) {                                              \
             T *oi = ob + i * C;                                                              \
             if (log) {                                                                       \

@@ -1,0 +1,152 @@
+/* The one C math layer of the kernels: exp and expm1 for x <= 0 and log1p for x >= 0, for
+ * float and double, branch-free so that compilers vectorise the loops that call them
+ * (without -ffast-math, which would break NaN propagation and the rounding tricks below).
+ * Used by the activations (sigmoid, tanh, ELU) and by softmax.
+ *
+ * exp and expm1 share one Cody-Waite reduction and one polynomial, written once as a macro
+ * over the value type (FASTNN_EXPM1_REDUCED_*) so that the scalar functions here and the
+ * GCC-vector loops of softmax_simd.h compute the same operations, hence the same bits.
+ *
+ * Accuracy (tests/test_activations.py, tests/test_softmax.py): within 4 ulp of a wider
+ * evaluation over the whole range, subnormal results included.
+ */
+#ifndef FASTNN_MATH_H
+#define FASTNN_MATH_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fastnn_simd.h"
+
+FASTNN_CONTRACT_ON
+
+FASTNN_INLINE uint32_t fastnn_bits_f32(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
+FASTNN_INLINE float fastnn_float_f32(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
+FASTNN_INLINE uint64_t fastnn_bits_f64(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
+FASTNN_INLINE double fastnn_float_f64(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+
+/* |x| and copysign in the dtype (the type-generic fabs/copysign of <math.h> would convert a
+ * float to double and back, which clang does not always remove: it scalarised the loops). */
+FASTNN_INLINE float fastnn_abs_f32(float x) { return fabsf(x); }
+FASTNN_INLINE double fastnn_abs_f64(double x) { return fabs(x); }
+FASTNN_INLINE float fastnn_copysign_f32(float x, float s) { return copysignf(x, s); }
+FASTNN_INLINE double fastnn_copysign_f64(double x, double s) { return copysign(x, s); }
+
+/* The reduction shifter 1.5 * 2**(p-1) and its bits: x * log2(e) + SHIFT rounds x / ln2 to
+ * the integer n held in the low bits of the sum (no float -> int conversion, which would be
+ * undefined for NaN). */
+#define FASTNN_EXP_SHIFT_F32 0x1.8p23f
+#define FASTNN_EXP_SHIFT_BITS_F32 0x4b400000u
+#define FASTNN_EXP_SHIFT_F64 0x1.8p52
+#define FASTNN_EXP_SHIFT_BITS_F64 0x4338000000000000ull
+
+/* For VT float (or a vector of float) and x: kd = x * log2(e) + SHIFT (n in its low bits) and
+ * q = expm1(r), where x = n*ln2 + r, |r| <= ln2/2 (Cody-Waite: ln2 split into a head with
+ * trailing zero bits, so n * head is exact, and a tail; Cephes' split).  expm1(r) =
+ * r + r^2 P(r), P a near-minimax (Chebyshev) fit of (expm1(r) - r) / r^2 computed with mpmath
+ * (chebyfit, 50 digits) of degree 5 (|P error| < 1.4e-9, < 5e-10 relative to expm1); keeping
+ * r out of P keeps the result accurate relative to r for tiny r. */
+#define FASTNN_EXPM1_REDUCED_F32(VT, x, kd, q)                                                 \
+    VT kd = (x) * 0x1.715476p+0f + FASTNN_EXP_SHIFT_F32;                                       \
+    VT q;                                                                                      \
+    {                                                                                          \
+        VT k_ = kd - FASTNN_EXP_SHIFT_F32;                                                     \
+        VT r_ = ((x) - k_ * 0.693359375f) - k_ * -2.12194440e-4f;                              \
+        VT p_ = r_ * 0x1.a124e4p-13f + 0x1.6d4316p-10f;                                        \
+        p_ = p_ * r_ + 0x1.1110e0p-7f;                                                         \
+        p_ = p_ * r_ + 0x1.5554eap-5f;                                                         \
+        p_ = p_ * r_ + 0x1.555556p-3f;                                                         \
+        p_ = p_ * r_ + 0.5f;                                                                   \
+        q = r_ + (r_ * r_) * p_;                                                               \
+    }
+
+/* The same for double: fdlibm's ln2 split, P of degree 9 (< 1.1e-16, < 4e-17 relative);
+ * Taylor needs two more terms for the same accuracy. */
+#define FASTNN_EXPM1_REDUCED_F64(VT, x, kd, q)                                                 \
+    VT kd = (x) * 0x1.71547652b82fep+0 + FASTNN_EXP_SHIFT_F64;                                 \
+    VT q;                                                                                      \
+    {                                                                                          \
+        VT k_ = kd - FASTNN_EXP_SHIFT_F64;                                                     \
+        VT r_ = ((x) - k_ * 6.93147180369123816490e-01) - k_ * 1.90821492927058770002e-10;     \
+        VT p_ = r_ * 0x1.af389ecfc4b9cp-26 + 0x1.28917c89a43a7p-22;                            \
+        p_ = p_ * r_ + 0x1.71de0db2f6b19p-19;                                                  \
+        p_ = p_ * r_ + 0x1.a019b9149a41cp-16;                                                  \
+        p_ = p_ * r_ + 0x1.a01a01a7c2efep-13;                                                  \
+        p_ = p_ * r_ + 0x1.6c16c17889ef1p-10;                                                  \
+        p_ = p_ * r_ + 0x1.11111111109b5p-7;                                                   \
+        p_ = p_ * r_ + 0x1.5555555553d68p-5;                                                   \
+        p_ = p_ * r_ + 0x1.5555555555556p-3;                                                   \
+        p_ = p_ * r_ + 0x1.0000000000001p-1;                                                   \
+        q = r_ + (r_ * r_) * p_;                                                               \
+    }
+
+/* Arguments of exp below these give results that round to 0 (exp(-104) < 2**-150,
+ * exp(-746) < 2**-1075); exp clamps to them, which keeps 2**(n + K) below normal. */
+#define FASTNN_EXP_MIN_F32 -104.0f
+#define FASTNN_EXP_MIN_F64 -746.0
+
+/* exp(x) for x <= 0 (or NaN, which propagates), subnormal results included.  2**n is applied
+ * as 2**(n+K) (always normal: n >= -151 / -1077) times the constant 2**-K: (1 + q) * 2**(n+K)
+ * is exact, so the only rounding into the subnormal range is the last multiplication. */
+FASTNN_INLINE float fastnn_exp_nonpos_f32(float x) {
+    x = x < FASTNN_EXP_MIN_F32 ? FASTNN_EXP_MIN_F32 : x;
+    FASTNN_EXPM1_REDUCED_F32(float, x, kd, q)
+    float s = fastnn_float_f32((fastnn_bits_f32(kd) - FASTNN_EXP_SHIFT_BITS_F32 + 127u + 32u)
+                               << 23);
+    return (s + s * q) * 0x1p-32f;
+}
+
+FASTNN_INLINE double fastnn_exp_nonpos_f64(double x) {
+    x = x < FASTNN_EXP_MIN_F64 ? FASTNN_EXP_MIN_F64 : x;
+    FASTNN_EXPM1_REDUCED_F64(double, x, kd, q)
+    double s = fastnn_float_f64((fastnn_bits_f64(kd) - FASTNN_EXP_SHIFT_BITS_F64 + 1023u + 64u)
+                                << 52);
+    return (s + s * q) * 0x1p-64;
+}
+
+/* expm1(x) for x <= 0 (or NaN) as 2**n * expm1(r) + (2**n - 1); below the cut-off the
+ * result rounds to -1 (expm1(-20) = -1 + 2e-9 in float32, expm1(-40) = -1 + 4e-18). */
+FASTNN_INLINE float fastnn_expm1_nonpos_f32(float x) {
+    x = x < -20.0f ? -20.0f : x;
+    FASTNN_EXPM1_REDUCED_F32(float, x, kd, q)
+    float s = fastnn_float_f32((fastnn_bits_f32(kd) - FASTNN_EXP_SHIFT_BITS_F32 + 127u) << 23);
+    return s * q + (s - 1.0f);
+}
+
+FASTNN_INLINE double fastnn_expm1_nonpos_f64(double x) {
+    x = x < -40.0 ? -40.0 : x;
+    FASTNN_EXPM1_REDUCED_F64(double, x, kd, q)
+    double s = fastnn_float_f64((fastnn_bits_f64(kd) - FASTNN_EXP_SHIFT_BITS_F64 + 1023u) << 52);
+    return s * q + (s - 1.0);
+}
+
+/* log1p(x) for x >= 0, +inf or NaN (in double), branch-free so that a loop over many
+ * arguments vectorises.  This is musl's log1p (from FreeBSD msun; < 1 ulp) without its x < 0
+ * and tiny-x branches: the rounding of 1 + x is corrected by c. */
+FASTNN_INLINE double fastnn_log1p_nonneg(double x) {
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    const double Lg1 = 6.666666666666735130e-01, Lg2 = 3.999999999940941908e-01,
+                 Lg3 = 2.857142874366239149e-01, Lg4 = 2.222219843214978396e-01,
+                 Lg5 = 1.818357216161805012e-01, Lg6 = 1.531383769920937332e-01,
+                 Lg7 = 1.479819860511658591e-01;
+    double u = 1.0 + x;
+    uint64_t bits = fastnn_bits_f64(u);
+    /* u = 2^k * (1 + f) with 1 + f in [sqrt(2)/2, sqrt(2)) */
+    uint64_t hu = (bits >> 32) + (0x3ff00000u - 0x3fe6a09eu);
+    int64_t k = (int64_t)(hu >> 20) - 0x3ff;
+    double c = k >= 2 ? 1.0 - (u - x) : x - (u - 1.0);
+    c = k < 54 ? c / u : 0.0;
+    double f = fastnn_float_f64((((hu & 0x000fffffu) + 0x3fe6a09eu) << 32) | (bits & 0xffffffffu))
+               - 1.0;
+    double hfsq = 0.5 * f * f, s = f / (2.0 + f), z = s * s, w = z * z;
+    double t1 = w * (Lg2 + w * (Lg4 + w * Lg6));
+    double t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7)));
+    double dk = (double)k;
+    double r = s * (hfsq + (t2 + t1)) + (dk * ln2_lo + c) - hfsq + f + dk * ln2_hi;
+    return x < INFINITY ? r : x + x; /* +inf and NaN pass through */
+}
+
+FASTNN_CONTRACT_OFF
+
+#endif /* FASTNN_MATH_H */
