@@ -62,14 +62,13 @@ def loaded_openmp_runtimes():
 
 def main():
     checked = check_every_kernel_against_its_twin()
-    isa_info = getattr(_runtime, "isa_info", None)
     report = {
         "fastnn_file": fastnn.__file__,
         "kernels_checked": checked,
         "openmp_runtimes": loaded_openmp_runtimes(),
         "openmp": {name: bool(module.OPENMP) for name, module in KERNEL_MODULES.items()},
         "cpu_features": _runtime.cpu_features(),
-        "isa_info": isa_info() if isa_info is not None else None,
+        "isa_info": _runtime.isa_info(),
     }
     print(json.dumps(report, default=str))
 

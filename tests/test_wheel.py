@@ -122,26 +122,6 @@ def _fresh_venv(env_dir, wheel, shared_numpy):
     return python, site_packages
 
 
-def _best_isa(cpu_features):
-    """The highest path a CPU with ``cpu_features`` can run."""
-    if "avx512f" in cpu_features:
-        return "avx512"
-    return "avx2" if {"avx2", "fma"} <= set(cpu_features) else "baseline"
-
-
-def _paths_in(info):
-    """Every value named "path" in the ISA report (one per module or one for all)."""
-    if isinstance(info, dict):
-        for key, value in info.items():
-            if key == "path" and isinstance(value, str):
-                yield value
-            else:
-                yield from _paths_in(value)
-    elif isinstance(info, (list, tuple)):
-        for value in info:
-            yield from _paths_in(value)
-
-
 def _check_under_cap(python, site_packages, cap, cwd):
     """Run tests/installed_wheel_check.py in the venv with FASTNN_MAX_CPU_ISA=cap."""
     # -W error: the import must accept every cap without a warning
@@ -155,10 +135,14 @@ def _check_under_cap(python, site_packages, cap, cwd):
     assert report["openmp_runtimes"], report
     assert all(Path(p).resolve().is_relative_to(vendored)
                for p in report["openmp_runtimes"]), report
-    if report["isa_info"] is not None and platform.machine() == "x86_64":
-        expected = min(cap, _best_isa(report["cpu_features"]), key=ISA_CAPS.index)
-        paths = list(_paths_in(report["isa_info"]))
-        assert paths and set(paths) == {expected}, (cap, expected, report["isa_info"])
+    info = report["isa_info"]
+    # the best path the CPU and OS allow (the C selector's own verdict), lowered by the cap
+    expected = min(cap, info["cpu_supports"], key=ISA_CAPS.index)
+    if platform.machine() != "x86_64":
+        expected = "baseline"
+    assert info["path"] == expected, (cap, expected, info)
+    assert set(info["modules"].values()) == {expected}, (cap, expected, info)
+    assert info["cap"] == cap, info
     return report
 
 

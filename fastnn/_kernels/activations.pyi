@@ -26,3 +26,8 @@ def maxout(
 def maxout_backward(
     dout: np.ndarray, idx: np.ndarray, dz: np.ndarray, k: int, n_threads: int
 ) -> NDArray[Any]: ...
+
+# The ISA path this module runs (chosen at import) and the paths compiled into it.
+ISA_NAMES: tuple[str, ...]
+ISA: str
+ISA_BUILT: tuple[str, ...]

@@ -56,3 +56,8 @@ def backward(
     dbeta: np.ndarray,
     n_threads: int,
 ) -> None: ...
+
+# The ISA path this module runs (chosen at import) and the paths compiled into it.
+ISA_NAMES: tuple[str, ...]
+ISA: str
+ISA_BUILT: tuple[str, ...]

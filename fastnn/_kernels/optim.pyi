@@ -41,3 +41,8 @@ def adam(
     eps: float,
     n_threads: int,
 ) -> NotImplementedType | None: ...
+
+# The ISA path this module runs (chosen at import) and the paths compiled into it.
+ISA_NAMES: tuple[str, ...]
+ISA: str
+ISA_BUILT: tuple[str, ...]

@@ -21,3 +21,8 @@ def softmax(
 def log_softmax(
     x: object, out: np.ndarray | None, n_threads: int
 ) -> NDArray[Any] | NotImplementedType: ...
+
+# The ISA path this module runs (chosen at import) and the paths compiled into it.
+ISA_NAMES: tuple[str, ...]
+ISA: str
+ISA_BUILT: tuple[str, ...]
