@@ -6,8 +6,8 @@ import math
 from fastnn.bench import parse_size
 from fastnn.nn.init import NAMES as INIT_NAMES  # init-stats' names: "small" and every initializer
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "maxout")
-UPDATES = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+from fastnn.core.activations import ACTIVATIONS
+from fastnn.core.optim import UPDATE_RULES as UPDATES
 
 
 def _float(text, what="value"):

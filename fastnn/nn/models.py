@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from fastnn._config.backend import ops
 from fastnn._config.threads import num_threads
+from fastnn.core.activations import ACTIVATIONS
 from fastnn._validation import check_float_dtype, check_int, check_scalar
 from fastnn.nn import layers
 from fastnn.nn.init import INITIALIZERS, as_generator, small_random, zeros
@@ -133,7 +134,7 @@ def two_layer_net(
     return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
 
 
-_ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "maxout")
+_ACTIVATIONS = ACTIVATIONS  # the kernels' list (fastnn.core.activations)
 
 
 class FullyConnectedNet:

@@ -19,6 +19,7 @@ import numpy as np
 
 from fastnn._config.backend import ops
 from fastnn._config.threads import num_threads
+from fastnn.core.optim import UPDATE_RULES
 from fastnn._validation import check_int, check_labels, check_param, check_scalar
 from fastnn.nn.init import RandomSource, as_generator
 from fastnn.nn.metrics import correct_count
@@ -26,7 +27,7 @@ from fastnn.nn.models import is_object_model
 
 __all__ = ["ClassifierTrainer", "UPDATES"]
 
-UPDATES = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+UPDATES = UPDATE_RULES  # the kernels' list (fastnn.core.optim)
 
 RMSPROP_DECAY = 0.99
 ADAM_BETA1 = 0.9
