@@ -42,7 +42,7 @@ def sample_interleaved(callables, rounds=15, min_time=0.01):
     """Seconds per call of every zero-argument callable of the dict ``callables``, one sample
     per round, the callables timed in turn within each round; returns ``{name: [seconds]}``."""
     numbers = {name: autorange(fn, min_time) for name, fn in callables.items()}
-    samples = {name: [] for name in callables}
+    samples: dict[str, list[float]] = {name: [] for name in callables}
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -41,6 +41,12 @@ IMPLEMENTATION_MODULES = [
                                              "babysit", "search")),
     *(f"fastnn.workflow.search.{name}" for name in ("_models", "_result", "_runner", "_space")),
     *(f"fastnn._config.{name}" for name in ("backend", "threads", "report")),
+    *(f"fastnn.cli.{name}" for name in ("argtypes", "bench", "common", "config", "data", "demo",
+                                        "init_stats", "parser", "search", "torch_first",
+                                        "train", "training")),
+    "fastnn.cli",
+    "fastnn.bench",
+    "fastnn.timing",
 ]
 STUB_MODULES = [f"fastnn._kernels.{name}" for name in COMPILED_MODULES]
 

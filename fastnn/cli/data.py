@@ -1,6 +1,7 @@
 """The commands' data: digits or CIFAR-10 split into train/val/test, zero-centered."""
 
 import os
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ def load_data(spec, seed=0, val_fraction=0.15, test_fraction=0.15, dtype="float3
         X_train, X_val, y_train, y_val = datasets.train_val_split(
             X_full, y_full, min(1000, len(y_full) // 10), seed=seed)
         name = f"CIFAR-10 ({path})"
-    out = {"name": name}
+    out: dict[str, Any] = {"name": name}
     for key, value in (("X_train", X_train), ("X_val", X_val), ("X_test", X_test)):
         out[key] = np.ascontiguousarray(value.reshape(value.shape[0], -1), dtype=dtype)
     for key, value in (("y_train", y_train), ("y_val", y_val), ("y_test", y_test)):

@@ -78,7 +78,9 @@ def cmd_demo(args):
                           for r in sitter.results]
     if not sitter.passed:
         write_json(os.path.join(out_dir, "results.json"), results)
-        raise CLIError(f"the babysitter stopped at '{sitter.failed.name}': see above")
+        failed = sitter.failed.name if sitter.failed is not None else "?"
+        raise CLIError(f"the babysitter stopped at '{failed}': see above")
+    assert sitter.learning_rate_range is not None  # set whenever the babysitter passed
     lr_range = tuple(sitter.learning_rate_range)
 
     _section(f"coarse-to-fine random search: lr in [{lr_range[0]:.0e}, {lr_range[1]:.0e}] "

@@ -25,11 +25,11 @@ def rerun_with_torch_first(args):
     # `python -c` puts the working directory first on sys.path: put this fastnn there instead,
     # or a source tree in the working directory would be benchmarked in place of it
     root = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
-    code = (f"import sys; sys.path[0] = {root!r}; import torch; "
+    script = (f"import sys; sys.path[0] = {root!r}; import torch; "
             "from fastnn.__main__ import main; sys.exit(main(sys.argv[1:]))")
     env = dict(os.environ, **{TORCH_FIRST_RUN: "1"})
     env.pop("GOMP_SPINCOUNT", None)  # fastnn's, not the user's (pytorch_would_share_short_spin)
     if args.threads is None:  # keep this process's default, not the torch-first one
         args.argv += ["--threads", str(fastnn.get_num_threads())]
-    code = subprocess.call([sys.executable, "-c", code, *args.argv], env=env)
+    code = subprocess.call([sys.executable, "-c", script, *args.argv], env=env)
     return code if code >= 0 else 128 - code  # killed by signal N: the shell's 128 + N

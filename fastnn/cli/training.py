@@ -47,7 +47,7 @@ def save_model(path, model, meta=None, **arrays_to_add):
                 arrays[f"bn{i + 1}_{key}"] = np.asarray(bn[key])
     arrays.update({name: np.asarray(value) for name, value in arrays_to_add.items()})
     arrays["meta"] = np.array(json.dumps(meta or {}))
-    np.savez(path, **arrays)
+    np.savez(path, **arrays)  # type: ignore[arg-type]  # numpy stubs: allow_pickle
     return path
 
 
