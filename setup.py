@@ -48,15 +48,34 @@ KERNEL_DIR = os.path.join("fastnn", "_kernels")
 # candidate flag sets (the first the compiler accepts is used).  x86-64-v3 is AVX, AVX2, FMA,
 # BMI1/2, F16C, LZCNT, MOVBE on top of SSE4.2/POPCNT; x86-64-v4 adds AVX-512 F/CD/BW/DQ/VL.
 # The explicit lists serve compilers that predate the -march=x86-64-vN names (gcc < 11).
-_V3_FLAGS = ["-msse3", "-mssse3", "-msse4.1", "-msse4.2", "-mpopcnt", "-mavx", "-mavx2",
-             "-mfma", "-mbmi", "-mbmi2", "-mf16c", "-mlzcnt", "-mmovbe"]
+_V3_FLAGS = [
+    "-msse3",
+    "-mssse3",
+    "-msse4.1",
+    "-msse4.2",
+    "-mpopcnt",
+    "-mavx",
+    "-mavx2",
+    "-mfma",
+    "-mbmi",
+    "-mbmi2",
+    "-mf16c",
+    "-mlzcnt",
+    "-mmovbe",
+]
 ISA_TARGETS = (
     ("baseline", {"unix": [[]], "msvc": [[]]}),
     ("avx2", {"unix": [["-march=x86-64-v3"], _V3_FLAGS], "msvc": [["/arch:AVX2"]]}),
-    ("avx512", {"unix": [["-march=x86-64-v4"],
-                         _V3_FLAGS + ["-mavx512f", "-mavx512cd", "-mavx512bw", "-mavx512dq",
-                                      "-mavx512vl"]],
-                "msvc": [["/arch:AVX512"]]}),
+    (
+        "avx512",
+        {
+            "unix": [
+                ["-march=x86-64-v4"],
+                _V3_FLAGS + ["-mavx512f", "-mavx512cd", "-mavx512bw", "-mavx512dq", "-mavx512vl"],
+            ],
+            "msvc": [["/arch:AVX512"]],
+        },
+    ),
 )
 
 # fastnn_target.h checks that the flags match the target (and fails off x86 for the AVX ones).
@@ -83,9 +102,13 @@ def _probe(compiler, source, compile_args=(), link_args=(), include_dirs=(), mac
             old_stderr = os.dup(2)
             os.dup2(devnull.fileno(), 2)  # the probe's expected failures are not build errors
             try:
-                objects = compiler.compile([path], output_dir=tmp, macros=list(macros),
-                                           include_dirs=[os.path.abspath(d) for d in include_dirs],
-                                           extra_postargs=list(compile_args))
+                objects = compiler.compile(
+                    [path],
+                    output_dir=tmp,
+                    macros=list(macros),
+                    include_dirs=[os.path.abspath(d) for d in include_dirs],
+                    extra_postargs=list(compile_args),
+                )
                 compiler.link_executable(
                     objects, os.path.join(tmp, "probe"), extra_postargs=list(link_args)
                 )
@@ -117,8 +140,13 @@ def _isa_targets(compiler, compile_args):
     found = []
     for index, (name, candidates) in enumerate(ISA_TARGETS):
         for flags in candidates[family]:
-            if _probe(compiler, TARGET_PROBE, list(compile_args) + flags,
-                      include_dirs=[KERNEL_DIR], macros=[("FASTNN_TARGET_ISA", str(index))]):
+            if _probe(
+                compiler,
+                TARGET_PROBE,
+                list(compile_args) + flags,
+                include_dirs=[KERNEL_DIR],
+                macros=[("FASTNN_TARGET_ISA", str(index))],
+            ):
                 found.append((name, index, flags))
                 break
         else:
@@ -143,8 +171,13 @@ class BuildExt(build_ext):
             # tanh; -ffast-math is deliberately absent (it breaks NaN and inf handling).
             # -ffp-contract=off is gcc's default under -std=c11 but not clang's: the
             # element-wise kernels promise NumPy's bits (no FMA outside FASTNN_CONTRACT_ON).
-            base_compile = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-std=c11",
-                            "-ffp-contract=off"]
+            base_compile = [
+                "-O3",
+                "-fno-math-errno",
+                "-fno-trapping-math",
+                "-std=c11",
+                "-ffp-contract=off",
+            ]
             base_link = ["-lm"] if sys.platform.startswith("linux") else []
 
         omp_compile, omp_link = _openmp_flags(compiler)
@@ -169,8 +202,10 @@ class BuildExt(build_ext):
             ext.define_macros = list(ext.define_macros or []) + macros
         print(
             f"fastnn: OpenMP {'on' if has_openmp else 'OFF'}, ISA targets: "
-            + ", ".join(f"{name} ({' '.join(flags) or 'default flags'})"
-                        for name, _, flags in self.isa_targets),
+            + ", ".join(
+                f"{name} ({' '.join(flags) or 'default flags'})"
+                for name, _, flags in self.isa_targets
+            ),
             file=sys.stderr,
         )
         super().build_extensions()
@@ -179,7 +214,8 @@ class BuildExt(build_ext):
         family = ext.name.rsplit(".", 1)[-1]
         target_source = os.path.join(KERNEL_DIR, f"{family}_target.c")
         stale = self.force or newer_group(
-            list(ext.sources) + list(ext.depends), self.get_ext_fullpath(ext.name), "newer")
+            list(ext.sources) + list(ext.depends), self.get_ext_fullpath(ext.name), "newer"
+        )
         if os.path.exists(target_source) and stale:
             ext.extra_objects = []
             for name, index, flags in self.isa_targets:
@@ -199,8 +235,11 @@ extensions = [
         f"fastnn._kernels.{name}",
         [f"fastnn/_kernels/{name}.pyx"],
         include_dirs=[np.get_include(), "fastnn/_kernels"],
-        depends=(["fastnn/_kernels/_common.pxd"] + sorted(glob.glob("fastnn/_kernels/*.h"))
-                 + sorted(glob.glob("fastnn/_kernels/*_target.c"))),
+        depends=(
+            ["fastnn/_kernels/_common.pxd"]
+            + sorted(glob.glob("fastnn/_kernels/*.h"))
+            + sorted(glob.glob("fastnn/_kernels/*_target.c"))
+        ),
     )
     for name in KERNEL_MODULES
 ]

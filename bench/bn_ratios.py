@@ -20,8 +20,7 @@ from fastnn.bench import case_callables
 from fastnn.timing import time_interleaved
 
 # The registry's shapes: three (N, D) and one (N, C, H, W).
-SHAPES = (registry.get("batchnorm_forward").shapes
-          + registry.get("spatial_batchnorm_forward").shapes)
+SHAPES = registry.get("batchnorm_forward").shapes + registry.get("spatial_batchnorm_forward").shapes
 
 
 def _specs(shape):
@@ -34,10 +33,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--min-time", type=float, default=0.005,
-                        help="seconds each implementation runs per round")
-    parser.add_argument("--shapes", default=",".join("x".join(map(str, s)) for s in SHAPES),
-                        help="comma-separated shapes (default: the registry's four)")
+    parser.add_argument(
+        "--min-time", type=float, default=0.005, help="seconds each implementation runs per round"
+    )
+    parser.add_argument(
+        "--shapes",
+        default=",".join("x".join(map(str, s)) for s in SHAPES),
+        help="comma-separated shapes (default: the registry's four)",
+    )
     opts = parser.parse_args()
     shapes = [tuple(int(n) for n in s.split("x")) for s in opts.shapes.split(",")]
     import torch
@@ -54,8 +57,11 @@ def main():
                     t = best["fastnn"]
                     label = {"forward": "fwd", "backward": "bwd"}[kind]
                     name = f"{label} {dtype} {'x'.join(map(str, shape))} {threads}T"
-                    print(f"{name:34s} {t * 1e3:9.4f} {best['numpy'] / t:8.1f} "
-                          f"{best['torch'] / t:8.2f} {t / best['copy']:6.2f}", flush=True)
+                    print(
+                        f"{name:34s} {t * 1e3:9.4f} {best['numpy'] / t:8.1f} "
+                        f"{best['torch'] / t:8.2f} {t / best['copy']:6.2f}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -39,9 +39,25 @@ def run_once(tree, env, rounds, bench_args):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "bench.json")
         full_env = dict(os.environ, PYTHONPATH=tree, **env)
-        subprocess.run([sys.executable, "-m", "fastnn", "bench", "--no-torch", "--quiet",
-                        "--rounds", str(rounds), "--json", out, *bench_args],
-                       env=full_env, check=True, cwd=tmp, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "fastnn",
+                "bench",
+                "--no-torch",
+                "--quiet",
+                "--rounds",
+                str(rounds),
+                "--json",
+                out,
+                *bench_args,
+            ],
+            env=full_env,
+            check=True,
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+        )
         with open(out) as f:
             payload = json.load(f)
     return payload
@@ -68,8 +84,10 @@ def main(argv=None):
                         per.setdefault(impl, []).append(case["seconds"][impl])
     labels = [label for label, _, _ in args.variants]
     first = labels[0]
-    print(f"# {args.turns} turns x {args.rounds} rounds per variant, interleaved; "
-          f"ratios = variant time / {first} time (copy: the memory floor, same code)")
+    print(
+        f"# {args.turns} turns x {args.rounds} rounds per variant, interleaved; "
+        f"ratios = variant time / {first} time (copy: the memory floor, same code)"
+    )
     head = ["kernel", "dtype", "shape", f"{first} us"]
     for label in labels[1:]:
         head += [f"{label}/{first}", f"copy {label}/{first}"]

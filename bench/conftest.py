@@ -1,12 +1,15 @@
+import _peers  # noqa: F401,E402 (PyTorch before fastnn)
 import pytest
 
-import _peers  # noqa: F401,E402 (PyTorch before fastnn)
 import fastnn
 
 
 def pytest_addoption(parser):
-    parser.addoption("--threads", default="1,max",
-                     help="comma-separated thread counts to benchmark ('max' = all usable cores)")
+    parser.addoption(
+        "--threads",
+        default="1,max",
+        help="comma-separated thread counts to benchmark ('max' = all usable cores)",
+    )
 
 
 def thread_counts(config):

@@ -37,8 +37,18 @@ from fastnn._kernels import _runtime
 from fastnn.bench import case_callables, parse_size
 
 FAMILIES = ("activations", "softmax", "batchnorm")
-ELEMENTWISE = ("relu", "relu_backward", "sigmoid", "sigmoid_backward", "tanh", "tanh_backward",
-               "leaky_relu", "leaky_relu_backward", "elu", "elu_backward")
+ELEMENTWISE = (
+    "relu",
+    "relu_backward",
+    "sigmoid",
+    "sigmoid_backward",
+    "tanh",
+    "tanh_backward",
+    "leaky_relu",
+    "leaky_relu_backward",
+    "elu",
+    "elu_backward",
+)
 
 
 def load_variant(label, tree, cap, tmp):
@@ -58,8 +68,7 @@ def load_variant(label, tree, cap, tmp):
             os.makedirs(folder, exist_ok=True)
             path = os.path.join(folder, os.path.basename(found[0]))
             shutil.copy(found[0], path)  # its own copy: its own dispatch state
-            spec = importlib.util.spec_from_file_location(f"fastnn_variant_{label}.{family}",
-                                                          path)
+            spec = importlib.util.spec_from_file_location(f"fastnn_variant_{label}.{family}", path)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             modules[family] = module
@@ -96,8 +105,11 @@ def main(argv=None):
     parser.add_argument("--size", default="8M", help="element count for element-wise kernels")
     parser.add_argument("--kernels", default=",".join(ELEMENTWISE))
     parser.add_argument("--dtypes", default="float32,float64")
-    parser.add_argument("--shapes", default="",
-                        help="name:AxB[;...] shapes for row kernels, e.g. softmax_loss:256x1000")
+    parser.add_argument(
+        "--shapes",
+        default="",
+        help="name:AxB[;...] shapes for row kernels, e.g. softmax_loss:256x1000",
+    )
     args = parser.parse_args(argv)
     torch = sys.modules.get("torch")
 
@@ -125,10 +137,14 @@ def main(argv=None):
                 cases.append((spec, np.dtype(dtype), shape))
 
     labels = [label for label, _ in variants]
-    print("# variants: " + ", ".join(
-        f"{label} ({getattr(mods['activations'], 'ISA', 'clones')})" for label, mods in variants)
+    print(
+        "# variants: "
+        + ", ".join(
+            f"{label} ({getattr(mods['activations'], 'ISA', 'clones')})" for label, mods in variants
+        )
         + f"; torch: {torch.__version__ if torch else 'absent'}; {args.rounds} rounds, "
-        f"best of {args.calls} calls each, medians; shared machine")
+        f"best of {args.calls} calls each, medians; shared machine"
+    )
     head = ["kernel", "dtype", "shape", "threads"] + [f"{lb} us" for lb in labels]
     head += [f"{lb} floor%" for lb in labels] + ["copy us", "torch us"]
     head += [f"{lb}/{labels[0]}" for lb in labels[1:]] + [f"{lb}/torch" for lb in labels]
@@ -143,7 +159,7 @@ def main(argv=None):
             fast = with_out(spec, calls, dtype, shape)
             timings = {key: [] for key in labels + ["copy", "torch"]}
             for r in range(args.rounds):
-                order = variants[r % len(variants):] + variants[:r % len(variants)]
+                order = variants[r % len(variants) :] + variants[: r % len(variants)]
                 for label, mods in order:
                     for family in FAMILIES:
                         cores[family]._ext = mods[family]
@@ -158,8 +174,10 @@ def main(argv=None):
             row = [spec.name, dtype.name, "x".join(map(str, shape)), str(threads)]
             row += [f"{med[lb] * 1e6:.0f}" for lb in labels]
             row += [f"{100 * floor / med[lb]:.0f}%" for lb in labels]
-            row += [f"{med['copy'] * 1e6:.0f}",
-                    f"{med['torch'] * 1e6:.0f}" if "torch" in med else "-"]
+            row += [
+                f"{med['copy'] * 1e6:.0f}",
+                f"{med['torch'] * 1e6:.0f}" if "torch" in med else "-",
+            ]
             row += [f"{med[lb] / med[labels[0]]:.2f}" for lb in labels[1:]]
             row += [f"{med[lb] / med['torch']:.2f}" if "torch" in med else "-" for lb in labels]
             print("| " + " | ".join(row) + " |", flush=True)

@@ -27,6 +27,7 @@ if __name__ == "__main__":  # run as a script from the source tree
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import _peers  # noqa: F401,E402 (PyTorch before fastnn)
+
 import fastnn  # noqa: E402
 from fastnn.registry import activations as specs  # noqa: E402
 from fastnn.timing import time_interleaved  # noqa: E402
@@ -66,9 +67,11 @@ def _torch_out(torch, name, args):
         "sigmoid_backward": lambda: aten.sigmoid_backward.grad_input(t[0], t[1], grad_input=o),
         "tanh_backward": lambda: aten.tanh_backward.grad_input(t[0], t[1], grad_input=o),
         "leaky_relu_backward": lambda: aten.leaky_relu_backward.grad_input(
-            t[0], t[1], alpha, False, grad_input=o),
+            t[0], t[1], alpha, False, grad_input=o
+        ),
         "elu_backward": lambda: aten.elu_backward.grad_input(
-            t[0], alpha, 1, 1, False, t[1], grad_input=o),
+            t[0], alpha, 1, 1, False, t[1], grad_input=o
+        ),
     }
     return calls[name]
 
@@ -106,9 +109,10 @@ def make_runner(spec, impl, dtype, size, threads):
 # ---- pytest-benchmark --------------------------------------------------------------------
 
 CASES = [
-    pytest.param(spec, np.dtype(dtype), size,
-                 id=f"{spec.name}-{np.dtype(dtype).name}-{size}")
-    for spec in specs.KERNELS for dtype in DTYPES for size in SIZES
+    pytest.param(spec, np.dtype(dtype), size, id=f"{spec.name}-{np.dtype(dtype).name}-{size}")
+    for spec in specs.KERNELS
+    for dtype in DTYPES
+    for size in SIZES
 ]
 
 
@@ -126,9 +130,13 @@ def test_activation(benchmark, spec, dtype, size, impl, threads):
 
 # ---- ratio table (script) ------------------------------------------------------------------
 
+
 def ratio_table(kernels, threads_list, rounds, file=sys.stdout):
-    print("kernel               dtype   size     T  fast/floor  alloc/floor  numpy/fast"
-          "  torch/fast(out)  torch/fast(alloc)", file=file)
+    print(
+        "kernel               dtype   size     T  fast/floor  alloc/floor  numpy/fast"
+        "  torch/fast(out)  torch/fast(alloc)",
+        file=file,
+    )
     for spec in specs.KERNELS:
         if kernels and spec.name not in kernels:
             continue
@@ -136,30 +144,43 @@ def ratio_table(kernels, threads_list, rounds, file=sys.stdout):
             fastnn.set_num_threads(threads)
             for dtype in DTYPES:
                 for size in SIZES:
-                    runners = {impl: make_runner(spec, impl, dtype, size, threads)
-                               for impl in IMPLS}
+                    runners = {
+                        impl: make_runner(spec, impl, dtype, size, threads) for impl in IMPLS
+                    }
                     # single calls, many more of them for the small size
-                    t = time_interleaved({k: v for k, v in runners.items() if v},
-                                         rounds if size > 1 << 20 else 20 * rounds, min_time=0)
+                    t = time_interleaved(
+                        {k: v for k, v in runners.items() if v},
+                        rounds if size > 1 << 20 else 20 * rounds,
+                        min_time=0,
+                    )
                     floor = t["copy"] * spec.floor_bytes
                     fast = t.get("fastnn_out", t["fastnn"])
 
                     def ratio(a, b):
                         return f"{t[a] / t[b]:.2f}" if a in t and b in t else "-"
-                    torch_out = (f"{t['torch_out'] / fast:.2f}" if "torch_out" in t else "-")
-                    print(f"{spec.name:<20} {np.dtype(dtype).name:<7} {size:<8} {threads}"
-                          f"  {fast / floor:10.2f}  {t['fastnn'] / floor:11.2f}"
-                          f"  {t['numpy'] / fast:10.2f}  {torch_out:>15}"
-                          f"  {ratio('torch', 'fastnn'):>17}", file=file, flush=True)
+
+                    torch_out = f"{t['torch_out'] / fast:.2f}" if "torch_out" in t else "-"
+                    print(
+                        f"{spec.name:<20} {np.dtype(dtype).name:<7} {size:<8} {threads}"
+                        f"  {fast / floor:10.2f}  {t['fastnn'] / floor:11.2f}"
+                        f"  {t['numpy'] / fast:10.2f}  {torch_out:>15}"
+                        f"  {ratio('torch', 'fastnn'):>17}",
+                        file=file,
+                        flush=True,
+                    )
 
 
 def threshold_table(rounds, file=sys.stdout):
     """Time of one thread over two threads by size, for a cheap and an exp kernel."""
     from fastnn._kernels import activations as ext
 
-    print("size      " + "  ".join(f"{n:>18}" for n in ("relu 1T/2T", "relu_bwd 1T/2T",
-                                                       "sigmoid 1T/2T", "tanh 1T/2T")),
-          file=file)
+    print(
+        "size      "
+        + "  ".join(
+            f"{n:>18}" for n in ("relu 1T/2T", "relu_bwd 1T/2T", "sigmoid 1T/2T", "tanh 1T/2T")
+        ),
+        file=file,
+    )
     rng = np.random.default_rng(0)
     for shift in range(10, 19):
         n = 1 << shift
@@ -173,11 +194,18 @@ def threshold_table(rounds, file=sys.stdout):
                 bb = b if name.endswith("_backward") else None
                 # single calls: on a shared machine a batch of calls almost always contains
                 # one where the second thread was descheduled
-                t = time_interleaved({nt: (lambda nt=nt: ext.apply(op, a, bb, out, 0.0, nt))
-                                      for nt in (1, 2)}, rounds, min_time=0)
+                t = time_interleaved(
+                    {nt: (lambda nt=nt: ext.apply(op, a, bb, out, 0.0, nt)) for nt in (1, 2)},
+                    rounds,
+                    min_time=0,
+                )
                 cols.append(t[1] / t[2])
-        print(f"{n:<9} " + "  ".join(f"{cols[i]:8.2f}/{cols[i + 1]:<8.2f}"
-                                     for i in range(0, len(cols), 2)), file=file, flush=True)
+        print(
+            f"{n:<9} "
+            + "  ".join(f"{cols[i]:8.2f}/{cols[i + 1]:<8.2f}" for i in range(0, len(cols), 2)),
+            file=file,
+            flush=True,
+        )
     print("(each cell: float32/float64; > 1 means two threads are faster)", file=file)
 
 
@@ -186,20 +214,28 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--kernels", default="", help="comma-separated kernel names")
     parser.add_argument("--threads", default="1,2")
-    parser.add_argument("--threshold", action="store_true",
-                        help="measure the 1T/2T crossover (use --rounds 200 or more)")
+    parser.add_argument(
+        "--threshold",
+        action="store_true",
+        help="measure the 1T/2T crossover (use --rounds 200 or more)",
+    )
     args = parser.parse_args(argv)
     if args.threshold:
         threshold_table(args.rounds)
         return
     import platform
 
-    print(f"fastnn {fastnn.__version__}, numpy {np.__version__}, cores={os.cpu_count()}, "
-          f"{platform.machine()}; time = median over {args.rounds} (8M) / {20 * args.rounds} (65K)"
-          " interleaved single calls; fast = fastnn with out=, floor = np.copyto time x "
-          "floor_bytes; torch/fast > 1 means fastnn is faster")
-    ratio_table([k for k in args.kernels.split(",") if k],
-                [int(t) for t in args.threads.split(",")], args.rounds)
+    print(
+        f"fastnn {fastnn.__version__}, numpy {np.__version__}, cores={os.cpu_count()}, "
+        f"{platform.machine()}; time = median over {args.rounds} (8M) / {20 * args.rounds} (65K)"
+        " interleaved single calls; fast = fastnn with out=, floor = np.copyto time x "
+        "floor_bytes; torch/fast > 1 means fastnn is faster"
+    )
+    ratio_table(
+        [k for k in args.kernels.split(",") if k],
+        [int(t) for t in args.threads.split(",")],
+        args.rounds,
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ from fastnn.bench import DTYPES, IMPLS, case_callables
 from fastnn.registry import all_kernels
 
 CASES = [
-    pytest.param(spec, np.dtype(dtype), shape, id=f"{spec.name}-{dtype}-{'x'.join(map(str, shape))}")
+    pytest.param(
+        spec, np.dtype(dtype), shape, id=f"{spec.name}-{dtype}-{'x'.join(map(str, shape))}"
+    )
     for spec in all_kernels()
     for dtype in DTYPES
     for shape in spec.shapes

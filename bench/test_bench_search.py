@@ -32,9 +32,17 @@ def train_fn():
     X, y = fastnn.datasets.load_digits()
     X_train, X_val, y_train, y_val = fastnn.datasets.train_val_split(X, y, val_size=0.25, seed=0)
     mean = X_train.mean(axis=0)
-    return search.make_train_fn((X_train - mean) / 16, y_train, (X_val - mean) / 16, y_val,
-                                model="fc", hidden_dims=(128,), num_epochs=8, batch_size=50,
-                                update="adam")
+    return search.make_train_fn(
+        (X_train - mean) / 16,
+        y_train,
+        (X_val - mean) / 16,
+        y_val,
+        model="fc",
+        hidden_dims=(128,),
+        num_epochs=8,
+        batch_size=50,
+        update="adam",
+    )
 
 
 def empty_trial(params):
@@ -44,9 +52,14 @@ def empty_trial(params):
 @pytest.fixture(scope="module")
 def dask_client():
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0", host="127.0.0.1",
-                                       silence_logs=logging.ERROR)
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        host="127.0.0.1",
+        silence_logs=logging.ERROR,
+    )
     client = distributed.Client(cluster)
     yield client
     client.close()
@@ -71,8 +84,14 @@ def _run(benchmark, fn, n, mode, request):
     elif mode == "n_jobs=1, 1 thread":
         context = _one_thread()
     with context:
-        result = benchmark.pedantic(search.random_search, args=(fn, SPACE, n), kwargs=kwargs,
-                                    rounds=3, iterations=1, warmup_rounds=1)
+        result = benchmark.pedantic(
+            search.random_search,
+            args=(fn, SPACE, n),
+            kwargs=kwargs,
+            rounds=3,
+            iterations=1,
+            warmup_rounds=1,
+        )
     assert len(result) == n and not result.by_status("failed")
     if benchmark.stats is not None:  # None under --benchmark-disable (the CI smoke run)
         benchmark.extra_info["per_trial_ms"] = 1e3 * benchmark.stats.stats.median / n

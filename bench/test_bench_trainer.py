@@ -28,7 +28,8 @@ IMPLS = ("fastnn", "numpy", "numpy-naive", "torch", "sklearn")
 
 
 def make_data():
-    """(X, y, X_val, y_val): random float32 rows shaped like CIFAR-10 (also bench/trainer_ratio.py)."""
+    """(X, y, X_val, y_val): random float32 rows shaped like CIFAR-10 (also
+    bench/trainer_ratio.py)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((ROWS, D), dtype=np.float32)
     y = rng.integers(0, C, ROWS)
@@ -51,9 +52,22 @@ def fastnn_epoch(data, backend, update="sgd"):
 
     def run():
         with fastnn.backend(backend):
-            trainer.train(X, y, X_val, y_val, model, two_layer_net, learning_rate=LR,
-                          learning_rate_decay=1.0, update=update, momentum=0.9,
-                          num_epochs=1, batch_size=BATCH, rng=gen)
+            trainer.train(
+                X,
+                y,
+                X_val,
+                y_val,
+                model,
+                two_layer_net,
+                learning_rate=LR,
+                learning_rate_decay=1.0,
+                update=update,
+                momentum=0.9,
+                num_epochs=1,
+                batch_size=BATCH,
+                rng=gen,
+            )
+
     return run
 
 
@@ -86,6 +100,7 @@ def _naive_epoch(data):
         sub = rng.choice(ROWS, 1000, replace=False)
         np.mean(np.argmax(scores(X[sub]), 1) == y[sub])
         np.mean(np.argmax(scores(X_val), 1) == y_val)
+
     return run
 
 
@@ -111,21 +126,29 @@ def _torch_epoch(data):
             sub = torch.randperm(ROWS, generator=gen)[:1000]
             (net(Xt[sub]).argmax(1) == yt[sub]).float().mean().item()
             (net(Xv).argmax(1) == yv).float().mean().item()
+
     return run
 
 
 def _sklearn_epoch(data):
     neural_network = pytest.importorskip("sklearn.neural_network")
     X, y, X_val, y_val = data
-    clf = neural_network.MLPClassifier(hidden_layer_sizes=(H,), solver="sgd", batch_size=BATCH,
-                                       learning_rate_init=LR, momentum=0.0, alpha=0.0,
-                                       random_state=0)
+    clf = neural_network.MLPClassifier(
+        hidden_layer_sizes=(H,),
+        solver="sgd",
+        batch_size=BATCH,
+        learning_rate_init=LR,
+        momentum=0.0,
+        alpha=0.0,
+        random_state=0,
+    )
     clf.partial_fit(X[:BATCH], y[:BATCH], classes=np.arange(C))
 
     def run():
         clf.partial_fit(X, y)
         clf.score(X[:1000], y[:1000])
         clf.score(X_val, y_val)
+
     return run
 
 

@@ -38,11 +38,13 @@ def main():
         times = sample_interleaved(runs, args.rounds, min_time=0)
         limit.restore_original_limits()
         c, n = times["cython"], times["numpy"]
-        print(f"threads={threads} update={args.update}: "
-              f"cython min {min(c)*1e3:.1f} ms median {statistics.median(c)*1e3:.1f} ms | "
-              f"numpy min {min(n)*1e3:.1f} ms median {statistics.median(n)*1e3:.1f} ms | "
-              f"ratio min {min(n) / min(c):.3f} "
-              f"median {statistics.median(n) / statistics.median(c):.3f}")
+        print(
+            f"threads={threads} update={args.update}: "
+            f"cython min {min(c) * 1e3:.1f} ms median {statistics.median(c) * 1e3:.1f} ms | "
+            f"numpy min {min(n) * 1e3:.1f} ms median {statistics.median(n) * 1e3:.1f} ms | "
+            f"ratio min {min(n) / min(c):.3f} "
+            f"median {statistics.median(n) / statistics.median(c):.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -49,12 +49,27 @@ from fastnn.trainer import ClassifierTrainer  # noqa: E402
 __all__ = [
     "__version__",
     # configuration
-    "backend", "get_backend", "use_backend",
-    "get_num_threads", "set_num_threads", "num_threads", "show_config",
+    "backend",
+    "get_backend",
+    "use_backend",
+    "get_num_threads",
+    "set_num_threads",
+    "num_threads",
+    "show_config",
     # the lecture notes' API and what builds on it
-    "init_two_layer_model", "two_layer_net", "FullyConnectedNet", "ClassifierTrainer",
+    "init_two_layer_model",
+    "two_layer_net",
+    "FullyConnectedNet",
+    "ClassifierTrainer",
     # modules
-    "init", "layers", "gradcheck", "datasets", "preprocessing", "diagnostics", "babysit", "search",
+    "init",
+    "layers",
+    "gradcheck",
+    "datasets",
+    "preprocessing",
+    "diagnostics",
+    "babysit",
+    "search",
 ]
 # the kernels (fastnn.core; NumPy twins in fastnn.reference)
 __all__ += _core.__all__

@@ -5,4 +5,3 @@ FAMILIES = ("activations", "batchnorm", "softmax", "optim")
 # setup.py reads this file (without importing fastnn) so the build, the import check, the
 # registry and the wheel test share one list.
 COMPILED_MODULES = ("_runtime",) + FAMILIES
-

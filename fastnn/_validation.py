@@ -122,8 +122,9 @@ def check_scalar(value, name, minimum=None, maximum=None, below=None):
 def check_param(p, name="p"):
     """A parameter updated in place: a writeable float32/float64 ndarray."""
     if not isinstance(p, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray (it is updated in place), got "
-                        f"{type(p).__name__}")
+        raise TypeError(
+            f"{name} must be a numpy.ndarray (it is updated in place), got {type(p).__name__}"
+        )
     if p.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must be float32 or float64, got dtype {p.dtype}")
     if not p.flags.writeable:

@@ -83,6 +83,7 @@ class BenchCase:
 
 # ----------------------------------------------------------------------------- sizes
 
+
 def parse_size(text):
     """``"small"``/``"large"``/``"all"``, an element count (``65536``, ``64k``, ``8M``, ``1e6``)
     or an explicit shape (``4096x1000``).  Raises ValueError with a readable message."""
@@ -168,8 +169,16 @@ def case_callables(spec, dtype, shape, torch=None):
     return calls
 
 
-def run_bench(sizes=("all",), dtypes=DTYPES, kernels=None, threads=None, rounds=15,
-              min_time=0.01, use_torch=True, progress=None):
+def run_bench(
+    sizes=("all",),
+    dtypes=DTYPES,
+    kernels=None,
+    threads=None,
+    rounds=15,
+    min_time=0.01,
+    use_torch=True,
+    progress=None,
+):
     """Time every kernel; returns a list of :class:`BenchCase`.
 
     sizes: parsed sizes (:func:`parse_size`); dtypes: names; kernels: names to keep (None: all);
@@ -186,11 +195,16 @@ def run_bench(sizes=("all",), dtypes=DTYPES, kernels=None, threads=None, rounds=
         known = {spec.name for spec in specs}
         unknown = [name for name in kernels if name not in known]
         if unknown:
-            raise ValueError(f"unknown kernel(s) {', '.join(unknown)}; "
-                             f"registered: {', '.join(sorted(known))}")
+            raise ValueError(
+                f"unknown kernel(s) {', '.join(unknown)}; registered: {', '.join(sorted(known))}"
+            )
         specs = [spec for spec in specs if spec.name in kernels]
-    todo = [(spec, dtype, shape) for spec in specs for dtype in dtypes
-            for shape in resolve_shapes(spec, sizes)]
+    todo = [
+        (spec, dtype, shape)
+        for spec in specs
+        for dtype in dtypes
+        for shape in resolve_shapes(spec, sizes)
+    ]
     torch = _import_torch() if use_torch else None
     threads = fastnn.get_num_threads() if threads is None else threads
     torch_threads = torch.get_num_threads() if torch is not None else None
@@ -218,6 +232,7 @@ def run_bench(sizes=("all",), dtypes=DTYPES, kernels=None, threads=None, rounds=
 
 
 # ----------------------------------------------------------------------------- header / output
+
 
 def _cpu_model():
     try:
@@ -260,13 +275,19 @@ def header_lines(head):
     torch = f"torch {head['torch']}" if head["torch"] else "torch: not installed"
     dispatch = "on" if head["runtime_dispatch"] else "off"
     return [
-        (f"fastnn {head['fastnn']}; python {head['python']}; numpy {head['numpy']} "
-        f"(BLAS: {head['blas']}); {torch}"),
+        (
+            f"fastnn {head['fastnn']}; python {head['python']}; numpy {head['numpy']} "
+            f"(BLAS: {head['blas']}); {torch}"
+        ),
         f"CPU: {head['cpu']} ({head['platform']})",
-        (f"CPU features: {features}; run-time dispatch {dispatch} "
-         f"(ISA path: {head.get('isa_path', '?')}); OpenMP {'yes' if head['openmp'] else 'NO'}"),
-        (f"threads: {head['threads']} of {head['usable_cores']} usable cores; "
-         f"OpenMP idle threads: {head.get('omp_spin', '?')}"),
+        (
+            f"CPU features: {features}; run-time dispatch {dispatch} "
+            f"(ISA path: {head.get('isa_path', '?')}); OpenMP {'yes' if head['openmp'] else 'NO'}"
+        ),
+        (
+            f"threads: {head['threads']} of {head['usable_cores']} usable cores; "
+            f"OpenMP idle threads: {head.get('omp_spin', '?')}"
+        ),
     ]
 
 
@@ -298,34 +319,60 @@ def table_rows(cases):
     rows = []
     for case in cases:
         if case.error:
-            rows.append([case.kernel, case.dtype, _shape_text(case.shape), "error: " + case.error,
-                         "", "", "", "", ""])
+            rows.append(
+                [
+                    case.kernel,
+                    case.dtype,
+                    _shape_text(case.shape),
+                    "error: " + case.error,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                ]
+            )
             continue
         s = case.seconds
-        rows.append([case.kernel, case.dtype, _shape_text(case.shape),
-                     _time_text(s.get("fastnn")), _time_text(s.get("numpy")),
-                     _time_text(s.get("torch")), _ratio_text(case.speedup("numpy")),
-                     _ratio_text(case.speedup("torch")), _percent_text(case.floor_fraction)])
+        rows.append(
+            [
+                case.kernel,
+                case.dtype,
+                _shape_text(case.shape),
+                _time_text(s.get("fastnn")),
+                _time_text(s.get("numpy")),
+                _time_text(s.get("torch")),
+                _ratio_text(case.speedup("numpy")),
+                _ratio_text(case.speedup("torch")),
+                _percent_text(case.floor_fraction),
+            ]
+        )
     return rows
 
 
 def format_table(cases, head, markdown=False):
     """The table as text (aligned columns) or as GitHub markdown, header lines first."""
     rows = table_rows(cases)
-    note = ("times: median per call; vs numpy / vs torch: their time / fastnn's (above 1 = fastnn "
-            "faster); floor: copy of the same bytes / fastnn (100% = memory speed)")
+    note = (
+        "times: median per call; vs numpy / vs torch: their time / fastnn's (above 1 = fastnn "
+        "faster); floor: copy of the same bytes / fastnn (100% = memory speed)"
+    )
     if markdown:
         lines = [f"- {line}" for line in header_lines(head)] + ["", note, ""]
         lines.append("| " + " | ".join(COLUMNS) + " |")
         lines.append("|" + "|".join(["---"] * 3 + ["---:"] * (len(COLUMNS) - 3)) + "|")
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         return "\n".join(lines) + "\n"
-    widths = [max(len(COLUMNS[i]), *(len(r[i]) for r in rows)) if rows else len(COLUMNS[i])
-              for i in range(len(COLUMNS))]
+    widths = [
+        max(len(COLUMNS[i]), *(len(r[i]) for r in rows)) if rows else len(COLUMNS[i])
+        for i in range(len(COLUMNS))
+    ]
 
     def fmt(row):
-        cells = [row[i].ljust(widths[i]) if i < 3 else row[i].rjust(widths[i])
-                 for i in range(len(COLUMNS))]
+        cells = [
+            row[i].ljust(widths[i]) if i < 3 else row[i].rjust(widths[i])
+            for i in range(len(COLUMNS))
+        ]
         if row[3].startswith("error"):
             cells = [row[i].ljust(widths[i]) for i in range(3)] + [row[3]]
         return "  ".join(cells).rstrip()
@@ -338,8 +385,11 @@ def format_table(cases, head, markdown=False):
 
 def write_json(path, cases, head, settings=None):
     """Header, settings and every case (seconds per implementation, ratios) as JSON."""
-    payload = {"header": head, "settings": settings or {},
-               "cases": [case.to_dict() for case in cases]}
+    payload = {
+        "header": head,
+        "settings": settings or {},
+        "cases": [case.to_dict() for case in cases],
+    }
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     with open(path, "w") as f:
@@ -366,9 +416,11 @@ def stderr_progress():
                 b.update(done - b.n)
                 if done >= total:
                     b.close()
+
             return update
 
     def plain(done, total, label):
         if done < total:
             print(f"fastnn bench [{done + 1}/{total}] {label}", file=sys.stderr, flush=True)
+
     return plain

@@ -38,13 +38,14 @@ def check_every_kernel_against_its_twin():
     for spec in all_kernels():
         shape = min(spec.shapes, key=lambda s: int(np.prod(s)))
         for dtype in (np.float32, np.float64):
-            fast_args, fast_kwargs = spec.make_args(np.random.default_rng(0), shape, dtype,
-                                                    spec.fast)
-            ref_args, ref_kwargs = spec.make_args(np.random.default_rng(0), shape, dtype,
-                                                  spec.reference)
+            fast_args, fast_kwargs = spec.make_args(
+                np.random.default_rng(0), shape, dtype, spec.fast
+            )
+            ref_args, ref_kwargs = spec.make_args(
+                np.random.default_rng(0), shape, dtype, spec.reference
+            )
             got = compared_outputs(spec.fast(*fast_args, **fast_kwargs), fast_args, spec.inplace)
-            want = compared_outputs(spec.reference(*ref_args, **ref_kwargs), ref_args,
-                                    spec.inplace)
+            want = compared_outputs(spec.reference(*ref_args, **ref_kwargs), ref_args, spec.inplace)
             what = f"{spec.name} {np.dtype(dtype).name} {shape}"
             assert len(got) == len(want) > 0, what
             for g, w in zip(got, want):

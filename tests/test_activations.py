@@ -3,23 +3,40 @@
 
 import numpy as np
 import pytest
+from util import (
+    DTYPES,
+    SHAPES,
+    VALUE_KINDS,
+    assert_matches,
+    numerical_gradient,
+    odd_arrays,
+    rel_error,
+)
 
 import fastnn
 from fastnn import reference as ref
 from fastnn._kernels import activations as ext
-from fastnn.core import activations as core
 from fastnn.registry import activations as specs
-from util import (DTYPES, SHAPES, VALUE_KINDS, assert_matches, numerical_gradient, odd_arrays,
-                  rel_error)
 
 ELEMENTWISE = [s for s in specs.KERNELS if not s.name.startswith("maxout")]
 FORWARD = ["relu", "sigmoid", "tanh", "leaky_relu", "elu"]
-BACKWARD = ["relu_backward", "sigmoid_backward", "tanh_backward", "leaky_relu_backward",
-            "elu_backward"]
+BACKWARD = [
+    "relu_backward",
+    "sigmoid_backward",
+    "tanh_backward",
+    "leaky_relu_backward",
+    "elu_backward",
+]
 WITH_ALPHA = {"leaky_relu": 0.1, "leaky_relu_backward": 0.1, "elu": 0.7, "elu_backward": 0.7}
 # Kernels whose results must equal NumPy's bit for bit (same IEEE operations in same order).
-EXACT = {"relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "sigmoid_backward",
-         "tanh_backward"}
+EXACT = {
+    "relu",
+    "relu_backward",
+    "leaky_relu",
+    "leaky_relu_backward",
+    "sigmoid_backward",
+    "tanh_backward",
+}
 
 
 @pytest.fixture(params=[False, True], ids=["dispatched", "baseline"])
@@ -67,7 +84,8 @@ def _sweep(dtype, seed=0):
 # The baseline-ISA twin of an exact kernel is the same C source: swept once, dispatched.
 SWEEP_CASES = [
     pytest.param(spec, baseline, id=f"{spec.name}-{'baseline' if baseline else 'dispatched'}")
-    for spec in ELEMENTWISE for baseline in (False, True)
+    for spec in ELEMENTWISE
+    for baseline in (False, True)
     if not (baseline and spec.name in EXACT)
 ]
 
@@ -98,6 +116,7 @@ def _sweep_against_twin(spec, dtype):
 
 # ---- accuracy in ulp against a wider evaluation
 
+
 def _wide(name, x, alpha):
     """float64 evaluation for float32 input, long double for float64 input."""
     wide = np.float64 if x.dtype == np.float32 else np.longdouble
@@ -123,19 +142,22 @@ def _ulp_points(dtype):
     rng = np.random.default_rng(7)
     tiny = float(info.smallest_subnormal)
     lo = -110.0 if dtype == np.float32 else -760.0
-    return np.concatenate([
-        np.linspace(-40, 40, 80001),
-        rng.standard_normal(50000) * 4,
-        np.geomspace(tiny, 4, 20000),
-        -np.geomspace(tiny, 4, 20000),
-        np.linspace(lo, -40, 20001),  # sigmoid/exp into the subnormal range and to 0
-        [float(info.max), -float(info.max), 1e4, -1e4, 0.0, -0.0],
-    ]).astype(dtype)
+    return np.concatenate(
+        [
+            np.linspace(-40, 40, 80001),
+            rng.standard_normal(50000) * 4,
+            np.geomspace(tiny, 4, 20000),
+            -np.geomspace(tiny, 4, 20000),
+            np.linspace(lo, -40, 20001),  # sigmoid/exp into the subnormal range and to 0
+            [float(info.max), -float(info.max), 1e4, -1e4, 0.0, -0.0],
+        ]
+    ).astype(dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("name, alpha", [("sigmoid", None), ("tanh", None), ("elu", 1.0),
-                                         ("elu", 0.3), ("elu", 2.5)])
+@pytest.mark.parametrize(
+    "name, alpha", [("sigmoid", None), ("tanh", None), ("elu", 1.0), ("elu", 0.3), ("elu", 2.5)]
+)
 def test_within_4_ulp(name, alpha, dtype, isa):
     x = _ulp_points(dtype)
     fn = getattr(fastnn, name)
@@ -155,6 +177,7 @@ def test_ulp_measure_can_fail():
 
 
 # ---- edge values
+
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_saturation_and_limits(dtype, isa):
@@ -208,8 +231,9 @@ def test_relu_family_gradient_at_zero():
     dout = np.full(4, 3.0)
     np.testing.assert_array_equal(fastnn.relu_backward(dout, x), [0, 0, 0, 3])
     np.testing.assert_array_equal(fastnn.leaky_relu_backward(dout, x, 0.25), [0.75, 0.75, 0.75, 3])
-    np.testing.assert_allclose(fastnn.elu_backward(dout, x, 2.0), [6 * np.exp(-1), 6, 6, 3],
-                               rtol=1e-15)
+    np.testing.assert_allclose(
+        fastnn.elu_backward(dout, x, 2.0), [6 * np.exp(-1), 6, 6, 3], rtol=1e-15
+    )
 
 
 def test_leaky_relu_is_max_of_alpha_x_and_x():
@@ -219,6 +243,7 @@ def test_leaky_relu_is_max_of_alpha_x_and_x():
 
 
 # ---- out=, aliasing, layouts
+
 
 @pytest.mark.parametrize("name", FORWARD + BACKWARD)
 def test_out_argument(name, rng):
@@ -317,6 +342,7 @@ def test_read_only_input_is_accepted():
 
 # ---- threads
 
+
 @pytest.mark.parametrize("name", FORWARD + BACKWARD)
 def test_threads_give_identical_results(name, rng):
     fast = getattr(fastnn, name)
@@ -358,6 +384,7 @@ def test_extension_checks_its_arrays():
 
 # ---- gradients
 
+
 def _forward_of(name, alpha):
     if name.startswith(("leaky", "elu")):
         return lambda x: getattr(ref, name)(x, alpha)
@@ -386,6 +413,7 @@ def test_backward_matches_numerical_gradient(name, impl, rng):
 
 # ---- maxout
 
+
 def test_maxout_matches_reference_on_odd_arrays():
     for dtype in DTYPES:
         for what, z in _sweep(dtype, seed=3):
@@ -401,8 +429,12 @@ def test_maxout_matches_reference_on_odd_arrays():
             assert got[1].dtype == np.intp
             k = z.shape[-1]
             dout = np.linspace(-1, 1, got[0].size).reshape(got[0].shape).astype(dtype)
-            assert_matches(fastnn.maxout_backward(dout, got[1], k),
-                           ref.maxout_backward(dout, want[1], k), rtol=0, what=label)
+            assert_matches(
+                fastnn.maxout_backward(dout, got[1], k),
+                ref.maxout_backward(dout, want[1], k),
+                rtol=0,
+                what=label,
+            )
 
 
 def test_maxout_ties_nan_and_threads():
@@ -460,6 +492,7 @@ def test_maxout_gradient_numerically(rng):
 
 # ---- PyTorch as an independent oracle
 
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("spec", specs.KERNELS, ids=lambda s: s.name)
 def test_matches_pytorch(spec, dtype):
@@ -479,8 +512,15 @@ def test_matches_pytorch(spec, dtype):
     want = want.numpy()
     # PyTorch orders and fuses the backward products differently (1 - y*y cancels near
     # |y| = 1), so only the piecewise-linear kernels must agree exactly.
-    exact = spec.name in ("relu", "relu_backward", "leaky_relu", "leaky_relu_backward",
-                          "maxout", "maxout_backward")
+    exact = spec.name in (
+        "relu",
+        "relu_backward",
+        "leaky_relu",
+        "leaky_relu_backward",
+        "maxout",
+        "maxout_backward",
+    )
     rtol = 0 if exact else (1e-5 if dtype == np.float32 else 1e-12)
-    np.testing.assert_allclose(got, want, rtol=rtol, atol=float(np.finfo(dtype).tiny),
-                               err_msg=spec.name)
+    np.testing.assert_allclose(
+        got, want, rtol=rtol, atol=float(np.finfo(dtype).tiny), err_msg=spec.name
+    )

@@ -1,4 +1,5 @@
-"""fastnn.workflow.babysit: every check passes on a correct setup and fails on a deliberately broken one."""
+"""fastnn.workflow.babysit: every check passes on a correct setup and fails on a deliberately
+broken one."""
 
 import copy
 import math
@@ -6,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from fastnn.workflow import babysit as bs
 from fastnn.nn.models import FullyConnectedNet, init_two_layer_model, two_layer_net
+from fastnn.workflow import babysit as bs
 from fastnn.workflow.preprocessing import Standardize
 
 C, D, H = 5, 20, 30
@@ -27,11 +28,16 @@ def data():
 def small_model(scale=0.01, seed=0):
     """The notes' two-layer model with weights ``scale * randn``."""
     rng = np.random.default_rng(seed)
-    return {"W1": scale * rng.standard_normal((D, H)), "b1": np.zeros(H),
-            "W2": scale * rng.standard_normal((H, C)), "b2": np.zeros(C)}
+    return {
+        "W1": scale * rng.standard_normal((D, H)),
+        "b1": np.zeros(H),
+        "W2": scale * rng.standard_normal((H, C)),
+        "b2": np.zeros(C),
+    }
 
 
 # -- deliberately broken setups ---------------------------------------------------------------
+
 
 def ignores_data(X, model, y=None, reg=0.0):
     """A model whose loss never looks at X."""
@@ -64,6 +70,7 @@ def _line(capsys):
 
 
 # -- check_initial_loss -----------------------------------------------------------------------
+
 
 def test_initial_loss_passes_on_the_notes_model(data, capsys):
     X, y, _, _ = data
@@ -99,6 +106,7 @@ def test_initial_loss_on_model_objects(data):
 
 # -- check_regularization ---------------------------------------------------------------------
 
+
 def test_regularization_passes_when_reg_raises_the_loss(data, capsys):
     X, y, _, _ = data
     model = init_two_layer_model(D, H, C, seed=0)
@@ -129,6 +137,7 @@ def test_regularization_on_a_model_object_restores_its_reg(data):
 
 # -- overfit_small ------------------------------------------------------------------------------
 
+
 def test_overfit_small_passes_and_leaves_the_model_alone(data, capsys):
     X, y, _, _ = data
     model = small_model()
@@ -145,16 +154,18 @@ def test_overfit_small_passes_and_leaves_the_model_alone(data, capsys):
 
 def test_overfit_small_fails_when_the_loss_ignores_the_data(data):
     X, y, _, _ = data
-    result = bs.overfit_small(small_model(), ignores_data, X, y, learning_rate=1.0, seed=0,
-                              verbose=False)
+    result = bs.overfit_small(
+        small_model(), ignores_data, X, y, learning_rate=1.0, seed=0, verbose=False
+    )
     assert not result.passed and "could not overfit" in result.explanation
     assert result.details["accuracy"] < 1.0
 
 
 def test_overfit_small_fails_with_learning_rate_1e6(data):
     X, y, _, _ = data
-    result = bs.overfit_small(small_model(), two_layer_net, X, y, learning_rate=1e6, seed=0,
-                              verbose=False)
+    result = bs.overfit_small(
+        small_model(), two_layer_net, X, y, learning_rate=1e6, seed=0, verbose=False
+    )
     assert not result.passed and "too high" in result.explanation
     assert result.details["stats"]["diverged"]
 
@@ -174,8 +185,9 @@ SWEEP = dict(num_epochs=5, batch_size=20, seed=0)
 
 def test_find_learning_rate_classifies_rates(data, capsys):
     X, y, X_val, y_val = data
-    result = bs.find_learning_rate(small_model(), two_layer_net, X, y, X_val, y_val,
-                                   [1e-7, 1e-1, 1.0, 1e6], **SWEEP)
+    result = bs.find_learning_rate(
+        small_model(), two_layer_net, X, y, X_val, y_val, [1e-7, 1e-1, 1.0, 1e6], **SWEEP
+    )
     assert isinstance(result, bs.LearningRateSweep)
     verdicts = {lr: v for lr, v, _ in result.verdicts}
     assert verdicts == {1e-7: "too low", 1e-1: "good", 1.0: "good", 1e6: "too high"}
@@ -186,12 +198,14 @@ def test_find_learning_rate_classifies_rates(data, capsys):
 
 def test_find_learning_rate_fails_when_nothing_is_good(data):
     X, y, X_val, y_val = data
-    high = bs.find_learning_rate(small_model(), two_layer_net, X, y, X_val, y_val, [1e6],
-                                 verbose=False, **SWEEP)
+    high = bs.find_learning_rate(
+        small_model(), two_layer_net, X, y, X_val, y_val, [1e6], verbose=False, **SWEEP
+    )
     assert not high.passed and high.learning_rate_range is None
     assert high.verdicts[0][1] == "too high" and "explodes" in high.verdicts[0][2]
-    blind = bs.find_learning_rate(small_model(), ignores_data, X, y, X_val, y_val, [1e-1, 1.0],
-                                  verbose=False, **SWEEP)
+    blind = bs.find_learning_rate(
+        small_model(), ignores_data, X, y, X_val, y_val, [1e-1, 1.0], verbose=False, **SWEEP
+    )
     assert not blind.passed
     with pytest.raises(ValueError, match="learning_rates"):
         bs.find_learning_rate(small_model(), two_layer_net, X, y, learning_rates=[-1.0])
@@ -199,9 +213,15 @@ def test_find_learning_rate_fails_when_nothing_is_good(data):
 
 # -- diagnose -------------------------------------------------------------------------------------
 
+
 def _stats(loss, train, val, diverged=False):
-    return {"loss_history": list(loss), "train_acc_history": list(train),
-            "val_acc_history": list(val), "lr_history": [1e-3] * len(train), "diverged": diverged}
+    return {
+        "loss_history": list(loss),
+        "train_acc_history": list(train),
+        "val_acc_history": list(val),
+        "lr_history": [1e-3] * len(train),
+        "diverged": diverged,
+    }
 
 
 def _codes(result):
@@ -247,9 +267,18 @@ def test_diagnose_real_exploding_and_diverged_runs(data):
 
     X, y, X_val, y_val = data
     for epochs, code in ((3, "exploding"), (20, "nan")):
-        _, stats = ClassifierTrainer().train(X, y, X_val, y_val, small_model(), two_layer_net,
-                                             learning_rate=1e6, update="sgd", num_epochs=epochs,
-                                             seed=0)
+        _, stats = ClassifierTrainer().train(
+            X,
+            y,
+            X_val,
+            y_val,
+            small_model(),
+            two_layer_net,
+            learning_rate=1e6,
+            update="sgd",
+            num_epochs=epochs,
+            seed=0,
+        )
         assert stats["diverged"] == (code == "nan")
         result = bs.diagnose(stats, verbose=False)
         assert _codes(result) == [code] and "learning rate is too high" in result.explanation
@@ -257,8 +286,14 @@ def test_diagnose_real_exploding_and_diverged_runs(data):
 
 # -- babysit ---------------------------------------------------------------------------------------
 
-BABYSIT = dict(overfit_learning_rate=1.0, learning_rates=[1e-7, 1e-1, 1.0, 1e6], sweep_epochs=5,
-               batch_size=20, num_epochs=10, seed=0)
+BABYSIT = dict(
+    overfit_learning_rate=1.0,
+    learning_rates=[1e-7, 1e-1, 1.0, 1e6],
+    sweep_epochs=5,
+    batch_size=20,
+    num_epochs=10,
+    seed=0,
+)
 
 
 def test_babysit_passes_on_a_correct_setup(data, capsys):
@@ -267,8 +302,13 @@ def test_babysit_passes_on_a_correct_setup(data, capsys):
     before = copy.deepcopy(model)
     report = bs.babysit(model, two_layer_net, X, y, X_val, y_val, **BABYSIT)
     names = [r.name for r in report.results]
-    assert names == ["initial loss", "regularization", "overfit 20 examples",
-                     "learning rate sweep", "diagnosis"], str(report)
+    assert names == [
+        "initial loss",
+        "regularization",
+        "overfit 20 examples",
+        "learning rate sweep",
+        "diagnosis",
+    ], str(report)
     assert report.passed and report.failed is None, str(report)
     assert report.learning_rate_range == (1e-1, 1.0)
     assert report.stats["val_acc_history"][-1] > 0.9
@@ -278,10 +318,13 @@ def test_babysit_passes_on_a_correct_setup(data, capsys):
     assert lines[-1].startswith("babysit: every check passed")
 
 
-@pytest.mark.parametrize("loss_function, stop", [
-    (ignores_data, "initial loss"),
-    (reg_not_applied, "regularization"),
-])
+@pytest.mark.parametrize(
+    "loss_function, stop",
+    [
+        (ignores_data, "initial loss"),
+        (reg_not_applied, "regularization"),
+    ],
+)
 def test_babysit_stops_at_the_first_failure(data, capsys, loss_function, stop):
     X, y, X_val, y_val = data
     report = bs.babysit(small_model(), loss_function, X, y, X_val, y_val, **BABYSIT)
@@ -309,9 +352,19 @@ def test_babysit_on_digits_with_a_model_object():
     X_train, X_val = st.transform(X[:1400]), st.transform(X[1400:])
     net = FullyConnectedNet([50], 64, 10, weight_init=0.01, seed=0)
     before = copy.deepcopy(net.params)
-    report = bs.babysit(net, None, X_train, y[:1400], X_val, y[1400:], overfit_learning_rate=0.5,
-                        learning_rates=[1e-6, 1e-1, 1.0, 1e2], sweep_epochs=2, seed=0,
-                        verbose=False)
+    report = bs.babysit(
+        net,
+        None,
+        X_train,
+        y[:1400],
+        X_val,
+        y[1400:],
+        overfit_learning_rate=0.5,
+        learning_rates=[1e-6, 1e-1, 1.0, 1e2],
+        sweep_epochs=2,
+        seed=0,
+        verbose=False,
+    )
     assert report.passed, str(report)
     assert report.learning_rate_range == (1e-1, 1.0)
     assert report.stats["val_acc_history"][-1] > 0.8

@@ -5,13 +5,13 @@ import warnings
 
 import numpy as np
 import pytest
+from util import DTYPES, numerical_gradient, odd_arrays, rel_error
 
 import fastnn
-from fastnn.nn import layers
 from fastnn import reference as ref
 from fastnn._kernels import batchnorm as ext
 from fastnn.core import batchnorm as fast
-from util import DTYPES, numerical_gradient, odd_arrays, rel_error
+from fastnn.nn import layers
 
 FORWARDS = {"fast": fast.batchnorm_forward, "ref": ref.batchnorm_forward}
 IMPLS = [
@@ -38,8 +38,9 @@ def assert_close(actual, expected, dtype, what, scale=None):
     finite = np.isfinite(expected)
     if scale is None:
         scale = np.max(np.abs(expected[finite]), initial=1.0)
-    np.testing.assert_allclose(actual, expected, rtol=_rtol(dtype), atol=_rtol(dtype) * scale,
-                               equal_nan=True, err_msg=what)
+    np.testing.assert_allclose(
+        actual, expected, rtol=_rtol(dtype), atol=_rtol(dtype) * scale, equal_nan=True, err_msg=what
+    )
 
 
 def _call(fn, *args):
@@ -79,8 +80,10 @@ def test_forward_and_backward_match_reference_on_odd_arrays(dtype):
             for name in ("fast", "ref"):
                 params[name] = {"mode": mode}
                 if mode == "test":
-                    params[name].update(running_mean=np.linspace(-1, 1, d).astype(dtype),
-                                        running_var=np.linspace(0.5, 2, d).astype(dtype))
+                    params[name].update(
+                        running_mean=np.linspace(-1, 1, d).astype(dtype),
+                        running_var=np.linspace(0.5, 2, d).astype(dtype),
+                    )
             x_before = x.copy()
             r_fast, e_fast, w_fast = _call(fast.batchnorm_forward, x, gamma, beta, params["fast"])
             r_ref, e_ref, w_ref = _call(ref.batchnorm_forward, x, gamma, beta, params["ref"])
@@ -113,8 +116,15 @@ def test_forward_and_backward_match_reference_on_odd_arrays(dtype):
 
 
 # (2, 3, 9, 17): segments of 153 = two 64-element groups of the float32 gradient sums + tail
-SPATIAL_SHAPES = [(2, 3, 4, 5), (1, 2, 3, 3), (5, 1, 1, 1), (3, 4, 1, 17), (2, 3, 8, 8),
-                  (2, 3, 9, 17), (0, 2, 3, 3)]
+SPATIAL_SHAPES = [
+    (2, 3, 4, 5),
+    (1, 2, 3, 3),
+    (5, 1, 1, 1),
+    (3, 4, 1, 17),
+    (2, 3, 8, 8),
+    (2, 3, 9, 17),
+    (0, 2, 3, 3),
+]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -171,8 +181,9 @@ def test_spatial_float32_gradient_sums_that_overflow_float_take_the_double_path(
     dout = (rng.standard_normal(x.shape) * 3e37).astype(np.float32)
     gamma, beta = np.full(3, 1e-3, np.float32), np.zeros(3, np.float32)
     _, cache = fast.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
-    _, cache_r = ref.spatial_batchnorm_forward(x.astype(np.float64), gamma.astype(np.float64),
-                                               beta.astype(np.float64), {"mode": "train"})
+    _, cache_r = ref.spatial_batchnorm_forward(
+        x.astype(np.float64), gamma.astype(np.float64), beta.astype(np.float64), {"mode": "train"}
+    )
     dx, dgamma, dbeta = fast.spatial_batchnorm_backward(dout, cache)
     want = ref.spatial_batchnorm_backward(dout.astype(np.float64), cache_r)
     assert np.all(np.isfinite(dx))
@@ -240,8 +251,11 @@ def test_float32_test_mode_redoes_overflowing_rows_in_double(spatial):
     x[5, 0], x[40, 1] = 3e38, -3e38
     gamma, beta = np.array([1.0, 0.5, 0.0], np.float32), np.array([0.0, 1.0, -2.0], np.float32)
     x[41, 2] = 3e38
-    param = {"mode": "test", "running_mean": np.array([-3e38, 3e38, -3e38], np.float32),
-             "running_var": np.array([3e38, 3e38, 3e38], np.float32)}
+    param = {
+        "mode": "test",
+        "running_mean": np.array([-3e38, 3e38, -3e38], np.float32),
+        "running_var": np.array([3e38, 3e38, 3e38], np.float32),
+    }
     if spatial:  # the same numbers as (N, C, H, W) segments of 7 elements
         x = np.repeat(x[:, :, None, None], 7, axis=3)
         forward = fast.spatial_batchnorm_forward
@@ -250,8 +264,9 @@ def test_float32_test_mode_redoes_overflowing_rows_in_double(spatial):
     out, _ = forward(x, gamma, beta, dict(param))
     rm, rv = (param[k].astype(np.float64) for k in ("running_mean", "running_var"))
     shape = (1, 3) + (1, 1) * spatial
-    want = ((x.astype(np.float64) - rm.reshape(shape)) / np.sqrt(rv.reshape(shape) + 1e-5)
-            * gamma.reshape(shape) + beta.reshape(shape))
+    want = (x.astype(np.float64) - rm.reshape(shape)) / np.sqrt(
+        rv.reshape(shape) + 1e-5
+    ) * gamma.reshape(shape) + beta.reshape(shape)
     assert np.all(np.isfinite(out))
     np.testing.assert_allclose(out, want.astype(np.float32), rtol=1e-6)
 
@@ -263,11 +278,15 @@ def _bn_function(forward, gamma, beta, mode="train", which="x", x=None):
     def f(v):
         args = {"x": x, "gamma": gamma, "beta": beta}
         args[which] = v
-        param = {"mode": mode, "running_mean": np.full(len(gamma), 0.3),
-                 "running_var": np.full(len(gamma), 1.7)}
+        param = {
+            "mode": mode,
+            "running_mean": np.full(len(gamma), 0.3),
+            "running_var": np.full(len(gamma), 1.7),
+        }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return forward(args["x"], args["gamma"], args["beta"], param)[0]
+
     return f
 
 
@@ -309,7 +328,9 @@ def test_backward_alt_equals_backward_and_float32_gradients_are_close():
         gamma, beta = _params(40, dtype)
         dout = rng.standard_normal(x.shape).astype(dtype)
         _, cache = fast.batchnorm_forward(x, gamma, beta, {"mode": "train"})
-        for a, b in zip(fast.batchnorm_backward(dout, cache), fast.batchnorm_backward_alt(dout, cache)):
+        for a, b in zip(
+            fast.batchnorm_backward(dout, cache), fast.batchnorm_backward_alt(dout, cache)
+        ):
             np.testing.assert_array_equal(a, b)
         _, cache_r = ref.batchnorm_forward(x, gamma, beta, {"mode": "train"})
         r1, r2 = ref.batchnorm_backward(dout, cache_r), ref.batchnorm_backward_alt(dout, cache_r)
@@ -342,15 +363,19 @@ def test_float32_statistics_match_float64_for_many_rows_and_large_offset(name, o
     np.testing.assert_allclose(p64["running_var"], x32.astype(np.float64).var(axis=0), rtol=1e-12)
 
 
-@pytest.mark.parametrize("shape, offset, seed, dout_follows_xhat", [
-    ((2000, 5), 0.0, 9, False),
-    ((2000, 5), 1e4, 9, False),
-    ((16, 3, 9, 17), 0.0, 9, False),
-    ((16, 3, 9, 17), 1e4, 9, False),
-    # large batches (the spatial one takes the streaming dx path)
-    ((2049, 1025), 1e4, 12, True),
-    ((17, 33, 63, 65), 1e4, 12, True),
-], ids=str)
+@pytest.mark.parametrize(
+    "shape, offset, seed, dout_follows_xhat",
+    [
+        ((2000, 5), 0.0, 9, False),
+        ((2000, 5), 1e4, 9, False),
+        ((16, 3, 9, 17), 0.0, 9, False),
+        ((16, 3, 9, 17), 1e4, 9, False),
+        # large batches (the spatial one takes the streaming dx path)
+        ((2049, 1025), 1e4, 12, True),
+        ((17, 33, 63, 65), 1e4, 12, True),
+    ],
+    ids=str,
+)
 def test_float32_backward_matches_float64(shape, offset, seed, dout_follows_xhat):
     """The float32 gradient passes subtract the mean as a two-term float split: with a 1e4
     offset the low term carries digits a float mean alone would lose.  Where dout follows
@@ -369,8 +394,9 @@ def test_float32_backward_matches_float64(shape, offset, seed, dout_follows_xhat
         _, cache = forward(x32.astype(dtype), gamma, beta, {"mode": "train"})
         results.append(backward(dout32.astype(dtype), cache))
     for name, got, exact in zip(("dx", "dgamma", "dbeta"), *results):
-        np.testing.assert_allclose(got, exact, rtol=0, atol=2e-5 * np.abs(exact).max(),
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            got, exact, rtol=0, atol=2e-5 * np.abs(exact).max(), err_msg=name
+        )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -388,8 +414,9 @@ def test_statistics_stay_accurate_when_later_rows_jump_far_from_the_earlier_mean
     p = {"mode": "train", "momentum": 0.0}
     fast.batchnorm_forward(x, np.ones(4, dtype), np.zeros(4, dtype), p)
     # float64: a one-pass E[x^2] - E[x]^2 is off by ~2e-14 here, the kernel by ~4e-15
-    np.testing.assert_allclose(p["running_var"], exact.var(axis=0),
-                               rtol=1e-6 if dtype == np.float32 else 8e-15)
+    np.testing.assert_allclose(
+        p["running_var"], exact.var(axis=0), rtol=1e-6 if dtype == np.float32 else 8e-15
+    )
     np.testing.assert_allclose(p["running_mean"], exact.mean(axis=0), rtol=1e-6, atol=1e-6)
 
 
@@ -588,8 +615,19 @@ def test_caches_are_not_interchangeable_between_backends_or_layouts():
 
 def test_kernel_refuses_bad_buffers():
     x = np.ones((4, 3))
-    args = [np.ones(3), np.zeros(3), 1e-5, 0.9, np.zeros(3), np.ones(3), np.empty(3), np.empty(3),
-            np.empty(3), np.empty(3), 1]
+    args = [
+        np.ones(3),
+        np.zeros(3),
+        1e-5,
+        0.9,
+        np.zeros(3),
+        np.ones(3),
+        np.empty(3),
+        np.empty(3),
+        np.empty(3),
+        np.empty(3),
+        1,
+    ]
     with pytest.raises(TypeError, match="float32 or float64"):
         ext.forward_train(x.astype(np.int64), np.empty((4, 3), np.int64), 4, 3, 1, *args)
     with pytest.raises(ValueError, match="C-contiguous"):
@@ -605,10 +643,11 @@ def test_kernel_refuses_bad_buffers():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_thread_counts_agree(dtype):
     rng = np.random.default_rng(14)
-    for shape, fwd, bwd in (((1500, 300), fast.batchnorm_forward, fast.batchnorm_backward),
-                            ((3, 2, 100, 130), fast.spatial_batchnorm_forward,
-                             fast.spatial_batchnorm_backward),
-                            ((70000, 2), fast.batchnorm_forward, fast.batchnorm_backward)):
+    for shape, fwd, bwd in (
+        ((1500, 300), fast.batchnorm_forward, fast.batchnorm_backward),
+        ((3, 2, 100, 130), fast.spatial_batchnorm_forward, fast.spatial_batchnorm_backward),
+        ((70000, 2), fast.batchnorm_forward, fast.batchnorm_backward),
+    ):
         x = (rng.standard_normal(shape) + 2).astype(dtype)
         gamma, beta = _params(shape[1], dtype)
         dout = rng.standard_normal(shape).astype(dtype)
@@ -644,7 +683,8 @@ def test_matches_pytorch_native_batch_norm(dtype, shape):
     rm, rv = torch.full((c,), 0.5, dtype=tx.dtype), torch.ones(c, dtype=tx.dtype)
     t_out, smean, sinv = torch.ops.aten.native_batch_norm(tx, tg, tb, rm, rv, True, 0.1, 1e-5)
     t_dx, t_dg, t_db = torch.ops.aten.native_batch_norm_backward(
-        td, tx, tg, rm, rv, smean, sinv, True, 1e-5, [True, True, True])
+        td, tx, tg, rm, rv, smean, sinv, True, 1e-5, [True, True, True]
+    )
     rtol = 1e-4 if dtype == np.float32 else 1e-10
     np.testing.assert_allclose(out, t_out.numpy(), rtol=rtol, atol=rtol)
     for a, b in ((dx, t_dx), (dgamma, t_dg), (dbeta, t_db)):
@@ -652,8 +692,7 @@ def test_matches_pytorch_native_batch_norm(dtype, shape):
     # Same momentum convention written two ways; PyTorch's running_var is unbiased.
     np.testing.assert_allclose(p["running_mean"], rm.numpy(), rtol=rtol)
     m = x.size // c
-    np.testing.assert_allclose(p["running_var"], 0.9 + (rv.numpy() - 0.9) * (m - 1) / m,
-                               rtol=1e-4)
+    np.testing.assert_allclose(p["running_var"], 0.9 + (rv.numpy() - 0.9) * (m - 1) / m, rtol=1e-4)
 
 
 # ---------------------------------------------------------------- CS231n layers, both backends
@@ -699,6 +738,7 @@ def test_layers_affine_bn_relu_gradients(backend):
             args = dict(x=x, w=w, b=b, gamma=gamma, beta=beta)
             args[which] = v
             return layers.affine_bn_relu_forward(**args, bn_param={"mode": "train"})[0]
+
         return f
 
     _, cache = layers.affine_bn_relu_forward(x, w, b, gamma, beta, {"mode": "train"})
@@ -752,7 +792,7 @@ def test_outputs_start_apart_from_their_inputs_modulo_4096():
     for shift in (0, 8, 64, 1000, 2048, 4000):  # dout at every kind of offset from x
         buf = np.empty(x.nbytes + 4096 + 8, np.uint8)
         start = (x.ctypes.data + shift - buf.ctypes.data) % 4096
-        dout = buf[start:start + x.nbytes].view(np.float64).reshape(x.shape)
+        dout = buf[start : start + x.nbytes].view(np.float64).reshape(x.shape)
         dout[...] = rng.standard_normal(x.shape)
         out, cache = fastnn.batchnorm_forward(x, np.ones(512), np.zeros(512), {"mode": "train"})
         assert apart(out, x) >= 960 and out.ctypes.data % 64 == 0  # (64 bytes past x is slow)
@@ -761,7 +801,8 @@ def test_outputs_start_apart_from_their_inputs_modulo_4096():
         assert dx.ctypes.data % 64 == 0
         assert min(apart(dx, x), apart(dx, dout)) >= 960, (shift, apart(dx, x), apart(dx, dout))
         _, ref_cache = ref.batchnorm_forward(x, np.ones(512), np.zeros(512), {"mode": "train"})
-        np.testing.assert_allclose(dx, ref.batchnorm_backward(dout, ref_cache)[0], rtol=1e-9,
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            dx, ref.batchnorm_backward(dout, ref_cache)[0], rtol=1e-9, atol=1e-12
+        )
     small = np.ones(APART_MIN_BYTES // 8 - 1)
     assert empty_apart(small, small).base is None  # small outputs: a plain allocation

@@ -10,8 +10,8 @@ import json
 import os
 import shutil
 import subprocess
-from pathlib import Path
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,9 +19,9 @@ import pytest
 import fastnn
 from fastnn import bench, cli
 from fastnn.cli import demo
-from fastnn.workflow.search import ModelTrainFn
-from fastnn.workflow import jsonsafe, report
 from fastnn.registry import all_kernels
+from fastnn.workflow import jsonsafe, report
+from fastnn.workflow.search import ModelTrainFn
 
 FASTNN_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
 
@@ -31,8 +31,14 @@ def run_cli(*args, cwd, timeout=300, env=None):
     full_env["PYTHONPATH"] = FASTNN_PARENT + os.pathsep + full_env.get("PYTHONPATH", "")
     full_env.pop("FASTNN_BACKEND", None)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "fastnn", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", "fastnn", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+    )
 
 
 def assert_user_error(proc, code, *fragments):
@@ -50,10 +56,21 @@ TINY_BENCH = ("--size", "1000", "--rounds", "2", "--min-time", "0.0002", "--no-t
 
 # ----------------------------------------------------------------------------- bench engine
 
-@pytest.mark.parametrize("text, expected", [
-    ("small", "small"), ("ALL", "all"), ("large", "large"), ("65536", 65536), ("64k", 65536),
-    ("8M", 8 << 20), ("1e6", 1_000_000), ("4096x1000", (4096, 1000)), ("2x3x4", (2, 3, 4)),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("small", "small"),
+        ("ALL", "all"),
+        ("large", "large"),
+        ("65536", 65536),
+        ("64k", 65536),
+        ("8M", 8 << 20),
+        ("1e6", 1_000_000),
+        ("4096x1000", (4096, 1000)),
+        ("2x3x4", (2, 3, 4)),
+    ],
+)
 def test_parse_size(text, expected):
     assert bench.parse_size(text) == expected
 
@@ -83,8 +100,9 @@ def test_resolve_shapes_follow_the_registry():
 
 
 def test_bench_case_ratios():
-    case = bench.BenchCase("k", "f", "float32", (10,), 1.5,
-                           {"fastnn": 2.0, "numpy": 6.0, "torch": None, "copy": 1.0})
+    case = bench.BenchCase(
+        "k", "f", "float32", (10,), 1.5, {"fastnn": 2.0, "numpy": 6.0, "torch": None, "copy": 1.0}
+    )
     assert case.speedup("numpy") == 3.0
     assert case.speedup("torch") is None
     assert case.floor_fraction == 0.75
@@ -94,8 +112,13 @@ def test_bench_case_ratios():
 
 def test_run_bench_times_every_kernel_and_dtype(tmp_path):
     seen = []
-    cases = bench.run_bench(sizes=[1000], rounds=2, min_time=1e-4, use_torch=False,
-                            progress=lambda done, total, label: seen.append((done, total)))
+    cases = bench.run_bench(
+        sizes=[1000],
+        rounds=2,
+        min_time=1e-4,
+        use_torch=False,
+        progress=lambda done, total, label: seen.append((done, total)),
+    )
     names = [spec.name for spec in all_kernels() if spec.shapes]
     assert [(c.kernel, c.dtype) for c in cases] == [(n, d) for n in names for d in bench.DTYPES]
     for case in cases:
@@ -118,11 +141,18 @@ def test_run_bench_times_every_kernel_and_dtype(tmp_path):
 
 def test_run_bench_keeps_going_after_a_failing_kernel(monkeypatch):
     spec = all_kernels()[0]
-    broken = type(spec)(spec.name, spec.family, spec.fast, spec.reference,
-                        lambda *a: (_ for _ in ()).throw(RuntimeError("boom")), spec.shapes)
+    broken = type(spec)(
+        spec.name,
+        spec.family,
+        spec.fast,
+        spec.reference,
+        lambda *a: (_ for _ in ()).throw(RuntimeError("boom")),
+        spec.shapes,
+    )
     monkeypatch.setattr("fastnn.registry.all_kernels", lambda: [broken, *all_kernels()[1:2]])
-    cases = bench.run_bench(sizes=["small"], dtypes=["float64"], rounds=1, min_time=1e-4,
-                            use_torch=False)
+    cases = bench.run_bench(
+        sizes=["small"], dtypes=["float64"], rounds=1, min_time=1e-4, use_torch=False
+    )
     assert cases[0].error == "RuntimeError: boom"
     assert cases[1].error == "" and cases[1].seconds["fastnn"] > 0
     assert "error: RuntimeError: boom" in bench.format_table(cases, bench.header())
@@ -138,40 +168,78 @@ def test_run_bench_torch_column():
     specs = [s for s in all_kernels() if s.torch is not None]
     if not specs:
         pytest.skip("no kernel registers a PyTorch peer yet")
-    cases = bench.run_bench(sizes=["small"], dtypes=["float32"], kernels=[specs[0].name],
-                            rounds=1, min_time=1e-4)
+    cases = bench.run_bench(
+        sizes=["small"], dtypes=["float32"], kernels=[specs[0].name], rounds=1, min_time=1e-4
+    )
     assert cases[0].seconds["torch"] > 0
 
 
 # ----------------------------------------------------------------------------- report
 
+
 def test_to_jsonable():
-    obj = {"a": np.float32(1.5), "b": np.arange(3), 3: (np.int64(2), float("nan")),
-           "inf": float("-inf"), "nested": [{"x": np.bool_(True)}]}
-    assert jsonsafe.to_jsonable(obj) == {"a": 1.5, "b": [0, 1, 2], "3": [2, None], "inf": "-inf",
-                                       "nested": [{"x": True}]}
+    obj = {
+        "a": np.float32(1.5),
+        "b": np.arange(3),
+        3: (np.int64(2), float("nan")),
+        "inf": float("-inf"),
+        "nested": [{"x": np.bool_(True)}],
+    }
+    assert jsonsafe.to_jsonable(obj) == {
+        "a": 1.5,
+        "b": [0, 1, 2],
+        "3": [2, None],
+        "inf": "-inf",
+        "nested": [{"x": True}],
+    }
     json.dumps(jsonsafe.to_jsonable(obj), allow_nan=False)
 
 
 def _fake_results(tmp_path, with_figures=True):
     figures = {}
     if with_figures:
-        stats = {"loss_history": [2.3, 1.0, 0.5], "train_acc_history": [0.5, 0.9],
-                 "val_acc_history": [0.4, 0.8]}
+        stats = {
+            "loss_history": [2.3, 1.0, 0.5],
+            "train_acc_history": [0.5, 0.9],
+            "val_acc_history": [0.4, 0.8],
+        }
         path = report.plot_training_curves(stats, str(tmp_path / "curves.png"))
         if path:
             figures["curves"] = "curves.png"
     figures["search"] = "missing.png"
     return {
-        "data": {"name": "digits <test>", "n_train": 10, "n_val": 5, "n_test": 5,
-                 "n_features": 64, "n_classes": 10},
+        "data": {
+            "name": "digits <test>",
+            "n_train": 10,
+            "n_val": 5,
+            "n_test": 5,
+            "n_features": 64,
+            "n_classes": 10,
+        },
         "final": {"test_accuracy": 0.9734, "val_accuracy": 0.96, "epochs": 3},
-        "babysit": [{"name": "initial loss", "passed": True, "message": "2.30 vs ln 10"},
-                    {"name": "overfit", "passed": False, "message": "stuck <0.5>"}],
-        "search": {"trials": [{"round": 1, "params": {"lr": 1e-3, "reg": 1e-4}, "val_acc": 0.9,
-                               "train_acc": 0.95, "status": "ok"}]},
-        "init_experiment": [{"key": "he_relu", "init": "he", "activation": "relu",
-                             "layers": [{"name": "input", "mean": 0.0, "std": 1.0}]}],
+        "babysit": [
+            {"name": "initial loss", "passed": True, "message": "2.30 vs ln 10"},
+            {"name": "overfit", "passed": False, "message": "stuck <0.5>"},
+        ],
+        "search": {
+            "trials": [
+                {
+                    "round": 1,
+                    "params": {"lr": 1e-3, "reg": 1e-4},
+                    "val_acc": 0.9,
+                    "train_acc": 0.95,
+                    "status": "ok",
+                }
+            ]
+        },
+        "init_experiment": [
+            {
+                "key": "he_relu",
+                "init": "he",
+                "activation": "relu",
+                "layers": [{"name": "input", "mean": 0.0, "std": 1.0}],
+            }
+        ],
         "figures": figures,
     }
 
@@ -198,6 +266,7 @@ def test_write_report_without_a_validation_accuracy(tmp_path):
 
 # ----------------------------------------------------------------------------- CLI: subprocesses
 
+
 def test_cli_help_and_version(tmp_path):
     proc = run_cli("--help", cwd=tmp_path)
     assert proc.returncode == 0
@@ -217,10 +286,22 @@ def test_cli_config(tmp_path):
 def test_cli_bench(tmp_path):
     """The command around the engine; test_run_bench_times_every_kernel_and_dtype runs them all."""
     name = next(spec.name for spec in all_kernels() if spec.shapes)
-    proc = run_cli("bench", *TINY_BENCH, "--kernel", name, "--markdown", "--json", "out/bench.json",
-                   "--threads", "1", cwd=tmp_path)
+    proc = run_cli(
+        "bench",
+        *TINY_BENCH,
+        "--kernel",
+        name,
+        "--markdown",
+        "--json",
+        "out/bench.json",
+        "--threads",
+        "1",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
-    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    rows = [
+        line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line
+    ]
     assert len(rows) == 1 + 2  # column titles + one kernel x two dtypes
     assert "- threads: 1 of" in proc.stdout
     assert "[2/2]" in proc.stderr  # progress lines (not a TTY)
@@ -238,22 +319,36 @@ def test_cli_bench_times_pytorch_at_its_own_openmp_defaults(tmp_path):
     pytest.importorskip("torch")
     name = next(spec.name for spec in all_kernels() if spec.shapes)
     # without OMP_NUM_THREADS, the parent's default (all cores) differs from the child's (1)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS")
+    }
     tiny = [a for a in TINY_BENCH if a != "--no-torch"]
     args = ("bench", *tiny, "--kernel", name, "--markdown", "--json", "b.json")
     full_env = dict(env, PYTHONPATH=FASTNN_PARENT + os.pathsep + env.get("PYTHONPATH", ""))
     full_env.pop("FASTNN_BACKEND", None)
-    proc = subprocess.run([sys.executable, "-m", "fastnn", *args], cwd=tmp_path, env=full_env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastnn", *args],
+        cwd=tmp_path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "OpenMP idle threads: libgomp loaded before fastnn (PyTorch first)" in proc.stdout
     threads = json.loads((tmp_path / "b.json").read_text())["header"]["threads"]
     assert threads == fastnn._config.usable_cores()  # the parent's default, not the child's 1
     # (on one usable core both are 1: the forwarding of --threads is then not tested)
-    with_spin = subprocess.run([sys.executable, "-m", "fastnn", *args, "--threads", "1"],
-                               cwd=tmp_path, env=dict(full_env, GOMP_SPINCOUNT="1000"),
-                               capture_output=True, text=True, timeout=300)
+    with_spin = subprocess.run(
+        [sys.executable, "-m", "fastnn", *args, "--threads", "1"],
+        cwd=tmp_path,
+        env=dict(full_env, GOMP_SPINCOUNT="1000"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert with_spin.returncode == 0, with_spin.stderr
     assert "OpenMP idle threads: GOMP_SPINCOUNT=1000 (yours)" in with_spin.stdout
 
@@ -268,25 +363,49 @@ def test_cli_bench_rerun_imports_the_same_fastnn(tmp_path):
     script = tmp_path / "bin" / "fastnn_cli.py"  # like the console script: not run from cwd
     script.parent.mkdir()
     script.write_text("import sys\nfrom fastnn.__main__ import main\nsys.exit(main())\n")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "FASTNN_BACKEND")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "FASTNN_BACKEND")
+    }
     env["PYTHONPATH"] = FASTNN_PARENT + os.pathsep + env.get("PYTHONPATH", "")
     name = next(spec.name for spec in all_kernels() if spec.shapes)
     tiny = [a for a in TINY_BENCH if a != "--no-torch"]
-    proc = subprocess.run([sys.executable, str(script), "bench", *tiny, "--kernel", name,
-                           "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(script), "bench", *tiny, "--kernel", name, "--quiet"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "libgomp loaded before fastnn (PyTorch first)" in proc.stdout  # the re-run ran
 
 
 def test_cli_init_stats(tmp_path):
-    proc = run_cli("init-stats", "--init", "xavier", "--activation", "tanh", "--layers", "3",
-                   "--hidden", "50", "--samples", "200", "--out", "figs", cwd=tmp_path)
+    proc = run_cli(
+        "init-stats",
+        "--init",
+        "xavier",
+        "--activation",
+        "tanh",
+        "--layers",
+        "3",
+        "--hidden",
+        "50",
+        "--samples",
+        "200",
+        "--out",
+        "figs",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("input layer had mean ") and " and std " in lines[0]
-    assert [line.split(" had")[0] for line in lines[1:4]] == [f"hidden layer {i}" for i in (1, 2, 3)]
+    assert [line.split(" had")[0] for line in lines[1:4]] == [
+        f"hidden layer {i}" for i in (1, 2, 3)
+    ]
     if report.have_matplotlib():
         assert (tmp_path / "figs" / "init_xavier_tanh.png").stat().st_size > 1000
         assert "histograms saved to" in proc.stdout
@@ -294,32 +413,38 @@ def test_cli_init_stats(tmp_path):
         assert "figure skipped" in proc.stdout
 
 
-@pytest.mark.parametrize("args, code, fragments", [
-    ((), 2, ["the following arguments are required: COMMAND"]),
-    (("frobnicate",), 2, ["invalid choice: 'frobnicate'"]),
-    (("init-stats", "--init", "bogus"), 2, ["argument --init", "unknown init 'bogus'"]),
-    (("init-stats", "--init", "-1"), 2, ["argument --init", "positive"]),
-    (("init-stats", "--activation", "swish"), 2, ["argument --activation", "invalid choice"]),
-    (("bench", "--size", "huge"), 2, ["argument --size", "bad size 'huge'"]),
-    (("bench", "--threads", "0"), 2, ["argument --threads", "got '0'"]),
-    (("bench", "--kernel", "nope", "--no-torch", "--quiet"), 1, ["unknown kernel(s) nope"]),
-    (("bench", "--rounds", "x"), 2, ["argument --rounds", "whole number"]),
-    (("train", "--lr", "-1"), 2, ["argument --lr", "positive number, got '-1'"]),
-    (("train", "--lr", "nan"), 2, ["argument --lr", "finite"]),
-    (("train", "--lr", "fast"), 2, ["argument --lr", "must be a number"]),
-    (("train", "--reg", "-0.1"), 2, ["argument --reg", ">= 0"]),
-    (("train", "--update", "sgdd"), 2, ["argument --update", "invalid choice"]),
-    (("train", "--data", "mnist"), 2, ["argument --data", "unknown data 'mnist'"]),
-    (("train", "--hidden", "10,-3"), 2, ["argument --hidden"]),
-    (("search", "--lr-range", "1e-1:1e-4"), 2, ["argument --lr-range", "0 < LOW < HIGH"]),
-    (("search", "--trials", "0"), 2, ["argument --trials", ">= 1"]),
-    (("search", "--fine-trials", "-1"), 2, ["argument --fine-trials", ">= 0, got '-1'"]),
-    (("search", "--fine-trials", "2.5"), 2, ["argument --fine-trials", "whole number"]),
-    (("demo", "--data", "cifar10:no/such/folder"), 1, ["CIFAR-10 folder not found: ",
-                                                       "no/such/folder", "data_batch_1"]),
-    (("train", "--data", "cifar10:no/such/folder"), 1, ["CIFAR-10 folder not found"]),
-    (("demo", "--out", "a_file"), 1, ["exists and is not a folder"]),
-])
+@pytest.mark.parametrize(
+    "args, code, fragments",
+    [
+        ((), 2, ["the following arguments are required: COMMAND"]),
+        (("frobnicate",), 2, ["invalid choice: 'frobnicate'"]),
+        (("init-stats", "--init", "bogus"), 2, ["argument --init", "unknown init 'bogus'"]),
+        (("init-stats", "--init", "-1"), 2, ["argument --init", "positive"]),
+        (("init-stats", "--activation", "swish"), 2, ["argument --activation", "invalid choice"]),
+        (("bench", "--size", "huge"), 2, ["argument --size", "bad size 'huge'"]),
+        (("bench", "--threads", "0"), 2, ["argument --threads", "got '0'"]),
+        (("bench", "--kernel", "nope", "--no-torch", "--quiet"), 1, ["unknown kernel(s) nope"]),
+        (("bench", "--rounds", "x"), 2, ["argument --rounds", "whole number"]),
+        (("train", "--lr", "-1"), 2, ["argument --lr", "positive number, got '-1'"]),
+        (("train", "--lr", "nan"), 2, ["argument --lr", "finite"]),
+        (("train", "--lr", "fast"), 2, ["argument --lr", "must be a number"]),
+        (("train", "--reg", "-0.1"), 2, ["argument --reg", ">= 0"]),
+        (("train", "--update", "sgdd"), 2, ["argument --update", "invalid choice"]),
+        (("train", "--data", "mnist"), 2, ["argument --data", "unknown data 'mnist'"]),
+        (("train", "--hidden", "10,-3"), 2, ["argument --hidden"]),
+        (("search", "--lr-range", "1e-1:1e-4"), 2, ["argument --lr-range", "0 < LOW < HIGH"]),
+        (("search", "--trials", "0"), 2, ["argument --trials", ">= 1"]),
+        (("search", "--fine-trials", "-1"), 2, ["argument --fine-trials", ">= 0, got '-1'"]),
+        (("search", "--fine-trials", "2.5"), 2, ["argument --fine-trials", "whole number"]),
+        (
+            ("demo", "--data", "cifar10:no/such/folder"),
+            1,
+            ["CIFAR-10 folder not found: ", "no/such/folder", "data_batch_1"],
+        ),
+        (("train", "--data", "cifar10:no/such/folder"), 1, ["CIFAR-10 folder not found"]),
+        (("demo", "--out", "a_file"), 1, ["exists and is not a folder"]),
+    ],
+)
 def test_cli_user_errors(tmp_path, args, code, fragments):
     (tmp_path / "a_file").write_text("x")
     proc = run_cli(*args, cwd=tmp_path, timeout=120)
@@ -327,6 +452,7 @@ def test_cli_user_errors(tmp_path, args, code, fragments):
 
 
 # ----------------------------------------------------------------------------- demo, train, search
+
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
@@ -380,14 +506,27 @@ def test_report_images_load_in_headless_chromium(demo_run, tmp_path):
     if not report.have_matplotlib():
         pytest.skip("no figures without matplotlib")
     page = (out / "report.html").read_text(encoding="utf-8")
-    probe = ("<script>window.addEventListener('load', () => document.body.setAttribute("
-             "'data-images', [...document.images].map(i => i.getAttribute('src') + ':' + "
-             "(i.complete && i.naturalWidth > 0)).join(' ')));</script></body>")
+    probe = (
+        "<script>window.addEventListener('load', () => document.body.setAttribute("
+        "'data-images', [...document.images].map(i => i.getAttribute('src') + ':' + "
+        "(i.complete && i.naturalWidth > 0)).join(' ')));</script></body>"
+    )
     check = out / "_browser_check.html"  # next to the report, so relative src resolve alike
     check.write_text(page.replace("</body>", probe), encoding="utf-8")
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
-                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
-                          check.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            check.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     marker = 'data-images="'
     assert marker in dom, dom[:500]
     status = dom.split(marker, 1)[1].split('"', 1)[0].split()
@@ -398,11 +537,13 @@ def test_report_images_load_in_headless_chromium(demo_run, tmp_path):
 
 @pytest.mark.slow
 def test_cli_train_and_search(tmp_path):
-    proc = run_cli("train", "--epochs", "3", "--lr", "0.1", "--out", "t", "--threads", "1",
-                   cwd=tmp_path)
+    proc = run_cli(
+        "train", "--epochs", "3", "--lr", "0.1", "--out", "t", "--threads", "1", cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert [line.split(":")[0] for line in proc.stdout.splitlines()
-            if line.startswith("Finished epoch")] == [f"Finished epoch {i} / 3" for i in (1, 2, 3)]
+    assert [
+        line.split(":")[0] for line in proc.stdout.splitlines() if line.startswith("Finished epoch")
+    ] == [f"Finished epoch {i} / 3" for i in (1, 2, 3)]
     results = json.loads((tmp_path / "t" / "results.json").read_text())
     assert 0.8 < results["test_accuracy"] <= 1.0
     saved = np.load(tmp_path / "t" / "model.npz")
@@ -412,8 +553,20 @@ def test_cli_train_and_search(tmp_path):
     proc = run_cli("train", "--epochs", "2", "--lr", "1e6", "--out", "t2", cwd=tmp_path)
     assert proc.returncode == 1 and "lower --lr" in proc.stderr and "Traceback" not in proc.stderr
 
-    proc = run_cli("search", "--trials", "3", "--epochs", "1", "--fine-trials", "2",
-                   "--fine-epochs", "1", "--out", "s", cwd=tmp_path)
+    proc = run_cli(
+        "search",
+        "--trials",
+        "3",
+        "--epochs",
+        "1",
+        "--fine-trials",
+        "2",
+        "--fine-epochs",
+        "1",
+        "--out",
+        "s",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("val_acc: ") >= 5 and "best: val_acc: " in proc.stdout
     payload = json.loads((tmp_path / "s" / "results.json").read_text())
@@ -423,8 +576,19 @@ def test_cli_train_and_search(tmp_path):
 
 # ----------------------------------------------------------------------------- CLI: in process
 
-TINY_SEARCH = ("search", "--trials", "2", "--epochs", "1", "--fine-trials", "0", "--hidden", "10",
-               "--threads", "1")
+TINY_SEARCH = (
+    "search",
+    "--trials",
+    "2",
+    "--epochs",
+    "1",
+    "--fine-trials",
+    "0",
+    "--hidden",
+    "10",
+    "--threads",
+    "1",
+)
 
 
 class _Terminal(io.StringIO):
@@ -465,8 +629,21 @@ def _interrupt_on_call(monkeypatch, n):
 
 def test_cli_search_interrupted_saves_the_finished_trials(tmp_path, monkeypatch, capsys):
     _interrupt_on_call(monkeypatch, 3)
-    args = ("search", "--trials", "3", "--epochs", "1", "--fine-trials", "2", "--hidden", "10",
-            "--threads", "1", "--out", str(tmp_path))
+    args = (
+        "search",
+        "--trials",
+        "3",
+        "--epochs",
+        "1",
+        "--fine-trials",
+        "2",
+        "--hidden",
+        "10",
+        "--threads",
+        "1",
+        "--out",
+        str(tmp_path),
+    )
     assert cli.main(list(args)) == 130
     assert "interrupted after 2 / 5 trials" in capsys.readouterr().err
     payload = json.loads((tmp_path / "search.json").read_text())
@@ -479,14 +656,20 @@ def small_demo(monkeypatch):
     """cmd_demo with the babysitter and the initialization experiment faked, a tiny search."""
     from types import SimpleNamespace
 
-    sitter = SimpleNamespace(results=[], passed=True, failed=None,
-                             learning_rate_range=(1e-2, 1e-1))
+    sitter = SimpleNamespace(results=[], passed=True, failed=None, learning_rate_range=(1e-2, 1e-1))
     monkeypatch.setattr(demo, "babysit", lambda *a, **k: sitter)
-    summary = {"key": "k", "init": "he", "activation": "relu",
-               "layers": [{"name": "input", "mean": 0.0, "std": 1.0}] * 2}
+    summary = {
+        "key": "k",
+        "init": "he",
+        "activation": "relu",
+        "layers": [{"name": "input", "mean": 0.0, "std": 1.0}] * 2,
+    }
     monkeypatch.setattr(demo, "run_init_experiment", lambda *a, **k: (summary, None))
-    monkeypatch.setitem(demo.DEMO_SETTINGS, "quick",
-                        {"rounds": [(2, 1), (2, 1)], "final_epochs": 2, "init_hidden": 10})
+    monkeypatch.setitem(
+        demo.DEMO_SETTINGS,
+        "quick",
+        {"rounds": [(2, 1), (2, 1)], "final_epochs": 2, "init_hidden": 10},
+    )
     return ("demo", "--quick", "--threads", "1")
 
 

@@ -1,4 +1,5 @@
-"""fastnn.workflow.datasets: the shipped digits, CIFAR-10 python batches (tiny ones written here), splits."""
+"""fastnn.workflow.datasets: the shipped digits, CIFAR-10 python batches (tiny ones written here),
+splits."""
 
 import os
 import pickle
@@ -10,7 +11,6 @@ import numpy as np
 import pytest
 
 import fastnn
-
 from fastnn.workflow.datasets import CIFAR10_URL, load_cifar10, load_digits, train_val_split
 
 
@@ -66,8 +66,9 @@ def test_digits_need_no_scikit_learn(tmp_path):
     """)
     root = os.path.dirname(os.path.dirname(fastnn.__file__))  # the fastnn this session imported
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
 
@@ -89,8 +90,16 @@ def _write_cifar(folder, rows=3, seed=0):
         data = rng.integers(0, 256, (rows, 3072), dtype=np.uint8)
         labels = [int(v) for v in rng.integers(0, 10, rows)]
         with open(os.path.join(folder, name), "wb") as f:
-            pickle.dump({b"batch_label": name.encode(), b"data": data, b"labels": labels,
-                         b"filenames": [b"x.png"] * rows}, f, protocol=2)
+            pickle.dump(
+                {
+                    b"batch_label": name.encode(),
+                    b"data": data,
+                    b"labels": labels,
+                    b"filenames": [b"x.png"] * rows,
+                },
+                f,
+                protocol=2,
+            )
         batches[name] = (data, labels)
     return batches
 

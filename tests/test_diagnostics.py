@@ -46,8 +46,9 @@ def test_he_keeps_relu_scale_but_xavier_does_not():
 
 
 def test_printout_has_the_notes_format(capsys):
-    stats = activation_statistics(0.01, "tanh", num_layers=3, hidden_size=50, num_samples=100,
-                                  seed=1)
+    stats = activation_statistics(
+        0.01, "tanh", num_layers=3, hidden_size=50, num_samples=100, seed=1
+    )
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4
     number = r"(-?\d+\.\d{6})"
@@ -70,8 +71,9 @@ def test_matches_the_notes_numpy_loop():
         X = np.maximum(0, X @ W)
         means.append(X.mean())
         stds.append(X.std())
-    stats = activation_statistics(0.5, "relu", num_layers=4, hidden_size=40, num_samples=200,
-                                  seed=7, verbose=False)
+    stats = activation_statistics(
+        0.5, "relu", num_layers=4, hidden_size=40, num_samples=200, seed=7, verbose=False
+    )
     assert stats.input_mean == pytest.approx(D.mean(), rel=1e-12)
     np.testing.assert_allclose(stats.layer_means, means, rtol=1e-10)
     np.testing.assert_allclose(stats.layer_stds, stds, rtol=1e-10)
@@ -81,10 +83,12 @@ def test_matches_the_notes_numpy_loop():
 def test_reproducible_and_leaves_global_rng_alone():
     np.random.seed(3)
     before = np.random.get_state()[1].copy()
-    a = activation_statistics("he", "relu", num_layers=3, hidden_size=30, num_samples=50, seed=5,
-                              verbose=False)
-    b = activation_statistics("he", "relu", num_layers=3, hidden_size=30, num_samples=50, seed=5,
-                              verbose=False)
+    a = activation_statistics(
+        "he", "relu", num_layers=3, hidden_size=30, num_samples=50, seed=5, verbose=False
+    )
+    b = activation_statistics(
+        "he", "relu", num_layers=3, hidden_size=30, num_samples=50, seed=5, verbose=False
+    )
     np.testing.assert_array_equal(a.layer_stds, b.layer_stds)
     np.testing.assert_array_equal(np.random.get_state()[1], before)
 
@@ -105,9 +109,12 @@ def test_backends_agree_and_float32(activation):
 def test_runs_on_the_backend_kernels(monkeypatch):
     calls = []
     real = fastnn._config.backend.ops().tanh
-    monkeypatch.setattr(fastnn._config.backend.ops(), "tanh", lambda x: calls.append(x.shape) or real(x))
-    activation_statistics(0.5, "tanh", num_layers=2, hidden_size=8, num_samples=4, seed=0,
-                          verbose=False)
+    monkeypatch.setattr(
+        fastnn._config.backend.ops(), "tanh", lambda x: calls.append(x.shape) or real(x)
+    )
+    activation_statistics(
+        0.5, "tanh", num_layers=2, hidden_size=8, num_samples=4, seed=0, verbose=False
+    )
     assert calls == [(4, 8), (4, 8)]
 
 
@@ -118,32 +125,45 @@ def test_callable_init_with_and_without_rng():
         calls.append(rng)
         return rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
 
-    a = activation_statistics(with_rng, "tanh", num_layers=2, hidden_size=20, num_samples=30,
-                              seed=4, verbose=False)
-    b = activation_statistics("xavier", "tanh", num_layers=2, hidden_size=20, num_samples=30,
-                              seed=4, verbose=False)
+    a = activation_statistics(
+        with_rng, "tanh", num_layers=2, hidden_size=20, num_samples=30, seed=4, verbose=False
+    )
+    b = activation_statistics(
+        "xavier", "tanh", num_layers=2, hidden_size=20, num_samples=30, seed=4, verbose=False
+    )
     assert len(calls) == 2 and all(isinstance(r, np.random.Generator) for r in calls)
     np.testing.assert_allclose(a.layer_stds, b.layer_stds, rtol=1e-12)
-    const = activation_statistics(lambda fi, fo: np.full((fi, fo), 1e-3), "linear", num_layers=1,
-                                  hidden_size=10, num_samples=5, seed=0, verbose=False)
+    const = activation_statistics(
+        lambda fi, fo: np.full((fi, fo), 1e-3),
+        "linear",
+        num_layers=1,
+        hidden_size=10,
+        num_samples=5,
+        seed=0,
+        verbose=False,
+    )
     assert const.activations[0].shape == (5, 10)
     with pytest.raises(ValueError, match="shape"):
-        activation_statistics(lambda fi, fo: np.ones(3), num_layers=1, hidden_size=4,
-                              num_samples=2, verbose=False)
+        activation_statistics(
+            lambda fi, fo: np.ones(3), num_layers=1, hidden_size=4, num_samples=2, verbose=False
+        )
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(init="lecun"), ValueError, "unknown init"),
-    (dict(init=-1.0), ValueError, "scale"),
-    (dict(init=float("nan")), ValueError, "scale"),
-    (dict(init=[0.1]), TypeError, "init"),
-    (dict(init=0.1, activation="swish"), ValueError, "unknown activation"),
-    (dict(init=0.1, num_layers=0), ValueError, "num_layers"),
-    (dict(init=0.1, hidden_size=2.5), TypeError, "hidden_size"),
-    (dict(init=0.1, num_samples=np.True_), TypeError, "num_samples"),
-    (dict(init=0.1, dtype=np.int32), TypeError, "dtype"),
-    (dict(init=0.1, seed=True), TypeError, "seed"),  # default_rng(True) accepted it
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(init="lecun"), ValueError, "unknown init"),
+        (dict(init=-1.0), ValueError, "scale"),
+        (dict(init=float("nan")), ValueError, "scale"),
+        (dict(init=[0.1]), TypeError, "init"),
+        (dict(init=0.1, activation="swish"), ValueError, "unknown activation"),
+        (dict(init=0.1, num_layers=0), ValueError, "num_layers"),
+        (dict(init=0.1, hidden_size=2.5), TypeError, "hidden_size"),
+        (dict(init=0.1, num_samples=np.True_), TypeError, "num_samples"),
+        (dict(init=0.1, dtype=np.int32), TypeError, "dtype"),
+        (dict(init=0.1, seed=True), TypeError, "seed"),  # default_rng(True) accepted it
+    ],
+)
 def test_bad_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         activation_statistics(verbose=False, **kwargs)
@@ -151,8 +171,9 @@ def test_bad_arguments(kwargs, exc, match):
 
 def test_histogram_plot_is_saved(tmp_path):
     pytest.importorskip("matplotlib")
-    stats = activation_statistics("xavier", "tanh", num_layers=3, hidden_size=40, num_samples=60,
-                                  seed=0, verbose=False)
+    stats = activation_statistics(
+        "xavier", "tanh", num_layers=3, hidden_size=40, num_samples=60, seed=0, verbose=False
+    )
     path = tmp_path / "hist.png"
     fig = stats.plot(path, bins=12)
     assert path.stat().st_size > 1000
@@ -167,13 +188,22 @@ def test_histogram_plot_is_saved(tmp_path):
 
 
 def test_plot_without_activations_or_matplotlib(monkeypatch):
-    stats = activation_statistics(0.1, "relu", num_layers=2, hidden_size=5, num_samples=5, seed=0,
-                                  verbose=False, keep_activations=False)
+    stats = activation_statistics(
+        0.1,
+        "relu",
+        num_layers=2,
+        hidden_size=5,
+        num_samples=5,
+        seed=0,
+        verbose=False,
+        keep_activations=False,
+    )
     assert stats.activations is None
     with pytest.raises(ValueError, match="keep_activations"):
         plot_activation_histograms(stats)
-    stats = activation_statistics(0.1, "relu", num_layers=2, hidden_size=5, num_samples=5, seed=0,
-                                  verbose=False)
+    stats = activation_statistics(
+        0.1, "relu", num_layers=2, hidden_size=5, num_samples=5, seed=0, verbose=False
+    )
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r'pip install "fastnn\[plot\]"'):
@@ -183,8 +213,9 @@ def test_plot_without_activations_or_matplotlib(monkeypatch):
 def test_init_names_come_from_fastnn_init():
     kw = dict(num_layers=2, hidden_size=20, num_samples=30, seed=4, verbose=False)
     small = activation_statistics("small", "tanh", **kw).layer_stds
-    np.testing.assert_array_equal(activation_statistics("small_random", "tanh", **kw).layer_stds,
-                                  small)
+    np.testing.assert_array_equal(
+        activation_statistics("small_random", "tanh", **kw).layer_stds, small
+    )
     np.testing.assert_array_equal(activation_statistics(0.01, "tanh", **kw).layer_stds, small)
     with pytest.raises(ValueError, match="'small_random'.*'zeros'"):
         activation_statistics("lecun", **kw)
@@ -197,6 +228,7 @@ def test_fastnn_init_functions_as_callables_get_rng_and_dtype():
     # fastnn.nn.init.he defaults to float32: equality in float64 shows dtype= was passed through.
     np.testing.assert_array_equal(a.activations[-1], b.activations[-1])
     glorot = activation_statistics("glorot", "tanh", **kw)
+
     def glorot64(fan_in, fan_out, rng):
         return fastnn.nn.init.xavier(fan_in, fan_out, glorot=True, dtype=np.float64, rng=rng)
 

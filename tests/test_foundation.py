@@ -24,7 +24,9 @@ def test_every_compiled_module_reports_openmp_when_required():
 
 def test_compiled_modules_are_extensions():
     for name, module in registry.KERNEL_MODULES.items():
-        assert module.__file__.endswith((".so", ".pyd")), f"{name} is not compiled: {module.__file__}"
+        assert module.__file__.endswith((".so", ".pyd")), (
+            f"{name} is not compiled: {module.__file__}"
+        )
 
 
 def test_show_config_lists_modules_threads_and_numpy():
@@ -72,11 +74,21 @@ def test_context_managers_are_per_thread_and_restore_in_any_order(setting):
     import threading
 
     if setting == "threads":
-        get, set_, ctx, outer, inner = (fastnn.get_num_threads, fastnn.set_num_threads,
-                                        fastnn.num_threads, 3, [1, 2])
+        get, set_, ctx, outer, inner = (
+            fastnn.get_num_threads,
+            fastnn.set_num_threads,
+            fastnn.num_threads,
+            3,
+            [1, 2],
+        )
     else:
-        get, set_, ctx, outer, inner = (fastnn.get_backend, fastnn.use_backend, fastnn.backend,
-                                        "cython", ["numpy", "numpy"])
+        get, set_, ctx, outer, inner = (
+            fastnn.get_backend,
+            fastnn.use_backend,
+            fastnn.backend,
+            "cython",
+            ["numpy", "numpy"],
+        )
     set_(outer)
     entered = [threading.Event(), threading.Event()]
     leave = [threading.Event(), threading.Event()]
@@ -117,8 +129,14 @@ def _run_python(code, env_extra=None, cwd=None):
     # Import the same fastnn this test session imported (installed or built in place).
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(fastnn.__file__))
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, env=env, cwd=cwd or tempfile.gettempdir(), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd or tempfile.gettempdir(),
+        timeout=120,
+    )
 
 
 def test_default_threads_follow_omp_num_threads_then_cores():
@@ -149,7 +167,8 @@ def test_libgomp_loaded_before_fastnn_means_one_thread_by_default():
     assert _run_python(code, {"OMP_NUM_THREADS": "3"}).stdout.split() == ["3", "True"]
     assert _run_python(code, {"GOMP_SPINCOUNT": "1000"}).stdout.split() == [str(cores), "False"]
     numpy_maps_libgomp = _run_python(
-        "import numpy; print(any('/libgomp.so' in line for line in open('/proc/self/maps')))")
+        "import numpy; print(any('/libgomp.so' in line for line in open('/proc/self/maps')))"
+    )
     if numpy_maps_libgomp.stdout.strip() == "False":  # (an OpenMP-built BLAS would map it)
         plain = _run_python(code.replace('ctypes.CDLL("libgomp.so.1")', "pass"))
         assert plain.stdout.split() == [str(cores), "False"], plain.stderr
@@ -181,7 +200,9 @@ def test_missing_extension_raises_importerror_saying_how_to_build(tmp_path):
     src = os.path.dirname(fastnn.__file__)
     dst = tmp_path / "fastnn"
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
-    result = _run_python("import fastnn", cwd=str(tmp_path), env_extra={"PYTHONPATH": str(tmp_path)})
+    result = _run_python(
+        "import fastnn", cwd=str(tmp_path), env_extra={"PYTHONPATH": str(tmp_path)}
+    )
     assert result.returncode != 0
     assert "ImportError" in result.stderr
     assert "pip install ." in result.stderr

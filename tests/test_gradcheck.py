@@ -12,23 +12,27 @@ import pytest
 
 import fastnn
 from fastnn.nn import layers
-from fastnn.nn.gradcheck import (eval_numerical_gradient, eval_numerical_gradient_array,
-                              grad_check_sparse, rel_error)
+from fastnn.nn.gradcheck import (
+    eval_numerical_gradient,
+    eval_numerical_gradient_array,
+    grad_check_sparse,
+    rel_error,
+)
 
 
 def test_eval_numerical_gradient_of_a_known_function(capsys):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 4))
     before = x.copy()
-    grad = eval_numerical_gradient(lambda z: np.sum(z ** 3) + np.sum(np.sin(z)), x, verbose=False)
-    np.testing.assert_allclose(grad, 3 * x ** 2 + np.cos(x), rtol=1e-7, atol=1e-9)
+    grad = eval_numerical_gradient(lambda z: np.sum(z**3) + np.sum(np.sin(z)), x, verbose=False)
+    np.testing.assert_allclose(grad, 3 * x**2 + np.cos(x), rtol=1e-7, atol=1e-9)
     assert np.array_equal(x, before)
     assert capsys.readouterr().out == ""
 
 
 def test_eval_numerical_gradient_verbose_prints_index_and_value(capsys):
     x = np.array([1.0, 2.0])
-    eval_numerical_gradient(lambda z: np.sum(z ** 2), x)
+    eval_numerical_gradient(lambda z: np.sum(z**2), x)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("(0,)") and float(lines[0].split()[-1]) == pytest.approx(2.0)
@@ -39,7 +43,7 @@ def test_eval_numerical_gradient_array_of_a_known_function():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((4, 5))
     df = rng.standard_normal((4, 5))
-    grad = eval_numerical_gradient_array(lambda z: z ** 2 + 3 * z, x, df)
+    grad = eval_numerical_gradient_array(lambda z: z**2 + 3 * z, x, df)
     np.testing.assert_allclose(grad, (2 * x + 3) * df, rtol=1e-7, atol=1e-9)
 
 
@@ -82,7 +86,7 @@ def test_x_must_be_a_writeable_float_array():
 def test_grad_check_sparse_accepts_the_right_gradient_and_flags_a_wrong_one(capsys):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((6, 7))
-    f = lambda z: float(np.sum(z ** 2))  # noqa: E731
+    f = lambda z: float(np.sum(z**2))  # noqa: E731
     errors = grad_check_sparse(f, x, 2 * x, num_checks=5, rng=0)
     out = capsys.readouterr().out.splitlines()
     assert len(errors) == 5 and max(errors) < 1e-8
@@ -90,8 +94,9 @@ def test_grad_check_sparse_accepts_the_right_gradient_and_flags_a_wrong_one(caps
     assert len(out) == 5 and all(re.fullmatch(pattern, line) for line in out), out
     wrong = grad_check_sparse(f, x, 3 * x, num_checks=5, rng=0, verbose=False)
     assert min(wrong) > 0.1
-    assert grad_check_sparse(f, x, 2 * x, rng=0, verbose=False) == \
-        grad_check_sparse(f, x, 2 * x, rng=0, verbose=False)
+    assert grad_check_sparse(f, x, 2 * x, rng=0, verbose=False) == grad_check_sparse(
+        f, x, 2 * x, rng=0, verbose=False
+    )
 
 
 def test_grad_check_sparse_shape_mismatch_raises():
@@ -108,6 +113,7 @@ def test_rel_error_semantics():
 
 
 # ------------------------------------------------------------------ every layer
+
 
 def _check_layer(forward, backward, inputs, seed=0, tol=1e-7, h=1e-6):
     """Compare backward(dout, cache) with numerical gradients for each of ``inputs``."""
@@ -140,9 +146,11 @@ def _x(shape, seed=0):
 
 def test_affine_layer(each_backend):
     rng = np.random.default_rng(3)
-    _check_layer(layers.affine_forward, layers.affine_backward,
-                 [rng.standard_normal((4, 2, 3)), rng.standard_normal((6, 5)),
-                  rng.standard_normal(5)])
+    _check_layer(
+        layers.affine_forward,
+        layers.affine_backward,
+        [rng.standard_normal((4, 2, 3)), rng.standard_normal((6, 5)), rng.standard_normal(5)],
+    )
 
 
 def test_relu_layer(each_backend):
@@ -151,9 +159,11 @@ def test_relu_layer(each_backend):
 
 def test_affine_relu_layer(each_backend):
     rng = np.random.default_rng(4)
-    _check_layer(layers.affine_relu_forward, layers.affine_relu_backward,
-                 [rng.standard_normal((5, 4)), rng.standard_normal((4, 6)),
-                  rng.standard_normal(6)])
+    _check_layer(
+        layers.affine_relu_forward,
+        layers.affine_relu_backward,
+        [rng.standard_normal((5, 4)), rng.standard_normal((4, 6)), rng.standard_normal(6)],
+    )
 
 
 def test_softmax_loss_layer(each_backend):
@@ -190,28 +200,35 @@ def test_affine_bn_relu_layer(each_backend):
     dout = rng.standard_normal(out.shape)
     grads = layers.affine_bn_relu_backward(dout, cache)
     assert len(grads) == 5
-    for name, arr, g in zip(["x", "w", "gamma", "beta"], [x, w, gamma, beta],
-                            [grads[0], grads[1], grads[3], grads[4]]):
-        num = eval_numerical_gradient_array(lambda _: fwd(x, w, b, gamma, beta)[0], arr, dout,
-                                            h=1e-6)
+    for name, arr, g in zip(
+        ["x", "w", "gamma", "beta"], [x, w, gamma, beta], [grads[0], grads[1], grads[3], grads[4]]
+    ):
+        num = eval_numerical_gradient_array(
+            lambda _: fwd(x, w, b, gamma, beta)[0], arr, dout, h=1e-6
+        )
         assert rel_error(num, g) < 1e-5, name
     assert np.abs(grads[2]).max() < 1e-10  # the bias before batchnorm cancels out
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh"])
 def test_saturating_activation_layers(each_backend, name):
-    _check_layer(getattr(layers, f"{name}_forward"), getattr(layers, f"{name}_backward"),
-                 [_x((4, 6)) * 2])
+    _check_layer(
+        getattr(layers, f"{name}_forward"), getattr(layers, f"{name}_backward"), [_x((4, 6)) * 2]
+    )
 
 
 @pytest.mark.parametrize("name", ["leaky_relu", "elu"])
 def test_relu_family_activation_layers(each_backend, name):
-    _check_layer(getattr(layers, f"{name}_forward"), getattr(layers, f"{name}_backward"),
-                 [_x((4, 6)) * 2])
+    _check_layer(
+        getattr(layers, f"{name}_forward"), getattr(layers, f"{name}_backward"), [_x((4, 6)) * 2]
+    )
 
 
 def test_maxout_layer(each_backend):
     rng = np.random.default_rng(8)
-    _check_layer(layers.maxout_forward, layers.maxout_backward,
-                 [rng.standard_normal((5, 4)), rng.standard_normal((4, 3, 2)),
-                  rng.standard_normal((3, 2))], tol=1e-6)
+    _check_layer(
+        layers.maxout_forward,
+        layers.maxout_backward,
+        [rng.standard_normal((5, 4)), rng.standard_normal((4, 3, 2)), rng.standard_normal((3, 2))],
+        tol=1e-6,
+    )

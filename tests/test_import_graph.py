@@ -35,10 +35,12 @@ def _imports(name, path, modules):
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")
-                anchor = anchor[:len(anchor) - node.level + 1]
+                anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
-            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
-                       for alias in node.names]
+            targets = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                for alias in node.names
+            ]
         else:
             continue
         found.update(t for t in targets if t in modules and t != name)
@@ -70,7 +72,7 @@ def test_no_import_cycles():
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, stack)
         stack.pop()
@@ -83,12 +85,22 @@ def test_no_import_cycles():
 
 
 def test_the_kernel_half_does_not_import_the_upper_wings():
-    bad = [(name, target) for name, targets in _graph().items() if _in(name, KERNEL_HALF)
-           for target in targets if _in(target, UPPER_WINGS)]
+    bad = [
+        (name, target)
+        for name, targets in _graph().items()
+        if _in(name, KERNEL_HALF)
+        for target in targets
+        if _in(target, UPPER_WINGS)
+    ]
     assert not bad, bad
 
 
 def test_nn_does_not_import_workflow_or_cli():
-    bad = [(name, target) for name, targets in _graph().items() if _in(name, ("fastnn.nn",))
-           for target in targets if _in(target, ("fastnn.workflow", "fastnn.cli"))]
+    bad = [
+        (name, target)
+        for name, targets in _graph().items()
+        if _in(name, ("fastnn.nn",))
+        for target in targets
+        if _in(target, ("fastnn.workflow", "fastnn.cli"))
+    ]
     assert not bad, bad

@@ -1,4 +1,5 @@
-"""fastnn.nn.init: shapes, dtypes, variances, seeding, warnings, and the notes' deep-net experiment."""
+"""fastnn.nn.init: shapes, dtypes, variances, seeding, warnings, and the notes' deep-net
+experiment."""
 
 import math
 
@@ -13,8 +14,7 @@ DTYPES = (np.float32, np.float64)
 def test_initializers_table_by_name():
     assert list(init.INITIALIZERS) == ["he", "xavier", "glorot", "small_random", "zeros"]
     glorot = init.INITIALIZERS["glorot"](20, 30, dtype=np.float64, rng=1)
-    np.testing.assert_array_equal(glorot, init.xavier(20, 30, glorot=True, dtype=np.float64,
-                                                      rng=1))
+    np.testing.assert_array_equal(glorot, init.xavier(20, 30, glorot=True, dtype=np.float64, rng=1))
     for name, fn in init.INITIALIZERS.items():
         if name == "zeros":
             with pytest.warns(UserWarning):
@@ -25,15 +25,18 @@ def test_initializers_table_by_name():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("fn, kwargs, std", [
-    (init.small_random, {}, lambda fi, fo: 0.01),
-    (init.small_random, {"scale": 0.5}, lambda fi, fo: 0.5),
-    (init.xavier, {}, lambda fi, fo: 1 / math.sqrt(fi)),
-    (init.xavier, {"glorot": True}, lambda fi, fo: math.sqrt(2 / (fi + fo))),
-    (init.xavier, {"uniform": True}, lambda fi, fo: 1 / math.sqrt(fi)),
-    (init.xavier, {"glorot": True, "uniform": True}, lambda fi, fo: math.sqrt(2 / (fi + fo))),
-    (init.he, {}, lambda fi, fo: math.sqrt(2 / fi)),
-])
+@pytest.mark.parametrize(
+    "fn, kwargs, std",
+    [
+        (init.small_random, {}, lambda fi, fo: 0.01),
+        (init.small_random, {"scale": 0.5}, lambda fi, fo: 0.5),
+        (init.xavier, {}, lambda fi, fo: 1 / math.sqrt(fi)),
+        (init.xavier, {"glorot": True}, lambda fi, fo: math.sqrt(2 / (fi + fo))),
+        (init.xavier, {"uniform": True}, lambda fi, fo: 1 / math.sqrt(fi)),
+        (init.xavier, {"glorot": True, "uniform": True}, lambda fi, fo: math.sqrt(2 / (fi + fo))),
+        (init.he, {}, lambda fi, fo: math.sqrt(2 / fi)),
+    ],
+)
 def test_shape_dtype_and_standard_deviation(fn, kwargs, std, dtype):
     fan_in, fan_out = 400, 300
     w = fn(fan_in, fan_out, dtype=dtype, rng=0, **kwargs)
@@ -88,14 +91,22 @@ def test_zeros_warns_for_weight_matrices_not_for_biases():
     assert b.shape == (5,) and b.dtype == np.float64 and not b.any()
     # through a model the warning still points at the user's line, not into fastnn
     from fastnn import FullyConnectedNet
+
     with pytest.warns(UserWarning, match="same") as record:
         FullyConnectedNet([3], 4, 2, weight_init="zeros")
     assert {w.filename for w in record} == {__file__}
 
 
-@pytest.mark.parametrize("bad, exc", [((0, 3), ValueError), ((3, -1), ValueError),
-                                      ((2.5, 3), TypeError), ((True, 3), TypeError),
-                                      ((3, np.True_), TypeError)])
+@pytest.mark.parametrize(
+    "bad, exc",
+    [
+        ((0, 3), ValueError),
+        ((3, -1), ValueError),
+        ((2.5, 3), TypeError),
+        ((True, 3), TypeError),
+        ((3, np.True_), TypeError),
+    ],
+)
 def test_bad_fans_raise(bad, exc):
     with pytest.raises(exc, match="fan_"):
         init.he(*bad)
@@ -138,8 +149,9 @@ def test_small_random_init_collapses_a_deep_tanh_net_and_xavier_does_not():
 
 
 def test_large_init_saturates_tanh():
-    big = _layer_stds(lambda i, o, r: init.small_random(i, o, scale=1.0, rng=r,
-                                                        dtype=np.float64), np.tanh)
+    big = _layer_stds(
+        lambda i, o, r: init.small_random(i, o, scale=1.0, rng=r, dtype=np.float64), np.tanh
+    )
     assert all(s > 0.95 for s in big)  # the notes: std ~0.98, every unit at -1 or +1
 
 

@@ -37,12 +37,15 @@ def test_feature_lists_name_the_paths_requirements():
     assert {"avx512f", "avx512bw", "avx512dq", "avx512vl", "os_avx512"} <= set(V4)
 
 
-@pytest.mark.parametrize("features, want", [
-    ((), "baseline"),
-    (("sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt"), "baseline"),  # x86-64-v2
-    (V3, "avx2"),
-    (V4, "avx512"),
-])
+@pytest.mark.parametrize(
+    "features, want",
+    [
+        ((), "baseline"),
+        (("sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt"), "baseline"),  # x86-64-v2
+        (V3, "avx2"),
+        (V4, "avx512"),
+    ],
+)
 def test_selector_picks_the_best_supported_path(features, want):
     assert rt.select_isa(mask_of(*features), NO_CAP, ALL) == want
     assert rt.supported_isa(mask_of(*features)) == want
@@ -93,9 +96,17 @@ def test_explain_names_the_cap_and_the_missing_features():
     assert rt.explain_isa(mask_of(*V4), NO_CAP, ALL).startswith("avx512: the best compiled")
 
 
-@pytest.mark.parametrize("value, want", [
-    (None, NO_CAP), ("", NO_CAP), ("  ", NO_CAP), ("baseline", 0), ("AVX2", 1), (" avx512 ", 2),
-])
+@pytest.mark.parametrize(
+    "value, want",
+    [
+        (None, NO_CAP),
+        ("", NO_CAP),
+        ("  ", NO_CAP),
+        ("baseline", 0),
+        ("AVX2", 1),
+        (" avx512 ", 2),
+    ],
+)
 def test_parse_cap_accepts_the_path_names(value, want):
     assert rt.parse_isa_cap(value) == (want, None)
 
@@ -121,8 +132,10 @@ def test_modules_run_the_selected_path():
     assert info["reason"].startswith(info["path"] + ":")
 
 
-@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"),
-                    reason="only x86-64 has more than one path")
+@pytest.mark.skipif(
+    platform.machine().lower() not in ("x86_64", "amd64"),
+    reason="only x86-64 has more than one path",
+)
 def test_x86_build_compiles_the_avx_paths():
     """A lost target (a flag probe failing silently) would leave every user on the baseline."""
     assert rt.BUILT_ISAS == ALL
@@ -151,8 +164,15 @@ def _run_with_cap(value, cwd):
     env.pop("FASTNN_MAX_CPU_ISA", None)
     if value is not None:
         env["FASTNN_MAX_CPU_ISA"] = value
-    done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
-                          text=True, timeout=120, check=True, cwd=cwd)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=cwd,
+    )
     return json.loads(done.stdout), done.stderr
 
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from util import numerical_gradient, rel_error
 
 import fastnn
 from fastnn.nn import layers
-from util import numerical_gradient, rel_error
 
 BACKENDS = ("cython", "numpy")
 
@@ -22,8 +22,9 @@ ELEMENTWISE = [
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name, extra, expected", ELEMENTWISE,
-                         ids=[f"{n}{e}" for n, e, _ in ELEMENTWISE])
+@pytest.mark.parametrize(
+    "name, extra, expected", ELEMENTWISE, ids=[f"{n}{e}" for n, e, _ in ELEMENTWISE]
+)
 def test_elementwise_layer_forward_and_gradient(backend, name, extra, expected, rng):
     fastnn.use_backend(backend)
     forward = getattr(layers, f"{name}_forward")

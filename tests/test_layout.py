@@ -17,10 +17,14 @@ from fastnn._families import FAMILIES
 
 # public namespace -> the module that implements it
 NAMESPACES = {
-    **{f"fastnn.{name}": f"fastnn.nn.{name}"
-       for name in ("layers", "models", "init", "gradcheck", "trainer")},
-    **{f"fastnn.{name}": f"fastnn.workflow.{name}"
-       for name in ("datasets", "preprocessing", "diagnostics", "babysit", "search")},
+    **{
+        f"fastnn.{name}": f"fastnn.nn.{name}"
+        for name in ("layers", "models", "init", "gradcheck", "trainer")
+    },
+    **{
+        f"fastnn.{name}": f"fastnn.workflow.{name}"
+        for name in ("datasets", "preprocessing", "diagnostics", "babysit", "search")
+    },
 }
 PACKAGE_ROOT = Path(fastnn.__file__).resolve().parent
 
@@ -78,8 +82,9 @@ def test_public_paths_import_in_a_fresh_interpreter():
         "assert ClassifierTrainer is fastnn.ClassifierTrainer\n"
         "assert fastnn.search.__file__.endswith('search.py')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
 
 

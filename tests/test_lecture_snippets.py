@@ -14,7 +14,7 @@ import pytest
 
 from fastnn import ClassifierTrainer, init_two_layer_model, two_layer_net
 
-NOTES_INIT = '''
+NOTES_INIT = """
 def init_two_layer_model(input_size, hidden_size, output_size):
     # initialize a model
     model = {}
@@ -23,7 +23,7 @@ def init_two_layer_model(input_size, hidden_size, output_size):
     model['W2'] = 0.0001 * np.random.randn(hidden_size, output_size)
     model['b2'] = np.zeros(output_size)
     return model
-'''
+"""
 
 EPOCH = re.compile(r"Finished epoch (\d+) / (\d+): cost (\S+), train: (\S+), val (\S+), lr (\S+)")
 
@@ -48,8 +48,9 @@ def test_notes_init_function_runs_with_fastnn(data):
     exec(NOTES_INIT, namespace)
     notes_model = namespace["init_two_layer_model"](32 * 32 * 3, 50, 10)
     ours = init_two_layer_model(32 * 32 * 3, 50, 10)
-    assert {k: (v.shape, v.dtype) for k, v in notes_model.items()} == \
-        {k: (v.shape, v.dtype) for k, v in ours.items()}
+    assert {k: (v.shape, v.dtype) for k, v in notes_model.items()} == {
+        k: (v.shape, v.dtype) for k, v in ours.items()
+    }
     loss, grad = two_layer_net(X_train, notes_model, y_train, 0.0)
     assert abs(loss - math.log(10)) < 0.01
     assert sorted(grad) == sorted(notes_model)
@@ -57,8 +58,8 @@ def test_notes_init_function_runs_with_fastnn(data):
 
 def test_initial_loss_is_ln_10(data, capsys):
     X_train, y_train, X_val, y_val = data
-    model = init_two_layer_model(32*32*3, 50, 10) # input size, hidden size, number of classes
-    loss, grad = two_layer_net(X_train, model, y_train, 0.0) # disable regularization
+    model = init_two_layer_model(32 * 32 * 3, 50, 10)  # input size, hidden size, number of classes
+    loss, grad = two_layer_net(X_train, model, y_train, 0.0)  # disable regularization
     print(loss)
     printed = float(capsys.readouterr().out)
     assert abs(printed - math.log(10)) < 0.01
@@ -66,8 +67,8 @@ def test_initial_loss_is_ln_10(data, capsys):
 
 def test_cranking_up_regularization_raises_the_loss(data, capsys):
     X_train, y_train, X_val, y_val = data
-    model = init_two_layer_model(32*32*3, 50, 10) # input size, hidden size, number of classes
-    loss, grad = two_layer_net(X_train, model, y_train, 1e3) # crank up regularization
+    model = init_two_layer_model(32 * 32 * 3, 50, 10)  # input size, hidden size, number of classes
+    loss, grad = two_layer_net(X_train, model, y_train, 1e3)  # crank up regularization
     print(loss)
     printed = float(capsys.readouterr().out)
     assert 0.7 <= printed - math.log(10) <= 0.8  # the notes: 3.0686 - 2.3026 = 0.766
@@ -77,16 +78,25 @@ def test_overfitting_20_examples(data, capsys):
     X_train, y_train, X_val, y_val = data
     X_train = X_train[:60]  # the validation set of this run (the notes pass all of X_train)
     y_train = y_train[:60]
-    model = init_two_layer_model(32*32*3, 50, 10) # input size, hidden size, number of classes
+    model = init_two_layer_model(32 * 32 * 3, 50, 10)  # input size, hidden size, number of classes
     trainer = ClassifierTrainer()
-    X_tiny = X_train[:20] # take 20 examples
+    X_tiny = X_train[:20]  # take 20 examples
     y_tiny = y_train[:20]
-    best_model, stats = trainer.train(X_tiny, y_tiny, X_train, y_train,
-                                      model, two_layer_net,
-                                      num_epochs=200, reg=0.0,
-                                      update='sgd', learning_rate_decay=1,
-                                      sample_batches = False,
-                                      learning_rate=1e-3, verbose=True)
+    best_model, stats = trainer.train(
+        X_tiny,
+        y_tiny,
+        X_train,
+        y_train,
+        model,
+        two_layer_net,
+        num_epochs=200,
+        reg=0.0,
+        update="sgd",
+        learning_rate_decay=1,
+        sample_batches=False,
+        learning_rate=1e-3,
+        verbose=True,
+    )
     lines = capsys.readouterr().out.splitlines()
     epochs = [EPOCH.fullmatch(line) for line in lines[:-1]]
     assert len(lines) == 201 and all(epochs)
@@ -102,14 +112,23 @@ def test_overfitting_20_examples(data, capsys):
 
 def test_learning_rate_too_low_leaves_the_loss_flat(data, capsys):
     X_train, y_train, X_val, y_val = data
-    model = init_two_layer_model(32*32*3, 50, 10) # input size, hidden size, number of classes
+    model = init_two_layer_model(32 * 32 * 3, 50, 10)  # input size, hidden size, number of classes
     trainer = ClassifierTrainer()
-    best_model, stats = trainer.train(X_train, y_train, X_val, y_val,
-                                      model, two_layer_net,
-                                      num_epochs=10, reg=0.000001,
-                                      update='sgd', learning_rate_decay=1,
-                                      sample_batches = True,
-                                      learning_rate=1e-6, verbose=True)
+    best_model, stats = trainer.train(
+        X_train,
+        y_train,
+        X_val,
+        y_val,
+        model,
+        two_layer_net,
+        num_epochs=10,
+        reg=0.000001,
+        update="sgd",
+        learning_rate_decay=1,
+        sample_batches=True,
+        learning_rate=1e-6,
+        verbose=True,
+    )
     lines = capsys.readouterr().out.splitlines()
     epochs = [EPOCH.fullmatch(line) for line in lines[:-1]]
     assert len(epochs) == 10 and all(epochs)
@@ -121,14 +140,23 @@ def test_learning_rate_too_low_leaves_the_loss_flat(data, capsys):
 
 def test_learning_rate_too_high_stops_with_a_divergence_message(data, capsys):
     X_train, y_train, X_val, y_val = data
-    model = init_two_layer_model(32*32*3, 50, 10) # input size, hidden size, number of classes
+    model = init_two_layer_model(32 * 32 * 3, 50, 10)  # input size, hidden size, number of classes
     trainer = ClassifierTrainer()
-    best_model, stats = trainer.train(X_train, y_train, X_val, y_val,
-                                      model, two_layer_net,
-                                      num_epochs=10, reg=0.000001,
-                                      update='sgd', learning_rate_decay=1,
-                                      sample_batches = True,
-                                      learning_rate=1e6, verbose=True)
+    best_model, stats = trainer.train(
+        X_train,
+        y_train,
+        X_val,
+        y_val,
+        model,
+        two_layer_net,
+        num_epochs=10,
+        reg=0.000001,
+        update="sgd",
+        learning_rate_decay=1,
+        sample_batches=True,
+        learning_rate=1e6,
+        verbose=True,
+    )
     lines = capsys.readouterr().out.splitlines()
     epochs = [EPOCH.fullmatch(line) for line in lines]
     stop = [line for line, m in zip(lines, epochs) if not m and "finished optimization" not in line]

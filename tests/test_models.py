@@ -37,8 +37,7 @@ def _two_layer_textbook(X, model, y, reg):
     loss += 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
     dh = ds @ W2.T
     da = dh * (a > 0)
-    grads = {"W1": X.T @ da + reg * W1, "b1": da.sum(0), "W2": h.T @ ds + reg * W2,
-             "b2": ds.sum(0)}
+    grads = {"W1": X.T @ da + reg * W1, "b1": da.sum(0), "W2": h.T @ ds + reg * W2, "b2": ds.sum(0)}
     return scores, loss, grads
 
 
@@ -72,8 +71,12 @@ def test_two_layer_net_matches_textbook_numpy(reg):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((13, 11))
     y = rng.integers(0, 4, 13)
-    model = {"W1": rng.standard_normal((11, 9)), "b1": rng.standard_normal(9),
-             "W2": rng.standard_normal((9, 4)), "b2": rng.standard_normal(4)}
+    model = {
+        "W1": rng.standard_normal((11, 9)),
+        "b1": rng.standard_normal(9),
+        "W2": rng.standard_normal((9, 4)),
+        "b2": rng.standard_normal(4),
+    }
     before = {k: v.copy() for k, v in model.items()}
     scores_ref, loss_ref, grads_ref = _two_layer_textbook(X, model, y, reg)
     np.testing.assert_allclose(two_layer_net(X, model), scores_ref, rtol=1e-12)
@@ -108,8 +111,9 @@ def test_two_layer_net_gradient_check(reg):
         model[k] = rng.standard_normal(model[k].shape)
     _, grads = two_layer_net(X, model, y, reg)
     for name in model:
-        num = eval_numerical_gradient(lambda _: two_layer_net(X, model, y, reg)[0], model[name],
-                                      verbose=False, h=1e-6)
+        num = eval_numerical_gradient(
+            lambda _: two_layer_net(X, model, y, reg)[0], model[name], verbose=False, h=1e-6
+        )
         assert rel_error(num, grads[name]) < 1e-6, name
 
 
@@ -167,6 +171,7 @@ def test_two_layer_net_bad_labels_raise():
 
 # ---------------------------------------------------------------- FullyConnectedNet
 
+
 def _fc_data(n=6, d=5, c=4, seed=0):
     rng = np.random.default_rng(seed)
     return rng.standard_normal((n, d)), rng.integers(0, c, n)
@@ -176,8 +181,16 @@ def _fc_data(n=6, d=5, c=4, seed=0):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_fully_connected_net_gradient_check(activation, batchnorm):
     X, y = _fc_data()
-    net = FullyConnectedNet([7, 6], input_dim=5, num_classes=4, activation=activation,
-                            batchnorm=batchnorm, reg=0.3, dtype=np.float64, seed=1)
+    net = FullyConnectedNet(
+        [7, 6],
+        input_dim=5,
+        num_classes=4,
+        activation=activation,
+        batchnorm=batchnorm,
+        reg=0.3,
+        dtype=np.float64,
+        seed=1,
+    )
     loss, grads = net.loss(X, y)
     assert sorted(grads) == sorted(net.params)
     assert math.isfinite(loss)
@@ -216,22 +229,38 @@ def test_fully_connected_net_relu_matches_two_layer_net():
 def test_fully_connected_net_parameter_shapes_and_initial_values():
     net = FullyConnectedNet([10, 8], input_dim=12, num_classes=3, batchnorm=True, seed=0)
     shapes = {k: v.shape for k, v in net.params.items()}
-    assert shapes == {"W1": (12, 10), "b1": (10,), "gamma1": (10,), "beta1": (10,),
-                      "W2": (10, 8), "b2": (8,), "gamma2": (8,), "beta2": (8,),
-                      "W3": (8, 3), "b3": (3,)}
+    assert shapes == {
+        "W1": (12, 10),
+        "b1": (10,),
+        "gamma1": (10,),
+        "beta1": (10,),
+        "W2": (10, 8),
+        "b2": (8,),
+        "gamma2": (8,),
+        "beta2": (8,),
+        "W3": (8, 3),
+        "b3": (3,),
+    }
     assert all(v.dtype == np.float32 for v in net.params.values())
     assert np.all(net.params["gamma1"] == 1) and not net.params["beta2"].any()
     assert abs(net.params["W1"].std() / math.sqrt(2 / 12) - 1) < 0.3  # He
-    maxout = FullyConnectedNet([10], input_dim=12, num_classes=3, activation="maxout",
-                               maxout_pieces=3, seed=0)
+    maxout = FullyConnectedNet(
+        [10], input_dim=12, num_classes=3, activation="maxout", maxout_pieces=3, seed=0
+    )
     assert maxout.params["W1"].shape == (12, 10, 3) and maxout.params["b1"].shape == (10, 3)
     assert maxout.params["W2"].shape == (10, 3)
 
 
-@pytest.mark.parametrize("weight_init, std", [("he", math.sqrt(2 / 300)),
-                                              ("xavier", math.sqrt(1 / 300)),
-                                              ("glorot", math.sqrt(2 / 500)),
-                                              ("small_random", 0.01), (0.05, 0.05)])
+@pytest.mark.parametrize(
+    "weight_init, std",
+    [
+        ("he", math.sqrt(2 / 300)),
+        ("xavier", math.sqrt(1 / 300)),
+        ("glorot", math.sqrt(2 / 500)),
+        ("small_random", 0.01),
+        (0.05, 0.05),
+    ],
+)
 def test_fully_connected_net_weight_init(weight_init, std):
     net = FullyConnectedNet([200], input_dim=300, num_classes=10, weight_init=weight_init, seed=0)
     assert abs(net.params["W1"].std() / std - 1) < 0.02
@@ -261,15 +290,17 @@ def test_fully_connected_net_float32_path_and_input_conversion():
     proba = net.predict_proba(X)
     assert proba.dtype == np.float32 and proba.shape == (20, 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
-    np.testing.assert_allclose(np.log(proba[:, 1] / proba[:, 0]), scores[:, 1] - scores[:, 0],
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        np.log(proba[:, 1] / proba[:, 0]), scores[:, 1] - scores[:, 0], rtol=1e-4, atol=1e-5
+    )
 
 
 def test_fully_connected_net_batchnorm_test_mode_uses_running_statistics():
     X, y = _fc_data(n=50, d=6, c=3)
     X = X * 5 + 3
-    net = FullyConnectedNet([8], input_dim=6, num_classes=3, batchnorm=True, dtype=np.float64,
-                            seed=0)
+    net = FullyConnectedNet(
+        [8], input_dim=6, num_classes=3, batchnorm=True, dtype=np.float64, seed=0
+    )
     for _ in range(60):
         net.loss(X, y)
     bn = net.bn_params[0]
@@ -291,19 +322,22 @@ def test_is_object_model():
         is_object_model({"W1": np.ones(2)}, None)
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    ({"activation": "softplus"}, ValueError, "activation"),
-    ({"weight_init": "orthogonal"}, ValueError, "weight_init"),
-    ({"dtype": np.int64}, TypeError, "dtype"),
-    ({"hidden_dims": [4, 0]}, ValueError, ">= 1"),
-    ({"hidden_dims": [2.7]}, TypeError, "hidden_dims"),  # was truncated to 2
-    ({"input_dim": 3.5}, TypeError, "input_dim"),
-    ({"activation": "maxout", "maxout_pieces": 2.5}, TypeError, "maxout_pieces"),
-    ({"weight_init": True}, TypeError, "weight_init"),  # was scale 1.0
-    ({"weight_init": None}, TypeError, "weight_init"),
-    ({"weight_init": -0.1}, ValueError, "weight_init"),
-    ({"reg": -0.5}, ValueError, "reg"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"activation": "softplus"}, ValueError, "activation"),
+        ({"weight_init": "orthogonal"}, ValueError, "weight_init"),
+        ({"dtype": np.int64}, TypeError, "dtype"),
+        ({"hidden_dims": [4, 0]}, ValueError, ">= 1"),
+        ({"hidden_dims": [2.7]}, TypeError, "hidden_dims"),  # was truncated to 2
+        ({"input_dim": 3.5}, TypeError, "input_dim"),
+        ({"activation": "maxout", "maxout_pieces": 2.5}, TypeError, "maxout_pieces"),
+        ({"weight_init": True}, TypeError, "weight_init"),  # was scale 1.0
+        ({"weight_init": None}, TypeError, "weight_init"),
+        ({"weight_init": -0.1}, ValueError, "weight_init"),
+        ({"reg": -0.5}, ValueError, "reg"),
+    ],
+)
 def test_fully_connected_net_bad_arguments(kwargs, exc, match):
     args = {"hidden_dims": [4], "input_dim": 3, "num_classes": 2, **kwargs}
     with pytest.raises(exc, match=match):
@@ -317,8 +351,9 @@ def test_models_run_their_kernels_on_one_thread(monkeypatch, model):
 
     seen = []
     real = ops().relu
-    monkeypatch.setattr(ops(), "relu", lambda *a, **k: seen.append(fastnn.get_num_threads())
-                        or real(*a, **k))
+    monkeypatch.setattr(
+        ops(), "relu", lambda *a, **k: seen.append(fastnn.get_num_threads()) or real(*a, **k)
+    )
     fastnn.set_num_threads(2)
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((8, 5)), rng.integers(0, 3, 8)

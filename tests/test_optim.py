@@ -6,11 +6,11 @@ import importlib
 
 import numpy as np
 import pytest
+from util import DTYPES, SHAPES, layouts, odd_arrays
 
 import fastnn
 from fastnn import ClassifierTrainer, init_two_layer_model, two_layer_net
 from fastnn.core.threads import PARALLEL_THRESHOLDS
-from util import DTYPES, SHAPES, layouts, odd_arrays
 
 fast = importlib.import_module("fastnn.core.optim")
 ref = importlib.import_module("fastnn.reference.optim")
@@ -41,12 +41,15 @@ def _same_outcome(f, r, what):
 
 # ----------------------------------------------------------------------------- take_rows
 
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_take_rows_matches_numpy_indexing(dtype):
     rng = np.random.default_rng(0)
-    for what, x in odd_arrays(dtype, kinds=("normal", "nonfinite"),
-                              shapes=[(1, 1), (7, 3), (1, 5), (40, 33), (300, 257), (5, 0),
-                                      (6, 2, 3), (9,)]):
+    for what, x in odd_arrays(
+        dtype,
+        kinds=("normal", "nonfinite"),
+        shapes=[(1, 1), (7, 3), (1, 5), (40, 33), (300, 257), (5, 0), (6, 2, 3), (9,)],
+    ):
         n = x.shape[0]
         for m in (0, 1, 5, 3 * n):
             idx = rng.integers(-n, n, m) if n else np.zeros(0, np.intp)
@@ -57,8 +60,10 @@ def test_take_rows_matches_numpy_indexing(dtype):
                 np.testing.assert_array_equal(got, want, err_msg=f"{what} m={m}")
 
 
-@pytest.mark.parametrize("index_dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32,
-                                         np.uint32, np.int64, np.uint64])
+@pytest.mark.parametrize(
+    "index_dtype",
+    [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64],
+)
 def test_take_rows_any_integer_index_dtype(index_dtype):
     x = np.arange(60, dtype=np.float32).reshape(20, 3)
     idx = np.array([0, 19, 7, 7, 3], dtype=index_dtype)
@@ -70,8 +75,9 @@ def test_take_rows_any_integer_index_dtype(index_dtype):
     np.testing.assert_array_equal(fast.take_rows(x, idx[::-1].copy()[::-1]), out)
 
 
-@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.float16, np.complex128,
-                                   np.bool_, object, "U3"])
+@pytest.mark.parametrize(
+    "dtype", [np.int8, np.int32, np.int64, np.float16, np.complex128, np.bool_, object, "U3"]
+)
 def test_take_rows_other_dtypes_like_numpy(dtype):
     rng = np.random.default_rng(1)
     x = rng.integers(0, 100, (11, 6)).astype(dtype)
@@ -117,29 +123,50 @@ def test_take_rows_leaves_inputs_alone_and_writes_only_out():
     np.testing.assert_array_equal(out, x[idx])
 
 
-@pytest.mark.parametrize("x, idx, out, exc, match", [
-    (np.zeros((5, 3)), [0, 5], None, IndexError, "index 5 is out of bounds for axis 0 with size 5"),
-    (np.zeros((5, 3)), [1, -6, 9], None, IndexError, "index -6 is out of bounds"),
-    (np.zeros((0, 3)), [0], None, IndexError, "index 0 is out of bounds for axis 0 with size 0"),
-    (np.zeros((5, 3)), np.array([2 ** 64 - 1], np.uint64), None, IndexError,
-     "index 18446744073709551615 is out of bounds"),
-    (np.zeros((5, 3)), [0.0, 1.0], None, TypeError, "idx must hold integers"),
-    (np.zeros((5, 3)), [True, False], None, TypeError, "idx must hold integers"),
-    (np.zeros((5, 3)), [[0, 1]], None, ValueError, "idx must be 1-d"),
-    (np.zeros((5, 3)), 1, None, ValueError, "idx must be 1-d"),
-    (np.float64(3.0), [0], None, ValueError, "at least 1-d"),
-    (np.zeros((5, 3)), [0, 1], np.zeros((2, 4)), ValueError, "out has shape"),
-    (np.zeros((5, 3)), [0, 1], np.zeros((2, 3), np.float32), ValueError, "out has dtype"),
-    (np.zeros((5, 3)), [0, 1], [[0.0] * 3] * 2, TypeError, "out must be a numpy.ndarray"),
-])
+@pytest.mark.parametrize(
+    "x, idx, out, exc, match",
+    [
+        (
+            np.zeros((5, 3)),
+            [0, 5],
+            None,
+            IndexError,
+            "index 5 is out of bounds for axis 0 with size 5",
+        ),
+        (np.zeros((5, 3)), [1, -6, 9], None, IndexError, "index -6 is out of bounds"),
+        (
+            np.zeros((0, 3)),
+            [0],
+            None,
+            IndexError,
+            "index 0 is out of bounds for axis 0 with size 0",
+        ),
+        (
+            np.zeros((5, 3)),
+            np.array([2**64 - 1], np.uint64),
+            None,
+            IndexError,
+            "index 18446744073709551615 is out of bounds",
+        ),
+        (np.zeros((5, 3)), [0.0, 1.0], None, TypeError, "idx must hold integers"),
+        (np.zeros((5, 3)), [True, False], None, TypeError, "idx must hold integers"),
+        (np.zeros((5, 3)), [[0, 1]], None, ValueError, "idx must be 1-d"),
+        (np.zeros((5, 3)), 1, None, ValueError, "idx must be 1-d"),
+        (np.float64(3.0), [0], None, ValueError, "at least 1-d"),
+        (np.zeros((5, 3)), [0, 1], np.zeros((2, 4)), ValueError, "out has shape"),
+        (np.zeros((5, 3)), [0, 1], np.zeros((2, 3), np.float32), ValueError, "out has dtype"),
+        (np.zeros((5, 3)), [0, 1], [[0.0] * 3] * 2, TypeError, "out must be a numpy.ndarray"),
+    ],
+)
 def test_take_rows_bad_input(x, idx, out, exc, match):
     if isinstance(out, np.ndarray):
         out = out.copy()
     for impl in (fast.take_rows, ref.take_rows):
         with pytest.raises(exc, match=match):
             impl(x, idx, out=out)
-    _same_outcome(_outcome(fast.take_rows, x, idx, out), _outcome(ref.take_rows, x, idx, out),
-                  "bad input")
+    _same_outcome(
+        _outcome(fast.take_rows, x, idx, out), _outcome(ref.take_rows, x, idx, out), "bad input"
+    )
 
 
 def test_take_rows_read_only_out():
@@ -168,6 +195,7 @@ def test_take_rows_matches_torch_index_select():
 
 # ----------------------------------------------------------------------------- updates
 
+
 def _formula(name, p, g, states, lr, extra):
     """The update rules written out in float64 (the trainer's documented formulas)."""
     p, g = p.astype(np.float64), g.astype(np.float64)
@@ -184,12 +212,12 @@ def _formula(name, p, g, states, lr, extra):
         return p - mu * v + (1 + mu) * v_new, [v_new]
     if name == "rmsprop_update":
         (decay, eps), (cache,) = extra, states
-        cache = decay * cache + (1 - decay) * g ** 2
+        cache = decay * cache + (1 - decay) * g**2
         return p - lr * g / np.sqrt(cache + eps), [cache]
     (t, b1, b2, eps), (m, v) = extra, states
     m = b1 * m + (1 - b1) * g
-    v = b2 * v + (1 - b2) * g ** 2
-    return p - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps), [m, v]
+    v = b2 * v + (1 - b2) * g**2
+    return p - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps), [m, v]
 
 
 def _update_case(rng, name, shape, dtype):
@@ -241,8 +269,9 @@ def test_update_layouts_nonfinite_and_threads(name):
     runs = ((ref, 1), (fast, 1), (fast, 2), (fast, 7))
 
     def cases():  # a fresh set of views per run: p is updated in place, layout and all
-        return odd_arrays(dtype, kinds=("normal", "extreme", "nonfinite"),
-                          shapes=[(3, 5), (257, 300), (65537,)])
+        return odd_arrays(
+            dtype, kinds=("normal", "extreme", "nonfinite"), shapes=[(3, 5), (257, 300), (65537,)]
+        )
 
     for per_run in zip(*(cases() for _ in runs)):
         what, x = per_run[0]
@@ -324,8 +353,11 @@ def _bad_update_cases():
     yield "lr str", (p.copy(), p, "a"), TypeError, "lr must be a real number"
 
 
-@pytest.mark.parametrize("what, args, exc, match", list(_bad_update_cases()),
-                         ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "what, args, exc, match",
+    list(_bad_update_cases()),
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 def test_sgd_update_bad_input(what, args, exc, match):
     for impl in (fast.sgd_update, ref.sgd_update):
         with pytest.raises(exc, match=match):
@@ -361,15 +393,18 @@ def test_state_bad_input_same_errors(name):
                 impl(p.copy(), g, *states, 0.1, float("inf"))
 
 
-@pytest.mark.parametrize("name, kwargs, match", [
-    ("adam_update", {"beta1": 1.0}, "beta1 must be < 1"),
-    ("adam_update", {"beta2": 1.0}, "beta2 must be < 1"),
-    ("adam_update", {"beta1": -0.1}, "beta1 must be >= 0"),
-    ("adam_update", {"eps": -1e-8}, "eps must be >= 0"),
-    ("rmsprop_update", {"decay": 1.5}, "decay must be <= 1"),
-    ("rmsprop_update", {"decay": -0.5}, "decay must be >= 0"),
-    ("rmsprop_update", {"eps": -1e-8}, "eps must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "name, kwargs, match",
+    [
+        ("adam_update", {"beta1": 1.0}, "beta1 must be < 1"),
+        ("adam_update", {"beta2": 1.0}, "beta2 must be < 1"),
+        ("adam_update", {"beta1": -0.1}, "beta1 must be >= 0"),
+        ("adam_update", {"eps": -1e-8}, "eps must be >= 0"),
+        ("rmsprop_update", {"decay": 1.5}, "decay must be <= 1"),
+        ("rmsprop_update", {"decay": -0.5}, "decay must be >= 0"),
+        ("rmsprop_update", {"eps": -1e-8}, "eps must be >= 0"),
+    ],
+)
 def test_update_hyperparameters_out_of_range_raise_on_both_paths(name, kwargs, match):
     """beta1 = 1 divided by zero in the NumPy twin's bias correction and gave NaN in the
     kernel; both now refuse it (and the other rates outside their ranges)."""
@@ -385,6 +420,7 @@ def test_update_hyperparameters_out_of_range_raise_on_both_paths(name, kwargs, m
 
 # ----------------------------------------------------------------------------- trainer
 
+
 @pytest.mark.parametrize("update", ["sgd", "momentum", "nesterov", "rmsprop", "adam"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_trainer_same_on_both_backends(update, dtype):
@@ -396,8 +432,20 @@ def test_trainer_same_on_both_backends(update, dtype):
         model = init_two_layer_model(40, 16, 5, dtype=dtype, seed=0)
         with fastnn.backend(backend):
             best, stats = ClassifierTrainer().train(
-                X, y, X[:50], y[:50], model, two_layer_net, reg=1e-3, learning_rate=1e-2,
-                momentum=0.9, update=update, num_epochs=3, batch_size=32, seed=1)
+                X,
+                y,
+                X[:50],
+                y[:50],
+                model,
+                two_layer_net,
+                reg=1e-3,
+                learning_rate=1e-2,
+                momentum=0.9,
+                update=update,
+                num_epochs=3,
+                batch_size=32,
+                seed=1,
+            )
         results.append((model, stats))
     (m1, s1), (m2, s2) = results
     assert len(s1["loss_history"]) == len(s2["loss_history"]) == 3 * (300 // 32)
@@ -419,8 +467,17 @@ def test_trainer_gathers_rows_of_nd_data():
     for backend in ("cython", "numpy"):
         model = init_two_layer_model(24, 8, 3, dtype=np.float32, seed=0)
         with fastnn.backend(backend):
-            _, stats = ClassifierTrainer().train(X, y, X[:20], y[:20], model, two_layer_net,
-                                                 update="sgd", num_epochs=2, batch_size=16,
-                                                 seed=2)
+            _, stats = ClassifierTrainer().train(
+                X,
+                y,
+                X[:20],
+                y[:20],
+                model,
+                two_layer_net,
+                update="sgd",
+                num_epochs=2,
+                batch_size=16,
+                seed=2,
+            )
         out.append(stats["loss_history"])
     np.testing.assert_allclose(out[0], out[1], rtol=1e-5)

@@ -35,8 +35,9 @@ def test_zero_center_images_mean_image_and_per_channel(rng, dtype):
     X = _data(rng, (6, 4, 5, 3), dtype)
     mean_image = ZeroCenter().fit(X)
     assert mean_image.mean_.shape == (4, 5, 3)
-    np.testing.assert_allclose(mean_image.transform(X), X - X.mean(axis=0),
-                               rtol=TOL[dtype], atol=TOL[dtype] * 60)
+    np.testing.assert_allclose(
+        mean_image.transform(X), X - X.mean(axis=0), rtol=TOL[dtype], atol=TOL[dtype] * 60
+    )
     per_channel = ZeroCenter(per_channel=True).fit(X)
     assert per_channel.mean_.shape == (3,)
     np.testing.assert_allclose(per_channel.mean_, X.astype(np.float64).mean(axis=(0, 1, 2)))
@@ -44,8 +45,9 @@ def test_zero_center_images_mean_image_and_per_channel(rng, dtype):
     other = _data(rng, (2, 8, 8, 3), dtype)
     out = per_channel.transform(other)
     assert out.dtype == dtype
-    np.testing.assert_allclose(out, other - X.mean(axis=(0, 1, 2)), rtol=TOL[dtype],
-                               atol=TOL[dtype] * 60)
+    np.testing.assert_allclose(
+        out, other - X.mean(axis=(0, 1, 2)), rtol=TOL[dtype], atol=TOL[dtype] * 60
+    )
     with pytest.raises(ValueError, match="channels"):
         per_channel.transform(_data(rng, (2, 4, 5, 4), dtype))
     with pytest.raises(ValueError, match="features"):
@@ -60,8 +62,9 @@ def test_standardize_matches_numpy(rng, dtype):
     np.testing.assert_allclose(st.var_, X64.var(axis=0), rtol=1e-10)
     out = st.transform(X)
     assert out.dtype == dtype
-    np.testing.assert_allclose(out, (X64 - X64.mean(0)) / X64.std(0), rtol=1e-4,
-                               atol=TOL[dtype] * 10)
+    np.testing.assert_allclose(
+        out, (X64 - X64.mean(0)) / X64.std(0), rtol=1e-4, atol=TOL[dtype] * 10
+    )
     np.testing.assert_allclose(out.astype(np.float64).std(axis=0), 1.0, rtol=1e-4)
     np.testing.assert_allclose(st.inverse_transform(out), X, rtol=TOL[dtype] * 10)
 
@@ -120,9 +123,12 @@ def test_pca_recovers_known_axes_and_variances(rng, dtype, whiten):
     signs = np.sign(np.sum(pca.components_ * Q[:, :3].T, axis=1))  # an axis' sign is free
     np.testing.assert_allclose(pca.components_ * signs[:, None], Q[:, :3].T, atol=rtol * 10)
     scale = np.sqrt(lam[:3] / (lam[:3] + eps)) if whiten else np.sqrt(lam[:3])
-    np.testing.assert_allclose(out * signs, Z[:, :3] * scale,
-                               rtol=1e-3 if dtype == np.float32 else 1e-9,
-                               atol=1e-4 if dtype == np.float32 else 1e-9)
+    np.testing.assert_allclose(
+        out * signs,
+        Z[:, :3] * scale,
+        rtol=1e-3 if dtype == np.float32 else 1e-9,
+        atol=1e-4 if dtype == np.float32 else 1e-9,
+    )
     # the statistics of the data as given (float32 rounding included) to float64 accuracy:
     # eigh of its covariance, computed by NumPy in float64
     w, v = np.linalg.eigh(np.cov(X.astype(np.float64), rowvar=False, bias=True))
@@ -132,7 +138,7 @@ def test_pca_recovers_known_axes_and_variances(rng, dtype, whiten):
     np.testing.assert_allclose(pca.components_ * v_signs[:, None], v.T, atol=1e-9)
     cov = np.cov(out.astype(np.float64), rowvar=False, bias=True)
     atol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(cov, np.diag(scale ** 2), rtol=0, atol=atol * lam[0])
+    np.testing.assert_allclose(cov, np.diag(scale**2), rtol=0, atol=atol * lam[0])
     if whiten:
         np.testing.assert_allclose(cov, np.eye(3), rtol=0, atol=2 * eps)
 
@@ -173,12 +179,15 @@ def test_transform_before_fit_and_wrong_features_raise(rng):
         PCA(2).fit(X).inverse_transform(X)
 
 
-@pytest.mark.parametrize("bad, exc, match", [
-    (np.zeros((0, 3)), ValueError, "no samples|shape"),
-    (np.array([[1.0, np.nan]]), ValueError, "NaN"),
-    (np.ones(5), ValueError, "reshape"),
-    (np.array([["a"]]), TypeError, "dtype"),
-])
+@pytest.mark.parametrize(
+    "bad, exc, match",
+    [
+        (np.zeros((0, 3)), ValueError, "no samples|shape"),
+        (np.array([[1.0, np.nan]]), ValueError, "NaN"),
+        (np.ones(5), ValueError, "reshape"),
+        (np.array([["a"]]), TypeError, "dtype"),
+    ],
+)
 def test_bad_fit_input_raises(bad, exc, match):
     for t in (ZeroCenter(), Standardize(), PCA()):
         with pytest.raises(exc, match=match):
@@ -187,8 +196,13 @@ def test_bad_fit_input_raises(bad, exc, match):
 
 def test_pca_parameter_validation(rng):
     X = rng.standard_normal((10, 3))
-    for bad, exc in [(0, ValueError), (4, ValueError), (1.5, ValueError), (True, TypeError),
-                     ("all", TypeError)]:
+    for bad, exc in [
+        (0, ValueError),
+        (4, ValueError),
+        (1.5, ValueError),
+        (True, TypeError),
+        ("all", TypeError),
+    ]:
         with pytest.raises(exc, match="n_components"):
             PCA(bad).fit(X)
     with pytest.raises(ValueError, match="eps"):
@@ -227,8 +241,9 @@ def _fit_peak_bytes(transformer, X):
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("make", [ZeroCenter, Standardize, PCA,
-                                  lambda: Standardize(per_channel=True)])
+@pytest.mark.parametrize(
+    "make", [ZeroCenter, Standardize, PCA, lambda: Standardize(per_channel=True)]
+)
 def test_fit_makes_one_float64_copy_of_float32_data(rng, make):
     # One float64 temporary of X is 2 * X.nbytes; two of them (X - mean, then its square or
     # X.astype(float64) - mean) were 4 * X.nbytes, 2.4 GB extra on CIFAR-10.
@@ -243,8 +258,9 @@ def test_fit_statistics_are_the_two_pass_formula_bit_for_bit(rng, per_channel):
     mean = X.mean(axis=axes, dtype=np.float64)
     st = Standardize(per_channel=per_channel).fit(X)
     np.testing.assert_array_equal(st.mean_, mean)
-    np.testing.assert_array_equal(st.var_, np.mean(np.square(X - mean, dtype=np.float64),
-                                                   axis=axes))
+    np.testing.assert_array_equal(
+        st.var_, np.mean(np.square(X - mean, dtype=np.float64), axis=axes)
+    )
     X2 = X.reshape(40, -1)
     pca = PCA().fit(X2)
     Xc = X2.astype(np.float64) - X2.mean(axis=0, dtype=np.float64)
@@ -258,7 +274,13 @@ def test_pca_checks_n_components_before_the_svd(rng, monkeypatch):
 
     monkeypatch.setattr(np.linalg, "svd", no_svd)
     X = rng.standard_normal((10, 3))
-    for bad, exc in [(0, ValueError), (4, ValueError), (1.5, ValueError), (True, TypeError),
-                     ("all", TypeError), (float("nan"), ValueError)]:
+    for bad, exc in [
+        (0, ValueError),
+        (4, ValueError),
+        (1.5, ValueError),
+        (True, TypeError),
+        ("all", TypeError),
+        (float("nan"), ValueError),
+    ]:
         with pytest.raises(exc, match="n_components"):
             PCA(bad).fit(X)

@@ -16,17 +16,22 @@ import fastnn
 from fastnn import reference as ref
 
 # FASTNN_HYPOTHESIS_EXAMPLES=5000 for a long search; CI keeps the default short.
-SETTINGS = settings(max_examples=int(os.environ.get("FASTNN_HYPOTHESIS_EXAMPLES", "60")),
-                    deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("FASTNN_HYPOTHESIS_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 FLOATS = st.sampled_from([np.float32, np.float64])
 
 
 def _arrays(dtype, finite=False, min_dims=0):
-    return hnp.arrays(dtype, hnp.array_shapes(min_dims=min_dims, max_dims=3, min_side=0,
-                                               max_side=40),
-                      elements=st.floats(allow_nan=not finite, allow_infinity=not finite,
-                                         width=np.dtype(dtype).itemsize * 8))
+    return hnp.arrays(
+        dtype,
+        hnp.array_shapes(min_dims=min_dims, max_dims=3, min_side=0, max_side=40),
+        elements=st.floats(
+            allow_nan=not finite, allow_infinity=not finite, width=np.dtype(dtype).itemsize * 8
+        ),
+    )
 
 
 def _bounded(dtype, bound):
@@ -40,8 +45,11 @@ def _tol(name, dtype):
 
 
 @SETTINGS
-@given(data=st.data(), dtype=FLOATS,
-       name=st.sampled_from(["relu", "sigmoid", "tanh", "leaky_relu", "elu"]))
+@given(
+    data=st.data(),
+    dtype=FLOATS,
+    name=st.sampled_from(["relu", "sigmoid", "tanh", "leaky_relu", "elu"]),
+)
 def test_forward_activations_match_reference(data, dtype, name):
     x = data.draw(_arrays(dtype))
     if x.ndim >= 2 and data.draw(st.booleans()):
@@ -55,9 +63,19 @@ def test_forward_activations_match_reference(data, dtype, name):
 
 
 @SETTINGS
-@given(data=st.data(), dtype=FLOATS,
-       name=st.sampled_from(["relu_backward", "sigmoid_backward", "tanh_backward",
-                             "leaky_relu_backward", "elu_backward"]))
+@given(
+    data=st.data(),
+    dtype=FLOATS,
+    name=st.sampled_from(
+        [
+            "relu_backward",
+            "sigmoid_backward",
+            "tanh_backward",
+            "leaky_relu_backward",
+            "elu_backward",
+        ]
+    ),
+)
 def test_backward_activations_match_reference(data, dtype, name):
     x = data.draw(_arrays(dtype, finite=True))
     dout = data.draw(hnp.arrays(dtype, x.shape, elements=_bounded(dtype, 1e3)))
@@ -78,10 +96,17 @@ def test_softmax_loss_matches_reference(data, dtype):
     loss, dx = fastnn.softmax_loss(x, y)
     ref_loss, ref_dx = ref.softmax_loss(x, y)
     assert np.isfinite(loss)
-    assert loss == pytest.approx(ref_loss, rel=1e-5 if dtype == np.float32 else 1e-10,
-                                 abs=1e-6 if dtype == np.float32 else 1e-12)
-    np.testing.assert_allclose(dx, ref_dx, rtol=1e-4 if dtype == np.float32 else 1e-9,
-                               atol=1e-6 if dtype == np.float32 else 1e-12)
+    assert loss == pytest.approx(
+        ref_loss,
+        rel=1e-5 if dtype == np.float32 else 1e-10,
+        abs=1e-6 if dtype == np.float32 else 1e-12,
+    )
+    np.testing.assert_allclose(
+        dx,
+        ref_dx,
+        rtol=1e-4 if dtype == np.float32 else 1e-9,
+        atol=1e-6 if dtype == np.float32 else 1e-12,
+    )
 
 
 @SETTINGS
@@ -100,7 +125,8 @@ def test_batchnorm_forward_matches_reference(data, dtype):
     inv_std = 1 / np.sqrt(x64.var(axis=0) + 1e-5)
     xhat = (x64 - x64.mean(axis=0)) * inv_std
     info = np.finfo(dtype)
-    bound = 16 * info.eps * (np.abs(g64) * (np.abs(xhat) + np.abs(x64) * inv_std + 1)
-                             + np.abs(b64)) + 4 * float(info.tiny)  # subnormal outputs
+    bound = 16 * info.eps * (
+        np.abs(g64) * (np.abs(xhat) + np.abs(x64) * inv_std + 1) + np.abs(b64)
+    ) + 4 * float(info.tiny)  # subnormal outputs
     assert got.dtype == dtype and got.shape == x.shape
     assert np.all(np.abs(got - want) <= bound), np.max(np.abs(got - want) / bound)

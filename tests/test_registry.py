@@ -47,8 +47,9 @@ def test_registry_names_are_unique_and_public():
 def test_same_signature_as_reference(spec):
     fast = inspect.signature(spec.fast)
     ref = inspect.signature(spec.reference)
-    assert [(p.name, p.default) for p in fast.parameters.values()] == \
-        [(p.name, p.default) for p in ref.parameters.values()], (fast, ref)
+    assert [(p.name, p.default) for p in fast.parameters.values()] == [
+        (p.name, p.default) for p in ref.parameters.values()
+    ], (fast, ref)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -56,16 +57,20 @@ def test_same_signature_as_reference(spec):
 def test_fast_matches_reference_and_leaves_inputs_alone(spec, dtype):
     shape = min(spec.shapes, key=lambda s: int(np.prod(s)))
     for seed in range(3):
-        fast_args, fast_kwargs = spec.make_args(np.random.default_rng(seed), shape, dtype, spec.fast)
-        ref_args, ref_kwargs = spec.make_args(np.random.default_rng(seed), shape, dtype,
-                                              spec.reference)
+        fast_args, fast_kwargs = spec.make_args(
+            np.random.default_rng(seed), shape, dtype, spec.fast
+        )
+        ref_args, ref_kwargs = spec.make_args(
+            np.random.default_rng(seed), shape, dtype, spec.reference
+        )
         before = _copy_args(fast_args)
         fast_out = _arrays_of(spec.fast(*fast_args, **fast_kwargs))
         ref_out = _arrays_of(spec.reference(*ref_args, **ref_kwargs))
         for i, (arg, old) in enumerate(zip(fast_args, before)):
             if i in spec.inplace:
-                np.testing.assert_allclose(arg, ref_args[i], err_msg=f"{spec.name} argument {i}",
-                                           **TOL[dtype])
+                np.testing.assert_allclose(
+                    arg, ref_args[i], err_msg=f"{spec.name} argument {i}", **TOL[dtype]
+                )
                 assert not np.array_equal(arg, old), f"{spec.name} did not update argument {i}"
             elif isinstance(arg, np.ndarray):
                 np.testing.assert_array_equal(arg, old, err_msg=f"{spec.name} modified an input")
@@ -128,10 +133,23 @@ def test_every_benchmark_case_runs_once(tmp_path):
     bench = Path(__file__).resolve().parents[1] / "bench"
     if not bench.exists():
         pytest.skip("benchmarks are not part of this install")
-    run = subprocess.run([sys.executable, "-m", "pytest", str(bench), "--benchmark-disable",
-                          "-q", "-x", "-p", "no:cacheprovider"],
-                         capture_output=True, text=True, timeout=1200,
-                         cwd=str(tmp_path))  # not the source tree: it would shadow the install
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(bench),
+            "--benchmark-disable",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        cwd=str(tmp_path),
+    )  # not the source tree: it would shadow the install
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
 
 

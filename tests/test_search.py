@@ -1,4 +1,5 @@
-"""fastnn.workflow.search on synthetic train_fns (the machinery needs only train_fn(params) -> dict)."""
+"""fastnn.workflow.search on synthetic train_fns (the machinery needs only train_fn(params) ->
+dict)."""
 
 import io
 import json
@@ -44,8 +45,12 @@ def noisy(params, seed):
         info["blas_threads"] = [p["num_threads"] for p in threadpool_info()]
     except ImportError:
         pass
-    return {"val_acc_history": val, "train_acc_history": [v + 0.1 for v in val],
-            "loss_history": loss, **info}
+    return {
+        "val_acc_history": val,
+        "train_acc_history": [v + 0.1 for v in val],
+        "loss_history": loss,
+        **info,
+    }
 
 
 ITERS_PER_EPOCH = 50
@@ -60,8 +65,12 @@ def fake_sgd(params, seed=None):
     for it in range(epochs * ITERS_PER_EPOCH):
         loss.append(cost)
         if search.should_abort(cost, loss[0]):
-            return {"val_acc": 0.1, "loss_history": loss, "diverged": True,
-                    "epochs": it // ITERS_PER_EPOCH + 1}
+            return {
+                "val_acc": 0.1,
+                "loss_history": loss,
+                "diverged": True,
+                "epochs": it // ITERS_PER_EPOCH + 1,
+            }
         cost *= growth
     return {"val_acc": 0.5, "loss_history": loss, "epochs": epochs}
 
@@ -102,8 +111,20 @@ def _nan_none(v):
 def outcome(result):
     """Everything about a result except wall time."""
     return [
-        (t.index, t.round, t.params, t.status, _nan_none(t.val_acc), _nan_none(t.train_acc),
-         t.epochs, t.seed, t.error, t.loss_history, t.val_acc_history, t.train_acc_history)
+        (
+            t.index,
+            t.round,
+            t.params,
+            t.status,
+            _nan_none(t.val_acc),
+            _nan_none(t.train_acc),
+            t.epochs,
+            t.seed,
+            t.error,
+            t.loss_history,
+            t.val_acc_history,
+            t.train_acc_history,
+        )
         for t in result
     ]
 
@@ -111,12 +132,15 @@ def outcome(result):
 # ---- spaces
 
 
-@pytest.mark.parametrize("dist, check", [
-    (loguniform(1e-6, 1e-2), lambda v: isinstance(v, float) and 1e-6 <= v < 1e-2),
-    (uniform(0.2, 0.8), lambda v: isinstance(v, float) and 0.2 <= v < 0.8),
-    (randint(10, 13), lambda v: type(v) is int and 10 <= v < 13),
-    (choice(["sgd", "adam", (10, 5)]), lambda v: v in ("sgd", "adam", (10, 5))),
-])
+@pytest.mark.parametrize(
+    "dist, check",
+    [
+        (loguniform(1e-6, 1e-2), lambda v: isinstance(v, float) and 1e-6 <= v < 1e-2),
+        (uniform(0.2, 0.8), lambda v: isinstance(v, float) and 0.2 <= v < 0.8),
+        (randint(10, 13), lambda v: type(v) is int and 10 <= v < 13),
+        (choice(["sgd", "adam", (10, 5)]), lambda v: v in ("sgd", "adam", (10, 5))),
+    ],
+)
 def test_distributions_sample_in_range(dist, check):
     rng = np.random.default_rng(0)
     values = [dist.sample(rng) for _ in range(500)]
@@ -136,15 +160,18 @@ def test_randint_covers_both_ends_and_excludes_high():
     assert {randint(3, 6).sample(rng) for _ in range(200)} == {3, 4, 5}
 
 
-@pytest.mark.parametrize("make, error", [
-    (lambda: loguniform(0, 1), ValueError),
-    (lambda: loguniform(1e-3, 1e-4), ValueError),
-    (lambda: uniform(1, float("nan")), ValueError),
-    (lambda: uniform("a", 2), TypeError),
-    (lambda: randint(1.5, 3), TypeError),
-    (lambda: randint(3, 3), ValueError),
-    (lambda: choice([]), ValueError),
-])
+@pytest.mark.parametrize(
+    "make, error",
+    [
+        (lambda: loguniform(0, 1), ValueError),
+        (lambda: loguniform(1e-3, 1e-4), ValueError),
+        (lambda: uniform(1, float("nan")), ValueError),
+        (lambda: uniform("a", 2), TypeError),
+        (lambda: randint(1.5, 3), TypeError),
+        (lambda: randint(3, 3), ValueError),
+        (lambda: choice([]), ValueError),
+    ],
+)
 def test_bad_distributions_raise(make, error):
     with pytest.raises(error):
         make()
@@ -319,8 +346,7 @@ def test_should_abort():
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_failing_trials_are_recorded_and_the_search_goes_on(n_jobs):
-    result = search.grid_search(fails_for_some, {"k": list(range(7))}, n_jobs=n_jobs,
-                                verbose=False)
+    result = search.grid_search(fails_for_some, {"k": list(range(7))}, n_jobs=n_jobs, verbose=False)
     assert len(result) == 7
     failed = result.by_status("failed")
     assert [t.params["k"] for t in failed] == [1, 4]
@@ -366,8 +392,8 @@ def test_n_jobs_2_gives_the_serial_results_with_one_thread_per_trial():
 
 
 def test_executor_path_matches_serial_and_pins_threads():
-    from concurrent.futures import ProcessPoolExecutor
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     serial = search.random_search(noisy, SPACE, 5, seed=8, verbose=False)
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:
@@ -403,8 +429,9 @@ def test_thread_executor_pins_once_and_restores_the_callers_threads():
         _left = [threading.Event() for _ in range(N_OVERLAP)]
         fastnn.set_num_threads(2)
         with ThreadPoolExecutor(N_OVERLAP) as ex:
-            result = search.grid_search(overlapping, {"k": list(range(N_OVERLAP))},
-                                        executor=ex, verbose=False)
+            result = search.grid_search(
+                overlapping, {"k": list(range(N_OVERLAP))}, executor=ex, verbose=False
+            )
         assert [t.status for t in result] == ["ok"] * N_OVERLAP, result[0].error
         assert [t.extra["threads"] for t in result] == [1] * N_OVERLAP
         assert fastnn.get_num_threads() == 2
@@ -427,8 +454,9 @@ def backend_name(params):
 
 def test_coarse_to_fine_narrows_around_the_best_and_trains_longer():
     space = {"lr": loguniform(1e-7, 1e-1), "reg": uniform(0, 1), "update": ["sgd", "adam"]}
-    result = search.coarse_to_fine(Peak(-4), space, rounds=[(30, 1), (10, 5)], seed=4,
-                                   verbose=False)
+    result = search.coarse_to_fine(
+        Peak(-4), space, rounds=[(30, 1), (10, 5)], seed=4, verbose=False
+    )
     first, second = result.spaces
     assert first["num_epochs"] == 1 and second["num_epochs"] == 5
     assert [t.round for t in result] == [0] * 30 + [1] * 10
@@ -461,9 +489,13 @@ def test_coarse_to_fine_dict_rounds_and_interrupt():
         return {"val_acc": params["k"] / 10}
 
     result = search.coarse_to_fine(
-        interrupt_on_call_5, {"k": randint(0, 10)},
+        interrupt_on_call_5,
+        {"k": randint(0, 10)},
         rounds=[{"n_trials": 3, "batch_size": 10}, {"n_trials": 3}, {"n_trials": 3}],
-        seed=1, verbose=False, edge_fraction=0.0)
+        seed=1,
+        verbose=False,
+        edge_fraction=0.0,
+    )
     assert result.interrupted and result.n_planned == 9
     assert [(t.round, t.index) for t in result] == [(0, 0), (0, 1), (0, 2), (1, 3)]
     assert len(calls) == 5 and len(result.spaces) == 2  # round 3 never started
@@ -488,14 +520,35 @@ def test_narrowing_rules():
 
 def small_result():
     trials = [
-        search.Trial(0, {"lr": 2.512e-4, "reg": 1.047e-2, "update": "sgd"}, val_acc=0.412,
-                     train_acc=0.5, epochs=5, seconds=1.0, seed=1, loss_history=[2.3, 2.0]),
-        search.Trial(1, {"lr": 1e-2, "reg": 1e-3, "update": "adam"}, status="diverged",
-                     val_acc=0.1, epochs=1, loss_history=[2.3, float("nan")]),
-        search.Trial(2, {"lr": 1e-5, "reg": 1e-1, "update": "sgd"}, status="failed",
-                     error="ValueError: boom"),
-        search.Trial(3, {"lr": 1e-4, "reg": 5e-2, "update": "sgd"}, val_acc=0.3,
-                     train_acc=0.35, epochs=5, loss_history=[2.3, 2.1]),
+        search.Trial(
+            0,
+            {"lr": 2.512e-4, "reg": 1.047e-2, "update": "sgd"},
+            val_acc=0.412,
+            train_acc=0.5,
+            epochs=5,
+            seconds=1.0,
+            seed=1,
+            loss_history=[2.3, 2.0],
+        ),
+        search.Trial(
+            1,
+            {"lr": 1e-2, "reg": 1e-3, "update": "adam"},
+            status="diverged",
+            val_acc=0.1,
+            epochs=1,
+            loss_history=[2.3, float("nan")],
+        ),
+        search.Trial(
+            2, {"lr": 1e-5, "reg": 1e-1, "update": "sgd"}, status="failed", error="ValueError: boom"
+        ),
+        search.Trial(
+            3,
+            {"lr": 1e-4, "reg": 5e-2, "update": "sgd"},
+            val_acc=0.3,
+            train_acc=0.35,
+            epochs=5,
+            loss_history=[2.3, 2.1],
+        ),
     ]
     return search.SearchResult(trials, ["lr", "reg"], seed=9, n_planned=100)
 
@@ -598,15 +651,18 @@ def test_progress_bar_needs_tqdm(monkeypatch):
 @pytest.fixture(scope="module")
 def digits():
     X, y = fastnn.workflow.datasets.load_digits()
-    X_train, X_val, y_train, y_val = fastnn.workflow.datasets.train_val_split(X, y, val_size=0.25, seed=0)
+    X_train, X_val, y_train, y_val = fastnn.workflow.datasets.train_val_split(
+        X, y, val_size=0.25, seed=0
+    )
     mean = X_train.mean(axis=0)
     return (X_train - mean) / 16, y_train, (X_val - mean) / 16, y_val
 
 
 def test_lr_1e6_stops_within_its_first_epoch(digits):
     X, y, X_val, y_val = digits
-    train_fn = search.make_train_fn(X, y, X_val, y_val, hidden_size=20, num_epochs=4,
-                                    batch_size=100)
+    train_fn = search.make_train_fn(
+        X, y, X_val, y_val, hidden_size=20, num_epochs=4, batch_size=100
+    )
     result = search.grid_search(train_fn, {"lr": [1e6, 1e-1]}, seed=0, verbose=False)
     exploded, fine = result
     per_epoch = X.shape[0] // 100
@@ -620,10 +676,22 @@ def test_lr_1e6_stops_within_its_first_epoch(digits):
 
 def test_tiny_digits_search_finds_a_good_fully_connected_net(digits):
     X, y, X_val, y_val = digits
-    train_fn = search.make_train_fn(X, y, X_val, y_val, model="fc", hidden_dims=(32,),
-                                    num_epochs=4, batch_size=50, keep_model=True)
-    space = {"lr": loguniform(1e-5, 1e-1), "reg": loguniform(1e-6, 1e-2),
-             "update": ["adam", "rmsprop"]}
+    train_fn = search.make_train_fn(
+        X,
+        y,
+        X_val,
+        y_val,
+        model="fc",
+        hidden_dims=(32,),
+        num_epochs=4,
+        batch_size=50,
+        keep_model=True,
+    )
+    space = {
+        "lr": loguniform(1e-5, 1e-1),
+        "reg": loguniform(1e-6, 1e-2),
+        "update": ["adam", "rmsprop"],
+    }
     result = search.random_search(train_fn, space, 6, seed=3, verbose=False)
     again = search.random_search(train_fn, space, 6, seed=3, verbose=False)
     assert outcome(result) == outcome(again)
@@ -639,8 +707,9 @@ def test_tiny_digits_search_finds_a_good_fully_connected_net(digits):
 
 def test_two_layer_search_in_parallel_matches_serial(digits):
     X, y, X_val, y_val = digits
-    train_fn = search.make_train_fn(X, y, X_val, y_val, hidden_size=16, num_epochs=2,
-                                    update="momentum", momentum=0.9)
+    train_fn = search.make_train_fn(
+        X, y, X_val, y_val, hidden_size=16, num_epochs=2, update="momentum", momentum=0.9
+    )
     space = {"learning_rate": loguniform(1e-2, 1e0), "reg": loguniform(1e-5, 1e-1)}
     serial = search.random_search(train_fn, space, 4, seed=5, verbose=False)
     parallel = search.random_search(train_fn, space, 4, seed=5, n_jobs=2, verbose=False)
@@ -679,8 +748,8 @@ class CountsItsCopies:
 @pytest.mark.parametrize("executor", ["n_jobs", "process pool"])
 def test_train_fn_reaches_each_worker_once_per_run(executor):
     """The train_fn (and the data it holds) used to be pickled and sent with every trial."""
-    from concurrent.futures import ProcessPoolExecutor
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     fn = CountsItsCopies()
     runs = []
@@ -690,8 +759,7 @@ def test_train_fn_reaches_each_worker_once_per_run(executor):
     else:
         with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:
             for _ in range(2):
-                runs.append(search.random_search(fn, SPACE, 8, seed=1, executor=ex,
-                                                 verbose=False))
+                runs.append(search.random_search(fn, SPACE, 8, seed=1, executor=ex, verbose=False))
     for run, expected in zip(runs, [1, 2]):
         assert [t.status for t in run] == ["ok"] * 8, run[0].error
         per_worker = {}
@@ -706,8 +774,8 @@ def test_train_fn_reaches_each_worker_once_per_run(executor):
 @pytest.mark.parametrize("executor", ["n_jobs", "process pool"])
 def test_coarse_to_fine_ships_train_fn_once_for_all_rounds(executor):
     """Every round used to write train_fn to a new file, which every worker loaded again."""
-    from concurrent.futures import ProcessPoolExecutor
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     fn = CountsItsCopies()
     kwargs = dict(rounds=[(6, 1), (6, 2)], seed=2, verbose=False)
@@ -759,7 +827,13 @@ def test_a_full_temporary_folder_falls_back_to_sending_train_fn_with_each_trial(
 def test_search_functions_have_real_docstrings(name):
     doc = getattr(search, name).__doc__
     assert isinstance(doc, str) and "{run_parameters}" not in doc
-    for parameter in ("train_fn", "n_jobs : int", "executor :", "threads_per_trial :",
-                      "abort_factor :", "verbose : bool"):
+    for parameter in (
+        "train_fn",
+        "n_jobs : int",
+        "executor :",
+        "threads_per_trial :",
+        "abort_factor :",
+        "verbose : bool",
+    ):
         assert parameter in doc, (name, parameter)
     assert doc.index("verbose : bool") < doc.index("Returns\n    -------")

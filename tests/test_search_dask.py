@@ -1,4 +1,5 @@
-"""fastnn.workflow.search on a real Dask cluster (2 worker processes on localhost) = the serial run."""
+"""fastnn.workflow.search on a real Dask cluster (2 worker processes on localhost) = the serial
+run."""
 
 import logging
 import math
@@ -11,8 +12,11 @@ from fastnn.workflow import search
 
 distributed = pytest.importorskip("distributed")
 
-SPACE = {"lr": search.loguniform(1e-6, 1e-2), "reg": search.loguniform(1e-5, 1e1),
-         "update": search.choice(["sgd", "momentum"])}
+SPACE = {
+    "lr": search.loguniform(1e-6, 1e-2),
+    "reg": search.loguniform(1e-5, 1e1),
+    "update": search.choice(["sgd", "momentum"]),
+}
 
 
 def small_trial(params, seed):
@@ -22,8 +26,11 @@ def small_trial(params, seed):
     loss = [float(np.abs(w).mean() * (1 + params["lr"] * 100 * i)) for i in range(10)]
     if params["update"] == "sgd" and params["reg"] > 0.1:
         raise RuntimeError("simulated failure")
-    return {"val_acc": float(rng.uniform()), "loss_history": loss,
-            "threads": fastnn.get_num_threads()}
+    return {
+        "val_acc": float(rng.uniform()),
+        "loss_history": loss,
+        "threads": fastnn.get_num_threads(),
+    }
 
 
 def _nan_none(v):
@@ -31,15 +38,21 @@ def _nan_none(v):
 
 
 def outcome(result):
-    return [(t.index, t.params, t.status, _nan_none(t.val_acc), t.seed, t.error, t.loss_history)
-            for t in result]
+    return [
+        (t.index, t.params, t.status, _nan_none(t.val_acc), t.seed, t.error, t.loss_history)
+        for t in result
+    ]
 
 
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-        host="127.0.0.1", silence_logs=logging.ERROR,
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        host="127.0.0.1",
+        silence_logs=logging.ERROR,
     )
     client = distributed.Client(cluster)
     yield client
@@ -56,12 +69,21 @@ def test_dask_cluster_matches_serial(client):
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
         serial = search.random_search(small_trial, SPACE, 12, seed=21, verbose=False)
-        remote = search.random_search(small_trial, SPACE, 12, seed=21, executor=client,
-                                      verbose=False)
-        staged = search.coarse_to_fine(small_trial, SPACE, rounds=[(6, 1), (4, 2)], seed=3,
-                                       executor=client, verbose=False, edge_fraction=0.0)
-        staged_serial = search.coarse_to_fine(small_trial, SPACE, rounds=[(6, 1), (4, 2)],
-                                              seed=3, verbose=False, edge_fraction=0.0)
+        remote = search.random_search(
+            small_trial, SPACE, 12, seed=21, executor=client, verbose=False
+        )
+        staged = search.coarse_to_fine(
+            small_trial,
+            SPACE,
+            rounds=[(6, 1), (4, 2)],
+            seed=3,
+            executor=client,
+            verbose=False,
+            edge_fraction=0.0,
+        )
+        staged_serial = search.coarse_to_fine(
+            small_trial, SPACE, rounds=[(6, 1), (4, 2)], seed=3, verbose=False, edge_fraction=0.0
+        )
     finally:
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
     assert outcome(remote) == outcome(serial)

@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from util import DTYPES, assert_matches, numerical_gradient, odd_arrays, rel_error
 
 import fastnn
 from fastnn import registry
 from fastnn.core.threads import PARALLEL_THRESHOLDS
-from util import DTYPES, assert_matches, numerical_gradient, odd_arrays, rel_error
 
 fast = importlib.import_module("fastnn.core.softmax")
 ref = importlib.import_module("fastnn.reference.softmax")
@@ -18,8 +18,21 @@ ref = importlib.import_module("fastnn.reference.softmax")
 NAMES = ("softmax_loss", "softmax", "log_softmax")
 # C >= 128 takes the one-row-at-a-time kernel; 127/128/129 straddle the switch and the
 # 16-lane steps, 300 and 5000 have tails.
-SHAPES_2D = [(1, 1), (1, 7), (3, 5), (5, 2), (64, 10), (37, 16), (200, 10), (9, 33),
-             (4, 127), (5, 128), (6, 129), (257, 300), (3, 5000)]
+SHAPES_2D = [
+    (1, 1),
+    (1, 7),
+    (3, 5),
+    (5, 2),
+    (64, 10),
+    (37, 16),
+    (200, 10),
+    (9, 33),
+    (4, 127),
+    (5, 128),
+    (6, 129),
+    (257, 300),
+    (3, 5000),
+]
 # (rtol, atol) per dtype: float32 kernels compute exp in float32 (the twin in float64)
 TOL = {np.dtype(np.float32): (2e-5, 1e-37), np.dtype(np.float64): (1e-12, 1e-300)}
 
@@ -61,10 +74,14 @@ def _compare(name, x, y, what):
 @pytest.mark.parametrize("name", NAMES)
 def test_matches_reference_on_odd_arrays(name, dtype):
     rng = np.random.default_rng(1)
-    for what, x in odd_arrays(dtype, shapes=[(), (0,), (7,), (0, 4), (4, 0), (3, 5), (2, 3, 4),
-                                             (257, 300), (64, 10)]):
-        y = _labels(rng, x.shape[0], x.shape[1]) if x.ndim == 2 and x.shape[1] else np.zeros(
-            x.shape[0] if x.ndim else 0, dtype=np.intp)
+    for what, x in odd_arrays(
+        dtype, shapes=[(), (0,), (7,), (0, 4), (4, 0), (3, 5), (2, 3, 4), (257, 300), (64, 10)]
+    ):
+        y = (
+            _labels(rng, x.shape[0], x.shape[1])
+            if x.ndim == 2 and x.shape[1]
+            else np.zeros(x.shape[0] if x.ndim else 0, dtype=np.intp)
+        )
         _compare(name, x, y, what)
 
 
@@ -73,9 +90,12 @@ def test_matches_reference_on_odd_arrays(name, dtype):
 def test_matches_reference_over_shapes_and_layouts(shape, dtype):
     rng = np.random.default_rng(2)
     base = (rng.standard_normal((shape[0], 2 * shape[1])) * 3).astype(dtype)
-    views = {"C": np.ascontiguousarray(base[:, :shape[1]]), "strided": base[:, ::2],
-             "fortran": np.asfortranarray(base[:, :shape[1]]),
-             "reversed": base[::-1, :shape[1]]}
+    views = {
+        "C": np.ascontiguousarray(base[:, : shape[1]]),
+        "strided": base[:, ::2],
+        "fortran": np.asfortranarray(base[:, : shape[1]]),
+        "reversed": base[::-1, : shape[1]],
+    }
     y = _labels(rng, *shape)
     for layout, x in views.items():
         for name in NAMES:
@@ -90,8 +110,22 @@ def test_integer_scores_become_float64():
     assert fast.softmax(x).dtype == np.float64
 
 
-@pytest.mark.parametrize("ldtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
-                                    np.uint32, np.uint64, np.float32, np.float64, np.bool_])
+@pytest.mark.parametrize(
+    "ldtype",
+    [
+        np.int8,
+        np.int16,
+        np.int32,
+        np.int64,
+        np.uint8,
+        np.uint16,
+        np.uint32,
+        np.uint64,
+        np.float32,
+        np.float64,
+        np.bool_,
+    ],
+)
 def test_label_dtypes(ldtype):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((50, 2 if ldtype is np.bool_ else 7))
@@ -136,13 +170,25 @@ def test_bad_labels_raise_naming_first_bad_index_and_value(y, message):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_bad_scores_raise_same_errors(name):
-    for x in (np.zeros((0, 3)), np.zeros((3, 0)), np.zeros(3), np.zeros((2, 2, 2)), 5.0,
-              np.zeros((2, 3), dtype=complex), np.array([["a", "b"]])):
+    for x in (
+        np.zeros((0, 3)),
+        np.zeros((3, 0)),
+        np.zeros(3),
+        np.zeros((2, 2, 2)),
+        5.0,
+        np.zeros((2, 3), dtype=complex),
+        np.array([["a", "b"]]),
+    ):
         n = np.shape(x)[0] if np.ndim(x) else 0
         _compare(name, x, np.zeros(n, dtype=int), f"scores {np.shape(x)}")
     with pytest.raises(ValueError, match="N = 0"):
-        getattr(fast, name)(*((np.zeros((0, 3)), np.zeros(0, int)) if name == "softmax_loss"
-                              else (np.zeros((0, 3)),)))
+        getattr(fast, name)(
+            *(
+                (np.zeros((0, 3)), np.zeros(0, int))
+                if name == "softmax_loss"
+                else (np.zeros((0, 3)),)
+            )
+        )
 
 
 def test_numerical_gradient_of_the_loss():
@@ -209,10 +255,10 @@ def test_tiny_losses_keep_their_relative_accuracy(width):
     exact = [math.log1p((width - 1) * math.exp(-g)) for g in gaps]
     for impl in (fast, ref):
         for i in range(4):
-            loss, dx = impl.softmax_loss(x[i:i + 1], y[i:i + 1])
+            loss, dx = impl.softmax_loss(x[i : i + 1], y[i : i + 1])
             assert loss == pytest.approx(exact[i], rel=1e-12)
             assert dx[0, 2] == pytest.approx(-exact[i], rel=1e-10)  # p_y - 1 ~ -loss
-            assert impl.log_softmax(x[i:i + 1])[0, 2] == pytest.approx(-exact[i], rel=1e-12)
+            assert impl.log_softmax(x[i : i + 1])[0, 2] == pytest.approx(-exact[i], rel=1e-12)
 
 
 @pytest.mark.parametrize("width", [4, 150])
@@ -254,8 +300,7 @@ def test_fused_equals_separate_calls(dtype):
         onehot = np.zeros(shape)
         onehot[np.arange(n), y] = 1
         np.testing.assert_allclose(dx * n + onehot, p, rtol=rtol, atol=rtol * 1e-2)
-        np.testing.assert_allclose(np.exp(logp.astype(np.float64)), p, rtol=rtol * 10,
-                                   atol=1e-30)
+        np.testing.assert_allclose(np.exp(logp.astype(np.float64)), p, rtol=rtol * 10, atol=1e-30)
         np.testing.assert_allclose(p.sum(axis=1, dtype=np.float64), 1.0, rtol=rtol)
 
 
@@ -274,10 +319,15 @@ def test_agrees_with_torch(dtype):
         assert loss == pytest.approx(lt.item(), rel=rtol)
         np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=rtol * 10, atol=1e-9)
         xt = torch.from_numpy(x)
-        np.testing.assert_allclose(fast.softmax(x), torch.softmax(xt, 1).numpy(), rtol=rtol * 10,
-                                   atol=1e-12)
-        np.testing.assert_allclose(fast.log_softmax(x), torch.log_softmax(xt, 1).numpy(),
-                                   rtol=rtol * 10, atol=1e-6 if dtype == np.float32 else 1e-12)
+        np.testing.assert_allclose(
+            fast.softmax(x), torch.softmax(xt, 1).numpy(), rtol=rtol * 10, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            fast.log_softmax(x),
+            torch.log_softmax(xt, 1).numpy(),
+            rtol=rtol * 10,
+            atol=1e-6 if dtype == np.float32 else 1e-12,
+        )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -299,7 +349,8 @@ def test_out_argument_and_aliasing(name, dtype):
         out = np.empty_like(x)
         assert run(impl, out) is out
         np.testing.assert_array_equal(out, expected) if impl is fast else assert_matches(
-            out, expected, *TOL[np.dtype(dtype)], what="ref out")
+            out, expected, *TOL[np.dtype(dtype)], what="ref out"
+        )
         fortran = np.asfortranarray(np.empty_like(x))
         assert run(impl, fortran) is fortran
         assert_matches(fortran, expected, *TOL[np.dtype(dtype)], what="fortran out")
@@ -319,9 +370,12 @@ def test_out_validation_errors_match(name):
     y = np.zeros(3, dtype=int)
     ro = np.zeros((3, 4))
     ro.setflags(write=False)
-    for out, exc, msg in [(np.zeros((4, 3)), ValueError, "out has shape"),
-                          (np.zeros((3, 4), np.float32), ValueError, "out has dtype"),
-                          (ro, ValueError, "read-only"), ([[0.0] * 4] * 3, TypeError, "ndarray")]:
+    for out, exc, msg in [
+        (np.zeros((4, 3)), ValueError, "out has shape"),
+        (np.zeros((3, 4), np.float32), ValueError, "out has dtype"),
+        (ro, ValueError, "read-only"),
+        ([[0.0] * 4] * 3, TypeError, "ndarray"),
+    ]:
         for impl in (fast, ref):
             args = (x, y) if name == "softmax_loss" else (x,)
             with pytest.raises(exc, match=msg):

@@ -24,25 +24,52 @@ def _spy(monkeypatch, module, name):
 
 CASES = {
     # name: (compiled module, compiled function, threshold key, call(work units))
-    "relu": (activations, "apply", "activations",
-             lambda n: fastnn.relu(np.ones(n, np.float32))),
-    "tanh": (activations, "apply", "activations_exp",
-             lambda n: fastnn.tanh(np.ones(n, np.float32))),
-    "maxout": (activations, "maxout", "activations",
-               lambda n: fastnn.maxout(np.ones((n // 4, 4), np.float32))),
-    "batchnorm_forward": (batchnorm, "forward_train", "batchnorm",
-                          lambda n: fastnn.batchnorm_forward(np.ones((n // 8, 8)), np.ones(8),
-                                                             np.zeros(8), {"mode": "train"})),
-    "softmax": (softmax, "softmax", "softmax",
-                lambda n: fastnn.softmax(np.ones((n // 8, 8), np.float32))),
-    "softmax_loss": (softmax, "loss_gradient", "softmax",
-                     lambda n: fastnn.softmax_loss(np.ones((n // 8, 8)),
-                                                   np.zeros(n // 8, np.intp))),
-    "sgd_update": (optim, "sgd", "updates",
-                   lambda n: fastnn.sgd_update(np.ones(n), np.ones(n), 0.1)),
+    "relu": (activations, "apply", "activations", lambda n: fastnn.relu(np.ones(n, np.float32))),
+    "tanh": (
+        activations,
+        "apply",
+        "activations_exp",
+        lambda n: fastnn.tanh(np.ones(n, np.float32)),
+    ),
+    "maxout": (
+        activations,
+        "maxout",
+        "activations",
+        lambda n: fastnn.maxout(np.ones((n // 4, 4), np.float32)),
+    ),
+    "batchnorm_forward": (
+        batchnorm,
+        "forward_train",
+        "batchnorm",
+        lambda n: fastnn.batchnorm_forward(
+            np.ones((n // 8, 8)), np.ones(8), np.zeros(8), {"mode": "train"}
+        ),
+    ),
+    "softmax": (
+        softmax,
+        "softmax",
+        "softmax",
+        lambda n: fastnn.softmax(np.ones((n // 8, 8), np.float32)),
+    ),
+    "softmax_loss": (
+        softmax,
+        "loss_gradient",
+        "softmax",
+        lambda n: fastnn.softmax_loss(np.ones((n // 8, 8)), np.zeros(n // 8, np.intp)),
+    ),
+    "sgd_update": (
+        optim,
+        "sgd",
+        "updates",
+        lambda n: fastnn.sgd_update(np.ones(n), np.ones(n), 0.1),
+    ),
     # take_rows counts bytes: float64 rows of 8 elements are 64 bytes each
-    "take_rows": (optim, "take_rows", "take_rows",
-                  lambda n: fastnn.take_rows(np.ones((n // 64, 8)), np.arange(n // 64))),
+    "take_rows": (
+        optim,
+        "take_rows",
+        "take_rows",
+        lambda n: fastnn.take_rows(np.ones((n // 64, 8)), np.arange(n // 64)),
+    ),
 }
 
 

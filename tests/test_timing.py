@@ -22,6 +22,7 @@ def _costs(clock, *seconds_per_call):
 
     def call():
         clock[0] += queue.pop(0) if len(queue) > 1 else queue[0]
+
     return call
 
 
@@ -42,12 +43,15 @@ def test_autorange_reaches_min_time(clock):
 
 def test_median_per_call_over_rounds(clock):
     # after the warm-up and the ranging call, the rounds take 1, 9, 2 (a) and 4, 4, 5 ms (b)
-    calls = {"a": _costs(clock, 0, 0, 1e-3, 9e-3, 2e-3),
-             "b": _costs(clock, 0, 0, 4e-3, 4e-3, 5e-3)}
+    calls = {"a": _costs(clock, 0, 0, 1e-3, 9e-3, 2e-3), "b": _costs(clock, 0, 0, 4e-3, 4e-3, 5e-3)}
     samples = timing.sample_interleaved(calls, rounds=3, min_time=0)
-    assert samples == {"a": pytest.approx([1e-3, 9e-3, 2e-3]),
-                       "b": pytest.approx([4e-3, 4e-3, 5e-3])}
+    assert samples == {
+        "a": pytest.approx([1e-3, 9e-3, 2e-3]),
+        "b": pytest.approx([4e-3, 4e-3, 5e-3]),
+    }
     medians = timing.time_interleaved(
         {"a": _costs(clock, 0, 0, 1e-3, 9e-3, 2e-3), "b": _costs(clock, 0, 0, 4e-3, 4e-3, 5e-3)},
-        rounds=3, min_time=0)
+        rounds=3,
+        min_time=0,
+    )
     assert medians == {"a": pytest.approx(2e-3), "b": pytest.approx(4e-3)}

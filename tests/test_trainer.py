@@ -11,11 +11,13 @@ import pytest
 import fastnn
 from fastnn import ClassifierTrainer, FullyConnectedNet, init_two_layer_model, two_layer_net
 from fastnn._config.backend import ops
-from fastnn.workflow.datasets import load_digits, train_val_split
 from fastnn.nn.trainer import UPDATES
+from fastnn.workflow.datasets import load_digits, train_val_split
 
-LINE = re.compile(r"Finished epoch (\d+) / (\d+): cost (\d+\.\d{6}), train: (\d\.\d{6}), "
-                  r"val (\d\.\d{6}), lr (\d\.\d{6}e[-+]\d\d)")
+LINE = re.compile(
+    r"Finished epoch (\d+) / (\d+): cost (\d+\.\d{6}), train: (\d\.\d{6}), "
+    r"val (\d\.\d{6}), lr (\d\.\d{6}e[-+]\d\d)"
+)
 FINAL = re.compile(r"finished optimization, best validation accuracy: (\d\.\d{6})")
 
 
@@ -67,12 +69,12 @@ def textbook_run(update, model, X, y, lr, mu, decay, epochs, reg):
                 v[k] = mu * v[k] - lr * g
                 model[k] = model[k] - mu * v_prev + (1 + mu) * v[k]
             elif update == "rmsprop":
-                v[k] = 0.99 * v[k] + 0.01 * g ** 2
+                v[k] = 0.99 * v[k] + 0.01 * g**2
                 model[k] = model[k] - lr * g / np.sqrt(v[k] + 1e-8)
             elif update == "adam":
                 m[k] = 0.9 * m[k] + 0.1 * g
-                v[k] = 0.999 * v[k] + 0.001 * g ** 2
-                mhat, vhat = m[k] / (1 - 0.9 ** t), v[k] / (1 - 0.999 ** t)
+                v[k] = 0.999 * v[k] + 0.001 * g**2
+                mhat, vhat = m[k] / (1 - 0.9**t), v[k] / (1 - 0.999**t)
                 model[k] = model[k] - lr * mhat / (np.sqrt(vhat) + 1e-8)
         lr *= decay
     return model
@@ -83,9 +85,21 @@ def test_update_rules_match_their_formulas(update):
     X, y = blobs(n=40)
     model = linear_model()
     expected = textbook_run(update, model, X, y, lr=0.05, mu=0.9, decay=0.7, epochs=6, reg=0.01)
-    ClassifierTrainer().train(X, y, X, y, model, linear_softmax, reg=0.01, learning_rate=0.05,
-                              momentum=0.9, learning_rate_decay=0.7, update=update,
-                              sample_batches=False, num_epochs=6)
+    ClassifierTrainer().train(
+        X,
+        y,
+        X,
+        y,
+        model,
+        linear_softmax,
+        reg=0.01,
+        learning_rate=0.05,
+        momentum=0.9,
+        learning_rate_decay=0.7,
+        update=update,
+        sample_batches=False,
+        num_epochs=6,
+    )
     for k in model:
         np.testing.assert_allclose(model[k], expected[k], rtol=1e-10, atol=1e-13, err_msg=k)
 
@@ -106,8 +120,20 @@ def test_optimizer_state_does_not_leak_between_runs(update):
     results = []
     for _ in range(2):
         model = copy.deepcopy(m0)
-        _, stats = trainer.train(X, y, X, y, model, linear_softmax, learning_rate=0.05,
-                                 momentum=0.9, update=update, num_epochs=3, batch_size=20, seed=5)
+        _, stats = trainer.train(
+            X,
+            y,
+            X,
+            y,
+            model,
+            linear_softmax,
+            learning_rate=0.05,
+            momentum=0.9,
+            update=update,
+            num_epochs=3,
+            batch_size=20,
+            seed=5,
+        )
         results.append((model, stats["loss_history"]))
     assert results[0][1] == results[1][1]
     for k in m0:
@@ -120,13 +146,23 @@ def test_seeded_runs_repeat_and_never_touch_the_global_rng():
     runs = []
     for seed in (1, 1, 2):
         model = linear_model()
-        _, stats = ClassifierTrainer().train(X, y, X[:50], y[:50], model, linear_softmax,
-                                             learning_rate=0.1, num_epochs=2, batch_size=25,
-                                             seed=seed)
+        _, stats = ClassifierTrainer().train(
+            X,
+            y,
+            X[:50],
+            y[:50],
+            model,
+            linear_softmax,
+            learning_rate=0.1,
+            num_epochs=2,
+            batch_size=25,
+            seed=seed,
+        )
         runs.append(stats["loss_history"])
     ClassifierTrainer().train(X, y, X, y, linear_model(), linear_softmax, num_epochs=1)
-    ClassifierTrainer().train(X, y, X, y, linear_model(), linear_softmax, num_epochs=1,
-                              rng=np.random.default_rng(0))
+    ClassifierTrainer().train(
+        X, y, X, y, linear_model(), linear_softmax, num_epochs=1, rng=np.random.default_rng(0)
+    )
     after = np.random.get_state()
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]
@@ -135,16 +171,27 @@ def test_seeded_runs_repeat_and_never_touch_the_global_rng():
 
 def test_iterations_per_epoch_and_learning_rate_schedule():
     X, y = blobs(n=103)
-    _, stats = ClassifierTrainer().train(X, y, X, y, linear_model(), linear_softmax,
-                                         learning_rate=0.2, learning_rate_decay=0.5,
-                                         num_epochs=4, batch_size=25, seed=0)
+    _, stats = ClassifierTrainer().train(
+        X,
+        y,
+        X,
+        y,
+        linear_model(),
+        linear_softmax,
+        learning_rate=0.2,
+        learning_rate_decay=0.5,
+        num_epochs=4,
+        batch_size=25,
+        seed=0,
+    )
     assert len(stats["loss_history"]) == 4 * (103 // 25)
     assert stats["lr_history"] == pytest.approx([0.2, 0.1, 0.05, 0.025])
     assert len(stats["train_acc_history"]) == len(stats["val_acc_history"]) == 4
     assert stats["diverged"] is False and stats["stop_reason"] is None
     # a batch larger than the data set still gives one iteration per epoch
-    _, stats = ClassifierTrainer().train(X, y, X, y, linear_model(), linear_softmax,
-                                         num_epochs=3, batch_size=500, seed=0)
+    _, stats = ClassifierTrainer().train(
+        X, y, X, y, linear_model(), linear_softmax, num_epochs=3, batch_size=500, seed=0
+    )
     assert len(stats["loss_history"]) == 3
 
 
@@ -157,8 +204,9 @@ def test_full_batch_mode_is_one_step_per_epoch_on_all_rows():
             seen.append(Xb.copy())
         return linear_softmax(Xb, model, yb, reg)
 
-    _, stats = ClassifierTrainer().train(X, y, X, y, linear_model(), loss_fn, num_epochs=5,
-                                         sample_batches=False)
+    _, stats = ClassifierTrainer().train(
+        X, y, X, y, linear_model(), loss_fn, num_epochs=5, sample_batches=False
+    )
     assert len(stats["loss_history"]) == 5 == len(seen)
     assert all(np.array_equal(s, X) for s in seen)
 
@@ -175,8 +223,9 @@ def test_minibatches_are_rows_of_the_data():
             batches.append(ids)
         return linear_softmax(Xb, model, yb, reg)
 
-    ClassifierTrainer().train(X, y, X, y, linear_model(), loss_fn, num_epochs=2, batch_size=8,
-                              seed=0)
+    ClassifierTrainer().train(
+        X, y, X, y, linear_model(), loss_fn, num_epochs=2, batch_size=8, seed=0
+    )
     assert len(batches) == 12 and all(len(b) == 8 for b in batches)
     assert len(np.unique(np.concatenate(batches))) > 30
 
@@ -193,8 +242,9 @@ def test_train_accuracy_uses_at_most_1000_distinct_rows():
                 assert len(np.unique(Xb[:, 0])) == 1000
         return linear_softmax(Xb, model, yb, reg)
 
-    ClassifierTrainer().train(X, y, X[:40], y[:40], linear_model(d=3), loss_fn, num_epochs=1,
-                              batch_size=500, seed=0)
+    ClassifierTrainer().train(
+        X, y, X[:40], y[:40], linear_model(d=3), loss_fn, num_epochs=1, batch_size=500, seed=0
+    )
     assert sorted(eval_sizes) == [1, 40, 1000]  # 1: the scores of one row give the classes
 
 
@@ -213,8 +263,9 @@ def test_labels_the_scores_cannot_match_raise_before_training(which):
         return linear_softmax(Xb, model, yb, reg)
 
     with pytest.raises(ValueError, match=rf"{which} labels\[17\] = 3 is out of range"):
-        ClassifierTrainer().train(X, y, X, y_val, linear_model(), loss_fn, num_epochs=1,
-                                  batch_size=5, seed=0)
+        ClassifierTrainer().train(
+            X, y, X, y_val, linear_model(), loss_fn, num_epochs=1, batch_size=5, seed=0
+        )
     assert not any(calls)  # no training step ran
     bad[17] = -1
     with pytest.raises(ValueError, match=rf"{which} labels\[17\] = -1"):
@@ -223,9 +274,20 @@ def test_labels_the_scores_cannot_match_raise_before_training(which):
 
 def test_verbose_output_format(capsys):
     X, y = blobs(n=60)
-    _, stats = ClassifierTrainer().train(X, y, X[:30], y[:30], linear_model(), linear_softmax,
-                                         learning_rate=0.1, learning_rate_decay=0.9,
-                                         num_epochs=3, batch_size=20, verbose=True, seed=0)
+    _, stats = ClassifierTrainer().train(
+        X,
+        y,
+        X[:30],
+        y[:30],
+        linear_model(),
+        linear_softmax,
+        learning_rate=0.1,
+        learning_rate_decay=0.9,
+        num_epochs=3,
+        batch_size=20,
+        verbose=True,
+        seed=0,
+    )
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4
     for epoch, line in enumerate(lines[:3], start=1):
@@ -248,9 +310,19 @@ def test_quiet_by_default(capsys):
 
 def test_acc_frequency_adds_checks_without_printing(capsys):
     X, y = blobs(n=100)
-    _, stats = ClassifierTrainer().train(X, y, X, y, linear_model(), linear_softmax,
-                                         num_epochs=2, batch_size=10, acc_frequency=3,
-                                         verbose=True, seed=0)
+    _, stats = ClassifierTrainer().train(
+        X,
+        y,
+        X,
+        y,
+        linear_model(),
+        linear_softmax,
+        num_epochs=2,
+        batch_size=10,
+        acc_frequency=3,
+        verbose=True,
+        seed=0,
+    )
     # checks after iterations 3, 6, 9, 10 (epoch end), 12, 15, 18, 20 (epoch end)
     assert len(stats["val_acc_history"]) == len(stats["lr_history"]) == 8
     assert len(capsys.readouterr().out.splitlines()) == 3
@@ -259,9 +331,19 @@ def test_acc_frequency_adds_checks_without_printing(capsys):
 def test_best_model_is_a_deep_copy_of_the_best_validation_model():
     X, y = blobs(n=200, seed=3)
     model = linear_model()
-    best, stats = ClassifierTrainer().train(X[:150], y[:150], X[150:], y[150:], model,
-                                            linear_softmax, learning_rate=0.5, num_epochs=8,
-                                            batch_size=10, update="sgd", seed=0)
+    best, stats = ClassifierTrainer().train(
+        X[:150],
+        y[:150],
+        X[150:],
+        y[150:],
+        model,
+        linear_softmax,
+        learning_rate=0.5,
+        num_epochs=8,
+        batch_size=10,
+        update="sgd",
+        seed=0,
+    )
     assert best is not model and all(best[k] is not model[k] for k in model)
     acc = np.mean(np.argmax(linear_softmax(X[150:], best), axis=1) == y[150:])
     assert acc == pytest.approx(max(stats["val_acc_history"]))
@@ -289,14 +371,15 @@ def test_nonfinite_cost_stops_at_once_and_returns_the_best_model(capsys, bad):
     X, y = blobs(n=40)
     model = linear_model()
     costs = [1.0, 0.9, 0.8, 0.7, 0.6, bad, 0.5, 0.4]
-    best, stats = ClassifierTrainer().train(X, y, X, y, model, _scripted(costs),
-                                            sample_batches=False, num_epochs=8, verbose=True)
+    best, stats = ClassifierTrainer().train(
+        X, y, X, y, model, _scripted(costs), sample_batches=False, num_epochs=8, verbose=True
+    )
     lines = capsys.readouterr().out.splitlines()
     assert stats["diverged"] is True
     assert len(stats["loss_history"]) == 6
     assert len(stats["val_acc_history"]) == 5
     assert len(lines) == 5 + 1 + 1  # five epochs, the stop line, the final line
-    assert not any("nan" in l or "inf" in l for l in lines[:5])
+    assert not any("nan" in line or "inf" in line for line in lines[:5])
     stop = lines[5]
     assert ("nan" if bad != bad else "inf") in stop
     assert "learning rate" in stop and "too high" in stop
@@ -309,8 +392,9 @@ def test_divergence_before_any_check_returns_the_initial_model():
     X, y = blobs(n=40)
     model = linear_model()
     initial = copy.deepcopy(model)
-    best, stats = ClassifierTrainer().train(X, y, X, y, model, _scripted([1.0, float("nan")]),
-                                            batch_size=10, num_epochs=3, seed=0)
+    best, stats = ClassifierTrainer().train(
+        X, y, X, y, model, _scripted([1.0, float("nan")]), batch_size=10, num_epochs=3, seed=0
+    )
     assert stats["diverged"] and stats["best_val_acc"] is None
     assert all(np.array_equal(best[k], initial[k]) for k in initial)
 
@@ -318,23 +402,42 @@ def test_divergence_before_any_check_returns_the_initial_model():
 def test_abort_cost_ratio_stops_an_exploding_run(capsys):
     X, y = blobs(n=40)
     costs = [2.0, 2.5, 5.0, 6.5, 7.0]
-    _, stats = ClassifierTrainer().train(X, y, X, y, linear_model(), _scripted(costs),
-                                         sample_batches=False, num_epochs=5,
-                                         abort_cost_ratio=3.0, verbose=True)
+    _, stats = ClassifierTrainer().train(
+        X,
+        y,
+        X,
+        y,
+        linear_model(),
+        _scripted(costs),
+        sample_batches=False,
+        num_epochs=5,
+        abort_cost_ratio=3.0,
+        verbose=True,
+    )
     assert stats["diverged"] is True
     assert stats["loss_history"] == [2.0, 2.5, 5.0, 6.5]
     assert "3 x the first cost" in stats["stop_reason"] and "too high" in stats["stop_reason"]
-    _, stats = ClassifierTrainer().train(X, y, X, y, linear_model(), _scripted(costs),
-                                         sample_batches=False, num_epochs=5)
+    _, stats = ClassifierTrainer().train(
+        X, y, X, y, linear_model(), _scripted(costs), sample_batches=False, num_epochs=5
+    )
     assert stats["diverged"] is False and len(stats["loss_history"]) == 5
 
 
 def test_trains_a_fully_connected_net_object():
     X, y = blobs(n=300, d=4, c=3, seed=1, dtype=np.float32)
     net = FullyConnectedNet([16], input_dim=4, num_classes=3, seed=0)
-    best, stats = ClassifierTrainer().train(X[:240], y[:240], X[240:], y[240:], net,
-                                            learning_rate=1e-2, update="adam", num_epochs=10,
-                                            batch_size=30, seed=0)
+    best, stats = ClassifierTrainer().train(
+        X[:240],
+        y[:240],
+        X[240:],
+        y[240:],
+        net,
+        learning_rate=1e-2,
+        update="adam",
+        num_epochs=10,
+        batch_size=30,
+        seed=0,
+    )
     assert isinstance(best, FullyConnectedNet) and best is not net
     assert best.params["W1"] is not net.params["W1"]
     assert stats["best_val_acc"] > 0.9
@@ -399,35 +502,60 @@ def test_gradients_of_another_dtype_are_cast_to_the_parameters():
         def loss(Xb, model, yb=None, reg=0.0):
             out = linear_softmax(Xb, model, yb, reg)
             return out if yb is None else (out[0], {k: to(g) for k, g in out[1].items()})
+
         return loss
 
     runs = []
-    for to in (lambda g: g.astype(np.float64).astype(np.float32), lambda g: g.astype(np.float64),
-               lambda g: g.astype(np.float64).tolist()):
+    for to in (
+        lambda g: g.astype(np.float64).astype(np.float32),
+        lambda g: g.astype(np.float64),
+        lambda g: g.astype(np.float64).tolist(),
+    ):
         model = linear_model(dtype=np.float32)
-        ClassifierTrainer().train(X, y, X, y, model, cast_grads(to), update="momentum",
-                                  momentum=0.9, num_epochs=3, batch_size=10, seed=0)
+        ClassifierTrainer().train(
+            X,
+            y,
+            X,
+            y,
+            model,
+            cast_grads(to),
+            update="momentum",
+            momentum=0.9,
+            num_epochs=3,
+            batch_size=10,
+            seed=0,
+        )
         assert all(v.dtype == np.float32 for v in model.values())
         runs.append(model)
     for other in runs[1:]:
         for k in runs[0]:
             np.testing.assert_array_equal(other[k], runs[0][k])
     with pytest.raises(TypeError, match="'W'.*complex"):
-        ClassifierTrainer().train(X, y, X, y, linear_model(dtype=np.float32),
-                                  cast_grads(lambda g: g.astype(np.complex64)), num_epochs=1)
+        ClassifierTrainer().train(
+            X,
+            y,
+            X,
+            y,
+            linear_model(dtype=np.float32),
+            cast_grads(lambda g: g.astype(np.complex64)),
+            num_epochs=1,
+        )
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    ({"num_epochs": 0}, ValueError, "num_epochs"),
-    ({"batch_size": -1}, ValueError, "batch_size"),
-    ({"acc_frequency": 0}, ValueError, "acc_frequency"),
-    ({"num_epochs": 2.5}, TypeError, "num_epochs"),
-    ({"batch_size": True}, TypeError, "batch_size"),
-    ({"learning_rate": -1.0}, ValueError, "learning_rate"),
-    ({"learning_rate": float("nan")}, ValueError, "learning_rate"),
-    ({"momentum": "a lot"}, TypeError, "momentum"),
-    ({"reg": -0.5}, ValueError, "reg"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"num_epochs": 0}, ValueError, "num_epochs"),
+        ({"batch_size": -1}, ValueError, "batch_size"),
+        ({"acc_frequency": 0}, ValueError, "acc_frequency"),
+        ({"num_epochs": 2.5}, TypeError, "num_epochs"),
+        ({"batch_size": True}, TypeError, "batch_size"),
+        ({"learning_rate": -1.0}, ValueError, "learning_rate"),
+        ({"learning_rate": float("nan")}, ValueError, "learning_rate"),
+        ({"momentum": "a lot"}, TypeError, "momentum"),
+        ({"reg": -0.5}, ValueError, "reg"),
+    ],
+)
 def test_bad_arguments_raise(kwargs, exc, match):
     X, y = blobs(n=20)
     with pytest.raises(exc, match=match):
@@ -448,9 +576,20 @@ def test_bad_data_shapes_raise():
 def test_float32_training_stays_float32(update):
     X, y = blobs(n=64, d=12, c=4, dtype=np.float32)
     model = init_two_layer_model(12, 8, 4, dtype=np.float32, seed=0)
-    best, stats = ClassifierTrainer().train(X, y, X, y, model, two_layer_net, learning_rate=1e-2,
-                                            momentum=0.9, update=update, num_epochs=2,
-                                            batch_size=16, seed=0)
+    best, stats = ClassifierTrainer().train(
+        X,
+        y,
+        X,
+        y,
+        model,
+        two_layer_net,
+        learning_rate=1e-2,
+        momentum=0.9,
+        update=update,
+        num_epochs=2,
+        batch_size=16,
+        seed=0,
+    )
     assert all(v.dtype == np.float32 for v in model.values())
     assert all(v.dtype == np.float32 for v in best.values())
     assert all(np.isfinite(stats["loss_history"]))
@@ -464,15 +603,24 @@ def test_backend_switch_reaches_the_trainer(monkeypatch):
         real = ns.relu
         monkeypatch.setattr(ns, "relu", lambda *a, **k: calls.append(1) or real(*a, **k))
         m_numpy = init_two_layer_model(6, 10, 3, seed=0)
-        _, s_numpy = ClassifierTrainer().train(X, y, X, y, m_numpy, two_layer_net,
-                                               learning_rate=1e-1, num_epochs=2, batch_size=20,
-                                               seed=0)
+        _, s_numpy = ClassifierTrainer().train(
+            X,
+            y,
+            X,
+            y,
+            m_numpy,
+            two_layer_net,
+            learning_rate=1e-1,
+            num_epochs=2,
+            batch_size=20,
+            seed=0,
+        )
     assert len(calls) >= 6
     n_calls = len(calls)
     m_cython = init_two_layer_model(6, 10, 3, seed=0)
-    _, s_cython = ClassifierTrainer().train(X, y, X, y, m_cython, two_layer_net,
-                                            learning_rate=1e-1, num_epochs=2, batch_size=20,
-                                            seed=0)
+    _, s_cython = ClassifierTrainer().train(
+        X, y, X, y, m_cython, two_layer_net, learning_rate=1e-1, num_epochs=2, batch_size=20, seed=0
+    )
     assert len(calls) == n_calls  # the compiled run did not touch the numpy namespace
     np.testing.assert_allclose(s_cython["loss_history"], s_numpy["loss_history"], rtol=1e-9)
 
@@ -484,8 +632,18 @@ def test_batchnorm_net_reaches_95_percent_on_digits():
     X_train = (X_train - mean) / 16
     X_val = (X_val - mean) / 16
     net = FullyConnectedNet([64, 64], input_dim=64, num_classes=10, batchnorm=True, seed=0)
-    best, stats = ClassifierTrainer().train(X_train, y_train, X_val, y_val, net,
-                                            learning_rate=1e-2, learning_rate_decay=0.9,
-                                            update="adam", num_epochs=8, batch_size=100, seed=0)
+    best, stats = ClassifierTrainer().train(
+        X_train,
+        y_train,
+        X_val,
+        y_val,
+        net,
+        learning_rate=1e-2,
+        learning_rate_decay=0.9,
+        update="adam",
+        num_epochs=8,
+        batch_size=100,
+        seed=0,
+    )
     assert stats["best_val_acc"] >= 0.95
     assert np.mean(best.predict(X_val) == y_val) >= 0.95

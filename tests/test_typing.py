@@ -35,15 +35,33 @@ IMPLEMENTATION_MODULES = [
     *(f"fastnn.core.{name}" for name in FAMILIES),
     "fastnn.core.threads",
     *(f"fastnn.reference.{name}" for name in FAMILIES),
-    *(f"fastnn.nn.{name}" for name in ("layers", "models", "init", "gradcheck", "trainer",
-                                       "metrics")),
-    *(f"fastnn.workflow.{name}" for name in ("datasets", "preprocessing", "diagnostics",
-                                             "babysit", "search")),
+    *(
+        f"fastnn.nn.{name}"
+        for name in ("layers", "models", "init", "gradcheck", "trainer", "metrics")
+    ),
+    *(
+        f"fastnn.workflow.{name}"
+        for name in ("datasets", "preprocessing", "diagnostics", "babysit", "search")
+    ),
     *(f"fastnn.workflow.search.{name}" for name in ("_models", "_result", "_runner", "_space")),
     *(f"fastnn._config.{name}" for name in ("backend", "threads", "report")),
-    *(f"fastnn.cli.{name}" for name in ("argtypes", "bench", "common", "config", "data", "demo",
-                                        "init_stats", "parser", "search", "torch_first",
-                                        "train", "training")),
+    *(
+        f"fastnn.cli.{name}"
+        for name in (
+            "argtypes",
+            "bench",
+            "common",
+            "config",
+            "data",
+            "demo",
+            "init_stats",
+            "parser",
+            "search",
+            "torch_first",
+            "train",
+            "training",
+        )
+    ),
     "fastnn.cli",
     "fastnn.bench",
     "fastnn.timing",
@@ -70,8 +88,11 @@ def run_mypy_tool(tool, args, cwd, pythonpath=None):
 
 
 def test_mypy_accepts_the_public_modules_and_the_stubs(tmp_path):
-    modules = [arg for name in PUBLIC_MODULES + IMPLEMENTATION_MODULES + STUB_MODULES
-               for arg in ("-m", name)]
+    modules = [
+        arg
+        for name in PUBLIC_MODULES + IMPLEMENTATION_MODULES + STUB_MODULES
+        for arg in ("-m", name)
+    ]
     result = run_mypy_tool(
         "mypy", ["--config-file", str(CONFIG), "--cache-dir", str(tmp_path), *modules], cwd=ROOT
     )

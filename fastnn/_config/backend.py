@@ -24,8 +24,10 @@ def _check(name):
 
 
 _backend = Setting(
-    "backend", lambda: _check(os.environ.get("FASTNN_BACKEND", "cython").strip().lower()
-                              or "cython"), _check)
+    "backend",
+    lambda: _check(os.environ.get("FASTNN_BACKEND", "cython").strip().lower() or "cython"),
+    _check,
+)
 
 
 def get_backend() -> str:

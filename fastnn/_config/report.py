@@ -52,8 +52,10 @@ def config_dict() -> dict[str, Any]:
 
 
 def _versions(info):
-    return (f"fastnn {info['fastnn']} (python {info['python']}, {info['platform']})\n"
-            f"numpy {info['numpy']}, BLAS: {info['blas']}")
+    return (
+        f"fastnn {info['fastnn']} (python {info['python']}, {info['platform']})\n"
+        f"numpy {info['numpy']}, BLAS: {info['blas']}"
+    )
 
 
 def _backend(info):
@@ -63,9 +65,11 @@ def _backend(info):
 def _threads(info):
     line = f"threads: {info['num_threads']} (usable cores: {info['usable_cores']})"
     if info["openmp_loaded_before_fastnn"]:
-        line += ("\n  libgomp was loaded before fastnn (by another library, e.g. PyTorch) with "
-                 "its long spin-wait, so the default is 1 thread: import fastnn first, start "
-                 "Python with GOMP_SPINCOUNT=1000, or call fastnn.set_num_threads(n)")
+        line += (
+            "\n  libgomp was loaded before fastnn (by another library, e.g. PyTorch) with "
+            "its long spin-wait, so the default is 1 thread: import fastnn first, start "
+            "Python with GOMP_SPINCOUNT=1000, or call fastnn.set_num_threads(n)"
+        )
     return line
 
 

@@ -36,8 +36,10 @@ def check_forward_inputs(x, gamma, beta, bn_param, ndim=2):
     eps = check_scalar(bn_param.get("eps", 1e-5), "eps", minimum=0)
     momentum = check_scalar(bn_param.get("momentum", 0.9), "momentum", minimum=0, maximum=1)
     if mode == "train" and x.size // d == 0:
-        raise ValueError(f"batchnorm in train mode needs at least one value per channel, "
-                         f"got x of shape {x.shape}")
+        raise ValueError(
+            f"batchnorm in train mode needs at least one value per channel, "
+            f"got x of shape {x.shape}"
+        )
     for key in ("running_mean", "running_var"):
         value = bn_param.get(key)
         if value is None:
@@ -52,5 +54,8 @@ def check_forward_inputs(x, gamma, beta, bn_param, ndim=2):
 def warn_single_value(count):
     """Warn (RuntimeWarning, at the caller's line) when each channel has one value."""
     if count == 1:
-        warn_caller("batchnorm in train mode with one value per channel: the variance is 0 "
-                    "and the output equals beta", RuntimeWarning)
+        warn_caller(
+            "batchnorm in train mode with one value per channel: the variance is 0 "
+            "and the output equals beta",
+            RuntimeWarning,
+        )

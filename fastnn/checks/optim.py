@@ -45,14 +45,21 @@ def momentum_args(p, g, v, lr, mu):
 # 1 - beta**t, so its betas stay below 1.  eps is added to a non-negative cache.
 def rmsprop_args(p, g, cache, lr, decay, eps):
     """(g, lr, decay, eps) of a checked rmsprop_update call."""
-    return (check_update(p, g, (("cache", cache),)), check_scalar(lr, "lr"),
-            check_scalar(decay, "decay", minimum=0, maximum=1),
-            check_scalar(eps, "eps", minimum=0))
+    return (
+        check_update(p, g, (("cache", cache),)),
+        check_scalar(lr, "lr"),
+        check_scalar(decay, "decay", minimum=0, maximum=1),
+        check_scalar(eps, "eps", minimum=0),
+    )
 
 
 def adam_args(p, g, m, v, lr, t, beta1, beta2, eps):
     """(g, lr, t, beta1, beta2, eps) of a checked adam_update call."""
-    return (check_update(p, g, (("m", m), ("v", v))), check_scalar(lr, "lr"), check_int(t, "t"),
-            check_scalar(beta1, "beta1", minimum=0, below=1),
-            check_scalar(beta2, "beta2", minimum=0, below=1),
-            check_scalar(eps, "eps", minimum=0))
+    return (
+        check_update(p, g, (("m", m), ("v", v))),
+        check_scalar(lr, "lr"),
+        check_int(t, "t"),
+        check_scalar(beta1, "beta1", minimum=0, below=1),
+        check_scalar(beta2, "beta2", minimum=0, below=1),
+        check_scalar(eps, "eps", minimum=0),
+    )

@@ -6,9 +6,6 @@ import math
 from fastnn.bench import parse_size
 from fastnn.nn.init import NAMES as INIT_NAMES  # init-stats' names: "small" and every initializer
 
-from fastnn.core.activations import ACTIVATIONS
-from fastnn.core.optim import UPDATE_RULES as UPDATES
-
 
 def _float(text, what="value"):
     try:
@@ -29,11 +26,13 @@ def _int(text):
 
 def _bounded(name, parse, ok, requirement):
     """An argparse type: ``parse`` the text, then insist on ``ok(value)``."""
+
     def convert(text):
         value = parse(text)
         if not ok(value):
             raise argparse.ArgumentTypeError(f"must be {requirement}, got {text!r}")
         return value
+
     convert.__name__ = convert.__qualname__ = name
     return convert
 
@@ -43,8 +42,7 @@ nonnegative_float = _bounded("nonnegative_float", _float, lambda v: v >= 0, ">= 
 unit_float = _bounded("unit_float", _float, lambda v: 0 <= v <= 1, "between 0 and 1")
 positive_int = _bounded("positive_int", _int, lambda v: v >= 1, ">= 1")
 nonnegative_int = _bounded("nonnegative_int", _int, lambda v: v >= 0, ">= 0")
-thread_count = _bounded("thread_count", _int, lambda v: v >= 1 or v == -1,
-                        ">= 1 or -1 (all cores)")
+thread_count = _bounded("thread_count", _int, lambda v: v >= 1 or v == -1, ">= 1 or -1 (all cores)")
 
 
 def init_spec(text):
@@ -57,7 +55,8 @@ def init_spec(text):
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"unknown init {text!r}: use a scale such as 0.01 or 1.0, or one of "
-            f"{', '.join(INIT_NAMES)}") from None
+            f"{', '.join(INIT_NAMES)}"
+        ) from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"init scale must be a positive number, got {text!r}")
     return value
@@ -80,7 +79,8 @@ def hidden_dims(text):
         dims = [int(p) for p in text.split(",") if p.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"hidden sizes must look like 100 or 256,128, got {text!r}") from None
+            f"hidden sizes must look like 100 or 256,128, got {text!r}"
+        ) from None
     if not dims or min(dims) < 1:
         raise argparse.ArgumentTypeError(f"hidden sizes must be >= 1, got {text!r}")
     return dims
@@ -91,7 +91,7 @@ def data_spec(text):
     if text == "digits":
         return ("digits", None)
     if text.startswith("cifar10:") and len(text) > len("cifar10:"):
-        return ("cifar10", text[len("cifar10:"):])
+        return ("cifar10", text[len("cifar10:") :])
     raise argparse.ArgumentTypeError(f"unknown data {text!r}: use digits or cifar10:PATH")
 
 

@@ -17,17 +17,26 @@ def cmd_bench(args):
     progress = None if args.quiet else bench.stderr_progress()
     try:
         cases = bench.run_bench(
-            sizes=args.size, dtypes=args.dtype, kernels=args.kernel,
-            rounds=args.rounds, min_time=args.min_time, use_torch=not args.no_torch,
-            progress=progress)
+            sizes=args.size,
+            dtypes=args.dtype,
+            kernels=args.kernel,
+            rounds=args.rounds,
+            min_time=args.min_time,
+            use_torch=not args.no_torch,
+            progress=progress,
+        )
     except ValueError as exc:  # unknown kernel name
         raise CLIError(str(exc)) from None
     if not args.no_torch and head["torch"] is None:
         say("PyTorch is not installed: the torch column is empty", file=sys.stderr)
     sys.stdout.write(bench.format_table(cases, head, markdown=args.markdown))
     if args.json:
-        settings = {"sizes": [s if not isinstance(s, tuple) else list(s) for s in args.size],
-                    "dtypes": list(args.dtype), "rounds": args.rounds, "min_time": args.min_time}
+        settings = {
+            "sizes": [s if not isinstance(s, tuple) else list(s) for s in args.size],
+            "dtypes": list(args.dtype),
+            "rounds": args.rounds,
+            "min_time": args.min_time,
+        }
         try:
             bench.write_json(args.json, cases, head, settings)
         except OSError as exc:

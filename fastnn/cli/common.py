@@ -21,8 +21,10 @@ def say(*parts, file=None):
 
 def say_interrupted(args, result):
     """The line a search interrupted by Ctrl-C leaves on stderr."""
-    say(f"fastnn {args.command}: interrupted after {len(result)} / {result.n_planned} trials",
-        file=sys.stderr)
+    say(
+        f"fastnn {args.command}: interrupted after {len(result)} / {result.n_planned} trials",
+        file=sys.stderr,
+    )
 
 
 def output_folder(path):
@@ -46,5 +48,6 @@ def set_threads(threads):
 def settings_record(args):
     """The parsed command line as a JSON-ready dict (for results.json)."""
     skip = {"func", "command"}
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()
-            if k not in skip}
+    return {
+        k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items() if k not in skip
+    }

@@ -23,20 +23,23 @@ def load_data(spec, seed=0, val_fraction=0.15, test_fraction=0.15, dtype="float3
         X, y = datasets.load_digits(dtype=dtype)
         X_rest, X_test, y_rest, y_test = datasets.train_val_split(X, y, test_fraction, seed=seed)
         X_train, X_val, y_train, y_val = datasets.train_val_split(
-            X_rest, y_rest, val_fraction / (1 - test_fraction), seed=seed + 1)
+            X_rest, y_rest, val_fraction / (1 - test_fraction), seed=seed + 1
+        )
         name = "digits (8x8 handwritten digits, UCI)"
     else:
         if not os.path.isdir(path):
             raise CLIError(
                 f"CIFAR-10 folder not found: {path} (download the python version from "
                 "https://www.cs.toronto.edu/~kriz/cifar.html and extract it; the folder must "
-                "hold data_batch_1..5 and test_batch)")
+                "hold data_batch_1..5 and test_batch)"
+            )
         try:
             X_full, y_full, X_test, y_test = datasets.load_cifar10(path, dtype=dtype, flatten=True)
         except (OSError, ValueError) as exc:
             raise CLIError(f"cannot read CIFAR-10 from {path}: {exc}") from None
         X_train, X_val, y_train, y_val = datasets.train_val_split(
-            X_full, y_full, min(1000, len(y_full) // 10), seed=seed)
+            X_full, y_full, min(1000, len(y_full) // 10), seed=seed
+        )
         name = f"CIFAR-10 ({path})"
     out: dict[str, Any] = {"name": name}
     for key, value in (("X_train", X_train), ("X_val", X_val), ("X_test", X_test)):

@@ -40,42 +40,73 @@ def cmd_demo(args):
     out_dir = output_folder(args.out)
     settings = DEMO_SETTINGS["quick" if args.quick else "full"]
     start = time.perf_counter()
-    results = {"command": "demo", "quick": args.quick, "seed": args.seed,
-               "created": time.strftime("%Y-%m-%d %H:%M:%S"), "figures": {}}
+    results = {
+        "command": "demo",
+        "quick": args.quick,
+        "seed": args.seed,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "figures": {},
+    }
     figures = results["figures"]
 
     _section("data: split train / val / test, zero-center (fitted on train only)")
     data = zero_center(load_data(args.data, seed=args.seed))
     n_features, n_classes = data["X_train"].shape[1], data["n_classes"]
-    results["data"] = {"name": data["name"], "n_train": len(data["y_train"]),
-                       "n_val": len(data["y_val"]), "n_test": len(data["y_test"]),
-                       "n_features": n_features, "n_classes": n_classes}
-    say(f"{data['name']}: {len(data['y_train'])} train / {len(data['y_val'])} val / "
-         f"{len(data['y_test'])} test rows, {n_features} features, {n_classes} classes")
+    results["data"] = {
+        "name": data["name"],
+        "n_train": len(data["y_train"]),
+        "n_val": len(data["y_val"]),
+        "n_test": len(data["y_test"]),
+        "n_features": n_features,
+        "n_classes": n_classes,
+    }
+    say(
+        f"{data['name']}: {len(data['y_train'])} train / {len(data['y_val'])} val / "
+        f"{len(data['y_test'])} test rows, {n_features} features, {n_classes} classes"
+    )
 
     _section("weight initialization: activation statistics of a 10-layer net (notes §4)")
     results["init_experiment"] = []
     for init, activation in INIT_RUNS:
-        summary, figure = run_init_experiment(init, activation, out_dir,
-                                              hidden_size=settings["init_hidden"],
-                                              num_samples=1000, seed=args.seed, verbose=False)
+        summary, figure = run_init_experiment(
+            init,
+            activation,
+            out_dir,
+            hidden_size=settings["init_hidden"],
+            num_samples=1000,
+            seed=args.seed,
+            verbose=False,
+        )
         results["init_experiment"].append(summary)
         if figure:
             figures[f"init_{summary['key']}"] = os.path.basename(figure)
         layers = summary["layers"]
-        say(f"init {summary['init']:>6}, {activation:<4}: std input {layers[0]['std']:.3f}, "
-             f"layer 1 {layers[1]['std']:.6f}, layer {len(layers) - 1} {layers[-1]['std']:.6f}")
+        say(
+            f"init {summary['init']:>6}, {activation:<4}: std input {layers[0]['std']:.3f}, "
+            f"layer 1 {layers[1]['std']:.6f}, layer {len(layers) - 1} {layers[-1]['std']:.6f}"
+        )
 
     _section("babysitting the learning process (notes §6)")
     fn = train_fn(data, DEMO_HIDDEN, batchnorm=True, decay=0.9)
     # The notes' small initialization makes the first loss ln(num_classes) exactly.
-    small = FullyConnectedNet(DEMO_HIDDEN, n_features, n_classes, weight_init=1e-4,
-                              batchnorm=True, seed=args.seed)
-    sitter = babysit(small, None, data["X_train"], data["y_train"], data["X_val"],
-                     data["y_val"], num_classes=n_classes, update=fn.fixed["update"],
-                     momentum=fn.fixed["momentum"], seed=args.seed)
-    results["babysit"] = [{"name": r.name, "passed": bool(r.passed), "message": r.explanation}
-                          for r in sitter.results]
+    small = FullyConnectedNet(
+        DEMO_HIDDEN, n_features, n_classes, weight_init=1e-4, batchnorm=True, seed=args.seed
+    )
+    sitter = babysit(
+        small,
+        None,
+        data["X_train"],
+        data["y_train"],
+        data["X_val"],
+        data["y_val"],
+        num_classes=n_classes,
+        update=fn.fixed["update"],
+        momentum=fn.fixed["momentum"],
+        seed=args.seed,
+    )
+    results["babysit"] = [
+        {"name": r.name, "passed": bool(r.passed), "message": r.explanation} for r in sitter.results
+    ]
     if not sitter.passed:
         write_json(os.path.join(out_dir, "results.json"), results)
         failed = sitter.failed.name if sitter.failed is not None else "?"
@@ -83,10 +114,11 @@ def cmd_demo(args):
     assert sitter.learning_rate_range is not None  # set whenever the babysitter passed
     lr_range = tuple(sitter.learning_rate_range)
 
-    _section(f"coarse-to-fine random search: lr in [{lr_range[0]:.0e}, {lr_range[1]:.0e}] "
-             "(the babysitter's range), reg in [1e-6, 1e-1] (notes §7)")
-    result = run_search(fn, search_space(lr_range, (1e-6, 1e-1)), settings["rounds"],
-                         args.seed)
+    _section(
+        f"coarse-to-fine random search: lr in [{lr_range[0]:.0e}, {lr_range[1]:.0e}] "
+        "(the babysitter's range), reg in [1e-6, 1e-1] (notes §7)"
+    )
+    result = run_search(fn, search_space(lr_range, (1e-6, 1e-1)), settings["rounds"], args.seed)
     if result.interrupted:
         say_interrupted(args, result)
         return 130
@@ -94,8 +126,12 @@ def cmd_demo(args):
     if best is None:
         raise CLIError("every search trial diverged or failed")
     say("best: " + result.line(best))
-    results["search"] = {"trials": trial_records(result), "best": best.to_dict(),
-                         "rounds": settings["rounds"], "lr_range": lr_range}
+    results["search"] = {
+        "trials": trial_records(result),
+        "best": best.to_dict(),
+        "rounds": settings["rounds"],
+        "lr_range": lr_range,
+    }
     result.to_csv(os.path.join(out_dir, "search.csv"))
     figures.update(save_search_plots(result, out_dir))
 
@@ -105,23 +141,42 @@ def cmd_demo(args):
     model, stats = train_once(fn, best.params["lr"], best.params["reg"], epochs, args.seed)
     train_seconds = time.perf_counter() - t0
     if stats["diverged"]:
-        results["final"] = {"lr": best.params["lr"], "reg": best.params["reg"], "epochs": epochs,
-                            "diverged": True, "stop_reason": stats.get("stop_reason")}
+        results["final"] = {
+            "lr": best.params["lr"],
+            "reg": best.params["reg"],
+            "epochs": epochs,
+            "diverged": True,
+            "stop_reason": stats.get("stop_reason"),
+        }
         json_path = write_json(os.path.join(out_dir, "results.json"), results)
-        raise CLIError(f"training the best configuration diverged (see the line above); "
-                       f"the numbers so far are in {json_path}")
+        raise CLIError(
+            f"training the best configuration diverged (see the line above); "
+            f"the numbers so far are in {json_path}"
+        )
     test_acc = accuracy(model.loss(data["X_test"]), data["y_test"])
-    results["final"] = {"test_accuracy": test_acc, "val_accuracy": stats.get("best_val_acc"),
-                        "lr": best.params["lr"], "reg": best.params["reg"], "epochs": epochs,
-                        "hidden_dims": DEMO_HIDDEN, "batchnorm": True,
-                        "train_seconds": train_seconds, "diverged": stats["diverged"]}
+    results["final"] = {
+        "test_accuracy": test_acc,
+        "val_accuracy": stats.get("best_val_acc"),
+        "lr": best.params["lr"],
+        "reg": best.params["reg"],
+        "epochs": epochs,
+        "hidden_dims": DEMO_HIDDEN,
+        "batchnorm": True,
+        "train_seconds": train_seconds,
+        "diverged": stats["diverged"],
+    }
     results["stats"] = stats
-    save_model(os.path.join(out_dir, "model.npz"), model,
-               {"hidden_dims": DEMO_HIDDEN, "batchnorm": True, **best.params},
-               zero_center_mean=data["mean"])
-    if plot_training_curves(stats, os.path.join(out_dir, "curves.png"),
-                            title=f"best configuration: lr {best.params['lr']:.2e}, "
-                                  f"reg {best.params['reg']:.2e}"):
+    save_model(
+        os.path.join(out_dir, "model.npz"),
+        model,
+        {"hidden_dims": DEMO_HIDDEN, "batchnorm": True, **best.params},
+        zero_center_mean=data["mean"],
+    )
+    if plot_training_curves(
+        stats,
+        os.path.join(out_dir, "curves.png"),
+        title=f"best configuration: lr {best.params['lr']:.2e}, reg {best.params['reg']:.2e}",
+    ):
         figures["curves"] = "curves.png"
     if not have_matplotlib():
         results["figures_skipped"] = PLOT_MISSING
@@ -131,8 +186,10 @@ def cmd_demo(args):
     json_path = write_json(os.path.join(out_dir, "results.json"), results)
     html_path = write_report(out_dir, results)
     _section("result")
-    say(f"test accuracy: {test_acc:.4f} (best validation accuracy "
-         f"{results['final']['val_accuracy']:.4f}); {results['seconds']:.1f} s in all")
+    say(
+        f"test accuracy: {test_acc:.4f} (best validation accuracy "
+        f"{results['final']['val_accuracy']:.4f}); {results['seconds']:.1f} s in all"
+    )
     say(f"report:  {html_path}")
     say(f"numbers: {json_path}")
     if figures:

@@ -38,19 +38,23 @@ def build_parser():
     """The ``fastnn`` argument parser; each sub-command sets ``func`` to its ``cmd_*``."""
     parser = _Parser(
         prog="fastnn",
-        description="fastnn: CS231n's 'Training Neural Networks I' on a compiled CPU core.")
+        description="fastnn: CS231n's 'Training Neural Networks I' on a compiled CPU core.",
+    )
     parser.add_argument("--version", action="version", version=f"fastnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
     p = sub.add_parser(
-        "demo", help="the lecture's workflow on real data, with a report (start here)",
+        "demo",
+        help="the lecture's workflow on real data, with a report (start here)",
         description="Split and zero-center the data, run the initialization experiment and the "
-                    "babysitter, a coarse-to-fine search, train the best configuration with "
-                    "batchnorm and report test accuracy; writes figures, results.json and "
-                    "report.html to --out.")
-    p.add_argument("--out", default="fastnn-demo", metavar="DIR",
-                   help="output folder (default ./fastnn-demo)")
+        "babysitter, a coarse-to-fine search, train the best configuration with "
+        "batchnorm and report test accuracy; writes figures, results.json and "
+        "report.html to --out.",
+    )
+    p.add_argument(
+        "--out", default="fastnn-demo", metavar="DIR", help="output folder (default ./fastnn-demo)"
+    )
     _add_data_args(p)
     p.add_argument("--quick", action="store_true", help="a smaller search (under a minute)")
     p.set_defaults(func=cmd_demo)
@@ -60,22 +64,43 @@ def build_parser():
     p.set_defaults(func=cmd_config)
 
     p = sub.add_parser(
-        "bench", help="benchmark table: every kernel vs NumPy, PyTorch and the memory floor",
+        "bench",
+        help="benchmark table: every kernel vs NumPy, PyTorch and the memory floor",
         description="Time every registered kernel (forward and backward) in float32 and float64 "
-                    "against its NumPy reference, PyTorch (if installed) and a copy of the same "
-                    "bytes; print one table.")
-    p.add_argument("--size", type=size_spec, nargs="+", default=["all"], metavar="SIZE",
-                   help="small, large, all (default), an element count (65536, 64k, 8M) or a "
-                        "shape (4096x1000); several allowed")
-    p.add_argument("--threads", type=thread_count, help="threads for fastnn and PyTorch "
-                   "(default: fastnn.get_num_threads(); -1 = all cores)")
-    p.add_argument("--dtype", nargs="+", choices=("float32", "float64"),
-                   default=["float32", "float64"])
+        "against its NumPy reference, PyTorch (if installed) and a copy of the same "
+        "bytes; print one table.",
+    )
+    p.add_argument(
+        "--size",
+        type=size_spec,
+        nargs="+",
+        default=["all"],
+        metavar="SIZE",
+        help="small, large, all (default), an element count (65536, 64k, 8M) or a "
+        "shape (4096x1000); several allowed",
+    )
+    p.add_argument(
+        "--threads",
+        type=thread_count,
+        help="threads for fastnn and PyTorch (default: fastnn.get_num_threads(); -1 = all cores)",
+    )
+    p.add_argument(
+        "--dtype", nargs="+", choices=("float32", "float64"), default=["float32", "float64"]
+    )
     p.add_argument("--kernel", nargs="+", metavar="NAME", help="only these kernels")
-    p.add_argument("--rounds", type=positive_int, default=15,
-                   help="timing rounds per case; the table shows the median (default 15)")
-    p.add_argument("--min-time", type=positive_float, default=0.01, metavar="SECONDS",
-                   help="minimum duration of one round (loop count auto-ranged; default 0.01)")
+    p.add_argument(
+        "--rounds",
+        type=positive_int,
+        default=15,
+        help="timing rounds per case; the table shows the median (default 15)",
+    )
+    p.add_argument(
+        "--min-time",
+        type=positive_float,
+        default=0.01,
+        metavar="SECONDS",
+        help="minimum duration of one round (loop count auto-ranged; default 0.01)",
+    )
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
     p.add_argument("--json", metavar="FILE", help="also write every number to FILE")
     p.add_argument("--markdown", action="store_true", help="print a GitHub markdown table")
@@ -83,11 +108,17 @@ def build_parser():
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser(
-        "init-stats", help="the notes' weight-initialization experiment, with histograms",
+        "init-stats",
+        help="the notes' weight-initialization experiment, with histograms",
         description="Push unit-Gaussian data through a deep stack of fully connected layers and "
-                    "print each layer's activation mean and std, as in the lecture notes.")
-    p.add_argument("--init", type=init_spec, default=0.01,
-                   help="a weight scale (0.01, 1.0) or small, xavier, he (default 0.01)")
+        "print each layer's activation mean and std, as in the lecture notes.",
+    )
+    p.add_argument(
+        "--init",
+        type=init_spec,
+        default=0.01,
+        help="a weight scale (0.01, 1.0) or small, xavier, he (default 0.01)",
+    )
     p.add_argument("--activation", choices=INIT_STATS_ACTIVATIONS, default="tanh")
     p.add_argument("--layers", type=positive_int, default=10)
     p.add_argument("--hidden", type=positive_int, default=500, help="layer width (default 500)")
@@ -97,62 +128,113 @@ def build_parser():
     p.set_defaults(func=cmd_init_stats)
 
     p = sub.add_parser(
-        "train", help="train a fully connected net (epoch lines as in the notes), save it",
+        "train",
+        help="train a fully connected net (epoch lines as in the notes), save it",
         description="Train a FullyConnectedNet with ClassifierTrainer on digits or CIFAR-10 "
-                    "(zero-centered), print the notes' epoch lines, save the best model (.npz), "
-                    "the loss/accuracy curves and results.json.")
+        "(zero-centered), print the notes' epoch lines, save the best model (.npz), "
+        "the loss/accuracy curves and results.json.",
+    )
     _add_data_args(p)
     _add_model_args(p)
     p.add_argument("--lr", type=positive_float, default=0.05, help="learning rate (default 0.05)")
     p.add_argument("--reg", type=nonnegative_float, default=1e-4, help="L2 strength (default 1e-4)")
     p.add_argument("--epochs", type=positive_int, default=20)
-    p.add_argument("--out", default="fastnn-train", metavar="DIR",
-                   help="output folder (default ./fastnn-train)")
+    p.add_argument(
+        "--out",
+        default="fastnn-train",
+        metavar="DIR",
+        help="output folder (default ./fastnn-train)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
-        "search", help="coarse-to-fine random search over learning rate and regularization",
+        "search",
+        help="coarse-to-fine random search over learning rate and regularization",
         description="The notes' recipe: random configurations over wide log ranges for a few "
-                    "epochs, then narrowed ranges trained longer; saves every trial (CSV, "
-                    "JSON), the best model (.npz) and the lecture's scatter plot.")
+        "epochs, then narrowed ranges trained longer; saves every trial (CSV, "
+        "JSON), the best model (.npz) and the lecture's scatter plot.",
+    )
     _add_data_args(p)
     _add_model_args(p)
-    p.add_argument("--lr-range", type=log_range, default=(1e-3, 1.0), metavar="LOW:HIGH",
-                   help="log-uniform learning-rate range (default 1e-3:1)")
-    p.add_argument("--reg-range", type=log_range, default=(1e-6, 1e-1), metavar="LOW:HIGH",
-                   help="log-uniform L2 range (default 1e-6:1e-1)")
+    p.add_argument(
+        "--lr-range",
+        type=log_range,
+        default=(1e-3, 1.0),
+        metavar="LOW:HIGH",
+        help="log-uniform learning-rate range (default 1e-3:1)",
+    )
+    p.add_argument(
+        "--reg-range",
+        type=log_range,
+        default=(1e-6, 1e-1),
+        metavar="LOW:HIGH",
+        help="log-uniform L2 range (default 1e-6:1e-1)",
+    )
     p.add_argument("--trials", type=positive_int, default=20, help="coarse trials (default 20)")
     p.add_argument("--epochs", type=positive_int, default=2, help="epochs per coarse trial")
-    p.add_argument("--fine-trials", type=nonnegative_int, default=10,
-                   help="trials of the narrowed round (0: a plain random search; default 10)")
+    p.add_argument(
+        "--fine-trials",
+        type=nonnegative_int,
+        default=10,
+        help="trials of the narrowed round (0: a plain random search; default 10)",
+    )
     p.add_argument("--fine-epochs", type=positive_int, default=6)
-    p.add_argument("--n-jobs", type=positive_int, default=1,
-                   help="trials in parallel processes (the parallel extra)")
-    p.add_argument("--out", default="fastnn-search", metavar="DIR",
-                   help="output folder (default ./fastnn-search)")
+    p.add_argument(
+        "--n-jobs",
+        type=positive_int,
+        default=1,
+        help="trials in parallel processes (the parallel extra)",
+    )
+    p.add_argument(
+        "--out",
+        default="fastnn-search",
+        metavar="DIR",
+        help="output folder (default ./fastnn-search)",
+    )
     p.set_defaults(func=cmd_search)
 
     return parser
 
 
 def _add_data_args(p):
-    p.add_argument("--data", type=data_spec, default=("digits", None),
-                   metavar="digits|cifar10:PATH",
-                   help="the embedded digits (default) or a CIFAR-10 python-batches folder")
+    p.add_argument(
+        "--data",
+        type=data_spec,
+        default=("digits", None),
+        metavar="digits|cifar10:PATH",
+        help="the embedded digits (default) or a CIFAR-10 python-batches folder",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for split, weights and batches")
     p.add_argument("--threads", type=thread_count, help="kernel threads (default: all cores)")
 
 
 def _add_model_args(p):
-    p.add_argument("--hidden", type=hidden_dims, default=[100], metavar="H[,H...]",
-                   help="hidden layer sizes (default 100)")
+    p.add_argument(
+        "--hidden",
+        type=hidden_dims,
+        default=[100],
+        metavar="H[,H...]",
+        help="hidden layer sizes (default 100)",
+    )
     p.add_argument("--activation", choices=ACTIVATIONS, default="relu")
-    p.add_argument("--init", choices=[n for n in INITIALIZERS if n != "zeros"], default="he",
-                   help="weight initialization (default he)")
-    p.add_argument("--batchnorm", action=argparse.BooleanOptionalAction, default=True,
-                   help="batch normalization after each hidden affine layer (default on)")
+    p.add_argument(
+        "--init",
+        choices=[n for n in INITIALIZERS if n != "zeros"],
+        default="he",
+        help="weight initialization (default he)",
+    )
+    p.add_argument(
+        "--batchnorm",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="batch normalization after each hidden affine layer (default on)",
+    )
     p.add_argument("--update", choices=UPDATES, default="momentum")
     p.add_argument("--momentum", type=unit_float, default=0.9)
     p.add_argument("--batch-size", type=positive_int, default=100)
-    p.add_argument("--decay", type=positive_float, default=0.95,
-                   help="learning-rate decay per epoch (default 0.95)")
+    p.add_argument(
+        "--decay",
+        type=positive_float,
+        default=0.95,
+        help="learning-rate decay per epoch (default 0.95)",
+    )

@@ -37,8 +37,9 @@ def cmd_search(args):
     rounds = [(args.trials, args.epochs)]
     if args.fine_trials:
         rounds.append((args.fine_trials, args.fine_epochs))
-    result = run_search(fn, search_space(args.lr_range, args.reg_range), rounds, args.seed,
-                        n_jobs=args.n_jobs)
+    result = run_search(
+        fn, search_space(args.lr_range, args.reg_range), rounds, args.seed, n_jobs=args.n_jobs
+    )
     if result.interrupted:  # Ctrl-C: save what finished, then exit 130
         say_interrupted(args, result)
     best = result.best
@@ -49,15 +50,30 @@ def cmd_search(args):
     say("best: " + result.line(best))
     result.to_csv(os.path.join(out_dir, "search.csv"))
     result.to_json(os.path.join(out_dir, "search.json"))
-    meta = {"hidden_dims": args.hidden, "activation": args.activation,
-            "batchnorm": args.batchnorm, "params": best.params}
-    model_path = save_model(os.path.join(out_dir, "best_model.npz"), best.extra["model"], meta,
-                            zero_center_mean=data["mean"])
+    meta = {
+        "hidden_dims": args.hidden,
+        "activation": args.activation,
+        "batchnorm": args.batchnorm,
+        "params": best.params,
+    }
+    model_path = save_model(
+        os.path.join(out_dir, "best_model.npz"),
+        best.extra["model"],
+        meta,
+        zero_center_mean=data["mean"],
+    )
     figures = save_search_plots(result, out_dir)
-    write_json(os.path.join(out_dir, "results.json"), {
-        "command": "search", "data": data["name"], "settings": settings_record(args),
-        "best": best.to_dict(), "trials": trial_records(result),
-        "interrupted": result.interrupted})
+    write_json(
+        os.path.join(out_dir, "results.json"),
+        {
+            "command": "search",
+            "data": data["name"],
+            "settings": settings_record(args),
+            "best": best.to_dict(),
+            "trials": trial_records(result),
+            "interrupted": result.interrupted,
+        },
+    )
     say(f"trials saved to {os.path.join(out_dir, 'search.csv')} and search.json")
     say(f"best model saved to {model_path}")
     if figures:

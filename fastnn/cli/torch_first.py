@@ -18,15 +18,21 @@ TORCH_FIRST_RUN = "FASTNN_BENCH_TORCH_FIRST"  # set in the re-run's environment
 def rerun_with_torch_first(args):
     """Re-run this bench with PyTorch imported first and return its exit code; None when
     this process is fine as it is."""
-    if (args.no_torch or "torch" in sys.modules or os.environ.get(TORCH_FIRST_RUN)
-            or not openmp.pytorch_would_share_short_spin()
-            or importlib.util.find_spec("torch") is None):
+    if (
+        args.no_torch
+        or "torch" in sys.modules
+        or os.environ.get(TORCH_FIRST_RUN)
+        or not openmp.pytorch_would_share_short_spin()
+        or importlib.util.find_spec("torch") is None
+    ):
         return None
     # `python -c` puts the working directory first on sys.path: put this fastnn there instead,
     # or a source tree in the working directory would be benchmarked in place of it
     root = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
-    script = (f"import sys; sys.path[0] = {root!r}; import torch; "
-            "from fastnn.__main__ import main; sys.exit(main(sys.argv[1:]))")
+    script = (
+        f"import sys; sys.path[0] = {root!r}; import torch; "
+        "from fastnn.__main__ import main; sys.exit(main(sys.argv[1:]))"
+    )
     env = dict(os.environ, **{TORCH_FIRST_RUN: "1"})
     env.pop("GOMP_SPINCOUNT", None)  # fastnn's, not the user's (pytorch_would_share_short_spin)
     if args.threads is None:  # keep this process's default, not the torch-first one

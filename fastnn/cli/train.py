@@ -16,8 +16,10 @@ def cmd_train(args):
     set_threads(args.threads)
     out_dir = output_folder(args.out)
     data = zero_center(load_data(args.data, seed=args.seed))
-    say(f"data: {data['name']}: {len(data['y_train'])} train / {len(data['y_val'])} val / "
-        f"{len(data['y_test'])} test rows, {data['X_train'].shape[1]} features")
+    say(
+        f"data: {data['name']}: {len(data['y_train'])} train / {len(data['y_val'])} val / "
+        f"{len(data['y_test'])} test rows, {data['X_train'].shape[1]} features"
+    )
     fn = train_fn_from_args(args, data)
     start = time.perf_counter()
     try:
@@ -27,16 +29,32 @@ def cmd_train(args):
     seconds = time.perf_counter() - start
     test_acc = accuracy(model.loss(data["X_test"]), data["y_test"])
     say(f"test accuracy: {test_acc:.4f} ({seconds:.1f} s of training)")
-    meta = {"hidden_dims": args.hidden, "activation": args.activation, "batchnorm": args.batchnorm,
-            "input_dim": int(data["X_train"].shape[1]), "num_classes": data["n_classes"]}
-    model_path = save_model(os.path.join(out_dir, "model.npz"), model, meta,
-                            zero_center_mean=data["mean"])
+    meta = {
+        "hidden_dims": args.hidden,
+        "activation": args.activation,
+        "batchnorm": args.batchnorm,
+        "input_dim": int(data["X_train"].shape[1]),
+        "num_classes": data["n_classes"],
+    }
+    model_path = save_model(
+        os.path.join(out_dir, "model.npz"), model, meta, zero_center_mean=data["mean"]
+    )
     curves = plot_training_curves(stats, os.path.join(out_dir, "curves.png"))
-    write_json(os.path.join(out_dir, "results.json"), {
-        "command": "train", "data": data["name"], "settings": settings_record(args),
-        "test_accuracy": test_acc, "best_val_acc": stats.get("best_val_acc"),
-        "diverged": stats["diverged"], "stop_reason": stats.get("stop_reason"),
-        "seconds": seconds, "stats": stats, "fastnn": fastnn.__version__})
+    write_json(
+        os.path.join(out_dir, "results.json"),
+        {
+            "command": "train",
+            "data": data["name"],
+            "settings": settings_record(args),
+            "test_accuracy": test_acc,
+            "best_val_acc": stats.get("best_val_acc"),
+            "diverged": stats["diverged"],
+            "stop_reason": stats.get("stop_reason"),
+            "seconds": seconds,
+            "stats": stats,
+            "fastnn": fastnn.__version__,
+        },
+    )
     say(f"best model saved to {model_path}")
     say(f"curves saved to {curves}" if curves else f"figures skipped: {PLOT_MISSING}")
     say(f"numbers saved to {os.path.join(out_dir, 'results.json')}")

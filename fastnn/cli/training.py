@@ -12,28 +12,58 @@ from fastnn.workflow.plotting import have_matplotlib
 from fastnn.workflow.progress import terminal_tqdm
 
 
-def train_fn(data, hidden, activation="relu", weight_init="he", batchnorm=True,
-             update="momentum", momentum=0.9, batch_size=100, decay=0.95):
+def train_fn(
+    data,
+    hidden,
+    activation="relu",
+    weight_init="he",
+    batchnorm=True,
+    update="momentum",
+    momentum=0.9,
+    batch_size=100,
+    decay=0.95,
+):
     """The commands' train function: :func:`fastnn.search.make_train_fn` for a
     FullyConnectedNet on ``data`` that keeps each trial's best model."""
     return search.make_train_fn(
-        data["X_train"], data["y_train"], data["X_val"], data["y_val"], model="fc",
-        keep_model=True, hidden_dims=list(hidden), activation=activation,
-        weight_init=weight_init, batchnorm=batchnorm, update=update, momentum=momentum,
-        batch_size=batch_size, learning_rate_decay=decay)
+        data["X_train"],
+        data["y_train"],
+        data["X_val"],
+        data["y_val"],
+        model="fc",
+        keep_model=True,
+        hidden_dims=list(hidden),
+        activation=activation,
+        weight_init=weight_init,
+        batchnorm=batchnorm,
+        update=update,
+        momentum=momentum,
+        batch_size=batch_size,
+        learning_rate_decay=decay,
+    )
 
 
 def train_fn_from_args(args, data):
     """:func:`train_fn` with the model and training options of ``train`` and ``search``."""
-    return train_fn(data, args.hidden, args.activation, args.init, args.batchnorm, args.update,
-                    args.momentum, args.batch_size, args.decay)
+    return train_fn(
+        data,
+        args.hidden,
+        args.activation,
+        args.init,
+        args.batchnorm,
+        args.update,
+        args.momentum,
+        args.batch_size,
+        args.decay,
+    )
 
 
 def train_once(fn, lr, reg, num_epochs, seed):
     """The final run of ``train`` and ``demo``: epoch lines and a progress bar on a terminal;
     returns ``(best_model, stats)``."""
-    return fn.fit({"lr": lr, "reg": reg, "num_epochs": num_epochs}, seed, verbose=True,
-                  progress=True)
+    return fn.fit(
+        {"lr": lr, "reg": reg, "num_epochs": num_epochs}, seed, verbose=True, progress=True
+    )
 
 
 def save_model(path, model, meta=None, **arrays_to_add):
@@ -61,8 +91,9 @@ def run_search(train_fn, space, rounds, seed, n_jobs=1):
     verbose = terminal_tqdm() is not None  # the search's progress bar needs tqdm
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", search.RangeEdgeWarning)
-        result = search.coarse_to_fine(train_fn, space, rounds=rounds, seed=seed, n_jobs=n_jobs,
-                                       verbose=verbose)
+        result = search.coarse_to_fine(
+            train_fn, space, rounds=rounds, seed=seed, n_jobs=n_jobs, verbose=verbose
+        )
     result.print()
     for w in caught:
         if issubclass(w.category, (search.RangeEdgeWarning, RuntimeWarning)):
@@ -88,5 +119,6 @@ def save_search_plots(result, out_dir, prefix="search"):
 
 def trial_records(result):
     """Every trial as a dict without its per-iteration histories (for results.json)."""
-    return [{k: v for k, v in t.to_dict().items() if not k.endswith("_history")}
-            for t in result.trials]
+    return [
+        {k: v for k, v in t.to_dict().items() if not k.endswith("_history")} for t in result.trials
+    ]

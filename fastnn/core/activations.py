@@ -6,8 +6,6 @@ caller passes one of them as ``out``.  C-contiguous arrays go straight to the ke
 layouts are copied to a contiguous buffer first (same results, one extra pass).
 """
 
-
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -73,8 +71,12 @@ def _unary(op, x, out, alpha=0.0):
 
 def _binary(op, dout, x, out, alpha=0.0, name="x"):
     # the common case (two float arrays of one dtype and shape) skips the generic checks
-    if not (_is_float_array(dout) and _is_float_array(x) and dout.dtype == x.dtype
-            and dout.shape == x.shape):
+    if not (
+        _is_float_array(dout)
+        and _is_float_array(x)
+        and dout.dtype == x.dtype
+        and dout.shape == x.shape
+    ):
         dout, x = same_float_arrays([("dout", dout), (name, x)])
     if out is not None:
         check_out(out, x.shape, x.dtype)
@@ -229,6 +231,7 @@ def maxout_backward(dout: np.ndarray, argmax: np.ndarray, k: int) -> NDArray[np.
     """
     dout, argmax, k = check_maxout_backward_input(dout, argmax, k)
     dz = np.empty(dout.shape + (k,), dout.dtype)  # the kernel writes every element
-    _ext.maxout_backward(kernel_buffer(dout), kernel_buffer(argmax), dz, k,
-                         threads_for(dz.size, _THRESHOLD))
+    _ext.maxout_backward(
+        kernel_buffer(dout), kernel_buffer(argmax), dz, k, threads_for(dz.size, _THRESHOLD)
+    )
     return dz

@@ -64,8 +64,24 @@ def _forward(x, gamma, beta, bn_param, mode, eps, momentum):
         warn_single_value(n * s)
         new_rm = np.empty(c, dtype)
         new_rv = np.empty(c, dtype)
-        _ext.forward_train(x, out, n, c, s, gamma, beta, eps, momentum, rm, rv, new_rm, new_rv,
-                           mean, inv_std, n_threads)
+        _ext.forward_train(
+            x,
+            out,
+            n,
+            c,
+            s,
+            gamma,
+            beta,
+            eps,
+            momentum,
+            rm,
+            rv,
+            new_rm,
+            new_rv,
+            mean,
+            inv_std,
+            n_threads,
+        )
         bn_param["running_mean"] = new_rm
         bn_param["running_var"] = new_rv
     else:
@@ -75,8 +91,10 @@ def _forward(x, gamma, beta, bn_param, mode, eps, momentum):
 
 def _backward(dout, cache, ndim, forward_name):
     if not isinstance(cache, BatchNormCache) or cache.x.ndim != ndim:
-        raise TypeError(f"cache must come from fastnn.{forward_name} (the compiled backend), "
-                        f"got {type(cache).__name__}")
+        raise TypeError(
+            f"cache must come from fastnn.{forward_name} (the compiled backend), "
+            f"got {type(cache).__name__}"
+        )
     x = cache.x
     dout = as_float_array(dout, "dout")
     if dout.shape != x.shape:
@@ -87,8 +105,22 @@ def _backward(dout, cache, ndim, forward_name):
     dx = empty_apart(x, x, dout)
     dgamma = np.empty(c, x.dtype)
     dbeta = np.empty(c, x.dtype)
-    _ext.backward(dout, x, dx, n, c, s, cache.gamma, cache.mean, cache.inv_std, cache.eps,
-                  cache.train, dgamma, dbeta, threads_for(x.size, _THRESHOLD))
+    _ext.backward(
+        dout,
+        x,
+        dx,
+        n,
+        c,
+        s,
+        cache.gamma,
+        cache.mean,
+        cache.inv_std,
+        cache.eps,
+        cache.train,
+        dgamma,
+        dbeta,
+        threads_for(x.size, _THRESHOLD),
+    )
     return dx, dgamma, dbeta
 
 

@@ -45,8 +45,14 @@ def take_rows(x: np.ndarray, idx: np.ndarray, out: np.ndarray | None = None) -> 
     [-N, N) (negative indices count from the end, as in NumPy; others raise IndexError).
     Returns an (M, ...) array of x's dtype (``out`` if given).
     """
-    if (type(x) is np.ndarray and type(idx) is np.ndarray and idx.ndim == 1
-            and idx.dtype == np.intp and idx.flags.c_contiguous and x.ndim >= 1):
+    if (
+        type(x) is np.ndarray
+        and type(idx) is np.ndarray
+        and idx.ndim == 1
+        and idx.dtype == np.intp
+        and idx.flags.c_contiguous
+        and x.ndim >= 1
+    ):
         if _ext.first_bad_index(idx, x.shape[0]) >= 0:
             check_take(x, idx, None)  # raises the twin's error
         if out is not None:

@@ -87,8 +87,9 @@ def softmax_loss(
         labels = check_labels(y, x.shape[0], x.shape[1])
         if out is not None:
             check_out(out, x.shape, x.dtype)
-        result = _ext.loss_gradient(kernel_buffer(x), np.ascontiguousarray(labels), None,
-                                    threads_for(x.size, _THRESHOLD))
+        result = _ext.loss_gradient(
+            kernel_buffer(x), np.ascontiguousarray(labels), None, threads_for(x.size, _THRESHOLD)
+        )
         if out is not None:
             out[...] = result[1]
             result = (result[0], out)

@@ -26,4 +26,3 @@ PARALLEL_THRESHOLDS = {
     # elements of the parameter (sgd, momentum, nesterov, rmsprop, adam)
     "updates": 1 << 15,
 }
-

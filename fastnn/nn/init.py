@@ -12,8 +12,16 @@ from numpy.typing import DTypeLike
 
 from fastnn._validation import check_float_dtype, check_int, check_scalar, warn_caller
 
-__all__ = ["zeros", "small_random", "xavier", "he", "as_generator", "INITIALIZERS", "ALIASES",
-           "NAMES"]
+__all__ = [
+    "zeros",
+    "small_random",
+    "xavier",
+    "he",
+    "as_generator",
+    "INITIALIZERS",
+    "ALIASES",
+    "NAMES",
+]
 
 # What the ``rng`` arguments accept (see :func:`as_generator`).
 RandomSource = np.random.Generator | np.random.RandomState | np.random.SeedSequence | int | None
@@ -71,7 +79,8 @@ def zeros(
     warn_caller(
         "zero-initialized weight matrix: every neuron computes the same output and gets the "
         "same gradient, so the layer cannot learn different features; use he() or xavier()",
-        UserWarning)
+        UserWarning,
+    )
     return np.zeros(shape, dtype=dt)
 
 

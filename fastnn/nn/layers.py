@@ -10,18 +10,30 @@ import numpy as np
 from fastnn._config.backend import ops
 
 __all__ = [
-    "affine_forward", "affine_backward",
-    "relu_forward", "relu_backward",
-    "sigmoid_forward", "sigmoid_backward",
-    "tanh_forward", "tanh_backward",
-    "leaky_relu_forward", "leaky_relu_backward",
-    "elu_forward", "elu_backward",
-    "maxout_forward", "maxout_backward",
-    "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
-    "spatial_batchnorm_forward", "spatial_batchnorm_backward",
+    "affine_forward",
+    "affine_backward",
+    "relu_forward",
+    "relu_backward",
+    "sigmoid_forward",
+    "sigmoid_backward",
+    "tanh_forward",
+    "tanh_backward",
+    "leaky_relu_forward",
+    "leaky_relu_backward",
+    "elu_forward",
+    "elu_backward",
+    "maxout_forward",
+    "maxout_backward",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "spatial_batchnorm_forward",
+    "spatial_batchnorm_backward",
     "softmax_loss",
-    "affine_relu_forward", "affine_relu_backward",
-    "affine_bn_relu_forward", "affine_bn_relu_backward",
+    "affine_relu_forward",
+    "affine_relu_backward",
+    "affine_bn_relu_forward",
+    "affine_bn_relu_backward",
 ]
 
 
@@ -106,8 +118,9 @@ def maxout_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndar
     Returns (out (N, H), cache).
     """
     if w.ndim != 3 or b.shape != w.shape[1:]:
-        raise ValueError(f"maxout needs w of shape (D, H, k) and b of shape (H, k), got {w.shape} "
-                         f"and {b.shape}")
+        raise ValueError(
+            f"maxout needs w of shape (D, H, k) and b of shape (H, k), got {w.shape} and {b.shape}"
+        )
     d, h, k = w.shape
     z, _ = affine_forward(x, w.reshape(d, h * k), b.reshape(h * k))
     out, argmax = ops().maxout(z.reshape(-1, h, k))

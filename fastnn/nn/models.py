@@ -16,8 +16,8 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from fastnn._config.backend import ops
 from fastnn._config.threads import num_threads
-from fastnn.core.activations import ACTIVATIONS
 from fastnn._validation import check_float_dtype, check_int, check_scalar
+from fastnn.core.activations import ACTIVATIONS
 from fastnn.nn import layers
 from fastnn.nn.init import INITIALIZERS, as_generator, small_random, zeros
 
@@ -58,8 +58,10 @@ def is_object_model(model, loss_function):
         return False
     if hasattr(model, "params") and callable(getattr(model, "loss", None)):
         return True
-    raise TypeError("loss_function is required unless the model has .params and "
-                    ".loss(X, y=None) (like fastnn.FullyConnectedNet)")
+    raise TypeError(
+        "loss_function is required unless the model has .params and "
+        ".loss(X, y=None) (like fastnn.FullyConnectedNet)"
+    )
 
 
 def _as_model_dtype(X, dtype):
@@ -92,10 +94,12 @@ def _between_gemms(function: _F) -> _F:
     already use the cores.  An OpenMP team there costs more than it saves (its idle threads
     spin while BLAS wants the cores; measurements in docs/perf_notes_layout.md).  The matrix
     products keep BLAS's threads."""
+
     @functools.wraps(function)
     def on_one_thread(*args, **kwargs):
         with num_threads(1):
             return function(*args, **kwargs)
+
     return cast(_F, on_one_thread)
 
 
@@ -180,20 +184,28 @@ class FullyConnectedNet:
         maxout_pieces: int = 2,
     ) -> None:
         if activation not in _ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose one of "
-                             f"{', '.join(_ACTIVATIONS)}")
+            raise ValueError(
+                f"unknown activation {activation!r}; choose one of {', '.join(_ACTIVATIONS)}"
+            )
         if isinstance(weight_init, str):
             if weight_init not in INITIALIZERS:
-                raise ValueError(f"unknown weight_init {weight_init!r}; choose one of "
-                                 f"{', '.join(INITIALIZERS)} or a float scale")
+                raise ValueError(
+                    f"unknown weight_init {weight_init!r}; choose one of "
+                    f"{', '.join(INITIALIZERS)} or a float scale"
+                )
         elif isinstance(weight_init, (bool, np.bool_)) or not isinstance(weight_init, numbers.Real):
-            raise TypeError(f"weight_init must be one of {', '.join(INITIALIZERS)} or a float "
-                            f"scale, got {weight_init!r}")
+            raise TypeError(
+                f"weight_init must be one of {', '.join(INITIALIZERS)} or a float "
+                f"scale, got {weight_init!r}"
+            )
         else:
             weight_init = check_scalar(weight_init, "weight_init", minimum=0)
         hidden_dims = [check_int(h, f"hidden_dims[{i}]") for i, h in enumerate(hidden_dims)]
-        dims = [check_int(input_dim, "input_dim"), *hidden_dims,
-                check_int(num_classes, "num_classes")]
+        dims = [
+            check_int(input_dim, "input_dim"),
+            *hidden_dims,
+            check_int(num_classes, "num_classes"),
+        ]
         self.activation = activation
         self.batchnorm = bool(batchnorm)
         self.reg = check_scalar(reg, "reg", minimum=0)
@@ -259,9 +271,9 @@ class FullyConnectedNet:
             a, fc_cache = layers.affine_forward(h, w.reshape(w.shape[0], -1), b.reshape(-1))
             bn_cache = None
             if self.batchnorm:
-                a, bn_cache = layers.batchnorm_forward(a, self.params[f"gamma{i}"],
-                                                       self.params[f"beta{i}"],
-                                                       self.bn_params[i - 1])
+                a, bn_cache = layers.batchnorm_forward(
+                    a, self.params[f"gamma{i}"], self.params[f"beta{i}"], self.bn_params[i - 1]
+                )
             h, act_cache = self._act_forward(a)
             caches.append((fc_cache, bn_cache, act_cache))
         L = self.num_layers

@@ -19,8 +19,8 @@ import numpy as np
 
 from fastnn._config.backend import ops
 from fastnn._config.threads import num_threads
-from fastnn.core.optim import UPDATE_RULES
 from fastnn._validation import check_int, check_labels, check_param, check_scalar
+from fastnn.core.optim import UPDATE_RULES
 from fastnn.nn.init import RandomSource, as_generator
 from fastnn.nn.metrics import correct_count
 from fastnn.nn.models import is_object_model
@@ -70,17 +70,21 @@ class _Optimizer:
         try:
             g = grads[name]
         except KeyError:
-            raise KeyError(f"the loss function returned no gradient for parameter "
-                           f"{name!r}") from None
+            raise KeyError(
+                f"the loss function returned no gradient for parameter {name!r}"
+            ) from None
         if type(g) is np.ndarray and g.dtype == p.dtype and g.shape == p.shape:
             return g
         g = np.asarray(g)
         if g.shape != p.shape:
-            raise ValueError(f"the gradient of parameter {name!r} has shape {g.shape}, "
-                             f"expected {p.shape}")
+            raise ValueError(
+                f"the gradient of parameter {name!r} has shape {g.shape}, expected {p.shape}"
+            )
         if g.dtype.kind not in "biuf":
-            raise TypeError(f"the gradient of parameter {name!r} has dtype {g.dtype}, "
-                            f"expected a real number dtype")
+            raise TypeError(
+                f"the gradient of parameter {name!r} has dtype {g.dtype}, "
+                f"expected a real number dtype"
+            )
         buffer = self.cast_buffers.get(name)
         if buffer is None:
             buffer = self.cast_buffers[name] = np.empty_like(p)
@@ -102,8 +106,9 @@ def _rows(X, y, what):
     if X.ndim < 2:
         raise ValueError(f"{what} data must be at least 2-d (N, D), got shape {X.shape}")
     if y.shape != (X.shape[0],):
-        raise ValueError(f"{what} labels have shape {y.shape}, expected ({X.shape[0]},) to match "
-                         f"the data")
+        raise ValueError(
+            f"{what} labels have shape {y.shape}, expected ({X.shape[0]},) to match the data"
+        )
     if X.shape[0] == 0:
         raise ValueError(f"{what} data has no rows")
     return X, y
@@ -202,16 +207,19 @@ class ClassifierTrainer:
 
         if is_object_model(model, loss_function):
             if reg:
-                raise ValueError("reg applies to loss_function; a model object uses its own reg "
-                                 "(e.g. FullyConnectedNet(..., reg=...))")
+                raise ValueError(
+                    "reg applies to loss_function; a model object uses its own reg "
+                    "(e.g. FullyConnectedNet(..., reg=...))"
+                )
             params = model.params
             batch_loss = model.loss
             scores_of = model.loss
         else:
             params = model if isinstance(model, dict) else getattr(model, "params", None)
             if not isinstance(params, dict):
-                raise TypeError(f"model must be a dict of parameter arrays, got "
-                                f"{type(model).__name__}")
+                raise TypeError(
+                    f"model must be a dict of parameter arrays, got {type(model).__name__}"
+                )
             dict_loss = cast("Callable[..., Any]", loss_function)  # not an object model: given
             batch_loss = lambda Xb, yb: dict_loss(Xb, model, yb, reg)  # noqa: E731
             scores_of = lambda Xb: dict_loss(Xb, model)  # noqa: E731
@@ -240,22 +248,29 @@ class ClassifierTrainer:
         def accuracy(Xa, ya):
             correct = 0
             for start in range(0, Xa.shape[0], EVAL_CHUNK):
-                scores = scores_of(Xa[start:start + EVAL_CHUNK])
-                correct += correct_count(scores, ya[start:start + EVAL_CHUNK])
+                scores = scores_of(Xa[start : start + EVAL_CHUNK])
+                correct += correct_count(scores, ya[start : start + EVAL_CHUNK])
             return correct / Xa.shape[0]
 
         optimizer = _Optimizer(update, momentum)
         best_model = copy.deepcopy(model)
         best_val_acc = -1.0
-        stats: dict[str, Any] = {"loss_history": [], "train_acc_history": [],
-                                 "val_acc_history": [], "lr_history": [], "diverged": False,
-                                 "stop_reason": None}
+        stats: dict[str, Any] = {
+            "loss_history": [],
+            "train_acc_history": [],
+            "val_acc_history": [],
+            "lr_history": [],
+            "diverged": False,
+            "stop_reason": None,
+        }
         first_cost = None
         epoch = 0
         # Overflow/invalid warnings are expected when a run diverges; the cost check below
         # reports it once, clearly.  Kernels run on one thread (see "Threads" above).
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
-                num_threads(1):
+        with (
+            np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"),
+            num_threads(1),
+        ):
             for it in range(num_iters):
                 if sample_batches:
                     idx = gen.integers(0, n, size=batch_size)
@@ -268,13 +283,17 @@ class ClassifierTrainer:
                     first_cost = cost
                 reason = None
                 if not math.isfinite(cost):
-                    reason = (f"cost became {cost} at iteration {it + 1} (epoch {epoch + 1} / "
-                              f"{num_epochs}): the learning rate {learning_rate:e} is too high; "
-                              f"stopping")
+                    reason = (
+                        f"cost became {cost} at iteration {it + 1} (epoch {epoch + 1} / "
+                        f"{num_epochs}): the learning rate {learning_rate:e} is too high; "
+                        f"stopping"
+                    )
                 elif abort_cost_ratio is not None and cost > abort_cost_ratio * first_cost:
-                    reason = (f"cost {cost:f} at iteration {it + 1} exceeds {abort_cost_ratio:g} x "
-                              f"the first cost {first_cost:f}: the learning rate "
-                              f"{learning_rate:e} is too high; stopping")
+                    reason = (
+                        f"cost {cost:f} at iteration {it + 1} exceeds {abort_cost_ratio:g} x "
+                        f"the first cost {first_cost:f}: the learning rate "
+                        f"{learning_rate:e} is too high; stopping"
+                    )
                 if reason is not None:
                     stats["diverged"] = True
                     stats["stop_reason"] = reason
@@ -302,10 +321,12 @@ class ClassifierTrainer:
                 if epoch_end:
                     epoch += 1
                     if verbose:
-                        print("Finished epoch %d / %d: cost %f, train: %f, val %f, lr %e"
-                              % (epoch, num_epochs, cost, train_acc, val_acc, learning_rate))
+                        print(
+                            "Finished epoch %d / %d: cost %f, train: %f, val %f, lr %e"  # noqa: UP031 (the notes' line)
+                            % (epoch, num_epochs, cost, train_acc, val_acc, learning_rate)
+                        )
                     learning_rate *= learning_rate_decay
         stats["best_val_acc"] = best_val_acc if best_val_acc >= 0 else None
         if verbose:
-            print("finished optimization, best validation accuracy: %f" % max(best_val_acc, 0.0))
+            print("finished optimization, best validation accuracy: %f" % max(best_val_acc, 0.0))  # noqa: UP031
         return best_model, stats

@@ -11,12 +11,18 @@ from fastnn._validation import as_float_array, check_out, check_scalar, same_flo
 from fastnn.checks.activations import check_maxout_backward_input, check_maxout_input
 
 __all__ = [
-    "relu", "relu_backward",
-    "sigmoid", "sigmoid_backward",
-    "tanh", "tanh_backward",
-    "leaky_relu", "leaky_relu_backward",
-    "elu", "elu_backward",
-    "maxout", "maxout_backward",
+    "relu",
+    "relu_backward",
+    "sigmoid",
+    "sigmoid_backward",
+    "tanh",
+    "tanh_backward",
+    "leaky_relu",
+    "leaky_relu_backward",
+    "elu",
+    "elu_backward",
+    "maxout",
+    "maxout_backward",
 ]
 
 

@@ -42,31 +42,45 @@ def batchnorm_forward(
             x64 = x.astype(np.float64)
             mean = x64.mean(axis=0)
             var = ((x64 - mean) ** 2).mean(axis=0)
-            bn_param["running_mean"] = (momentum * np.asarray(bn_param["running_mean"])
-                                        + (1 - momentum) * mean).astype(x.dtype)
-            bn_param["running_var"] = (momentum * np.asarray(bn_param["running_var"])
-                                       + (1 - momentum) * var).astype(x.dtype)
+            bn_param["running_mean"] = (
+                momentum * np.asarray(bn_param["running_mean"]) + (1 - momentum) * mean
+            ).astype(x.dtype)
+            bn_param["running_var"] = (
+                momentum * np.asarray(bn_param["running_var"]) + (1 - momentum) * var
+            ).astype(x.dtype)
         else:
             mean = np.asarray(bn_param["running_mean"], dtype=np.float64)
             var = np.asarray(bn_param["running_var"], dtype=np.float64)
         inv_std = 1.0 / np.sqrt(var + eps)
         xhat = (x - mean) * inv_std  # float64, rounded once in the output
         out = (gamma.astype(np.float64) * xhat + beta).astype(x.dtype)
-        cache = {"xhat": xhat.astype(x.dtype), "gamma": gamma,
-                 "inv_std": inv_std.astype(x.dtype), "mode": mode}
+        cache = {
+            "xhat": xhat.astype(x.dtype),
+            "gamma": gamma,
+            "inv_std": inv_std.astype(x.dtype),
+            "mode": mode,
+        }
     return out, cache
 
 
 def _unpack(dout, cache):
     if not (isinstance(cache, dict) and "xhat" in cache):
-        raise TypeError("cache must come from fastnn.reference.batchnorm_forward "
-                        f"(the NumPy backend), got {type(cache).__name__}")
+        raise TypeError(
+            "cache must come from fastnn.reference.batchnorm_forward "
+            f"(the NumPy backend), got {type(cache).__name__}"
+        )
     xhat = cache["xhat"]
     dout = as_float_array(dout, "dout")
     if dout.shape != xhat.shape:
         raise ValueError(f"dout has shape {dout.shape}, expected {xhat.shape}")
-    return (dout.astype(np.float64), xhat.astype(np.float64), cache["gamma"].astype(np.float64),
-            cache["inv_std"].astype(np.float64), cache["mode"], xhat.dtype)
+    return (
+        dout.astype(np.float64),
+        xhat.astype(np.float64),
+        cache["gamma"].astype(np.float64),
+        cache["inv_std"].astype(np.float64),
+        cache["mode"],
+        xhat.dtype,
+    )
 
 
 def batchnorm_backward(
@@ -88,7 +102,7 @@ def batchnorm_backward(
             # var = mean(xc ** 2), mean = mean(x): back through each node in turn.
             xc = xhat / inv_std
             dinv_std = (dxhat * xc).sum(axis=0)
-            dvar = -0.5 * dinv_std * inv_std ** 3
+            dvar = -0.5 * dinv_std * inv_std**3
             dxc = dxhat * inv_std + 2.0 * xc * dvar / n
             dx = dxc - dxc.sum(axis=0) / n
     return dx.astype(dtype), dgamma.astype(dtype), dbeta.astype(dtype)
@@ -134,8 +148,10 @@ def spatial_batchnorm_backward(
 ) -> tuple[NDArray[np.floating], NDArray[np.floating], NDArray[np.floating]]:
     """Gradients (dx (N, C, H, W), dgamma (C,), dbeta (C,)) of spatial_batchnorm_forward."""
     if not (isinstance(cache, tuple) and len(cache) == 2 and isinstance(cache[0], dict)):
-        raise TypeError("cache must come from fastnn.reference.spatial_batchnorm_forward "
-                        f"(the NumPy backend), got {type(cache).__name__}")
+        raise TypeError(
+            "cache must come from fastnn.reference.spatial_batchnorm_forward "
+            f"(the NumPy backend), got {type(cache).__name__}"
+        )
     inner, shape = cache
     n, c, h, w = shape
     dout = as_float_array(dout, "dout")

@@ -11,8 +11,14 @@ import numpy as np
 
 from fastnn.checks.optim import adam_args, check_take, momentum_args, rmsprop_args, sgd_args
 
-__all__ = ["take_rows", "sgd_update", "momentum_update", "nesterov_update", "rmsprop_update",
-           "adam_update"]
+__all__ = [
+    "take_rows",
+    "sgd_update",
+    "momentum_update",
+    "nesterov_update",
+    "rmsprop_update",
+    "adam_update",
+]
 
 
 def take_rows(x: np.ndarray, idx: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -115,11 +121,11 @@ def _adam(p, g, m, v, lr, t, beta1, beta2, eps):
     tmp *= 1.0 - beta2
     v += tmp
     # p -= lr * mhat / (sqrt(vhat) + eps), mhat = m / (1 - beta1**t), vhat = v / (1 - beta2**t)
-    np.divide(v, 1.0 - beta2 ** t, out=tmp)
+    np.divide(v, 1.0 - beta2**t, out=tmp)
     np.sqrt(tmp, out=tmp)
     tmp += eps
     np.divide(m, tmp, out=tmp)
-    tmp *= lr / (1.0 - beta1 ** t)
+    tmp *= lr / (1.0 - beta1**t)
     p -= tmp
 
 

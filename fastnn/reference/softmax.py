@@ -33,7 +33,8 @@ def _shifted_exp(x):
         if np.any(small):
             is_one = e == 1.0
             exact = (np.sum(is_one, axis=1, keepdims=True) - 1.0) + np.sum(
-                np.where(is_one, 0.0, e), axis=1, keepdims=True)
+                np.where(is_one, 0.0, e), axis=1, keepdims=True
+            )
             sm1 = np.where(small, exact, sm1)
     return shifted, e, total, sm1
 

@@ -19,12 +19,17 @@ from fastnn.registry.spec import KernelSpec
 __all__ = ["KERNEL_MODULES", "SPEC_MODULES", "KernelSpec", "all_kernels", "get"]
 
 # Compiled modules by name, for show_config and the OpenMP test.
-KERNEL_MODULES = {name: importlib.import_module(f"fastnn._kernels.{name}")
-                  for name in COMPILED_MODULES}
+KERNEL_MODULES = {
+    name: importlib.import_module(f"fastnn._kernels.{name}") for name in COMPILED_MODULES
+}
 
 # The spec module of every family, by family name.
-SPEC_MODULES = {"activations": activations, "batchnorm": batchnorm, "softmax": softmax,
-                "optim": optim}
+SPEC_MODULES = {
+    "activations": activations,
+    "batchnorm": batchnorm,
+    "softmax": softmax,
+    "optim": optim,
+}
 
 
 def all_kernels():

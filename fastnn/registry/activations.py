@@ -41,17 +41,21 @@ def _t(torch, a):
 
 def _torch_forward(call):
     """A PyTorch peer for a forward kernel: ``call(torch, x, kwargs)`` on a tensor view."""
+
     def make(torch, args, kwargs):
         x = _t(torch, args[0])
         return lambda: call(torch, x, kwargs)
+
     return make
 
 
 def _torch_backward(call):
     """A PyTorch peer for a backward kernel: ``call(torch, dout, x_or_y, kwargs)``."""
+
     def make(torch, args, kwargs):
         dout, x = _t(torch, args[0]), _t(torch, args[1])
         return lambda: call(torch, dout, x, kwargs)
+
     return make
 
 
@@ -66,6 +70,7 @@ def _torch_maxout_backward(torch, args, kwargs):
     def run():
         dz = torch.zeros(tuple(dout.shape) + (k,), dtype=dout.dtype)
         return dz.scatter_(-1, argmax.unsqueeze(-1), dout.unsqueeze(-1))
+
     return run
 
 
@@ -77,20 +82,31 @@ TORCH_PEERS = {
     "tanh": _torch_forward(lambda t, x, kw: t.tanh(x)),
     "tanh_backward": _torch_backward(lambda t, d, y, kw: t.ops.aten.tanh_backward(d, y)),
     "leaky_relu": _torch_forward(
-        lambda t, x, kw: t.nn.functional.leaky_relu(x, kw.get("alpha", 0.01))),
+        lambda t, x, kw: t.nn.functional.leaky_relu(x, kw.get("alpha", 0.01))
+    ),
     "leaky_relu_backward": _torch_backward(
-        lambda t, d, x, kw: t.ops.aten.leaky_relu_backward(d, x, kw.get("alpha", 0.01), False)),
+        lambda t, d, x, kw: t.ops.aten.leaky_relu_backward(d, x, kw.get("alpha", 0.01), False)
+    ),
     "elu": _torch_forward(lambda t, x, kw: t.nn.functional.elu(x, kw.get("alpha", 1.0))),
     "elu_backward": _torch_backward(
-        lambda t, d, x, kw: t.ops.aten.elu_backward(d, kw.get("alpha", 1.0), 1, 1, False, x)),
+        lambda t, d, x, kw: t.ops.aten.elu_backward(d, kw.get("alpha", 1.0), 1, 1, False, x)
+    ),
     "maxout": _torch_maxout,
     "maxout_backward": _torch_maxout_backward,
 }
 
 
 def _spec(name, make_args, floor_bytes, shapes=SIZES):
-    return KernelSpec(name, "activations", getattr(core, name), getattr(reference, name), make_args,
-                      shapes=shapes, floor_bytes=floor_bytes, torch=TORCH_PEERS[name])
+    return KernelSpec(
+        name,
+        "activations",
+        getattr(core, name),
+        getattr(reference, name),
+        make_args,
+        shapes=shapes,
+        floor_bytes=floor_bytes,
+        torch=TORCH_PEERS[name],
+    )
 
 
 KERNELS = [

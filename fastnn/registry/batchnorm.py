@@ -51,7 +51,8 @@ def _torch_backward(torch, args, kwargs):
     rm, rv = torch.zeros_like(tg), torch.ones_like(tg)
     _, smean, sinv = torch.ops.aten.native_batch_norm(tx, tg, None, rm, rv, True, 0.1, 1e-5)
     return lambda: torch.ops.aten.native_batch_norm_backward(
-        td, tx, tg, rm, rv, smean, sinv, True, 1e-5, [True, True, True])
+        td, tx, tg, rm, rv, smean, sinv, True, 1e-5, [True, True, True]
+    )
 
 
 _FORWARD_OF = {
@@ -68,18 +69,55 @@ _FORWARD_OF = {
 }
 
 KERNELS = [
-    KernelSpec("batchnorm_forward", "batchnorm", core.batchnorm_forward,
-               reference.batchnorm_forward, _forward_args, _SHAPES, 1.0, _torch_forward),
-    KernelSpec("batchnorm_backward", "batchnorm", core.batchnorm_backward,
-               reference.batchnorm_backward, _backward_args, _SHAPES, 1.5, _torch_backward),
+    KernelSpec(
+        "batchnorm_forward",
+        "batchnorm",
+        core.batchnorm_forward,
+        reference.batchnorm_forward,
+        _forward_args,
+        _SHAPES,
+        1.0,
+        _torch_forward,
+    ),
+    KernelSpec(
+        "batchnorm_backward",
+        "batchnorm",
+        core.batchnorm_backward,
+        reference.batchnorm_backward,
+        _backward_args,
+        _SHAPES,
+        1.5,
+        _torch_backward,
+    ),
     # Same compiled kernel as batchnorm_backward: benchmarked at one small shape only.
-    KernelSpec("batchnorm_backward_alt", "batchnorm", core.batchnorm_backward_alt,
-               reference.batchnorm_backward_alt, _backward_args, _SHAPES[:1], 1.5,
-               _torch_backward),
-    KernelSpec("spatial_batchnorm_forward", "batchnorm", core.spatial_batchnorm_forward,
-               reference.spatial_batchnorm_forward, _forward_args, _SPATIAL_SHAPES, 1.0,
-               _torch_forward),
-    KernelSpec("spatial_batchnorm_backward", "batchnorm", core.spatial_batchnorm_backward,
-               reference.spatial_batchnorm_backward, _backward_args, _SPATIAL_SHAPES, 1.5,
-               _torch_backward),
+    KernelSpec(
+        "batchnorm_backward_alt",
+        "batchnorm",
+        core.batchnorm_backward_alt,
+        reference.batchnorm_backward_alt,
+        _backward_args,
+        _SHAPES[:1],
+        1.5,
+        _torch_backward,
+    ),
+    KernelSpec(
+        "spatial_batchnorm_forward",
+        "batchnorm",
+        core.spatial_batchnorm_forward,
+        reference.spatial_batchnorm_forward,
+        _forward_args,
+        _SPATIAL_SHAPES,
+        1.0,
+        _torch_forward,
+    ),
+    KernelSpec(
+        "spatial_batchnorm_backward",
+        "batchnorm",
+        core.spatial_batchnorm_backward,
+        reference.spatial_batchnorm_backward,
+        _backward_args,
+        _SPATIAL_SHAPES,
+        1.5,
+        _torch_backward,
+    ),
 ]

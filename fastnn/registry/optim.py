@@ -17,12 +17,16 @@ def _update_args(n_state, positive=()):
 
     lr is small so that the benchmarks' repeated in-place calls drift slowly and stay finite.
     """
+
     def make(rng, shape, dtype, impl):
         p = rng.standard_normal(shape).astype(dtype)
         g = rng.standard_normal(shape).astype(dtype)
-        states = [(rng.random(shape) if i in positive else 0.1 * rng.standard_normal(shape))
-                  .astype(dtype) for i in range(n_state)]
+        states = [
+            (rng.random(shape) if i in positive else 0.1 * rng.standard_normal(shape)).astype(dtype)
+            for i in range(n_state)
+        ]
         return (p, g, *states, 1e-3), {}
+
     return make
 
 
@@ -30,6 +34,7 @@ def _with_extra(make, *extra):
     def make_extra(rng, shape, dtype, impl):
         args, kwargs = make(rng, shape, dtype, impl)
         return args + extra, kwargs
+
     return make_extra
 
 
@@ -52,6 +57,7 @@ def _torch_momentum(torch, args, kwargs):
     def run():
         vt.mul_(mu).add_(gt, alpha=-lr)
         pt.add_(vt)
+
     return run
 
 
@@ -59,18 +65,66 @@ def _torch_momentum(torch, args, kwargs):
 _UPDATE_SHAPES = ((100, 10), (3072, 100), (1024, 1024))
 
 KERNELS = [
-    KernelSpec("take_rows", "optim", core.take_rows, reference.take_rows, _take_args,
-               ((64, 3072), (200, 3072), (1000, 3072)), 1.0, torch=_torch_take),
-    KernelSpec("sgd_update", "optim", core.sgd_update, reference.sgd_update, _update_args(0),
-               _UPDATE_SHAPES, 1.5, torch=_torch_sgd, inplace=(0,)),
-    KernelSpec("momentum_update", "optim", core.momentum_update, reference.momentum_update,
-               _with_extra(_update_args(1), 0.9), _UPDATE_SHAPES, 2.5, torch=_torch_momentum,
-               inplace=(0, 2)),
-    KernelSpec("nesterov_update", "optim", core.nesterov_update, reference.nesterov_update,
-               _with_extra(_update_args(1), 0.9), _UPDATE_SHAPES, 2.5, inplace=(0, 2)),
-    KernelSpec("rmsprop_update", "optim", core.rmsprop_update, reference.rmsprop_update,
-               _update_args(1, positive=(0,)), _UPDATE_SHAPES, 2.5, inplace=(0, 2)),
-    KernelSpec("adam_update", "optim", core.adam_update, reference.adam_update,
-               _with_extra(_update_args(2, positive=(1,)), 1), _UPDATE_SHAPES, 3.5,
-               inplace=(0, 2, 3)),
+    KernelSpec(
+        "take_rows",
+        "optim",
+        core.take_rows,
+        reference.take_rows,
+        _take_args,
+        ((64, 3072), (200, 3072), (1000, 3072)),
+        1.0,
+        torch=_torch_take,
+    ),
+    KernelSpec(
+        "sgd_update",
+        "optim",
+        core.sgd_update,
+        reference.sgd_update,
+        _update_args(0),
+        _UPDATE_SHAPES,
+        1.5,
+        torch=_torch_sgd,
+        inplace=(0,),
+    ),
+    KernelSpec(
+        "momentum_update",
+        "optim",
+        core.momentum_update,
+        reference.momentum_update,
+        _with_extra(_update_args(1), 0.9),
+        _UPDATE_SHAPES,
+        2.5,
+        torch=_torch_momentum,
+        inplace=(0, 2),
+    ),
+    KernelSpec(
+        "nesterov_update",
+        "optim",
+        core.nesterov_update,
+        reference.nesterov_update,
+        _with_extra(_update_args(1), 0.9),
+        _UPDATE_SHAPES,
+        2.5,
+        inplace=(0, 2),
+    ),
+    KernelSpec(
+        "rmsprop_update",
+        "optim",
+        core.rmsprop_update,
+        reference.rmsprop_update,
+        _update_args(1, positive=(0,)),
+        _UPDATE_SHAPES,
+        2.5,
+        inplace=(0, 2),
+    ),
+    KernelSpec(
+        "adam_update",
+        "optim",
+        core.adam_update,
+        reference.adam_update,
+        _with_extra(_update_args(2, positive=(1,)), 1),
+        _UPDATE_SHAPES,
+        3.5,
+        inplace=(0, 2, 3),
+    ),
 ]

@@ -48,10 +48,34 @@ def _torch_log_softmax(torch, args, kwargs):
 _SHAPES = ((64, 10), (200, 10), (4096, 10), (256, 1000), (4096, 1000))
 
 KERNELS = [
-    KernelSpec("softmax_loss", "softmax", core.softmax_loss, reference.softmax_loss, _loss_args,
-               _SHAPES, 1.0, torch=_torch_loss),
-    KernelSpec("softmax", "softmax", core.softmax, reference.softmax, _scores_args, _SHAPES,
-               1.0, torch=_torch_softmax),
-    KernelSpec("log_softmax", "softmax", core.log_softmax, reference.log_softmax, _scores_args,
-               _SHAPES, 1.0, torch=_torch_log_softmax),
+    KernelSpec(
+        "softmax_loss",
+        "softmax",
+        core.softmax_loss,
+        reference.softmax_loss,
+        _loss_args,
+        _SHAPES,
+        1.0,
+        torch=_torch_loss,
+    ),
+    KernelSpec(
+        "softmax",
+        "softmax",
+        core.softmax,
+        reference.softmax,
+        _scores_args,
+        _SHAPES,
+        1.0,
+        torch=_torch_softmax,
+    ),
+    KernelSpec(
+        "log_softmax",
+        "softmax",
+        core.log_softmax,
+        reference.log_softmax,
+        _scores_args,
+        _SHAPES,
+        1.0,
+        torch=_torch_log_softmax,
+    ),
 ]

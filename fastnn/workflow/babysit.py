@@ -16,9 +16,15 @@ from fastnn.nn.models import is_object_model
 from fastnn.nn.trainer import ClassifierTrainer
 
 __all__ = [
-    "CheckResult", "LearningRateSweep", "BabysitReport",
-    "check_initial_loss", "check_regularization", "overfit_small", "find_learning_rate",
-    "diagnose", "babysit",
+    "CheckResult",
+    "LearningRateSweep",
+    "BabysitReport",
+    "check_initial_loss",
+    "check_regularization",
+    "overfit_small",
+    "find_learning_rate",
+    "diagnose",
+    "babysit",
 ]
 
 
@@ -91,6 +97,7 @@ def _report(result, verbose):
 
 # -- model plumbing -------------------------------------------------------------------------
 
+
 def _params(model, loss_function):
     return model.params if is_object_model(model, loss_function) else model
 
@@ -144,6 +151,7 @@ def _as_labels(y):
 
 # -- the checks -----------------------------------------------------------------------------
 
+
 def check_initial_loss(
     model: Any,
     loss_function: Callable[..., Any] | None,
@@ -187,22 +195,32 @@ def check_initial_loss(
     if not math.isfinite(loss):
         passed, why = False, f"loss is {loss} at initialization: the loss function is broken"
     elif inputs_vary and np.ptp(scores, axis=0).max() == 0:
-        passed, why = False, ("the scores are identical for every example: the model ignores "
-                              "its input data")
+        passed, why = (
+            False,
+            ("the scores are identical for every example: the model ignores its input data"),
+        )
     elif abs(loss - expected) > tol:
         direction = "above" if loss > expected else "below"
-        passed, why = False, (
-            f"loss {loss:f} is {direction} ln({C}) = {expected:f} by more than {tol:g}: the "
-            "initialization or the loss is wrong"
-            + (" (weights too large?)" if loss > expected else "")
+        passed, why = (
+            False,
+            (
+                f"loss {loss:f} is {direction} ln({C}) = {expected:f} by more than {tol:g}: the "
+                "initialization or the loss is wrong"
+                + (" (weights too large?)" if loss > expected else "")
+            ),
         )
     else:
         bad = [k for k, g in grads.items() if not np.all(np.isfinite(g))]
         if bad:
             passed, why = False, f"gradients of {', '.join(bad)} are not finite"
         else:
-            passed, why = True, (f"loss {loss:f} ~ ln({C}) = {expected:f} with reg=0, "
-                                 "as expected for a freshly initialized classifier")
+            passed, why = (
+                True,
+                (
+                    f"loss {loss:f} ~ ln({C}) = {expected:f} with reg=0, "
+                    "as expected for a freshly initialized classifier"
+                ),
+            )
     return _report(CheckResult(name, passed, why, details), verbose)
 
 
@@ -236,11 +254,21 @@ def check_regularization(
     if not (math.isfinite(loss0) and math.isfinite(loss1)):
         passed, why = False, f"loss is not finite (reg=0: {loss0}, reg={reg:g}: {loss1})"
     elif loss1 <= loss0 + margin:
-        passed, why = False, (f"loss did not go up when reg went from 0 to {reg:g} "
-                              f"({loss0:f} -> {loss1:f}): the regularization is not applied")
+        passed, why = (
+            False,
+            (
+                f"loss did not go up when reg went from 0 to {reg:g} "
+                f"({loss0:f} -> {loss1:f}): the regularization is not applied"
+            ),
+        )
     elif all(np.array_equal(grads0[k], grads1[k]) for k in grads0):
-        passed, why = False, (f"loss went up ({loss0:f} -> {loss1:f}) but no gradient changed: "
-                              "the regularization is missing from the backward pass")
+        passed, why = (
+            False,
+            (
+                f"loss went up ({loss0:f} -> {loss1:f}) but no gradient changed: "
+                "the regularization is missing from the backward pass"
+            ),
+        )
     else:
         passed, why = True, f"loss went up from {loss0:f} to {loss1:f} with reg={reg:g}, good"
     return _report(CheckResult(name, passed, why, details), verbose)
@@ -280,26 +308,54 @@ def overfit_small(
     X_tiny, y_tiny = X[:n], y[:n]
     train_kwargs.setdefault("learning_rate_decay", 1.0)
     _, best_model, stats = _train(
-        model, loss_function, X_tiny, y_tiny, X_tiny, y_tiny, 0.0, trainer,
-        num_epochs=num_epochs, update=update, sample_batches=False,
-        learning_rate=learning_rate, **train_kwargs)
+        model,
+        loss_function,
+        X_tiny,
+        y_tiny,
+        X_tiny,
+        y_tiny,
+        0.0,
+        trainer,
+        num_epochs=num_epochs,
+        update=update,
+        sample_batches=False,
+        learning_rate=learning_rate,
+        **train_kwargs,
+    )
     losses = stats["loss_history"]
     acc = _accuracy(best_model, loss_function, X_tiny, y_tiny)
     final = losses[-1] if losses else float("nan")
     details = {"accuracy": acc, "final_loss": final, "stats": stats, "best_model": best_model}
     if stats.get("diverged") or not math.isfinite(final):
-        passed, why = False, (f"cost became {final} while fitting {len(y_tiny)} examples: "
-                              f"learning rate {learning_rate:g} is too high")
+        passed, why = (
+            False,
+            (
+                f"cost became {final} while fitting {len(y_tiny)} examples: "
+                f"learning rate {learning_rate:g} is too high"
+            ),
+        )
     elif acc >= target_accuracy:
-        passed, why = True, (f"train accuracy {acc:f} on {len(y_tiny)} examples, loss "
-                             f"{losses[0]:f} -> {final:f}: the model can learn, good")
+        passed, why = (
+            True,
+            (
+                f"train accuracy {acc:f} on {len(y_tiny)} examples, loss "
+                f"{losses[0]:f} -> {final:f}: the model can learn, good"
+            ),
+        )
     else:
-        hint = ("the loss barely moved: the learning rate may be too low"
-                if final > 0.9 * losses[0] else
-                "the loss or its gradient may be wrong (or train longer)")
-        passed, why = False, (f"could not overfit {len(y_tiny)} examples: train accuracy "
-                              f"{acc:f} after {num_epochs} epochs, loss {losses[0]:f} -> "
-                              f"{final:f}; {hint}")
+        hint = (
+            "the loss barely moved: the learning rate may be too low"
+            if final > 0.9 * losses[0]
+            else "the loss or its gradient may be wrong (or train longer)"
+        )
+        passed, why = (
+            False,
+            (
+                f"could not overfit {len(y_tiny)} examples: train accuracy "
+                f"{acc:f} after {num_epochs} epochs, loss {losses[0]:f} -> "
+                f"{final:f}; {hint}"
+            ),
+        )
     return _report(CheckResult(name, passed, why, details), verbose)
 
 
@@ -368,15 +424,32 @@ def find_learning_rate(
         raise ValueError(f"the initial loss is {start}: run check_initial_loss first")
     verdicts, curves = [], {}
     for lr in rates:
-        work, _, stats = _train(model, loss_function, X, y, X_val, y_val, reg, trainer,
-                                num_epochs=num_epochs, batch_size=batch_size, update=update,
-                                learning_rate=lr, sample_batches=True,
-                                abort_cost_ratio=explode_factor, **train_kwargs)
+        work, _, stats = _train(
+            model,
+            loss_function,
+            X,
+            y,
+            X_val,
+            y_val,
+            reg,
+            trainer,
+            num_epochs=num_epochs,
+            batch_size=batch_size,
+            update=update,
+            learning_rate=lr,
+            sample_batches=True,
+            abort_cost_ratio=explode_factor,
+            **train_kwargs,
+        )
         curves[lr] = np.asarray(stats["loss_history"], dtype=np.float64)
         last = curves[lr][-1]
         if stats.get("diverged") or not math.isfinite(last):
-            verdict = ("too high", f"explodes / NaN (cost {last:g})" if not math.isfinite(last)
-                       else f"explodes (cost {last:f} > {explode_factor:g} x the first cost)")
+            verdict = (
+                "too high",
+                f"explodes / NaN (cost {last:g})"
+                if not math.isfinite(last)
+                else f"explodes (cost {last:f} > {explode_factor:g} x the first cost)",
+            )
         else:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 end = float(_loss(work, loss_function, X_eval, y_eval, 0.0)[0])
@@ -393,18 +466,25 @@ def find_learning_rate(
     high = [lr for lr, v, _ in verdicts if v == "too high"]
     summary = "; ".join(
         f"{label}: {_fmt_rates(group)}"
-        for label, group in (("too low", low), ("too high", high)) if group
+        for label, group in (("too low", low), ("too high", high))
+        if group
     )
     if good:
         lr_range = (min(good), max(good))
-        why = (f"cross-validate learning rates in [{lr_range[0]:.0e}, {lr_range[1]:.0e}]"
-               + (f" ({summary})" if summary else ""))
+        why = f"cross-validate learning rates in [{lr_range[0]:.0e}, {lr_range[1]:.0e}]" + (
+            f" ({summary})" if summary else ""
+        )
     else:
         lr_range = None
         why = f"no learning rate made the loss go down ({summary})"
-    result = LearningRateSweep(name, bool(good), why,
-                               {"initial_loss": start, "loss_histories": curves},
-                               verdicts=verdicts, learning_rate_range=lr_range)
+    result = LearningRateSweep(
+        name,
+        bool(good),
+        why,
+        {"initial_loss": start, "loss_histories": curves},
+        verdicts=verdicts,
+        learning_rate_range=lr_range,
+    )
     return _report(result, verbose)
 
 
@@ -438,8 +518,10 @@ def diagnose(
     """
     name = "diagnosis"
     if not isinstance(stats, dict) or not len(stats.get("loss_history", ())):
-        raise ValueError("diagnose needs the stats dict of a run (ClassifierTrainer.train's "
-                         "second result) with a non-empty 'loss_history'")
+        raise ValueError(
+            "diagnose needs the stats dict of a run (ClassifierTrainer.train's "
+            "second result) with a non-empty 'loss_history'"
+        )
     losses = np.asarray(stats["loss_history"], dtype=np.float64)
     train = list(stats.get("train_acc_history", []))
     val = list(stats.get("val_acc_history", []))
@@ -451,29 +533,51 @@ def diagnose(
         means = np.array([c.mean() for c in chunks])
         first, rest_min, last = means[0], means[1:].min(), means[-1]
         if losses.max() > explode_factor * abs(losses[0]) and last > first:
-            problems.append(("exploding",
-                             f"loss exploding ({losses[0]:f} -> {losses[-1]:g}): the learning "
-                             "rate is too high"))
+            problems.append(
+                (
+                    "exploding",
+                    f"loss exploding ({losses[0]:f} -> {losses[-1]:g}): the learning "
+                    "rate is too high",
+                )
+            )
         elif last > first * (1 - flat_tol):
-            problems.append(("not_decreasing",
-                             f"loss not going down ({first:f} -> {last:f}): the learning "
-                             "rate is too low"))
-        elif len(means) >= 3 and abs(means[1] - first) <= flat_tol * abs(first) \
-                and rest_min < 0.9 * first:
-            problems.append(("flat_start",
-                             f"loss flat at the start ({first:f} -> {means[1]:f}) before it "
-                             "drops: bad initialization"))
+            problems.append(
+                (
+                    "not_decreasing",
+                    f"loss not going down ({first:f} -> {last:f}): the learning rate is too low",
+                )
+            )
+        elif (
+            len(means) >= 3
+            and abs(means[1] - first) <= flat_tol * abs(first)
+            and rest_min < 0.9 * first
+        ):
+            problems.append(
+                (
+                    "flat_start",
+                    f"loss flat at the start ({first:f} -> {means[1]:f}) before it "
+                    "drops: bad initialization",
+                )
+            )
     if not problems or problems[0][0] not in ("nan", "exploding"):
         if train and val:
             tr, va = float(train[-1]), float(val[-1])
             if tr - va > gap:
-                problems.append(("overfitting",
-                                 f"big train/val gap (train {tr:f}, val {va:f}): overfitting, "
-                                 "increase the regularization"))
+                problems.append(
+                    (
+                        "overfitting",
+                        f"big train/val gap (train {tr:f}, val {va:f}): overfitting, "
+                        "increase the regularization",
+                    )
+                )
             elif tr < low_accuracy:
-                problems.append(("underfitting",
-                                 f"no train/val gap but low accuracy (train {tr:f}, val "
-                                 f"{va:f}): increase the model capacity"))
+                problems.append(
+                    (
+                        "underfitting",
+                        f"no train/val gap but low accuracy (train {tr:f}, val "
+                        f"{va:f}): increase the model capacity",
+                    )
+                )
     if problems:
         why = "; ".join(msg for _, msg in problems)
     else:
@@ -532,19 +636,44 @@ def babysit(
             print(f"babysit stopped at '{result.name}': {result.explanation}")
         return not result.passed
 
-    if done(check_initial_loss(model, loss_function, Xc, yc, num_classes=num_classes,
-                               verbose=verbose)):
+    if done(
+        check_initial_loss(model, loss_function, Xc, yc, num_classes=num_classes, verbose=verbose)
+    ):
         return report
     if done(check_regularization(model, loss_function, Xc, yc, reg=check_reg, verbose=verbose)):
         return report
-    if done(overfit_small(model, loss_function, X_train, y_train, n=overfit_n,
-                          num_epochs=overfit_epochs, learning_rate=overfit_learning_rate,
-                          update=update, trainer=trainer, verbose=verbose, **train_kwargs)):
+    if done(
+        overfit_small(
+            model,
+            loss_function,
+            X_train,
+            y_train,
+            n=overfit_n,
+            num_epochs=overfit_epochs,
+            learning_rate=overfit_learning_rate,
+            update=update,
+            trainer=trainer,
+            verbose=verbose,
+            **train_kwargs,
+        )
+    ):
         return report
-    sweep = find_learning_rate(model, loss_function, X_train, y_train, X_val, y_val,
-                               learning_rates, num_epochs=sweep_epochs, reg=reg,
-                               batch_size=batch_size, update=update, trainer=trainer,
-                               verbose=verbose, **train_kwargs)
+    sweep = find_learning_rate(
+        model,
+        loss_function,
+        X_train,
+        y_train,
+        X_val,
+        y_val,
+        learning_rates,
+        num_epochs=sweep_epochs,
+        reg=reg,
+        batch_size=batch_size,
+        update=update,
+        trainer=trainer,
+        verbose=verbose,
+        **train_kwargs,
+    )
     report.learning_rate_range = sweep.learning_rate_range
     if done(sweep):
         return report
@@ -553,14 +682,26 @@ def babysit(
     lr = math.sqrt(low * high)
     train_kwargs.setdefault("learning_rate_decay", 1.0)
     _, report.best_model, report.stats = _train(
-        model, loss_function, X_train, y_train, X_val, y_val, reg, trainer,
-        num_epochs=num_epochs, batch_size=batch_size, update=update, learning_rate=lr,
-        **train_kwargs)
+        model,
+        loss_function,
+        X_train,
+        y_train,
+        X_val,
+        y_val,
+        reg,
+        trainer,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        update=update,
+        learning_rate=lr,
+        **train_kwargs,
+    )
     diagnosis = diagnose(report.stats, verbose=verbose, **(diagnose_kwargs or {}))
     diagnosis.details["learning_rate"] = lr
     if done(diagnosis):
         return report
     if verbose:
-        print(f"babysit: every check passed; cross-validate learning rates in "
-              f"[{low:.0e}, {high:.0e}]")
+        print(
+            f"babysit: every check passed; cross-validate learning rates in [{low:.0e}, {high:.0e}]"
+        )
     return report

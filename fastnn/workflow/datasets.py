@@ -58,11 +58,13 @@ def _load_batch(path):
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         labels = np.asarray(batch[b"labels"], dtype=np.int64)
     except (KeyError, TypeError):
-        raise ValueError(f"{path} is not a CIFAR-10 python batch "
-                         f"(no b'data' / b'labels')") from None
+        raise ValueError(
+            f"{path} is not a CIFAR-10 python batch (no b'data' / b'labels')"
+        ) from None
     if data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (data.shape[0],):
-        raise ValueError(f"{path}: expected data (N, 3072) and labels (N,), got {data.shape} "
-                         f"and {labels.shape}")
+        raise ValueError(
+            f"{path}: expected data (N, 3072) and labels (N,), got {data.shape} and {labels.shape}"
+        )
     return data, labels
 
 
@@ -92,7 +94,8 @@ def load_cifar10(
         raise FileNotFoundError(
             f"CIFAR-10 python batches not found in {root!r} (missing {', '.join(missing)}). "
             f"Download 'CIFAR-10 python version' (cifar-10-python.tar.gz) from {CIFAR10_URL}, "
-            f"extract it and pass the {CIFAR10_DIR} folder (or its parent) as root.")
+            f"extract it and pass the {CIFAR10_DIR} folder (or its parent) as root."
+        )
     dt = check_float_dtype(dtype)
 
     def convert(parts):
@@ -135,10 +138,11 @@ def train_val_split(
     else:
         raise ValueError(f"val_size must be an int or a float in (0, 1), got {val_size!r}")
     if not 0 < n_val < n:
-        raise ValueError(f"val_size gives {n_val} validation rows out of {n}: need at least one "
-                         f"row on each side")
+        raise ValueError(
+            f"val_size gives {n_val} validation rows out of {n}: need at least one row on each side"
+        )
     if shuffle:
         order = as_generator(rng, seed).permutation(n)
         train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])
         return X[train_idx], X[val_idx], y[train_idx], y[val_idx]
-    return X[:n - n_val], X[n - n_val:], y[:n - n_val], y[n - n_val:]
+    return X[: n - n_val], X[n - n_val :], y[: n - n_val], y[n - n_val :]

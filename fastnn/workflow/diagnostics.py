@@ -105,9 +105,10 @@ class ActivationStatistics:
 
     def lines(self) -> list[str]:
         """The notes' printout, one string per line."""
-        out = ["input layer had mean %f and std %f" % (self.input_mean, self.input_std)]
+        # the notes' format strings, kept verbatim
+        out = ["input layer had mean %f and std %f" % (self.input_mean, self.input_std)]  # noqa: UP031
         out += [
-            "hidden layer %d had mean %f and std %f" % (i + 1, m, s)
+            "hidden layer %d had mean %f and std %f" % (i + 1, m, s)  # noqa: UP031
             for i, (m, s) in enumerate(zip(self.layer_means, self.layer_stds))
         ]
         return out
@@ -180,11 +181,14 @@ def activation_statistics(
             kept.append(H)
         X = H
     result = ActivationStatistics(
-        init=init, activation=activation,
+        init=init,
+        activation=activation,
         input_mean=float(np.mean(D, dtype=np.float64)),
         input_std=float(np.std(D, dtype=np.float64)),
-        layer_means=np.array(means), layer_stds=np.array(stds),
-        inputs=D if keep_activations else None, activations=kept if keep_activations else None,
+        layer_means=np.array(means),
+        layer_stds=np.array(stds),
+        inputs=D if keep_activations else None,
+        activations=kept if keep_activations else None,
     )
     if verbose:
         print(result)
@@ -212,8 +216,10 @@ def plot_activation_histograms(
         Axes 0 and 1 are the mean and std curves, axes 2.. the per-layer histograms.
     """
     if stats.activations is None:
-        raise ValueError("these statistics were computed with keep_activations=False; "
-                         "rerun with keep_activations=True to plot histograms")
+        raise ValueError(
+            "these statistics were computed with keep_activations=False; "
+            "rerun with keep_activations=True to plot histograms"
+        )
     Figure = figure_class(missing=_PLOT_EXTRA)
     layers = len(stats.activations)
     fig = Figure(figsize=(max(6.0, 1.6 * layers), 5.0), layout="constrained")

@@ -273,8 +273,10 @@ class PCA(_Transformer):
         """Fit on X (N, D) float32/float64 with N >= 1. Returns self."""
         X = self._as_data(X)
         if X.ndim != 2:
-            raise ValueError(f"PCA needs 2-d X (N, D), got shape {X.shape}; "
-                             "flatten images with X.reshape(len(X), -1)")
+            raise ValueError(
+                f"PCA needs 2-d X (N, D), got shape {X.shape}; "
+                "flatten images with X.reshape(len(X), -1)"
+            )
         n, d = X.shape
         if n == 0 or d == 0:
             raise ValueError(f"cannot fit PCA on X of shape {X.shape}")

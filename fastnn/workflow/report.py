@@ -15,9 +15,7 @@ import numpy as np
 from fastnn.workflow.jsonsafe import to_jsonable
 from fastnn.workflow.plotting import PLOT_MISSING, figure_class, have_matplotlib
 
-__all__ = ["write_json", "have_matplotlib", "plot_training_curves", "write_report",
-           "PLOT_MISSING"]
-
+__all__ = ["write_json", "have_matplotlib", "plot_training_curves", "write_report", "PLOT_MISSING"]
 
 
 def write_json(path, obj):
@@ -97,12 +95,23 @@ def _percent(value):
 
 
 def _table(headers, rows, left=1):
-    out = ["<table>", "<tr>" + "".join(
-        f'<th class="{"l" if i < left else ""}">{_e(h)}</th>' for i, h in enumerate(headers)) + "</tr>"]
+    out = [
+        "<table>",
+        "<tr>"
+        + "".join(
+            f'<th class="{"l" if i < left else ""}">{_e(h)}</th>' for i, h in enumerate(headers)
+        )
+        + "</tr>",
+    ]
     for row in rows:
-        out.append("<tr>" + "".join(
-            f'<td class="{"l" if i < left else ""}">{_e(_fmt(v))}</td>' for i, v in enumerate(row))
-            + "</tr>")
+        out.append(
+            "<tr>"
+            + "".join(
+                f'<td class="{"l" if i < left else ""}">{_e(_fmt(v))}</td>'
+                for i, v in enumerate(row)
+            )
+            + "</tr>"
+        )
     out.append("</table>")
     return "\n".join(out)
 
@@ -121,22 +130,28 @@ def write_report(out_dir, results, filename="report.html"):
     referenced by the file names in ``results["figures"]``, relative to ``out_dir``.
     """
     figures = results.get("figures", {})
-    parts = [f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-             f"<title>fastnn demo report</title><style>{_CSS}</style></head><body>",
-             "<h1>fastnn demo report</h1>"]
+    parts = [
+        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>fastnn demo report</title><style>{_CSS}</style></head><body>",
+        "<h1>fastnn demo report</h1>",
+    ]
     when = results.get("created") or datetime.datetime.now().isoformat(timespec="seconds")
     data = results.get("data", {})
-    parts.append(f"<p class='note'>{_e(when)} &middot; data: {_e(data.get('name', '?'))} "
-                 f"({_e(data.get('n_train', '?'))} train / {_e(data.get('n_val', '?'))} val / "
-                 f"{_e(data.get('n_test', '?'))} test, {_e(data.get('n_features', '?'))} features, "
-                 f"{_e(data.get('n_classes', '?'))} classes)</p>")
+    parts.append(
+        f"<p class='note'>{_e(when)} &middot; data: {_e(data.get('name', '?'))} "
+        f"({_e(data.get('n_train', '?'))} train / {_e(data.get('n_val', '?'))} val / "
+        f"{_e(data.get('n_test', '?'))} test, {_e(data.get('n_features', '?'))} features, "
+        f"{_e(data.get('n_classes', '?'))} classes)</p>"
+    )
 
     final = results.get("final")
     if final:
         parts.append("<h2>Result</h2>")
-        parts.append(f"<p>test accuracy <span class='big' id='test-accuracy'>"
-                     f"{_percent(final.get('test_accuracy'))}</span> &nbsp; (best validation "
-                     f"accuracy {_percent(final.get('val_accuracy'))})</p>")
+        parts.append(
+            f"<p>test accuracy <span class='big' id='test-accuracy'>"
+            f"{_percent(final.get('test_accuracy'))}</span> &nbsp; (best validation "
+            f"accuracy {_percent(final.get('val_accuracy'))})</p>"
+        )
         rows = [[k, v] for k, v in final.items() if k not in ("stats",)]
         parts.append(_table(["", "value"], rows))
         parts.append(_figure(figures, "curves", "loss and accuracy curves", out_dir))
@@ -144,11 +159,17 @@ def write_report(out_dir, results, filename="report.html"):
     babysit = results.get("babysit")
     if babysit:
         parts.append("<h2>Babysitting the learning process</h2>")
-        rows = [[step.get("name", ""), "pass" if step.get("passed") else "FAIL",
-                 step.get("message", "")] for step in babysit]
+        rows = [
+            [
+                step.get("name", ""),
+                "pass" if step.get("passed") else "FAIL",
+                step.get("message", ""),
+            ]
+            for step in babysit
+        ]
         table = _table(["check", "verdict", "explanation"], rows, left=3)
-        table = table.replace("<td class=\"l\">pass</td>", "<td class=\"l pass\">pass</td>")
-        table = table.replace("<td class=\"l\">FAIL</td>", "<td class=\"l fail\">FAIL</td>")
+        table = table.replace('<td class="l">pass</td>', '<td class="l pass">pass</td>')
+        table = table.replace('<td class="l">FAIL</td>', '<td class="l fail">FAIL</td>')
         parts.append(table)
 
     search = results.get("search")
@@ -157,12 +178,21 @@ def write_report(out_dir, results, filename="report.html"):
         trials = search.get("trials", [])
         keys = sorted({k for t in trials for k in t.get("params", {})})
         top = sorted(trials, key=lambda t: -(t.get("val_acc") or -1.0))[:15]
-        rows = [[t.get("round", 0) + 1, *[t["params"].get(k, "") for k in keys], t.get("val_acc"),
-                 t.get("train_acc"), t.get("status", "")] for t in top]
+        rows = [
+            [
+                t.get("round", 0) + 1,
+                *[t["params"].get(k, "") for k in keys],
+                t.get("val_acc"),
+                t.get("train_acc"),
+                t.get("status", ""),
+            ]
+            for t in top
+        ]
         parts.append(f"<p>{len(trials)} trials; the best {len(rows)} by validation accuracy:</p>")
         parts.append(_table(["round", *keys, "val acc", "train acc", "status"], rows))
-        parts.append(_figure(figures, "search", "search scatter: learning rate vs regularization",
-                             out_dir))
+        parts.append(
+            _figure(figures, "search", "search scatter: learning rate vs regularization", out_dir)
+        )
         parts.append(_figure(figures, "search_loss", "loss curves of the best trials", out_dir))
 
     init = results.get("init_experiment")
@@ -172,16 +202,20 @@ def write_report(out_dir, results, filename="report.html"):
             parts.append(f"<h3>init {_e(run['init'])}, {_e(run['activation'])}</h3>")
             rows = [[layer["name"], layer["mean"], layer["std"]] for layer in run["layers"]]
             parts.append(_table(["layer", "mean", "std"], rows))
-            parts.append(_figure(figures, f"init_{run['key']}", f"activation histograms {run['key']}",
-                                 out_dir))
+            parts.append(
+                _figure(
+                    figures, f"init_{run['key']}", f"activation histograms {run['key']}", out_dir
+                )
+            )
 
     if results.get("figures_skipped"):
         parts.append(f"<p class='fail'>Figures skipped: {_e(results['figures_skipped'])}</p>")
     config = results.get("config")
     if config:
         parts.append("<h2>Machine</h2>")
-        parts.append(_table(["", "value"], [[k, v] for k, v in config.items()
-                                            if not isinstance(v, dict)]))
+        parts.append(
+            _table(["", "value"], [[k, v] for k, v in config.items() if not isinstance(v, dict)])
+        )
     parts.append("</body></html>\n")
     path = os.path.join(out_dir, filename)
     with open(path, "w", encoding="utf-8") as f:

@@ -87,8 +87,10 @@ def _with_run_parameters(fn):
 
 
 def _make_jobs(params_list, seed, round_, start):
-    return [_Job(start + i, round_, p, _trial_seed(seed, round_, start + i))
-            for i, p in enumerate(params_list)]
+    return [
+        _Job(start + i, round_, p, _trial_seed(seed, round_, start + i))
+        for i, p in enumerate(params_list)
+    ]
 
 
 @_with_run_parameters
@@ -268,8 +270,7 @@ def coarse_to_fine(
     current, spaces = dict(space), []
     trials: list[Trial] = []
     interrupted = False
-    with _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor,
-                 verbose) as runner:
+    with _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose) as runner:
         for round_, (n, fixed) in enumerate(plan):
             if round_ > 0:
                 previous = [t for t in trials if t.round == round_ - 1]
@@ -286,8 +287,9 @@ def coarse_to_fine(
             round_space = {**current, **fixed}
             spaces.append(round_space)
             rng = _sampling_rng(seed, round_)
-            jobs = _make_jobs([_sample(round_space, rng) for _ in range(n)], seed, round_,
-                              len(trials))
+            jobs = _make_jobs(
+                [_sample(round_space, rng) for _ in range(n)], seed, round_, len(trials)
+            )
             finished, interrupted = runner.run(jobs, f"round {round_ + 1} / {len(plan)}")
             trials += finished
             if interrupted:

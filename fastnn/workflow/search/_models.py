@@ -11,12 +11,27 @@ from fastnn.nn.trainer import ClassifierTrainer
 from fastnn.workflow.progress import TickingModel, epoch_bar
 
 # ClassifierTrainer.train keywords a search may set
-_TRAINER_KEYS = ("learning_rate", "momentum", "learning_rate_decay", "update", "sample_batches",
-                 "num_epochs", "batch_size", "acc_frequency")
+_TRAINER_KEYS = (
+    "learning_rate",
+    "momentum",
+    "learning_rate_decay",
+    "update",
+    "sample_batches",
+    "num_epochs",
+    "batch_size",
+    "acc_frequency",
+)
 _MODEL_KEYS = {
     "two_layer": ("hidden_size", "reg", "dtype"),
-    "fc": ("hidden_dims", "activation", "weight_init", "batchnorm", "reg", "dtype",
-           "maxout_pieces"),
+    "fc": (
+        "hidden_dims",
+        "activation",
+        "weight_init",
+        "batchnorm",
+        "reg",
+        "dtype",
+        "maxout_pieces",
+    ),
 }
 _ALIASES = {"lr": "learning_rate"}
 MODELS = tuple(_MODEL_KEYS)
@@ -36,11 +51,15 @@ class ModelTrainFn:
         X, X_val = np.asarray(X), np.asarray(X_val)
         y, y_val = np.asarray(y), np.asarray(y_val)
         if X.ndim != 2 or X_val.ndim != 2 or X.shape[1] != X_val.shape[1]:
-            raise ValueError(f"X and X_val must be 2-d with the same number of columns, got "
-                             f"{X.shape} and {X_val.shape}")
+            raise ValueError(
+                f"X and X_val must be 2-d with the same number of columns, got "
+                f"{X.shape} and {X_val.shape}"
+            )
         if y.shape != (X.shape[0],) or y_val.shape != (X_val.shape[0],):
-            raise ValueError(f"labels must have one entry per row: y {y.shape} for X {X.shape}, "
-                             f"y_val {y_val.shape} for X_val {X_val.shape}")
+            raise ValueError(
+                f"labels must have one entry per row: y {y.shape} for X {X.shape}, "
+                f"y_val {y_val.shape} for X_val {X_val.shape}"
+            )
         self.X, self.y, self.X_val, self.y_val = X, y, X_val, y_val
         self.model = model
         self.num_classes = int(max(y.max(initial=0), y_val.max(initial=0))) + 1
@@ -85,9 +104,15 @@ class ModelTrainFn:
             loss_function, reg = two_layer_net, s.get("reg", 0.0)
         else:
             net = FullyConnectedNet(
-                s.get("hidden_dims", (100,)), input_dim=D, num_classes=C,
-                activation=s.get("activation", "relu"), weight_init=s.get("weight_init", "he"),
-                batchnorm=s.get("batchnorm", False), reg=s.get("reg", 0.0), dtype=dtype, seed=rng,
+                s.get("hidden_dims", (100,)),
+                input_dim=D,
+                num_classes=C,
+                activation=s.get("activation", "relu"),
+                weight_init=s.get("weight_init", "he"),
+                batchnorm=s.get("batchnorm", False),
+                reg=s.get("reg", 0.0),
+                dtype=dtype,
+                seed=rng,
                 maxout_pieces=s.get("maxout_pieces", 2),
             )
             loss_function, reg = None, 0.0
@@ -96,9 +121,17 @@ class ModelTrainFn:
             bar = epoch_bar(self._iterations_per_epoch(train_kw))
         try:
             return ClassifierTrainer().train(
-                self.X, self.y, self.X_val, self.y_val,
-                TickingModel(net, bar) if bar is not None else net, loss_function, reg=reg,
-                rng=rng, abort_cost_ratio=self.abort_cost_ratio, verbose=verbose, **train_kw,
+                self.X,
+                self.y,
+                self.X_val,
+                self.y_val,
+                TickingModel(net, bar) if bar is not None else net,
+                loss_function,
+                reg=reg,
+                rng=rng,
+                abort_cost_ratio=self.abort_cost_ratio,
+                verbose=verbose,
+                **train_kw,
             )
         finally:
             if bar is not None:
@@ -122,8 +155,7 @@ class ModelTrainFn:
             "loss_history": stats["loss_history"],
             "train_acc_history": stats["train_acc_history"],
             "val_acc_history": stats["val_acc_history"],
-            "epochs": math.ceil(len(stats["loss_history"]) /
-                                self._iterations_per_epoch(train_kw)),
+            "epochs": math.ceil(len(stats["loss_history"]) / self._iterations_per_epoch(train_kw)),
             "diverged": bool(stats["diverged"]),
             "stop_reason": stats.get("stop_reason"),
         }
@@ -132,8 +164,10 @@ class ModelTrainFn:
         return result
 
     def __repr__(self):
-        return (f"ModelTrainFn(model={self.model!r}, X={self.X.shape}, X_val={self.X_val.shape}, "
-                f"fixed={self.fixed})")
+        return (
+            f"ModelTrainFn(model={self.model!r}, X={self.X.shape}, X_val={self.X_val.shape}, "
+            f"fixed={self.fixed})"
+        )
 
 
 def make_train_fn(

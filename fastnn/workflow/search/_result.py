@@ -20,7 +20,6 @@ _HISTORY_KEYS = ("loss_history", "train_acc_history", "val_acc_history")
 _KNOWN_KEYS = frozenset(("val_acc", "train_acc", "epochs", "diverged", *_HISTORY_KEYS))
 
 
-
 def should_abort(cost: float, first_cost: float, factor: float = 3.0) -> bool:
     """The notes' early-break rule: True when ``cost`` is not finite or > ``factor`` x the first.
 
@@ -217,8 +216,10 @@ class SearchResult:
         best = self.best
         best_txt = "none" if best is None else f"val_acc {best.val_acc:.6f} {best.params}"
         stop = ", interrupted" if self.interrupted else ""
-        return (f"<SearchResult {len(self)} / {self.n_planned} trials ({counts}{stop}); "
-                f"best {best_txt}>")
+        return (
+            f"<SearchResult {len(self)} / {self.n_planned} trials ({counts}{stop}); "
+            f"best {best_txt}>"
+        )
 
     def by_status(self, status: str) -> list[Trial]:
         """Trials with ``status`` (``"ok"``, ``"diverged"`` or ``"failed"``)."""
@@ -268,8 +269,9 @@ class SearchResult:
     def line(self, trial: Trial) -> str:
         """The notes' line: ``val_acc: 0.412000, lr: 2.512e-04, reg: 1.047e-02, (3 / 100)``."""
         parts = [f"val_acc: {trial.val_acc:f}"]
-        parts += [f"{k}: {_format_value(trial.params[k])}"
-                  for k in self.searched if k in trial.params]
+        parts += [
+            f"{k}: {_format_value(trial.params[k])}" for k in self.searched if k in trial.params
+        ]
         parts.append(f"({trial.index + 1} / {self.n_planned})")
         text = ", ".join(parts)
         if trial.status != "ok":
@@ -295,8 +297,20 @@ class SearchResult:
         rows = []
         for t in self.trials:
             d = t.to_dict()
-            row = {k: d[k] for k in ("index", "round", "status", "val_acc", "train_acc",
-                                     "epochs", "seconds", "seed", "error")}
+            row = {
+                k: d[k]
+                for k in (
+                    "index",
+                    "round",
+                    "status",
+                    "val_acc",
+                    "train_acc",
+                    "epochs",
+                    "seconds",
+                    "seed",
+                    "error",
+                )
+            }
             for k in names:
                 v = t.params.get(k)
                 row[k] = json.dumps(to_jsonable(v)) if isinstance(v, (tuple, list, dict)) else v
@@ -369,28 +383,42 @@ class SearchResult:
         xs = [t.params[x] for t in self.trials]
         ys = [t.params[y] for t in self.trials]
         if ok:
-            points = ax.scatter([t.params[x] for t in ok], [t.params[y] for t in ok],
-                                c=[t.val_acc for t in ok], cmap="viridis", s=36)
+            points = ax.scatter(
+                [t.params[x] for t in ok],
+                [t.params[y] for t in ok],
+                c=[t.val_acc for t in ok],
+                cmap="viridis",
+                s=36,
+            )
             ax.figure.colorbar(points, ax=ax, label="validation accuracy")
         if bad:
-            ax.scatter([t.params[x] for t in bad], [t.params[y] for t in bad],
-                       marker="x", color="0.6", label="diverged / failed")
+            ax.scatter(
+                [t.params[x] for t in bad],
+                [t.params[y] for t in bad],
+                marker="x",
+                color="0.6",
+                label="diverged / failed",
+            )
             ax.legend(loc="best")
-        for name, values, set_scale in ((x, xs, ax.set_xscale), (y, ys, ax.set_yscale)):
+        for values, set_scale in ((xs, ax.set_xscale), (ys, ax.set_yscale)):
             if log if log is not None else _spans_decades(values):
                 set_scale("log")
         ax.set_xlabel(x)
         ax.set_ylabel(y)
-        ax.set_title(f"{len(self)} trials, best val_acc {self.best.val_acc:.3f}"
-                     if self.best else f"{len(self)} trials")
+        ax.set_title(
+            f"{len(self)} trials, best val_acc {self.best.val_acc:.3f}"
+            if self.best
+            else f"{len(self)} trials"
+        )
         return ax
 
     def plot_loss_curves(self, top: int = 5, ax: Any = None) -> Any:
         """Loss histories of the ``top`` best trials (log-scaled y). Returns the Axes."""
         ax = _axes(ax)
         for t in self.top(top):
-            label = ", ".join(f"{k}={_format_value(t.params[k])}" for k in self.searched
-                              if k in t.params)
+            label = ", ".join(
+                f"{k}={_format_value(t.params[k])}" for k in self.searched if k in t.params
+            )
             ax.plot(t.loss_history, label=f"{t.val_acc:.3f}: {label}")
         ax.set_xlabel("iteration")
         ax.set_ylabel("loss")
@@ -412,7 +440,8 @@ def _axes(ax):
     if ax is not None:
         return ax
     Figure = figure_class(
-        missing='plots need matplotlib: install it with pip install "fastnn[plot]"')
+        missing='plots need matplotlib: install it with pip install "fastnn[plot]"'
+    )
     return Figure(figsize=(6, 4.5), layout="constrained").add_subplot()
 
 

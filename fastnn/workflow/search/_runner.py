@@ -34,7 +34,6 @@ _THREAD_ENV_VARS = (
 )
 
 
-
 @dataclass
 class _Job:
     index: int
@@ -97,8 +96,9 @@ def _threadpool_limits():
     return threadpool_limits
 
 
-def _run_trial(train_fn, job, pass_seed, abort_factor, threads=None, backend="cython",
-               blas_threads=None):
+def _run_trial(
+    train_fn, job, pass_seed, abort_factor, threads=None, backend="cython", blas_threads=None
+):
     """Train one configuration; never raises except for infrastructure problems.
 
     Returns a Trial, or None when the trial was interrupted (KeyboardInterrupt).
@@ -137,11 +137,13 @@ def _load_train_fn(path):
     return fn
 
 
-def _run_trial_from_file(path, job, pass_seed, abort_factor, threads=None, backend="cython",
-                         blas_threads=None):
+def _run_trial_from_file(
+    path, job, pass_seed, abort_factor, threads=None, backend="cython", blas_threads=None
+):
     """_run_trial with the train_fn a worker loads from ``path`` on its first trial of a run."""
-    return _run_trial(_load_train_fn(path), job, pass_seed, abort_factor, threads, backend,
-                      blas_threads)
+    return _run_trial(
+        _load_train_fn(path), job, pass_seed, abort_factor, threads, backend, blas_threads
+    )
 
 
 def _init_worker(threads):
@@ -330,8 +332,9 @@ class _Runner:
         trials: list[Trial] = []
         for job in jobs:
             try:
-                trial = _run_trial(self.train_fn, job, self.pass_seed, self.abort_factor,
-                                   None, self.backend)
+                trial = _run_trial(
+                    self.train_fn, job, self.pass_seed, self.abort_factor, None, self.backend
+                )
             except KeyboardInterrupt:  # between trials
                 trial = None
             if trial is None:
@@ -370,8 +373,9 @@ class _Runner:
         def submit(count):
             for job in itertools.islice(todo, count):
                 try:
-                    future = executor.submit(task, fn, job, self.pass_seed, self.abort_factor,
-                                             *settings)
+                    future = executor.submit(
+                        task, fn, job, self.pass_seed, self.abort_factor, *settings
+                    )
                 except Exception as exc:  # the pool broke (a worker died): no trial can run
                     for lost in itertools.chain([job], todo):
                         trials.append(_failed(lost, exc))
@@ -433,5 +437,11 @@ def _outcome(future, job):
 
 
 def _failed(job, exc):
-    return Trial(index=job.index, round=job.round, params=dict(job.params), seed=job.seed,
-                 status="failed", error=f"{type(exc).__name__}: {exc}")
+    return Trial(
+        index=job.index,
+        round=job.round,
+        params=dict(job.params),
+        seed=job.seed,
+        status="failed",
+        error=f"{type(exc).__name__}: {exc}",
+    )
