@@ -17,7 +17,7 @@ extensions = [
     "myst_parser",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "perf_notes_*.md"]
+exclude_patterns = ["_build"]
 
 # The API pages document the public names (fastnn.X, fastnn.layers.X, ...), never the
 # modules behind them, so the pages survive a change of layout.

@@ -9,6 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
 def run_ruff(*args):
     if importlib.util.find_spec("ruff") is None:
         pytest.skip("ruff is not installed (it is in the [test] extra)")

@@ -2,7 +2,7 @@
 
 libgomp's idle threads spin for ~300k iterations after every parallel region.  Next to
 OpenBLAS's own threads that oversubscribes the cores and a training loop built from
-fastnn.layers runs many times slower on 2 threads than on 1 (docs/perf_notes_layout.md).  A
+fastnn.layers runs many times slower on 2 threads than on 1 (docs/perf/layout.md).  A
 short spin keeps our parallel regions' hand-off as fast as before and frees the cores for BLAS.
 libgomp reads the setting once, when it loads, and PyTorch shares it: so it is set only before
 our first extension import, never over the user's own setting, and when another library loaded

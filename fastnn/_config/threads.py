@@ -75,7 +75,7 @@ def _default_num_threads():
     if loaded_before_fastnn():
         # Every parallel region would leave a thread spinning for milliseconds, taking a core
         # from the next BLAS call: a batchnorm net's training loop ran many times slower on 2
-        # threads than on 1 (docs/perf_notes_layout.md).
+        # threads than on 1 (docs/perf/layout.md).
         return 1
     return usable_cores()
 

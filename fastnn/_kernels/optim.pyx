@@ -5,7 +5,7 @@ Design
 * ``take_rows`` is ``x[idx]`` for a 2-d x: a bounds check over idx, then one memcpy per row
   (an element loop when rows are strided), rows split over ``n_threads`` threads.  NumPy's
   ``take`` goes through a generic per-item loop, slower on the trainer's batches (rows come
-  from DRAM, so both are memory bound; see docs/perf_notes_kernels.md).
+  from DRAM, so both are memory bound; see docs/perf/kernels.md).
 * The updates (sgd, momentum, nesterov, rmsprop, adam) are one pass over the parameter and
   its state, where the NumPy formulas need 3 to 10 (a scratch product, then the in-place
   operations).  Each of ``n_threads`` threads gets one contiguous, cache-line aligned chunk.

@@ -235,7 +235,7 @@ FASTNN_INLINE void fastnn_sm_rowmax4_##SFX(const T *x, fastnn_index C, T *m) {  
  * (FASTNN_SM_WIDE_ROWS_<sfx>): AVX-512 targets, and float32 in clang's builds.  gcc 12
  * compiles its 64-byte vector code for AVX2 and SSE2 into shuffles through the stack (the
  * block scheme was about 2x faster there), and clang's float64 wide rows were slower than
- * its block scheme (see docs/perf_notes_dispatch.md). */
+ * its block scheme (see docs/perf/dispatch.md). */
 #if defined(FASTNN_SM_VECTOR) && defined(FASTNN_TARGET_ISA) &&                               \
     FASTNN_TARGET_ISA >= FASTNN_ISA_AVX512
 #define FASTNN_SM_WIDE_ROWS_f32 1
@@ -276,7 +276,7 @@ typedef uint64_t fastnn_w8u __attribute__((vector_size(64)));
  * a 64-byte vector comparison into scalar code in targets without AVX-512 (the AVX2 wide
  * softmax ran at about NumPy's speed); compared in halves it is one AVX2 comparison each.  On
  * AVX-512 the halves are slower than whole comparisons, so each target compiles the form that
- * suits it (see docs/perf_notes_dispatch.md for the measurements). */
+ * suits it (see docs/perf/dispatch.md for the measurements). */
 #if defined(FASTNN_TARGET_ISA) && FASTNN_TARGET_ISA >= FASTNN_ISA_AVX512
 #define FASTNN_SM_COMPARE_IN_HALVES 0
 #else

@@ -6,7 +6,7 @@ threshold looked up once, at import) and passes the answer to the compiled funct
 chunks and at its per-thread scratch size).  Below a kernel's threshold one thread is faster
 than a team of two (starting and joining the team costs more than it saves); above it the
 process-wide setting (``fastnn.set_num_threads``) applies.  The thresholds were measured on
-a 2-core machine (see docs/perf_notes_kernels.md and ``bench/test_bench_activations.py
+a 2-core machine (see docs/perf/kernels.md and ``bench/test_bench_activations.py
 --threshold``); re-measure them with bench/ on another one.
 """
 

@@ -92,7 +92,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 def _between_gemms(function: _F) -> _F:
     """Run a model's kernels on one thread: they sit between BLAS matrix products, which
     already use the cores.  An OpenMP team there costs more than it saves (its idle threads
-    spin while BLAS wants the cores; measurements in docs/perf_notes_layout.md).  The matrix
+    spin while BLAS wants the cores; measurements in docs/perf/layout.md).  The matrix
     products keep BLAS's threads."""
 
     @functools.wraps(function)

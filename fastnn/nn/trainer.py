@@ -7,7 +7,7 @@ Threads: during training fastnn's own kernels run on one thread and the BLAS GEM
 BLAS's threads.  The kernels sit between GEMMs, and an OpenMP parallel region leaves its
 worker spinning for a while after it ends (libgomp's default wait policy), taking a core
 from OpenBLAS's threads, so the serial kernels train faster (measurements:
-docs/perf_notes_layout.md).
+docs/perf/layout.md).
 """
 
 import copy
