@@ -4,8 +4,6 @@ import argparse
 
 from fastnn._version import __version__
 from fastnn.cli.argtypes import (
-    ACTIVATIONS,
-    UPDATES,
     data_spec,
     hidden_dims,
     init_spec,
@@ -24,6 +22,8 @@ from fastnn.cli.demo import cmd_demo
 from fastnn.cli.init_stats import INIT_STATS_ACTIVATIONS, cmd_init_stats
 from fastnn.cli.search import cmd_search
 from fastnn.cli.train import cmd_train
+from fastnn.core.activations import ACTIVATIONS
+from fastnn.core.optim import UPDATE_RULES as UPDATES
 from fastnn.nn.init import INITIALIZERS
 
 
