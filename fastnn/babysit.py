@@ -22,26 +22,5 @@ work on deep copies.  Training uses :class:`fastnn.ClassifierTrainer`.
 This public namespace only re-exports; the implementation is ``fastnn.workflow.babysit``.
 """
 
-from fastnn.workflow.babysit import (
-    BabysitReport,
-    CheckResult,
-    LearningRateSweep,
-    babysit,
-    check_initial_loss,
-    check_regularization,
-    diagnose,
-    find_learning_rate,
-    overfit_small,
-)
-
-__all__ = [
-    "CheckResult",
-    "LearningRateSweep",
-    "BabysitReport",
-    "check_initial_loss",
-    "check_regularization",
-    "overfit_small",
-    "find_learning_rate",
-    "diagnose",
-    "babysit",
-]
+from fastnn.workflow.babysit import *  # noqa: F403 (re-exports the implementation's __all__)
+from fastnn.workflow.babysit import __all__  # noqa: F401 (the same list, not a copy)

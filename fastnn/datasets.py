@@ -4,14 +4,5 @@ and a train/validation split.
 This public namespace only re-exports; the implementation is ``fastnn.workflow.datasets``.
 """
 
-from fastnn.workflow.datasets import (
-    load_cifar10,
-    load_digits,
-    train_val_split,
-)
-
-__all__ = [
-    "load_digits",
-    "load_cifar10",
-    "train_val_split",
-]
+from fastnn.workflow.datasets import *  # noqa: F403 (re-exports the implementation's __all__)
+from fastnn.workflow.datasets import __all__  # noqa: F401 (the same list, not a copy)

@@ -16,14 +16,5 @@ The nonlinearities run on the active backend's kernels (``fastnn._config.backend
 This public namespace only re-exports; the implementation is ``fastnn.workflow.diagnostics``.
 """
 
-from fastnn.workflow.diagnostics import (
-    ActivationStatistics,
-    activation_statistics,
-    plot_activation_histograms,
-)
-
-__all__ = [
-    "ActivationStatistics",
-    "activation_statistics",
-    "plot_activation_histograms",
-]
+from fastnn.workflow.diagnostics import *  # noqa: F403 (re-exports the implementation's __all__)
+from fastnn.workflow.diagnostics import __all__  # noqa: F401 (the same list, not a copy)

@@ -7,24 +7,5 @@ NumPy's global random state is never used.
 This public namespace only re-exports; the implementation is ``fastnn.nn.init``.
 """
 
-from fastnn.nn.init import (
-    ALIASES,
-    INITIALIZERS,
-    NAMES,
-    as_generator,
-    he,
-    small_random,
-    xavier,
-    zeros,
-)
-
-__all__ = [
-    "zeros",
-    "small_random",
-    "xavier",
-    "he",
-    "as_generator",
-    "INITIALIZERS",
-    "ALIASES",
-    "NAMES",
-]
+from fastnn.nn.init import *  # noqa: F403 (re-exports the implementation's __all__)
+from fastnn.nn.init import __all__  # noqa: F401 (the same list, not a copy)

@@ -7,14 +7,5 @@ parameters with float32 data stay float32 throughout.
 This public namespace only re-exports; the implementation is ``fastnn.nn.models``.
 """
 
-from fastnn.nn.models import (
-    FullyConnectedNet,
-    init_two_layer_model,
-    two_layer_net,
-)
-
-__all__ = [
-    "init_two_layer_model",
-    "two_layer_net",
-    "FullyConnectedNet",
-]
+from fastnn.nn.models import *  # noqa: F403 (re-exports the implementation's __all__)
+from fastnn.nn.models import __all__  # noqa: F401 (the same list, not a copy)

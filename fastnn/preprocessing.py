@@ -12,16 +12,5 @@ Inputs are never modified.
 This public namespace only re-exports; the implementation is ``fastnn.workflow.preprocessing``.
 """
 
-from fastnn.workflow.preprocessing import (
-    PCA,
-    NotFittedError,
-    Standardize,
-    ZeroCenter,
-)
-
-__all__ = [
-    "NotFittedError",
-    "ZeroCenter",
-    "Standardize",
-    "PCA",
-]
+from fastnn.workflow.preprocessing import *  # noqa: F403 (re-exports the implementation's __all__)
+from fastnn.workflow.preprocessing import __all__  # noqa: F401 (the same list, not a copy)

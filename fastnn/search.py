@@ -31,38 +31,5 @@ Design
 This public namespace only re-exports; the implementation is ``fastnn.workflow.search``.
 """
 
-from fastnn.workflow.search import (
-    STATUSES,
-    ModelTrainFn,
-    RangeEdgeWarning,
-    SearchResult,
-    Trial,
-    choice,
-    coarse_to_fine,
-    grid_search,
-    loguniform,
-    make_train_fn,
-    randint,
-    random_search,
-    require_loky,
-    should_abort,
-    uniform,
-)
-
-__all__ = [
-    "loguniform",
-    "uniform",
-    "choice",
-    "randint",
-    "grid_search",
-    "random_search",
-    "coarse_to_fine",
-    "should_abort",
-    "make_train_fn",
-    "ModelTrainFn",
-    "Trial",
-    "SearchResult",
-    "RangeEdgeWarning",
-    "STATUSES",
-    "require_loky",
-]
+from fastnn.workflow.search import *  # noqa: F403 (re-exports the implementation's __all__)
+from fastnn.workflow.search import __all__  # noqa: F401 (the same list, not a copy)

@@ -15,12 +15,5 @@ backend, the twins' scratch products).
 This public namespace only re-exports; the implementation is ``fastnn.nn.trainer``.
 """
 
-from fastnn.nn.trainer import (
-    UPDATES,
-    ClassifierTrainer,
-)
-
-__all__ = [
-    "ClassifierTrainer",
-    "UPDATES",
-]
+from fastnn.nn.trainer import *  # noqa: F403 (re-exports the implementation's __all__)
+from fastnn.nn.trainer import __all__  # noqa: F401 (the same list, not a copy)
