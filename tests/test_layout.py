@@ -6,6 +6,7 @@ for ``numpy.linalg`` over ``numpy.linalg._linalg``), so static tools see them as
 
 import ast
 import importlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,7 +69,7 @@ def test_kernel_packages_list_every_family_name(package):
     assert set(module.__all__) <= set(fastnn.__all__)
 
 
-def test_public_paths_import_in_a_fresh_interpreter():
+def test_public_paths_import_in_a_fresh_interpreter(tmp_path):
     code = (
         "import fastnn.layers, fastnn.search, fastnn.trainer\n"
         "from fastnn.layers import affine_forward\n"
@@ -80,8 +81,15 @@ def test_public_paths_import_in_a_fresh_interpreter():
         "assert ClassifierTrainer is fastnn.ClassifierTrainer\n"
         "assert fastnn.search.__file__.endswith('search.py')\n"
     )
+    # the fastnn under test (installed or built in place), not a source tree in the cwd
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT.parent))
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
 
