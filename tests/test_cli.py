@@ -311,6 +311,33 @@ def test_cli_bench(tmp_path):
     assert all(c["seconds"]["fastnn"] > 0 and c["error"] == "" for c in payload["cases"])
 
 
+@pytest.mark.parametrize("isa", ["baseline", "avx512"])
+def test_cli_bench_isa_caps_the_path_it_times(tmp_path, isa):
+    """--isa re-runs the bench under FASTNN_MAX_CPU_ISA: the header names the path it ran (a cap
+    above the CPU's best runs the best), whatever the parent process runs."""
+    from fastnn._kernels import _runtime
+
+    proc = run_cli(
+        "bench",
+        *TINY_BENCH,
+        "--kernel",
+        "relu",
+        "--isa",
+        isa,
+        "--no-torch",
+        "--json",
+        "bench.json",
+        cwd=tmp_path,
+        env={"FASTNN_MAX_CPU_ISA": "avx2"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    best = _runtime.select_isa(_runtime.cpu_mask(), len(_runtime.ISA_NAMES) - 1)
+    expected = min(isa, best, key=_runtime.ISA_NAMES.index)
+    header = json.loads((tmp_path / "bench.json").read_text())["header"]
+    assert header["isa_path"] == expected, header
+    assert f"(ISA path: {expected})" in proc.stdout
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="libgomp")
 def test_cli_bench_times_pytorch_at_its_own_openmp_defaults(tmp_path):
     """In `python -m fastnn bench`, fastnn loads libgomp first with its short spin-wait, which

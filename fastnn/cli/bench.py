@@ -4,12 +4,23 @@ import os
 import sys
 
 from fastnn import bench
+from fastnn._kernels._runtime import CAP_VARIABLE
 from fastnn.cli.common import CLIError, say, set_threads
-from fastnn.cli.torch_first import rerun_with_torch_first
+from fastnn.cli.torch_first import rerun_fresh, rerun_with_torch_first
+
+
+def rerun_with_isa_cap(args):
+    """Re-run this bench in a fresh interpreter with FASTNN_MAX_CPU_ISA=args.isa (the path is
+    chosen at import) and return its exit code; None when this process already runs under it."""
+    if args.isa is None or os.environ.get(CAP_VARIABLE, "").strip().lower() == args.isa:
+        return None
+    return rerun_fresh(args.argv, dict(os.environ, **{CAP_VARIABLE: args.isa}))
 
 
 def cmd_bench(args):
-    rerun = rerun_with_torch_first(args)
+    rerun = rerun_with_isa_cap(args)
+    if rerun is None:
+        rerun = rerun_with_torch_first(args)
     if rerun is not None:
         return rerun
     set_threads(args.threads)  # resolves -1 to all usable cores

@@ -2,6 +2,7 @@
 
 import argparse
 
+from fastnn._kernels._runtime import ISA_NAMES
 from fastnn._version import __version__
 from fastnn.cli.argtypes import (
     data_spec,
@@ -100,6 +101,12 @@ def build_parser():
         default=0.01,
         metavar="SECONDS",
         help="minimum duration of one round (loop count auto-ranged; default 0.01)",
+    )
+    p.add_argument(
+        "--isa",
+        choices=ISA_NAMES,
+        help="cap the CPU path the kernels run (FASTNN_MAX_CPU_ISA; re-runs in a fresh "
+        "interpreter; a path above the CPU's runs its best)",
     )
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
     p.add_argument("--json", metavar="FILE", help="also write every number to FILE")

@@ -1,4 +1,5 @@
-"""Re-running ``fastnn bench`` in a fresh interpreter that imports PyTorch before fastnn.
+"""Re-running ``fastnn bench`` in a fresh interpreter: one that imports PyTorch before fastnn,
+or one whose ISA path is capped (``--isa``).
 
 Here fastnn loaded libgomp with its short spin-wait (GOMP_SPINCOUNT=1000), which PyTorch would
 share: its training loop then runs slower than on its own, an unfair peer.
@@ -26,16 +27,22 @@ def rerun_with_torch_first(args):
         or importlib.util.find_spec("torch") is None
     ):
         return None
-    # `python -c` puts the working directory first on sys.path: put this fastnn there instead,
-    # or a source tree in the working directory would be benchmarked in place of it
-    root = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
-    script = (
-        f"import sys; sys.path[0] = {root!r}; import torch; "
-        "from fastnn.__main__ import main; sys.exit(main(sys.argv[1:]))"
-    )
     env = dict(os.environ, **{TORCH_FIRST_RUN: "1"})
     env.pop("GOMP_SPINCOUNT", None)  # fastnn's, not the user's (pytorch_would_share_short_spin)
     if args.threads is None:  # keep this process's default, not the torch-first one
         args.argv += ["--threads", str(fastnn.get_num_threads())]
-    code = subprocess.call([sys.executable, "-c", script, *args.argv], env=env)
+    return rerun_fresh(args.argv, env, preload="import torch; ")
+
+
+def rerun_fresh(argv, env, preload=""):
+    """Run ``fastnn <argv>`` in a fresh interpreter with environment ``env`` (after the
+    statements ``preload``) and return its exit code in the shell's convention."""
+    # `python -c` puts the working directory first on sys.path: put this fastnn there instead,
+    # or a source tree in the working directory would be run in place of it
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
+    script = (
+        f"import sys; sys.path[0] = {root!r}; {preload}"
+        "from fastnn.__main__ import main; sys.exit(main(sys.argv[1:]))"
+    )
+    code = subprocess.call([sys.executable, "-c", script, *argv], env=env)
     return code if code >= 0 else 128 - code  # killed by signal N: the shell's 128 + N
