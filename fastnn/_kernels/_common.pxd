@@ -41,11 +41,10 @@ cdef enum:
     MAX_THREADS = 256  # size of the per-thread partial-result arrays
 
 
-cdef inline int team_size(Py_ssize_t work, Py_ssize_t threshold, int n_threads,
-                          Py_ssize_t units) noexcept nogil:
-    """Threads for a call: 1 below ``threshold`` elements of work, else ``n_threads``
+cdef inline int team_size(int n_threads, Py_ssize_t units) noexcept nogil:
+    """The wrapper's thread count ``n_threads`` (the wrapper applies the size threshold)
     capped by the number of units to split (rows, elements) and MAX_THREADS."""
-    if work < threshold or n_threads <= 1:
+    if n_threads <= 1:
         return 1
     if n_threads > units:
         n_threads = <int>units

@@ -78,7 +78,7 @@ def take_rows(cnp.ndarray x, cnp.ndarray idx, cnp.ndarray out, int n_threads):
     cdef const char *src = <const char *>cnp.PyArray_DATA(x)
     cdef char *dst = <char *>cnp.PyArray_DATA(out)
     cdef const fastnn_index *ip = <const fastnn_index *>cnp.PyArray_DATA(idx)
-    cdef int nt = team_size(m, 0, n_threads, m), t  # only the cap
+    cdef int nt = team_size(n_threads, m), t
     with nogil:
         if nt <= 1:
             fastnn_take_rows(src, dst, ip, 0, m, n, ncols, s_row, s_col, d_row, d_col, itemsize)
@@ -119,7 +119,7 @@ cdef object _update(int rule, tuple arrays, const double *s, int n_threads):
     cdef Py_ssize_t i, n = cnp.PyArray_SIZE(<cnp.ndarray>arrays[0]), lo, hi
     for i in range(len(arrays)):
         a[i] = cnp.PyArray_DATA(<cnp.ndarray>arrays[i])
-    cdef int nt = team_size(n, 0, n_threads, n), t  # only the cap
+    cdef int nt = team_size(n_threads, n), t
     cdef bint f64 = typenum == cnp.NPY_DOUBLE
     with nogil:
         if nt <= 1:  # no OpenMP region for the trainer's one-thread steps

@@ -171,7 +171,7 @@ def loss_gradient(x, y, out, int n_threads):
     if dst is None:
         return NotImplemented
     cdef cnp.ndarray da = <cnp.ndarray>dst
-    cdef int nt = team_size(n * c, 0, n_threads, n)  # threshold 0: only the cap
+    cdef int nt = team_size(n_threads, n)
     cdef double total
     cdef void *xp = cnp.PyArray_DATA(xa)
     cdef void *dp = cnp.PyArray_DATA(da)
@@ -193,7 +193,7 @@ cdef object _softmax_impl(x, out, int n_threads, int log):
         return NotImplemented
     cdef cnp.ndarray da = <cnp.ndarray>dst
     cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0), c = cnp.PyArray_DIM(xa, 1)
-    cdef int nt = team_size(n * c, 0, n_threads, n)  # threshold 0: only the cap
+    cdef int nt = team_size(n_threads, n)
     cdef void *xp = cnp.PyArray_DATA(xa)
     cdef void *dp = cnp.PyArray_DATA(da)
     with nogil:
