@@ -20,7 +20,6 @@ import math
 import os
 import platform
 import re
-import sys
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -396,31 +395,3 @@ def write_json(path, cases, head, settings=None):
         json.dump(payload, f, indent=2)
         f.write("\n")
     return path
-
-
-def stderr_progress():
-    """A progress callback: a tqdm bar on a terminal (when tqdm is installed), else plain lines."""
-    if sys.stderr.isatty():
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            tqdm = None
-        if tqdm is not None:
-            bar = {}
-
-            def update(done, total, label):
-                if "bar" not in bar:
-                    bar["bar"] = tqdm(total=total, desc="fastnn bench", unit="case", leave=False)
-                b = bar["bar"]
-                b.set_postfix_str(label)
-                b.update(done - b.n)
-                if done >= total:
-                    b.close()
-
-            return update
-
-    def plain(done, total, label):
-        if done < total:
-            print(f"fastnn bench [{done + 1}/{total}] {label}", file=sys.stderr, flush=True)
-
-    return plain

@@ -7,6 +7,32 @@ from fastnn import bench
 from fastnn._kernels._runtime import CAP_VARIABLE
 from fastnn.cli.common import CLIError, say, set_threads
 from fastnn.cli.torch_first import rerun_fresh, rerun_with_torch_first
+from fastnn.workflow.progress import terminal_tqdm
+
+
+def stderr_progress():
+    """A run_bench progress callback: a tqdm bar on a terminal (with tqdm installed), else one
+    line per case on stderr."""
+    tqdm = terminal_tqdm()
+    if tqdm is None:
+
+        def plain(done, total, label):
+            if done < total:
+                print(f"fastnn bench [{done + 1}/{total}] {label}", file=sys.stderr, flush=True)
+
+        return plain
+    bar = None
+
+    def update(done, total, label):
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc="fastnn bench", unit="case", leave=False)
+        bar.set_postfix_str(label)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
 
 
 def rerun_with_isa_cap(args):
@@ -25,7 +51,7 @@ def cmd_bench(args):
         return rerun
     set_threads(args.threads)  # resolves -1 to all usable cores
     head = bench.header()
-    progress = None if args.quiet else bench.stderr_progress()
+    progress = None if args.quiet else stderr_progress()
     try:
         cases = bench.run_bench(
             sizes=args.size,
