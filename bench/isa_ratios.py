@@ -5,9 +5,9 @@ A variant is ``label=tree[,cap]``: a copy of the tree's compiled kernel modules
 (``<tree>/fastnn/_kernels/<family>*.so``, an in-place build) loaded under its own name with
 FASTNN_MAX_CPU_ISA=cap (default: no cap).  Each copy has its own dispatch state, so the
 AVX2 and the baseline path of one build, or a gcc and a clang build, run side by side; the
-public wrappers (fastnn.tanh, ...) are pointed at each variant's module in turn.  Every round
-times every case on every variant (best of a few calls), in an order that rotates; the table
-shows medians over the rounds.
+public wrappers (fastnn.tanh, ...) are pointed at each variant's module in turn.  Timing is
+fastnn.timing's (auto-ranged loops, every variant, the copy and PyTorch in turn within each
+round); the table shows medians over the rounds.
 
     python bench/isa_ratios.py avx2=.,avx2 baseline=.,baseline --threads 1,2 --rounds 15
     python bench/isa_ratios.py gcc=. clang=/tmp/clang-tree --size 1M --threads 1
@@ -24,7 +24,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -35,19 +34,14 @@ import fastnn
 from fastnn import registry
 from fastnn._kernels import _runtime
 from fastnn.bench import case_callables, parse_size
+from fastnn.timing import sample_interleaved
 
 FAMILIES = ("activations", "softmax", "batchnorm")
-ELEMENTWISE = (
-    "relu",
-    "relu_backward",
-    "sigmoid",
-    "sigmoid_backward",
-    "tanh",
-    "tanh_backward",
-    "leaky_relu",
-    "leaky_relu_backward",
-    "elu",
-    "elu_backward",
+# the element-wise kernels (called with out=, the issue's setting): activations but maxout
+ELEMENTWISE = tuple(
+    spec.name
+    for spec in registry.all_kernels()
+    if spec.family == "activations" and not spec.name.startswith("maxout")
 )
 
 
@@ -87,13 +81,16 @@ def with_out(spec, calls, dtype, shape):
     return lambda: spec.fast(*args, out=out, **kwargs)
 
 
-def best_of(fn, calls):
-    best = float("inf")
-    for _ in range(calls):
-        t0 = time.perf_counter()
+def on_variant(fn, modules):
+    """``fn`` with the public wrappers pointed at the variant's compiled ``modules`` first."""
+    cores = [(importlib.import_module(f"fastnn.core.{f}"), modules[f]) for f in FAMILIES]
+
+    def call():
+        for core, module in cores:
+            core._ext = module
         fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+
+    return call
 
 
 def main(argv=None):
@@ -101,7 +98,9 @@ def main(argv=None):
     parser.add_argument("variants", nargs="+")
     parser.add_argument("--threads", default="1", help="comma-separated thread counts")
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--calls", type=int, default=3, help="calls per timing (best kept)")
+    parser.add_argument(
+        "--min-time", type=float, default=0.01, help="seconds of one timed loop (auto-ranged)"
+    )
     parser.add_argument("--size", default="8M", help="element count for element-wise kernels")
     parser.add_argument("--kernels", default=",".join(ELEMENTWISE))
     parser.add_argument("--dtypes", default="float32,float64")
@@ -143,7 +142,7 @@ def main(argv=None):
             f"{label} ({getattr(mods['activations'], 'ISA', 'clones')})" for label, mods in variants
         )
         + f"; torch: {torch.__version__ if torch else 'absent'}; {args.rounds} rounds, "
-        f"best of {args.calls} calls each, medians; shared machine"
+        f"loops of >= {args.min_time} s, medians; shared machine"
     )
     head = ["kernel", "dtype", "shape", "threads"] + [f"{lb} us" for lb in labels]
     head += [f"{lb} floor%" for lb in labels] + ["copy us", "torch us"]
@@ -157,16 +156,11 @@ def main(argv=None):
         for spec, dtype, shape in cases:
             calls = case_callables(spec, dtype, shape, torch)
             fast = with_out(spec, calls, dtype, shape)
-            timings = {key: [] for key in labels + ["copy", "torch"]}
-            for r in range(args.rounds):
-                order = variants[r % len(variants) :] + variants[: r % len(variants)]
-                for label, mods in order:
-                    for family in FAMILIES:
-                        cores[family]._ext = mods[family]
-                    timings[label].append(best_of(fast, args.calls))
-                timings["copy"].append(best_of(calls["copy"], args.calls))
-                if "torch" in calls:
-                    timings["torch"].append(best_of(calls["torch"], args.calls))
+            timed = {label: on_variant(fast, mods) for label, mods in variants}
+            timed["copy"] = calls["copy"]
+            if "torch" in calls:
+                timed["torch"] = calls["torch"]
+            timings = sample_interleaved(timed, args.rounds, args.min_time)
             for family in FAMILIES:
                 cores[family]._ext = importlib.import_module(f"fastnn._kernels.{family}")
             med = {k: statistics.median(v) for k, v in timings.items() if v}
