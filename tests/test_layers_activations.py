@@ -100,3 +100,25 @@ def test_backends_agree_on_layers(rng):
         # forward within a few ulp; the backward's 1 - y*y amplifies those ulp near |y| = 1
         for a, b, rtol in zip(results["cython"], results["numpy"], (1e-14, 1e-12)):
             np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-300, err_msg=name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_affine_cache_is_the_course_triple_of_the_inputs_themselves(backend, rng):
+    fastnn.use_backend(backend)
+    x = rng.standard_normal((4, 2, 3))
+    w = rng.standard_normal((6, 5))
+    b = rng.standard_normal(5)
+    out, cache = layers.affine_forward(x, w, b)
+    assert len(cache) == 3 and all(c is a for c, a in zip(cache, (x, w, b), strict=True))
+    dout = rng.standard_normal(out.shape)
+
+    # the course's own affine_backward unpacks the cache as ``x, w, b = cache``
+    def course_affine_backward(dout, cache):
+        x, w, b = cache
+        dx = (dout @ w.T).reshape(x.shape)
+        return dx, x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
+
+    for ours, course in zip(
+        layers.affine_backward(dout, cache), course_affine_backward(dout, cache), strict=True
+    ):
+        np.testing.assert_allclose(ours, course, rtol=1e-12)

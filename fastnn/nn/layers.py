@@ -38,18 +38,22 @@ __all__ = [
 
 
 def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, Any]:
-    """out = x.reshape(N, D) @ w + b for x (N, d_1, ..., d_k), w (D, M), b (M,)."""
+    """out = x.reshape(N, D) @ w + b for x (N, d_1, ..., d_k), w (D, M), b (M,).
+
+    Returns (out (N, M), cache); the cache is the course's ``(x, w, b)``, the arrays
+    themselves (not copies).
+    """
     x2 = x.reshape(x.shape[0], -1)
     if x2.shape[1] != w.shape[0]:
         raise ValueError(f"x has {x2.shape[1]} features per row but w has shape {w.shape}")
     out = x2 @ w
     out += b
-    return out, (x, w)
+    return out, (x, w, b)
 
 
 def affine_backward(dout: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Returns (dx, dw, db) for affine_forward."""
-    x, w = cache
+    """Returns (dx, dw, db) for affine_forward, from its cache ``(x, w, b)``."""
+    x, w, _ = cache
     x2 = x.reshape(x.shape[0], -1)
     dx = (dout @ w.T).reshape(x.shape)
     dw = x2.T @ dout
@@ -132,7 +136,7 @@ def maxout_backward(dout: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarra
     x, w, argmax = cache
     d, h, k = w.shape
     dz = ops().maxout_backward(dout, argmax, k).reshape(-1, h * k)
-    dx, dw, db = affine_backward(dz, (x, w.reshape(d, h * k)))
+    dx, dw, db = affine_backward(dz, (x, w.reshape(d, h * k), None))  # b is not needed
     return dx, dw.reshape(d, h, k), db.reshape(h, k)
 
 
