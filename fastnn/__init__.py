@@ -33,6 +33,7 @@ from fastnn import (  # noqa: E402
     gradcheck,
     init,
     layers,
+    optim,
     preprocessing,
     search,
 )
@@ -64,6 +65,7 @@ __all__ = [
     # modules
     "init",
     "layers",
+    "optim",
     "gradcheck",
     "datasets",
     "preprocessing",

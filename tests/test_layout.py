@@ -20,7 +20,7 @@ from fastnn._families import FAMILIES
 NAMESPACES = {
     **{
         f"fastnn.{name}": f"fastnn.nn.{name}"
-        for name in ("layers", "models", "init", "gradcheck", "trainer")
+        for name in ("layers", "models", "init", "gradcheck", "trainer", "optim")
     },
     **{
         f"fastnn.{name}": f"fastnn.workflow.{name}"

@@ -20,6 +20,7 @@ PUBLIC_MODULES = [
     "fastnn.core",
     "fastnn.reference",
     "fastnn.layers",
+    "fastnn.optim",
     "fastnn.models",
     "fastnn.trainer",
     "fastnn.init",
@@ -37,8 +38,9 @@ IMPLEMENTATION_MODULES = [
     *(f"fastnn.reference.{name}" for name in FAMILIES),
     *(
         f"fastnn.nn.{name}"
-        for name in ("layers", "models", "init", "gradcheck", "trainer", "metrics")
+        for name in ("layers", "models", "init", "gradcheck", "trainer", "metrics", "optim")
     ),
+    "fastnn.reference.optim_rules",
     *(
         f"fastnn.workflow.{name}"
         for name in ("datasets", "preprocessing", "diagnostics", "babysit", "search")
