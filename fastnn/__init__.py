@@ -36,6 +36,7 @@ from fastnn import (  # noqa: E402
     optim,
     preprocessing,
     search,
+    solver,
 )
 from fastnn import core as _core  # noqa: E402
 from fastnn import models as models  # noqa: E402  (a module attribute outside __all__)
@@ -45,6 +46,7 @@ from fastnn._config.report import show_config  # noqa: E402
 from fastnn._config.threads import get_num_threads, num_threads, set_num_threads  # noqa: E402
 from fastnn.core import *  # noqa: E402,F401,F403
 from fastnn.models import FullyConnectedNet, init_two_layer_model, two_layer_net  # noqa: E402
+from fastnn.solver import Solver  # noqa: E402
 from fastnn.trainer import ClassifierTrainer  # noqa: E402
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "two_layer_net",
     "FullyConnectedNet",
     "ClassifierTrainer",
+    "Solver",
     # modules
     "init",
     "layers",
@@ -72,6 +75,7 @@ __all__ = [
     "diagnostics",
     "babysit",
     "search",
+    "solver",
 ]
 # the kernels (fastnn.core; NumPy twins in fastnn.reference)
 __all__ += _core.__all__

@@ -24,7 +24,7 @@ NAMESPACES = {
     },
     **{
         f"fastnn.{name}": f"fastnn.workflow.{name}"
-        for name in ("datasets", "preprocessing", "diagnostics", "babysit", "search")
+        for name in ("datasets", "preprocessing", "diagnostics", "babysit", "search", "solver")
     },
 }
 PACKAGE_ROOT = Path(fastnn.__file__).resolve().parent

@@ -30,6 +30,7 @@ PUBLIC_MODULES = [
     "fastnn.diagnostics",
     "fastnn.babysit",
     "fastnn.search",
+    "fastnn.solver",
 ]
 # The modules behind them: the namespaces only re-export, so mypy must read these to check code.
 IMPLEMENTATION_MODULES = [
@@ -43,7 +44,7 @@ IMPLEMENTATION_MODULES = [
     "fastnn.reference.optim_rules",
     *(
         f"fastnn.workflow.{name}"
-        for name in ("datasets", "preprocessing", "diagnostics", "babysit", "search")
+        for name in ("datasets", "preprocessing", "diagnostics", "babysit", "search", "solver")
     ),
     *(f"fastnn.workflow.search.{name}" for name in ("_models", "_result", "_runner", "_space")),
     *(f"fastnn._config.{name}" for name in ("backend", "threads", "report")),

@@ -11,7 +11,6 @@ docs/perf/layout.md).
 """
 
 import copy
-import math
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -21,6 +20,7 @@ from fastnn._config.backend import ops
 from fastnn._config.threads import num_threads
 from fastnn._validation import check_int, check_labels, check_param, check_scalar
 from fastnn.core.optim import UPDATE_RULES
+from fastnn.nn.divergence import divergence_reason
 from fastnn.nn.init import RandomSource, as_generator
 from fastnn.nn.metrics import correct_count
 from fastnn.nn.models import is_object_model
@@ -281,19 +281,9 @@ class ClassifierTrainer:
                 stats["loss_history"].append(cost)
                 if first_cost is None:
                     first_cost = cost
-                reason = None
-                if not math.isfinite(cost):
-                    reason = (
-                        f"cost became {cost} at iteration {it + 1} (epoch {epoch + 1} / "
-                        f"{num_epochs}): the learning rate {learning_rate:e} is too high; "
-                        f"stopping"
-                    )
-                elif abort_cost_ratio is not None and cost > abort_cost_ratio * first_cost:
-                    reason = (
-                        f"cost {cost:f} at iteration {it + 1} exceeds {abort_cost_ratio:g} x "
-                        f"the first cost {first_cost:f}: the learning rate "
-                        f"{learning_rate:e} is too high; stopping"
-                    )
+                reason = divergence_reason(
+                    cost, first_cost, it + 1, epoch + 1, num_epochs, learning_rate, abort_cost_ratio
+                )
                 if reason is not None:
                     stats["diverged"] = True
                     stats["stop_reason"] = reason
