@@ -15,6 +15,8 @@ from fastnn.nn import layers
 from fastnn.nn.gradcheck import (
     eval_numerical_gradient,
     eval_numerical_gradient_array,
+    eval_numerical_gradient_blobs,
+    eval_numerical_gradient_net,
     grad_check_sparse,
     rel_error,
 )
@@ -232,3 +234,59 @@ def test_maxout_layer(each_backend):
         [rng.standard_normal((5, 4)), rng.standard_normal((4, 3, 2)), rng.standard_normal((3, 2))],
         tol=1e-6,
     )
+
+
+class Blob:
+    """The course's blob: values and their gradient."""
+
+    def __init__(self, vals, diffs=None):
+        self.vals = vals
+        self.diffs = np.zeros_like(vals) if diffs is None else diffs
+
+
+def _product_blobs():
+    rng = np.random.default_rng(3)
+    x, w = Blob(rng.standard_normal((4, 3))), Blob(rng.standard_normal((3, 5)))
+    out = Blob(np.zeros((4, 5)), rng.standard_normal((4, 5)))
+    return x, w, out
+
+
+def test_eval_numerical_gradient_blobs_of_a_product():
+    x, w, out = _product_blobs()
+    x_before, w_before = x.vals.copy(), w.vals.copy()
+
+    def f(x, w, out):
+        out.vals = np.tanh(x.vals @ w.vals)
+
+    dx, dw = eval_numerical_gradient_blobs(f, (x, w), out)
+    dz = out.diffs * (1 - np.tanh(x.vals @ w.vals) ** 2)
+    assert rel_error(dx, dz @ w.vals.T) < 1e-8
+    assert rel_error(dw, x.vals.T @ dz) < 1e-8
+    assert np.array_equal(x.vals, x_before) and np.array_equal(w.vals, w_before)
+
+
+def test_eval_numerical_gradient_blobs_copies_an_output_written_in_place():
+    x, w, out = _product_blobs()
+
+    def f(x, w, out):
+        np.matmul(x.vals, w.vals, out=out.vals)  # the same array every call
+
+    dx, dw = eval_numerical_gradient_blobs(f, [x, w], out)
+    assert rel_error(dx, out.diffs @ w.vals.T) < 1e-8
+    assert rel_error(dw, x.vals.T @ out.diffs) < 1e-8
+
+
+def test_eval_numerical_gradient_net_calls_forward():
+    x, w, out = _product_blobs()
+
+    class Net:
+        calls = 0
+
+        def forward(self):
+            Net.calls += 1
+            out.vals = x.vals @ w.vals
+
+    dx, dw = eval_numerical_gradient_net(Net(), (x, w), out)
+    assert Net.calls == 2 * (x.vals.size + w.vals.size)
+    assert rel_error(dx, out.diffs @ w.vals.T) < 1e-8
+    assert rel_error(dw, x.vals.T @ out.diffs) < 1e-8

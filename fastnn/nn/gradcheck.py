@@ -3,7 +3,8 @@
 The implementation behind the public namespace ``fastnn.gradcheck``, which documents it.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -13,6 +14,8 @@ from fastnn.nn.init import as_generator
 __all__ = [
     "eval_numerical_gradient",
     "eval_numerical_gradient_array",
+    "eval_numerical_gradient_blobs",
+    "eval_numerical_gradient_net",
     "grad_check_sparse",
     "rel_error",
 ]
@@ -84,6 +87,40 @@ def eval_numerical_gradient_array(
         grad[ix] = np.sum((plus - minus) * df) / (2 * h)
         it.iternext()
     return grad
+
+
+def eval_numerical_gradient_blobs(
+    f: Callable[..., Any],
+    inputs: Sequence[Any],
+    output: Any,
+    h: float = 1e-5,
+) -> list[np.ndarray]:
+    """Numerical gradients for a function of "blobs" (objects with ``.vals`` and ``.diffs``).
+
+    ``f(*inputs, output)`` reads each input blob's ``vals`` and writes ``output.vals``;
+    ``output.diffs`` is the upstream gradient.  Returns, per input blob, the gradient of
+    ``sum(output.vals * output.diffs)`` with respect to its ``vals`` (an array like them).
+    """
+    inputs = tuple(inputs)
+
+    def output_values(_):
+        f(*inputs, output)
+        return output.vals
+
+    return [
+        eval_numerical_gradient_array(output_values, blob.vals, output.diffs, h) for blob in inputs
+    ]
+
+
+def eval_numerical_gradient_net(
+    net: Any,
+    inputs: Sequence[Any],
+    output: Any,
+    h: float = 1e-5,
+) -> list[np.ndarray]:
+    """:func:`eval_numerical_gradient_blobs` for a net whose ``forward()`` reads the input blobs
+    and writes the output blob."""
+    return eval_numerical_gradient_blobs(lambda *args: net.forward(), inputs, output, h=h)
 
 
 def grad_check_sparse(
