@@ -30,6 +30,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    args.parser = parser  # `fastnn search --resume` parses the command line it saved
     try:
         with sigterm_as_interrupt():
             return args.func(args) or 0

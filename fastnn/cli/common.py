@@ -127,7 +127,7 @@ def set_threads(threads):
 
 def settings_record(args):
     """The parsed command line as a JSON-ready dict (for results.json)."""
-    skip = {"func", "command"}
+    skip = {"func", "command", "parser"}
     return {
         k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items() if k not in skip
     }

@@ -123,8 +123,6 @@ def _save_trials(result, out_dir):
 def _resumed(args):
     """The arguments of the search saved in ``args.resume``, with this command line's
     options that do not change the trials (:data:`RESUME_OPTIONS`)."""
-    from fastnn.cli.parser import build_parser  # the parser imports this module
-
     folder = os.path.abspath(args.resume)
     given = {a.split("=", 1)[0] for a in args.argv if a.startswith("--")}
     if "--out" in given and os.path.abspath(args.out) != folder:
@@ -141,12 +139,12 @@ def _resumed(args):
     try:
         with open(command_path, encoding="utf-8") as f:
             command = json.load(f)["argv"]
-        resumed = build_parser().parse_args(command)
+        resumed = args.parser.parse_args(command)
     except (OSError, ValueError, KeyError, TypeError, SystemExit):
         raise CLIError(f"{command_path} does not hold a fastnn search command") from None
     if resumed.command != "search":
         raise CLIError(f"{command_path} does not hold a fastnn search command")
-    resumed.argv = command
+    resumed.argv, resumed.parser = command, args.parser
     resumed.out, resumed.resume, resumed.force = folder, folder, False
     if "--n-jobs" in given:
         resumed.n_jobs = args.n_jobs

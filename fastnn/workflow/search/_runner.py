@@ -10,6 +10,7 @@ import pickle
 import re
 import shutil
 import tempfile
+import threading
 import time
 import traceback as _traceback
 import uuid
@@ -154,12 +155,29 @@ def _run_trial_from_file(path, job, *args):
     return _run_trial(_load_train_fn(path), job, *args)
 
 
-def _init_worker(threads):
-    """loky worker start-up: the environment already limits OpenMP/BLAS; pin fastnn too."""
+# How often a worker checks that the search process that started it is still there (seconds).
+_PARENT_POLL_SECONDS = 0.5
+
+
+def _init_worker(threads, parent_pid=None):
+    """loky worker start-up: the environment already limits OpenMP/BLAS; pin fastnn too.
+
+    With ``parent_pid`` the worker exits as soon as that process is gone (killed by SIGKILL,
+    say), instead of finishing its trial unseen while holding the parent's pipes open."""
+    if parent_pid is not None:
+        threading.Thread(
+            target=_exit_with_parent, args=(parent_pid,), daemon=True, name="fastnn-parent"
+        ).start()
     set_num_threads(threads)
     limits = _threadpool_limits()
     if limits is not None:
         limits(limits=threads)
+
+
+def _exit_with_parent(parent_pid):
+    while os.getppid() == parent_pid:
+        time.sleep(_PARENT_POLL_SECONDS)
+    os._exit(1)
 
 
 def require_loky(
@@ -181,7 +199,7 @@ def _process_executor(n_jobs, threads):
     get_reusable_executor = require_loky()
     env = {name: str(threads) for name in _THREAD_ENV_VARS}
     return get_reusable_executor(
-        max_workers=n_jobs, env=env, initializer=_init_worker, initargs=(threads,)
+        max_workers=n_jobs, env=env, initializer=_init_worker, initargs=(threads, os.getpid())
     )
 
 
@@ -633,8 +651,8 @@ def _wait_any(futures, timeout):
     """The futures done once at least one is (or ``timeout`` passed); concurrent.futures and
     Dask futures alike."""
     if all(isinstance(f, cf.Future) for f in futures):
-        done, _ = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
-        return done
+        finished, _ = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        return list(finished)
     deadline = None if timeout is None else time.monotonic() + timeout
     delay = 0.001
     while True:
