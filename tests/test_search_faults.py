@@ -122,6 +122,35 @@ def test_three_crashes_in_a_row_stop_the_search_with_its_trials():
     assert [t.status for t in again] == ["ok"] * 3
 
 
+class NoWorkers:
+    """A pool whose worker processes cannot start: every submission breaks its pipe."""
+
+    def submit(self, *args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def shutdown(self, wait=True, kill_workers=False):
+        pass
+
+
+def test_workers_that_cannot_start_stop_the_search_with_one_line(monkeypatch, tmp_path, capsys):
+    from fastnn import cli
+    from fastnn.workflow.search import _runner
+
+    monkeypatch.setattr(_runner, "_process_executor", lambda n_jobs, threads: NoWorkers())
+    with pytest.raises(search.SearchStopped, match="3 trials in a row") as info:
+        search.random_search(smooth, SPACE, 6, n_jobs=2, verbose=False)
+    assert [t.status for t in info.value.result] == ["failed"] * 3
+    assert "BrokenPipeError" in info.value.result[0].error
+    out = tmp_path / "out"
+    code = cli.main(
+        ["search", "--trials", "4", "--fine-trials", "0", "--n-jobs", "2", "--out", str(out)]
+    )
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "3 trials in a row lost their worker process" in err[0], err
+    assert len(json.loads((out / "search.json").read_text())["trials"]) == 3
+
+
 def test_idle_workers_do_not_outlive_the_search():
     result = search.random_search(reports_its_pid, SPACE, 4, n_jobs=2, verbose=False)
     pids = {t.extra["pid"] for t in result}

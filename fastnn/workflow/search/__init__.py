@@ -88,7 +88,7 @@ _RUN_PARAMETERS = """
         A trial whose loss history exceeds this x its first loss, or holds NaN/inf, is recorded
         as ``"diverged"`` (``None``: only non-finite losses count).
     trial_timeout : float, optional
-        Seconds a trial may run (from when a worker takes it) before it is stopped and recorded
+        Seconds a trial may run (from when a worker starts it) before it is stopped and recorded
         as ``"timeout"``; its worker process is replaced.  Runs trials in worker processes (one
         when ``n_jobs`` is 1); not with ``executor``.
     storage : str or os.PathLike, optional

@@ -338,7 +338,7 @@ class _Runner:
     own trial (the trials it shared the pool with are run again, one at a time, until the one
     that kills its worker is found), the pool is replaced, and after :data:`CRASHES_IN_A_ROW`
     such trials in a row ``crash_stop`` holds the reason and the run stops.  A trial running
-    longer than ``trial_timeout`` seconds (counted from when it is handed to a worker) gets
+    longer than ``trial_timeout`` seconds (counted from when its worker starts it) gets
     status ``"timeout"`` and the pool is replaced; the other trials in flight run again.
     """
 
