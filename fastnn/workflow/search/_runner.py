@@ -506,7 +506,8 @@ class _Runner:
                 future = self._submit(job)
             except Exception as exc:  # the pool broke or its workers could not start
                 failed.append(self._crashed(job, exc))
-                self._drop_pool()
+                if self.own_pool:  # a fresh pool for the next submission
+                    self._drop_pool()
                 if self.crash_stop is not None:
                     break
                 continue
