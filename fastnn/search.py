@@ -27,6 +27,18 @@ Design
   its first cost or is not finite is ``diverged`` (the notes' early-break rule; the trainer built
   by :func:`make_train_fn` stops such a run inside its first epoch). Ctrl-C (or a
   ``KeyboardInterrupt`` raised by ``train_fn``) stops the search and returns what finished.
+  A NaN ``val_acc`` fails its trial; ``sys.exit()`` in ``train_fn`` fails its trial only.
+* ``storage=`` names a journal (SQLite, stdlib ``sqlite3``, WAL mode, one transaction per
+  finished trial; the schema follows Optuna's RDB storage, kept small): a search killed by
+  SIGKILL or a power cut loses at most the trials in flight, and ``resume=True`` continues it
+  with the same seeds, reading back what finished. Several processes may write one journal;
+  results from a Dask cluster are written by the calling process.
+* With ``n_jobs`` a worker process that dies (segfault, out-of-memory kill, ``os._exit``)
+  fails only its own trial: the pool is restarted and the trials that shared it are run again,
+  one at a time, until the one that kills its worker is found. After ``CRASHES_IN_A_ROW`` such
+  trials in a row the search raises :class:`SearchStopped`, which holds the finished trials.
+  ``trial_timeout=`` stops a hung trial (status ``timeout``) and replaces its worker. The
+  workers are stopped when the search returns, and exit if the search process dies.
 
 This public namespace only re-exports; the implementation is ``fastnn.workflow.search``.
 """

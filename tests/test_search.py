@@ -219,21 +219,6 @@ def test_unpicklable_train_fn_is_refused_for_workers():
     assert [t.status for t in result] == ["ok", "ok"]
 
 
-def kills_its_worker(params):
-    os._exit(3)
-
-
-def test_a_dead_worker_fails_every_trial_instead_of_the_search():
-    """A worker that dies breaks the pool: the trials not yet run are recorded as failed (the
-    search used to raise from submitting the next trial and lose the finished ones)."""
-    result = search.random_search(kills_its_worker, SPACE, 12, n_jobs=2, verbose=False)
-    assert len(result) == 12 and not result.interrupted
-    assert all(t.status == "failed" and t.error for t in result)
-    # the next search gets a fresh pool
-    again = search.random_search(Peak(-4), SPACE, 3, n_jobs=2, verbose=False)
-    assert [t.status for t in again] == ["ok"] * 3
-
-
 # ---- grid and random search
 
 

@@ -92,3 +92,24 @@ def test_dask_cluster_matches_serial(client):
     assert all(t.extra["threads"] == 1 for t in remote if t.status == "ok")
     workers = client.run(lambda: __import__("os").getpid())
     assert len(workers) == 2
+
+
+def test_the_client_journals_what_its_workers_return(client, tmp_path):
+    import sqlite3
+    import sys
+
+    import cloudpickle
+
+    db = tmp_path / "search.db"
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        remote = search.random_search(
+            small_trial, SPACE, 8, seed=4, executor=client, storage=db, verbose=False
+        )
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT number, status FROM trial ORDER BY number").fetchall()
+    assert rows == [(t.index, t.status) for t in remote]
+    resumed = search.random_search(small_trial, SPACE, 8, storage=db, resume=True, verbose=False)
+    assert outcome(resumed) == outcome(remote)  # read back, nothing run again

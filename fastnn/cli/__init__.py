@@ -14,10 +14,12 @@ stderr and a non-zero exit code: 2 for a bad command line, 1 for anything else t
 Bugs still show their traceback.
 """
 
+import errno
 import os
+import select
 import sys
 
-from fastnn.cli.common import CLIError
+from fastnn.cli.common import EXIT_TERMINATED, CLIError, interrupted_code, sigterm_as_interrupt
 from fastnn.cli.parser import build_parser
 
 __all__ = ["main", "build_parser", "CLIError"]
@@ -28,17 +30,38 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    args.parser = parser  # `fastnn search --resume` parses the command line it saved
     try:
-        return args.func(args) or 0
+        with sigterm_as_interrupt():
+            return args.func(args) or 0
     except CLIError as exc:
         print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
-        print(f"fastnn {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # `fastnn bench | head`
+        code = interrupted_code()
+        how = "terminated (SIGTERM)" if code == EXIT_TERMINATED else "interrupted"
+        print(f"fastnn {args.command}: {how}", file=sys.stderr)
+        return code
+    except BrokenPipeError as exc:
+        if exc.errno != errno.EPIPE or not _stdout_reader_gone():
+            # a pipe of ours (to worker processes, say), not the reader of stdout
+            print(f"fastnn {args.command}: error: broken pipe: {exc}", file=sys.stderr)
+            return 1
+        # `fastnn bench | head`: the reader has gone; nothing more to say, and nowhere to say it
         try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
             pass
         return 0
+
+
+def _stdout_reader_gone():
+    """True when stdout is a pipe (or socket) whose reading end has been closed."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False

@@ -1,9 +1,30 @@
-"""What every command shares: the user-error exception, output lines, folders, threads."""
+"""What every command shares: the user-error exception, output lines, folders, threads,
+SIGTERM."""
 
+import contextlib
 import os
+import shutil
+import signal
 import sys
+import tempfile
+import threading
 
 import fastnn
+
+# Exit codes of a command stopped by Ctrl-C (SIGINT) and by SIGTERM: 128 + the signal number.
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+# Files a command leaves in --out: a folder holding any of them holds an earlier run.
+EARLIER_RUN_FILES = (
+    "results.json",
+    "search.db",
+    "search.csv",
+    "search.json",
+    "model.npz",
+    "best_model.npz",
+    "report.html",
+)
 
 
 class CLIError(Exception):
@@ -20,11 +41,70 @@ def say(*parts, file=None):
 
 
 def say_interrupted(args, result):
-    """The line a search interrupted by Ctrl-C leaves on stderr."""
+    """The line a search interrupted by Ctrl-C or SIGTERM leaves on stderr."""
+    how = "terminated (SIGTERM)" if _terminated.is_set() else "interrupted"
     say(
-        f"fastnn {args.command}: interrupted after {len(result)} / {result.n_planned} trials",
+        f"fastnn {args.command}: {how} after {len(result)} / {result.n_planned} trials",
         file=sys.stderr,
     )
+
+
+_terminated = threading.Event()
+
+
+def _raise_on_sigterm(signum, frame):
+    _terminated.set()
+    raise KeyboardInterrupt  # stops the work the way Ctrl-C does: what finished is kept
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """While inside, SIGTERM stops the command like Ctrl-C (see :func:`interrupted_code`);
+    only the main thread can take signals, elsewhere this does nothing."""
+    _terminated.clear()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted_code():
+    """The exit code of a command stopped by a signal: 143 after SIGTERM, else 130."""
+    return EXIT_TERMINATED if _terminated.is_set() else EXIT_INTERRUPTED
+
+
+def prepare_output(path, *, force=False, resume=False, command="train"):
+    """The rule for ``--out`` of every command that trains, applied before any work.
+
+    Returns ``path`` made absolute and created.  A folder that cannot be written, or that holds
+    an earlier run (:data:`EARLIER_RUN_FILES`) while neither ``force`` nor ``resume`` is set,
+    is a CLIError.  ``force`` removes an earlier search journal, so that the run starts afresh.
+    """
+    path = output_folder(path)
+    try:
+        with tempfile.TemporaryFile(dir=path, prefix=".fastnn-write-check-"):
+            pass
+    except OSError as exc:
+        raise CLIError(f"--out {path} is not writable: {exc.strerror}") from None
+    earlier = [name for name in EARLIER_RUN_FILES if os.path.exists(os.path.join(path, name))]
+    if earlier and not (force or resume):
+        also = f", or --resume {path} to continue its search" if command == "search" else ""
+        raise CLIError(
+            f"--out {path} holds an earlier run ({', '.join(earlier)}): pass --force to "
+            f"replace it{also}"
+        )
+    if force and not resume:
+        for name in ("search.db", "search.db-wal", "search.db-shm"):
+            target = os.path.join(path, name)
+            if os.path.isdir(target):
+                shutil.rmtree(target)
+            elif os.path.exists(target):
+                os.remove(target)
+    return path
 
 
 def output_folder(path):
@@ -47,7 +127,7 @@ def set_threads(threads):
 
 def settings_record(args):
     """The parsed command line as a JSON-ready dict (for results.json)."""
-    skip = {"func", "command"}
+    skip = {"func", "command", "parser"}
     return {
         k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items() if k not in skip
     }

@@ -4,7 +4,14 @@ import os
 import time
 
 from fastnn._config.report import config_dict
-from fastnn.cli.common import CLIError, output_folder, say, say_interrupted, set_threads
+from fastnn.cli.common import (
+    CLIError,
+    interrupted_code,
+    prepare_output,
+    say,
+    say_interrupted,
+    set_threads,
+)
 from fastnn.cli.data import load_data, zero_center
 from fastnn.cli.init_stats import run_init_experiment
 from fastnn.cli.training import (
@@ -37,7 +44,7 @@ def _section(title):
 
 def cmd_demo(args):
     set_threads(args.threads)
-    out_dir = output_folder(args.out)
+    out_dir = prepare_output(args.out, force=args.force, command="demo")
     settings = DEMO_SETTINGS["quick" if args.quick else "full"]
     start = time.perf_counter()
     results = {
@@ -121,7 +128,7 @@ def cmd_demo(args):
     result = run_search(fn, search_space(lr_range, (1e-6, 1e-1)), settings["rounds"], args.seed)
     if result.interrupted:
         say_interrupted(args, result)
-        return 130
+        return interrupted_code()
     best = result.best
     if best is None:
         raise CLIError("every search trial diverged or failed")

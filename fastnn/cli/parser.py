@@ -56,6 +56,7 @@ def build_parser():
     p.add_argument(
         "--out", default="fastnn-demo", metavar="DIR", help="output folder (default ./fastnn-demo)"
     )
+    _add_force(p)
     _add_data_args(p)
     p.add_argument("--quick", action="store_true", help="a smaller search (under a minute)")
     p.set_defaults(func=cmd_demo)
@@ -152,6 +153,7 @@ def build_parser():
         metavar="DIR",
         help="output folder (default ./fastnn-train)",
     )
+    _add_force(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
@@ -198,9 +200,29 @@ def build_parser():
         metavar="DIR",
         help="output folder (default ./fastnn-search)",
     )
+    _add_force(p)
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the search saved in DIR (its search.db) with its own settings",
+    )
+    p.add_argument(
+        "--trial-timeout",
+        type=positive_float,
+        metavar="SECONDS",
+        help="stop a trial running longer than this (status timeout; its worker is replaced)",
+    )
     p.set_defaults(func=cmd_search)
 
     return parser
+
+
+def _add_force(p):
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the earlier run a non-empty --out holds (default: refuse)",
+    )
 
 
 def _add_data_args(p):

@@ -1,10 +1,17 @@
-"""``fastnn search``: the notes' coarse-to-fine random search over lr and regularization."""
+"""``fastnn search``: the notes' coarse-to-fine random search over lr and regularization.
 
+Every trial goes to ``--out``/search.db as it finishes (the search journal); ``--resume DIR``
+continues the search saved there with the settings it was started with (saved in
+search_command.json), running only the trials that had not finished.
+"""
+
+import json
 import os
 
 from fastnn.cli.common import (
     CLIError,
-    output_folder,
+    interrupted_code,
+    prepare_output,
     say,
     say_interrupted,
     set_threads,
@@ -21,46 +28,71 @@ from fastnn.cli.training import (
 )
 from fastnn.workflow.plotting import PLOT_MISSING
 from fastnn.workflow.report import write_json
-from fastnn.workflow.search import require_loky
+from fastnn.workflow.search import SearchStopped, require_loky
+
+JOURNAL_FILE = "search.db"
+COMMAND_FILE = "search_command.json"
+# Options that may change when a search is resumed: they do not change its trials.
+RESUME_OPTIONS = ("--resume", "--out", "--n-jobs", "--threads", "--trial-timeout")
 
 
 def cmd_search(args):
+    if args.resume is not None:
+        args = _resumed(args)
     set_threads(args.threads)
     if args.n_jobs > 1:
         try:
             require_loky("--n-jobs > 1", "")
         except ImportError as exc:
             raise CLIError(str(exc)) from None
-    out_dir = output_folder(args.out)
+    resume = args.resume is not None
+    out_dir = prepare_output(args.out, force=args.force, resume=resume, command="search")
+    if not resume:
+        command = [a for a in args.argv if a != "--force"]
+        write_json(os.path.join(out_dir, COMMAND_FILE), {"argv": command})
     data = zero_center(load_data(args.data, seed=args.seed))
     fn = train_fn_from_args(args, data)
     rounds = [(args.trials, args.epochs)]
     if args.fine_trials:
         rounds.append((args.fine_trials, args.fine_epochs))
-    result = run_search(
-        fn, search_space(args.lr_range, args.reg_range), rounds, args.seed, n_jobs=args.n_jobs
-    )
-    if result.interrupted:  # Ctrl-C: save what finished, then exit 130
+    try:
+        result = run_search(
+            fn,
+            search_space(args.lr_range, args.reg_range),
+            rounds,
+            args.seed,
+            n_jobs=args.n_jobs,
+            storage=os.path.join(out_dir, JOURNAL_FILE),
+            resume=resume,
+            trial_timeout=args.trial_timeout,
+        )
+    except SearchStopped as exc:  # workers kept dying: save what finished, then say why
+        _save_trials(exc.result, out_dir)
+        raise CLIError(f"{exc} (the finished trials are in {out_dir})") from None
+    except ValueError as exc:  # the journal does not hold this search
+        raise CLIError(str(exc)) from None
+    if result.interrupted:  # Ctrl-C or SIGTERM: save what finished, then exit 130 / 143
         say_interrupted(args, result)
     best = result.best
     if best is None:
+        _save_trials(result, out_dir)
         if result.interrupted:
-            return 130
+            return interrupted_code()
         raise CLIError("every trial diverged or failed: lower --lr-range")
     say("best: " + result.line(best))
-    result.to_csv(os.path.join(out_dir, "search.csv"))
-    result.to_json(os.path.join(out_dir, "search.json"))
+    _save_trials(result, out_dir)
     meta = {
         "hidden_dims": args.hidden,
         "activation": args.activation,
         "batchnorm": args.batchnorm,
         "params": best.params,
     }
+    model = best.extra.get("model")
+    if model is None:  # the best trial was read back from the journal: train it again
+        say(f"training the best trial (#{best.index}) again to save its model")
+        model = fn(dict(best.params), seed=best.seed)["model"]
     model_path = save_model(
-        os.path.join(out_dir, "best_model.npz"),
-        best.extra["model"],
-        meta,
-        zero_center_mean=data["mean"],
+        os.path.join(out_dir, "best_model.npz"), model, meta, zero_center_mean=data["mean"]
     )
     figures = save_search_plots(result, out_dir)
     write_json(
@@ -80,4 +112,44 @@ def cmd_search(args):
         say("plots saved to " + ", ".join(os.path.join(out_dir, f) for f in figures.values()))
     else:
         say(f"figures skipped: {PLOT_MISSING}")
-    return 130 if result.interrupted else 0
+    return interrupted_code() if result.interrupted else 0
+
+
+def _save_trials(result, out_dir):
+    result.to_csv(os.path.join(out_dir, "search.csv"))
+    result.to_json(os.path.join(out_dir, "search.json"))
+
+
+def _resumed(args):
+    """The arguments of the search saved in ``args.resume``, with this command line's
+    options that do not change the trials (:data:`RESUME_OPTIONS`)."""
+    folder = os.path.abspath(args.resume)
+    given = {a.split("=", 1)[0] for a in args.argv if a.startswith("--")}
+    if "--out" in given and os.path.abspath(args.out) != folder:
+        raise CLIError(f"--resume {folder} continues the search in that folder: drop --out")
+    other = sorted(given - set(RESUME_OPTIONS))
+    if other:
+        raise CLIError(
+            f"--resume continues the search with the settings it was started with: drop "
+            f"{', '.join(other)} (only {', '.join(RESUME_OPTIONS[2:])} may change)"
+        )
+    command_path = os.path.join(folder, COMMAND_FILE)
+    if not os.path.isfile(os.path.join(folder, JOURNAL_FILE)) or not os.path.isfile(command_path):
+        raise CLIError(f"nothing to resume in {folder}: no {JOURNAL_FILE} and {COMMAND_FILE}")
+    try:
+        with open(command_path, encoding="utf-8") as f:
+            command = json.load(f)["argv"]
+        resumed = args.parser.parse_args(command)
+    except (OSError, ValueError, KeyError, TypeError, SystemExit):
+        raise CLIError(f"{command_path} does not hold a fastnn search command") from None
+    if resumed.command != "search":
+        raise CLIError(f"{command_path} does not hold a fastnn search command")
+    resumed.argv, resumed.parser = command, args.parser
+    resumed.out, resumed.resume, resumed.force = folder, folder, False
+    if "--n-jobs" in given:
+        resumed.n_jobs = args.n_jobs
+    if "--threads" in given:
+        resumed.threads = args.threads
+    if "--trial-timeout" in given:
+        resumed.trial_timeout = args.trial_timeout
+    return resumed

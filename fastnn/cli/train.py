@@ -4,7 +4,7 @@ import os
 import time
 
 import fastnn
-from fastnn.cli.common import CLIError, output_folder, say, set_threads, settings_record
+from fastnn.cli.common import CLIError, prepare_output, say, set_threads, settings_record
 from fastnn.cli.data import load_data, zero_center
 from fastnn.cli.training import save_model, train_fn_from_args, train_once
 from fastnn.nn.metrics import accuracy
@@ -14,7 +14,7 @@ from fastnn.workflow.report import plot_training_curves, write_json
 
 def cmd_train(args):
     set_threads(args.threads)
-    out_dir = output_folder(args.out)
+    out_dir = prepare_output(args.out, force=args.force, command="train")
     data = zero_center(load_data(args.data, seed=args.seed))
     say(
         f"data: {data['name']}: {len(data['y_train'])} train / {len(data['y_val'])} val / "

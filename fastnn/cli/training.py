@@ -86,13 +86,14 @@ def search_space(lr_range, reg_range):
     return {"lr": search.loguniform(*lr_range), "reg": search.loguniform(*reg_range)}
 
 
-def run_search(train_fn, space, rounds, seed, n_jobs=1):
-    """coarse_to_fine (one round: a plain random search), its RangeEdgeWarnings printed."""
+def run_search(train_fn, space, rounds, seed, n_jobs=1, **options):
+    """coarse_to_fine (one round: a plain random search), its RangeEdgeWarnings printed;
+    ``options``: coarse_to_fine's (storage, resume, trial_timeout)."""
     verbose = terminal_tqdm() is not None  # the search's progress bar needs tqdm
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", search.RangeEdgeWarning)
         result = search.coarse_to_fine(
-            train_fn, space, rounds=rounds, seed=seed, n_jobs=n_jobs, verbose=verbose
+            train_fn, space, rounds=rounds, seed=seed, n_jobs=n_jobs, verbose=verbose, **options
         )
     result.print()
     for w in caught:

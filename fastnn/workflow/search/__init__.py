@@ -3,6 +3,7 @@
 The implementation behind the public namespace ``fastnn.search``, which documents it.
 """
 
+import contextlib
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from fastnn.workflow.search._result import (
     should_abort,
 )
 from fastnn.workflow.search._runner import (
+    CRASHES_IN_A_ROW,
     _check_seed,
     _Job,
     _Runner,
@@ -38,6 +40,7 @@ from fastnn.workflow.search._space import (
     randint,
     uniform,
 )
+from fastnn.workflow.search.journal import Journal
 
 __all__ = [
     "loguniform",
@@ -55,7 +58,18 @@ __all__ = [
     "RangeEdgeWarning",
     "STATUSES",
     "require_loky",
+    "SearchStopped",
+    "CRASHES_IN_A_ROW",
 ]
+
+
+class SearchStopped(RuntimeError):
+    """The search stopped because :data:`CRASHES_IN_A_ROW` trials in a row lost their worker
+    process; ``result`` holds the trials that finished (the journal, if any, has them too)."""
+
+    def __init__(self, message: str, result: SearchResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 _RUN_PARAMETERS = """
@@ -73,8 +87,22 @@ _RUN_PARAMETERS = """
     abort_factor : float or None, default 3.0
         A trial whose loss history exceeds this x its first loss, or holds NaN/inf, is recorded
         as ``"diverged"`` (``None``: only non-finite losses count).
+    trial_timeout : float, optional
+        Seconds a trial may run (from when a worker starts it) before it is stopped and recorded
+        as ``"timeout"``; its worker process is replaced.  Runs trials in worker processes (one
+        when ``n_jobs`` is 1); not with ``executor``.
+    storage : str or os.PathLike, optional
+        The search journal: an SQLite file (a path or an ``sqlite:///FILE`` URL) that gets
+        every trial as it finishes.  Refused if it holds an earlier search, unless ``resume``.
+    resume : bool, default False
+        Continue the search in ``storage``: the same seed (``seed=None`` takes the journal's),
+        finished trials are read back instead of run again, and the result holds the same
+        trials as an uninterrupted search.  The space and settings must be the same.
     verbose : bool, default True
         Progress bar (tqdm, the ``progress`` extra) on a terminal; nothing otherwise.
+
+    A worker process that dies (``n_jobs``) fails only its own trial and the pool is restarted;
+    after ``CRASHES_IN_A_ROW`` such trials in a row the search raises :class:`SearchStopped`.
 """
 
 
@@ -104,6 +132,9 @@ def grid_search(
     executor: Any = None,
     threads_per_trial: int = 1,
     abort_factor: float | None = 3.0,
+    trial_timeout: float | None = None,
+    storage: Any = None,
+    resume: bool = False,
     verbose: bool = True,
 ) -> SearchResult:
     """Train every combination of the values in ``space``.
@@ -126,12 +157,26 @@ def grid_search(
     SearchResult
     """
     space = _check_space(space)
-    seed = _check_seed(seed)
     _check_params(train_fn, space)
-    jobs = _make_jobs(_grid(space, num), seed, 0, 0)
-    with _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose) as runner:
+    definition = {"space": _describe(space), "num": num}
+    with contextlib.ExitStack() as stack:
+        seed, done = _open_journal(stack, storage, resume, "grid search", seed, definition)
+        jobs = _make_jobs(_grid(space, num), seed, 0, 0)
+        runner = stack.enter_context(
+            _Runner(
+                train_fn,
+                n_jobs,
+                executor,
+                threads_per_trial,
+                abort_factor,
+                verbose,
+                **done,
+                trial_timeout=trial_timeout,
+            )
+        )
         trials, interrupted = runner.run(jobs, "grid search")
-    return SearchResult(trials, _searched(space), seed, len(jobs), interrupted, [space])
+    result = SearchResult(trials, _searched(space), seed, len(jobs), interrupted, [space])
+    return _finish(runner, result)
 
 
 @_with_run_parameters
@@ -145,6 +190,9 @@ def random_search(
     executor: Any = None,
     threads_per_trial: int = 1,
     abort_factor: float | None = 3.0,
+    trial_timeout: float | None = None,
+    storage: Any = None,
+    resume: bool = False,
     verbose: bool = True,
 ) -> SearchResult:
     """Train ``n_trials`` configurations sampled from ``space``.
@@ -167,13 +215,62 @@ def random_search(
     """
     space = _check_space(space)
     n_trials = _check_count(n_trials, "n_trials")
-    seed = _check_seed(seed)
     _check_params(train_fn, space)
-    rng = _sampling_rng(seed, 0)
-    jobs = _make_jobs([_sample(space, rng) for _ in range(n_trials)], seed, 0, 0)
-    with _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose) as runner:
+    definition = {"space": _describe(space), "n_trials": n_trials}
+    with contextlib.ExitStack() as stack:
+        seed, done = _open_journal(stack, storage, resume, "random search", seed, definition)
+        rng = _sampling_rng(seed, 0)
+        jobs = _make_jobs([_sample(space, rng) for _ in range(n_trials)], seed, 0, 0)
+        runner = stack.enter_context(
+            _Runner(
+                train_fn,
+                n_jobs,
+                executor,
+                threads_per_trial,
+                abort_factor,
+                verbose,
+                **done,
+                trial_timeout=trial_timeout,
+            )
+        )
         trials, interrupted = runner.run(jobs, "random search")
-    return SearchResult(trials, _searched(space), seed, n_trials, interrupted, [space])
+    result = SearchResult(trials, _searched(space), seed, n_trials, interrupted, [space])
+    return _finish(runner, result)
+
+
+def _describe(space):
+    """``space`` as JSON-ready text that tells two spaces apart (the journal compares them)."""
+    described = {}
+    for name, spec in space.items():
+        if isinstance(spec, _Interval):
+            described[name] = f"{type(spec).__name__}({spec.low!r}, {spec.high!r})"
+        else:
+            described[name] = repr(spec)
+    return described
+
+
+def _open_journal(stack, storage, resume, kind, seed, definition):
+    """(the search's seed, the Runner's journal arguments); the journal is closed with
+    ``stack``.  Without ``storage`` there is no journal."""
+    if not isinstance(resume, bool):
+        raise TypeError(f"resume must be True or False, got {resume!r}")
+    if storage is None:
+        if resume:
+            raise ValueError("resume=True needs storage=, the journal of the search to resume")
+        return _check_seed(seed), {}
+    seed = None if seed is None else _check_seed(seed)
+    journal = stack.enter_context(Journal(storage))
+    if seed is None and not (resume and journal.study() is not None):
+        seed = _check_seed(None)
+    seed = journal.start(kind, seed, definition, resume=resume)
+    return seed, {"journal": journal, "done": journal.trials()}
+
+
+def _finish(runner, result):
+    """``result``, or SearchStopped holding it when the runner stopped after crashes."""
+    if runner.crash_stop is not None:
+        raise SearchStopped(runner.crash_stop, result)
+    return result
 
 
 def _check_params(train_fn, names):
@@ -232,6 +329,9 @@ def coarse_to_fine(
     threads_per_trial: int = 1,
     abort_factor: float | None = 3.0,
     edge_fraction: float = 0.1,
+    trial_timeout: float | None = None,
+    storage: Any = None,
+    resume: bool = False,
     verbose: bool = True,
 ) -> SearchResult:
     """Random search in rounds, narrowing the ranges around the best trials each time.
@@ -263,14 +363,32 @@ def coarse_to_fine(
     space = _check_space(space)
     plan = _check_rounds(rounds, epochs_key)
     top_k = _check_count(top_k, "top_k")
-    seed = _check_seed(seed)
     _check_params(train_fn, [*space, *(k for _, fixed in plan for k in fixed)])
     n_planned = sum(n for n, _ in plan)
     searched = _searched(space)
     current, spaces = dict(space), []
     trials: list[Trial] = []
     interrupted = False
-    with _Runner(train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose) as runner:
+    definition = {
+        "space": _describe(space),
+        "rounds": [[n, _describe(fixed)] for n, fixed in plan],
+        "top_k": top_k,
+        "margin": margin,
+    }
+    with contextlib.ExitStack() as stack:
+        seed, done = _open_journal(stack, storage, resume, "coarse-to-fine", seed, definition)
+        runner = stack.enter_context(
+            _Runner(
+                train_fn,
+                n_jobs,
+                executor,
+                threads_per_trial,
+                abort_factor,
+                verbose,
+                **done,
+                trial_timeout=trial_timeout,
+            )
+        )
         for round_, (n, fixed) in enumerate(plan):
             if round_ > 0:
                 previous = [t for t in trials if t.round == round_ - 1]
@@ -288,13 +406,16 @@ def coarse_to_fine(
             spaces.append(round_space)
             rng = _sampling_rng(seed, round_)
             jobs = _make_jobs(
-                [_sample(round_space, rng) for _ in range(n)], seed, round_, len(trials)
+                [_sample(round_space, rng) for _ in range(n)],
+                seed,
+                round_,
+                sum(n_before for n_before, _ in plan[:round_]),
             )
             finished, interrupted = runner.run(jobs, f"round {round_ + 1} / {len(plan)}")
             trials += finished
             if interrupted:
                 break
-    result = SearchResult(trials, searched, seed, n_planned, interrupted, spaces)
+    result = _finish(runner, SearchResult(trials, searched, seed, n_planned, interrupted, spaces))
     if result.best is not None:
         for name, where, value in _edges(space, result.best.params, edge_fraction):
             warnings.warn(

@@ -15,7 +15,7 @@ import numpy as np
 from fastnn.workflow.jsonsafe import to_jsonable
 from fastnn.workflow.plotting import figure_class
 
-STATUSES = ("ok", "diverged", "failed")
+STATUSES = ("ok", "diverged", "failed", "timeout")
 _HISTORY_KEYS = ("loss_history", "train_acc_history", "val_acc_history")
 _KNOWN_KEYS = frozenset(("val_acc", "train_acc", "epochs", "diverged", *_HISTORY_KEYS))
 
@@ -51,10 +51,12 @@ def _history_diverged(loss_history, factor):
 class Trial:
     """One trained configuration.
 
-    ``status`` is ``"ok"``, ``"diverged"`` (cost exploded or became NaN; the run was stopped)
-    or ``"failed"`` (``train_fn`` raised; ``error`` holds the exception and ``traceback`` where
-    it was raised). ``val_acc`` and ``train_acc`` are NaN when unknown. ``extra`` keeps the other
-    keys ``train_fn`` returned (a model, for example); it is left out of the CSV/JSON export.
+    ``status`` is ``"ok"``, ``"diverged"`` (cost exploded or became NaN; the run was stopped),
+    ``"failed"`` (``train_fn`` raised, returned a NaN ``val_acc`` or its worker process died;
+    ``error`` says which and ``traceback`` where it was raised) or ``"timeout"`` (it ran longer
+    than ``trial_timeout``). ``val_acc`` and ``train_acc`` are NaN when unknown. ``extra`` keeps
+    the other keys ``train_fn`` returned (a model, for example); it is left out of the CSV/JSON
+    export.
     """
 
     index: int
@@ -153,6 +155,9 @@ def _fill_outcome(trial, result, abort_factor):
     diverged = bool(result.get("diverged", False))
     diverged = diverged or _history_diverged(trial.loss_history, abort_factor)
     trial.status = "diverged" if diverged else "ok"
+    if not diverged and math.isnan(trial.val_acc):  # never "ok", so never the best
+        trial.status = "failed"
+        trial.error = "train_fn returned a NaN val_acc"
     trial.extra = {k: v for k, v in result.items() if k not in _KNOWN_KEYS}
 
 
@@ -222,7 +227,7 @@ class SearchResult:
         )
 
     def by_status(self, status: str) -> list[Trial]:
-        """Trials with ``status`` (``"ok"``, ``"diverged"`` or ``"failed"``)."""
+        """Trials with ``status`` (one of :data:`STATUSES`)."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; choose one of {', '.join(STATUSES)}")
         return [t for t in self.trials if t.status == status]

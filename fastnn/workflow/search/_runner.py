@@ -1,13 +1,16 @@
 """Running trials: serially, in loky worker processes (n_jobs), or on any executor."""
 
+import collections
 import concurrent.futures as cf
 import contextlib
 import inspect
-import itertools
 import math
 import os
 import pickle
+import re
+import shutil
 import tempfile
+import threading
 import time
 import traceback as _traceback
 import uuid
@@ -97,12 +100,22 @@ def _threadpool_limits():
 
 
 def _run_trial(
-    train_fn, job, pass_seed, abort_factor, threads=None, backend="cython", blas_threads=None
+    train_fn,
+    job,
+    pass_seed,
+    abort_factor,
+    threads=None,
+    backend="cython",
+    blas_threads=None,
+    started_marker=None,
 ):
     """Train one configuration; never raises except for infrastructure problems.
 
     Returns a Trial, or None when the trial was interrupted (KeyboardInterrupt).
+    ``started_marker``: a file to create as the trial starts (the parent's timeout clock).
     """
+    if started_marker is not None:
+        open(started_marker, "wb").close()
     trial = Trial(index=job.index, round=job.round, params=dict(job.params), seed=job.seed)
     start = time.perf_counter()
     try:
@@ -114,7 +127,7 @@ def _run_trial(
             _fill_outcome(trial, result, abort_factor)
     except KeyboardInterrupt:
         return None
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in train_fn fails its trial only
         trial.status = "failed"
         trial.error = f"{type(exc).__name__}: {exc}"
         trial.traceback = _traceback.format_exc()
@@ -137,21 +150,34 @@ def _load_train_fn(path):
     return fn
 
 
-def _run_trial_from_file(
-    path, job, pass_seed, abort_factor, threads=None, backend="cython", blas_threads=None
-):
+def _run_trial_from_file(path, job, *args):
     """_run_trial with the train_fn a worker loads from ``path`` on its first trial of a run."""
-    return _run_trial(
-        _load_train_fn(path), job, pass_seed, abort_factor, threads, backend, blas_threads
-    )
+    return _run_trial(_load_train_fn(path), job, *args)
 
 
-def _init_worker(threads):
-    """loky worker start-up: the environment already limits OpenMP/BLAS; pin fastnn too."""
+# How often a worker checks that the search process that started it is still there (seconds).
+_PARENT_POLL_SECONDS = 0.5
+
+
+def _init_worker(threads, parent_pid=None):
+    """loky worker start-up: the environment already limits OpenMP/BLAS; pin fastnn too.
+
+    With ``parent_pid`` the worker exits as soon as that process is gone (killed by SIGKILL,
+    say), instead of finishing its trial unseen while holding the parent's pipes open."""
+    if parent_pid is not None:
+        threading.Thread(
+            target=_exit_with_parent, args=(parent_pid,), daemon=True, name="fastnn-parent"
+        ).start()
     set_num_threads(threads)
     limits = _threadpool_limits()
     if limits is not None:
         limits(limits=threads)
+
+
+def _exit_with_parent(parent_pid):
+    while os.getppid() == parent_pid:
+        time.sleep(_PARENT_POLL_SECONDS)
+    os._exit(1)
 
 
 def require_loky(
@@ -173,7 +199,7 @@ def _process_executor(n_jobs, threads):
     get_reusable_executor = require_loky()
     env = {name: str(threads) for name in _THREAD_ENV_VARS}
     return get_reusable_executor(
-        max_workers=n_jobs, env=env, initializer=_init_worker, initargs=(threads,)
+        max_workers=n_jobs, env=env, initializer=_init_worker, initargs=(threads, os.getpid())
     )
 
 
@@ -223,27 +249,6 @@ def _dumps(train_fn):
         ) from None
 
 
-def _as_completed(futures):
-    """Yield futures as they finish; works for concurrent.futures and Dask futures alike."""
-    if all(isinstance(f, cf.Future) for f in futures):
-        yield from cf.as_completed(futures)
-        return
-    pending = list(futures)
-    delay = 0.001
-    while pending:
-        still = []
-        for f in pending:
-            if f.done():
-                delay = 0.001
-                yield f
-            else:
-                still.append(f)
-        pending = still
-        if pending:
-            time.sleep(delay)
-            delay = min(delay * 2, 0.02)
-
-
 class _Progress:
     """tqdm bar over trials showing the best accuracy so far (only on a terminal)."""
 
@@ -286,133 +291,380 @@ def _check_n_jobs(n_jobs, executor):
     return int(n_jobs)
 
 
-class _Runner:
-    """Runs lists of jobs serially, in loky processes, or on a user executor.
+def _check_abort_factor(abort_factor):
+    if abort_factor is None:
+        return None
+    if isinstance(abort_factor, bool) or not isinstance(abort_factor, (int, float, np.number)):
+        raise TypeError(f"abort_factor must be a number > 1 or None, got {abort_factor!r}")
+    if not (math.isfinite(abort_factor) and abort_factor > 1):
+        # at or below 1 every loss above the first would count as diverging
+        raise ValueError(f"abort_factor must be a finite number > 1 or None, got {abort_factor}")
+    return float(abort_factor)
 
-    A context manager: train_fn is shipped to the workers once, on the first parallel
-    :meth:`run`, and what holds it (a temporary file) goes away on exit.
+
+def _check_trial_timeout(trial_timeout, executor):
+    if trial_timeout is None:
+        return None
+    if isinstance(trial_timeout, bool) or not isinstance(trial_timeout, (int, float, np.number)):
+        raise TypeError(f"trial_timeout must be a number of seconds or None, got {trial_timeout!r}")
+    if not (math.isfinite(trial_timeout) and trial_timeout > 0):
+        raise ValueError(f"trial_timeout must be a positive number of seconds, got {trial_timeout}")
+    if executor is not None:
+        raise ValueError(
+            "trial_timeout needs fastnn's own worker processes (n_jobs), whose hung worker it "
+            "can replace; an executor's workers cannot be stopped from here"
+        )
+    return float(trial_timeout)
+
+
+# The search stops when this many trials in a row lost their worker process.
+CRASHES_IN_A_ROW = 3
+# How often a run with trial_timeout checks the running trials' clocks (seconds).
+_TIMEOUT_POLL_SECONDS = 0.05
+
+
+class _Runner:
+    """Runs jobs serially, in our loky processes, or on a user executor; journals every trial.
+
+    A context manager: train_fn is shipped to the workers once, on the first parallel job,
+    and what holds it (a temporary file) and our worker processes go away on exit.
+
+    Two ways to use it: :meth:`run` (a list of jobs, with a progress bar), or :meth:`submit`
+    jobs and iterate :meth:`finished`, which yields each trial as it finishes, already in the
+    journal (a strategy may submit more jobs from inside that loop).  Jobs the journal holds
+    (``done``) are not run again: their recorded trial comes back at once.
+
+    With our own pool (``n_jobs > 1`` or ``trial_timeout``) a worker that dies fails only its
+    own trial (the trials it shared the pool with are run again, one at a time, until the one
+    that kills its worker is found), the pool is replaced, and after :data:`CRASHES_IN_A_ROW`
+    such trials in a row ``crash_stop`` holds the reason and the run stops.  A trial running
+    longer than ``trial_timeout`` seconds (counted from when its worker starts it) gets
+    status ``"timeout"`` and the pool is replaced; the other trials in flight run again.
     """
 
-    def __init__(self, train_fn, n_jobs, executor, threads_per_trial, abort_factor, verbose):
+    def __init__(
+        self,
+        train_fn,
+        n_jobs,
+        executor,
+        threads_per_trial,
+        abort_factor,
+        verbose,
+        *,
+        journal=None,
+        done=None,
+        trial_timeout=None,
+    ):
         if not callable(train_fn):
             raise TypeError(f"train_fn must be callable, got {type(train_fn).__name__}")
         self.train_fn = train_fn
         self.n_jobs = _check_n_jobs(n_jobs, executor)
         self.executor = executor
         self.threads = check_thread_count(threads_per_trial, "threads_per_trial")
-        self.abort_factor = abort_factor
+        self.abort_factor = _check_abort_factor(abort_factor)
+        self.trial_timeout = _check_trial_timeout(trial_timeout, executor)
         self.verbose = verbose
         self.pass_seed = _accepts_seed(train_fn)
         self.backend = get_backend()
-        self.parallel = executor is not None or self.n_jobs > 1
+        self.own_pool = executor is None and (self.n_jobs > 1 or self.trial_timeout is not None)
+        self.parallel = executor is not None or self.own_pool
+        self.journal = journal
+        self.done = dict(done or {})
+        self.interrupted = False
+        self.crash_stop: str | None = None
         self._payload = None
         if self.parallel and not _in_process(executor):
             self._payload = _dumps(train_fn)  # fails now with a clear message, not per trial
         self._stack = contextlib.ExitStack()
         self._shipped = None  # (task, its first argument) once train_fn reached the workers
+        self._pool = None  # our loky executor while it lives
+        self._queue: collections.deque = collections.deque()  # jobs not yet submitted
+        self._suspects: collections.deque = collections.deque()  # run alone after a crash
+        self._ready: collections.deque = collections.deque()  # trials to hand out next
+        self._in_flight: dict[Any, _Job] = {}
+        self._started: dict[Any, float] = {}  # future -> when its trial was seen starting
+        self._markers: dict[Any, str] = {}  # future -> the file its trial creates as it starts
+        self._marker_dir: str | None = None
+        self._crashes = 0
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info):
         self._shipped = None
-        self._stack.close()
+        try:
+            self._stop(wait=True)  # idle workers must not outlive the search
+        finally:
+            self._stack.close()
+
+    # ---- the two ways in
 
     def run(self, jobs, desc="search"):
-        """Returns (finished trials, interrupted)."""
+        """Run ``jobs``; returns (finished trials, interrupted).  ``interrupted`` is also true
+        when the run stopped after repeated worker crashes (``crash_stop``)."""
         progress = _Progress(len(jobs), self.verbose, desc)
+        trials: list[Trial] = []
         try:
-            if not self.parallel:
-                return self._serial(jobs, progress)
-            return self._parallel(jobs, progress)
+            for job in jobs:
+                self.submit(job)
+            for trial in self.finished():
+                trials.append(trial)
+                progress.update(trial)
+        except KeyboardInterrupt:  # while the caller's loop body ran
+            self.interrupted = True
+            self._stop()
         finally:
             progress.close()
+        return trials, self.interrupted or self.crash_stop is not None
 
-    def _serial(self, jobs, progress):
-        trials: list[Trial] = []
-        for job in jobs:
-            try:
-                trial = _run_trial(
-                    self.train_fn, job, self.pass_seed, self.abort_factor, None, self.backend
-                )
-            except KeyboardInterrupt:  # between trials
-                trial = None
-            if trial is None:
-                return trials, True
-            trials.append(trial)
-            progress.update(trial)
-        return trials, False
-
-    def _parallel(self, jobs, progress):
-        own = self.executor is None
-        pin: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
-        if own:
-            executor = _process_executor(self.n_jobs, self.threads)
-            # the worker start-up pinned fastnn's and BLAS's threads
-            settings = (None, self.backend, None)
-        elif _in_process(self.executor):
-            # fastnn's settings are per thread; BLAS's are process-wide, so overlapping
-            # trials would restore them out of order: pin BLAS once here
-            executor, settings = self.executor, (self.threads, self.backend, None)
-            pin = _pinned(None, None, self.threads)
+    def submit(self, job):
+        """Queue ``job``; a job the journal holds comes back from :meth:`finished` as it was."""
+        recorded = self.done.get((job.round, job.index))
+        if recorded is not None:
+            self._ready.append(recorded)
         else:
-            executor, settings = self.executor, (self.threads, self.backend, self.threads)
-        # Every round runs on the same kind of executor (our loky pool, even if it had to be
-        # restarted, or the user's): what reached the workers once serves every round.
+            self._queue.append(job)
+
+    def finished(self):
+        """Yield the submitted jobs' trials as they finish (each already in the journal).
+
+        Ends when nothing is queued or running, on Ctrl-C (``interrupted`` set, workers
+        stopped) or after repeated crashes (``crash_stop`` set).
+        """
+        try:
+            with self._pin():
+                while True:
+                    while self._ready:
+                        yield self._ready.popleft()
+                    if not (self._queue or self._suspects or self._in_flight):
+                        return
+                    for trial in self._step():
+                        if self.journal is not None:
+                            self.journal.record(trial)
+                        yield trial
+                    if self.crash_stop is not None:
+                        self._stop()
+                        return
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self._stop()
+
+    # ---- one step: run or wait for at least one trial
+
+    def _step(self):
+        if not self.parallel:
+            trial = _run_trial(
+                self.train_fn,
+                self._queue.popleft(),
+                self.pass_seed,
+                self.abort_factor,
+                None,
+                self.backend,
+            )
+            if trial is None:
+                raise KeyboardInterrupt
+            return [trial]
+        finished = self._fill()
+        if finished:  # a submission failed
+            return finished
+        done = _wait_any(list(self._in_flight), self._wait_timeout())
+        finished, broken = [], []
+        for future in done:
+            job = self._in_flight.pop(future)
+            self._forget(future)
+            trial, exc = _outcome(future, job, self.own_pool)
+            if exc is not None:
+                broken.append((job, exc))
+            elif trial is None:
+                raise KeyboardInterrupt  # the trial was interrupted in its worker
+            else:
+                finished.append(trial)
+        if finished:
+            self._crashes = 0
+        if broken:
+            finished += self._after_crash(broken)
+        elif self.trial_timeout is not None:
+            finished += self._expire()
+        return finished
+
+    def _fill(self):
+        """Submit queued jobs up to the pool's limit; returns trials whose submission failed."""
+        if self._suspects:
+            if self._in_flight:
+                return []
+            todo, limit = self._suspects, 1
+        elif not self.own_pool:
+            todo, limit = self._queue, len(self._queue) + len(self._in_flight)
+        else:
+            # no more trials than loky's call queue holds (one per worker + one), so that
+            # every trial submitted is soon dispatched (see _kill)
+            todo, limit = self._queue, self.n_jobs + 1
+        failed = []
+        while todo and len(self._in_flight) < limit:
+            job = todo.popleft()
+            try:
+                future = self._submit(job)
+            except Exception as exc:  # the pool broke or its workers could not start
+                failed.append(self._crashed(job, exc))
+                if self.own_pool:  # a fresh pool for the next submission
+                    self._drop_pool()
+                if self.crash_stop is not None:
+                    break
+                continue
+            self._in_flight[future] = job
+        return failed
+
+    def _submit(self, job):
+        executor, settings = self._executor()
         if self._shipped is None:
-            self._shipped = _shared(executor, own, self.train_fn, self._payload, self._stack)
+            # every pool (ours, even restarted, or the user's) gets what was shipped once
+            self._shipped = _shared(
+                executor, self.own_pool, self.train_fn, self._payload, self._stack
+            )
             self._payload = None  # in the file now (or never needed): do not hold it twice
         task, fn = self._shipped
-        with pin:
-            return self._collect(executor, own, task, fn, settings, jobs, progress)
+        if self.trial_timeout is None:
+            return executor.submit(task, fn, job, self.pass_seed, self.abort_factor, *settings)
+        if self._marker_dir is None:
+            self._marker_dir = tempfile.mkdtemp(prefix="fastnn-trial-starts-")
+            self._stack.callback(shutil.rmtree, self._marker_dir, ignore_errors=True)
+        marker = os.path.join(self._marker_dir, uuid.uuid4().hex)
+        future = executor.submit(
+            task, fn, job, self.pass_seed, self.abort_factor, *settings, marker
+        )
+        self._markers[future] = marker
+        return future
 
-    def _collect(self, executor, own, task, fn, settings, jobs, progress):
-        trials, in_flight, interrupted = [], {}, False
-        todo = iter(jobs)
+    def _executor(self):
+        """(executor, the per-trial settings _run_trial applies there)."""
+        if self.own_pool:
+            if self._pool is None:
+                self._pool = _process_executor(self.n_jobs, self.threads)
+            # the worker start-up pinned fastnn's and BLAS's threads
+            return self._pool, (None, self.backend, None)
+        if _in_process(self.executor):
+            return self.executor, (self.threads, self.backend, None)  # BLAS: see _pin
+        return self.executor, (self.threads, self.backend, self.threads)
 
-        def submit(count):
-            for job in itertools.islice(todo, count):
-                try:
-                    future = executor.submit(
-                        task, fn, job, self.pass_seed, self.abort_factor, *settings
-                    )
-                except Exception as exc:  # the pool broke (a worker died): no trial can run
-                    for lost in itertools.chain([job], todo):
-                        trials.append(_failed(lost, exc))
-                        progress.update(trials[-1])
-                    return
-                in_flight[future] = job
+    def _pin(self):
+        # fastnn's settings are per thread; BLAS's are process-wide, so overlapping trials
+        # would restore them out of order: pin BLAS once around the whole run
+        if self.executor is not None and _in_process(self.executor):
+            return _pinned(None, None, self.threads)
+        return contextlib.nullcontext()
 
-        try:
-            # Our pool gets no more trials than loky's call queue holds (one per worker +
-            # one), so that every trial submitted is soon dispatched (see _kill); measured
-            # as fast as submitting all at once.  Other executors (Dask) get every trial.
-            submit(self.n_jobs + 1 if own else len(jobs))
-            while in_flight:
-                for future in _as_completed(list(in_flight)):
-                    job = in_flight.pop(future)
-                    trial = _outcome(future, job)
-                    if trial is None:
-                        interrupted = True
-                        return trials, interrupted
-                    trials.append(trial)
-                    progress.update(trial)
-                    submit(1)
-                    if own:
-                        break  # wait again, now including the trial just submitted
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            if interrupted and own:
-                _kill(executor, in_flight)
-            elif interrupted:
-                for f in in_flight:
-                    if not f.done():
-                        f.cancel()
-        return trials, interrupted
+    def _wait_timeout(self):
+        return _TIMEOUT_POLL_SECONDS if self.trial_timeout is not None else None
+
+    # ---- crashes and timeouts (our pool only)
+
+    def _after_crash(self, broken):
+        """A worker died: every trial in flight on that pool was lost with it."""
+        lost = [job for job, _ in broken]
+        for future, job in list(self._in_flight.items()):
+            trial, exc = _outcome(future, job, True) if future.done() else (None, True)
+            if exc is None and trial is not None:
+                self._ready.append(trial)  # finished before the crash: keep it
+                if self.journal is not None:
+                    self.journal.record(trial)
+            else:
+                lost.append(job)
+        self._drop_pool()
+        if len(lost) == 1:  # it ran alone: it is the one that kills its worker
+            return [self._crashed(lost[0], broken[0][1])]
+        # run each alone to find the culprit; the innocent ones just finish
+        self._suspects.extend(sorted(lost, key=lambda j: (j.round, j.index)))
+        return []
+
+    def _crashed(self, job, exc):
+        self._crashes += 1
+        trial = _failed(job, exc, f"its worker process died ({_death_cause(exc)})")
+        if self._crashes >= CRASHES_IN_A_ROW:
+            self.crash_stop = (
+                f"{self._crashes} trials in a row lost their worker process (the last, trial "
+                f"{job.index}: {_death_cause(exc)}): stopped the search"
+            )
+        return trial
+
+    def _forget(self, future):
+        self._started.pop(future, None)
+        marker = self._markers.pop(future, None)
+        if marker is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(marker)
+
+    def _expire(self):
+        """Trials past trial_timeout: status 'timeout', the pool replaced, the others rerun.
+
+        A trial's clock starts when its worker starts it (it creates its marker file), so
+        that starting a fresh pool's processes does not count."""
+        now = time.monotonic()
+        for future, marker in self._markers.items():
+            if future not in self._started and os.path.exists(marker):
+                self._started[future] = now
+        late = [
+            f
+            for f, since in self._started.items()
+            if now - since > self.trial_timeout and not f.done()
+        ]
+        if not late:
+            return []
+        expired = []
+        for future in late:
+            job = self._in_flight.pop(future)
+            self._forget(future)
+            expired.append(
+                _failed(job, None, f"still running after {self.trial_timeout:g} s", "timeout")
+            )
+        innocent = sorted(self._in_flight.values(), key=lambda j: (j.round, j.index))
+        target = self._suspects if self._suspects else self._queue
+        target.extendleft(reversed(innocent))
+        self._drop_pool()
+        self._crashes = 0
+        return expired
+
+    # ---- stopping
+
+    def _drop_pool(self, wait=False):
+        """Kill our pool's workers (a fresh pool starts on the next submission)."""
+        futures = list(self._in_flight)
+        self._in_flight.clear()
+        for future in futures:
+            self._forget(future)
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            _kill(pool, futures, wait=wait)
+
+    def _stop(self, wait=False):
+        """Stop what runs: our workers are killed, an executor's futures cancelled."""
+        self._queue.clear()
+        self._suspects.clear()
+        if self.own_pool:
+            self._drop_pool(wait=wait)
+            return
+        for future in self._in_flight:
+            if not future.done():
+                future.cancel()
+        self._in_flight.clear()
 
 
-def _kill(executor, futures, timeout=1.0):
+def _wait_any(futures, timeout):
+    """The futures done once at least one is (or ``timeout`` passed); concurrent.futures and
+    Dask futures alike."""
+    if all(isinstance(f, cf.Future) for f in futures):
+        finished, _ = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        return list(finished)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        done = [f for f in futures if f.done()]
+        if done or (deadline is not None and time.monotonic() >= deadline):
+            return done
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+
+
+def _kill(executor, futures, timeout=1.0, wait=False):
     """Stop our loky pool's running trials instead of letting them finish unseen.
 
     loky's kill_workers shutdown drops its pending work items but not their ids in its
@@ -425,23 +677,50 @@ def _kill(executor, futures, timeout=1.0):
         while any(not (f.running() or f.done()) for f in futures) and time.monotonic() < deadline:
             time.sleep(0.001)
     finally:  # a second Ctrl-C during the wait still stops the workers
-        executor.shutdown(wait=False, kill_workers=True)
+        executor.shutdown(wait=wait, kill_workers=True)
 
 
-def _outcome(future, job):
-    """The Trial a finished future holds (None: interrupted), or a failed one."""
+def _outcome(future, job, own_pool):
+    """(Trial or None if interrupted, None) for a finished future, or (None, the exception)
+    when our pool broke under it (a worker died)."""
     try:
-        return future.result()
-    except Exception as exc:  # the worker died, or the result could not travel back
-        return _failed(job, exc)
+        return future.result(), None
+    except cf.BrokenExecutor as exc:
+        if own_pool:
+            return None, exc
+        return _failed(job, exc), None
+    except Exception as exc:  # the result could not travel back, or the executor failed
+        return _failed(job, exc), None
 
 
-def _failed(job, exc):
+def _death_cause(exc):
+    """'killed by SIGKILL' / 'exit code 3' from loky's message, else the exception."""
+    text = str(exc)
+    match = re.search(r"exit codes of the workers are \{([^}]*)\}", text)
+    if match is None:
+        return f"{type(exc).__name__}: {text.strip().splitlines()[0] if text.strip() else ''}"
+    causes = []
+    for code in match.group(1).split(", "):
+        name, _, number = code.partition("(")
+        number = number.rstrip(")")
+        if name.startswith("SIG"):
+            what = f"killed by {name}"
+            if name == "SIGKILL":
+                what += " (out of memory, or killed by hand)"
+            causes.append(what)
+        elif number:
+            causes.append(f"exit code {number}")
+        else:
+            causes.append(code)
+    return "; ".join(causes) or "exit code unknown"
+
+
+def _failed(job, exc, error=None, status="failed"):
     return Trial(
         index=job.index,
         round=job.round,
         params=dict(job.params),
         seed=job.seed,
-        status="failed",
-        error=f"{type(exc).__name__}: {exc}",
+        status=status,
+        error=error if error is not None else f"{type(exc).__name__}: {exc}",
     )
