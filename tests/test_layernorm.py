@@ -108,7 +108,7 @@ def test_same_result_for_every_thread_count(dtype):
         np.testing.assert_array_equal(out, out1)  # rows never depend on the split
         np.testing.assert_array_equal(grads[0], grads1[0])
         for got, want in zip(grads[1:], grads1[1:]):  # column sums: summed in another order
-            np.testing.assert_allclose(got, want, **TOL[dtype])
+            _assert_close(got, want, dtype, f"{n} threads")
 
 
 def test_empty_batch_and_single_feature():

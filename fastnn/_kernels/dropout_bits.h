@@ -15,21 +15,20 @@
 
 #define FASTNN_DROPOUT_GAMMA UINT64_C(0x9E3779B97F4A7C15)
 
-static inline uint64_t fastnn_dropout_pair_bits(uint64_t key, uint64_t pair) {
-    uint64_t z = key + (pair + 1) * FASTNN_DROPOUT_GAMMA;
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
 /* Elements per block of words: the block is generated in one vectorisable loop (64-bit
  * multiplications in vector lanes), then applied in another. */
 #define FASTNN_DROPOUT_BLOCK 256
 
 /* The words of elements 2 * first_pair .. 2 * first_pair + FASTNN_DROPOUT_BLOCK - 1. */
 static inline void fastnn_dropout_words(uint64_t key, uint64_t first_pair, uint32_t *words) {
+    /* the Weyl sequence key + (pair + 1) * gamma, stepped by additions */
+    uint64_t state = key + (first_pair + 1) * FASTNN_DROPOUT_GAMMA;
     for (int k = 0; k < FASTNN_DROPOUT_BLOCK / 2; k++) {
-        const uint64_t z = fastnn_dropout_pair_bits(key, first_pair + (uint64_t)k);
+        uint64_t z = state;
+        state += FASTNN_DROPOUT_GAMMA;
+        z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+        z ^= z >> 31;
         words[2 * k] = (uint32_t)z;
         words[2 * k + 1] = (uint32_t)(z >> 32);
     }

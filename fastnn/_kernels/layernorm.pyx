@@ -50,11 +50,13 @@ cdef extern from "layernorm_dispatch.h" nogil:
     void fastnn_layernorm_backward_f32(const float *dout, const float *x, float *dx,
                                        const float *gamma, const double *mean,
                                        const double *rstd, double *dgamma, double *dbeta,
-                                       fastnn_index r0, fastnn_index r1, fastnn_index D)
+                                       float *block, fastnn_index r0, fastnn_index r1,
+                                       fastnn_index D)
     void fastnn_layernorm_backward_f64(const double *dout, const double *x, double *dx,
                                        const double *gamma, const double *mean,
                                        const double *rstd, double *dgamma, double *dbeta,
-                                       fastnn_index r0, fastnn_index r1, fastnn_index D)
+                                       double *block, fastnn_index r0, fastnn_index r1,
+                                       fastnn_index D)
 
 # The ISA path (fastnn_cpu.h), chosen once: the best the CPU, the OS and FASTNN_MAX_CPU_ISA
 # allow among ISA_BUILT.
@@ -123,8 +125,9 @@ def backward(cnp.ndarray dout, cnp.ndarray x, cnp.ndarray dx, cnp.ndarray gamma,
     check_kernel_buffer(dgamma, "dgamma", t, d, True)
     check_kernel_buffer(dbeta, "dbeta", t, d, True)
     cdef int nt = team_size(n_threads, n)
-    # per thread: dgamma and dbeta column sums in double, added in thread order below
-    cdef cnp.ndarray sums = np.zeros((nt, 2, d))
+    # per thread: dgamma and dbeta column sums in double (added in thread order below), then
+    # the kernel's scratch for its column sums in x's dtype (2 * d elements)
+    cdef cnp.ndarray sums = np.zeros((nt, 4, d))
     cdef double *sp = <double *>data_of(sums)
     cdef void *gp = data_of(dout)
     cdef void *xp = data_of(x)
@@ -138,15 +141,17 @@ def backward(cnp.ndarray dout, cnp.ndarray x, cnp.ndarray dx, cnp.ndarray gamma,
             if t == cnp.NPY_FLOAT32:
                 fastnn_layernorm_backward_f32(<const float *>gp, <const float *>xp,
                                               <float *>dxp, <const float *>wp, mp, rp,
-                                              sp + 2 * c * d, sp + (2 * c + 1) * d,
+                                              sp + 4 * c * d, sp + (4 * c + 1) * d,
+                                              <float *>(sp + (4 * c + 2) * d),
                                               c * n // nt, (c + 1) * n // nt, d)
             else:
                 fastnn_layernorm_backward_f64(<const double *>gp, <const double *>xp,
                                               <double *>dxp, <const double *>wp, mp, rp,
-                                              sp + 2 * c * d, sp + (2 * c + 1) * d,
+                                              sp + 4 * c * d, sp + (4 * c + 1) * d,
+                                              sp + (4 * c + 2) * d,
                                               c * n // nt, (c + 1) * n // nt, d)
-    total = sums[0].copy()
+    total = sums[0, :2].copy()
     for c in range(1, nt):
-        total += sums[c]
+        total += sums[c, :2]
     dgamma[...] = total[0]
     dbeta[...] = total[1]

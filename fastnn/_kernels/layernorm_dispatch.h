@@ -17,10 +17,12 @@ struct fastnn_layernorm_table {
                         fastnn_index D, double eps);
     void (*backward_f32)(const float *dout, const float *x, float *dx, const float *gamma,
                          const double *mean, const double *rstd, double *dgamma,
-                         double *dbeta, fastnn_index r0, fastnn_index r1, fastnn_index D);
+                         double *dbeta, float *block, fastnn_index r0, fastnn_index r1,
+                         fastnn_index D);
     void (*backward_f64)(const double *dout, const double *x, double *dx, const double *gamma,
                          const double *mean, const double *rstd, double *dgamma,
-                         double *dbeta, fastnn_index r0, fastnn_index r1, fastnn_index D);
+                         double *dbeta, double *block, fastnn_index r0, fastnn_index r1,
+                         fastnn_index D);
 };
 
 FASTNN_DISPATCH_TABLES(struct fastnn_layernorm_table, fastnn_layernorm)
@@ -39,23 +41,23 @@ static inline void fastnn_layernorm_forward_f64(const double *x, double *out,
     fastnn_layernorm_active->forward_f64(x, out, gamma, beta, mean, rstd, r0, r1, D, eps);
 }
 /* Rows [r0, r1) of the backward: dx, and their dgamma, dbeta column sums ADDED to the
- * double accumulators dgamma, dbeta (D,). */
+ * double accumulators dgamma, dbeta (D,); block: 2 * D elements of scratch. */
 static inline void fastnn_layernorm_backward_f32(const float *dout, const float *x, float *dx,
                                                  const float *gamma, const double *mean,
                                                  const double *rstd, double *dgamma,
-                                                 double *dbeta, fastnn_index r0,
+                                                 double *dbeta, float *block, fastnn_index r0,
                                                  fastnn_index r1, fastnn_index D) {
-    fastnn_layernorm_active->backward_f32(dout, x, dx, gamma, mean, rstd, dgamma, dbeta, r0, r1,
-                                          D);
+    fastnn_layernorm_active->backward_f32(dout, x, dx, gamma, mean, rstd, dgamma, dbeta, block,
+                                          r0, r1, D);
 }
 static inline void fastnn_layernorm_backward_f64(const double *dout, const double *x,
                                                  double *dx, const double *gamma,
                                                  const double *mean, const double *rstd,
                                                  double *dgamma, double *dbeta,
-                                                 fastnn_index r0, fastnn_index r1,
-                                                 fastnn_index D) {
-    fastnn_layernorm_active->backward_f64(dout, x, dx, gamma, mean, rstd, dgamma, dbeta, r0, r1,
-                                          D);
+                                                 double *block, fastnn_index r0,
+                                                 fastnn_index r1, fastnn_index D) {
+    fastnn_layernorm_active->backward_f64(dout, x, dx, gamma, mean, rstd, dgamma, dbeta, block,
+                                          r0, r1, D);
 }
 
 #endif /* FASTNN_LAYERNORM_DISPATCH_H */
