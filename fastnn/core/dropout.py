@@ -60,7 +60,7 @@ def _apply(x, key, p):
 def dropout_forward(
     x: np.ndarray, dropout_param: dict[str, Any]
 ) -> tuple[NDArray[np.floating], Any]:
-    """Inverted dropout: out = x * mask, mask 1/p with probability p (keep) and 0 otherwise.
+    """Inverted dropout: ``out = x * mask``, mask ``1/p`` with probability p (keep), else 0.
 
     x: any shape, float32/float64 (integers become float64).  dropout_param: ``mode``
     'train' or 'test' (required; else ValueError), ``p`` the keep probability in (0, 1]
@@ -78,7 +78,7 @@ def dropout_forward(
 
 
 def dropout_backward(dout: np.ndarray, cache: Any) -> NDArray[np.floating]:
-    """dx = dout * mask (the forward's mask, regenerated) in train mode, dout in test mode."""
+    """``dx = dout * mask`` (the forward's mask, regenerated) in train mode, dout in test mode."""
     if not isinstance(cache, DropoutCache):
         raise TypeError(
             "cache must come from fastnn.dropout_forward (the compiled backend), "

@@ -69,8 +69,8 @@ def layernorm_backward(
 ) -> tuple[NDArray[np.floating], NDArray[np.floating], NDArray[np.floating]]:
     """Gradients of layernorm_forward: (dx (N, D), dgamma (D,), dbeta (D,)), x's dtype.
 
-    dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) per row, with g = dout * gamma, in
-    two passes over each row; dgamma and dbeta are accumulated in double.
+    ``dx = rstd * (g - mean(g) - xhat * mean(g * xhat))`` per row, with
+    ``g = dout * gamma``, in two passes over each row; dgamma and dbeta are summed in double.
     """
     if not isinstance(cache, LayerNormCache):
         raise TypeError(

@@ -24,9 +24,10 @@ def svm_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, NDArray[np.floating]]
 
     x: scores (N, C), N, C >= 1, float32/float64 (integers become float64).
     y: labels (N,) of any integer dtype (integer-valued floats accepted), 0 <= y[i] < C.
-    Returns ``(loss, dx)``: loss a Python float, the mean over rows of
-    sum_{j != y} max(0, x_j - x_y + 1) (margins in float64, summed in float64); dx (N, C)
-    of x's dtype: 1/N at each positive margin, -(their count)/N at the label, else 0.
+    Returns ``(loss, dx)``: loss a Python float, the mean over rows of the sum over
+    ``j != y[i]`` of ``max(0, x[i, j] - x[i, y[i]] + 1)`` (margins formed and summed in
+    float64); dx (N, C) of x's dtype: ``1/N`` at each positive margin, minus their count
+    over N at the label, else 0.
     """
     x, y = check_svm_inputs(x, y)
     x = kernel_buffer(x)

@@ -243,7 +243,7 @@ def dropout_forward(x: np.ndarray, dropout_param: dict[str, Any]) -> tuple[np.nd
 
 
 def dropout_backward(dout: np.ndarray, cache: Any) -> np.ndarray:
-    """dx = dout * mask (train mode) or dout (test mode)."""
+    """``dx = dout * mask`` (train mode) or dout (test mode)."""
     return ops().dropout_backward(dout, cache)
 
 

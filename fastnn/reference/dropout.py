@@ -45,7 +45,7 @@ def dropout_mask(key: int, p: float, shape: tuple, dtype: Any) -> NDArray[np.flo
 def dropout_forward(
     x: np.ndarray, dropout_param: dict[str, Any]
 ) -> tuple[NDArray[np.floating], Any]:
-    """Inverted dropout: out = x * mask, mask 1/p with probability p (keep) and 0 otherwise.
+    """Inverted dropout: ``out = x * mask``, mask ``1/p`` with probability p (keep), else 0.
 
     dropout_param: ``mode`` 'train' or 'test', ``p`` the keep probability in (0, 1], optional
     ``seed``.  Test mode returns x itself.  Returns (out of x's dtype, cache).
@@ -59,7 +59,7 @@ def dropout_forward(
 
 
 def dropout_backward(dout: np.ndarray, cache: Any) -> NDArray[np.floating]:
-    """dx = dout * mask in train mode, dout in test mode."""
+    """``dx = dout * mask`` in train mode, dout in test mode."""
     dropout_param, mask = cache
     dout = as_float_array(dout, "dout")
     if mask is None:

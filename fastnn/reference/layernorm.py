@@ -43,7 +43,7 @@ def layernorm_backward(
 ) -> tuple[NDArray[np.floating], NDArray[np.floating], NDArray[np.floating]]:
     """Gradients of layernorm_forward: (dx (N, D), dgamma (D,), dbeta (D,)), x's dtype.
 
-    dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) per row, with g = dout * gamma.
+    ``dx = rstd * (g - mean(g) - xhat * mean(g * xhat))`` per row, with ``g = dout * gamma``.
     """
     xhat, rstd, gamma, dtype = cache["xhat"], cache["rstd"], cache["gamma"], cache["dtype"]
     dout = as_float_array(dout, "dout")
