@@ -55,6 +55,14 @@ from fastnn.core.batchnorm import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+from fastnn.core.dropout import (
+    dropout_backward,
+    dropout_forward,
+)
+from fastnn.core.layernorm import (
+    layernorm_backward,
+    layernorm_forward,
+)
 from fastnn.core.optim import (
     adam_update,
     momentum_update,
@@ -68,6 +76,7 @@ from fastnn.core.softmax import (
     softmax,
     softmax_loss,
 )
+from fastnn.core.svm import svm_loss
 
 __all__ = [
     # activations
@@ -100,4 +109,12 @@ __all__ = [
     "nesterov_update",
     "rmsprop_update",
     "adam_update",
+    # svm
+    "svm_loss",
+    # dropout
+    "dropout_forward",
+    "dropout_backward",
+    # layernorm
+    "layernorm_forward",
+    "layernorm_backward",
 ]

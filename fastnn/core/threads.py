@@ -25,4 +25,10 @@ PARALLEL_THRESHOLDS = {
     "take_rows": 1 << 18,
     # elements of the parameter (sgd, momentum, nesterov, rmsprop, adam)
     "updates": 1 << 15,
+    # elements of the score matrix (svm_loss)
+    "svm": 1 << 17,
+    # elements of x (dropout forward and backward: a 64-bit hash per two elements)
+    "dropout": 1 << 15,
+    # elements of x (layernorm forward and backward)
+    "layernorm": 1 << 16,
 }

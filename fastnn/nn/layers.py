@@ -30,10 +30,17 @@ __all__ = [
     "spatial_batchnorm_forward",
     "spatial_batchnorm_backward",
     "softmax_loss",
+    "svm_loss",
+    "dropout_forward",
+    "dropout_backward",
+    "layernorm_forward",
+    "layernorm_backward",
     "affine_relu_forward",
     "affine_relu_backward",
     "affine_bn_relu_forward",
     "affine_bn_relu_backward",
+    "affine_ln_relu_forward",
+    "affine_ln_relu_backward",
 ]
 
 
@@ -222,5 +229,65 @@ def affine_bn_relu_backward(
     fc_cache, bn_cache, relu_cache = cache
     dan = relu_backward(dout, relu_cache)
     da, dgamma, dbeta = batchnorm_backward(dan, bn_cache)
+    dx, dw, db = affine_backward(da, fc_cache)
+    return dx, dw, db, dgamma, dbeta
+
+
+def svm_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Multiclass SVM (hinge) loss: (loss, dx) for scores x (N, C) and labels y (N,)."""
+    return ops().svm_loss(x, y)
+
+
+def dropout_forward(x: np.ndarray, dropout_param: dict[str, Any]) -> tuple[np.ndarray, Any]:
+    """Inverted dropout; dropout_param: ``mode``, ``p`` (keep probability), optional ``seed``.
+
+    See fastnn.dropout_forward.  Returns (out, cache); test mode returns x itself.
+    """
+    return ops().dropout_forward(x, dropout_param)
+
+
+def dropout_backward(dout: np.ndarray, cache: Any) -> np.ndarray:
+    """``dx = dout * mask`` (train mode) or dout (test mode)."""
+    return ops().dropout_backward(dout, cache)
+
+
+def layernorm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    ln_param: dict[str, Any],
+) -> tuple[np.ndarray, Any]:
+    """Layer normalization of each row of x (N, D); see fastnn.layernorm_forward."""
+    return ops().layernorm_forward(x, gamma, beta, ln_param)
+
+
+def layernorm_backward(dout: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Returns (dx, dgamma, dbeta)."""
+    return ops().layernorm_backward(dout, cache)
+
+
+def affine_ln_relu_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    ln_param: dict[str, Any],
+) -> tuple[np.ndarray, Any]:
+    """Affine, layer normalization, ReLU: (out, cache)."""
+    a, fc_cache = affine_forward(x, w, b)
+    an, ln_cache = layernorm_forward(a, gamma, beta, ln_param)
+    out, relu_cache = relu_forward(an)
+    return out, (fc_cache, ln_cache, relu_cache)
+
+
+def affine_ln_relu_backward(
+    dout: np.ndarray,
+    cache: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Returns (dx, dw, db, dgamma, dbeta) for affine_ln_relu_forward."""
+    fc_cache, ln_cache, relu_cache = cache
+    dan = relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = layernorm_backward(dan, ln_cache)
     dx, dw, db = affine_backward(da, fc_cache)
     return dx, dw, db, dgamma, dbeta

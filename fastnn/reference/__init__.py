@@ -27,6 +27,14 @@ from fastnn.reference.batchnorm import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+from fastnn.reference.dropout import (
+    dropout_backward,
+    dropout_forward,
+)
+from fastnn.reference.layernorm import (
+    layernorm_backward,
+    layernorm_forward,
+)
 from fastnn.reference.optim import (
     adam_update,
     momentum_update,
@@ -40,6 +48,7 @@ from fastnn.reference.softmax import (
     softmax,
     softmax_loss,
 )
+from fastnn.reference.svm import svm_loss
 
 __all__ = [
     # activations
@@ -72,4 +81,12 @@ __all__ = [
     "nesterov_update",
     "rmsprop_update",
     "adam_update",
+    # svm
+    "svm_loss",
+    # dropout
+    "dropout_forward",
+    "dropout_backward",
+    # layernorm
+    "layernorm_forward",
+    "layernorm_backward",
 ]

@@ -13,7 +13,7 @@ way round.
 import importlib
 
 from fastnn._families import COMPILED_MODULES, FAMILIES
-from fastnn.registry import activations, batchnorm, optim, softmax
+from fastnn.registry import activations, batchnorm, dropout, layernorm, optim, softmax, svm
 from fastnn.registry.spec import KernelSpec
 
 __all__ = ["KERNEL_MODULES", "SPEC_MODULES", "KernelSpec", "all_kernels", "get"]
@@ -29,6 +29,9 @@ SPEC_MODULES = {
     "batchnorm": batchnorm,
     "softmax": softmax,
     "optim": optim,
+    "svm": svm,
+    "dropout": dropout,
+    "layernorm": layernorm,
 }
 
 
