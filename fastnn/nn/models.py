@@ -141,8 +141,58 @@ def two_layer_net(
 _ACTIVATIONS = ACTIVATIONS  # the kernels' list (fastnn.core.activations)
 
 
+_NORMALIZATIONS = ("batchnorm", "layernorm")
+
+
+def _course_weight_init(weight_init, weight_scale):
+    """``weight_init`` after the course's ``weight_scale`` keyword (a small_random scale)."""
+    if weight_scale is None:
+        return weight_init
+    if weight_init != "he":
+        raise TypeError("give weight_init or the course's weight_scale, not both")
+    if isinstance(weight_scale, (bool, np.bool_)) or not isinstance(weight_scale, numbers.Real):
+        raise TypeError(f"weight_scale must be a float, got {weight_scale!r}")
+    return check_scalar(weight_scale, "weight_scale", minimum=0)
+
+
+def _course_normalization(normalization, batchnorm):
+    """The normalization layer (None, 'batchnorm' or 'layernorm') from either keyword."""
+    if normalization is None:
+        return "batchnorm" if batchnorm else None
+    if normalization not in _NORMALIZATIONS:
+        raise ValueError(
+            f"unknown normalization {normalization!r}; choose None or one of "
+            f"{', '.join(_NORMALIZATIONS)}"
+        )
+    if batchnorm and normalization != "batchnorm":
+        raise ValueError(f"batchnorm=True contradicts normalization={normalization!r}")
+    return normalization
+
+
+def _course_keep_ratio(dropout_keep_ratio, dropout):
+    """The dropout keep probability in (0, 1] from either course keyword (1 = no dropout)."""
+    if dropout_keep_ratio is not None and dropout is not None:
+        raise TypeError("give dropout_keep_ratio or its older name dropout, not both")
+    name = "dropout" if dropout is not None else "dropout_keep_ratio"
+    keep = dropout if dropout is not None else dropout_keep_ratio
+    if keep is None:
+        return 1.0
+    if isinstance(keep, (bool, np.bool_)) or not isinstance(keep, numbers.Real):
+        raise TypeError(f"{name} must be a keep probability in (0, 1], got {keep!r}")
+    keep = float(keep)
+    if not 0 < keep <= 1:
+        raise ValueError(f"{name} must be a keep probability in (0, 1], got {keep!r}")
+    return keep
+
+
 class FullyConnectedNet:
-    """A fully-connected net: {affine - [batchnorm] - activation} x L-1 - affine - softmax.
+    """A fully-connected net: {affine - [norm] - activation - [dropout]} x L-1 - affine - softmax.
+
+    Takes both fastnn's keywords (``activation``, ``weight_init``, ``batchnorm``) and the
+    CS231n assignment's (``weight_scale``, ``normalization``, ``dropout_keep_ratio`` or its
+    2018 name ``dropout``), so the course's ``FullyConnectedNet(hidden_dims, input_dim,
+    num_classes, dropout_keep_ratio=1, normalization=None, reg=0.0, weight_scale=1e-2,
+    dtype=np.float32, seed=None)`` calls run unchanged (pass the course's arguments by keyword).
 
     Parameters
     ----------
@@ -156,7 +206,17 @@ class FullyConnectedNet:
         Initializer from :mod:`fastnn.nn.init`; a float is the scale of ``small_random``.
         Biases (and batchnorm beta) start at zero, batchnorm gamma at one.
     batchnorm : bool
-        Batch normalization after every hidden affine layer (before the non-linearity).
+        Batch normalization after every hidden affine layer (before the non-linearity);
+        the same as ``normalization='batchnorm'``.
+    normalization : {None, 'batchnorm', 'layernorm'}
+        The course's name: the normalization layer after every hidden affine layer.
+    weight_scale : float or None
+        The course's name: weights ``weight_scale * randn`` (same as a float ``weight_init``).
+    dropout_keep_ratio, dropout : float in (0, 1]
+        Keep probability of inverted dropout after every hidden non-linearity; 1 (the
+        default) means no dropout.  ``dropout`` is the 2018-2019 course's name.  As in the
+        course, with a ``seed`` the dropout mask is fixed (``dropout_param['seed']``) so that
+        gradient checks see one function; to train with fresh masks, delete that key.
     reg : float
         L2 strength: the loss adds ``0.5 * reg * sum(W**2)`` over the weights.
     dtype : float32 or float64
@@ -167,7 +227,11 @@ class FullyConnectedNet:
     Attributes
     ----------
     params : dict of arrays (``W1``, ``b1``, ..., ``gamma1``, ``beta1``, ...)
-    bn_params : list of dicts holding each batchnorm layer's mode and running statistics.
+    normalization : None, 'batchnorm' or 'layernorm'
+    bn_params : list of dicts, one per hidden layer when normalized: each batchnorm layer's
+        mode and running statistics, or each layer norm's ``ln_param`` (``eps``).
+    use_dropout : bool
+    dropout_param : dict, the ``dropout_param`` of every dropout layer (empty without).
     """
 
     def __init__(
@@ -182,7 +246,15 @@ class FullyConnectedNet:
         dtype: DTypeLike = np.float32,
         seed: np.random.Generator | np.random.SeedSequence | int | None = None,
         maxout_pieces: int = 2,
+        *,
+        normalization: str | None = None,
+        weight_scale: float | None = None,
+        dropout_keep_ratio: float | None = None,
+        dropout: float | None = None,
     ) -> None:
+        weight_init = _course_weight_init(weight_init, weight_scale)
+        normalization = _course_normalization(normalization, batchnorm)
+        keep = _course_keep_ratio(dropout_keep_ratio, dropout)
         if activation not in _ACTIVATIONS:
             raise ValueError(
                 f"unknown activation {activation!r}; choose one of {', '.join(_ACTIVATIONS)}"
@@ -207,7 +279,14 @@ class FullyConnectedNet:
             check_int(num_classes, "num_classes"),
         ]
         self.activation = activation
-        self.batchnorm = bool(batchnorm)
+        self.normalization = normalization
+        self.batchnorm = normalization == "batchnorm"
+        self.use_dropout = keep != 1
+        self.dropout_param: dict[str, Any] = {}
+        if self.use_dropout:
+            self.dropout_param = {"mode": "train", "p": keep}
+            if isinstance(seed, numbers.Integral):
+                self.dropout_param["seed"] = int(seed)
         self.reg = check_scalar(reg, "reg", minimum=0)
         self.dtype = check_float_dtype(dtype)
         self.maxout_pieces = 1
@@ -226,10 +305,10 @@ class FullyConnectedNet:
             if k > 1:
                 w, b = w.reshape(fan_in, fan_out, k), b.reshape(fan_out, k)
             self.params[f"W{i + 1}"], self.params[f"b{i + 1}"] = w, b
-            if hidden and self.batchnorm:
+            if hidden and self.normalization is not None:
                 self.params[f"gamma{i + 1}"] = np.ones(fan_out * k, dtype=self.dtype)
                 self.params[f"beta{i + 1}"] = np.zeros(fan_out * k, dtype=self.dtype)
-                self.bn_params.append({"mode": "train"})
+                self.bn_params.append({"mode": "train"} if self.batchnorm else {})
 
     def _init_weight(self, weight_init, fan_in, fan_out, rng):
         if isinstance(weight_init, float):
@@ -262,20 +341,27 @@ class FullyConnectedNet:
         """
         x = _as_model_dtype(X, self.dtype)
         mode = "test" if y is None else "train"
-        for bn_param in self.bn_params:
-            bn_param["mode"] = mode
+        if self.batchnorm:
+            for bn_param in self.bn_params:
+                bn_param["mode"] = mode
+        if self.use_dropout:
+            self.dropout_param["mode"] = mode
         caches = []
         h = x
         for i in range(1, self.num_layers):
             w, b = self.params[f"W{i}"], self.params[f"b{i}"]
             a, fc_cache = layers.affine_forward(h, w.reshape(w.shape[0], -1), b.reshape(-1))
-            bn_cache = None
-            if self.batchnorm:
-                a, bn_cache = layers.batchnorm_forward(
+            norm_cache = None
+            if self.normalization is not None:
+                norm_forward = getattr(layers, f"{self.normalization}_forward")
+                a, norm_cache = norm_forward(
                     a, self.params[f"gamma{i}"], self.params[f"beta{i}"], self.bn_params[i - 1]
                 )
             h, act_cache = self._act_forward(a)
-            caches.append((fc_cache, bn_cache, act_cache))
+            drop_cache = None
+            if self.use_dropout:
+                h, drop_cache = layers.dropout_forward(h, self.dropout_param)
+            caches.append((fc_cache, norm_cache, act_cache, drop_cache))
         L = self.num_layers
         scores, last_cache = layers.affine_forward(h, self.params[f"W{L}"], self.params[f"b{L}"])
         if y is None:
@@ -285,10 +371,13 @@ class FullyConnectedNet:
         grads = {}
         dh, grads[f"W{L}"], grads[f"b{L}"] = layers.affine_backward(dscores, last_cache)
         for i in range(L - 1, 0, -1):
-            fc_cache, bn_cache, act_cache = caches[i - 1]
+            fc_cache, norm_cache, act_cache, drop_cache = caches[i - 1]
+            if self.use_dropout:
+                dh = layers.dropout_backward(dh, drop_cache)
             da = self._act_backward(dh, act_cache)
-            if self.batchnorm:
-                da, grads[f"gamma{i}"], grads[f"beta{i}"] = layers.batchnorm_backward(da, bn_cache)
+            if self.normalization is not None:
+                norm_backward = getattr(layers, f"{self.normalization}_backward")
+                da, grads[f"gamma{i}"], grads[f"beta{i}"] = norm_backward(da, norm_cache)
             w_shape = self.params[f"W{i}"].shape
             b_shape = self.params[f"b{i}"].shape
             if i == 1:

@@ -1,0 +1,128 @@
+"""FullyConnectedNet with the CS231n assignment's signature: weight_scale, normalization,
+dropout_keep_ratio (and its older name dropout), as the course's notebooks call it."""
+
+import numpy as np
+import pytest
+
+from fastnn import FullyConnectedNet
+from fastnn.nn.gradcheck import eval_numerical_gradient
+
+N, D, H1, H2, C = 2, 15, 20, 30, 10
+
+
+def _course_data(seed=231):
+    rng = np.random.RandomState(seed)
+    return rng.randn(N, D), rng.randint(C, size=(N,))
+
+
+def _check_gradients(model, X, y, rtol):
+    """Analytic against centred-difference gradients, element-wise (the course's rel_error
+    divides near-zero entries by 1e-8 and fails on numeric noise around a zero gradient)."""
+    loss, grads = model.loss(X, y)
+    assert np.isfinite(loss)
+    assert sorted(grads) == sorted(model.params)
+    for name in sorted(model.params):
+        num = eval_numerical_gradient(
+            lambda _: model.loss(X, y)[0], model.params[name], verbose=False, h=1e-5
+        )
+        np.testing.assert_allclose(grads[name], num, rtol=rtol, atol=1e-7, err_msg=name)
+
+
+@pytest.mark.parametrize("reg", [0.0, 3.14])
+@pytest.mark.parametrize("normalization", [None, "batchnorm", "layernorm"])
+def test_course_notebook_gradient_check(normalization, reg):
+    """The FullyConnectedNets / BatchNormalization notebooks' checks."""
+    X, y = _course_data()
+    model = FullyConnectedNet(
+        [H1, H2],
+        input_dim=D,
+        num_classes=C,
+        reg=reg,
+        weight_scale=5e-2,
+        dtype=np.float64,
+        normalization=normalization,
+        seed=0,
+    )
+    _check_gradients(model, X, y, rtol=1e-5)
+
+
+@pytest.mark.parametrize("keyword", ["dropout_keep_ratio", "dropout"])
+@pytest.mark.parametrize("keep", [1, 0.75, 0.5])
+def test_course_dropout_notebook_gradient_check(keep, keyword):
+    """The Dropout notebook: with a seed the mask is fixed, so the numeric gradient applies."""
+    X, y = _course_data()
+    model = FullyConnectedNet(
+        [H1, H2],
+        input_dim=D,
+        num_classes=C,
+        weight_scale=5e-2,
+        dtype=np.float64,
+        seed=123,
+        **{keyword: keep},
+    )
+    assert model.use_dropout == (keep != 1)
+    _check_gradients(model, X, y, rtol=1e-5)
+
+
+def test_course_parameter_names_scale_and_attributes():
+    model = FullyConnectedNet(
+        [H1, H2], input_dim=D, num_classes=C, weight_scale=1e-3, normalization="layernorm"
+    )
+    assert sorted(model.params) == sorted(
+        ["W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3"]
+    )
+    assert model.normalization == "layernorm" and model.bn_params == [{}, {}]
+    assert model.num_layers == 3 and not model.use_dropout and model.dropout_param == {}
+    assert all(v.dtype == np.float32 for v in model.params.values())
+    big = FullyConnectedNet([400], input_dim=500, num_classes=C, weight_scale=1e-2, seed=0)
+    assert abs(big.params["W1"].std() / 1e-2 - 1) < 0.05
+
+
+def test_dropout_is_off_at_test_time_and_on_in_training():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((64, D)), rng.integers(0, C, 64)
+    model = FullyConnectedNet([H1], input_dim=D, num_classes=C, dropout_keep_ratio=0.5)
+    plain = FullyConnectedNet([H1], input_dim=D, num_classes=C)
+    plain.params = model.params
+    np.testing.assert_array_equal(model.loss(X), plain.loss(X))  # test mode: no dropout
+    assert model.dropout_param["mode"] == "test"
+    assert model.loss(X, y)[0] != plain.loss(X, y)[0]
+    assert model.dropout_param["mode"] == "train"
+
+
+def test_without_a_seed_the_dropout_masks_differ_between_steps():
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((64, D)), rng.integers(0, C, 64)
+    model = FullyConnectedNet([H1], input_dim=D, num_classes=C, dropout_keep_ratio=0.5)
+    assert "seed" not in model.dropout_param
+    assert model.loss(X, y)[0] != model.loss(X, y)[0]
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"normalization": "groupnorm"}, ValueError, "normalization"),
+        ({"normalization": "layernorm", "batchnorm": True}, ValueError, "contradicts"),
+        ({"weight_scale": 1e-2, "weight_init": "xavier"}, TypeError, "weight_scale"),
+        ({"weight_scale": "small"}, TypeError, "weight_scale"),
+        ({"weight_scale": -1.0}, ValueError, "weight_scale"),
+        ({"dropout_keep_ratio": 0.0}, ValueError, "dropout_keep_ratio"),
+        ({"dropout_keep_ratio": 1.5}, ValueError, "dropout_keep_ratio"),
+        ({"dropout": float("nan")}, ValueError, "dropout"),
+        ({"dropout": 0.5, "dropout_keep_ratio": 0.5}, TypeError, "not both"),
+        ({"dropout": True}, TypeError, "dropout"),
+    ],
+)
+def test_course_keywords_bad_values(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        FullyConnectedNet([4], input_dim=3, num_classes=2, **kwargs)
+
+
+def test_normalization_batchnorm_equals_batchnorm_true():
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((16, D)), rng.integers(0, C, 16)
+    a = FullyConnectedNet([H1], D, C, normalization="batchnorm", dtype=np.float64, seed=3)
+    b = FullyConnectedNet([H1], D, C, batchnorm=True, dtype=np.float64, seed=3)
+    la, ga = a.loss(X, y)
+    lb, gb = b.loss(X, y)
+    assert la == lb and all(np.array_equal(ga[k], gb[k]) for k in ga)
