@@ -95,9 +95,16 @@ FASTNN_INLINE FASTNN_T FASTNN_NAME(act_elu_elem)(FASTNN_T x, FASTNN_T alpha) {
     FASTNN_T neg = alpha * FASTNN_NAME(expm1_nonpos)(x > 0 ? (FASTNN_T)0 : x);
     return x > 0 ? x : neg;
 }
+/* dout if x > 0 else dout * (alpha * exp(x)).  Where alpha * exp(x) underflows to 0 for a
+ * finite x (x below about -87 in float32, -708 in float64), the true factor is still > 0, so
+ * an infinite dout gives dout * alpha (an infinity), not inf * 0 = NaN; finite douts keep
+ * dout * 0 (the product rounds to 0 anyway). */
 FASTNN_INLINE FASTNN_T FASTNN_NAME(act_elu_backward_elem)(FASTNN_T dout, FASTNN_T x,
                                                           FASTNN_T alpha) {
-    FASTNN_T neg = dout * (alpha * FASTNN_NAME(exp_nonpos)(x > 0 ? (FASTNN_T)0 : x));
+    FASTNN_T g = alpha * FASTNN_NAME(exp_nonpos)(x > 0 ? (FASTNN_T)0 : x);
+    int inf_times_underflow = g == 0 && x > -(FASTNN_T)INFINITY &&
+                              FASTNN_NAME(abs)(dout) == (FASTNN_T)INFINITY;
+    FASTNN_T neg = inf_times_underflow ? dout * alpha : dout * g;
     return x > 0 ? dout : neg;
 }
 
