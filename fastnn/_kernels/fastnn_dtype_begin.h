@@ -6,6 +6,8 @@
  *
  * The template includes this file first and fastnn_dtype_end.h last (which undefines all
  * of it, FASTNN_DTYPE included), so neither this file nor a template has an include guard.
+ * Only the family's header (activations_simd.h, batchnorm_kernels.h, optim_kernels.h,
+ * softmax_simd.h) instantiates a template; other code includes that header.
  * Inside a template:
  *   FASTNN_T     the element type (float or double)
  *   FASTNN_NAME(n)  fastnn_<n>_f32 or fastnn_<n>_f64: the dtype's copy of n, for the names
