@@ -2,7 +2,7 @@
 
 Design
 ------
-* The loops are C (batchnorm_impl.h, instantiated for float and double by
+* The loops are C (batchnorm_template.h, instantiated for float and double by
   batchnorm_kernels.h, compiled once per ISA target; the best allowed one is chosen at import:
   ``ISA``): they need explicit multi-row accumulation, independent lane
   accumulators and a per-thread team layout that Cython cannot express.  This module only
