@@ -236,6 +236,29 @@ def test_relu_family_gradient_at_zero():
     )
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("alpha", [1.0, 0.5])
+def test_elu_backward_infinite_dout_where_exp_underflows(isa, dtype, alpha):
+    # alpha * exp(x) underflows to 0 (subnormal or below) for these finite x, but the true
+    # factor is positive: an infinite dout stays infinite instead of inf * 0 = NaN
+    tiny = np.finfo(dtype).tiny
+    lows = [np.log(tiny) - 0.5, np.log(tiny) - 10, np.log(tiny) - 30, -1e4, np.finfo(dtype).min]
+    x = np.array(lows * 2, dtype)
+    dout = np.array([-np.inf] * len(lows) + [np.inf] * len(lows), dtype)
+    expected = np.where(dout < 0, -np.inf, np.inf).astype(dtype)
+    for fn in (fastnn.elu_backward, ref.elu_backward):
+        np.testing.assert_array_equal(fn(dout, x, alpha), expected)
+    # finite douts are unchanged (the product rounds to a zero of dout's sign), x = -inf
+    # (exp exactly 0) still gives NaN for an infinite dout, like inf * 0
+    x2 = np.array([-1e4, -1e4, -np.inf], dtype)
+    dout2 = np.array([3.0, -3.0, np.inf], dtype)
+    for fn in (fastnn.elu_backward, ref.elu_backward):
+        got = fn(dout2, x2, alpha)
+        np.testing.assert_array_equal(got[:2], [0.0, -0.0])
+        assert np.signbit(got[1]) and not np.signbit(got[0])
+        assert np.isnan(got[2])
+
+
 def test_leaky_relu_is_max_of_alpha_x_and_x():
     x = np.linspace(-3, 3, 61)
     np.testing.assert_array_equal(fastnn.leaky_relu(x), np.maximum(0.01 * x, x))

@@ -8,7 +8,8 @@
  * a float64 (for float32) or long-double (for float64) evaluation over the whole real line,
  * subnormal results included; relu, leaky ReLU and maxout are exact.
  *
- * activations_template.h, included once per dtype below, holds every loop (written once).
+ * activations_template.h, instantiated once per dtype below (fastnn_dtype_begin.h), holds
+ * every loop (written once).
  *
  * Stores are ordinary stores: non-temporal (streaming) stores through an L1 block buffer were
  * measured slower on the development machine at 8M elements (1.1-1.7x), so they are not used.
@@ -30,16 +31,9 @@
 #include "fastnn_math.h"
 #include "fastnn_simd.h"
 
-#define FNN_T float
-#define FNN_SFX f32
+#define FASTNN_DTYPE 32
 #include "activations_template.h"
-#undef FNN_T
-#undef FNN_SFX
-
-#define FNN_T double
-#define FNN_SFX f64
+#define FASTNN_DTYPE 64
 #include "activations_template.h"
-#undef FNN_T
-#undef FNN_SFX
 
 #endif /* FASTNN_ACTIVATIONS_SIMD_H */

@@ -6,14 +6,18 @@
 #include "activations_simd.h"
 
 const struct fastnn_activations_table FASTNN_TARGET_NAME(fastnn_activations) = {
-    {fnn_relu_f32, fnn_relu_backward_f32, fnn_sigmoid_f32, fnn_sigmoid_backward_f32,
-     fnn_tanh_f32, fnn_tanh_backward_f32, fnn_leaky_relu_f32, fnn_leaky_relu_backward_f32,
-     fnn_elu_f32, fnn_elu_backward_f32},
-    {fnn_relu_f64, fnn_relu_backward_f64, fnn_sigmoid_f64, fnn_sigmoid_backward_f64,
-     fnn_tanh_f64, fnn_tanh_backward_f64, fnn_leaky_relu_f64, fnn_leaky_relu_backward_f64,
-     fnn_elu_f64, fnn_elu_backward_f64},
-    fnn_maxout_f32,
-    fnn_maxout_f64,
-    fnn_maxout_backward_f32,
-    fnn_maxout_backward_f64,
+    {fastnn_act_relu_f32, fastnn_act_relu_backward_f32,
+     fastnn_act_sigmoid_f32, fastnn_act_sigmoid_backward_f32,
+     fastnn_act_tanh_f32, fastnn_act_tanh_backward_f32,
+     fastnn_act_leaky_relu_f32, fastnn_act_leaky_relu_backward_f32,
+     fastnn_act_elu_f32, fastnn_act_elu_backward_f32},
+    {fastnn_act_relu_f64, fastnn_act_relu_backward_f64,
+     fastnn_act_sigmoid_f64, fastnn_act_sigmoid_backward_f64,
+     fastnn_act_tanh_f64, fastnn_act_tanh_backward_f64,
+     fastnn_act_leaky_relu_f64, fastnn_act_leaky_relu_backward_f64,
+     fastnn_act_elu_f64, fastnn_act_elu_backward_f64},
+    fastnn_act_maxout_f32,
+    fastnn_act_maxout_f64,
+    fastnn_act_maxout_backward_f32,
+    fastnn_act_maxout_backward_f64,
 };

@@ -2,7 +2,7 @@
 
 Design
 ------
-* The loops are C (batchnorm_impl.h, instantiated for float and double by
+* The loops are C (batchnorm_template.h, instantiated for float and double by
   batchnorm_kernels.h, compiled once per ISA target; the best allowed one is chosen at import:
   ``ISA``): they need explicit multi-row accumulation, independent lane
   accumulators and a per-thread team layout that Cython cannot express.  This module only
@@ -46,14 +46,14 @@ cdef extern from "batchnorm_dispatch.h" nogil:
     # float32 or float64 as f64 says; mean and inv_std are double.  All come as void
     # pointers: the header's entry points pick the instantiation for the dtype.
     int fastnn_batchnorm_select(int cap)
-    int bn_forward_train(bint f64, const void *x, void *out, Py_ssize_t n, Py_ssize_t c,
+    int fastnn_bn_forward_train(bint f64, const void *x, void *out, Py_ssize_t n, Py_ssize_t c,
                          Py_ssize_t s, const void *gamma, const void *beta, double eps,
                          double momentum, const void *rm_in, const void *rv_in, void *rm_out,
                          void *rv_out, void *mean, void *inv_std, int nt)
-    int bn_forward_test(bint f64, const void *x, void *out, Py_ssize_t n, Py_ssize_t c,
+    int fastnn_bn_forward_test(bint f64, const void *x, void *out, Py_ssize_t n, Py_ssize_t c,
                         Py_ssize_t s, const void *gamma, const void *beta, double eps,
                         const void *rm, const void *rv, void *mean, void *inv_std, int nt)
-    int bn_backward(bint f64, const void *dout, const void *x, void *dx, Py_ssize_t n,
+    int fastnn_bn_backward(bint f64, const void *dout, const void *x, void *dx, Py_ssize_t n,
                     Py_ssize_t c, Py_ssize_t s, const void *gamma, const void *mean,
                     const void *inv_std, double eps, int train, void *dgamma, void *dbeta,
                     int nt)
@@ -101,10 +101,10 @@ def forward_train(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py
     check_kernel_buffer(rv_out, "rv_out", t, c, True)
     cdef bint f64 = t == cnp.NPY_FLOAT64
     with nogil:
-        rc = bn_forward_train(f64, data_of(x), data_of(out), n, c, s, data_of(gamma),
-                              data_of(beta), eps, momentum, data_of(rm_in), data_of(rv_in),
-                              data_of(rm_out), data_of(rv_out), data_of(mean),
-                              data_of(inv_std), n_threads)
+        rc = fastnn_bn_forward_train(f64, data_of(x), data_of(out), n, c, s, data_of(gamma),
+                                     data_of(beta), eps, momentum, data_of(rm_in), data_of(rv_in),
+                                     data_of(rm_out), data_of(rv_out), data_of(mean),
+                                     data_of(inv_std), n_threads)
     if rc != 0:
         raise MemoryError("batchnorm: could not allocate the per-thread scratch")
 
@@ -120,9 +120,9 @@ def forward_test(cnp.ndarray x, cnp.ndarray out, Py_ssize_t n, Py_ssize_t c, Py_
     cdef int rc
     cdef bint f64 = t == cnp.NPY_FLOAT64
     with nogil:
-        rc = bn_forward_test(f64, data_of(x), data_of(out), n, c, s, data_of(gamma),
-                             data_of(beta), eps, data_of(rm), data_of(rv), data_of(mean),
-                             data_of(inv_std), n_threads)
+        rc = fastnn_bn_forward_test(f64, data_of(x), data_of(out), n, c, s, data_of(gamma),
+                                    data_of(beta), eps, data_of(rm), data_of(rv), data_of(mean),
+                                    data_of(inv_std), n_threads)
     if rc != 0:
         raise MemoryError("batchnorm: could not allocate scratch")
 
@@ -147,8 +147,8 @@ def backward(cnp.ndarray dout, cnp.ndarray x, cnp.ndarray dx, Py_ssize_t n, Py_s
     check_kernel_buffer(dbeta, "dbeta", t, c, True)
     cdef bint f64 = t == cnp.NPY_FLOAT64
     with nogil:
-        rc = bn_backward(f64, data_of(dout), data_of(x), data_of(dx), n, c, s, data_of(gamma),
-                         data_of(mean), data_of(inv_std), eps, train, data_of(dgamma),
-                         data_of(dbeta), n_threads)
+        rc = fastnn_bn_backward(f64, data_of(dout), data_of(x), data_of(dx), n, c, s,
+                                data_of(gamma), data_of(mean), data_of(inv_std), eps, train,
+                                data_of(dgamma), data_of(dbeta), n_threads)
     if rc != 0:
         raise MemoryError("batchnorm: could not allocate the per-thread scratch")

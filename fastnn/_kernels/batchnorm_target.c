@@ -6,6 +6,6 @@
 #include "batchnorm_kernels.h"
 
 const struct fastnn_batchnorm_table FASTNN_TARGET_NAME(fastnn_batchnorm) = {
-    bn_forward_train_f, bn_forward_test_f, bn_backward_f,
-    bn_forward_train_d, bn_forward_test_d, bn_backward_d,
+    fastnn_bn_forward_train_f32, fastnn_bn_forward_test_f32, fastnn_bn_backward_f32,
+    fastnn_bn_forward_train_f64, fastnn_bn_forward_test_f64, fastnn_bn_backward_f64,
 };

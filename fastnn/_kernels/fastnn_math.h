@@ -149,4 +149,9 @@ FASTNN_INLINE double fastnn_log1p_nonneg(double x) {
 
 FASTNN_CONTRACT_OFF
 
+/* sqrt in the dtype (outside the contraction region: the update rules that call it promise
+ * NumPy's bits). */
+FASTNN_INLINE float fastnn_sqrt_f32(float x) { return sqrtf(x); }
+FASTNN_INLINE double fastnn_sqrt_f64(double x) { return sqrt(x); }
+
 #endif /* FASTNN_MATH_H */

@@ -140,11 +140,18 @@ def elu_backward(
     alpha: float = 1.0,
     out: np.ndarray | None = None,
 ) -> NDArray[np.floating]:
-    """dout where x > 0, else dout * alpha * exp(x)."""
+    """dout where x > 0, else dout * alpha * exp(x).
+
+    Where alpha * exp(x) underflows to 0 for a finite x, an infinite dout gives dout * alpha
+    (the true factor is positive), not inf * 0 = NaN.
+    """
     alpha = check_scalar(alpha, "alpha")
     dout, x = _binary_input(dout, x, out)
-    with np.errstate(invalid="ignore", over="ignore"):
-        neg = dout * (x.dtype.type(alpha) * np.exp(np.minimum(x, 0)))
+    a = x.dtype.type(alpha)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        g = a * np.exp(np.minimum(x, 0))
+        inf_times_underflow = (g == 0) & (x > -np.inf) & np.isinf(dout)
+        neg = np.where(inf_times_underflow, dout * a, dout * g)
         return _finish(np.where(x > 0, dout, neg), out)
 
 

@@ -1,0 +1,317 @@
+/* Softmax row kernels for one dtype, written once: softmax_simd.h instantiates them per dtype
+ * (fastnn_dtype_begin.h: FASTNN_T, FASTNN_NAME); the design notes are in softmax_simd.h.
+ */
+#include "softmax_simd.h"
+
+#include "fastnn_dtype_begin.h"
+
+/* this dtype's wide-row switch (FASTNN_SM_WIDE_ROWS_f32 / _f64) */
+#if FASTNN_DTYPE == 32
+#define FASTNN_SM_WIDE_ROWS_HERE FASTNN_SM_WIDE_ROWS_f32
+#else
+#define FASTNN_SM_WIDE_ROWS_HERE FASTNN_SM_WIDE_ROWS_f64
+#endif
+
+#ifdef FASTNN_SM_VECTOR
+/* acc = max(acc, v) on the dtype's 16-byte vectors */
+#define FASTNN_SM_VMAX16(acc, v) FASTNN_SM_VMAX(FASTNN_NAME(sm_v16), FASTNN_NAME(sm_v16i), acc, v)
+FASTNN_INLINE FASTNN_T FASTNN_NAME(sm_rowmax)(const FASTNN_T *x, fastnn_index C) {
+    enum { W = 16 / sizeof(FASTNN_T) };
+    fastnn_index j = 0;
+    FASTNN_T m = x[0];
+    if (C >= 4 * W) {
+        FASTNN_NAME(sm_v16) a0, a1, a2, a3, v0, v1, v2, v3;
+        memcpy(&a0, x, 16); memcpy(&a1, x + W, 16);
+        memcpy(&a2, x + 2 * W, 16); memcpy(&a3, x + 3 * W, 16);
+        for (j = 4 * W; j + 4 * W <= C; j += 4 * W) {
+            memcpy(&v0, x + j, 16); memcpy(&v1, x + j + W, 16);
+            memcpy(&v2, x + j + 2 * W, 16); memcpy(&v3, x + j + 3 * W, 16);
+            FASTNN_SM_VMAX16(a0, v0); FASTNN_SM_VMAX16(a1, v1);
+            FASTNN_SM_VMAX16(a2, v2); FASTNN_SM_VMAX16(a3, v3);
+        }
+        FASTNN_SM_VMAX16(a0, a1); FASTNN_SM_VMAX16(a2, a3);
+        FASTNN_SM_VMAX16(a0, a2);
+        m = a0[0];
+        for (int k = 1; k < W; k++) m = a0[k] > m ? a0[k] : m;
+    }
+    for (; j < C; j++) m = x[j] > m ? x[j] : m;
+    return m;
+}
+#undef FASTNN_SM_VMAX16
+#else
+FASTNN_INLINE FASTNN_T FASTNN_NAME(sm_rowmax)(const FASTNN_T *x, fastnn_index C) {
+    FASTNN_T m = x[0];
+    for (fastnn_index j = 1; j < C; j++) m = x[j] > m ? x[j] : m;
+    return m;
+}
+#endif
+
+/* sum(e) - 1 without cancellation, for rows whose max dominates (the max's exp is exactly 1,
+ * so the count of ones minus 1 plus the sum of the other entries is exact to rounding).  The
+ * entries e are x itself when exps is 1 (exps already computed), else exp(x - m) (the wide
+ * log_softmax, which does not keep them). */
+FASTNN_INLINE double FASTNN_NAME(sm_sum_minus_one)(const FASTNN_T *x, FASTNN_T m, fastnn_index C,
+                                                      int exps) {
+    double ones = 0.0, rest = 0.0;
+    for (fastnn_index j = 0; j < C; j++) {
+        double e = (double)(exps ? x[j] : FASTNN_NAME(exp_nonpos)(x[j] - m));
+        if (e == 1.0) ones += 1.0;
+        else rest += e;
+    }
+    return (ones - 1.0) + rest;
+}
+
+/* Small C: the max of the four rows x, x + C, x + 2C, x + 3C at once. */
+FASTNN_INLINE void FASTNN_NAME(sm_rowmax4)(const FASTNN_T *x, fastnn_index C, FASTNN_T *m) {
+    const FASTNN_T *x1 = x + C, *x2 = x + 2 * C, *x3 = x + 3 * C;
+    FASTNN_T m0 = x[0], m1 = x1[0], m2 = x2[0], m3 = x3[0];
+    for (fastnn_index j = 1; j < C; j++) {
+        m0 = x[j] > m0 ? x[j] : m0;
+        m1 = x1[j] > m1 ? x1[j] : m1;
+        m2 = x2[j] > m2 ? x2[j] : m2;
+        m3 = x3[j] > m3 ? x3[j] : m3;
+    }
+    m[0] = m0; m[1] = m1; m[2] = m2; m[3] = m3;
+}
+
+#if FASTNN_SM_WIDE_ROWS_HERE
+/* a > b lane-wise on the dtype's 64-byte vectors, in two 32-byte halves (see
+ * FASTNN_SM_COMPARE_IN_HALVES) */
+FASTNN_INLINE FASTNN_NAME(sm_widei) FASTNN_NAME(sm_gt)(FASTNN_NAME(sm_wide) a,
+                                                       FASTNN_NAME(sm_wide) b) {
+    FASTNN_NAME(sm_half) a0, a1, b0, b1;
+    memcpy(&a0, &a, 32); memcpy(&a1, (const char *)&a + 32, 32);
+    memcpy(&b0, &b, 32); memcpy(&b1, (const char *)&b + 32, 32);
+    FASTNN_NAME(sm_halfi) m0 = a0 > b0, m1 = a1 > b1;
+    FASTNN_NAME(sm_widei) m;
+    memcpy(&m, &m0, 32); memcpy((char *)&m + 32, &m1, 32);
+    return m;
+}
+
+/* acc = max(acc, v) and acc = max(acc, the vector at p) on 64-byte vectors */
+#define FASTNN_SM_WVMAX64(acc, v)                                                            \
+    do {                                                                                     \
+        FASTNN_NAME(sm_widei) gt_ = halves ? FASTNN_NAME(sm_gt)((v), (acc))                  \
+                                           : (FASTNN_NAME(sm_widei))((v) > (acc));           \
+        (acc) = FASTNN_SM_SELECT(FASTNN_NAME(sm_wide), FASTNN_NAME(sm_widei), gt_, (v),    \
+                                 (acc));                                                     \
+    } while (0)
+#define FASTNN_SM_WMAX64(acc, p)                                                             \
+    do {                                                                                     \
+        FASTNN_NAME(sm_wide) v_;                                                             \
+        memcpy(&v_, (p), sizeof v_);                                                         \
+        FASTNN_SM_WVMAX64(acc, v_);                                                          \
+    } while (0)
+
+FASTNN_INLINE FASTNN_T FASTNN_NAME(sm_wide_max)(const FASTNN_T *x, fastnn_index C, int halves) {
+    enum { W = 64 / sizeof(FASTNN_T) };
+    FASTNN_NAME(sm_wide) acc, a1, a2, a3;
+    memcpy(&acc, x, sizeof acc);
+    fastnn_index j = W;
+    if (C >= 4 * W) { /* four accumulators: one would be bound by the compare latency */
+        memcpy(&a1, x + W, sizeof a1);
+        memcpy(&a2, x + 2 * W, sizeof a2);
+        memcpy(&a3, x + 3 * W, sizeof a3);
+        for (j = 4 * W; j + 4 * W <= C; j += 4 * W) {
+            FASTNN_SM_WMAX64(acc, x + j);
+            FASTNN_SM_WMAX64(a1, x + j + W);
+            FASTNN_SM_WMAX64(a2, x + j + 2 * W);
+            FASTNN_SM_WMAX64(a3, x + j + 3 * W);
+        }
+        FASTNN_SM_WVMAX64(acc, a1);
+        FASTNN_SM_WVMAX64(a2, a3);
+        FASTNN_SM_WVMAX64(acc, a2);
+    }
+    for (; j + W <= C; j += W) FASTNN_SM_WMAX64(acc, x + j);
+    FASTNN_T m = acc[0];
+    for (int l = 1; l < W; l++) m = acc[l] > m ? acc[l] : m;
+    for (; j < C; j++) m = x[j] > m ? x[j] : m;
+    return m;
+}
+
+/* out[j] = exp(x[j] - m) (if store); returns the sum of the exps in double. */
+FASTNN_INLINE double FASTNN_NAME(sm_wide_exp)(const FASTNN_T *x, FASTNN_T m, FASTNN_T *out,
+                                              fastnn_index C,
+                                                 int store, int halves) {
+    fastnn_sm_wide_f64 lo = {0}, hi = {0};
+    fastnn_index j = FASTNN_NAME(sm_exp_steps)(x, m, out, 0, C, store, halves, &lo, &hi);
+    double tail = 0.0;
+    for (; j < C; j++) {
+        FASTNN_T e = FASTNN_NAME(exp_nonpos)(x[j] - m);
+        if (store) out[j] = e;
+        tail += (double)e;
+    }
+    fastnn_sm_wide_f64 a = lo + hi;
+    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])) + tail;
+}
+
+FASTNN_INLINE double FASTNN_NAME(sm_loss_wide_body)(
+        const FASTNN_T *x, const fastnn_index *y, FASTNN_T *out, fastnn_index r0, fastnn_index r1,
+        fastnn_index C, double inv_n, const int halves) {
+    double total = 0.0;
+    for (fastnn_index i = r0; i < r1; i++) {
+        const FASTNN_T *xi = x + i * C;
+        FASTNN_T *oi = out + i * C;
+        fastnn_index yi = y[i];
+        FASTNN_T xy = xi[yi]; /* before out (which may be x) is written */
+        FASTNN_T m = FASTNN_NAME(sm_wide_max)(xi, C, halves);
+        if (i + 1 < r1) fastnn_sm_prefetch_row(xi + C, (size_t)C * sizeof(FASTNN_T));
+        double sum = FASTNN_NAME(sm_wide_exp)(xi, m, oi, C, 1, halves);
+        double sm1 = sum - 1.0;
+        /* below 1e-3 the rounding of sum would show in sm1's relative error */
+        if (sm1 < 1e-3) sm1 = FASTNN_NAME(sm_sum_minus_one)(oi, m, C, 1);
+        double inv = inv_n / sum;
+        double ey = (double)oi[yi];
+        FASTNN_T scale = (FASTNN_T)inv;
+        for (fastnn_index j = 0; j < C; j++) oi[j] *= scale;
+        /* p_y - 1 = ((e_y - 1) - (sum - 1)) / sum: no cancellation when p_y ~ 1 */
+        oi[yi] = (FASTNN_T)(((ey - 1.0) - sm1) * inv);
+        total += fastnn_log1p_nonneg(sm1) + ((double)m - (double)xy);
+    }
+    return total;
+}
+
+FASTNN_INLINE void FASTNN_NAME(sm_wide_body)(const FASTNN_T *x, FASTNN_T *out, fastnn_index r0,
+                                                  fastnn_index r1, fastnn_index C, int log,
+                                                  const int halves) {
+    for (fastnn_index i = r0; i < r1; i++) {
+        const FASTNN_T *xi = x + i * C;
+        FASTNN_T *oi = out + i * C;
+        FASTNN_T m = FASTNN_NAME(sm_wide_max)(xi, C, halves);
+        if (i + 1 < r1) fastnn_sm_prefetch_row(xi + C, (size_t)C * sizeof(FASTNN_T));
+        double sum = FASTNN_NAME(sm_wide_exp)(xi, m, oi, C, !log, halves);
+        if (log) {
+            double sm1 = sum - 1.0;
+            if (sm1 < 1e-3) sm1 = FASTNN_NAME(sm_sum_minus_one)(xi, m, C, 0);
+            FASTNN_T lse = (FASTNN_T)fastnn_log1p_nonneg(sm1);
+            for (fastnn_index j = 0; j < C; j++) oi[j] = (xi[j] - m) - lse;
+        } else {
+            FASTNN_T scale = (FASTNN_T)(1.0 / sum);
+            for (fastnn_index j = 0; j < C; j++) oi[j] *= scale;
+        }
+    }
+}
+
+static double FASTNN_NAME(sm_loss_wide)(
+        const FASTNN_T *x, const fastnn_index *y, FASTNN_T *out, fastnn_index r0, fastnn_index r1,
+        fastnn_index C, double inv_n) {
+    return FASTNN_NAME(sm_loss_wide_body)(x, y, out, r0, r1, C, inv_n,
+                                               FASTNN_SM_COMPARE_IN_HALVES);
+}
+static void FASTNN_NAME(sm_wide_rows)(const FASTNN_T *x, FASTNN_T *out, fastnn_index r0,
+                                      fastnn_index r1,
+                                      fastnn_index C, int log) {
+    FASTNN_NAME(sm_wide_body)(x, out, r0, r1, C, log, FASTNN_SM_COMPARE_IN_HALVES);
+}
+#undef FASTNN_SM_WVMAX64
+#undef FASTNN_SM_WMAX64
+#define FASTNN_SM_WIDE_DISPATCH(expr)                                                        \
+    if (C >= FASTNN_SM_WIDE) { expr; }
+#else
+#define FASTNN_SM_WIDE_DISPATCH(expr)
+#endif
+
+/* Step (A) of a block: per row the max (into m) and x - m (into d). */
+FASTNN_INLINE void FASTNN_NAME(sm_shift)(const FASTNN_T *x, FASTNN_T *d, FASTNN_T *m,
+                                         fastnn_index rows,
+                                            fastnn_index C) {
+    fastnn_index i = 0;
+    if (C < 64 / (fastnn_index)sizeof(FASTNN_T))
+        for (; i + 4 <= rows; i += 4) FASTNN_NAME(sm_rowmax4)(x + i * C, C, m + i);
+    for (; i < rows; i++) m[i] = FASTNN_NAME(sm_rowmax)(x + i * C, C);
+    for (i = 0; i < rows; i++) {
+        const FASTNN_T *xi = x + i * C;
+        FASTNN_T *di = d + i * C, mi = m[i];
+        for (fastnn_index j = 0; j < C; j++) di[j] = xi[j] - mi;
+    }
+}
+
+/* Loss and gradient for rows [r0, r1): returns the sum of the rows' losses (not yet
+ * divided by N) and writes dx = (softmax(x) - onehot(y)) * inv_n.  out may alias x. */
+static double FASTNN_NAME(sm_loss_rows)(
+        const FASTNN_T *x, const fastnn_index *y, FASTNN_T *out, fastnn_index r0, fastnn_index r1,
+        fastnn_index C, double inv_n) {
+    FASTNN_T m[FASTNN_SM_ROWS], xy[FASTNN_SM_ROWS];
+    double sum[FASTNN_SM_ROWS], sm1[FASTNN_SM_ROWS], lse[FASTNN_SM_ROWS];
+    double wide[FASTNN_SM_BLOCK];
+    FASTNN_SM_WIDE_DISPATCH(return FASTNN_NAME(sm_loss_wide)(x, y, out, r0, r1, C, inv_n))
+    fastnn_index rows = fastnn_sm_block_rows(C);
+    double total = 0.0;
+    for (fastnn_index b0 = r0; b0 < r1; b0 += rows) {
+        fastnn_index nb = r1 - b0 < rows ? r1 - b0 : rows;
+        const FASTNN_T *xb = x + b0 * C;
+        const fastnn_index *yb = y + b0;
+        FASTNN_T *ob = out + b0 * C;
+        for (fastnn_index i = 0; i < nb; i++) xy[i] = xb[i * C + yb[i]]; /* before aliasing */
+        FASTNN_NAME(sm_shift)(xb, ob, m, nb, C);
+        if (C > FASTNN_SM_BLOCK) { /* one row longer than the scratch: exps in chunks */
+            sum[0] = 0.0;
+            for (fastnn_index j0 = 0; j0 < C; j0 += FASTNN_SM_BLOCK) {
+                fastnn_index len = C - j0 < FASTNN_SM_BLOCK ? C - j0 : FASTNN_SM_BLOCK;
+                sum[0] += fastnn_sm_rowsum(
+                    FASTNN_NAME(sm_exp_block)(ob + j0, ob + j0, wide, len), len);
+            }
+            sm1[0] = sum[0] - 1.0;
+        } else {
+            const double *e = FASTNN_NAME(sm_exp_block)(ob, ob, wide, nb * C);
+            fastnn_sm_block_sums(e, nb, C, sum, sm1);
+        }
+        for (fastnn_index i = 0; i < nb; i++) lse[i] = fastnn_log1p_nonneg(sm1[i]);
+        for (fastnn_index i = 0; i < nb; i++) {
+            FASTNN_T *oi = ob + i * C;
+            double inv = inv_n / sum[i];
+            double ey = (double)oi[yb[i]];
+            FASTNN_T scale = (FASTNN_T)inv;
+            for (fastnn_index j = 0; j < C; j++) oi[j] *= scale;
+            /* p_y - 1 = ((e_y - 1) - (sum - 1)) / sum: no cancellation when p_y ~ 1 */
+            oi[yb[i]] = (FASTNN_T)(((ey - 1.0) - sm1[i]) * inv);
+            total += lse[i] + ((double)m[i] - (double)xy[i]);
+        }
+    }
+    return total;
+}
+
+/* softmax (log = 0) or log_softmax (log = 1) of rows [r0, r1).  out may alias x. */
+static void FASTNN_NAME(sm_rows)(const FASTNN_T *x, FASTNN_T *out, fastnn_index r0, fastnn_index r1,
+                                 fastnn_index C, int log) {
+    FASTNN_T m[FASTNN_SM_ROWS], e[FASTNN_SM_BLOCK];
+    double sum[FASTNN_SM_ROWS], sm1[FASTNN_SM_ROWS], wide[FASTNN_SM_BLOCK];
+    FASTNN_SM_WIDE_DISPATCH(FASTNN_NAME(sm_wide_rows)(x, out, r0, r1, C, log); return)
+    fastnn_index rows = fastnn_sm_block_rows(C);
+    for (fastnn_index b0 = r0; b0 < r1; b0 += rows) {
+        fastnn_index nb = r1 - b0 < rows ? r1 - b0 : rows;
+        FASTNN_T *ob = out + b0 * C;
+        /* softmax keeps the exps in out; log_softmax keeps x - max there */
+        FASTNN_T *eb = log ? e : ob;
+        FASTNN_NAME(sm_shift)(x + b0 * C, ob, m, nb, C);
+        if (C > FASTNN_SM_BLOCK) {
+            sum[0] = 0.0;
+            for (fastnn_index j0 = 0; j0 < C; j0 += FASTNN_SM_BLOCK) {
+                fastnn_index len = C - j0 < FASTNN_SM_BLOCK ? C - j0 : FASTNN_SM_BLOCK;
+                sum[0] += fastnn_sm_rowsum(
+                    FASTNN_NAME(sm_exp_block)(ob + j0, log ? e : ob + j0, wide, len), len);
+            }
+            sm1[0] = sum[0] - 1.0;
+        } else {
+            const double *ed = FASTNN_NAME(sm_exp_block)(ob, eb, wide, nb * C);
+            fastnn_sm_block_sums(ed, nb, C, sum, sm1);
+        }
+        if (log)
+            for (fastnn_index i = 0; i < nb; i++) sm1[i] = fastnn_log1p_nonneg(sm1[i]);
+        for (fastnn_index i = 0; i < nb; i++) {
+            FASTNN_T *oi = ob + i * C;
+            if (log) {
+                FASTNN_T lse = (FASTNN_T)sm1[i];
+                for (fastnn_index j = 0; j < C; j++) oi[j] -= lse;
+            } else {
+                FASTNN_T scale = (FASTNN_T)(1.0 / sum[i]);
+                for (fastnn_index j = 0; j < C; j++) oi[j] *= scale;
+            }
+        }
+    }
+}
+
+#undef FASTNN_SM_WIDE_DISPATCH
+#undef FASTNN_SM_WIDE_ROWS_HERE
+
+#include "fastnn_dtype_end.h"
