@@ -1,9 +1,9 @@
-/* Layer normalization rows, written once and included by layernorm_target.c once per dtype
- * with LN_T (float or double) and LN_SFX (f32 or f64) defined.  No include guard on purpose.
+/* Layer normalization rows for one dtype, written once: layernorm_kernels.h instantiates
+ * them per dtype (fastnn_dtype_begin.h: FASTNN_T, FASTNN_T_MAX, FASTNN_NAME).
  *
  * Each row is normalised over its D features.  A row (D elements) stays in L1/L2 while it is
  * read again, so the statistics are exact two-pass ones in double: the mean, then the mean
- * of squared deviations (never E[x^2] - E[x]^2).  Row sums use LN_LANES independent double
+ * of squared deviations (never E[x^2] - E[x]^2).  Row sums use FASTNN_LN_LANES independent double
  * partials, which the compiler keeps in vector registers (a single accumulator would
  * serialise on the add latency; -ffast-math, which would reassociate it, is off).
  *
@@ -16,25 +16,20 @@
  *   dgamma += column sums of dout * xhat,  dbeta += column sums of dout (double).
  */
 
-#define LN_CAT_(a, b) a##_##b
-#define LN_CAT(a, b) LN_CAT_(a, b)
-#define LN(name) LN_CAT(name, LN_SFX)
+#include <math.h>
 
-#ifndef LN_LANES
-#define LN_LANES 16
-#endif
-/* rows whose column sums (dgamma, dbeta) are added in the dtype before going to double */
-#ifndef LN_FLUSH
-#define LN_FLUSH 16
-#endif
+#include "fastnn_simd.h"
+#include "layernorm_dispatch.h"
+
+#include "fastnn_dtype_begin.h"
 
 /* Sum of row[j] - shift over j < D, in double. */
-static double LN(ln_sum)(const LN_T *row, fastnn_index D, double shift, int square) {
-    double part[LN_LANES] = {0.0};
+static double FASTNN_NAME(ln_sum)(const FASTNN_T *row, fastnn_index D, double shift, int square) {
+    double part[FASTNN_LN_LANES] = {0.0};
     fastnn_index j = 0;
     if (square) {
-        for (; j + LN_LANES <= D; j += LN_LANES)
-            for (int k = 0; k < LN_LANES; k++) {
+        for (; j + FASTNN_LN_LANES <= D; j += FASTNN_LN_LANES)
+            for (int k = 0; k < FASTNN_LN_LANES; k++) {
                 const double d = (double)row[j + k] - shift;
                 part[k] += d * d;
             }
@@ -43,12 +38,12 @@ static double LN(ln_sum)(const LN_T *row, fastnn_index D, double shift, int squa
             part[0] += d * d;
         }
     } else {
-        for (; j + LN_LANES <= D; j += LN_LANES)
-            for (int k = 0; k < LN_LANES; k++) part[k] += (double)row[j + k] - shift;
+        for (; j + FASTNN_LN_LANES <= D; j += FASTNN_LN_LANES)
+            for (int k = 0; k < FASTNN_LN_LANES; k++) part[k] += (double)row[j + k] - shift;
         for (; j < D; j++) part[0] += (double)row[j] - shift;
     }
     double total = 0.0;
-    for (int k = 0; k < LN_LANES; k++) total += part[k];
+    for (int k = 0; k < FASTNN_LN_LANES; k++) total += part[k];
     return total;
 }
 
@@ -56,38 +51,40 @@ static double LN(ln_sum)(const LN_T *row, fastnn_index D, double shift, int squa
  * passes may run in it: |x - mean| <= std * sqrt(D) = sqrt(D) / rstd (up to eps), kept below
  * a quarter of the dtype's largest value.  Else (float32 data near FLT_MAX, an infinite or
  * NaN variance) they run in double, as the twin does. */
-static inline int LN(ln_fits)(fastnn_index D, double rs) {
-    const double limit = (double)LN_MAX / 4;
+static inline int FASTNN_NAME(ln_fits)(fastnn_index D, double rs) {
+    const double limit = (double)FASTNN_T_MAX / 4;
     return rs > 0 && sqrt((double)D) / rs < limit;
 }
 
-static void LN(ln_forward)(const LN_T *x, LN_T *out, const LN_T *gamma, const LN_T *beta,
-                           double *mean, double *rstd, fastnn_index r0, fastnn_index r1,
-                           fastnn_index D, double eps) {
+static void FASTNN_NAME(ln_forward)(const FASTNN_T *x, FASTNN_T *out, const FASTNN_T *gamma,
+                                    const FASTNN_T *beta,
+                                    double *mean, double *rstd, fastnn_index r0, fastnn_index r1,
+                                    fastnn_index D, double eps) {
     for (fastnn_index r = r0; r < r1; r++) {
-        const LN_T *FASTNN_RESTRICT row = x + r * D;
-        LN_T *FASTNN_RESTRICT orow = out + r * D;
-        const double mu = LN(ln_sum)(row, D, 0.0, 0) / (double)D;
-        const double var = LN(ln_sum)(row, D, mu, 1) / (double)D;
+        const FASTNN_T *FASTNN_RESTRICT row = x + r * D;
+        FASTNN_T *FASTNN_RESTRICT orow = out + r * D;
+        const double mu = FASTNN_NAME(ln_sum)(row, D, 0.0, 0) / (double)D;
+        const double var = FASTNN_NAME(ln_sum)(row, D, mu, 1) / (double)D;
         const double rs = 1.0 / sqrt(var + eps);
         mean[r] = mu;
         rstd[r] = rs;
-        if (LN(ln_fits)(D, rs)) {
+        if (FASTNN_NAME(ln_fits)(D, rs)) {
             /* the element pass at the dtype's vector width: x - mean as (x - hi) - lo with
              * hi + lo = mean, so float32 keeps the digits of x - mean */
-            const LN_T hi = (LN_T)mu, lo = (LN_T)(mu - (double)hi), s = (LN_T)rs;
+            const FASTNN_T hi = (FASTNN_T)mu, lo = (FASTNN_T)(mu - (double)hi), s = (FASTNN_T)rs;
             FASTNN_IVDEP for (fastnn_index j = 0; j < D; j++)
                 orow[j] = ((row[j] - hi) - lo) * s * gamma[j] + beta[j];
         } else {
             for (fastnn_index j = 0; j < D; j++)
-                orow[j] = (LN_T)(((double)row[j] - mu) * rs * (double)gamma[j] + (double)beta[j]);
+                orow[j] = (FASTNN_T)(((double)row[j] - mu) * rs * (double)gamma[j] +
+                                     (double)beta[j]);
         }
     }
 }
 
 /* Flushes the dtype's column sums of the last rows (block: dgamma then dbeta, D each) into
  * the double accumulators and clears them. */
-static void LN(ln_flush)(LN_T *block, double *dgamma, double *dbeta, fastnn_index D) {
+static void FASTNN_NAME(ln_flush)(FASTNN_T *block, double *dgamma, double *dbeta, fastnn_index D) {
     for (fastnn_index j = 0; j < D; j++) {
         dgamma[j] += (double)block[j];
         dbeta[j] += (double)block[D + j];
@@ -96,19 +93,20 @@ static void LN(ln_flush)(LN_T *block, double *dgamma, double *dbeta, fastnn_inde
     }
 }
 
-static void LN(ln_backward)(const LN_T *dout, const LN_T *x, LN_T *dx, const LN_T *gamma,
-                            const double *mean, const double *rstd, double *dgamma,
-                            double *dbeta, LN_T *block, fastnn_index r0, fastnn_index r1,
-                            fastnn_index D) {
-    LN_T *FASTNN_RESTRICT cg = block;
-    LN_T *FASTNN_RESTRICT cb = block + D;
+static void FASTNN_NAME(ln_backward)(const FASTNN_T *dout, const FASTNN_T *x, FASTNN_T *dx,
+                                     const FASTNN_T *gamma,
+                                     const double *mean, const double *rstd, double *dgamma,
+                                     double *dbeta, FASTNN_T *block, fastnn_index r0,
+                                     fastnn_index r1, fastnn_index D) {
+    FASTNN_T *FASTNN_RESTRICT cg = block;
+    FASTNN_T *FASTNN_RESTRICT cb = block + D;
     for (fastnn_index j = 0; j < 2 * D; j++) block[j] = 0;
     for (fastnn_index r = r0; r < r1; r++) {
-        const LN_T *FASTNN_RESTRICT drow = dout + r * D;
-        const LN_T *FASTNN_RESTRICT row = x + r * D;
-        LN_T *FASTNN_RESTRICT dxrow = dx + r * D;
+        const FASTNN_T *FASTNN_RESTRICT drow = dout + r * D;
+        const FASTNN_T *FASTNN_RESTRICT row = x + r * D;
+        FASTNN_T *FASTNN_RESTRICT dxrow = dx + r * D;
         const double mu = mean[r], rs = rstd[r];
-        if (!LN(ln_fits)(D, rs)) {
+        if (!FASTNN_NAME(ln_fits)(D, rs)) {
             /* deviations that could overflow the dtype: everything in double */
             double sum_g = 0.0, sum_gx = 0.0;
             for (fastnn_index j = 0; j < D; j++) {
@@ -124,51 +122,50 @@ static void LN(ln_backward)(const LN_T *dout, const LN_T *x, LN_T *dx, const LN_
             for (fastnn_index j = 0; j < D; j++) {
                 const double xh = ((double)row[j] - mu) * rs;
                 const double g = (double)drow[j] * (double)gamma[j];
-                dxrow[j] = (LN_T)(rs * (g - a - xh * b));
+                dxrow[j] = (FASTNN_T)(rs * (g - a - xh * b));
             }
             continue;
         }
-        /* at the dtype's vector width, x - mean as (x - hi) - lo; the row sums in LN_LANES
-         * partials of the dtype (each sums D / LN_LANES products of one row), merged in
-         * double; the column sums in the dtype for LN_FLUSH rows, then added in double */
-        const LN_T hi = (LN_T)mu, lo = (LN_T)(mu - (double)hi), s = (LN_T)rs;
-        LN_T pg[LN_LANES] = {0}, pgx[LN_LANES] = {0};
+        /* at the dtype's vector width, x - mean as (x - hi) - lo; the row sums in FASTNN_LN_LANES
+         * partials of the dtype (each sums D / FASTNN_LN_LANES products of one row), merged in
+         * double; the column sums in the dtype for FASTNN_LN_FLUSH rows, then added in double */
+        const FASTNN_T hi = (FASTNN_T)mu, lo = (FASTNN_T)(mu - (double)hi), s = (FASTNN_T)rs;
+        FASTNN_T pg[FASTNN_LN_LANES] = {0}, pgx[FASTNN_LN_LANES] = {0};
         fastnn_index j = 0;
-        for (; j + LN_LANES <= D; j += LN_LANES)
-            for (int k = 0; k < LN_LANES; k++) {
-                const LN_T d = drow[j + k];
-                const LN_T xh = ((row[j + k] - hi) - lo) * s;
-                const LN_T g = d * gamma[j + k];
+        for (; j + FASTNN_LN_LANES <= D; j += FASTNN_LN_LANES)
+            for (int k = 0; k < FASTNN_LN_LANES; k++) {
+                const FASTNN_T d = drow[j + k];
+                const FASTNN_T xh = ((row[j + k] - hi) - lo) * s;
+                const FASTNN_T g = d * gamma[j + k];
                 pg[k] += g;
                 pgx[k] += g * xh;
                 cg[j + k] += d * xh;
                 cb[j + k] += d;
             }
         for (; j < D; j++) {
-            const LN_T d = drow[j];
-            const LN_T xh = ((row[j] - hi) - lo) * s;
-            const LN_T g = d * gamma[j];
+            const FASTNN_T d = drow[j];
+            const FASTNN_T xh = ((row[j] - hi) - lo) * s;
+            const FASTNN_T g = d * gamma[j];
             pg[0] += g;
             pgx[0] += g * xh;
             cg[j] += d * xh;
             cb[j] += d;
         }
         double a = 0.0, b = 0.0;
-        for (int k = 0; k < LN_LANES; k++) {
+        for (int k = 0; k < FASTNN_LN_LANES; k++) {
             a += (double)pg[k];
             b += (double)pgx[k];
         }
         a /= (double)D;
         b /= (double)D;
         /* dx = rstd * (g - a - xhat * b) = (g - a) * rstd - ((x - hi) - lo) * (rstd^2 b) */
-        const LN_T ta = (LN_T)a, tb = (LN_T)(rs * rs * b);
+        const FASTNN_T ta = (FASTNN_T)a, tb = (FASTNN_T)(rs * rs * b);
         FASTNN_IVDEP for (j = 0; j < D; j++)
             dxrow[j] = (drow[j] * gamma[j] - ta) * s - ((row[j] - hi) - lo) * tb;
-        if ((r - r0) % LN_FLUSH == LN_FLUSH - 1) LN(ln_flush)(block, dgamma, dbeta, D);
+        if ((r - r0) % FASTNN_LN_FLUSH == FASTNN_LN_FLUSH - 1)
+            FASTNN_NAME(ln_flush)(block, dgamma, dbeta, D);
     }
-    LN(ln_flush)(block, dgamma, dbeta, D);
+    FASTNN_NAME(ln_flush)(block, dgamma, dbeta, D);
 }
 
-#undef LN
-#undef LN_CAT
-#undef LN_CAT_
+#include "fastnn_dtype_end.h"

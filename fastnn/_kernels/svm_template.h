@@ -1,6 +1,5 @@
-/* The multiclass SVM (hinge) loss rows, written once and included by svm_target.c once per
- * dtype with SVM_T (float or double) and SVM_SFX (f32 or f64) defined.  No include guard on
- * purpose.
+/* The multiclass SVM (hinge) loss rows for one dtype, written once: svm_kernels.h
+ * instantiates them per dtype (fastnn_dtype_begin.h: FASTNN_T, FASTNN_NAME).
  *
  * Row i with label y: margin_j = x_j - x_y + 1 for j != y, loss_i = sum_j max(0, margin_j),
  * dx_j = [margin_j > 0] / n, dx_y = -(number of positive margins) / n.  One pass over the
@@ -10,54 +9,48 @@
  * max(0, NaN) is NaN (the comparison m <= 0 is false), as np.maximum gives.
  */
 
-#define SVM_CAT_(a, b) a##_##b
-#define SVM_CAT(a, b) SVM_CAT_(a, b)
-#define SVM(name) SVM_CAT(name, SVM_SFX)
+#include "fastnn_simd.h"
+#include "svm_dispatch.h"
 
-#if defined(_OPENMP) && !defined(_MSC_VER) /* MSVC's OpenMP 2.0 has no simd construct */
-#define SVM_SIMD_SUM _Pragma("omp simd reduction(+ : total, positive)")
-#else
-#define SVM_SIMD_SUM
-#endif
+#include "fastnn_dtype_begin.h"
 
 /* Margins of columns [j0, j1) of one row: adds their hinge losses to *loss, writes dx and
  * returns the number of positive margins (counted in double, exact below 2^53).  The sums
  * are an OpenMP simd reduction: the compiler may split them into vector lanes (an order
  * fixed at compile time) without -ffast-math; the selects are branch-free. */
-static fastnn_index SVM(svm_range)(const SVM_T *FASTNN_RESTRICT row, SVM_T *FASTNN_RESTRICT drow,
-                                   fastnn_index j0, fastnn_index j1, double xy, SVM_T step,
-                                   double *loss) {
+static fastnn_index FASTNN_NAME(svm_hinge_range)(const FASTNN_T *FASTNN_RESTRICT row,
+                                                 FASTNN_T *FASTNN_RESTRICT drow,
+                                                 fastnn_index j0, fastnn_index j1, double xy,
+                                                 FASTNN_T step, double *loss) {
     double total = 0.0, positive = 0.0;
-    SVM_SIMD_SUM
+    FASTNN_SVM_SIMD_SUM
     for (fastnn_index j = j0; j < j1; j++) {
         const double m = (double)row[j] - xy + 1.0;
         total += m <= 0.0 ? 0.0 : m;
         positive += m > 0.0 ? 1.0 : 0.0;
-        drow[j] = m > 0.0 ? step : (SVM_T)0;
+        drow[j] = m > 0.0 ? step : (FASTNN_T)0;
     }
     *loss += total;
     return (fastnn_index)positive;
 }
 
-static double SVM(svm_loss_rows)(const SVM_T *x, const fastnn_index *y, SVM_T *dx,
-                                 fastnn_index r0, fastnn_index r1, fastnn_index C, double n) {
-    const SVM_T step = (SVM_T)(1.0 / n);
+static double FASTNN_NAME(svm_hinge_rows)(const FASTNN_T *x, const fastnn_index *y, FASTNN_T *dx,
+                                          fastnn_index r0, fastnn_index r1, fastnn_index C,
+                                          double n) {
+    const FASTNN_T step = (FASTNN_T)(1.0 / n);
     double total = 0.0;
     for (fastnn_index r = r0; r < r1; r++) {
-        const SVM_T *row = x + r * C;
-        SVM_T *drow = dx + r * C;
+        const FASTNN_T *row = x + r * C;
+        FASTNN_T *drow = dx + r * C;
         const fastnn_index label = y[r];
         const double xy = (double)row[label];
         double loss = 0.0;
-        fastnn_index count = SVM(svm_range)(row, drow, 0, label, xy, step, &loss);
-        count += SVM(svm_range)(row, drow, label + 1, C, xy, step, &loss);
-        drow[label] = (SVM_T)(-(double)count / n);
+        fastnn_index count = FASTNN_NAME(svm_hinge_range)(row, drow, 0, label, xy, step, &loss);
+        count += FASTNN_NAME(svm_hinge_range)(row, drow, label + 1, C, xy, step, &loss);
+        drow[label] = (FASTNN_T)(-(double)count / n);
         total += loss;
     }
     return total;
 }
 
-#undef SVM_SIMD_SUM
-#undef SVM
-#undef SVM_CAT
-#undef SVM_CAT_
+#include "fastnn_dtype_end.h"
