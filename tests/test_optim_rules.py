@@ -227,3 +227,36 @@ def test_the_namespace_is_public():
     assert fastnn.optim is namespace
     assert "optim" in fastnn.__all__
     assert set(namespace.__all__) >= {"sgd", "sgd_momentum", "rmsprop", "adam"}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_rmsprop_puts_epsilon_outside_the_root_as_the_course(backend, dtype):
+    """With tiny gradients the cache is far below epsilon: sqrt(cache) + eps and
+    sqrt(cache + eps) then differ 1000-fold (the notebook's check cannot tell them apart)."""
+    fastnn.use_backend(backend)
+    w = np.ones(6, dtype=dtype)
+    dw = np.full(6, 1e-6, dtype=dtype)
+    cache = 0.01 * dw.astype(np.float64) ** 2
+    course_w = 1.0 - 1e-2 * 1e-6 / (np.sqrt(cache) + 1e-8)  # the course's code, in float64
+    next_w, _ = optim.rmsprop(w.copy(), dw, config=None)
+    np.testing.assert_allclose(next_w, course_w, rtol=1e-5)
+    assert abs(course_w[0] - (1.0 - 1e-2 * 1e-6 / np.sqrt(cache[0] + 1e-8))) > 0.05
+
+
+@pytest.mark.parametrize("eps_in_sqrt", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_rmsprop_update_kernel_equals_its_twin_for_both_epsilon_places(dtype, eps_in_sqrt):
+    from fastnn import core, reference
+
+    rng = np.random.default_rng(3)
+    p0 = rng.standard_normal(1000).astype(dtype)
+    g = (rng.standard_normal(1000) * np.logspace(-9, 1, 1000)).astype(dtype)
+    c0 = np.abs(rng.standard_normal(1000)).astype(dtype) * 1e-12
+    results = []
+    for module in (core, reference):
+        p, c = p0.copy(), c0.copy()
+        module.rmsprop_update(p, g, c, 1e-2, 0.9, 1e-8, eps_in_sqrt=eps_in_sqrt)
+        results.append((p, c))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])

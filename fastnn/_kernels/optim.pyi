@@ -27,6 +27,7 @@ def rmsprop(
     lr: float,
     decay: float,
     eps: float,
+    eps_in_sqrt: bool,
     n_threads: int,
 ) -> NotImplementedType | None: ...
 def adam(

@@ -153,10 +153,12 @@ def nesterov(p, g, v, double lr, double mu, int n_threads):
     return _update(FASTNN_NESTEROV, (p, g, v), s, n_threads)
 
 
-def rmsprop(p, g, cache, double lr, double decay, double eps, int n_threads):
-    """cache = decay * cache + (1 - decay) * g**2; p -= lr * g / sqrt(cache + eps)."""
-    cdef double s[4]
-    s[0], s[1], s[2], s[3] = lr, decay, 1.0 - decay, eps
+def rmsprop(p, g, cache, double lr, double decay, double eps, bint eps_in_sqrt, int n_threads):
+    """cache = decay * cache + (1 - decay) * g**2;
+    p -= lr * g / sqrt(cache + eps) (eps_in_sqrt) or lr * g / (sqrt(cache) + eps)."""
+    cdef double s[5]
+    s[0], s[1], s[2] = lr, decay, 1.0 - decay
+    s[3], s[4] = (eps, 0.0) if eps_in_sqrt else (0.0, eps)
     return _update(FASTNN_RMSPROP, (p, g, cache), s, n_threads)
 
 

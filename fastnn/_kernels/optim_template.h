@@ -34,11 +34,14 @@ static void FASTNN_NAME(nesterov)(FASTNN_T *FASTNN_RESTRICT p, const FASTNN_T *F
 }
 static void FASTNN_NAME(rmsprop)(FASTNN_T *FASTNN_RESTRICT p, const FASTNN_T *FASTNN_RESTRICT g,
                                  FASTNN_T *FASTNN_RESTRICT cache, fastnn_index n, FASTNN_T lr,
-                                 FASTNN_T decay, FASTNN_T one_minus_decay, FASTNN_T eps) {
+                                 FASTNN_T decay, FASTNN_T one_minus_decay, FASTNN_T eps_in,
+                                 FASTNN_T eps_out) {
+    /* eps inside the root (the lecture's trainer) or outside (the course's optim.py): the
+     * other one is 0, and adding +0 changes no bit of a non-negative sum */
     for (fastnn_index i = 0; i < n; i++) {
         FASTNN_T c = cache[i] * decay + (g[i] * g[i]) * one_minus_decay;
         cache[i] = c;
-        p[i] -= (g[i] / FASTNN_NAME(sqrt)(c + eps)) * lr;
+        p[i] -= (g[i] / (FASTNN_NAME(sqrt)(c + eps_in) + eps_out)) * lr;
     }
 }
 /* bc2 = 1 - beta2**t, step = lr / (1 - beta1**t). */
@@ -77,7 +80,7 @@ static void FASTNN_NAME(update_rule)(int rule, void **a, fastnn_index lo, fastnn
         break;
     case FASTNN_RMSPROP:
         FASTNN_NAME(rmsprop)(p, g, state, n, (FASTNN_T)s[0], (FASTNN_T)s[1], (FASTNN_T)s[2],
-                             (FASTNN_T)s[3]);
+                             (FASTNN_T)s[3], (FASTNN_T)s[4]);
         break;
     default:
         FASTNN_NAME(adam)(p, g, state, (FASTNN_T *)a[3] + lo, n, (FASTNN_T)s[0], (FASTNN_T)s[1],

@@ -115,16 +115,20 @@ def rmsprop_update(
     lr: float,
     decay: float = 0.99,
     eps: float = 1e-8,
+    *,
+    eps_in_sqrt: bool = True,
 ) -> None:
     """In place: ``cache = decay * cache + (1 - decay) * g**2; p -= lr * g / sqrt(cache + eps)``.
 
     p, cache: float32/float64 ndarrays of one shape and dtype (writeable); g: gradient like p.
+    eps_in_sqrt: False divides by ``sqrt(cache) + eps`` instead (the course's optim.py).
     Returns None.
     """
     g, lr, decay, eps = rmsprop_args(p, g, cache, lr, decay, eps)
     n_threads = threads_for(p.size, _UPDATE_THRESHOLD)
-    if _ext.rmsprop(p, g, cache, lr, decay, eps, n_threads) is NotImplemented:
-        _ref.rmsprop_update(p, g, cache, lr, decay, eps)
+    inside = bool(eps_in_sqrt)
+    if _ext.rmsprop(p, g, cache, lr, decay, eps, inside, n_threads) is NotImplemented:
+        _ref.rmsprop_update(p, g, cache, lr, decay, eps, eps_in_sqrt=inside)
 
 
 def adam_update(

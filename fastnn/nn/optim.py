@@ -64,17 +64,23 @@ def rmsprop(
     w: np.ndarray, dw: np.ndarray, config: dict[str, Any] | None = None
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """RMSProp: ``cache = decay_rate * cache + (1 - decay_rate) * dw**2;
-    w -= learning_rate * dw / sqrt(cache + epsilon)``.
+    w -= learning_rate * dw / (sqrt(cache) + epsilon)`` (the course's form; the trainer's
+    ``rmsprop`` update puts epsilon inside the root, as the lecture notes do).
 
     w: float32/float64 ndarray, updated in place; dw: its gradient (same shape and dtype).
     config: ``learning_rate`` (1e-2), ``decay_rate`` (0.99), ``epsilon`` (1e-8), ``cache``
     (zeros like w).  Returns (next_w, config): next_w is w itself.
-    The course writes ``sqrt(cache) + epsilon``; the denominators differ by less than epsilon.
     """
     config = with_defaults("rmsprop", config)
     cache = _state(config, "cache", w)
     ops().rmsprop_update(
-        w, dw, cache, config["learning_rate"], config["decay_rate"], config["epsilon"]
+        w,
+        dw,
+        cache,
+        config["learning_rate"],
+        config["decay_rate"],
+        config["epsilon"],
+        eps_in_sqrt=False,
     )
     return w, config
 

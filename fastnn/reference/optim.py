@@ -83,13 +83,14 @@ def nesterov_update(p: np.ndarray, g: np.ndarray, v: np.ndarray, lr: float, mu: 
     _nesterov(p, g, v, lr, mu)
 
 
-def _rmsprop(p, g, cache, lr, decay, eps):
+def _rmsprop(p, g, cache, lr, decay, eps_in, eps_out):
     cache *= decay
     tmp = np.multiply(g, g, out=np.empty_like(p))
     tmp *= 1.0 - decay
     cache += tmp
-    np.add(cache, eps, out=tmp)
+    np.add(cache, eps_in, out=tmp)
     np.sqrt(tmp, out=tmp)
+    tmp += eps_out  # one of eps_in, eps_out is 0 (the kernel's order)
     np.divide(g, tmp, out=tmp)
     tmp *= lr
     p -= tmp
@@ -102,14 +103,18 @@ def rmsprop_update(
     lr: float,
     decay: float = 0.99,
     eps: float = 1e-8,
+    *,
+    eps_in_sqrt: bool = True,
 ) -> None:
     """In place: ``cache = decay * cache + (1 - decay) * g**2; p -= lr * g / sqrt(cache + eps)``.
 
     p, cache: float32/float64 ndarrays of one shape and dtype (writeable); g: gradient like p.
+    eps_in_sqrt: False divides by ``sqrt(cache) + eps`` instead (the course's optim.py).
     Returns None.
     """
     g, lr, decay, eps = rmsprop_args(p, g, cache, lr, decay, eps)
-    _rmsprop(p, g, cache, lr, decay, eps)
+    eps_in, eps_out = (eps, 0.0) if eps_in_sqrt else (0.0, eps)
+    _rmsprop(p, g, cache, lr, decay, eps_in, eps_out)
 
 
 def _adam(p, g, m, v, lr, t, beta1, beta2, eps):

@@ -4,10 +4,6 @@
 ``config`` with the course's defaults (:data:`RULE_DEFAULTS`), updates the caller's dict as the
 course does and returns a new ``next_w``.  They are the oracle of the compiled rules, which
 give the same values but update ``w`` and the state arrays in place.
-
-One difference from the course's code, shared with the compiled rules: RMSProp divides by
-``sqrt(cache + epsilon)`` (the update kernel's form, as in the lecture notes' trainer) where the
-course writes ``sqrt(cache) + epsilon``; the two denominators differ by less than epsilon.
 """
 
 from typing import Any
@@ -74,7 +70,7 @@ def rmsprop(
     w: np.ndarray, dw: np.ndarray, config: dict[str, Any] | None = None
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """RMSProp: ``cache = decay_rate * cache + (1 - decay_rate) * dw**2;
-    next_w = w - learning_rate * dw / sqrt(cache + epsilon)``.
+    next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)`` (the course's form).
 
     config: ``learning_rate``, ``decay_rate``, ``epsilon``, ``cache`` (zeros if absent).
     Returns (next_w, config).
@@ -83,7 +79,7 @@ def rmsprop(
     decay = config["decay_rate"]
     cache = decay * _state(config, "cache", w) + (1 - decay) * dw**2
     config["cache"] = cache
-    return w - config["learning_rate"] * dw / np.sqrt(cache + config["epsilon"]), config
+    return w - config["learning_rate"] * dw / (np.sqrt(cache) + config["epsilon"]), config
 
 
 def adam(
