@@ -12,7 +12,7 @@ import time
 import traceback as _traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
@@ -40,6 +40,7 @@ class _Job:
     round: int
     params: dict
     seed: int
+    call_kwargs: dict = field(default_factory=dict)  # more keywords for train_fn (epochs, ...)
 
 
 def _trial_seed(seed, round_, index):
@@ -60,6 +61,11 @@ def _check_seed(seed):
 
 
 def _accepts_seed(fn):
+    return _accepts_keyword(fn, "seed")
+
+
+def _accepts_keyword(fn, name):
+    """True when ``fn`` can be called with the keyword argument ``name``."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -67,7 +73,7 @@ def _accepts_seed(fn):
     for p in sig.parameters.values():
         if p.kind is p.VAR_KEYWORD:
             return True
-        if p.name == "seed" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+        if p.name == name and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             return True
     return False
 
@@ -108,9 +114,9 @@ def _run_trial(
     try:
         with _pinned(threads, backend, blas_threads):
             if pass_seed:
-                result = train_fn(dict(job.params), seed=job.seed)
+                result = train_fn(dict(job.params), seed=job.seed, **job.call_kwargs)
             else:
-                result = train_fn(dict(job.params))
+                result = train_fn(dict(job.params), **job.call_kwargs)
             _fill_outcome(trial, result, abort_factor)
     except KeyboardInterrupt:
         return None
@@ -344,6 +350,14 @@ class _Runner:
         return trials, False
 
     def _parallel(self, jobs, progress):
+        executor, own, task, fn, settings, pin = self.pool()
+        with pin:
+            return self._collect(executor, own, task, fn, settings, jobs, progress)
+
+    def pool(self):
+        """(executor, own, task, fn, settings, pin) of a parallel run: submit a job with
+        ``executor.submit(task, fn, job, self.pass_seed, self.abort_factor, *settings)`` inside
+        the context manager ``pin``; ``own``: the executor is our loky pool."""
         own = self.executor is None
         pin: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if own:
@@ -363,8 +377,7 @@ class _Runner:
             self._shipped = _shared(executor, own, self.train_fn, self._payload, self._stack)
             self._payload = None  # in the file now (or never needed): do not hold it twice
         task, fn = self._shipped
-        with pin:
-            return self._collect(executor, own, task, fn, settings, jobs, progress)
+        return executor, own, task, fn, settings, pin
 
     def _collect(self, executor, own, task, fn, settings, jobs, progress):
         trials, in_flight, interrupted = [], {}, False
