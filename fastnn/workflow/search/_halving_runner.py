@@ -40,7 +40,7 @@ class MedianStop:
 
     def __init__(self, medians: list[float | None], best: float) -> None:
         self.medians = medians
-        self.best = best
+        self.start = self.best = best
 
     def __call__(self, epoch: int, stats: dict[str, float]) -> bool:
         self.best = max(self.best, float(stats["val_acc"]))
@@ -124,13 +124,9 @@ class _HalvingSearch:
             )
         _merge(record, result, resumed)
         record.rung = rung
-        stopped_early = result.status == "ok" and result.epochs is not None
-        stopped_early = stopped_early and result.epochs < budget
-        if (
-            result.status == "ok"
-            and result.epochs != budget
-            and not (self.median_stop and stopped_early)
-        ):
+        rule = job.call_kwargs.get("on_epoch")
+        stopped = result.status == "ok" and rule is not None and _replay(rule, result)
+        if result.status == "ok" and result.epochs != budget and not stopped:
             told = "no epoch count" if result.epochs is None else f"{result.epochs} epochs"
             self._warn_once(
                 "epochs",
@@ -140,7 +136,7 @@ class _HalvingSearch:
             )
         if result.status == "ok" and state is not None:
             self.states[job.index] = state
-        record.stopped = stopped_early and self.median_stop
+        record.stopped = stopped
         ok = result.status == "ok" and not record.stopped
         self.scheduler.report(b, t, record.val_acc if ok else None)
 
@@ -158,6 +154,18 @@ class _HalvingSearch:
         if key not in self.warned:
             self.warned.add(key)
             warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+
+def _replay(rule, result):
+    """Whether the median rule stopped this call: the parent replays it on the epochs the
+    call returned (it cannot see the worker's decision, and a stop on a rung's last epoch
+    leaves no trace in the epoch count)."""
+    history = result.val_acc_history
+    if result.epochs is None or not history:
+        return False
+    replay = MedianStop(rule.medians, rule.start)
+    first = result.epochs - len(history) + 1
+    return any(replay(first + i, {"val_acc": v}) for i, v in enumerate(history))
 
 
 def _merge(record, result, resumed):
