@@ -12,6 +12,7 @@ from fastnn.cli.common import (
 )
 from fastnn.cli.data import load_data, zero_center
 from fastnn.cli.training import (
+    run_halving_search,
     run_search,
     save_model,
     save_search_plots,
@@ -34,12 +35,14 @@ def cmd_search(args):
     out_dir = output_folder(args.out)
     data = zero_center(load_data(args.data, seed=args.seed))
     fn = train_fn_from_args(args, data)
-    rounds = [(args.trials, args.epochs)]
-    if args.fine_trials:
-        rounds.append((args.fine_trials, args.fine_epochs))
-    result = run_search(
-        fn, search_space(args.lr_range, args.reg_range), rounds, args.seed, n_jobs=args.n_jobs
-    )
+    space = search_space(args.lr_range, args.reg_range)
+    if args.strategy in ("asha", "hyperband"):
+        result = run_halving_search(fn, space, args)
+    else:
+        rounds = [(args.trials, args.epochs)]
+        if args.fine_trials and args.strategy == "coarse-to-fine":
+            rounds.append((args.fine_trials, args.fine_epochs))
+        result = run_search(fn, space, rounds, args.seed, n_jobs=args.n_jobs)
     if result.interrupted:  # Ctrl-C: save what finished, then exit 130
         say_interrupted(args, result)
     best = result.best

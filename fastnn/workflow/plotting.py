@@ -35,6 +35,7 @@ def rung_plot(ax, curves):
                     ax.plot(epochs, history, color="0.7", lw=0.8, marker=".", ms=3)
                 else:
                     ax.plot(epochs, history, lw=1.5, marker="o", ms=3)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy")
     return ax

@@ -214,7 +214,9 @@ class ModelTrainFn:
             epochs, ``epochs`` (the trial's total), ``diverged``, ``stop_reason``; ``model``
             with ``keep_model``; ``state`` when ``epochs`` was given.
         """
-        best, stats = self.fit(params, seed, epochs=epochs, state=state, on_epoch=on_epoch)
+        resume = {"epochs": epochs, "state": state, "on_epoch": on_epoch}
+        # only the keywords in use: a fit() wrapped with the older signature still works
+        best, stats = self.fit(params, seed, **{k: v for k, v in resume.items() if v is not None})
         train_kw = {k: v for k, v in self.settings(params).items() if k in _TRAINER_KEYS}
         best_val = stats.get("best_val_acc")
         done = 0 if state is None else stats["state"]["epochs_done"] - stats["epochs"]
@@ -301,6 +303,8 @@ def make_train_fn(
     Returns
     -------
     ModelTrainFn
-        ``train_fn(params, seed=None) -> dict``, picklable for ``n_jobs``/``executor``.
+        ``train_fn(params, seed=None, *, epochs=None, state=None, on_epoch=None) -> dict``,
+        picklable for ``n_jobs``/``executor``; with ``epochs`` it follows the contract of
+        :func:`successive_halving` (a trial continues from its ``state``).
     """
     return ModelTrainFn(X, y, X_val, y_val, model, abort_cost_ratio, keep_model, fixed)
