@@ -10,6 +10,7 @@ validation accuracy on the held-out split.  Per seed:
   the serial runs hold BLAS to one thread, as each of ASHA's worker processes does, so the
   ratio measures the second process, not thread oversubscription; the two worker processes
   are started before the timing);
+* control: the random search again with ``n_jobs=2`` (the runner's parallelism as such);
 * Optuna: TPESampler + HyperbandPruner(1, 10, 3) with the same train function reporting each
   epoch (trials resume, as ours do), stopped once it has trained as many epochs as SH.
 
@@ -21,6 +22,7 @@ Optuna is a benchmark peer only (``pip install optuna``); without it that column
 """
 
 import argparse
+import os
 import statistics
 import time
 import warnings
@@ -117,15 +119,21 @@ def main():
         have_optuna = False
     else:
         have_optuna = True
+    random_space = {**SPACE, "num_epochs": max_epochs}
     rows = []
     for seed in range(n_seeds):
         row = {"seed": seed}
         with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore", search.RangeEdgeWarning)
-            r = search.random_search(
-                fn, {**SPACE, "num_epochs": max_epochs}, n_trials, seed=seed, verbose=False
-            )
+            t = time.perf_counter()
+            r = search.random_search(fn, random_space, n_trials, seed=seed, verbose=False)
+            row["random_seconds"] = time.perf_counter() - t
         row["random_best"], row["random_epochs"] = best_of(r), epochs_of(r)
+        # the control: the same random search on the two worker processes
+        search.random_search(stateless_fn, SPACE, 4, seed=0, n_jobs=2, verbose=False)
+        t = time.perf_counter()
+        search.random_search(fn, random_space, n_trials, seed=seed, n_jobs=2, verbose=False)
+        row["random2_seconds"] = time.perf_counter() - t
         with threadpool_limits(1):
             t = time.perf_counter()
             r = search.successive_halving(
@@ -177,6 +185,7 @@ def main():
             f"| {label} | {best:.4f} | {epochs:.0f} | {best - med['random_best']:+.4f} | "
             f"{epochs / med['random_epochs']:.2f} |"
         )
+    control = statistics.median(r["random_seconds"] / r["random2_seconds"] for r in rows)
     speed = [r["sh_seconds"] / r["asha_seconds"] for r in rows]
     rate = [
         (r["asha_epochs"] / r["asha_seconds"]) / (r["sh_epochs"] / r["sh_seconds"]) for r in rows
@@ -185,7 +194,8 @@ def main():
     print(
         f"wall-clock SH serial / ASHA n_jobs=2: median {statistics.median(speed):.2f}x "
         f"(epochs per second ratio {statistics.median(rate):.2f}x); "
-        f"SH {med['sh_seconds']:.1f} s, ASHA {med['asha_seconds']:.1f} s"
+        f"SH {med['sh_seconds']:.1f} s, ASHA {med['asha_seconds']:.1f} s; control: "
+        f"random_search serial / n_jobs=2 {control:.2f}x; load average {os.getloadavg()[0]:.1f}"
     )
 
 

@@ -218,7 +218,9 @@ def _serial(runner, search, progress):
 
 def _parallel(runner, search, progress):
     executor, own, task, fn, settings, pin = runner.pool()
-    slots = runner.n_jobs if own else _executor_slots(executor)
+    # our pool holds one job more than it has workers (as the runner's does): a worker that
+    # finishes starts the next job at once while the parent reads its result
+    slots = runner.n_jobs + 1 if own else _executor_slots(executor)
     in_flight: dict[Any, _Job] = {}
     interrupted = False
     with pin:

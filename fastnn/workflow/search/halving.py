@@ -50,6 +50,7 @@ def _is_integer(value):
 def rung_epochs(min_epochs: int, max_epochs: int, eta: int = 3) -> list[int]:
     """Total epochs a trial has trained at each rung, lowest first.
 
+    >>> from fastnn.search import rung_epochs
     >>> rung_epochs(1, 27, 3)
     [1, 3, 9, 27]
     >>> rung_epochs(1, 10, 3)
@@ -65,6 +66,7 @@ def rung_epochs(min_epochs: int, max_epochs: int, eta: int = 3) -> list[int]:
 def hyperband_brackets(min_epochs: int, max_epochs: int, eta: int = 3) -> list[tuple[int, int]]:
     """``(n_trials, first_rung)`` of each Hyperband bracket, most aggressive first.
 
+    >>> from fastnn.search import hyperband_brackets
     >>> hyperband_brackets(1, 27, 3)
     [(27, 0), (12, 1), (6, 2), (4, 3)]
     """
