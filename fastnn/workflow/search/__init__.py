@@ -411,7 +411,12 @@ def successive_halving(
     """
     n_trials = _check_count(n_trials, "n_trials")
     return _halving(
-        train_fn, space, lambda rungs: [(n_trials, 0)], locals(), min_epochs, max_epochs, eta
+        train_fn,
+        space,
+        [(n_trials, 0)],
+        (min_epochs, max_epochs, eta),
+        (seed, epochs_key, median_stop),
+        (n_jobs, executor, threads_per_trial, abort_factor, verbose),
     )
 
 
@@ -451,35 +456,21 @@ def hyperband(
     return _halving(
         train_fn,
         space,
-        lambda rungs: hyperband_brackets(min_epochs, max_epochs, eta),
-        locals(),
-        min_epochs,
-        max_epochs,
-        eta,
+        hyperband_brackets(*check_halving(min_epochs, max_epochs, eta)),
+        (min_epochs, max_epochs, eta),
+        (seed, epochs_key, median_stop),
+        (n_jobs, executor, threads_per_trial, abort_factor, verbose),
     )
 
 
-def _halving(train_fn, space, brackets_of, options, min_epochs, max_epochs, eta):
-    min_epochs, max_epochs, eta = check_halving(min_epochs, max_epochs, eta)
+def _halving(train_fn, space, brackets, ladder, search_options, run_options):
+    """Check the settings, then run ``brackets`` over the rungs of ``ladder`` (min_epochs,
+    max_epochs, eta); the options are (seed, epochs_key, median_stop) and _Runner's."""
+    min_epochs, max_epochs, eta = check_halving(*ladder)
     rungs = rung_epochs(min_epochs, max_epochs, eta)
     space = _check_space(space)
-    seed = _check_seed(options["seed"])
+    seed, epochs_key, median_stop = search_options
+    seed = _check_seed(seed)
     _check_params(train_fn, space)
-    with _Runner(
-        train_fn,
-        options["n_jobs"],
-        options["executor"],
-        options["threads_per_trial"],
-        options["abort_factor"],
-        options["verbose"],
-    ) as runner:
-        return run_halving(
-            runner,
-            space,
-            brackets_of(rungs),
-            rungs,
-            eta,
-            seed,
-            options["epochs_key"],
-            bool(options["median_stop"]),
-        )
+    with _Runner(train_fn, *run_options) as runner:
+        return run_halving(runner, space, brackets, rungs, eta, seed, epochs_key, bool(median_stop))
