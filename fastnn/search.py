@@ -1,4 +1,4 @@
-"""Hyper-parameter search: grid, random, coarse-to-fine, early abort, parallel and on Dask.
+"""Hyper-parameter search: grid, random, coarse-to-fine, successive halving, Hyperband, ASHA.
 
 Section 7 of the lecture notes as routines: sample configurations from ranges, train each for
 a few epochs, evaluate on the validation set, narrow the ranges around the best and repeat
@@ -23,6 +23,12 @@ Design
   ``concurrent.futures`` executor or a ``distributed.Client``); there the pinning is applied
   around each trial instead, except on a ``ThreadPoolExecutor``, whose trials share the
   process's settings: those are pinned once around the whole run and restored after it.
+* :func:`successive_halving` and :func:`hyperband` spend the epochs on the promising trials:
+  a few epochs for every configuration, ``eta`` x more for the best ``1 / eta`` of each rung;
+  asynchronous (ASHA) with ``n_jobs > 1`` or an executor, so no worker waits for a rung to
+  fill.  A promoted trial continues from its ``state`` (the model and the optimizer) instead
+  of starting again; ``median_stop=True`` adds the median-stopping rule after every epoch.
+  The ``train_fn`` contract they extend is in :func:`successive_halving`.
 * A trial that raises is recorded as ``failed`` with its error; a trial whose cost exceeds 3x
   its first cost or is not finite is ``diverged`` (the notes' early-break rule; the trainer built
   by :func:`make_train_fn` stops such a run inside its first epoch). Ctrl-C (or a

@@ -189,6 +189,18 @@ def build_parser():
     )
     p.add_argument("--fine-epochs", type=positive_int, default=6)
     p.add_argument(
+        "--strategy",
+        choices=("coarse-to-fine", "random", "asha", "hyperband"),
+        default="coarse-to-fine",
+        help="coarse-to-fine (default; --fine-trials 0 makes it random), random (--trials x "
+        "--epochs), asha (successive halving of --trials from --epochs to --max-epochs; "
+        "asynchronous with --n-jobs > 1) or hyperband (brackets over the same epochs)",
+    )
+    p.add_argument(
+        "--max-epochs", type=positive_int, default=9, help="asha/hyperband: last rung (default 9)"
+    )
+    p.add_argument("--eta", type=positive_int, default=3, help="asha/hyperband: keep 1/eta")
+    p.add_argument(
         "--n-jobs",
         type=positive_int,
         default=1,

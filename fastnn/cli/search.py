@@ -19,6 +19,7 @@ from fastnn.cli.common import (
 )
 from fastnn.cli.data import load_data, zero_center
 from fastnn.cli.training import (
+    run_halving_search,
     run_search,
     save_model,
     save_search_plots,
@@ -52,20 +53,29 @@ def cmd_search(args):
         write_json(os.path.join(out_dir, COMMAND_FILE), {"argv": command})
     data = zero_center(load_data(args.data, seed=args.seed))
     fn = train_fn_from_args(args, data)
-    rounds = [(args.trials, args.epochs)]
-    if args.fine_trials:
-        rounds.append((args.fine_trials, args.fine_epochs))
+    space = search_space(args.lr_range, args.reg_range)
     try:
-        result = run_search(
-            fn,
-            search_space(args.lr_range, args.reg_range),
-            rounds,
-            args.seed,
-            n_jobs=args.n_jobs,
-            storage=os.path.join(out_dir, JOURNAL_FILE),
-            resume=resume,
-            trial_timeout=args.trial_timeout,
-        )
+        if args.strategy in ("asha", "hyperband"):
+            if resume or args.trial_timeout is not None:
+                raise CLIError(
+                    f"--strategy {args.strategy} has no journal yet: --resume and "
+                    "--trial-timeout work with random and coarse-to-fine"
+                )
+            result = run_halving_search(fn, space, args)
+        else:
+            rounds = [(args.trials, args.epochs)]
+            if args.fine_trials and args.strategy == "coarse-to-fine":
+                rounds.append((args.fine_trials, args.fine_epochs))
+            result = run_search(
+                fn,
+                space,
+                rounds,
+                args.seed,
+                n_jobs=args.n_jobs,
+                storage=os.path.join(out_dir, JOURNAL_FILE),
+                resume=resume,
+                trial_timeout=args.trial_timeout,
+            )
     except SearchStopped as exc:  # workers kept dying: save what finished, then say why
         _save_trials(exc.result, out_dir)
         raise CLIError(f"{exc} (the finished trials are in {out_dir})") from None

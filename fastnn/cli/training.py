@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from fastnn.cli.common import say
+from fastnn.cli.common import CLIError, say
 from fastnn.workflow import search
 from fastnn.workflow.plotting import have_matplotlib
 from fastnn.workflow.progress import terminal_tqdm
@@ -104,6 +104,29 @@ def run_search(train_fn, space, rounds, seed, n_jobs=1, **options):
     return result
 
 
+def run_halving_search(train_fn, space, args):
+    """``--strategy asha`` (successive halving; ASHA with --n-jobs > 1) or ``hyperband``, from
+    ``--epochs`` to ``--max-epochs``; a bad combination is a CLIError."""
+    verbose = terminal_tqdm() is not None
+    common = {
+        "min_epochs": args.epochs,
+        "max_epochs": args.max_epochs,
+        "eta": args.eta,
+        "seed": args.seed,
+        "n_jobs": args.n_jobs,
+        "verbose": verbose,
+    }
+    try:
+        if args.strategy == "hyperband":
+            result = search.hyperband(train_fn, space, **common)
+        else:
+            result = search.successive_halving(train_fn, space, args.trials, **common)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    result.print()
+    return result
+
+
 def save_search_plots(result, out_dir, prefix="search"):
     """The lecture's scatter (lr vs reg) and the top trials' loss curves; paths or {}."""
     if not have_matplotlib() or result.best is None:
@@ -115,6 +138,10 @@ def save_search_plots(result, out_dir, prefix="search"):
     ax = result.plot_loss_curves(top=5)
     paths["search_loss"] = f"{prefix}_loss_curves.png"
     ax.figure.savefig(os.path.join(out_dir, paths["search_loss"]), dpi=100)
+    if any(t.rung is not None for t in result.trials):
+        ax = result.plot_rungs()
+        paths["search_rungs"] = f"{prefix}_rungs.png"
+        ax.figure.savefig(os.path.join(out_dir, paths["search_rungs"]), dpi=100)
     return paths
 
 

@@ -147,6 +147,8 @@ class ClassifierTrainer:
         seed: np.random.Generator | np.random.SeedSequence | int | None = None,
         rng: RandomSource = None,
         abort_cost_ratio: float | None = None,
+        on_epoch: Callable[[int, dict[str, float]], bool] | None = None,
+        optimizer_state: dict[str, Any] | None = None,
     ) -> tuple[Any, dict[str, Any]]:
         """Optimize ``model`` on (X, y); returns ``(best_model, stats)``.
 
@@ -175,6 +177,13 @@ class ClassifierTrainer:
             train-accuracy samples (NumPy's global random state is never used).
         abort_cost_ratio : stop when the cost exceeds this multiple of the first cost
             (the notes' rule for searches is 3.0); None never stops for that.
+        on_epoch : ``on_epoch(epoch, stats) -> bool`` called after every epoch (``epoch``
+            counts from 1; ``stats`` has ``loss``, ``train_acc``, ``val_acc`` and ``lr``, the
+            learning rate of that epoch); returning True stops the run there.
+        optimizer_state : what ``stats["optimizer_state"]`` of an earlier run on the same model
+            and update rule held (momentum/cache arrays and Adam's step count): the run
+            continues with it instead of starting from zero.  Pass the decayed learning rate
+            and the same ``rng`` too, and it goes on exactly where that run stopped.
 
         Returns
         -------
@@ -182,8 +191,9 @@ class ClassifierTrainer:
             model if no accuracy was measured before an early stop).
         stats : dict with ``loss_history`` (every iteration), ``train_acc_history``,
             ``val_acc_history``, ``lr_history`` (learning rate in use at each accuracy
-            check), ``diverged`` (bool), ``stop_reason`` (None or the message) and
-            ``best_val_acc`` (None if the run stopped before any accuracy check).
+            check), ``diverged`` (bool), ``stop_reason`` (None or the message),
+            ``best_val_acc`` (None if the run stopped before any accuracy check),
+            ``epochs`` (epochs completed) and ``optimizer_state`` (to continue the run later).
 
         Train accuracy is measured on at most 1000 sampled training rows, validation
         accuracy on all of X_val.  A NaN or infinite cost stops the run at once: the
@@ -253,6 +263,9 @@ class ClassifierTrainer:
             return correct / Xa.shape[0]
 
         optimizer = _Optimizer(update, momentum)
+        if optimizer_state is not None:
+            optimizer.t = int(optimizer_state["t"])
+            optimizer.state = dict(optimizer_state["slots"])
         best_model = copy.deepcopy(model)
         best_val_acc = -1.0
         stats: dict[str, Any] = {
@@ -315,7 +328,22 @@ class ClassifierTrainer:
                             "Finished epoch %d / %d: cost %f, train: %f, val %f, lr %e"  # noqa: UP031 (the notes' line)
                             % (epoch, num_epochs, cost, train_acc, val_acc, learning_rate)
                         )
+                    if on_epoch is not None and on_epoch(
+                        epoch,
+                        {
+                            "loss": cost,
+                            "train_acc": train_acc,
+                            "val_acc": val_acc,
+                            "lr": learning_rate,
+                        },
+                    ):
+                        stats["stop_reason"] = f"stopped by on_epoch after epoch {epoch}"
+                        if verbose:
+                            print(stats["stop_reason"])
+                        break
                     learning_rate *= learning_rate_decay
+        stats["epochs"] = epoch
+        stats["optimizer_state"] = {"t": optimizer.t, "slots": optimizer.state}
         stats["best_val_acc"] = best_val_acc if best_val_acc >= 0 else None
         if verbose:
             print("finished optimization, best validation accuracy: %f" % max(best_val_acc, 0.0))  # noqa: UP031

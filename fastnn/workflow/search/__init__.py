@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from fastnn.workflow.search._halving_runner import MedianStop, run_halving
 from fastnn.workflow.search._models import ModelTrainFn, make_train_fn
 from fastnn.workflow.search._result import (
     STATUSES,
@@ -40,6 +41,7 @@ from fastnn.workflow.search._space import (
     randint,
     uniform,
 )
+from fastnn.workflow.search.halving import check_halving, hyperband_brackets, rung_epochs
 from fastnn.workflow.search.journal import Journal
 
 __all__ = [
@@ -50,6 +52,11 @@ __all__ = [
     "grid_search",
     "random_search",
     "coarse_to_fine",
+    "successive_halving",
+    "hyperband",
+    "rung_epochs",
+    "hyperband_brackets",
+    "MedianStop",
     "should_abort",
     "make_train_fn",
     "ModelTrainFn",
@@ -446,3 +453,147 @@ def _edges(space, params, fraction):
             where = spec.edge(params[name], fraction)
             if where:
                 yield name, where, params[name]
+
+
+_HALVING_PARAMETERS = """
+    min_epochs : int, default 1
+        Epochs of the first rung (at least; see :func:`rung_epochs`).
+    max_epochs : int, default 9
+        Epochs of the last rung: what the best trials train to.
+    eta : int, default 3
+        Keep the best ``1 / eta`` of a rung's trials; rungs grow by ``eta`` x.
+    epochs_key : str, default "num_epochs"
+        For a ``train_fn`` without an ``epochs`` keyword: the budget goes in
+        ``params[epochs_key]`` and every promoted trial restarts.
+    median_stop : bool, default False
+        Also stop a trial after any epoch whose best validation accuracy is below the median
+        of the other trials' mean accuracies up to that epoch (Golovin et al. 2017, once 5
+        trials have reported); needs a ``train_fn`` taking ``on_epoch``.
+    seed : int, optional
+        Same seed, same configurations and trial seeds, serially or in parallel.
+"""
+
+
+def _with_halving_parameters(fn):
+    if fn.__doc__ is not None:
+        fn.__doc__ = fn.__doc__.replace("{halving_parameters}", _HALVING_PARAMETERS.strip())
+    return _with_run_parameters(fn)
+
+
+@_with_halving_parameters
+def successive_halving(
+    train_fn: Callable[..., Mapping[str, Any]],
+    space: Mapping[str, Any],
+    n_trials: int,
+    *,
+    min_epochs: int = 1,
+    max_epochs: int = 9,
+    eta: int = 3,
+    epochs_key: str = "num_epochs",
+    median_stop: bool = False,
+    seed: int | None = None,
+    n_jobs: int = 1,
+    executor: Any = None,
+    threads_per_trial: int = 1,
+    abort_factor: float | None = 3.0,
+    verbose: bool = True,
+) -> SearchResult:
+    """Successive halving: train ``n_trials`` sampled configurations a few epochs, continue
+    the best ``1 / eta`` of them ``eta`` x longer, and so on up to ``max_epochs``.
+
+    Serially the rungs are synchronous (Jamieson and Talwalkar 2016); with ``n_jobs > 1`` or an
+    ``executor`` it is ASHA (Li et al. 2020): a trial is promoted as soon as it is in the top
+    ``1 / eta`` of its rung so far, and no worker waits for a rung to fill.
+
+    The ``train_fn`` contract: ``train_fn(params, *, epochs, state=None, seed=None,
+    on_epoch=None) -> dict``.  ``epochs`` is the total the trial has trained when the call
+    returns; ``state`` is None for a new trial, or the ``"state"`` entry its previous call
+    returned (the model, the optimizer's state, the epochs done), to continue from instead of
+    starting again.  The result holds what :func:`random_search` reads, ``epochs`` (the total),
+    the histories of this call's epochs only, and ``"state"``; ``on_epoch(epoch, stats) ->
+    bool`` as in ``ClassifierTrainer.train``.  :func:`make_train_fn` builds such a function.
+    A ``train_fn`` without ``state`` restarts a promoted trial (one warning); one that does
+    not train the epochs asked for gets a warning.
+
+    Parameters
+    ----------
+    train_fn, space
+        As for :func:`random_search`, with the contract above.
+    n_trials : int
+        Configurations started at the first rung.
+    {halving_parameters}
+    {run_parameters}
+
+    Returns
+    -------
+    SearchResult
+        One trial per configuration: histories over all its rungs, ``val_acc`` its best,
+        ``rung`` the last rung reached, ``stopped``, ``epochs`` the epochs it ran.
+    """
+    n_trials = _check_count(n_trials, "n_trials")
+    return _halving(
+        train_fn,
+        space,
+        [(n_trials, 0)],
+        (min_epochs, max_epochs, eta),
+        (seed, epochs_key, median_stop),
+        (n_jobs, executor, threads_per_trial, abort_factor, verbose),
+    )
+
+
+@_with_halving_parameters
+def hyperband(
+    train_fn: Callable[..., Mapping[str, Any]],
+    space: Mapping[str, Any],
+    *,
+    min_epochs: int = 1,
+    max_epochs: int = 9,
+    eta: int = 3,
+    epochs_key: str = "num_epochs",
+    median_stop: bool = False,
+    seed: int | None = None,
+    n_jobs: int = 1,
+    executor: Any = None,
+    threads_per_trial: int = 1,
+    abort_factor: float | None = 3.0,
+    verbose: bool = True,
+) -> SearchResult:
+    """Hyperband (Li et al. 2017): successive halving in brackets from aggressive (many trials
+    from ``min_epochs``) to none (a few trials trained ``max_epochs``), see
+    :func:`hyperband_brackets`; asynchronous (ASHA) with ``n_jobs > 1`` or an ``executor``.
+
+    Parameters
+    ----------
+    train_fn, space
+        As for :func:`successive_halving` (the same ``train_fn`` contract).
+    {halving_parameters}
+    {run_parameters}
+
+    Returns
+    -------
+    SearchResult
+        As for :func:`successive_halving`; ``trial.round`` is the bracket.
+    """
+    return _halving(
+        train_fn,
+        space,
+        hyperband_brackets(*check_halving(min_epochs, max_epochs, eta)),
+        (min_epochs, max_epochs, eta),
+        (seed, epochs_key, median_stop),
+        (n_jobs, executor, threads_per_trial, abort_factor, verbose),
+    )
+
+
+def _halving(train_fn, space, brackets, ladder, search_options, run_options):
+    """Check the settings, then run ``brackets`` over the rungs of ``ladder`` (min_epochs,
+    max_epochs, eta); the options are (seed, epochs_key, median_stop) and _Runner's."""
+    min_epochs, max_epochs, eta = check_halving(*ladder)
+    rungs = rung_epochs(min_epochs, max_epochs, eta)
+    space = _check_space(space)
+    seed, epochs_key, median_stop = search_options
+    seed = _check_seed(seed)
+    _check_params(train_fn, space)
+    with _Runner(train_fn, *run_options) as runner:
+        median_stop = bool(median_stop)
+        result = run_halving(runner, space, brackets, rungs, eta, seed, epochs_key, median_stop)
+        return _finish(runner, result)

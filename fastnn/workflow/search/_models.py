@@ -1,5 +1,6 @@
 """train_fn builder for the lecture's two-layer net and FullyConnectedNet (ClassifierTrainer)."""
 
+import inspect
 import math
 from typing import Any
 
@@ -87,40 +88,44 @@ class ModelTrainFn:
         """Raise ValueError for a name this train_fn would not understand (before any trial)."""
         self._canonical(dict.fromkeys(names))
 
-    def fit(self, params, seed=None, *, verbose=False, progress=False):
+    def fit(
+        self,
+        params,
+        seed=None,
+        *,
+        verbose=False,
+        progress=False,
+        epochs=None,
+        state=None,
+        on_epoch=None,
+    ):
         """Train one configuration; returns ``(best_model, stats)`` as the trainer does.
 
         ``verbose`` prints the trainer's epoch lines; ``progress`` shows a per-epoch bar on a
-        terminal (model ``'fc'``, tqdm installed).
+        terminal (model ``'fc'``, tqdm installed).  ``epochs`` (total epochs, overrides
+        ``num_epochs``), ``state`` and ``on_epoch`` as in :meth:`__call__`; ``stats["state"]``
+        holds the state to continue from.
         """
         s = self.settings(params)
-        rng = np.random.default_rng(seed)
-        dtype = s.get("dtype", self.X.dtype if self.X.dtype.kind == "f" else np.float32)
-        D, C = self.X.shape[1], self.num_classes
         train_kw = {k: s[k] for k in _TRAINER_KEYS if k in s}
-        net: Any
-        if self.model == "two_layer":
-            net = init_two_layer_model(D, int(s.get("hidden_size", 50)), C, dtype=dtype, rng=rng)
-            loss_function, reg = two_layer_net, s.get("reg", 0.0)
+        done = 0
+        if state is not None:
+            net, rng, done = state["model"], state["rng"], int(state["epochs_done"])
+            loss_function, reg = self._loss_function(s)
+            train_kw["learning_rate"] = _decayed_rate(train_kw, done)
+            train_kw["optimizer_state"] = state["optimizer"]
         else:
-            net = FullyConnectedNet(
-                s.get("hidden_dims", (100,)),
-                input_dim=D,
-                num_classes=C,
-                activation=s.get("activation", "relu"),
-                weight_init=s.get("weight_init", "he"),
-                batchnorm=s.get("batchnorm", False),
-                reg=s.get("reg", 0.0),
-                dtype=dtype,
-                seed=rng,
-                maxout_pieces=s.get("maxout_pieces", 2),
-            )
-            loss_function, reg = None, 0.0
+            rng = np.random.default_rng(seed)
+            net, loss_function, reg = self._new_model(s, rng)
+        if epochs is not None:
+            train_kw["num_epochs"] = _check_epochs(epochs, done)
+        if on_epoch is not None:
+            train_kw["on_epoch"] = lambda epoch, stats: on_epoch(done + epoch, stats)
         bar = None
         if progress and loss_function is None:
             bar = epoch_bar(self._iterations_per_epoch(train_kw))
         try:
-            return ClassifierTrainer().train(
+            best, stats = ClassifierTrainer().train(
                 self.X,
                 self.y,
                 self.X_val,
@@ -136,6 +141,42 @@ class ModelTrainFn:
         finally:
             if bar is not None:
                 bar.close()
+        stats["state"] = {
+            "model": net,
+            "optimizer": stats.pop("optimizer_state"),
+            "rng": rng,
+            "epochs_done": done + stats["epochs"],
+        }
+        return best, stats
+
+    def _new_model(self, s, rng):
+        """(model, loss_function, reg) of a fresh trial, initialised from ``rng``."""
+        dtype = s.get("dtype", self.X.dtype if self.X.dtype.kind == "f" else np.float32)
+        D, C = self.X.shape[1], self.num_classes
+        net: Any
+        if self.model == "two_layer":
+            net = init_two_layer_model(D, int(s.get("hidden_size", 50)), C, dtype=dtype, rng=rng)
+        else:
+            net = FullyConnectedNet(
+                s.get("hidden_dims", (100,)),
+                input_dim=D,
+                num_classes=C,
+                activation=s.get("activation", "relu"),
+                weight_init=s.get("weight_init", "he"),
+                batchnorm=s.get("batchnorm", False),
+                reg=s.get("reg", 0.0),
+                dtype=dtype,
+                seed=rng,
+                maxout_pieces=s.get("maxout_pieces", 2),
+            )
+        return (net, *self._loss_function(s))
+
+    def _loss_function(self, s):
+        """(loss_function, reg) for the trainer: the notes' function for the two-layer net,
+        none for FullyConnectedNet (it holds its own reg)."""
+        if self.model == "two_layer":
+            return two_layer_net, s.get("reg", 0.0)
+        return None, 0.0
 
     def settings(self, params):
         """The fixed settings overridden by ``params``, names canonical (``lr`` ->
@@ -146,21 +187,53 @@ class ModelTrainFn:
         batch = int(train_kw.get("batch_size", 100))
         return max(self.X.shape[0] // batch, 1) if train_kw.get("sample_batches", True) else 1
 
-    def __call__(self, params, seed=None):
-        best, stats = self.fit(params, seed)
+    def __call__(self, params, seed=None, *, epochs=None, state=None, on_epoch=None):
+        """Train ``params``; the search's ``train_fn`` contract (see ``fastnn.search``).
+
+        Parameters
+        ----------
+        params : dict
+            Settings for this trial (override the fixed ones).
+        seed : int, optional
+            Seeds the weights, the minibatches and the train-accuracy samples.
+        epochs : int, optional
+            Epochs the trial has trained in total when the call returns (overrides
+            ``num_epochs``).  When given, the result holds ``"state"`` to continue from.
+        state : dict, optional
+            The ``"state"`` an earlier call on the same ``params`` returned (the model, the
+            optimizer's arrays, the random generator and ``epochs_done``): training continues
+            from it, exactly as one longer run would have.  It is used up (updated in place).
+        on_epoch : callable, optional
+            ``on_epoch(epoch, stats) -> bool`` after every epoch, ``epoch`` counted over the
+            whole trial; True stops the run.
+
+        Returns
+        -------
+        dict
+            ``val_acc`` (best of this call), the histories of this call's iterations and
+            epochs, ``epochs`` (the trial's total), ``diverged``, ``stop_reason``; ``model``
+            with ``keep_model``; ``state`` when ``epochs`` was given.
+        """
+        resume = {"epochs": epochs, "state": state, "on_epoch": on_epoch}
+        # only the keywords in use: a fit() wrapped with the older signature still works
+        best, stats = self.fit(params, seed, **{k: v for k, v in resume.items() if v is not None})
         train_kw = {k: v for k, v in self.settings(params).items() if k in _TRAINER_KEYS}
         best_val = stats.get("best_val_acc")
+        done = 0 if state is None else stats["state"]["epochs_done"] - stats["epochs"]
         result = {
             "val_acc": float("nan") if best_val is None else float(best_val),
             "loss_history": stats["loss_history"],
             "train_acc_history": stats["train_acc_history"],
             "val_acc_history": stats["val_acc_history"],
-            "epochs": math.ceil(len(stats["loss_history"]) / self._iterations_per_epoch(train_kw)),
+            "epochs": done
+            + math.ceil(len(stats["loss_history"]) / self._iterations_per_epoch(train_kw)),
             "diverged": bool(stats["diverged"]),
             "stop_reason": stats.get("stop_reason"),
         }
         if self.keep_model:
             result["model"] = best
+        if epochs is not None:
+            result["state"] = stats["state"]
         return result
 
     def __repr__(self):
@@ -168,6 +241,29 @@ class ModelTrainFn:
             f"ModelTrainFn(model={self.model!r}, X={self.X.shape}, X_val={self.X_val.shape}, "
             f"fixed={self.fixed})"
         )
+
+
+def _trainer_default(name):
+    return inspect.signature(ClassifierTrainer.train).parameters[name].default
+
+
+def _decayed_rate(train_kw, epochs_done):
+    """The learning rate the trainer uses in epoch ``epochs_done + 1`` of one long run (decayed
+    by the same repeated multiplication, so a resumed run matches it bit for bit)."""
+    rate = train_kw.get("learning_rate", _trainer_default("learning_rate"))
+    decay = train_kw.get("learning_rate_decay", _trainer_default("learning_rate_decay"))
+    for _ in range(epochs_done):
+        rate *= decay
+    return rate
+
+
+def _check_epochs(epochs, done):
+    """Epochs left to train to reach ``epochs`` in total (ValueError if none are left)."""
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)):
+        raise TypeError(f"epochs must be an integer, got {epochs!r}")
+    if epochs <= done:
+        raise ValueError(f"epochs={epochs} asks for no training: the state has {done} epochs")
+    return int(epochs) - done
 
 
 def make_train_fn(
@@ -207,6 +303,8 @@ def make_train_fn(
     Returns
     -------
     ModelTrainFn
-        ``train_fn(params, seed=None) -> dict``, picklable for ``n_jobs``/``executor``.
+        ``train_fn(params, seed=None, *, epochs=None, state=None, on_epoch=None) -> dict``,
+        picklable for ``n_jobs``/``executor``; with ``epochs`` it follows the contract of
+        :func:`successive_halving` (a trial continues from its ``state``).
     """
     return ModelTrainFn(X, y, X_val, y_val, model, abort_cost_ratio, keep_model, fixed)

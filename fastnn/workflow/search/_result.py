@@ -13,7 +13,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from fastnn.workflow.jsonsafe import to_jsonable
-from fastnn.workflow.plotting import figure_class
+from fastnn.workflow.plotting import figure_class, rung_plot
 
 STATUSES = ("ok", "diverged", "failed", "timeout")
 _HISTORY_KEYS = ("loss_history", "train_acc_history", "val_acc_history")
@@ -57,6 +57,10 @@ class Trial:
     than ``trial_timeout``). ``val_acc`` and ``train_acc`` are NaN when unknown. ``extra`` keeps
     the other keys ``train_fn`` returned (a model, for example); it is left out of the CSV/JSON
     export.
+    Successive halving and Hyperband also set ``rung`` (the highest rung the trial trained to,
+    an index into ``rung_epochs``) and ``stopped`` (True: not promoted to the bracket's last
+    rung, or stopped by the median rule); ``epochs`` is then every epoch the trial ran
+    (a restarted trial counts each run).
     """
 
     index: int
@@ -70,6 +74,8 @@ class Trial:
     round: int = 0
     error: str | None = None
     traceback: str | None = None
+    rung: int | None = None
+    stopped: bool = False
     loss_history: list = field(default_factory=list, repr=False)
     train_acc_history: list = field(default_factory=list, repr=False)
     val_acc_history: list = field(default_factory=list, repr=False)
@@ -84,6 +90,8 @@ class Trial:
             "val_acc": _none_if_nan(self.val_acc),
             "train_acc": _none_if_nan(self.train_acc),
             "epochs": self.epochs,
+            "rung": self.rung,
+            "stopped": self.stopped,
             "seconds": self.seconds,
             "seed": self.seed,
             "error": self.error,
@@ -104,6 +112,8 @@ class Trial:
             val_acc=nan if d.get("val_acc") is None else d["val_acc"],
             train_acc=nan if d.get("train_acc") is None else d["train_acc"],
             epochs=d.get("epochs"),
+            rung=d.get("rung"),
+            stopped=d.get("stopped", False),
             seconds=d.get("seconds", 0.0),
             seed=d.get("seed"),
             error=d.get("error"),
@@ -311,6 +321,8 @@ class SearchResult:
                     "val_acc",
                     "train_acc",
                     "epochs",
+                    "rung",
+                    "stopped",
                     "seconds",
                     "seed",
                     "error",
@@ -429,6 +441,19 @@ class SearchResult:
         ax.set_ylabel("loss")
         if any(t.loss_history for t in self.top(top)):
             ax.legend(fontsize="small")
+        return ax
+
+    def plot_rungs(self, ax: Any = None) -> Any:
+        """Validation accuracy against epochs for every trial (successive halving, Hyperband):
+        stopped trials in grey, the ones trained to their last rung in colour. Returns the Axes.
+        """
+        ax = _axes(ax)
+        rung_plot(ax, [(t.val_acc_history, t.stopped or t.status != "ok") for t in self.trials])
+        best = self.best
+        ax.set_title(
+            f"{len(self)} trials, {sum(t.epochs or 0 for t in self.trials)} epochs"
+            + (f", best val_acc {best.val_acc:.3f}" if best else "")
+        )
         return ax
 
 

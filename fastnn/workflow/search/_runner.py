@@ -15,7 +15,7 @@ import time
 import traceback as _traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
@@ -43,6 +43,7 @@ class _Job:
     round: int
     params: dict
     seed: int
+    call_kwargs: dict = field(default_factory=dict)  # more keywords for train_fn (epochs, ...)
 
 
 def _trial_seed(seed, round_, index):
@@ -63,6 +64,11 @@ def _check_seed(seed):
 
 
 def _accepts_seed(fn):
+    return _accepts_keyword(fn, "seed")
+
+
+def _accepts_keyword(fn, name):
+    """True when ``fn`` can be called with the keyword argument ``name``."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -70,7 +76,7 @@ def _accepts_seed(fn):
     for p in sig.parameters.values():
         if p.kind is p.VAR_KEYWORD:
             return True
-        if p.name == "seed" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+        if p.name == name and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             return True
     return False
 
@@ -121,9 +127,9 @@ def _run_trial(
     try:
         with _pinned(threads, backend, blas_threads):
             if pass_seed:
-                result = train_fn(dict(job.params), seed=job.seed)
+                result = train_fn(dict(job.params), seed=job.seed, **job.call_kwargs)
             else:
-                result = train_fn(dict(job.params))
+                result = train_fn(dict(job.params), **job.call_kwargs)
             _fill_outcome(trial, result, abort_factor)
     except KeyboardInterrupt:
         return None

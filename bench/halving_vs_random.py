@@ -1,0 +1,203 @@
+"""Successive halving / ASHA vs a 60-trial random search and vs Optuna (TPE + Hyperband pruner).
+
+Digits (train/validation split 0.8/0.2, zero-centred), FullyConnectedNet([100]) with batchnorm,
+momentum 0.9, lr ~ loguniform(1e-4, 1), reg ~ loguniform(1e-6, 1e-1); the score is the best
+validation accuracy on the held-out split.  Per seed:
+
+* random: ``random_search`` with 60 trials of 10 epochs (600 epochs);
+* SH: ``successive_halving`` on the same 60 configurations, rungs 1, 3, 10 epochs, serial;
+* ASHA: the same with ``n_jobs=2`` (its wall-clock against SH's, and epochs per second;
+  the serial runs hold BLAS to one thread, as each of ASHA's worker processes does, so the
+  ratio measures the second process, not thread oversubscription; the two worker processes
+  are started before the timing);
+* control: the random search again with ``n_jobs=2`` (the runner's parallelism as such);
+* Optuna: TPESampler + HyperbandPruner(1, 10, 3) with the same train function reporting each
+  epoch (trials resume, as ours do), stopped once it has trained as many epochs as SH.
+
+Prints one markdown table of medians over the seeds and every seed's numbers.
+
+    PYTHONPATH=. python bench/halving_vs_random.py [--quick] [--seeds 5]
+
+Optuna is a benchmark peer only (``pip install optuna``); without it that column is skipped.
+"""
+
+import argparse
+import os
+import statistics
+import time
+import warnings
+
+from threadpoolctl import threadpool_limits
+
+from fastnn.datasets import load_digits, train_val_split
+from fastnn.preprocessing import ZeroCenter
+from fastnn.workflow import search
+
+SPACE = {"lr": search.loguniform(1e-4, 1.0), "reg": search.loguniform(1e-6, 1e-1)}
+
+
+def make_fn():
+    X, y = load_digits()
+    X_train, X_val, y_train, y_val = train_val_split(X, y, val_size=0.2, seed=0)
+    center = ZeroCenter().fit(X_train)
+    return search.make_train_fn(
+        center.transform(X_train),
+        y_train,
+        center.transform(X_val),
+        y_val,
+        "fc",
+        hidden_dims=[100],
+        batchnorm=True,
+        update="momentum",
+        momentum=0.9,
+    )
+
+
+def stateless_fn(params):
+    return {"val_acc": params["lr"]}
+
+
+def epochs_of(result):
+    return sum(t.epochs or 0 for t in result)
+
+
+def best_of(result):
+    return result.best.val_acc if result.best is not None else float("nan")
+
+
+def optuna_search(fn, seed, budget, max_epochs, eta):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    spent = [0]
+    best = [-1.0]
+
+    def objective(trial):
+        params = {
+            "lr": trial.suggest_float("lr", 1e-4, 1.0, log=True),
+            "reg": trial.suggest_float("reg", 1e-6, 1e-1, log=True),
+        }
+        state, value = None, 0.0
+        for epoch in range(1, max_epochs + 1):
+            out = fn(params, seed=seed * 1000 + trial.number, epochs=epoch, state=state)
+            state = out["state"]
+            spent[0] += 1
+            if out["diverged"]:
+                raise optuna.TrialPruned()
+            value = max(value, out["val_acc"])
+            best[0] = max(best[0], value)
+            trial.report(value, epoch)
+            if spent[0] >= budget:
+                trial.study.stop()
+                return value
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
+
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.HyperbandPruner(
+            min_resource=1, max_resource=max_epochs, reduction_factor=eta
+        ),
+    )
+    study.optimize(objective, n_trials=10_000)
+    return best[0], spent[0]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 seeds, 20 trials (a smoke run)")
+    parser.add_argument("--seeds", type=int, default=None)
+    args = parser.parse_args()
+    n_seeds = args.seeds or (2 if args.quick else 5)
+    n_trials, max_epochs, eta = (20, 10, 3) if args.quick else (60, 10, 3)
+    fn = make_fn()
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        have_optuna = False
+    else:
+        have_optuna = True
+    random_space = {**SPACE, "num_epochs": max_epochs}
+    rows = []
+    for seed in range(n_seeds):
+        row = {"seed": seed}
+        with warnings.catch_warnings(), threadpool_limits(1):
+            warnings.simplefilter("ignore", search.RangeEdgeWarning)
+            t = time.perf_counter()
+            r = search.random_search(fn, random_space, n_trials, seed=seed, verbose=False)
+            row["random_seconds"] = time.perf_counter() - t
+        row["random_best"], row["random_epochs"] = best_of(r), epochs_of(r)
+        # the control: the same random search on the two worker processes
+        search.random_search(stateless_fn, SPACE, 4, seed=0, n_jobs=2, verbose=False)
+        t = time.perf_counter()
+        search.random_search(fn, random_space, n_trials, seed=seed, n_jobs=2, verbose=False)
+        row["random2_seconds"] = time.perf_counter() - t
+        with threadpool_limits(1):
+            t = time.perf_counter()
+            r = search.successive_halving(
+                fn, SPACE, n_trials, max_epochs=max_epochs, eta=eta, seed=seed, verbose=False
+            )
+            row["sh_seconds"] = time.perf_counter() - t
+        row["sh_best"], row["sh_epochs"] = best_of(r), epochs_of(r)
+        # start the worker processes first: the timing is the search's, not their start-up
+        search.random_search(stateless_fn, SPACE, 4, seed=0, n_jobs=2, verbose=False)
+        t = time.perf_counter()
+        r = search.successive_halving(
+            fn,
+            SPACE,
+            n_trials,
+            max_epochs=max_epochs,
+            eta=eta,
+            seed=seed,
+            n_jobs=2,
+            verbose=False,
+        )
+        row["asha_seconds"] = time.perf_counter() - t
+        row["asha_best"], row["asha_epochs"] = best_of(r), epochs_of(r)
+        if have_optuna:
+            with threadpool_limits(1):
+                row["optuna_best"], row["optuna_epochs"] = optuna_search(
+                    fn, seed, row["sh_epochs"], max_epochs, eta
+                )
+        rows.append(row)
+        print(" ".join(f"{k}={v:.4g}" for k, v in row.items()), flush=True)
+    med = {k: statistics.median(r[k] for r in rows) for k in rows[0] if k != "seed"}
+    print()
+    print(
+        f"medians over {n_seeds} seeds; {n_trials} trials, rungs "
+        f"{search.rung_epochs(1, max_epochs, eta)}, eta {eta}"
+    )
+    print()
+    print("| search | best val acc | epochs | vs random: acc diff | epochs share |")
+    print("|---|---|---|---|---|")
+    names = [
+        ("random", f"random search, {max_epochs} epochs each"),
+        ("sh", "successive halving (serial)"),
+        ("asha", "ASHA, n_jobs=2"),
+    ]
+    if have_optuna:
+        names.append(("optuna", "Optuna TPE + HyperbandPruner, SH's epochs"))
+    for key, label in names:
+        best, epochs = med[f"{key}_best"], med[f"{key}_epochs"]
+        print(
+            f"| {label} | {best:.4f} | {epochs:.0f} | {best - med['random_best']:+.4f} | "
+            f"{epochs / med['random_epochs']:.2f} |"
+        )
+    control = statistics.median(r["random_seconds"] / r["random2_seconds"] for r in rows)
+    speed = [r["sh_seconds"] / r["asha_seconds"] for r in rows]
+    rate = [
+        (r["asha_epochs"] / r["asha_seconds"]) / (r["sh_epochs"] / r["sh_seconds"]) for r in rows
+    ]
+    print()
+    print(
+        f"wall-clock SH serial / ASHA n_jobs=2: median {statistics.median(speed):.2f}x "
+        f"(epochs per second ratio {statistics.median(rate):.2f}x); "
+        f"SH {med['sh_seconds']:.1f} s, ASHA {med['asha_seconds']:.1f} s; control: "
+        f"random_search serial / n_jobs=2 {control:.2f}x; load average {os.getloadavg()[0]:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

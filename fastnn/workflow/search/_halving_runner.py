@@ -1,0 +1,228 @@
+"""Running a halving scheduler's jobs: serially, or asynchronously on the runner's executors.
+
+The parent process holds the scheduler, every trial's record and every resumable trial's
+``state`` between its rungs: a worker returns the state with its result and gets it back with
+the trial's next job, so no worker needs a shared disk (a Dask cluster works as a process pool
+does) and a trial can resume on any worker.  A state is the model and its optimizer's arrays,
+small next to the data (sizes in docs/perf/search.md).
+"""
+
+import math
+import statistics
+import time
+import warnings
+from typing import Any
+
+from fastnn.workflow.search._result import SearchResult, Trial, _nanmax
+from fastnn.workflow.search._runner import (
+    _accepts_keyword,
+    _Job,
+    _Progress,
+    _Runner,
+    _sampling_rng,
+    _trial_seed,
+)
+from fastnn.workflow.search._space import _sample, _searched
+from fastnn.workflow.search.halving import BracketScheduler
+
+# The median rule needs this many other trials' curves before it stops anything.
+MEDIAN_MIN_TRIALS = 5
+
+
+class MedianStop:
+    """``on_epoch`` of the median-stopping rule (Golovin et al. 2017): stop after epoch ``e``
+    when the trial's best validation accuracy so far is below ``medians[e - 1]``, the median
+    of the other trials' mean accuracies over their first ``e`` epochs (None: no rule yet)."""
+
+    def __init__(self, medians: list[float | None], best: float) -> None:
+        self.medians = medians
+        self.start = self.best = best
+
+    def __call__(self, epoch: int, stats: dict[str, float]) -> bool:
+        self.best = max(self.best, float(stats["val_acc"]))
+        median = self.medians[epoch - 1] if epoch <= len(self.medians) else None
+        return median is not None and self.best < median
+
+
+def median_table(curves: list[list[float]], epochs: int) -> list[float | None]:
+    """Per epoch 1..``epochs``: the median over ``curves`` of each curve's mean over its first
+    ``e`` epochs (all of it when shorter); None while fewer than MEDIAN_MIN_TRIALS curves."""
+    curves = [c for c in curves if c]
+    if len(curves) < MEDIAN_MIN_TRIALS:
+        return [None] * epochs
+    return [
+        statistics.median(statistics.fmean(c[:e]) for c in curves) for e in range(1, epochs + 1)
+    ]
+
+
+class _HalvingSearch:
+    """The parent's side of a halving search: jobs out, results in, trial records kept."""
+
+    def __init__(self, runner, space, brackets, rungs, eta, seed, epochs_key, median_stop):
+        train_fn = runner.train_fn
+        self.rungs, self.seed, self.epochs_key = rungs, seed, epochs_key
+        self.scheduler = BracketScheduler(brackets, len(rungs), eta, runner.parallel)
+        self.params, self.offsets = [], []
+        for b, (n, _) in enumerate(brackets):
+            rng = _sampling_rng(seed, b)
+            self.offsets.append(sum(len(p) for p in self.params))
+            self.params.append([_sample(space, rng) for _ in range(n)])
+        self.takes_epochs = _accepts_keyword(train_fn, "epochs")
+        self.takes_state = self.takes_epochs and _accepts_keyword(train_fn, "state")
+        if median_stop and not _accepts_keyword(train_fn, "on_epoch"):
+            raise TypeError(
+                "median_stop=True needs a train_fn that takes on_epoch= (see fastnn.search)"
+            )
+        self.median_stop = median_stop
+        self.records: dict[int, Trial] = {}
+        self.states: dict[int, Any] = {}
+        self.jobs: dict[int, tuple[int, int, int]] = {}  # trial index -> (bracket, trial, rung)
+        self.warned: set[str] = set()
+
+    def next_job(self):
+        job = self.scheduler.next_job()
+        if job is None:
+            return None
+        b, t, rung = job
+        index = self.offsets[b] + t
+        params, kwargs = dict(self.params[b][t]), {}
+        if self.takes_epochs:
+            kwargs["epochs"] = self.rungs[rung]
+        else:
+            params[self.epochs_key] = self.rungs[rung]
+        state = self.states.pop(index, None)
+        if self.takes_state:
+            kwargs["state"] = state
+        if rung > self.scheduler.brackets[b].first_rung and state is None:
+            self._warn_once(
+                "restart",
+                "train_fn takes no state= or returned none: a promoted trial trains again from "
+                "its first epoch (see the train_fn contract in fastnn.search)",
+            )
+        if self.median_stop:
+            others = [r.val_acc_history for i, r in self.records.items() if i != index]
+            record = self.records.get(index)
+            best = -math.inf if record is None or math.isnan(record.val_acc) else record.val_acc
+            kwargs["on_epoch"] = MedianStop(median_table(others, self.rungs[-1]), best)
+        self.jobs[index] = job
+        return _Job(index, b, params, _trial_seed(self.seed, b, index), kwargs)
+
+    def report(self, job, result):
+        """Merge a job's Trial into the trial's record and tell the scheduler its score."""
+        b, t, rung = self.jobs.pop(job.index)
+        budget = self.rungs[rung]
+        resumed = self.takes_state and job.call_kwargs.get("state") is not None
+        state = result.extra.pop("state", None)
+        record = self.records.get(job.index)
+        if record is None:
+            record = self.records[job.index] = Trial(
+                index=job.index, round=b, params=dict(self.params[b][t]), seed=job.seed
+            )
+        _merge(record, result, resumed)
+        record.rung = rung
+        rule = job.call_kwargs.get("on_epoch")
+        stopped = result.status == "ok" and rule is not None and _replay(rule, result)
+        if result.status == "ok" and result.epochs != budget and not stopped:
+            told = "no epoch count" if result.epochs is None else f"{result.epochs} epochs"
+            self._warn_once(
+                "epochs",
+                f"train_fn reported {told} when asked to train to {budget}: successive "
+                "halving needs a train_fn that honours epochs= (or params[epochs_key]) and "
+                "returns 'epochs' or 'val_acc_history'",
+            )
+        if result.status == "ok" and state is not None:
+            self.states[job.index] = state
+        record.stopped = stopped
+        ok = result.status == "ok" and not record.stopped
+        self.scheduler.report(b, t, record.val_acc if ok else None)
+
+    def result(self, space, interrupted):
+        last = len(self.rungs) - 1
+        for record in self.records.values():
+            record.stopped = record.stopped or record.rung != last
+        n_planned = sum(len(p) for p in self.params)
+        self.states.clear()
+        return SearchResult(
+            self.records.values(), _searched(space), self.seed, n_planned, interrupted, [space]
+        )
+
+    def _warn_once(self, key, message):
+        if key not in self.warned:
+            self.warned.add(key)
+            warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+
+def _replay(rule, result):
+    """Whether the median rule stopped this call: the parent replays it on the epochs the
+    call returned (it cannot see the worker's decision, and a stop on a rung's last epoch
+    leaves no trace in the epoch count)."""
+    history = result.val_acc_history
+    if result.epochs is None or not history:
+        return False
+    replay = MedianStop(rule.medians, rule.start)
+    first = result.epochs - len(history) + 1
+    return any(replay(first + i, {"val_acc": v}) for i, v in enumerate(history))
+
+
+def _merge(record, result, resumed):
+    """Fold one call's outcome into the trial's record (histories continue when resumed)."""
+    for key in ("loss_history", "train_acc_history", "val_acc_history"):
+        new = getattr(result, key)
+        setattr(record, key, getattr(record, key) + new if resumed else list(new))
+    if resumed:
+        record.epochs = result.epochs
+    else:
+        record.epochs = (record.epochs or 0) + (result.epochs or 0)
+    better = math.isnan(record.val_acc) or not result.val_acc <= record.val_acc
+    if better or not resumed:
+        record.train_acc = result.train_acc
+        record.extra = result.extra
+    record.val_acc = _nanmax([record.val_acc, result.val_acc]) if resumed else result.val_acc
+    record.status, record.error, record.traceback = result.status, result.error, result.traceback
+    record.seconds += result.seconds
+
+
+def run_halving(runner: _Runner, space, brackets, rungs, eta, seed, epochs_key, median_stop):
+    """Run successive halving over ``brackets`` (see ``halving.BracketScheduler``) with
+    ``runner``'s train_fn, serially (synchronous rungs) or on its executor (ASHA): the
+    runner's crash isolation, timeouts and Ctrl-C handling apply to every job."""
+    search = _HalvingSearch(runner, space, brackets, rungs, eta, seed, epochs_key, median_stop)
+    progress = _Progress(search.scheduler.planned_jobs(), runner.verbose, "successive halving")
+    if not runner.parallel:
+        slots = 1
+    elif runner.own_pool:
+        # one job more than workers (as the runner holds): a worker that finishes starts the
+        # next job at once while the parent reads its result
+        slots = runner.n_jobs + 1
+    else:
+        slots = _executor_slots(runner.executor)
+    outstanding: dict[int, _Job] = {}
+
+    def top_up():
+        # a job is chosen only when a worker is free: promotions see every result so far
+        while len(outstanding) < slots and (job := search.next_job()) is not None:
+            outstanding[job.index] = job
+            runner.submit(job)
+
+    try:
+        top_up()
+        for trial in runner.finished():
+            search.report(outstanding.pop(trial.index), trial)
+            progress.update(trial)
+            top_up()
+    finally:
+        progress.close()
+    return search.result(space, runner.interrupted or runner.crash_stop is not None)
+
+
+def _executor_slots(executor):
+    """Trials a user's executor runs at once (a Dask client's threads, a pool's workers)."""
+    nthreads = getattr(executor, "nthreads", None)
+    if type(executor).__module__.split(".")[0] == "distributed" and callable(nthreads):
+        deadline = time.monotonic() + 10.0
+        while True:
+            count = sum(nthreads().values())
+            if count or time.monotonic() > deadline:
+                return max(count, 1)
+            time.sleep(0.05)
+    return max(int(getattr(executor, "_max_workers", 0) or 0), 1)
