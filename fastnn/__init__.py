@@ -45,6 +45,12 @@ from fastnn._config.threads import get_num_threads, num_threads, set_num_threads
 from fastnn.core import *  # noqa: E402,F401,F403
 from fastnn.models import FullyConnectedNet, init_two_layer_model, two_layer_net  # noqa: E402
 from fastnn.trainer import ClassifierTrainer  # noqa: E402
+from fastnn.workflow.persistence import (  # noqa: E402
+    ModelFileError,
+    SavedModel,
+    load_model,
+    save_model,
+)
 
 __all__ = [
     "__version__",
@@ -61,6 +67,11 @@ __all__ = [
     "two_layer_net",
     "FullyConnectedNet",
     "ClassifierTrainer",
+    # saved models
+    "save_model",
+    "load_model",
+    "SavedModel",
+    "ModelFileError",
     # modules
     "init",
     "layers",

@@ -21,6 +21,7 @@ from fastnn.cli.bench import cmd_bench
 from fastnn.cli.config import cmd_config
 from fastnn.cli.demo import cmd_demo
 from fastnn.cli.init_stats import INIT_STATS_ACTIVATIONS, cmd_init_stats
+from fastnn.cli.predict import cmd_predict
 from fastnn.cli.search import cmd_search
 from fastnn.cli.train import cmd_train
 from fastnn.core.activations import ACTIVATIONS
@@ -199,6 +200,19 @@ def build_parser():
         help="output folder (default ./fastnn-search)",
     )
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "predict",
+        help="labels of a saved model (.npz of train, search, demo) for new rows",
+        description="Load a model saved by fastnn (fastnn.save_model, or model.npz of train, "
+        "search and demo), apply its saved preprocessing to the raw rows of DATA (.npy, or "
+        ".csv without header) and print one label per line, or save them with --out.",
+    )
+    p.add_argument("model", metavar="MODEL", help="the saved model (.npz)")
+    p.add_argument("data", metavar="DATA", help="raw input rows (N, D): .npy or .csv")
+    p.add_argument("--proba", action="store_true", help="class probabilities (N, C) instead")
+    p.add_argument("--out", metavar="FILE", help="save to FILE (.npy or .csv) instead of printing")
+    p.set_defaults(func=cmd_predict)
 
     return parser
 

@@ -13,8 +13,8 @@ from fastnn.cli.common import (
 from fastnn.cli.data import load_data, zero_center
 from fastnn.cli.training import (
     run_search,
-    save_model,
     save_search_plots,
+    save_trained_model,
     search_space,
     train_fn_from_args,
     trial_records,
@@ -50,17 +50,16 @@ def cmd_search(args):
     say("best: " + result.line(best))
     result.to_csv(os.path.join(out_dir, "search.csv"))
     result.to_json(os.path.join(out_dir, "search.json"))
-    meta = {
-        "hidden_dims": args.hidden,
-        "activation": args.activation,
-        "batchnorm": args.batchnorm,
-        "params": best.params,
-    }
-    model_path = save_model(
+    model_path = save_trained_model(
         os.path.join(out_dir, "best_model.npz"),
         best.extra["model"],
-        meta,
-        zero_center_mean=data["mean"],
+        data,
+        epochs=best.epochs,
+        lr=best.params["lr"],
+        reg=best.params["reg"],
+        accuracy=best.val_acc,
+        accuracy_on="validation",
+        command="search",
     )
     figures = save_search_plots(result, out_dir)
     write_json(
