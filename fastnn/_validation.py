@@ -104,6 +104,8 @@ def check_scalar(value, name, minimum=None, maximum=None, below=None):
     TypeError for a non-number; ValueError when not finite, below ``minimum``, above
     ``maximum`` or not below ``below`` (each if given).
     """
+    if isinstance(value, (str, bytes)):  # float("0.1") would accept text
+        raise TypeError(f"{name} must be a real number, not a string, got {value!r}")
     try:
         result = float(value)
     except (TypeError, ValueError):

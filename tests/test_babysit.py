@@ -382,7 +382,11 @@ def test_checks_leave_a_batchnorm_net_untouched():
     bs.check_initial_loss(net, None, X, y, verbose=False)
     bs.check_regularization(net, None, X, y, verbose=False)
     assert net.reg == 0.25
-    assert net.bn_params == [{"mode": "train"}] == before.bn_params
+    assert [bn["mode"] for bn in net.bn_params] == ["train"]
+    for bn, bn_before in zip(net.bn_params, before.bn_params):
+        for key in ("running_mean", "running_var"):
+            np.testing.assert_array_equal(bn[key], 0)  # never updated
+            np.testing.assert_array_equal(bn[key], bn_before[key])
     for k in before.params:
         np.testing.assert_array_equal(net.params[k], before.params[k])
 

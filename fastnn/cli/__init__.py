@@ -19,7 +19,7 @@ Bugs still show their traceback.
 import os
 import sys
 
-from fastnn.cli.common import CLIError
+from fastnn.cli.common import CLIError, check_backend_setting
 from fastnn.cli.parser import build_parser
 
 __all__ = ["main", "build_parser", "CLIError"]
@@ -31,6 +31,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        check_backend_setting()
         return args.func(args) or 0
     except CLIError as exc:
         print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)

@@ -6,16 +6,17 @@ from fastnn._kernels._runtime import ISA_NAMES
 from fastnn._version import __version__
 from fastnn.cli.argtypes import (
     data_spec,
+    decay_float,
     hidden_dims,
     init_spec,
     log_range,
+    momentum_float,
     nonnegative_float,
     nonnegative_int,
     positive_float,
     positive_int,
     size_spec,
     thread_count,
-    unit_float,
 )
 from fastnn.cli.bench import cmd_bench
 from fastnn.cli.config import cmd_config
@@ -251,11 +252,11 @@ def _add_model_args(p):
         help="batch normalization after each hidden affine layer (default on)",
     )
     p.add_argument("--update", choices=UPDATES, default="momentum")
-    p.add_argument("--momentum", type=unit_float, default=0.9)
+    p.add_argument("--momentum", type=momentum_float, default=0.9)
     p.add_argument("--batch-size", type=positive_int, default=100)
     p.add_argument(
         "--decay",
-        type=positive_float,
+        type=decay_float,
         default=0.95,
         help="learning-rate decay per epoch (default 0.95)",
     )

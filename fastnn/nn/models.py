@@ -229,7 +229,15 @@ class FullyConnectedNet:
             if hidden and self.batchnorm:
                 self.params[f"gamma{i + 1}"] = np.ones(fan_out * k, dtype=self.dtype)
                 self.params[f"beta{i + 1}"] = np.zeros(fan_out * k, dtype=self.dtype)
-                self.bn_params.append({"mode": "train"})
+                # zero statistics, as the first forward would create (set, so that test mode
+                # before training does not warn about missing ones)
+                self.bn_params.append(
+                    {
+                        "mode": "train",
+                        "running_mean": np.zeros(fan_out * k, dtype=self.dtype),
+                        "running_var": np.zeros(fan_out * k, dtype=self.dtype),
+                    }
+                )
 
     def _init_weight(self, weight_init, fan_in, fan_out, rng):
         if isinstance(weight_init, float):

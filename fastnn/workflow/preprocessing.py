@@ -72,11 +72,10 @@ class _Transformer:
             raise ValueError(f"{cls.__name__} state lacks {', '.join(missing)}")
         self = cls(**params)
         for name in cls._fitted_names:
-            value = np.asarray(arrays[name])
-            if value.dtype.kind in "iu":
-                value = tuple(int(v) for v in value) if value.ndim else int(value)
-            else:
-                value = value.astype(np.float64)
+            array = np.asarray(arrays[name])
+            value: object = array.astype(np.float64)
+            if array.dtype.kind in "iu":
+                value = tuple(int(v) for v in array) if array.ndim else int(array)
             setattr(self, name, value)
         self._check_fitted_shapes()
         return self
@@ -116,7 +115,12 @@ class _Centering(_Transformer):
     """Mean (and optionally scale) per feature, or per channel for (N, ..., C) images."""
 
     per_channel: bool
-    _fitted_names = ("mean_", "n_features_in_", "feature_shape_", "n_samples_seen_")
+    _fitted_names: tuple[str, ...] = (
+        "mean_",
+        "n_features_in_",
+        "feature_shape_",
+        "n_samples_seen_",
+    )
 
     def _check_fitted_shapes(self):
         shape = tuple(self.feature_shape_)
