@@ -48,6 +48,12 @@ from fastnn.core import *  # noqa: E402,F401,F403
 from fastnn.models import FullyConnectedNet, init_two_layer_model, two_layer_net  # noqa: E402
 from fastnn.solver import Solver  # noqa: E402
 from fastnn.trainer import ClassifierTrainer  # noqa: E402
+from fastnn.workflow.persistence import (  # noqa: E402
+    ModelFileError,
+    SavedModel,
+    load_model,
+    save_model,
+)
 
 __all__ = [
     "__version__",
@@ -65,6 +71,11 @@ __all__ = [
     "FullyConnectedNet",
     "ClassifierTrainer",
     "Solver",
+    # saved models
+    "save_model",
+    "load_model",
+    "SavedModel",
+    "ModelFileError",
     # modules
     "init",
     "layers",

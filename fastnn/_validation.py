@@ -104,6 +104,8 @@ def check_scalar(value, name, minimum=None, maximum=None, below=None):
     TypeError for a non-number; ValueError when not finite, below ``minimum``, above
     ``maximum`` or not below ``below`` (each if given).
     """
+    if isinstance(value, (str, bytes)):  # float("0.1") would accept text
+        raise TypeError(f"{name} must be a real number, not a string, got {value!r}")
     try:
         result = float(value)
     except (TypeError, ValueError):
@@ -148,12 +150,13 @@ def check_update(p, g, states=()):
     return g
 
 
-def check_scores(x, name="x"):
-    """Scores of shape (N, C) with N >= 1 and C >= 1, as float32/float64."""
+def check_scores(x, name="x", allow_empty=False):
+    """Scores of shape (N, C) with N >= 1 (N >= 0 with ``allow_empty``: softmax of no rows is
+    no rows, only a mean loss needs one) and C >= 1, as float32/float64."""
     x = as_float_array(x, name)
     if x.ndim != 2:
         raise ValueError(f"{name} must be 2-d (N, C), got shape {x.shape}")
-    if x.shape[0] == 0:
+    if x.shape[0] == 0 and not allow_empty:
         raise ValueError(f"{name} has no rows (N = 0): the mean loss is undefined")
     if x.shape[1] == 0:
         raise ValueError(f"{name} has no classes (C = 0)")

@@ -382,6 +382,58 @@ def test_checks_leave_a_batchnorm_net_untouched():
     bs.check_initial_loss(net, None, X, y, verbose=False)
     bs.check_regularization(net, None, X, y, verbose=False)
     assert net.reg == 0.25
-    assert net.bn_params == [{"mode": "train"}] == before.bn_params
+    assert [bn["mode"] for bn in net.bn_params] == ["train"]
+    for bn, bn_before in zip(net.bn_params, before.bn_params):
+        for key in ("running_mean", "running_var"):
+            np.testing.assert_array_equal(bn[key], 0)  # never updated
+            np.testing.assert_array_equal(bn[key], bn_before[key])
     for k in before.params:
         np.testing.assert_array_equal(net.params[k], before.params[k])
+
+
+# -- the ladder and the defaults on the README's data ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def centered_digits():
+    """The README's data: the embedded digits, split and zero-centered on the training rows."""
+    from fastnn.workflow.datasets import load_digits, train_val_split
+    from fastnn.workflow.preprocessing import ZeroCenter
+
+    X, y = load_digits()
+    X_train, X_val, y_train, y_val = train_val_split(X, y, val_size=0.2, seed=0)
+    center = ZeroCenter().fit(X_train)
+    return center.transform(X_train), y_train, center.transform(X_val), y_val
+
+
+def test_overfit_small_climbs_to_the_rate_that_overfits(centered_digits):
+    X, y, _, _ = centered_digits
+    model = init_two_layer_model(64, 50, 10, seed=0)
+    without = bs.overfit_small(model, two_layer_net, X, y, max_learning_rate=None, verbose=False)
+    assert not without.passed and "may be too low" in without.explanation
+    assert without.details["tried"] == [1e-3]
+    result = bs.overfit_small(model, two_layer_net, X, y, verbose=False)
+    assert result.passed, result.explanation
+    assert result.details["tried"] == pytest.approx([1e-3, 1e-2, 1e-1])
+    assert result.details["learning_rate"] == pytest.approx(0.1)
+    assert "at learning rate 0.1" in result.explanation and "1e-03, 1e-02" in result.explanation
+
+
+def test_overfit_small_ladder_stops_at_its_cap(data):
+    X, y, _, _ = data
+    result = bs.overfit_small(
+        small_model(), ignores_data, X, y, learning_rate=1e-2, max_learning_rate=1.0,
+        seed=0, verbose=False,
+    )  # fmt: skip
+    assert not result.passed and result.details["tried"] == pytest.approx([1e-2, 1e-1, 1.0])
+    with pytest.raises(ValueError, match="max_learning_rate must be finite"):
+        bs.overfit_small(small_model(), two_layer_net, X, y, max_learning_rate=math.inf)
+
+
+def test_babysit_with_its_defaults_passes_on_the_readme_digits(centered_digits):
+    X_train, y_train, X_val, y_val = centered_digits
+    model = init_two_layer_model(64, 50, 10, seed=0)
+    report = bs.babysit(model, two_layer_net, X_train, y_train, X_val, y_val, verbose=False)
+    assert report.passed, str(report)
+    low, high = report.learning_rate_range
+    assert low < high and report.results[2].details["learning_rate"] > 1e-3

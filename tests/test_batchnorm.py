@@ -467,7 +467,10 @@ def test_eps_is_used_and_test_mode_creates_zero_running_stats(name):
     out, _ = forward(x, np.ones(2), np.zeros(2), {"mode": "train", "eps": 1.0})
     np.testing.assert_allclose(out[:, 0], [-1 / np.sqrt(2), 1 / np.sqrt(2)])
     p = {"mode": "test"}
-    out, _ = forward(x, np.ones(2), np.zeros(2), p)
+    with pytest.warns(
+        RuntimeWarning, match=r"bn_param\['running_mean'\] and bn_param\['running_var'\]"
+    ):
+        out, _ = forward(x, np.ones(2), np.zeros(2), p)
     np.testing.assert_array_equal(p["running_mean"], np.zeros(2))
     np.testing.assert_allclose(out, x / np.sqrt(1e-5))
 
@@ -520,14 +523,18 @@ def test_single_row_warns_and_outputs_beta(name):
     # test mode with one row is fine
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        forward(np.array([[1.0, 7.0]]), g, b, {"mode": "test"})
+        stats = {"running_mean": np.zeros(2), "running_var": np.ones(2)}
+        forward(np.array([[1.0, 7.0]]), g, b, {"mode": "test", **stats})
 
 
 @pytest.mark.parametrize("name", ["fast", "ref"])
 def test_empty_batch_in_test_mode_gives_empty_results(name):
     forward = FORWARDS[name]
     backward = fast.batchnorm_backward if name == "fast" else ref.batchnorm_backward
-    out, cache = forward(np.ones((0, 3), np.float32), np.ones(3), np.zeros(3), {"mode": "test"})
+    stats = {"running_mean": np.zeros(3), "running_var": np.ones(3)}
+    out, cache = forward(
+        np.ones((0, 3), np.float32), np.ones(3), np.zeros(3), {"mode": "test", **stats}
+    )
     assert out.shape == (0, 3) and out.dtype == np.float32
     dx, dgamma, dbeta = backward(np.ones((0, 3), np.float32), cache)
     assert dx.shape == (0, 3)

@@ -573,9 +573,9 @@ def test_cli_train_and_search(tmp_path):
     ] == [f"Finished epoch {i} / 3" for i in (1, 2, 3)]
     results = json.loads((tmp_path / "t" / "results.json").read_text())
     assert 0.8 < results["test_accuracy"] <= 1.0
-    saved = np.load(tmp_path / "t" / "model.npz")
-    assert saved["W1"].shape == (64, 100) and saved["zero_center_mean"].shape == (64,)
-    assert json.loads(str(saved["meta"]))["hidden_dims"] == [100]
+    saved = fastnn.load_model(tmp_path / "t" / "model.npz")
+    assert saved.model.params["W1"].shape == (64, 100) and saved.preprocess[0].mean_.shape == (64,)
+    assert saved.meta["hidden_dims"] == [100] and saved.meta["epochs"] == 3
 
     proc = run_cli("train", "--epochs", "2", "--lr", "1e6", "--out", "t2", cwd=tmp_path)
     assert proc.returncode == 1 and "lower --lr" in proc.stderr and "Traceback" not in proc.stderr
@@ -706,6 +706,14 @@ def test_cli_demo_interrupted_stops(small_demo, tmp_path, monkeypatch, capsys):
     captured = capsys.readouterr()
     assert "interrupted after 1 / 4 trials" in captured.err
     assert "Finished epoch" not in captured.out and not (tmp_path / "model.npz").exists()
+
+
+def test_cli_demo_saves_the_epochs_it_trained(small_demo, tmp_path):
+    assert cli.main([*small_demo, "--out", str(tmp_path)]) == 0
+    meta = fastnn.load_model(tmp_path / "model.npz").meta
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert meta["epochs"] == results["final"]["epochs"] == 2  # not a search trial's 1
+    assert meta["accuracy"] == results["final"]["test_accuracy"] and meta["command"] == "demo"
 
 
 def test_cli_demo_final_training_diverged(small_demo, tmp_path, monkeypatch, capsys):

@@ -23,11 +23,17 @@ def _check(name):
     return name
 
 
-_backend = Setting(
-    "backend",
-    lambda: _check(os.environ.get("FASTNN_BACKEND", "cython").strip().lower() or "cython"),
-    _check,
-)
+def _from_environment():
+    name = os.environ.get("FASTNN_BACKEND", "cython").strip().lower() or "cython"
+    if name not in BACKENDS:
+        raise ValueError(
+            f"the environment variable FASTNN_BACKEND={name!r} is not a backend; "
+            f"choose one of {', '.join(BACKENDS)} (or unset it)"
+        )
+    return name
+
+
+_backend = Setting("backend", _from_environment, _check)
 
 
 def get_backend() -> str:

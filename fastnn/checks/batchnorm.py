@@ -11,7 +11,8 @@ def check_forward_inputs(x, gamma, beta, bn_param, ndim=2):
     """Validate a batchnorm forward call.
 
     x is (N, D) for ``ndim=2`` or (N, C, H, W) for ``ndim=4``; the channel axis is 1.
-    Creates zero running statistics of x's dtype in ``bn_param`` when they are absent.
+    Creates zero running statistics of x's dtype in ``bn_param`` when they are absent (a
+    RuntimeWarning in test mode, which then uses them); a negative running_var is a ValueError.
     Returns (x, gamma, beta, mode, eps, momentum) with gamma and beta in x's dtype.
     """
     x = as_float_array(x, "x")
@@ -40,6 +41,13 @@ def check_forward_inputs(x, gamma, beta, bn_param, ndim=2):
             f"batchnorm in train mode needs at least one value per channel, "
             f"got x of shape {x.shape}"
         )
+    missing = [key for key in ("running_mean", "running_var") if bn_param.get(key) is None]
+    if mode == "test" and missing:
+        warn_caller(
+            f"batchnorm in test mode without {' and '.join(f'bn_param[{k!r}]' for k in missing)}"
+            ": using zeros (train the layer first, or set the running statistics)",
+            RuntimeWarning,
+        )
     for key in ("running_mean", "running_var"):
         value = bn_param.get(key)
         if value is None:
@@ -48,6 +56,13 @@ def check_forward_inputs(x, gamma, beta, bn_param, ndim=2):
             shape = value.shape if isinstance(value, np.ndarray) else np.shape(value)
             if shape != (d,):
                 raise ValueError(f"bn_param[{key!r}] must have shape ({d},), got {shape}")
+    negative = np.flatnonzero(np.asarray(bn_param["running_var"]) < 0)
+    if negative.size:
+        i = int(negative[0])
+        raise ValueError(
+            f"bn_param['running_var'][{i}] = {np.asarray(bn_param['running_var'])[i]} is "
+            "negative: a variance is >= 0"
+        )
     return x, gamma, beta, mode, eps, momentum
 
 

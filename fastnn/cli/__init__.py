@@ -4,10 +4,12 @@
     fastnn bench [--size ...] [--threads N] [--json FILE] [--markdown]
     fastnn init-stats [--init 0.01|1.0|xavier|he] [--activation tanh|relu|...]
     fastnn train ...      fastnn search ...      fastnn config
+    fastnn predict MODEL DATA [--proba] [--out FILE]
 
-One module per command (``config``, ``bench``, ``init_stats``, ``train``, ``search``, ``demo``),
-the parser in ``parser``, argument types in ``argtypes``, what the commands share in ``common``,
-``data`` and ``training``, and the benchmark's torch-first re-run in ``torch_first``.
+One module per command (``config``, ``bench``, ``init_stats``, ``train``, ``search``, ``demo``,
+``predict``), the parser in ``parser``, argument types in ``argtypes``, what the commands share
+in ``common``, ``data`` and ``training``, and the benchmark's torch-first re-run in
+``torch_first``.
 
 Mistakes a user can make (a missing folder, an unknown name, a bad number) end with one line on
 stderr and a non-zero exit code: 2 for a bad command line, 1 for anything else the user can fix.
@@ -19,7 +21,13 @@ import os
 import select
 import sys
 
-from fastnn.cli.common import EXIT_TERMINATED, CLIError, interrupted_code, sigterm_as_interrupt
+from fastnn.cli.common import (
+    EXIT_TERMINATED,
+    CLIError,
+    check_backend_setting,
+    interrupted_code,
+    sigterm_as_interrupt,
+)
 from fastnn.cli.parser import build_parser
 
 __all__ = ["main", "build_parser", "CLIError"]
@@ -32,6 +40,7 @@ def main(argv=None):
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.parser = parser  # `fastnn search --resume` parses the command line it saved
     try:
+        check_backend_setting()
         with sigterm_as_interrupt():
             return args.func(args) or 0
     except CLIError as exc:

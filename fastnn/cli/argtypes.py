@@ -4,7 +4,11 @@ import argparse
 import math
 
 from fastnn.bench import parse_size
-from fastnn.nn.init import NAMES as INIT_NAMES  # init-stats' names: "small" and every initializer
+from fastnn.nn.init import NAMES as INIT_NAMES
+from fastnn.nn.trainer import (  # init-stats' names: "small" and every initializer
+    check_learning_rate_decay,
+    check_momentum,
+)
 
 
 def _float(text, what="value"):
@@ -39,7 +43,23 @@ def _bounded(name, parse, ok, requirement):
 
 positive_float = _bounded("positive_float", _float, lambda v: v > 0, "a positive number")
 nonnegative_float = _bounded("nonnegative_float", _float, lambda v: v >= 0, ">= 0")
-unit_float = _bounded("unit_float", _float, lambda v: 0 <= v <= 1, "between 0 and 1")
+
+
+def _checked(name, check):
+    """An argparse type from a library check (one rule for the API and the command line)."""
+
+    def convert(text):
+        try:
+            return check(_float(text), "value")
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = convert.__qualname__ = name
+    return convert
+
+
+momentum_float = _checked("momentum_float", check_momentum)
+decay_float = _checked("decay_float", check_learning_rate_decay)
 positive_int = _bounded("positive_int", _int, lambda v: v >= 1, ">= 1")
 nonnegative_int = _bounded("nonnegative_int", _int, lambda v: v >= 0, ">= 0")
 thread_count = _bounded("thread_count", _int, lambda v: v >= 1 or v == -1, ">= 1 or -1 (all cores)")
@@ -76,7 +96,7 @@ def log_range(text):
 def hidden_dims(text):
     """Comma-separated hidden layer sizes, e.g. ``100`` or ``256,128``."""
     try:
-        dims = [int(p) for p in text.split(",") if p.strip()]
+        dims = [int(p) for p in text.split(",")]  # an empty part ("10,,20") is a mistake
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"hidden sizes must look like 100 or 256,128, got {text!r}"

@@ -119,6 +119,14 @@ def output_folder(path):
     return path
 
 
+def check_backend_setting():
+    """A bad ``FASTNN_BACKEND`` is a CLIError (one line) before the command starts."""
+    try:
+        fastnn.get_backend()
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
 def set_threads(threads):
     """Apply ``--threads`` (None keeps the current count)."""
     if threads is not None:

@@ -51,10 +51,12 @@ def load_data(spec, seed=0, val_fraction=0.15, test_fraction=0.15, dtype="float3
 
 
 def zero_center(data):
-    """Fit ZeroCenter on the training rows and apply it to all three sets (the notes, §3)."""
+    """Fit ZeroCenter on the training rows and apply it to all three sets (the notes, §3);
+    the fitted transformer is ``data["center"]``, its mean ``data["mean"]``."""
     zc = ZeroCenter().fit(data["X_train"])
     data = dict(data)
     for key in ("X_train", "X_val", "X_test"):
         data[key] = zc.transform(data[key])
     data["mean"] = zc.mean_
+    data["center"] = zc
     return data

@@ -16,8 +16,8 @@ from fastnn.cli.data import load_data, zero_center
 from fastnn.cli.init_stats import run_init_experiment
 from fastnn.cli.training import (
     run_search,
-    save_model,
     save_search_plots,
+    save_trained_model,
     search_space,
     train_fn,
     train_once,
@@ -173,11 +173,16 @@ def cmd_demo(args):
         "diverged": stats["diverged"],
     }
     results["stats"] = stats
-    save_model(
+    save_trained_model(
         os.path.join(out_dir, "model.npz"),
         model,
-        {"hidden_dims": DEMO_HIDDEN, "batchnorm": True, **best.params},
-        zero_center_mean=data["mean"],
+        data,
+        epochs=epochs,
+        lr=best.params["lr"],
+        reg=best.params["reg"],
+        accuracy=test_acc,
+        accuracy_on="test",
+        command="demo",
     )
     if plot_training_curves(
         stats,

@@ -6,21 +6,23 @@ from fastnn._kernels._runtime import ISA_NAMES
 from fastnn._version import __version__
 from fastnn.cli.argtypes import (
     data_spec,
+    decay_float,
     hidden_dims,
     init_spec,
     log_range,
+    momentum_float,
     nonnegative_float,
     nonnegative_int,
     positive_float,
     positive_int,
     size_spec,
     thread_count,
-    unit_float,
 )
 from fastnn.cli.bench import cmd_bench
 from fastnn.cli.config import cmd_config
 from fastnn.cli.demo import cmd_demo
 from fastnn.cli.init_stats import INIT_STATS_ACTIVATIONS, cmd_init_stats
+from fastnn.cli.predict import cmd_predict
 from fastnn.cli.search import cmd_search
 from fastnn.cli.train import cmd_train
 from fastnn.core.activations import ACTIVATIONS
@@ -226,6 +228,19 @@ def build_parser():
     )
     p.set_defaults(func=cmd_search)
 
+    p = sub.add_parser(
+        "predict",
+        help="labels of a saved model (.npz of train, search, demo) for new rows",
+        description="Load a model saved by fastnn (fastnn.save_model, or model.npz of train, "
+        "search and demo), apply its saved preprocessing to the raw rows of DATA (.npy, or "
+        ".csv without header) and print one label per line, or save them with --out.",
+    )
+    p.add_argument("model", metavar="MODEL", help="the saved model (.npz)")
+    p.add_argument("data", metavar="DATA", help="raw input rows (N, D): .npy or .csv")
+    p.add_argument("--proba", action="store_true", help="class probabilities (N, C) instead")
+    p.add_argument("--out", metavar="FILE", help="save to FILE (.npy or .csv) instead of printing")
+    p.set_defaults(func=cmd_predict)
+
     return parser
 
 
@@ -271,11 +286,11 @@ def _add_model_args(p):
         help="batch normalization after each hidden affine layer (default on)",
     )
     p.add_argument("--update", choices=UPDATES, default="momentum")
-    p.add_argument("--momentum", type=unit_float, default=0.9)
+    p.add_argument("--momentum", type=momentum_float, default=0.9)
     p.add_argument("--batch-size", type=positive_int, default=100)
     p.add_argument(
         "--decay",
-        type=positive_float,
+        type=decay_float,
         default=0.95,
         help="learning-rate decay per epoch (default 0.95)",
     )

@@ -21,8 +21,8 @@ from fastnn.cli.data import load_data, zero_center
 from fastnn.cli.training import (
     run_halving_search,
     run_search,
-    save_model,
     save_search_plots,
+    save_trained_model,
     search_space,
     train_fn_from_args,
     trial_records,
@@ -91,18 +91,20 @@ def cmd_search(args):
         raise CLIError("every trial diverged or failed: lower --lr-range")
     say("best: " + result.line(best))
     _save_trials(result, out_dir)
-    meta = {
-        "hidden_dims": args.hidden,
-        "activation": args.activation,
-        "batchnorm": args.batchnorm,
-        "params": best.params,
-    }
     model = best.extra.get("model")
     if model is None:  # the best trial was read back from the journal: train it again
         say(f"training the best trial (#{best.index}) again to save its model")
         model = fn(dict(best.params), seed=best.seed)["model"]
-    model_path = save_model(
-        os.path.join(out_dir, "best_model.npz"), model, meta, zero_center_mean=data["mean"]
+    model_path = save_trained_model(
+        os.path.join(out_dir, "best_model.npz"),
+        model,
+        data,
+        epochs=best.epochs,
+        lr=best.params["lr"],
+        reg=best.params["reg"],
+        accuracy=best.val_acc,
+        accuracy_on="validation",
+        command="search",
     )
     figures = save_search_plots(result, out_dir)
     write_json(

@@ -6,7 +6,7 @@ import time
 import fastnn
 from fastnn.cli.common import CLIError, prepare_output, say, set_threads, settings_record
 from fastnn.cli.data import load_data, zero_center
-from fastnn.cli.training import save_model, train_fn_from_args, train_once
+from fastnn.cli.training import save_trained_model, train_fn_from_args, train_once
 from fastnn.nn.metrics import accuracy
 from fastnn.workflow.plotting import PLOT_MISSING
 from fastnn.workflow.report import plot_training_curves, write_json
@@ -29,15 +29,16 @@ def cmd_train(args):
     seconds = time.perf_counter() - start
     test_acc = accuracy(model.loss(data["X_test"]), data["y_test"])
     say(f"test accuracy: {test_acc:.4f} ({seconds:.1f} s of training)")
-    meta = {
-        "hidden_dims": args.hidden,
-        "activation": args.activation,
-        "batchnorm": args.batchnorm,
-        "input_dim": int(data["X_train"].shape[1]),
-        "num_classes": data["n_classes"],
-    }
-    model_path = save_model(
-        os.path.join(out_dir, "model.npz"), model, meta, zero_center_mean=data["mean"]
+    model_path = save_trained_model(
+        os.path.join(out_dir, "model.npz"),
+        model,
+        data,
+        epochs=args.epochs,
+        lr=args.lr,
+        reg=args.reg,
+        accuracy=test_acc,
+        accuracy_on="test",
+        command="train",
     )
     curves = plot_training_curves(stats, os.path.join(out_dir, "curves.png"))
     write_json(

@@ -1,13 +1,11 @@
 """Training for ``train``, ``search`` and ``demo``: the train function, the search, saving."""
 
-import json
 import os
 import warnings
 
-import numpy as np
-
 from fastnn.cli.common import CLIError, say
 from fastnn.workflow import search
+from fastnn.workflow.persistence import save_model
 from fastnn.workflow.plotting import have_matplotlib
 from fastnn.workflow.progress import terminal_tqdm
 
@@ -66,19 +64,25 @@ def train_once(fn, lr, reg, num_epochs, seed):
     )
 
 
-def save_model(path, model, meta=None, **arrays_to_add):
-    """Save a model's parameters, batchnorm running statistics, ``meta`` (a JSON string under
-    ``"meta"``) and any extra arrays (the preprocessing mean) to an ``.npz`` file."""
-    params = model.params if hasattr(model, "params") else model
-    arrays = {name: np.asarray(value) for name, value in params.items()}
-    for i, bn in enumerate(getattr(model, "bn_params", []) or []):
-        for key in ("running_mean", "running_var"):
-            if key in bn:
-                arrays[f"bn{i + 1}_{key}"] = np.asarray(bn[key])
-    arrays.update({name: np.asarray(value) for name, value in arrays_to_add.items()})
-    arrays["meta"] = np.array(json.dumps(meta or {}))
-    np.savez(path, **arrays)  # type: ignore[arg-type]  # numpy stubs: allow_pickle
-    return path
+def save_trained_model(path, model, data, *, epochs, lr, reg, accuracy, accuracy_on, **facts):
+    """Save ``model`` with the data's zero-centering (:func:`fastnn.save_model`) and the meta
+    every command writes: the training settings, the architecture, the data and the accuracy
+    (``accuracy_on``: "test" or "validation").  ``facts`` adds command-specific entries."""
+    meta = {
+        "epochs": int(epochs),
+        "lr": float(lr),
+        "reg": float(reg),
+        "hidden_dims": [int(model.params[f"b{i}"].shape[0]) for i in range(1, model.num_layers)],
+        "activation": model.activation,
+        "batchnorm": model.batchnorm,
+        "input_dim": int(data["X_train"].shape[1]),
+        "classes": list(range(data["n_classes"])),
+        "accuracy": None if accuracy is None else float(accuracy),
+        "accuracy_on": accuracy_on,
+        "dataset": data["name"],
+        **facts,
+    }
+    return save_model(path, model, preprocess=data["center"], meta=meta)
 
 
 def search_space(lr_range, reg_range):

@@ -134,7 +134,8 @@ def batchnorm_forward(
 
     bn_param: dict with ``mode`` ('train' or 'test', required; anything else raises
     ValueError), ``eps`` (default 1e-5), ``momentum`` (default 0.9), ``running_mean`` and
-    ``running_var`` ((D,); created as zeros of x's dtype when absent). Train mode normalizes
+    ``running_var`` ((D,); created as zeros of x's dtype when absent, with a RuntimeWarning in
+    test mode; a negative running_var raises ValueError). Train mode normalizes
     with the batch mean and biased batch variance (accumulated in double, two-pass) and
     stores ``running = momentum * running + (1 - momentum) * batch`` back in ``bn_param`` as
     new arrays of x's dtype. This is the CS231n convention: PyTorch's ``momentum=0.1`` means
@@ -143,7 +144,8 @@ def batchnorm_forward(
     (RuntimeWarning: the variance is 0 and the output is beta).
 
     x: float32/float64 (other numeric types become float64); any memory layout.
-    Returns (out, cache): out (N, D) of x's dtype, C-contiguous.
+    Returns (out, cache): out (N, D) of x's dtype, C-contiguous. The cache holds x itself, as
+    the course's does: changing x in place before the backward changes dx.
     """
     x, gamma, beta, mode, eps, momentum = check_forward_inputs(x, gamma, beta, bn_param)
     return _forward(x, gamma, beta, bn_param, mode, eps, momentum)

@@ -31,10 +31,13 @@ _THRESHOLD = PARALLEL_THRESHOLDS["softmax"]
 
 
 def _general(kernel, x, out):
-    x = check_scores(x)
+    x = check_scores(x, allow_empty=True)
     if out is not None:
         check_out(out, x.shape, x.dtype)
-    dst = kernel(kernel_buffer(x), None, threads_for(x.size, _THRESHOLD))
+    if x.shape[0] == 0:  # no rows: an empty result, as NumPy and PyTorch give
+        dst = np.empty(x.shape, x.dtype)
+    else:
+        dst = kernel(kernel_buffer(x), None, threads_for(x.size, _THRESHOLD))
     if out is None:
         return dst
     out[...] = dst
@@ -44,7 +47,8 @@ def _general(kernel, x, out):
 def softmax(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """Row-wise softmax: probabilities ``exp(x - max) / sum(exp(x - max))``.
 
-    x: scores (N, C), N, C >= 1, float32/float64 (integers become float64).
+    x: scores (N, C), C >= 1 (N = 0 gives an empty result), float32/float64 (integers
+    become float64).
     Returns an (N, C) array of x's dtype whose rows sum to 1 (``out`` if given).
     """
     n_threads = threads_for(x.size, _THRESHOLD) if type(x) is np.ndarray else 1
@@ -57,7 +61,8 @@ def softmax(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floating
 def log_softmax(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """Row-wise log-probabilities ``x - max - log(sum(exp(x - max)))``.
 
-    x: scores (N, C), N, C >= 1, float32/float64 (integers become float64).
+    x: scores (N, C), C >= 1 (N = 0 gives an empty result), float32/float64 (integers
+    become float64).
     Returns an (N, C) array of x's dtype (``out`` if given).
     """
     n_threads = threads_for(x.size, _THRESHOLD) if type(x) is np.ndarray else 1

@@ -17,12 +17,18 @@ def divergence_reason(
 ) -> str | None:
     """Why training must stop after this iteration's ``cost``, or None to go on.
 
-    A NaN or infinite cost always stops (the learning rate is almost surely too high); with
+    A NaN or infinite cost always stops (after the first update the learning rate is almost
+    surely too high; at iteration 1 it cannot be the cause); with
     ``abort_cost_ratio``, so does a cost above that multiple of ``first_cost`` (the notes' rule
     for searches is 3.0).  iteration and epoch count from 1; learning_rate None (an update rule
     without one) leaves its value out of the message.
     """
     rate = "the learning rate" if learning_rate is None else f"the learning rate {learning_rate:e}"
+    if not math.isfinite(cost) and iteration == 1:
+        return (
+            f"cost is {cost} at iteration 1, before any update: the learning rate is not the "
+            "cause; check the data (NaN or infinite values?) and the initial weights; stopping"
+        )
     if not math.isfinite(cost):
         return (
             f"cost became {cost} at iteration {iteration} (epoch {epoch} / {num_epochs}): "

@@ -47,9 +47,13 @@ __all__ = [
 def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, Any]:
     """out = x.reshape(N, D) @ w + b for x (N, d_1, ..., d_k), w (D, M), b (M,).
 
+    Array-likes (lists) are converted with np.asarray, as NumPy functions do.
     Returns (out (N, M), cache); the cache is the course's ``(x, w, b)``, the arrays
     themselves (not copies).
     """
+    x, w, b = np.asarray(x), np.asarray(w), np.asarray(b)
+    if x.ndim == 0 or w.ndim != 2:
+        raise ValueError(f"x must be (N, ...) and w (D, M), got shapes {x.shape} and {w.shape}")
     x2 = x.reshape(x.shape[0], -1)
     if x2.shape[1] != w.shape[0]:
         raise ValueError(f"x has {x2.shape[1]} features per row but w has shape {w.shape}")
@@ -153,12 +157,17 @@ def batchnorm_forward(
     beta: np.ndarray,
     bn_param: dict[str, Any],
 ) -> tuple[np.ndarray, Any]:
-    """Batch normalization of x (N, D); see fastnn.batchnorm_forward."""
+    """Batch normalization of x (N, D); see fastnn.batchnorm_forward.
+
+    Returns (out, cache); with the compiled backend the cache holds x itself, as the course's
+    does: changing x in place before :func:`batchnorm_backward` changes dx.
+    """
     return ops().batchnorm_forward(x, gamma, beta, bn_param)
 
 
 def batchnorm_backward(dout: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Returns (dx, dgamma, dbeta)."""
+    """Returns (dx, dgamma, dbeta) for batchnorm_forward's cache (which may hold x itself:
+    do not change x in place between the forward and this call)."""
     return ops().batchnorm_backward(dout, cache)
 
 

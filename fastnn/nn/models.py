@@ -308,7 +308,18 @@ class FullyConnectedNet:
             if hidden and self.normalization is not None:
                 self.params[f"gamma{i + 1}"] = np.ones(fan_out * k, dtype=self.dtype)
                 self.params[f"beta{i + 1}"] = np.zeros(fan_out * k, dtype=self.dtype)
-                self.bn_params.append({"mode": "train"} if self.batchnorm else {})
+                if self.batchnorm:
+                    # zero statistics, as the first forward would create (set, so that test
+                    # mode before training does not warn about missing ones)
+                    self.bn_params.append(
+                        {
+                            "mode": "train",
+                            "running_mean": np.zeros(fan_out * k, dtype=self.dtype),
+                            "running_var": np.zeros(fan_out * k, dtype=self.dtype),
+                        }
+                    )
+                else:
+                    self.bn_params.append({})  # the layer norm's ln_param
 
     def _init_weight(self, weight_init, fan_in, fan_out, rng):
         if isinstance(weight_init, float):

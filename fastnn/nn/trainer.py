@@ -37,6 +37,19 @@ TRAIN_ACC_ROWS = 1000
 EVAL_CHUNK = 4096  # rows per forward pass when measuring accuracy (bounds peak memory)
 
 
+def check_momentum(momentum, name="momentum"):
+    """The momentum mu as a float in [0, 1] (ValueError otherwise; the CLI's rule too)."""
+    return check_scalar(momentum, name, minimum=0, maximum=1)
+
+
+def check_learning_rate_decay(decay, name="learning_rate_decay"):
+    """The per-epoch learning-rate factor as a float > 0 (ValueError otherwise)."""
+    decay = check_scalar(decay, name)
+    if not decay > 0:
+        raise ValueError(f"{name} must be > 0, got {decay}")
+    return decay
+
+
 class _Optimizer:
     """Per-run optimizer state (velocity, caches, step count); the update rules are the
     backend's fused in-place kernels (fastnn.core.optim, or their NumPy twins)."""
@@ -208,8 +221,8 @@ class ClassifierTrainer:
         if acc_frequency is not None:
             acc_frequency = check_int(acc_frequency, "acc_frequency")
         learning_rate = check_scalar(learning_rate, "learning_rate", minimum=0)
-        learning_rate_decay = check_scalar(learning_rate_decay, "learning_rate_decay", minimum=0)
-        momentum = check_scalar(momentum, "momentum", minimum=0)
+        learning_rate_decay = check_learning_rate_decay(learning_rate_decay)
+        momentum = check_momentum(momentum)
         reg = check_scalar(reg, "reg", minimum=0)
         if abort_cost_ratio is not None:
             abort_cost_ratio = check_scalar(abort_cost_ratio, "abort_cost_ratio", minimum=0)

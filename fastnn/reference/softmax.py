@@ -49,7 +49,7 @@ def _finish(result, dtype, out):
 
 def log_softmax(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """Row-wise log-probabilities of scores x (N, C): x - max - log(sum(exp(x - max)))."""
-    x = check_scores(x)
+    x = check_scores(x, allow_empty=True)
     if out is not None:
         check_out(out, x.shape, x.dtype)
     shifted, _, _, sm1 = _shifted_exp(x)
@@ -60,7 +60,7 @@ def log_softmax(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floa
 
 def softmax(x: np.ndarray, out: np.ndarray | None = None) -> NDArray[np.floating]:
     """Row-wise probabilities of scores x (N, C), same dtype."""
-    x = check_scores(x)
+    x = check_scores(x, allow_empty=True)
     if out is not None:
         check_out(out, x.shape, x.dtype)
     _, e, total, _ = _shifted_exp(x)

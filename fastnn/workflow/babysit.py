@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from fastnn._validation import check_scalar
 from fastnn.nn.metrics import accuracy
 from fastnn.nn.models import is_object_model
 from fastnn.nn.trainer import ClassifierTrainer
@@ -283,6 +284,8 @@ def overfit_small(
     *,
     num_epochs: int = 200,
     learning_rate: float = 1e-3,
+    max_learning_rate: float | None = 1.0,
+    ladder_factor: float = 10.0,
     update: str = "sgd",
     target_accuracy: float = 1.0,
     trainer: ClassifierTrainer | None = None,
@@ -292,75 +295,118 @@ def overfit_small(
     """Train on the first ``n`` examples without regularization until train accuracy 1.0.
 
     The notes' run: ``sample_batches=False`` (full-batch steps), ``learning_rate_decay=1``,
-    ``update='sgd'``, 200 epochs, lr 1e-3.  Extra keyword arguments go to
-    ``ClassifierTrainer.train`` (``seed=``, ``momentum=``...).
+    ``update='sgd'``, 200 epochs, lr 1e-3.  The notes' 1e-3 suits 0..255 pixels; when a run
+    neither overfits nor diverges and its loss does not even halve, the check climbs a ladder
+    of larger rates, ``learning_rate`` times ``ladder_factor`` per rung up to ``max_learning_rate``
+    (None: no ladder), and reports the first rate that overfits.  Extra keyword arguments go
+    to ``ClassifierTrainer.train`` (``seed=``, ``momentum=``...).
 
     Returns
     -------
     CheckResult
         Details hold ``accuracy`` (best train accuracy on the subset), ``final_loss``,
-        ``stats`` and ``best_model``.
+        ``stats``, ``best_model``, ``learning_rate`` (the last rate tried: the one that
+        overfit when the check passed) and ``tried`` (every rate tried, in order).
     """
     name = f"overfit {n} examples"
     y = _as_labels(y)
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
+    learning_rate = check_scalar(learning_rate, "learning_rate", minimum=0)
+    ladder_factor = check_scalar(ladder_factor, "ladder_factor")
+    if not ladder_factor > 1:
+        raise ValueError(f"ladder_factor must be > 1, got {ladder_factor}")
+    # no ladder when the cap is None or not above the first rate
+    top = (
+        learning_rate
+        if max_learning_rate is None
+        else check_scalar(max_learning_rate, "max_learning_rate", minimum=0)
+    )
     X_tiny, y_tiny = X[:n], y[:n]
     train_kwargs.setdefault("learning_rate_decay", 1.0)
-    _, best_model, stats = _train(
-        model,
-        loss_function,
-        X_tiny,
-        y_tiny,
-        X_tiny,
-        y_tiny,
-        0.0,
-        trainer,
-        num_epochs=num_epochs,
-        update=update,
-        sample_batches=False,
-        learning_rate=learning_rate,
-        **train_kwargs,
-    )
-    losses = stats["loss_history"]
-    acc = _accuracy(best_model, loss_function, X_tiny, y_tiny)
-    final = losses[-1] if losses else float("nan")
-    details = {"accuracy": acc, "final_loss": final, "stats": stats, "best_model": best_model}
-    if stats.get("diverged") or not math.isfinite(final):
+    tried: list[float] = []
+    lr = learning_rate
+    while True:
+        tried.append(lr)
+        _, best_model, stats = _train(
+            model,
+            loss_function,
+            X_tiny,
+            y_tiny,
+            X_tiny,
+            y_tiny,
+            0.0,
+            trainer,
+            num_epochs=num_epochs,
+            update=update,
+            sample_batches=False,
+            learning_rate=lr,
+            **train_kwargs,
+        )
+        losses = stats["loss_history"]
+        acc = _accuracy(best_model, loss_function, X_tiny, y_tiny)
+        final = losses[-1] if losses else float("nan")
+        diverged = bool(stats.get("diverged")) or not math.isfinite(final)
+        too_slow = not diverged and acc < target_accuracy and final > 0.5 * losses[0]
+        barely_moved = too_slow and final > 0.9 * losses[0]
+        # a rate above the cap by rounding (1e-3 * 10**3) still counts as the cap
+        if not too_slow or lr * ladder_factor > top * (1 + 1e-9):
+            break
+        lr *= ladder_factor
+    lower = tried[:-1]
+    climbed = f" ({_fmt_rates(lower)} did not halve the loss)" if lower else ""
+    details = {
+        "accuracy": acc,
+        "final_loss": final,
+        "stats": stats,
+        "best_model": best_model,
+        "learning_rate": lr,
+        "tried": tried,
+    }
+    if diverged:
         passed, why = (
             False,
             (
                 f"cost became {final} while fitting {len(y_tiny)} examples: "
-                f"learning rate {learning_rate:g} is too high"
+                f"learning rate {lr:g} is too high{climbed}"
             ),
         )
     elif acc >= target_accuracy:
         passed, why = (
             True,
             (
-                f"train accuracy {acc:f} on {len(y_tiny)} examples, loss "
-                f"{losses[0]:f} -> {final:f}: the model can learn, good"
+                f"train accuracy {acc:f} on {len(y_tiny)} examples at learning rate {lr:g}, "
+                f"loss {losses[0]:f} -> {final:f}: the model can learn, good{climbed}"
             ),
         )
     else:
         hint = (
             "the loss barely moved: the learning rate may be too low"
-            if final > 0.9 * losses[0]
+            if barely_moved
             else "the loss or its gradient may be wrong (or train longer)"
         )
         passed, why = (
             False,
             (
                 f"could not overfit {len(y_tiny)} examples: train accuracy "
-                f"{acc:f} after {num_epochs} epochs, loss {losses[0]:f} -> "
-                f"{final:f}; {hint}"
+                f"{acc:f} after {num_epochs} epochs at learning rate {lr:g}, loss "
+                f"{losses[0]:f} -> {final:f}; {hint}{climbed}"
             ),
         )
     return _report(CheckResult(name, passed, why, details), verbose)
 
 
+SWEEP_RATES = tuple(10.0 ** np.arange(-7, 2.25, 0.5))
+
+
+def _fmt_rate(rate):
+    """1e-01 for a power of ten, 3.2e-01 between them."""
+    short = f"{rate:.0e}"
+    return short if math.isclose(float(short), rate, rel_tol=1e-9) else f"{rate:.1e}"
+
+
 def _fmt_rates(rates):
-    return ", ".join(f"{r:.0e}" for r in rates)
+    return ", ".join(_fmt_rate(r) for r in rates)
 
 
 def find_learning_rate(
@@ -398,7 +444,8 @@ def find_learning_rate(
     Parameters
     ----------
     learning_rates : sequence of float, optional
-        Default ``10.0 ** arange(-7, 3)`` (1e-7 ... 1e2).
+        Default :data:`SWEEP_RATES`, half-decades 1e-7, 3.2e-7, ..., 1e2 (a good range of
+        one decade's width, not a single point).
     X_val, y_val : validation data for the trainer; default X, y.
     Extra keyword arguments go to ``ClassifierTrainer.train`` (``seed=``...).
 
@@ -412,7 +459,7 @@ def find_learning_rate(
     y = _as_labels(y)
     if X_val is None:
         X_val, y_val = X, y
-    rates = (10.0 ** np.arange(-7, 3)) if learning_rates is None else learning_rates
+    rates = SWEEP_RATES if learning_rates is None else learning_rates
     rates = sorted(float(r) for r in np.atleast_1d(rates))
     if not rates or any(not (math.isfinite(r) and r > 0) for r in rates):
         raise ValueError(f"learning_rates must be finite positive numbers, got {learning_rates!r}")
@@ -471,7 +518,7 @@ def find_learning_rate(
     )
     if good:
         lr_range = (min(good), max(good))
-        why = f"cross-validate learning rates in [{lr_range[0]:.0e}, {lr_range[1]:.0e}]" + (
+        why = f"cross-validate learning rates in [{_fmt_rates(lr_range)}]" + (
             f" ({summary})" if summary else ""
         )
     else:
@@ -600,10 +647,11 @@ def babysit(
     overfit_n: int = 20,
     overfit_epochs: int = 200,
     overfit_learning_rate: float = 1e-3,
+    overfit_max_learning_rate: float | None = 1.0,
     learning_rates: Sequence[float] | None = None,
     sweep_epochs: int = 3,
     reg: float = 1e-6,
-    num_epochs: int = 5,
+    num_epochs: int = 10,
     batch_size: int = 100,
     update: str = "sgd",
     trainer: ClassifierTrainer | None = None,
@@ -614,7 +662,9 @@ def babysit(
     """Run the checklist in order and stop at the first failure.
 
     The checks: (1) :func:`check_initial_loss` and (2) :func:`check_regularization` on the
-    first ``check_rows`` training rows; (3) :func:`overfit_small` on ``overfit_n`` examples;
+    first ``check_rows`` training rows; (3) :func:`overfit_small` on ``overfit_n`` examples
+    (climbing from ``overfit_learning_rate`` up to ``overfit_max_learning_rate`` when the loss
+    barely moves);
     (4) :func:`find_learning_rate`; (5) a ``num_epochs`` run at the geometric middle of the
     good range, then :func:`diagnose` of its stats.
 
@@ -651,6 +701,7 @@ def babysit(
             n=overfit_n,
             num_epochs=overfit_epochs,
             learning_rate=overfit_learning_rate,
+            max_learning_rate=overfit_max_learning_rate,
             update=update,
             trainer=trainer,
             verbose=verbose,
@@ -702,6 +753,7 @@ def babysit(
         return report
     if verbose:
         print(
-            f"babysit: every check passed; cross-validate learning rates in [{low:.0e}, {high:.0e}]"
+            f"babysit: every check passed; cross-validate learning rates in "
+            f"[{_fmt_rates((low, high))}]"
         )
     return report

@@ -52,6 +52,37 @@ class _Transformer:
         changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults[k]]
         return f"{type(self).__name__}({', '.join(changed)})"
 
+    # Fitted attributes that :meth:`fitted_arrays` saves; integers and shapes as int arrays.
+    _fitted_names: tuple[str, ...] = ()
+
+    def fitted_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted state as arrays keyed by attribute name (``mean_``...), for saving
+        (``fastnn.save_model``); :meth:`from_fitted_arrays` rebuilds the transformer."""
+        self._check_fitted()
+        return {name: np.asarray(getattr(self, name)) for name in self._fitted_names}
+
+    @classmethod
+    def from_fitted_arrays(cls, arrays, **params):
+        """A fitted transformer from :meth:`fitted_arrays`' output and constructor ``params``.
+
+        Raises ValueError when an array is missing or the shapes disagree.
+        """
+        missing = [name for name in cls._fitted_names if name not in arrays]
+        if missing:
+            raise ValueError(f"{cls.__name__} state lacks {', '.join(missing)}")
+        self = cls(**params)
+        for name in cls._fitted_names:
+            array = np.asarray(arrays[name])
+            value: object = array.astype(np.float64)
+            if array.dtype.kind in "iu":
+                value = tuple(int(v) for v in array) if array.ndim else int(array)
+            setattr(self, name, value)
+        self._check_fitted_shapes()
+        return self
+
+    def _check_fitted_shapes(self):
+        """Raise ValueError when rebuilt fitted attributes disagree (each transformer's rule)."""
+
     def fit_transform(self, X, y=None):
         """``fit(X)`` then ``transform(X)``."""
         return self.fit(X, y).transform(X)
@@ -84,6 +115,21 @@ class _Centering(_Transformer):
     """Mean (and optionally scale) per feature, or per channel for (N, ..., C) images."""
 
     per_channel: bool
+    _fitted_names: tuple[str, ...] = (
+        "mean_",
+        "n_features_in_",
+        "feature_shape_",
+        "n_samples_seen_",
+    )
+
+    def _check_fitted_shapes(self):
+        shape = tuple(self.feature_shape_)
+        for name in self._fitted_names:
+            value = getattr(self, name)
+            if isinstance(value, np.ndarray) and value.shape != shape:
+                raise ValueError(f"{name} has shape {value.shape}, expected {shape}")
+        if self.n_features_in_ != int(np.prod(shape)):
+            raise ValueError(f"n_features_in_ {self.n_features_in_} does not match {shape}")
 
     def _reduce_axes(self, X):
         return tuple(range(X.ndim - 1)) if self.per_channel else (0,)
@@ -176,6 +222,8 @@ class Standardize(_Centering):
     n_features_in_, feature_shape_, n_samples_seen_ : as in :class:`ZeroCenter`.
     """
 
+    _fitted_names = _Centering._fitted_names + ("var_", "scale_")
+
     def __init__(self, per_channel: bool = False) -> None:
         self.per_channel = per_channel
 
@@ -233,6 +281,15 @@ class PCA(_Transformer):
     n_components_ : int
     n_features_in_ : int
     """
+
+    _fitted_names = (
+        "mean_",
+        "components_",
+        "explained_variance_",
+        "explained_variance_ratio_",
+        "n_components_",
+        "n_features_in_",
+    )
 
     def __init__(
         self,
@@ -300,6 +357,19 @@ class PCA(_Transformer):
         self.n_components_ = k
         self.n_features_in_ = d
         return self
+
+    def _check_fitted_shapes(self):
+        self._eps = check_scalar(self.eps, "eps", minimum=0)
+        k, d = self.n_components_, self.n_features_in_
+        shapes = {
+            "mean_": (d,),
+            "components_": (k, d),
+            "explained_variance_": (k,),
+            "explained_variance_ratio_": (k,),
+        }
+        for name, shape in shapes.items():
+            if getattr(self, name).shape != shape:
+                raise ValueError(f"{name} has shape {getattr(self, name).shape}, expected {shape}")
 
     def _scale(self):
         return np.sqrt(self.explained_variance_ + self._eps)
