@@ -224,10 +224,7 @@ def affine_bn_relu_forward(
     bn_param: dict[str, Any],
 ) -> tuple[np.ndarray, Any]:
     """Affine, batch normalization, ReLU: (out, cache)."""
-    a, fc_cache = affine_forward(x, w, b)
-    an, bn_cache = batchnorm_forward(a, gamma, beta, bn_param)
-    out, relu_cache = relu_forward(an)
-    return out, (fc_cache, bn_cache, relu_cache)
+    return _affine_norm_relu_forward(batchnorm_forward, x, w, b, gamma, beta, bn_param)
 
 
 def affine_bn_relu_backward(
@@ -235,11 +232,7 @@ def affine_bn_relu_backward(
     cache: Any,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Returns (dx, dw, db, dgamma, dbeta) for affine_bn_relu_forward."""
-    fc_cache, bn_cache, relu_cache = cache
-    dan = relu_backward(dout, relu_cache)
-    da, dgamma, dbeta = batchnorm_backward(dan, bn_cache)
-    dx, dw, db = affine_backward(da, fc_cache)
-    return dx, dw, db, dgamma, dbeta
+    return _affine_norm_relu_backward(batchnorm_backward, dout, cache)
 
 
 def svm_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -284,10 +277,7 @@ def affine_ln_relu_forward(
     ln_param: dict[str, Any],
 ) -> tuple[np.ndarray, Any]:
     """Affine, layer normalization, ReLU: (out, cache)."""
-    a, fc_cache = affine_forward(x, w, b)
-    an, ln_cache = layernorm_forward(a, gamma, beta, ln_param)
-    out, relu_cache = relu_forward(an)
-    return out, (fc_cache, ln_cache, relu_cache)
+    return _affine_norm_relu_forward(layernorm_forward, x, w, b, gamma, beta, ln_param)
 
 
 def affine_ln_relu_backward(
@@ -295,8 +285,20 @@ def affine_ln_relu_backward(
     cache: Any,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Returns (dx, dw, db, dgamma, dbeta) for affine_ln_relu_forward."""
-    fc_cache, ln_cache, relu_cache = cache
-    dan = relu_backward(dout, relu_cache)
-    da, dgamma, dbeta = layernorm_backward(dan, ln_cache)
+    return _affine_norm_relu_backward(layernorm_backward, dout, cache)
+
+
+def _affine_norm_relu_forward(norm_forward, x, w, b, gamma, beta, norm_param):
+    """affine - normalization (batchnorm_forward or layernorm_forward) - ReLU."""
+    a, fc_cache = affine_forward(x, w, b)
+    an, norm_cache = norm_forward(a, gamma, beta, norm_param)
+    out, relu_cache = relu_forward(an)
+    return out, (fc_cache, norm_cache, relu_cache)
+
+
+def _affine_norm_relu_backward(norm_backward, dout, cache):
+    """(dx, dw, db, dgamma, dbeta) of _affine_norm_relu_forward."""
+    fc_cache, norm_cache, relu_cache = cache
+    da, dgamma, dbeta = norm_backward(relu_backward(dout, relu_cache), norm_cache)
     dx, dw, db = affine_backward(da, fc_cache)
     return dx, dw, db, dgamma, dbeta
