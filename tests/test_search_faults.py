@@ -526,3 +526,18 @@ def test_stdout_closed_by_its_reader_exits_quietly(tmp_path):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr
     assert b"Traceback" not in stderr and b"error" not in stderr
+
+
+def test_a_halving_search_journals_every_rung_and_resumes(tmp_path):
+    """--strategy asha writes one journal row per rung job; --resume of the finished search
+    replays them (no training) and ends with the same trials."""
+    args = ("search", "--strategy", "asha", "--trials", "9", "--epochs", "1")
+    proc = run_cli(*args, "--max-epochs", "3", "--hidden", "20", "--out", "h", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    whole = _trials_of(tmp_path / "h")
+    with sqlite3.connect(tmp_path / "h" / "search.db") as c:
+        rungs = sorted(r for (r,) in c.execute("SELECT rung FROM trial"))
+    assert rungs == [0] * 9 + [1] * 3  # 9 trials at 1 epoch, the best 3 promoted to 3
+    resumed = run_cli("search", "--resume", "h", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _trials_of(tmp_path / "h") == whole

@@ -384,3 +384,40 @@ def test_no_warning_for_a_well_behaved_train_fn():
         warnings.simplefilter("error")
         result = search.hyperband(curve_fn, SPACE, max_epochs=9, seed=0, verbose=False)
     assert len(result) == 17 and np.isfinite(result.best.val_acc)
+
+
+class _StopAfter:
+    """curve_fn, interrupted (Ctrl-C) on its ``limit + 1``-th call; counts its calls."""
+
+    def __init__(self, limit):
+        self.limit, self.calls = limit, 0
+
+    def __call__(self, params, *, epochs, state=None, seed=None, on_epoch=None):
+        self.calls += 1
+        if self.calls > self.limit:
+            raise KeyboardInterrupt
+        return curve_fn(params, epochs=epochs, state=state, seed=seed, on_epoch=on_epoch)
+
+
+@pytest.mark.parametrize("strategy", ["successive_halving", "hyperband"])
+def test_an_interrupted_halving_search_resumes_from_its_journal(tmp_path, strategy):
+    """Every rung a trial ran is one journal row; a resumed search replays them and ends with
+    the trials of an uninterrupted run (a promoted trial whose state was not journaled trains
+    again from its first epoch, which curve_fn reproduces exactly)."""
+    run = getattr(search, strategy)
+    args = (curve_fn, SPACE, 9) if strategy == "successive_halving" else (curve_fn, SPACE)
+    options = {"max_epochs": 9, "seed": 5, "verbose": False}
+    full = run(*args, **options)
+    storage = tmp_path / "search.db"
+    stopping = _StopAfter(7)
+    first = run(stopping, *args[1:], storage=storage, **options)
+    assert first.interrupted and stopping.calls == 8
+    with pytest.warns(RuntimeWarning, match="keeps no trial states"):
+        resumed = run(curve_fn, *args[1:], storage=storage, resume=True, **options)
+    assert not resumed.interrupted
+    assert outcome(resumed) == outcome(full)
+    assert [t.stopped for t in resumed] == [t.stopped for t in full]
+    counting = _StopAfter(10**6)
+    again = run(counting, *args[1:], storage=storage, resume=True, **options)
+    assert counting.calls == 0  # every rung job is in the journal
+    assert outcome(again) == outcome(full)

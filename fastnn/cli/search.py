@@ -56,12 +56,14 @@ def cmd_search(args):
     space = search_space(args.lr_range, args.reg_range)
     try:
         if args.strategy in ("asha", "hyperband"):
-            if resume or args.trial_timeout is not None:
-                raise CLIError(
-                    f"--strategy {args.strategy} has no journal yet: --resume and "
-                    "--trial-timeout work with random and coarse-to-fine"
-                )
-            result = run_halving_search(fn, space, args)
+            result = run_halving_search(
+                fn,
+                space,
+                args,
+                storage=os.path.join(out_dir, JOURNAL_FILE),
+                resume=resume,
+                trial_timeout=args.trial_timeout,
+            )
         else:
             rounds = [(args.trials, args.epochs)]
             if args.fine_trials and args.strategy == "coarse-to-fine":

@@ -108,9 +108,10 @@ def run_search(train_fn, space, rounds, seed, n_jobs=1, **options):
     return result
 
 
-def run_halving_search(train_fn, space, args):
+def run_halving_search(train_fn, space, args, **options):
     """``--strategy asha`` (successive halving; ASHA with --n-jobs > 1) or ``hyperband``, from
-    ``--epochs`` to ``--max-epochs``; a bad combination is a CLIError."""
+    ``--epochs`` to ``--max-epochs``; a bad combination is a CLIError.  ``options``: the
+    search's (storage, resume, trial_timeout)."""
     verbose = terminal_tqdm() is not None
     common = {
         "min_epochs": args.epochs,
@@ -119,6 +120,7 @@ def run_halving_search(train_fn, space, args):
         "seed": args.seed,
         "n_jobs": args.n_jobs,
         "verbose": verbose,
+        **options,
     }
     try:
         if args.strategy == "hyperband":

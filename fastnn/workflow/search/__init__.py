@@ -497,6 +497,9 @@ def successive_halving(
     threads_per_trial: int = 1,
     abort_factor: float | None = 3.0,
     verbose: bool = True,
+    trial_timeout: float | None = None,
+    storage: Any = None,
+    resume: bool = False,
 ) -> SearchResult:
     """Successive halving: train ``n_trials`` sampled configurations a few epochs, continue
     the best ``1 / eta`` of them ``eta`` x longer, and so on up to ``max_epochs``.
@@ -538,6 +541,7 @@ def successive_halving(
         (min_epochs, max_epochs, eta),
         (seed, epochs_key, median_stop),
         (n_jobs, executor, threads_per_trial, abort_factor, verbose),
+        ("successive halving", storage, resume, trial_timeout),
     )
 
 
@@ -557,6 +561,9 @@ def hyperband(
     threads_per_trial: int = 1,
     abort_factor: float | None = 3.0,
     verbose: bool = True,
+    trial_timeout: float | None = None,
+    storage: Any = None,
+    resume: bool = False,
 ) -> SearchResult:
     """Hyperband (Li et al. 2017): successive halving in brackets from aggressive (many trials
     from ``min_epochs``) to none (a few trials trained ``max_epochs``), see
@@ -581,19 +588,35 @@ def hyperband(
         (min_epochs, max_epochs, eta),
         (seed, epochs_key, median_stop),
         (n_jobs, executor, threads_per_trial, abort_factor, verbose),
+        ("hyperband", storage, resume, trial_timeout),
     )
 
 
-def _halving(train_fn, space, brackets, ladder, search_options, run_options):
+def _halving(train_fn, space, brackets, ladder, search_options, run_options, journal_options):
     """Check the settings, then run ``brackets`` over the rungs of ``ladder`` (min_epochs,
-    max_epochs, eta); the options are (seed, epochs_key, median_stop) and _Runner's."""
+    max_epochs, eta); the options are (seed, epochs_key, median_stop), _Runner's, and
+    (kind, storage, resume, trial_timeout).  The journal holds one row per rung a trial ran;
+    on resume the recorded rungs are replayed into the scheduler (their states are not
+    journaled: a trial promoted past a replayed rung trains again from its first epoch)."""
     min_epochs, max_epochs, eta = check_halving(*ladder)
     rungs = rung_epochs(min_epochs, max_epochs, eta)
     space = _check_space(space)
     seed, epochs_key, median_stop = search_options
-    seed = _check_seed(seed)
+    kind, storage, resume, trial_timeout = journal_options
     _check_params(train_fn, space)
-    with _Runner(train_fn, *run_options) as runner:
+    definition = {
+        "space": _describe(space),
+        "brackets": [list(b) for b in brackets],
+        "rungs": rungs,
+        "eta": eta,
+        "epochs_key": epochs_key,
+        "median_stop": bool(median_stop),
+    }
+    with contextlib.ExitStack() as stack:
+        seed, done = _open_journal(stack, storage, resume, kind, seed, definition)
+        runner = stack.enter_context(
+            _Runner(train_fn, *run_options, **done, trial_timeout=trial_timeout)
+        )
         median_stop = bool(median_stop)
         result = run_halving(runner, space, brackets, rungs, eta, seed, epochs_key, median_stop)
-        return _finish(runner, result)
+    return _finish(runner, result)

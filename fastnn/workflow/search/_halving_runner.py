@@ -24,6 +24,7 @@ from fastnn.workflow.search._runner import (
 )
 from fastnn.workflow.search._space import _sample, _searched
 from fastnn.workflow.search.halving import BracketScheduler
+from fastnn.workflow.search.journal import trial_key
 
 # The median rule needs this many other trials' curves before it stops anything.
 MEDIAN_MIN_TRIALS = 5
@@ -78,6 +79,9 @@ class _HalvingSearch:
         self.states: dict[int, Any] = {}
         self.jobs: dict[int, tuple[int, int, int]] = {}  # trial index -> (bracket, trial, rung)
         self.warned: set[str] = set()
+        # journal rows a resumed search replays (their trials' states were not journaled)
+        self.recorded = set(runner.done)
+        self.replayed: set[int] = set()  # trials with a replayed rung
 
     def next_job(self):
         job = self.scheduler.next_job()
@@ -93,25 +97,37 @@ class _HalvingSearch:
         state = self.states.pop(index, None)
         if self.takes_state:
             kwargs["state"] = state
-        if rung > self.scheduler.brackets[b].first_rung and state is None:
-            self._warn_once(
-                "restart",
-                "train_fn takes no state= or returned none: a promoted trial trains again from "
-                "its first epoch (see the train_fn contract in fastnn.search)",
-            )
+        replay = trial_key(b, index, rung) in self.recorded
+        if rung > self.scheduler.brackets[b].first_rung and state is None and not replay:
+            if index in self.replayed:
+                self._warn_once(
+                    "resume",
+                    "resumed from the journal, which keeps no trial states: a trial promoted "
+                    "past a recorded rung trains again from its first epoch",
+                )
+            else:
+                self._warn_once(
+                    "restart",
+                    "train_fn takes no state= or returned none: a promoted trial trains again "
+                    "from its first epoch (see the train_fn contract in fastnn.search)",
+                )
         if self.median_stop:
             others = [r.val_acc_history for i, r in self.records.items() if i != index]
             record = self.records.get(index)
             best = -math.inf if record is None or math.isnan(record.val_acc) else record.val_acc
             kwargs["on_epoch"] = MedianStop(median_table(others, self.rungs[-1]), best)
         self.jobs[index] = job
-        return _Job(index, b, params, _trial_seed(self.seed, b, index), kwargs)
+        return _Job(index, b, params, _trial_seed(self.seed, b, index), kwargs, rung)
 
     def report(self, job, result):
         """Merge a job's Trial into the trial's record and tell the scheduler its score."""
         b, t, rung = self.jobs.pop(job.index)
         budget = self.rungs[rung]
         resumed = self.takes_state and job.call_kwargs.get("state") is not None
+        if trial_key(b, job.index, rung) in self.recorded:
+            self.replayed.add(job.index)
+            # a recorded continuation holds only its own epochs: fewer than the total
+            resumed = result.epochs is not None and len(result.val_acc_history) < result.epochs
         state = result.extra.pop("state", None)
         record = self.records.get(job.index)
         if record is None:

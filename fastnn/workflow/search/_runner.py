@@ -25,6 +25,7 @@ from fastnn._config.backend import get_backend
 from fastnn._config.threads import check_thread_count, num_threads, set_num_threads
 from fastnn.workflow.progress import PROGRESS_MISSING, terminal_tqdm
 from fastnn.workflow.search._result import Trial, _fill_outcome
+from fastnn.workflow.search.journal import trial_key
 
 # Read by OpenMP and the BLAS libraries NumPy may be linked against when they start.
 _THREAD_ENV_VARS = (
@@ -44,6 +45,7 @@ class _Job:
     params: dict
     seed: int
     call_kwargs: dict = field(default_factory=dict)  # more keywords for train_fn (epochs, ...)
+    rung: int | None = None  # successive halving: the rung this job trains to
 
 
 def _trial_seed(seed, round_, index):
@@ -123,6 +125,7 @@ def _run_trial(
     if started_marker is not None:
         open(started_marker, "wb").close()
     trial = Trial(index=job.index, round=job.round, params=dict(job.params), seed=job.seed)
+    trial.rung = job.rung
     start = time.perf_counter()
     try:
         with _pinned(threads, backend, blas_threads):
@@ -425,7 +428,7 @@ class _Runner:
 
     def submit(self, job):
         """Queue ``job``; a job the journal holds comes back from :meth:`finished` as it was."""
-        recorded = self.done.get((job.round, job.index))
+        recorded = self.done.get(trial_key(job.round, job.index, job.rung))
         if recorded is not None:
             self._ready.append(recorded)
         else:

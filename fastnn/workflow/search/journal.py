@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS trial (
     study_id INTEGER NOT NULL REFERENCES study(study_id),
     round INTEGER NOT NULL,
     number INTEGER NOT NULL,
+    rung INTEGER NOT NULL DEFAULT 0,  -- successive halving: one row per rung a trial ran
     params TEXT NOT NULL,
     seed INTEGER,
     status TEXT NOT NULL,
@@ -46,9 +47,15 @@ CREATE TABLE IF NOT EXISTS trial (
     traceback TEXT,
     seconds REAL NOT NULL,
     finished REAL NOT NULL,
-    PRIMARY KEY (study_id, round, number)
+    PRIMARY KEY (study_id, round, number, rung)
 );
 """
+
+
+def trial_key(round_: int, number: int, rung: int | None) -> tuple[int, int, int]:
+    """A journal row's key within its study: (round, trial number, rung); searches without
+    rungs use rung 0."""
+    return round_, number, 0 if rung is None else rung
 
 
 def storage_path(storage: str | os.PathLike[str]) -> str:
@@ -214,6 +221,7 @@ class Journal:
             self.study_id,
             trial.round,
             trial.index,
+            trial_key(trial.round, trial.index, trial.rung)[2],
             _dumps(values["params"]),
             trial.seed,
             trial.status,
@@ -226,15 +234,15 @@ class Journal:
         )
         self._write(
             lambda c: c.execute(
-                "INSERT OR IGNORE INTO trial (study_id, round, number, params, seed, status, "
-                "val_acc, trial_values, error, traceback, seconds, finished) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO trial (study_id, round, number, rung, params, seed, "
+                "status, val_acc, trial_values, error, traceback, seconds, finished) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
         )
 
-    def trials(self) -> dict[tuple[int, int], Trial]:
-        """The recorded trials by (round, number) (of the stored study before :meth:`start`)."""
+    def trials(self) -> dict[tuple[int, int, int], Trial]:
+        """The recorded trials by :func:`trial_key` (of the stored study before :meth:`start`)."""
         if self.study_id is None:
             stored = self.study()
             if stored is None:
@@ -242,12 +250,13 @@ class Journal:
             self.study_id = stored["study_id"]
         found = {}
         for values, traceback in self._conn.execute(
-            "SELECT trial_values, traceback FROM trial WHERE study_id = ? ORDER BY round, number",
+            "SELECT trial_values, traceback FROM trial WHERE study_id = ? "
+            "ORDER BY round, number, rung",
             (self.study_id,),
         ):
             trial = Trial.from_dict(json.loads(values))
             trial.traceback = traceback
-            found[(trial.round, trial.index)] = trial
+            found[trial_key(trial.round, trial.index, trial.rung)] = trial
         return found
 
     def close(self) -> None:
