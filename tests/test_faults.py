@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -71,10 +72,12 @@ def test_nan_loss_at_iteration_one_is_not_blamed_on_the_learning_rate():
 
 
 def _cli(*args, env=None):
+    """``python -m fastnn ARGS`` on the fastnn under test (run outside any source tree, whose
+    fastnn/ folder would shadow an installed build)."""
     full = dict(os.environ, PYTHONPATH=FASTNN_PARENT, **(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "fastnn", *args], capture_output=True, text=True, env=full,
-        timeout=120,
+        timeout=120, cwd=tempfile.gettempdir(),
     )  # fmt: skip
 
 
