@@ -327,8 +327,8 @@ def test_several_writers_share_one_journal(tmp_path):
         journal.start("random search", None, {"space": "x"}, resume=True)
         journal.record(search.Trial(index=0, params={"i": 0}, val_acc=0.99))  # kept as it was
         stored = journal.trials()
-    assert sorted(i for _, i in stored) == list(range(60))
-    assert stored[(0, 0)].val_acc == 0.0
+    assert sorted(i for _, i, _ in stored) == list(range(60))
+    assert stored[(0, 0, 0)].val_acc == 0.0
 
 
 # ---- the command line
