@@ -27,8 +27,12 @@ Design
   a few epochs for every configuration, ``eta`` x more for the best ``1 / eta`` of each rung;
   asynchronous (ASHA) with ``n_jobs > 1`` or an executor, so no worker waits for a rung to
   fill.  A promoted trial continues from its ``state`` (the model and the optimizer) instead
-  of starting again; ``median_stop=True`` adds the median-stopping rule after every epoch.
-  The ``train_fn`` contract they extend is in :func:`successive_halving`.
+  of starting again.  The ``train_fn`` contract they extend is in :func:`successive_halving`.
+* ``median_stop=True`` (every search) adds the median-stopping rule: after each epoch a trial
+  whose best validation accuracy is below the median of the other trials' running means
+  stops (``Trial.stopped``).  Serially each trial is compared with every earlier one, so the
+  result depends on the seed only; in parallel jobs are handed out as workers free up and the
+  comparison also depends on which trials have finished.
 * A trial that raises is recorded as ``failed`` with its error; a trial whose cost exceeds 3x
   its first cost or is not finite is ``diverged`` (the notes' early-break rule; the trainer built
   by :func:`make_train_fn` stops such a run inside its first epoch). Ctrl-C (or a

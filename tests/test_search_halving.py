@@ -11,7 +11,7 @@ import pytest
 from fastnn.datasets import load_digits, train_val_split
 from fastnn.nn.trainer import ClassifierTrainer
 from fastnn.workflow import search
-from fastnn.workflow.search._halving_runner import median_table
+from fastnn.workflow.search.median import median_table
 from fastnn.workflow.search.halving import BracketScheduler, HalvingScheduler
 
 SPACE = {"q": search.uniform(0.0, 1.0)}

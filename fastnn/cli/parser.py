@@ -203,6 +203,12 @@ def build_parser():
     )
     p.add_argument("--eta", type=positive_int, default=3, help="asha/hyperband: keep 1/eta")
     p.add_argument(
+        "--median-stop",
+        action="store_true",
+        help="also stop a trial after an epoch whose best validation accuracy is below the "
+        "median of the other trials' at that epoch (any strategy)",
+    )
+    p.add_argument(
         "--n-jobs",
         type=positive_int,
         default=1,

@@ -63,6 +63,7 @@ def cmd_search(args):
                 storage=os.path.join(out_dir, JOURNAL_FILE),
                 resume=resume,
                 trial_timeout=args.trial_timeout,
+                median_stop=args.median_stop,
             )
         else:
             rounds = [(args.trials, args.epochs)]
@@ -77,6 +78,7 @@ def cmd_search(args):
                 storage=os.path.join(out_dir, JOURNAL_FILE),
                 resume=resume,
                 trial_timeout=args.trial_timeout,
+                median_stop=args.median_stop,
             )
     except SearchStopped as exc:  # workers kept dying: save what finished, then say why
         _save_trials(exc.result, out_dir)

@@ -92,7 +92,7 @@ def search_space(lr_range, reg_range):
 
 def run_search(train_fn, space, rounds, seed, n_jobs=1, **options):
     """coarse_to_fine (one round: a plain random search), its RangeEdgeWarnings printed;
-    ``options``: coarse_to_fine's (storage, resume, trial_timeout)."""
+    ``options``: coarse_to_fine's (storage, resume, trial_timeout, median_stop)."""
     verbose = terminal_tqdm() is not None  # the search's progress bar needs tqdm
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", search.RangeEdgeWarning)
@@ -111,7 +111,7 @@ def run_search(train_fn, space, rounds, seed, n_jobs=1, **options):
 def run_halving_search(train_fn, space, args, **options):
     """``--strategy asha`` (successive halving; ASHA with --n-jobs > 1) or ``hyperband``, from
     ``--epochs`` to ``--max-epochs``; a bad combination is a CLIError.  ``options``: the
-    search's (storage, resume, trial_timeout)."""
+    search's (storage, resume, trial_timeout, median_stop)."""
     verbose = terminal_tqdm() is not None
     common = {
         "min_epochs": args.epochs,

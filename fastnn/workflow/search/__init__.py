@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from fastnn.workflow.search._halving_runner import MedianStop, run_halving
+from fastnn.workflow.search._halving_runner import run_halving
 from fastnn.workflow.search._models import ModelTrainFn, make_train_fn
 from fastnn.workflow.search._result import (
     STATUSES,
@@ -21,6 +21,7 @@ from fastnn.workflow.search._result import (
 )
 from fastnn.workflow.search._runner import (
     CRASHES_IN_A_ROW,
+    _accepts_keyword,
     _check_seed,
     _Job,
     _Runner,
@@ -43,6 +44,7 @@ from fastnn.workflow.search._space import (
 )
 from fastnn.workflow.search.halving import check_halving, hyperband_brackets, rung_epochs
 from fastnn.workflow.search.journal import Journal
+from fastnn.workflow.search.median import MedianStop
 
 __all__ = [
     "loguniform",
@@ -80,6 +82,14 @@ class SearchStopped(RuntimeError):
 
 
 _RUN_PARAMETERS = """
+    median_stop : bool, default False
+        Also stop a trial after any epoch whose best validation accuracy is below the median
+        of the other trials' mean accuracies up to that epoch (Golovin et al. 2017, once 5
+        trials have reported; in :func:`coarse_to_fine`, the trials of the same round).  Needs
+        a ``train_fn`` taking ``on_epoch`` and returning ``val_acc_history`` (one entry per
+        epoch); a stopped trial has ``stopped`` True.  A trial is compared with the trials
+        finished when it starts: serially that is every earlier one, so the result depends
+        on the seed only; in parallel it also depends on the order trials finish.
     n_jobs : int, default 1
         Worker processes (``-1``: all cores); each trial's kernels and BLAS run on
         ``threads_per_trial`` threads. Needs the ``parallel`` extra (joblib).
@@ -134,6 +144,7 @@ def grid_search(
     space: Mapping[str, Any],
     *,
     num: int | None = None,
+    median_stop: bool = False,
     seed: int | None = None,
     n_jobs: int = 1,
     executor: Any = None,
@@ -165,7 +176,8 @@ def grid_search(
     """
     space = _check_space(space)
     _check_params(train_fn, space)
-    definition = {"space": _describe(space), "num": num}
+    median_stop = _check_median_stop(train_fn, median_stop)
+    definition = {"space": _describe(space), "num": num, "median_stop": median_stop}
     with contextlib.ExitStack() as stack:
         seed, done = _open_journal(stack, storage, resume, "grid search", seed, definition)
         jobs = _make_jobs(_grid(space, num), seed, 0, 0)
@@ -181,7 +193,7 @@ def grid_search(
                 trial_timeout=trial_timeout,
             )
         )
-        trials, interrupted = runner.run(jobs, "grid search")
+        trials, interrupted = runner.run(jobs, "grid search", median_stop=median_stop)
     result = SearchResult(trials, _searched(space), seed, len(jobs), interrupted, [space])
     return _finish(runner, result)
 
@@ -192,6 +204,7 @@ def random_search(
     space: Mapping[str, Any],
     n_trials: int,
     *,
+    median_stop: bool = False,
     seed: int | None = None,
     n_jobs: int = 1,
     executor: Any = None,
@@ -223,7 +236,8 @@ def random_search(
     space = _check_space(space)
     n_trials = _check_count(n_trials, "n_trials")
     _check_params(train_fn, space)
-    definition = {"space": _describe(space), "n_trials": n_trials}
+    median_stop = _check_median_stop(train_fn, median_stop)
+    definition = {"space": _describe(space), "n_trials": n_trials, "median_stop": median_stop}
     with contextlib.ExitStack() as stack:
         seed, done = _open_journal(stack, storage, resume, "random search", seed, definition)
         rng = _sampling_rng(seed, 0)
@@ -240,7 +254,7 @@ def random_search(
                 trial_timeout=trial_timeout,
             )
         )
-        trials, interrupted = runner.run(jobs, "random search")
+        trials, interrupted = runner.run(jobs, "random search", median_stop=median_stop)
     result = SearchResult(trials, _searched(space), seed, n_trials, interrupted, [space])
     return _finish(runner, result)
 
@@ -287,6 +301,16 @@ def _check_params(train_fn, names):
         check(list(names))
 
 
+def _check_median_stop(train_fn, median_stop):
+    if not isinstance(median_stop, (bool, np.bool_)):
+        raise TypeError(f"median_stop must be True or False, got {median_stop!r}")
+    if median_stop and not _accepts_keyword(train_fn, "on_epoch"):
+        raise TypeError(
+            "median_stop=True needs a train_fn that takes on_epoch= (see fastnn.search)"
+        )
+    return bool(median_stop)
+
+
 def _check_count(n, name):
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {n!r}")
@@ -330,6 +354,7 @@ def coarse_to_fine(
     top_k: int = 3,
     margin: float = 0.1,
     epochs_key: str = "num_epochs",
+    median_stop: bool = False,
     seed: int | None = None,
     n_jobs: int = 1,
     executor: Any = None,
@@ -371,6 +396,7 @@ def coarse_to_fine(
     plan = _check_rounds(rounds, epochs_key)
     top_k = _check_count(top_k, "top_k")
     _check_params(train_fn, [*space, *(k for _, fixed in plan for k in fixed)])
+    median_stop = _check_median_stop(train_fn, median_stop)
     n_planned = sum(n for n, _ in plan)
     searched = _searched(space)
     current, spaces = dict(space), []
@@ -381,6 +407,7 @@ def coarse_to_fine(
         "rounds": [[n, _describe(fixed)] for n, fixed in plan],
         "top_k": top_k,
         "margin": margin,
+        "median_stop": median_stop,
     }
     with contextlib.ExitStack() as stack:
         seed, done = _open_journal(stack, storage, resume, "coarse-to-fine", seed, definition)
@@ -418,7 +445,8 @@ def coarse_to_fine(
                 round_,
                 sum(n_before for n_before, _ in plan[:round_]),
             )
-            finished, interrupted = runner.run(jobs, f"round {round_ + 1} / {len(plan)}")
+            desc = f"round {round_ + 1} / {len(plan)}"
+            finished, interrupted = runner.run(jobs, desc, median_stop=median_stop)
             trials += finished
             if interrupted:
                 break
@@ -465,10 +493,6 @@ _HALVING_PARAMETERS = """
     epochs_key : str, default "num_epochs"
         For a ``train_fn`` without an ``epochs`` keyword: the budget goes in
         ``params[epochs_key]`` and every promoted trial restarts.
-    median_stop : bool, default False
-        Also stop a trial after any epoch whose best validation accuracy is below the median
-        of the other trials' mean accuracies up to that epoch (Golovin et al. 2017, once 5
-        trials have reported); needs a ``train_fn`` taking ``on_epoch``.
     seed : int, optional
         Same seed, same configurations and trial seeds, serially or in parallel.
 """
@@ -604,19 +628,19 @@ def _halving(train_fn, space, brackets, ladder, search_options, run_options, jou
     seed, epochs_key, median_stop = search_options
     kind, storage, resume, trial_timeout = journal_options
     _check_params(train_fn, space)
+    median_stop = _check_median_stop(train_fn, median_stop)
     definition = {
         "space": _describe(space),
         "brackets": [list(b) for b in brackets],
         "rungs": rungs,
         "eta": eta,
         "epochs_key": epochs_key,
-        "median_stop": bool(median_stop),
+        "median_stop": median_stop,
     }
     with contextlib.ExitStack() as stack:
         seed, done = _open_journal(stack, storage, resume, kind, seed, definition)
         runner = stack.enter_context(
             _Runner(train_fn, *run_options, **done, trial_timeout=trial_timeout)
         )
-        median_stop = bool(median_stop)
         result = run_halving(runner, space, brackets, rungs, eta, seed, epochs_key, median_stop)
     return _finish(runner, result)

@@ -8,8 +8,6 @@ small next to the data (sizes in docs/perf/search.md).
 """
 
 import math
-import statistics
-import time
 import warnings
 from typing import Any
 
@@ -25,35 +23,7 @@ from fastnn.workflow.search._runner import (
 from fastnn.workflow.search._space import _sample, _searched
 from fastnn.workflow.search.halving import BracketScheduler
 from fastnn.workflow.search.journal import trial_key
-
-# The median rule needs this many other trials' curves before it stops anything.
-MEDIAN_MIN_TRIALS = 5
-
-
-class MedianStop:
-    """``on_epoch`` of the median-stopping rule (Golovin et al. 2017): stop after epoch ``e``
-    when the trial's best validation accuracy so far is below ``medians[e - 1]``, the median
-    of the other trials' mean accuracies over their first ``e`` epochs (None: no rule yet)."""
-
-    def __init__(self, medians: list[float | None], best: float) -> None:
-        self.medians = medians
-        self.start = self.best = best
-
-    def __call__(self, epoch: int, stats: dict[str, float]) -> bool:
-        self.best = max(self.best, float(stats["val_acc"]))
-        median = self.medians[epoch - 1] if epoch <= len(self.medians) else None
-        return median is not None and self.best < median
-
-
-def median_table(curves: list[list[float]], epochs: int) -> list[float | None]:
-    """Per epoch 1..``epochs``: the median over ``curves`` of each curve's mean over its first
-    ``e`` epochs (all of it when shorter); None while fewer than MEDIAN_MIN_TRIALS curves."""
-    curves = [c for c in curves if c]
-    if len(curves) < MEDIAN_MIN_TRIALS:
-        return [None] * epochs
-    return [
-        statistics.median(statistics.fmean(c[:e]) for c in curves) for e in range(1, epochs + 1)
-    ]
+from fastnn.workflow.search.median import MedianStop, median_table
 
 
 class _HalvingSearch:
@@ -70,10 +40,6 @@ class _HalvingSearch:
             self.params.append([_sample(space, rng) for _ in range(n)])
         self.takes_epochs = _accepts_keyword(train_fn, "epochs")
         self.takes_state = self.takes_epochs and _accepts_keyword(train_fn, "state")
-        if median_stop and not _accepts_keyword(train_fn, "on_epoch"):
-            raise TypeError(
-                "median_stop=True needs a train_fn that takes on_epoch= (see fastnn.search)"
-            )
         self.median_stop = median_stop
         self.records: dict[int, Trial] = {}
         self.states: dict[int, Any] = {}
@@ -136,8 +102,7 @@ class _HalvingSearch:
             )
         _merge(record, result, resumed)
         record.rung = rung
-        rule = job.call_kwargs.get("on_epoch")
-        stopped = result.status == "ok" and rule is not None and _replay(rule, result)
+        stopped = result.status == "ok" and result.stopped  # the median rule fired
         if result.status == "ok" and result.epochs != budget and not stopped:
             told = "no epoch count" if result.epochs is None else f"{result.epochs} epochs"
             self._warn_once(
@@ -168,18 +133,6 @@ class _HalvingSearch:
             warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
-def _replay(rule, result):
-    """Whether the median rule stopped this call: the parent replays it on the epochs the
-    call returned (it cannot see the worker's decision, and a stop on a rung's last epoch
-    leaves no trace in the epoch count)."""
-    history = result.val_acc_history
-    if result.epochs is None or not history:
-        return False
-    replay = MedianStop(rule.medians, rule.start)
-    first = result.epochs - len(history) + 1
-    return any(replay(first + i, {"val_acc": v}) for i, v in enumerate(history))
-
-
 def _merge(record, result, resumed):
     """Fold one call's outcome into the trial's record (histories continue when resumed)."""
     for key in ("loss_history", "train_acc_history", "val_acc_history"):
@@ -204,14 +157,7 @@ def run_halving(runner: _Runner, space, brackets, rungs, eta, seed, epochs_key, 
     runner's crash isolation, timeouts and Ctrl-C handling apply to every job."""
     search = _HalvingSearch(runner, space, brackets, rungs, eta, seed, epochs_key, median_stop)
     progress = _Progress(search.scheduler.planned_jobs(), runner.verbose, "successive halving")
-    if not runner.parallel:
-        slots = 1
-    elif runner.own_pool:
-        # one job more than workers (as the runner holds): a worker that finishes starts the
-        # next job at once while the parent reads its result
-        slots = runner.n_jobs + 1
-    else:
-        slots = _executor_slots(runner.executor)
+    slots = runner.slots()
     outstanding: dict[int, _Job] = {}
 
     def top_up():
@@ -229,16 +175,3 @@ def run_halving(runner: _Runner, space, brackets, rungs, eta, seed, epochs_key, 
     finally:
         progress.close()
     return search.result(space, runner.interrupted or runner.crash_stop is not None)
-
-
-def _executor_slots(executor):
-    """Trials a user's executor runs at once (a Dask client's threads, a pool's workers)."""
-    nthreads = getattr(executor, "nthreads", None)
-    if type(executor).__module__.split(".")[0] == "distributed" and callable(nthreads):
-        deadline = time.monotonic() + 10.0
-        while True:
-            count = sum(nthreads().values())
-            if count or time.monotonic() > deadline:
-                return max(count, 1)
-            time.sleep(0.05)
-    return max(int(getattr(executor, "_max_workers", 0) or 0), 1)

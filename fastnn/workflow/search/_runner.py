@@ -26,6 +26,7 @@ from fastnn._config.threads import check_thread_count, num_threads, set_num_thre
 from fastnn.workflow.progress import PROGRESS_MISSING, terminal_tqdm
 from fastnn.workflow.search._result import Trial, _fill_outcome
 from fastnn.workflow.search.journal import trial_key
+from fastnn.workflow.search.median import MedianStop, median_rule
 
 # Read by OpenMP and the BLAS libraries NumPy may be linked against when they start.
 _THREAD_ENV_VARS = (
@@ -134,6 +135,9 @@ def _run_trial(
             else:
                 result = train_fn(dict(job.params), **job.call_kwargs)
             _fill_outcome(trial, result, abort_factor)
+        rule = job.call_kwargs.get("on_epoch")
+        if isinstance(rule, MedianStop) and trial.status == "ok":
+            trial.stopped = rule.stopped(trial.epochs, trial.val_acc_history)
     except KeyboardInterrupt:
         return None
     except (Exception, SystemExit) as exc:  # sys.exit() in train_fn fails its trial only
@@ -408,23 +412,52 @@ class _Runner:
 
     # ---- the two ways in
 
-    def run(self, jobs, desc="search"):
+    def run(self, jobs, desc="search", *, median_stop=False):
         """Run ``jobs``; returns (finished trials, interrupted).  ``interrupted`` is also true
-        when the run stopped after repeated worker crashes (``crash_stop``)."""
+        when the run stopped after repeated worker crashes (``crash_stop``).
+
+        With ``median_stop`` every job gets the median-stopping rule as its ``on_epoch``,
+        built from this run's trials finished when the job is submitted; jobs are then
+        submitted only as workers free up, so that each sees every result so far.
+        """
         progress = _Progress(len(jobs), self.verbose, desc)
         trials: list[Trial] = []
-        try:
-            for job in jobs:
+        pending = collections.deque(jobs)
+        slots = self.slots() if median_stop else len(pending)
+        running = 0
+
+        def top_up():
+            nonlocal running
+            while pending and running < slots:
+                job = pending.popleft()
+                if median_stop:
+                    job.call_kwargs["on_epoch"] = median_rule(t.val_acc_history for t in trials)
                 self.submit(job)
+                running += 1
+
+        try:
+            top_up()
             for trial in self.finished():
                 trials.append(trial)
+                running -= 1
                 progress.update(trial)
+                top_up()
         except KeyboardInterrupt:  # while the caller's loop body ran
             self.interrupted = True
             self._stop()
         finally:
             progress.close()
         return trials, self.interrupted or self.crash_stop is not None
+
+    def slots(self):
+        """Jobs worth having submitted at once: one serially; with our pool one more than its
+        workers (the runner holds that many, so a worker that finishes starts the next job at
+        once); a user's executor's workers otherwise."""
+        if not self.parallel:
+            return 1
+        if self.own_pool:
+            return self.n_jobs + 1
+        return _executor_slots(self.executor)
 
     def submit(self, job):
         """Queue ``job``; a job the journal holds comes back from :meth:`finished` as it was."""
@@ -655,6 +688,19 @@ class _Runner:
             if not future.done():
                 future.cancel()
         self._in_flight.clear()
+
+
+def _executor_slots(executor):
+    """Trials a user's executor runs at once (a Dask client's threads, a pool's workers)."""
+    nthreads = getattr(executor, "nthreads", None)
+    if type(executor).__module__.split(".")[0] == "distributed" and callable(nthreads):
+        deadline = time.monotonic() + 10.0
+        while True:
+            count = sum(nthreads().values())
+            if count or time.monotonic() > deadline:
+                return max(count, 1)
+            time.sleep(0.05)
+    return max(int(getattr(executor, "_max_workers", 0) or 0), 1)
 
 
 def _wait_any(futures, timeout):
