@@ -47,8 +47,10 @@ Design
   fails only its own trial: the pool is restarted and the trials that shared it are run again,
   one at a time, until the one that kills its worker is found. After ``CRASHES_IN_A_ROW`` such
   trials in a row the search raises :class:`SearchStopped`, which holds the finished trials.
-  ``trial_timeout=`` stops a hung trial (status ``timeout``) and replaces its worker. The
-  workers are stopped when the search returns, and exit if the search process dies.
+  ``trial_timeout=`` stops a hung trial (status ``timeout``) and replaces its worker.  After
+  a search that ends normally the idle workers wait 60 s for the next search with the same
+  settings (a warm start); they are stopped when a search is interrupted or its workers
+  crash, when the search process exits, and they exit by themselves if it dies.
 
 This public namespace only re-exports; the implementation is ``fastnn.workflow.search``.
 """

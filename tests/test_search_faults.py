@@ -151,12 +151,48 @@ def test_workers_that_cannot_start_stop_the_search_with_one_line(monkeypatch, tm
     assert len(json.loads((out / "search.json").read_text())["trials"]) == 3
 
 
-def test_idle_workers_do_not_outlive_the_search():
-    result = search.random_search(reports_its_pid, SPACE, 4, n_jobs=2, verbose=False)
-    pids = {t.extra["pid"] for t in result}
-    assert pids and os.getpid() not in pids
-    for pid in pids:
-        assert not os.path.exists(f"/proc/{pid}") or _is_zombie(pid), pid
+def reports_its_pid_slowly(params):
+    time.sleep(0.2)  # long enough for both workers to take trials
+    return reports_its_pid(params)
+
+
+def test_a_second_search_reuses_the_idle_workers():
+    first = search.random_search(reports_its_pid_slowly, SPACE, 4, n_jobs=2, verbose=False)
+    pids = {t.extra["pid"] for t in first}
+    assert len(pids) == 2 and os.getpid() not in pids
+    second = search.random_search(reports_its_pid_slowly, SPACE, 4, n_jobs=2, verbose=False)
+    assert {t.extra["pid"] for t in second} == pids
+
+
+def test_idle_workers_do_not_outlive_the_process(tmp_path):
+    script = (
+        "import os\n"
+        "from fastnn.workflow import search\n"
+        "def pid(params):\n"
+        "    return {'val_acc': 0.5, 'pid': os.getpid()}\n"
+        "if __name__ == '__main__':\n"
+        "    r = search.random_search(pid, {'x': [1, 2, 3, 4]}, 4, n_jobs=2, verbose=False)\n"
+        "    print(*{t.extra['pid'] for t in r})\n"
+    )
+    (tmp_path / "probe.py").write_text(script)
+    env = dict(os.environ, PYTHONPATH=FASTNN_PARENT)
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "probe.py"], cwd=tmp_path, env=env, capture_output=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    # the pipes close when the process exits: no idle worker kept them open
+    assert time.monotonic() - start < 30
+    pids = [int(p) for p in proc.stdout.split()]
+    assert pids
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not all(_gone(pid) for pid in pids):
+        time.sleep(0.1)
+    assert all(_gone(pid) for pid in pids), pids
+
+
+def _gone(pid):
+    return not os.path.exists(f"/proc/{pid}") or _is_zombie(pid)
 
 
 def _is_zombie(pid):

@@ -11,8 +11,8 @@ import pytest
 from fastnn.datasets import load_digits, train_val_split
 from fastnn.nn.trainer import ClassifierTrainer
 from fastnn.workflow import search
-from fastnn.workflow.search.median import median_table
 from fastnn.workflow.search.halving import BracketScheduler, HalvingScheduler
+from fastnn.workflow.search.median import median_table
 
 SPACE = {"q": search.uniform(0.0, 1.0)}
 

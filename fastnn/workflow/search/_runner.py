@@ -1,5 +1,6 @@
 """Running trials: serially, in loky worker processes (n_jobs), or on any executor."""
 
+import atexit
 import collections
 import concurrent.futures as cf
 import contextlib
@@ -14,6 +15,7 @@ import threading
 import time
 import traceback as _traceback
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -208,12 +210,34 @@ def require_loky(
     return get_reusable_executor
 
 
+# Idle worker processes exit after this long; a search started meanwhile reuses them.
+IDLE_WORKER_SECONDS = 60.0
+_live_pools: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
 def _process_executor(n_jobs, threads):
+    """loky's reusable pool: the workers of the last search if its settings were the same."""
     get_reusable_executor = require_loky()
     env = {name: str(threads) for name in _THREAD_ENV_VARS}
-    return get_reusable_executor(
-        max_workers=n_jobs, env=env, initializer=_init_worker, initargs=(threads, os.getpid())
+    pool = get_reusable_executor(
+        max_workers=n_jobs,
+        timeout=IDLE_WORKER_SECONDS,
+        env=env,
+        initializer=_init_worker,
+        initargs=(threads, os.getpid()),
     )
+    if not _live_pools:
+        atexit.register(_kill_live_pools)
+    _live_pools.add(pool)
+    return pool
+
+
+def _kill_live_pools():
+    """At interpreter exit: idle workers must not hold this process's pipes open."""
+    for pool in list(_live_pools):
+        with contextlib.suppress(Exception):
+            pool.shutdown(wait=True, kill_workers=True)
+    _live_pools.clear()
 
 
 def _in_process(executor):
@@ -403,10 +427,14 @@ class _Runner:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, exc_type, *exc_info):
         self._shipped = None
         try:
-            self._stop(wait=True)  # idle workers must not outlive the search
+            # a clean finish leaves our idle workers to the next search (they exit after
+            # IDLE_WORKER_SECONDS or with this process); anything else stops them now
+            broken = self.interrupted or self.crash_stop is not None or exc_type is not None
+            if broken or self._in_flight or self._queue or self._suspects:
+                self._stop(wait=True)
         finally:
             self._stack.close()
 
