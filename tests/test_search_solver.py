@@ -64,6 +64,9 @@ def test_resumed_trial_equals_one_run(digits, settings):
         assert first[key] + rest[key] == straight[key], key
     assert_same_model(rest["state"]["model"], straight["state"]["model"])
     assert rest["state"]["epochs_done"] == 3
+    assert (
+        rest["state"]["first_loss"] == straight["state"]["first_loss"] == first["loss_history"][0]
+    )
     assert rest["val_acc"] == max(straight["val_acc_history"][1:])
     # the decayed learning rate travels in the optimizer configs
     lr = {c["learning_rate"] for c in straight["state"]["optim_configs"].values()}
@@ -112,6 +115,35 @@ def test_solver_continues_where_it_stopped(digits, capsys):
     assert [line.split(")")[0] for line in epoch_lines] == ["(Epoch 2 / 3", "(Epoch 3 / 3"]
     with pytest.raises(ValueError, match="raise num_epochs"):
         resumed.train()
+
+
+class ScriptedLoss:
+    """A model whose training losses follow a script (what the divergence rule sees)."""
+
+    def __init__(self, losses):
+        self.params = {"w": np.zeros(1)}
+        self.losses = iter(losses)
+
+    def loss(self, X, y=None):
+        if y is None:
+            return np.zeros((X.shape[0], 2))
+        return next(self.losses), {"w": np.zeros(1)}
+
+
+def test_a_run_continued_in_a_new_solver_keeps_its_abort_reference():
+    data = {"X_train": np.zeros((4, 3)), "y_train": np.zeros(4, int)}
+    data.update(X_val=data["X_train"], y_val=data["y_train"])
+    model = ScriptedLoss([2.0, 0.1, 0.5, 0.1, 0.5])  # 0.5 is above 3 x 0.1, not 3 x 2.0
+    kw = {"batch_size": 4, "abort_cost_ratio": 3.0, "seed": 0, "verbose": False}
+    first = Solver(model, data, num_epochs=1, **kw)
+    first.train()
+    for first_loss, diverged in ((first.first_loss, False), (None, True)):
+        solver = Solver(model, data, num_epochs=first.epoch + 2, **kw)
+        solver.epoch, solver.optim_configs = first.epoch, first.optim_configs
+        solver.first_loss = first_loss
+        solver.train()
+        assert solver.diverged == diverged
+    assert "iteration 3 exceeds 3 x the first cost 0.1" in solver.stop_reason
 
 
 # ---------------------------------------------------------------- the result, on_epoch

@@ -94,6 +94,9 @@ class Solver:
     final_params : the params after the last iteration (before that swap); a continued
         ``train()`` starts from them.
     epoch : epochs done.  optim_configs : each parameter's config (and optimizer state).
+    first_loss : the run's first loss, the reference of ``abort_cost_ratio`` (None before
+        training); to continue a run in a new Solver, set it with ``epoch`` and
+        ``optim_configs``.
     stop_reason : None, or the line saying why training stopped early (a NaN or infinite
         loss always stops it: the learning rate is too high).  diverged : whether it did.
     """
@@ -157,6 +160,7 @@ class Solver:
         self.best_val_acc = 0.0
         self.best_params: dict[str, np.ndarray] = {}
         self.final_params: dict[str, np.ndarray] = {}
+        self.first_loss: float | None = None
         self.loss_history: list[float] = []
         self.train_acc_history: list[float] = []
         self.val_acc_history: list[float] = []
@@ -169,15 +173,16 @@ class Solver:
             return config.get("learning_rate")
         return None
 
-    def _step(self, X_batch: np.ndarray, y_batch: np.ndarray) -> float:
-        """One minibatch gradient step; returns its loss."""
+    def _step(self, X_batch: np.ndarray, y_batch: np.ndarray, iteration: int) -> float:
+        """One minibatch gradient step (``iteration`` counted over the run from 1); returns its
+        loss."""
         idx = np.asarray(self._random.choice(self.X_train.shape[0], self.batch_size), np.intp)
         ops().take_rows(self.X_train, idx, out=X_batch)
         np.take(self.y_train, idx, out=y_batch)
         loss, grads = self.model.loss(X_batch, y_batch)
         loss = float(loss)
         self.loss_history.append(loss)
-        if self._stop_for(loss):
+        if self._stop_for(loss, iteration):
             return loss
         params = self.model.params
         for name, w in params.items():
@@ -190,11 +195,13 @@ class Solver:
             )
         return loss
 
-    def _stop_for(self, loss: float) -> bool:
+    def _stop_for(self, loss: float, iteration: int) -> bool:
+        if self.first_loss is None:
+            self.first_loss = loss
         reason = divergence_reason(
             loss,
-            self.loss_history[0],
-            len(self.loss_history),
+            self.first_loss,
+            iteration,
             self.epoch + 1,
             self.num_epochs,
             self._learning_rate(),
@@ -288,8 +295,9 @@ class Solver:
             self.model.params = self.best_params
 
     def _train(self, X_batch, y_batch, num_iterations, iterations_per_epoch, bar, continuing):
+        iterations_done = self.epoch * iterations_per_epoch
         for t in range(num_iterations):
-            loss = self._step(X_batch, y_batch)
+            loss = self._step(X_batch, y_batch, iterations_done + t + 1)
             if bar is not None:
                 bar.update(1)
             if self.stop_reason is not None:

@@ -119,9 +119,10 @@ class SolverTrainFn(TrainFnBase):
             ``num_epochs``).  When given, the result holds ``"state"`` to continue from.
         state : dict, optional
             The ``"state"`` an earlier call on the same ``params`` returned (the model with its
-            last params, the Solver's ``optim_configs``, the random generator and
-            ``epochs_done``): training continues from it, exactly as one longer run would
-            have.  It is used up (updated in place).
+            last params, the Solver's ``optim_configs``, the random generator,
+            ``epochs_done`` and ``first_loss``, the reference of ``abort_cost_ratio``):
+            training continues from it, exactly as one longer run would have.  It is used up
+            (updated in place).
         on_epoch : callable, optional
             ``on_epoch(epoch, stats) -> bool`` after every epoch (the Solver's stats),
             ``epoch`` counted over the whole trial; True stops the run.
@@ -163,6 +164,7 @@ class SolverTrainFn(TrainFnBase):
         if state is not None:
             solver.epoch = done
             solver.optim_configs = state["optim_configs"]
+            solver.first_loss = state["first_loss"]
         try:
             solver.train()
         finally:
@@ -194,6 +196,7 @@ class SolverTrainFn(TrainFnBase):
                 "optim_configs": solver.optim_configs,
                 "rng": rng,
                 "epochs_done": solver.epoch,
+                "first_loss": solver.first_loss,
             }
         return result
 
