@@ -117,6 +117,16 @@ def test_solver_continues_where_it_stopped(digits, capsys):
         resumed.train()
 
 
+@pytest.mark.parametrize("trainer", ["classifier", "solver"])
+def test_the_state_keeps_the_trials_abort_reference(digits, trainer):
+    train_fn = search.make_train_fn(*digits, "fc", trainer=trainer, hidden_dims=[16])
+    first = train_fn({}, seed=0, epochs=1)
+    rest = train_fn({}, seed=0, epochs=2, state=first["state"])
+    key = "first_loss" if trainer == "solver" else "first_cost"
+    assert rest["state"][key] == first["state"][key] == first["loss_history"][0]
+    assert rest["loss_history"][0] != first["loss_history"][0]
+
+
 class ScriptedLoss:
     """A model whose training losses follow a script (what the divergence rule sees)."""
 

@@ -85,6 +85,7 @@ class ModelTrainFn(TrainFnBase):
             loss_function, reg = self._loss_function(s)
             train_kw["learning_rate"] = _decayed_rate(train_kw, done)
             train_kw["optimizer_state"] = state["optimizer"]
+            train_kw["first_cost"] = state["first_cost"]
         else:
             rng = np.random.default_rng(seed)
             net, loss_function, reg = self._new_model(s, rng)
@@ -117,6 +118,7 @@ class ModelTrainFn(TrainFnBase):
             "optimizer": stats.pop("optimizer_state"),
             "rng": rng,
             "epochs_done": done + stats["epochs"],
+            "first_cost": stats["first_cost"],
         }
         return best, stats
 
@@ -167,8 +169,9 @@ class ModelTrainFn(TrainFnBase):
             ``num_epochs``).  When given, the result holds ``"state"`` to continue from.
         state : dict, optional
             The ``"state"`` an earlier call on the same ``params`` returned (the model, the
-            optimizer's arrays, the random generator and ``epochs_done``): training continues
-            from it, exactly as one longer run would have.  It is used up (updated in place).
+            optimizer's arrays, the random generator, ``epochs_done`` and ``first_cost``, the
+            reference of ``abort_cost_ratio``): training continues from it, exactly as one
+            longer run would have.  It is used up (updated in place).
         on_epoch : callable, optional
             ``on_epoch(epoch, stats) -> bool`` after every epoch, ``epoch`` counted over the
             whole trial; True stops the run.
