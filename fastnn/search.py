@@ -11,7 +11,8 @@ Design
   ``val_acc`` (or ``val_acc_history``); ``train_acc``, ``loss_history``, ``epochs`` and
   ``diverged`` are used when present. If ``train_fn`` takes a ``seed`` keyword it receives a
   per-trial seed. :func:`make_train_fn` builds such a function for the lecture's two-layer net
-  and :class:`fastnn.FullyConnectedNet` on top of ``ClassifierTrainer``.
+  and :class:`fastnn.FullyConnectedNet` on top of ``ClassifierTrainer``, or with
+  ``trainer='solver'`` for a FullyConnectedNet trained by the course's ``Solver``.
 * Reproducibility does not depend on scheduling: every configuration is sampled in the calling
   process before any trial runs, each trial's seed comes from ``SeedSequence(seed,
   spawn_key=(round, 1, index))``, and trials are stored by index, never by completion order.

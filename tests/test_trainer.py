@@ -647,3 +647,30 @@ def test_batchnorm_net_reaches_95_percent_on_digits():
     )
     assert stats["best_val_acc"] >= 0.95
     assert np.mean(best.predict(X_val) == y_val) >= 0.95
+
+
+def scripted_loss(losses):
+    """A loss function whose training costs follow a script (what the divergence rule sees)."""
+    costs = iter(losses)
+
+    def loss(X_batch, model, y_batch=None, reg=0.0):
+        if y_batch is None:
+            return np.zeros((X_batch.shape[0], 3))
+        return next(costs), {k: np.zeros_like(v) for k, v in model.items()}
+
+    return loss
+
+
+def test_a_continued_run_keeps_its_abort_reference():
+    X, y = blobs(n=20)
+    kw = {"sample_batches": False, "abort_cost_ratio": 3.0, "seed": 0}
+    trainer = ClassifierTrainer()
+    _, first = trainer.train(X, y, X, y, linear_model(), scripted_loss([2.0]), num_epochs=1, **kw)
+    assert first["first_cost"] == 2.0
+    then = [0.1, 0.5]  # 0.5 is above 3 x 0.1, not 3 x 2.0
+    _, kept = trainer.train(
+        X, y, X, y, linear_model(), scripted_loss(then), num_epochs=2, first_cost=2.0, **kw
+    )
+    assert not kept["diverged"] and kept["first_cost"] == 2.0
+    _, own = trainer.train(X, y, X, y, linear_model(), scripted_loss(then), num_epochs=2, **kw)
+    assert own["diverged"] and "the first cost 0.1" in own["stop_reason"]

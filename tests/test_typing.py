@@ -46,7 +46,10 @@ IMPLEMENTATION_MODULES = [
         f"fastnn.workflow.{name}"
         for name in ("datasets", "preprocessing", "diagnostics", "babysit", "search", "solver")
     ),
-    *(f"fastnn.workflow.search.{name}" for name in ("_models", "_result", "_runner", "_space")),
+    *(
+        f"fastnn.workflow.search.{name}"
+        for name in ("_models", "_result", "_runner", "_solver_fn", "_space", "_train_fn_base")
+    ),
     *(f"fastnn._config.{name}" for name in ("backend", "threads", "report")),
     *(
         f"fastnn.cli.{name}"

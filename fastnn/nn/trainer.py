@@ -162,6 +162,7 @@ class ClassifierTrainer:
         abort_cost_ratio: float | None = None,
         on_epoch: Callable[[int, dict[str, float]], bool] | None = None,
         optimizer_state: dict[str, Any] | None = None,
+        first_cost: float | None = None,
     ) -> tuple[Any, dict[str, Any]]:
         """Optimize ``model`` on (X, y); returns ``(best_model, stats)``.
 
@@ -197,6 +198,8 @@ class ClassifierTrainer:
             and update rule held (momentum/cache arrays and Adam's step count): the run
             continues with it instead of starting from zero.  Pass the decayed learning rate
             and the same ``rng`` too, and it goes on exactly where that run stopped.
+        first_cost : the reference of ``abort_cost_ratio``; a continued run passes the
+            ``stats["first_cost"]`` of the run it continues (None: this run's first cost).
 
         Returns
         -------
@@ -206,7 +209,8 @@ class ClassifierTrainer:
             ``val_acc_history``, ``lr_history`` (learning rate in use at each accuracy
             check), ``diverged`` (bool), ``stop_reason`` (None or the message),
             ``best_val_acc`` (None if the run stopped before any accuracy check),
-            ``epochs`` (epochs completed) and ``optimizer_state`` (to continue the run later).
+            ``epochs`` (epochs completed), ``optimizer_state`` and ``first_cost`` (to continue
+            the run later).
 
         Train accuracy is measured on at most 1000 sampled training rows, validation
         accuracy on all of X_val.  A NaN or infinite cost stops the run at once: the
@@ -289,7 +293,6 @@ class ClassifierTrainer:
             "diverged": False,
             "stop_reason": None,
         }
-        first_cost = None
         epoch = 0
         # Overflow/invalid warnings are expected when a run diverges; the cost check below
         # reports it once, clearly.  Kernels run on one thread (see "Threads" above).
@@ -357,6 +360,7 @@ class ClassifierTrainer:
                     learning_rate *= learning_rate_decay
         stats["epochs"] = epoch
         stats["optimizer_state"] = {"t": optimizer.t, "slots": optimizer.state}
+        stats["first_cost"] = first_cost
         stats["best_val_acc"] = best_val_acc if best_val_acc >= 0 else None
         if verbose:
             print("finished optimization, best validation accuracy: %f" % max(best_val_acc, 0.0))  # noqa: UP031

@@ -70,8 +70,9 @@ class Solver:
         or a function ``rule(w, dw, config) -> (next_w, config)``.
     optim_config : the update rule's hyper-parameters; every parameter gets its own copy.
     lr_decay : ``learning_rate`` is multiplied by it after every epoch.
-    batch_size, num_epochs : minibatch rows (drawn with replacement) and epochs; an epoch is
-        ``max(N // batch_size, 1)`` iterations.
+    batch_size, num_epochs : minibatch rows (drawn with replacement) and epochs in all (a
+        continued :meth:`train` stops there too); an epoch is ``max(N // batch_size, 1)``
+        iterations.
     num_train_samples, num_val_samples : rows sampled to measure the accuracies (None: all).
     checkpoint_name : if set, ``'<name>_epoch_<e>.pkl'`` is pickled at every accuracy check,
         with the course's keys.
@@ -90,7 +91,12 @@ class Solver:
     loss_history, train_acc_history, val_acc_history : lists of floats.
     best_val_acc, best_params : the best validation accuracy and copies of the params then;
         ``train()`` ends by setting ``model.params = best_params``.
+    final_params : the params after the last iteration (before that swap); a continued
+        ``train()`` starts from them.
     epoch : epochs done.  optim_configs : each parameter's config (and optimizer state).
+    first_loss : the run's first loss, the reference of ``abort_cost_ratio`` (None before
+        training); to continue a run in a new Solver, set it with ``epoch`` and
+        ``optim_configs``.
     stop_reason : None, or the line saying why training stopped early (a NaN or infinite
         loss always stops it: the learning rate is too high).  diverged : whether it did.
     """
@@ -153,6 +159,8 @@ class Solver:
         self.epoch = 0
         self.best_val_acc = 0.0
         self.best_params: dict[str, np.ndarray] = {}
+        self.final_params: dict[str, np.ndarray] = {}
+        self.first_loss: float | None = None
         self.loss_history: list[float] = []
         self.train_acc_history: list[float] = []
         self.val_acc_history: list[float] = []
@@ -165,15 +173,16 @@ class Solver:
             return config.get("learning_rate")
         return None
 
-    def _step(self, X_batch: np.ndarray, y_batch: np.ndarray) -> float:
-        """One minibatch gradient step; returns its loss."""
+    def _step(self, X_batch: np.ndarray, y_batch: np.ndarray, iteration: int) -> float:
+        """One minibatch gradient step (``iteration`` counted over the run from 1); returns its
+        loss."""
         idx = np.asarray(self._random.choice(self.X_train.shape[0], self.batch_size), np.intp)
         ops().take_rows(self.X_train, idx, out=X_batch)
         np.take(self.y_train, idx, out=y_batch)
         loss, grads = self.model.loss(X_batch, y_batch)
         loss = float(loss)
         self.loss_history.append(loss)
-        if self._stop_for(loss):
+        if self._stop_for(loss, iteration):
             return loss
         params = self.model.params
         for name, w in params.items():
@@ -186,11 +195,13 @@ class Solver:
             )
         return loss
 
-    def _stop_for(self, loss: float) -> bool:
+    def _stop_for(self, loss: float, iteration: int) -> bool:
+        if self.first_loss is None:
+            self.first_loss = loss
         reason = divergence_reason(
             loss,
-            self.loss_history[0],
-            len(self.loss_history),
+            self.first_loss,
+            iteration,
             self.epoch + 1,
             self.num_epochs,
             self._learning_rate(),
@@ -246,10 +257,28 @@ class Solver:
         return correct / n
 
     def train(self) -> None:
-        """Run the optimization; the model ends with the best validation params."""
+        """Run the optimization up to ``num_epochs`` epochs in all; the model ends with the
+        best validation params.
+
+        A Solver that has trained (``epoch > 0``) continues where it stopped: from
+        ``final_params``, the decayed learning rate and optimizer state in ``optim_configs``
+        and the same random generator, without the accuracy check after its first iteration,
+        so training to ``num_epochs=1`` and then, with ``num_epochs=3``, on to 3 draws the
+        same minibatches and gives the same histories and params as one run of 3 epochs.
+        Raises ValueError when ``epoch`` has reached ``num_epochs`` (raise it to train on).
+        """
+        if self.epoch >= self.num_epochs:
+            raise ValueError(
+                f"the Solver has trained {self.epoch} of num_epochs={self.num_epochs} epochs: "
+                "raise num_epochs (the total) to train on"
+            )
+        continuing = self.epoch > 0
+        if continuing and self.final_params:
+            self.model.params = self.final_params
+        self.stop_reason, self.diverged = None, False
         num_train = self.X_train.shape[0]
         iterations_per_epoch = max(num_train // self.batch_size, 1)
-        num_iterations = self.num_epochs * iterations_per_epoch
+        num_iterations = (self.num_epochs - self.epoch) * iterations_per_epoch
         X_batch = np.empty((self.batch_size,) + self.X_train.shape[1:], self.X_train.dtype)
         y_batch = np.empty(self.batch_size, self.y_train.dtype)
         tqdm = terminal_tqdm(required=True) if self.progress else None
@@ -257,16 +286,18 @@ class Solver:
         try:
             # Overflow warnings are expected when a run diverges; the loss check reports it.
             with np.errstate(all="ignore"), num_threads(1):
-                self._train(X_batch, y_batch, num_iterations, iterations_per_epoch, bar)
+                self._train(X_batch, y_batch, num_iterations, iterations_per_epoch, bar, continuing)
         finally:
             if bar is not None:
                 bar.close()
+        self.final_params = self.model.params
         if self.best_params:
             self.model.params = self.best_params
 
-    def _train(self, X_batch, y_batch, num_iterations, iterations_per_epoch, bar):
+    def _train(self, X_batch, y_batch, num_iterations, iterations_per_epoch, bar, continuing):
+        iterations_done = self.epoch * iterations_per_epoch
         for t in range(num_iterations):
-            loss = self._step(X_batch, y_batch)
+            loss = self._step(X_batch, y_batch, iterations_done + t + 1)
             if bar is not None:
                 bar.update(1)
             if self.stop_reason is not None:
@@ -281,7 +312,9 @@ class Solver:
                 for config in self.optim_configs.values():
                     if "learning_rate" in config:
                         config["learning_rate"] *= self.lr_decay
-            if not (t == 0 or t == num_iterations - 1 or epoch_end):
+            # the course checks after the first iteration too; a continued run had its check
+            first_check = t == 0 and not continuing
+            if not (first_check or t == num_iterations - 1 or epoch_end):
                 continue
             train_acc = self.check_accuracy(
                 self.X_train, self.y_train, num_samples=self.num_train_samples

@@ -12,6 +12,7 @@ import numpy as np
 
 from fastnn.workflow.search._halving_runner import run_halving
 from fastnn.workflow.search._models import ModelTrainFn, make_train_fn
+from fastnn.workflow.search._solver_fn import SolverTrainFn
 from fastnn.workflow.search._result import (
     STATUSES,
     SearchResult,
@@ -62,6 +63,7 @@ __all__ = [
     "should_abort",
     "make_train_fn",
     "ModelTrainFn",
+    "SolverTrainFn",
     "Trial",
     "SearchResult",
     "RangeEdgeWarning",

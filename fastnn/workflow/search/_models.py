@@ -1,4 +1,5 @@
-"""train_fn builder for the lecture's two-layer net and FullyConnectedNet (ClassifierTrainer)."""
+"""train_fn builder for the lecture's two-layer net and FullyConnectedNet (ClassifierTrainer),
+and :func:`make_train_fn`, which also builds the Solver's (:class:`SolverTrainFn`)."""
 
 import inspect
 import math
@@ -10,6 +11,8 @@ from numpy.typing import ArrayLike
 from fastnn.nn.models import FullyConnectedNet, init_two_layer_model, two_layer_net
 from fastnn.nn.trainer import ClassifierTrainer
 from fastnn.workflow.progress import TickingModel, epoch_bar
+from fastnn.workflow.search._solver_fn import SolverTrainFn
+from fastnn.workflow.search._train_fn_base import ALIASES, TrainFnBase, check_epochs
 
 # ClassifierTrainer.train keywords a search may set
 _TRAINER_KEYS = (
@@ -34,11 +37,11 @@ _MODEL_KEYS = {
         "maxout_pieces",
     ),
 }
-_ALIASES = {"lr": "learning_rate"}
 MODELS = tuple(_MODEL_KEYS)
+TRAINERS = ("classifier", "solver")
 
 
-class ModelTrainFn:
+class ModelTrainFn(TrainFnBase):
     """A picklable ``train_fn(params, seed=None)``: one ClassifierTrainer run per call.
 
     Built by :func:`make_train_fn`; ``params`` override the fixed settings given there.
@@ -49,44 +52,12 @@ class ModelTrainFn:
     def __init__(self, X, y, X_val, y_val, model, abort_cost_ratio, keep_model, fixed):
         if model not in _MODEL_KEYS:
             raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
-        X, X_val = np.asarray(X), np.asarray(X_val)
-        y, y_val = np.asarray(y), np.asarray(y_val)
-        if X.ndim != 2 or X_val.ndim != 2 or X.shape[1] != X_val.shape[1]:
-            raise ValueError(
-                f"X and X_val must be 2-d with the same number of columns, got "
-                f"{X.shape} and {X_val.shape}"
-            )
-        if y.shape != (X.shape[0],) or y_val.shape != (X_val.shape[0],):
-            raise ValueError(
-                f"labels must have one entry per row: y {y.shape} for X {X.shape}, "
-                f"y_val {y_val.shape} for X_val {X_val.shape}"
-            )
-        self.X, self.y, self.X_val, self.y_val = X, y, X_val, y_val
-        self.model = model
-        self.num_classes = int(max(y.max(initial=0), y_val.max(initial=0))) + 1
-        self.abort_cost_ratio = abort_cost_ratio
-        self.keep_model = keep_model
-        self.fixed = self._canonical(fixed)
+        super().__init__(X, y, X_val, y_val, model, abort_cost_ratio, keep_model, fixed)
 
     @property
     def valid_params(self):
         """The parameter names this train_fn understands (``lr`` is an alias of learning_rate)."""
-        return (*_TRAINER_KEYS, *_MODEL_KEYS[self.model], *_ALIASES)
-
-    def _canonical(self, params):
-        out = {}
-        for name, value in params.items():
-            if name not in self.valid_params:
-                raise ValueError(
-                    f"unknown parameter {name!r} for model {self.model!r}; valid ones are "
-                    f"{', '.join(self.valid_params)}"
-                )
-            out[_ALIASES.get(name, name)] = value
-        return out
-
-    def check_params(self, names):
-        """Raise ValueError for a name this train_fn would not understand (before any trial)."""
-        self._canonical(dict.fromkeys(names))
+        return (*_TRAINER_KEYS, *_MODEL_KEYS[self.model], *ALIASES)
 
     def fit(
         self,
@@ -114,11 +85,12 @@ class ModelTrainFn:
             loss_function, reg = self._loss_function(s)
             train_kw["learning_rate"] = _decayed_rate(train_kw, done)
             train_kw["optimizer_state"] = state["optimizer"]
+            train_kw["first_cost"] = state["first_cost"]
         else:
             rng = np.random.default_rng(seed)
             net, loss_function, reg = self._new_model(s, rng)
         if epochs is not None:
-            train_kw["num_epochs"] = _check_epochs(epochs, done)
+            train_kw["num_epochs"] = check_epochs(epochs, done)
         if on_epoch is not None:
             train_kw["on_epoch"] = lambda epoch, stats: on_epoch(done + epoch, stats)
         bar = None
@@ -146,12 +118,13 @@ class ModelTrainFn:
             "optimizer": stats.pop("optimizer_state"),
             "rng": rng,
             "epochs_done": done + stats["epochs"],
+            "first_cost": stats["first_cost"],
         }
         return best, stats
 
     def _new_model(self, s, rng):
         """(model, loss_function, reg) of a fresh trial, initialised from ``rng``."""
-        dtype = s.get("dtype", self.X.dtype if self.X.dtype.kind == "f" else np.float32)
+        dtype = s.get("dtype", self.default_dtype())
         D, C = self.X.shape[1], self.num_classes
         net: Any
         if self.model == "two_layer":
@@ -178,11 +151,6 @@ class ModelTrainFn:
             return two_layer_net, s.get("reg", 0.0)
         return None, 0.0
 
-    def settings(self, params):
-        """The fixed settings overridden by ``params``, names canonical (``lr`` ->
-        ``learning_rate``)."""
-        return {**self.fixed, **self._canonical(params)}
-
     def _iterations_per_epoch(self, train_kw):
         batch = int(train_kw.get("batch_size", 100))
         return max(self.X.shape[0] // batch, 1) if train_kw.get("sample_batches", True) else 1
@@ -201,8 +169,9 @@ class ModelTrainFn:
             ``num_epochs``).  When given, the result holds ``"state"`` to continue from.
         state : dict, optional
             The ``"state"`` an earlier call on the same ``params`` returned (the model, the
-            optimizer's arrays, the random generator and ``epochs_done``): training continues
-            from it, exactly as one longer run would have.  It is used up (updated in place).
+            optimizer's arrays, the random generator, ``epochs_done`` and ``first_cost``, the
+            reference of ``abort_cost_ratio``): training continues from it, exactly as one
+            longer run would have.  It is used up (updated in place).
         on_epoch : callable, optional
             ``on_epoch(epoch, stats) -> bool`` after every epoch, ``epoch`` counted over the
             whole trial; True stops the run.
@@ -257,26 +226,18 @@ def _decayed_rate(train_kw, epochs_done):
     return rate
 
 
-def _check_epochs(epochs, done):
-    """Epochs left to train to reach ``epochs`` in total (ValueError if none are left)."""
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)):
-        raise TypeError(f"epochs must be an integer, got {epochs!r}")
-    if epochs <= done:
-        raise ValueError(f"epochs={epochs} asks for no training: the state has {done} epochs")
-    return int(epochs) - done
-
-
 def make_train_fn(
     X: ArrayLike,
     y: ArrayLike,
     X_val: ArrayLike,
     y_val: ArrayLike,
-    model: str = "two_layer",
+    model: str | None = None,
     *,
+    trainer: str = "classifier",
     abort_cost_ratio: float | None = 3.0,
     keep_model: bool = False,
     **fixed: Any,
-) -> ModelTrainFn:
+) -> ModelTrainFn | SolverTrainFn:
     """Build a ``train_fn`` that trains the two-layer net or a FullyConnectedNet per trial.
 
     Parameters
@@ -285,26 +246,60 @@ def make_train_fn(
         Training data (preprocess it first, e.g. zero-centre it).
     X_val, y_val : (M, D) array and (M,) int labels
         Validation data; a trial's ``val_acc`` is its best validation accuracy.
-    model : {'two_layer', 'fc'}
-        ``'two_layer'``: the notes' ``init_two_layer_model`` + ``two_layer_net``
-        (settings ``hidden_size``, ``reg``); ``'fc'``: :class:`fastnn.FullyConnectedNet`
-        (``hidden_dims``, ``activation``, ``weight_init``, ``batchnorm``, ``reg``,
-        ``maxout_pieces``).
+    model : {'two_layer', 'fc'}, optional
+        ``'two_layer'`` (the default with ``trainer='classifier'``): the notes'
+        ``init_two_layer_model`` + ``two_layer_net`` (settings ``hidden_size``, ``reg``);
+        ``'fc'`` (the default and only model with ``trainer='solver'``):
+        :class:`fastnn.FullyConnectedNet` (``hidden_dims``, ``activation``, ``weight_init``,
+        ``batchnorm``, ``reg``, ``maxout_pieces``; with the Solver the course's
+        ``weight_scale``, ``normalization`` and ``dropout_keep_ratio`` instead of
+        ``batchnorm``).
+    trainer : {'classifier', 'solver'}, default 'classifier'
+        ``'classifier'``: :class:`fastnn.ClassifierTrainer`; ``'solver'``: the course's
+        :class:`fastnn.Solver` (a :class:`SolverTrainFn`).
     abort_cost_ratio : float or None, default 3.0
         Passed to the trainer: a run whose cost exceeds this x its first cost (or becomes
         NaN/inf) stops at once and is recorded as diverged.
     keep_model : bool, default False
         Return each trial's best model in ``trial.extra["model"]`` (costs memory and transfer).
     **fixed
-        Fixed settings: any ``ClassifierTrainer.train`` keyword (``learning_rate`` or ``lr``,
-        ``momentum``, ``learning_rate_decay``, ``update``, ``num_epochs``, ``batch_size``, ...),
-        the model settings above, and ``dtype``. Search parameters override them.
+        Fixed settings, the model settings above and ``dtype`` and the trainer's: with
+        ``'classifier'`` any ``ClassifierTrainer.train`` keyword (``learning_rate`` or ``lr``,
+        ``momentum``, ``learning_rate_decay``, ``update``, ``num_epochs``, ``batch_size``, ...);
+        with ``'solver'`` the Solver's ``update_rule``, ``lr_decay``, ``batch_size``,
+        ``num_epochs``, ``num_train_samples``, ``num_val_samples`` and its ``optim_config``
+        keys ``learning_rate`` (or ``lr``), ``momentum``, ``decay_rate``, ``beta1``,
+        ``beta2``, ``epsilon`` (only those of the update rule). Search parameters override
+        them; an unknown name is a ValueError.
 
     Returns
     -------
-    ModelTrainFn
+    ModelTrainFn or SolverTrainFn
         ``train_fn(params, seed=None, *, epochs=None, state=None, on_epoch=None) -> dict``,
         picklable for ``n_jobs``/``executor``; with ``epochs`` it follows the contract of
-        :func:`successive_halving` (a trial continues from its ``state``).
+        :func:`successive_halving` (a trial continues from its ``state``, exactly as one
+        longer run would have).
     """
-    return ModelTrainFn(X, y, X_val, y_val, model, abort_cost_ratio, keep_model, fixed)
+    if trainer == "solver":
+        return SolverTrainFn(
+            X,
+            y,
+            X_val,
+            y_val,
+            "fc" if model is None else model,
+            abort_cost_ratio,
+            keep_model,
+            fixed,
+        )
+    if trainer != "classifier":
+        raise ValueError(f"unknown trainer {trainer!r}; choose one of {', '.join(TRAINERS)}")
+    return ModelTrainFn(
+        X,
+        y,
+        X_val,
+        y_val,
+        "two_layer" if model is None else model,
+        abort_cost_ratio,
+        keep_model,
+        fixed,
+    )
