@@ -29,9 +29,22 @@ def curve_fn(params, *, epochs, state=None, seed=None, on_epoch=None):
     done += len(history)
     return {
         "val_acc_history": history,
-        "loss_history": [float(e) for e in range(done - len(history) + 1, done + 1)],
+        "loss_history": [1.0 / e for e in range(done - len(history) + 1, done + 1)],
         "epochs": done,
         "state": {"done": done},
+    }
+
+
+def bumpy_fn(params, *, epochs, state=None):
+    """Loss 1 at the trial's first epoch, then 0.1, then ``params["later"]``: a continued call
+    sees 0.1 first, so judged alone a later 0.5 would look like 5x its first loss."""
+    done = 0 if state is None else state["done"]
+    losses = [1.0, 0.1] + [params["later"]] * 30
+    return {
+        "val_acc_history": [params["q"]] * (epochs - done),
+        "loss_history": losses[done:epochs],
+        "epochs": epochs,
+        "state": {"done": epochs},
     }
 
 
@@ -289,6 +302,20 @@ def test_same_seed_same_trials_on_a_dask_cluster():
 
 
 # ---------------------------------------------------------------- the median rule
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_continued_trial_is_judged_against_its_first_loss(n_jobs):
+    space = {"q": search.choice([0.2, 0.4, 0.6, 0.8, 0.9]), "later": search.choice([0.5, 5.0])}
+    result = search.successive_halving(
+        bumpy_fn, space, 27, min_epochs=2, max_epochs=18, seed=0, n_jobs=n_jobs, verbose=False
+    )
+    promoted = [t for t in result if t.rung > 0]
+    assert promoted
+    for t in promoted:
+        # 0.5 is half the trial's first loss; 5.0 is five times it
+        assert t.status == ("ok" if t.params["later"] == 0.5 else "diverged"), t
+    assert result.best.params["later"] == 0.5 and result.best.rung == 2
 
 
 def test_median_table_by_hand():

@@ -12,7 +12,6 @@ import numpy as np
 
 from fastnn.workflow.search._halving_runner import run_halving
 from fastnn.workflow.search._models import ModelTrainFn, make_train_fn
-from fastnn.workflow.search._solver_fn import SolverTrainFn
 from fastnn.workflow.search._result import (
     STATUSES,
     SearchResult,
@@ -30,6 +29,7 @@ from fastnn.workflow.search._runner import (
     _trial_seed,
     require_loky,
 )
+from fastnn.workflow.search._solver_fn import SolverTrainFn
 from fastnn.workflow.search._space import (
     RangeEdgeWarning,
     _check_space,

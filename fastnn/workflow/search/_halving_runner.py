@@ -11,7 +11,7 @@ import math
 import warnings
 from typing import Any
 
-from fastnn.workflow.search._result import SearchResult, Trial, _nanmax
+from fastnn.workflow.search._result import SearchResult, Trial, _history_diverged, _nanmax
 from fastnn.workflow.search._runner import (
     _accepts_keyword,
     _Job,
@@ -31,6 +31,7 @@ class _HalvingSearch:
 
     def __init__(self, runner, space, brackets, rungs, eta, seed, epochs_key, median_stop):
         train_fn = runner.train_fn
+        self.abort_factor = runner.abort_factor
         self.rungs, self.seed, self.epochs_key = rungs, seed, epochs_key
         self.scheduler = BracketScheduler(brackets, len(rungs), eta, runner.parallel)
         self.params, self.offsets = [], []
@@ -101,6 +102,10 @@ class _HalvingSearch:
                 index=job.index, round=b, params=dict(self.params[b][t]), seed=job.seed
             )
         _merge(record, result, resumed)
+        if resumed and record.status == "ok":
+            # the call judged only its own losses: judge the trial's from its first
+            if _history_diverged(record.loss_history, self.abort_factor):
+                record.status = "diverged"
         record.rung = rung
         stopped = result.status == "ok" and result.stopped  # the median rule fired
         if result.status == "ok" and result.epochs != budget and not stopped:
@@ -114,7 +119,7 @@ class _HalvingSearch:
         if result.status == "ok" and state is not None:
             self.states[job.index] = state
         record.stopped = stopped
-        ok = result.status == "ok" and not record.stopped
+        ok = record.status == "ok" and not record.stopped
         self.scheduler.report(b, t, record.val_acc if ok else None)
 
     def result(self, space, interrupted):

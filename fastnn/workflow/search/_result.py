@@ -135,8 +135,12 @@ def _float_list(values, name):
         raise TypeError(f"train_fn returned a {name} that is not a sequence of numbers") from None
 
 
-def _fill_outcome(trial, result, abort_factor):
-    """Copy a train_fn result dict into ``trial`` (raises TypeError on a malformed result)."""
+def _fill_outcome(trial, result, abort_factor, continued=False):
+    """Copy a train_fn result dict into ``trial`` (raises TypeError on a malformed result).
+
+    ``continued``: the call went on from a state, so its loss history lacks the trial's first
+    loss, the reference of ``abort_factor``: only a non-finite loss (or the train_fn's own
+    ``diverged``) counts here, and the caller judges the trial's whole history."""
     if not isinstance(result, Mapping):
         raise TypeError(
             f"train_fn must return a dict with at least 'val_acc', got {type(result).__name__}"
@@ -163,7 +167,8 @@ def _fill_outcome(trial, result, abort_factor):
     elif trial.val_acc_history:
         trial.epochs = len(trial.val_acc_history)
     diverged = bool(result.get("diverged", False))
-    diverged = diverged or _history_diverged(trial.loss_history, abort_factor)
+    factor = None if continued else abort_factor
+    diverged = diverged or _history_diverged(trial.loss_history, factor)
     trial.status = "diverged" if diverged else "ok"
     if not diverged and math.isnan(trial.val_acc):  # never "ok", so never the best
         trial.status = "failed"

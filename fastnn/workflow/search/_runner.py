@@ -136,7 +136,8 @@ def _run_trial(
                 result = train_fn(dict(job.params), seed=job.seed, **job.call_kwargs)
             else:
                 result = train_fn(dict(job.params), **job.call_kwargs)
-            _fill_outcome(trial, result, abort_factor)
+            continued = job.call_kwargs.get("state") is not None
+            _fill_outcome(trial, result, abort_factor, continued)
         rule = job.call_kwargs.get("on_epoch")
         if isinstance(rule, MedianStop) and trial.status == "ok":
             trial.stopped = rule.stopped(trial.epochs, trial.val_acc_history)
