@@ -297,9 +297,34 @@ def test_check_accuracy_samples_and_batches(digits):
     X, y = digits["X_val"], digits["y_val"]
     want = np.mean(np.argmax(solver.model.loss(X), axis=1) == y)
     assert solver.check_accuracy(X, y, batch_size=7) == pytest.approx(want)
+    assert solver.check_accuracy(X, y) == pytest.approx(want)  # rows per pass from X's size
     assert solver.check_accuracy(X, y, num_samples=1000) == pytest.approx(want)
     sampled = solver.check_accuracy(X, y, num_samples=10)
     assert sampled * 10 == pytest.approx(round(sampled * 10))
+
+
+def test_check_accuracy_batches_by_bytes_without_a_batch_size(digits):
+    seen = []
+
+    class Recording:
+        def __init__(self, model):
+            self.params, self.model = model.params, model
+
+        def loss(self, X, y=None):
+            seen.append(X.shape[0])
+            return self.model.loss(X, y)
+
+    solver = Solver(Recording(small_net(np.float64)), digits, verbose=False, seed=0)
+    X = np.repeat(digits["X_val"], 800, axis=0)
+    per_pass = (8 << 20) // X[0].nbytes
+    assert X.shape[0] > 2 * per_pass
+    solver.check_accuracy(X, np.repeat(digits["y_val"], 800))
+    assert seen == [per_pass, per_pass, X.shape[0] - 2 * per_pass]
+    seen.clear()
+    solver.check_accuracy(X[:50], digits["y_val"][:50], batch_size=20)
+    assert seen == [20, 20, 10]
+    with pytest.raises(ValueError, match="at least one row"):
+        solver.check_accuracy(X[:0], digits["y_val"][:0])
 
 
 def test_a_custom_update_rule_function(digits):

@@ -57,6 +57,11 @@ def _data(data):
     return arrays
 
 
+# Bytes of X per forward pass of an accuracy check (when no batch_size is given): big enough
+# for the first matrix product to run near its speed, small enough to bound the activations.
+CHECK_BATCH_BYTES = 8 << 20
+
+
 class Solver:
     """The course's Solver: minibatch training of a classification model.
 
@@ -237,16 +242,27 @@ class Solver:
             pickle.dump(checkpoint, f)
 
     def check_accuracy(
-        self, X: np.ndarray, y: np.ndarray, num_samples: int | None = None, batch_size: int = 100
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        num_samples: int | None = None,
+        batch_size: int | None = None,
     ) -> float:
         """Accuracy of the model on (X, y): the fraction of rows whose top score is the label.
 
         num_samples: if given and X has more rows, that many rows drawn with replacement.
-        batch_size: rows per forward pass.  Returns a float in [0, 1].
+        batch_size: rows per forward pass; None (the default) takes as many rows as fit in
+        8 MiB of X, at least 100 (the course's fixed 100 makes the first layer's matrix
+        product too small to run at its speed).  Returns a float in [0, 1].
         """
         X, y = np.asarray(X), np.asarray(y)
-        batch_size = check_int(batch_size, "batch_size")
         n = X.shape[0]
+        if n == 0:
+            raise ValueError("check_accuracy needs at least one row, got X with none")
+        if batch_size is None:
+            row_bytes = max(X[:1].nbytes, 1)
+            batch_size = max(CHECK_BATCH_BYTES // row_bytes, 100)
+        batch_size = check_int(batch_size, "batch_size")
         if num_samples is not None and n > num_samples:
             idx = np.asarray(self._random.choice(n, num_samples), np.intp)
             X, y, n = ops().take_rows(X, idx), y[idx], num_samples
