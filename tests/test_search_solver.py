@@ -113,8 +113,12 @@ def test_solver_continues_where_it_stopped(digits, capsys):
         np.testing.assert_array_equal(resumed.final_params[name], straight.final_params[name])
     epoch_lines = [line for line in capsys.readouterr().out.splitlines() if "(Epoch" in line]
     assert [line.split(")")[0] for line in epoch_lines] == ["(Epoch 2 / 3", "(Epoch 3 / 3"]
-    with pytest.raises(ValueError, match="raise num_epochs"):
-        resumed.train()
+    # at num_epochs, train() again trains num_epochs more, as the course's Solver does
+    resumed.train()
+    assert resumed.epoch == 6 and len(resumed.val_acc_history) == 7
+    longer = solver(6)
+    longer.train()
+    assert resumed.loss_history == longer.loss_history
 
 
 @pytest.mark.parametrize("trainer", ["classifier", "solver"])

@@ -281,20 +281,19 @@ class Solver:
         and the same random generator, without the accuracy check after its first iteration,
         so training to ``num_epochs=1`` and then, with ``num_epochs=3``, on to 3 draws the
         same minibatches and gives the same histories and params as one run of 3 epochs.
-        Raises ValueError when ``epoch`` has reached ``num_epochs`` (raise it to train on).
+        One that has reached ``num_epochs`` trains ``num_epochs`` more, as the course's
+        Solver does when ``train()`` is called again.
         """
-        if self.epoch >= self.num_epochs:
-            raise ValueError(
-                f"the Solver has trained {self.epoch} of num_epochs={self.num_epochs} epochs: "
-                "raise num_epochs (the total) to train on"
-            )
+        target = self.num_epochs
+        if self.epoch >= target:
+            target = self.epoch + self.num_epochs
         continuing = self.epoch > 0
         if continuing and self.final_params:
             self.model.params = self.final_params
         self.stop_reason, self.diverged = None, False
         num_train = self.X_train.shape[0]
         iterations_per_epoch = max(num_train // self.batch_size, 1)
-        num_iterations = (self.num_epochs - self.epoch) * iterations_per_epoch
+        num_iterations = (target - self.epoch) * iterations_per_epoch
         X_batch = np.empty((self.batch_size,) + self.X_train.shape[1:], self.X_train.dtype)
         y_batch = np.empty(self.batch_size, self.y_train.dtype)
         tqdm = terminal_tqdm(required=True) if self.progress else None
