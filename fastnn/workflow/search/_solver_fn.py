@@ -180,7 +180,9 @@ class SolverTrainFn(TrainFnBase):
         val_acc_history = this_call(solver.val_acc_history)
         iterations_per_epoch = max(self.X.shape[0] // solver.batch_size, 1)
         result = {
-            "val_acc": max(val_acc_history) if val_acc_history else float("nan"),
+            # the Solver's best check of this call (the first-iteration one included), the
+            # accuracy of the params the model holds with keep_model
+            "val_acc": solver.best_val_acc if val_acc_history else float("nan"),
             "loss_history": solver.loss_history,
             "train_acc_history": this_call(solver.train_acc_history),
             "val_acc_history": val_acc_history,
