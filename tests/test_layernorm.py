@@ -56,6 +56,27 @@ def test_forward_and_backward_match_twin_on_odd_arrays(dtype):
     assert checked > 50
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("d", [3, 17, 512, 4099, 30000])
+@pytest.mark.parametrize("offset, spread", [(0.0, 1.0), (1e4, 1.0), (1e3, 1e-3), (-7.0, 1e-12)])
+def test_row_statistics_against_exact_sums(dtype, d, offset, spread):
+    """mean and 1 / rstd within a small fraction of the row's spread of math.fsum's (plus the
+    rounding of a double at the mean), wherever the row sits: a plain float32 sum of 1e4 +
+    noise would lose the noise."""
+    import math
+
+    rng = np.random.default_rng(d)
+    x = (offset + spread * rng.standard_normal((4, d))).astype(dtype)
+    gamma, beta = _params(d, dtype)
+    _, cache = fast.layernorm_forward(x, gamma, beta, {"eps": 0.0})
+    rows = x.astype(np.float64)
+    mean = np.array([math.fsum(r) / d for r in rows])
+    std = np.sqrt([math.fsum((r - m) ** 2) / d for r, m in zip(rows, mean, strict=True)])
+    tol = (1e-6 if dtype == np.float32 else 1e-14) * std + 8 * np.finfo(float).eps * np.abs(mean)
+    assert np.all(np.abs(cache.mean - mean) <= tol), (cache.mean - mean, tol)
+    assert np.all(np.abs(1 / cache.rstd - std) <= tol), (1 / cache.rstd - std, tol)
+
+
 @pytest.mark.parametrize("impl", [fast, ref], ids=["fast", "ref"])
 def test_course_checks_means_and_stds(impl):
     """The course's check: rows of the output have mean ~0 and std ~1 with gamma = 1,

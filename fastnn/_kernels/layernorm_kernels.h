@@ -3,7 +3,7 @@
 #ifndef FASTNN_LAYERNORM_KERNELS_H
 #define FASTNN_LAYERNORM_KERNELS_H
 
-/* independent double partial sums of a row (kept in vector registers) */
+/* independent partial sums of a row (kept in vector registers) */
 #define FASTNN_LN_LANES 16
 /* rows whose column sums (dgamma, dbeta) are added in the dtype before going to double */
 #define FASTNN_LN_FLUSH 16

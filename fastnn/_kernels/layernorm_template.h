@@ -2,10 +2,13 @@
  * them per dtype (fastnn_dtype_begin.h: FASTNN_T, FASTNN_T_MAX, FASTNN_NAME).
  *
  * Each row is normalised over its D features.  A row (D elements) stays in L1/L2 while it is
- * read again, so the statistics are exact two-pass ones in double: the mean, then the mean
- * of squared deviations (never E[x^2] - E[x]^2).  Row sums use FASTNN_LN_LANES independent double
- * partials, which the compiler keeps in vector registers (a single accumulator would
- * serialise on the add latency; -ffast-math, which would reassociate it, is off).
+ * read again, so the statistics take two passes: the mean, then the mean of squared
+ * deviations (never E[x^2] - E[x]^2).  Each pass sums in FASTNN_LN_LANES partials of the
+ * dtype (vector registers at the dtype's width; a single accumulator would serialise on the
+ * add latency, and -ffast-math, which would reassociate it, is off), added in double at the
+ * end; the mean pass sums x minus a shift near the mean, so that the partials hold the
+ * data's spread, not its offset.  A row whose partials overflow or meet a NaN (float32 data near FLT_MAX, inf, NaN)
+ * is summed again in double, as the twin does.
  *
  * The element passes that write out and dx run in the dtype (float32 at twice the vector
  * width of double), with the mean split as hi + lo; rows whose deviations could overflow the
@@ -23,7 +26,7 @@
 
 #include "fastnn_dtype_begin.h"
 
-/* Sum of row[j] - shift over j < D, in double. */
+/* Sum of row[j] - shift (square: of its square) over j < D, in double. */
 static double FASTNN_NAME(ln_sum)(const FASTNN_T *row, fastnn_index D, double shift, int square) {
     double part[FASTNN_LN_LANES] = {0.0};
     fastnn_index j = 0;
@@ -47,6 +50,59 @@ static double FASTNN_NAME(ln_sum)(const FASTNN_T *row, fastnn_index D, double sh
     return total;
 }
 
+/* The same sums at the dtype's vector width: d = (row[j] - hi) - lo (hi + lo = the shift, so
+ * float32 keeps the digits of x - shift), in FASTNN_LN_LANES dtype partials added in double
+ * at the end.  Not finite when a partial overflowed or met a NaN.  (One accumulator per
+ * loop: gcc vectorises two in one loop with lane permutes.) */
+static double FASTNN_NAME(ln_sum_fast)(const FASTNN_T *row, fastnn_index D, FASTNN_T hi,
+                                       FASTNN_T lo, int square) {
+    FASTNN_T part[FASTNN_LN_LANES] = {0};
+    fastnn_index j = 0;
+    if (square) {
+        for (; j + FASTNN_LN_LANES <= D; j += FASTNN_LN_LANES)
+            for (int k = 0; k < FASTNN_LN_LANES; k++) {
+                const FASTNN_T d = (row[j + k] - hi) - lo;
+                part[k] += d * d;
+            }
+        for (; j < D; j++) {
+            const FASTNN_T d = (row[j] - hi) - lo;
+            part[0] += d * d;
+        }
+    } else {
+        for (; j + FASTNN_LN_LANES <= D; j += FASTNN_LN_LANES)
+            for (int k = 0; k < FASTNN_LN_LANES; k++) part[k] += (row[j + k] - hi) - lo;
+        for (; j < D; j++) part[0] += (row[j] - hi) - lo;
+    }
+    double total = 0.0;
+    for (int k = 0; k < FASTNN_LN_LANES; k++) total += (double)part[k];
+    return total;
+}
+
+/* The row's mean and variance (see the top of the file): the mean from x - shift, shift the
+ * mean of the first few elements rounded to the dtype (x - shift is exact for x near it, and
+ * the partials hold deviations that nearly cancel), then the mean square of (x - hi) - lo
+ * with hi + lo = the mean. */
+static void FASTNN_NAME(ln_moments)(const FASTNN_T *row, fastnn_index D, double *mean,
+                                    double *var) {
+    if (D > 0) {
+        const fastnn_index head = D < FASTNN_LN_LANES ? D : FASTNN_LN_LANES;
+        double first = 0.0;
+        for (fastnn_index j = 0; j < head; j++) first += (double)row[j];
+        const FASTNN_T shift = (FASTNN_T)(first / (double)head);
+        const double mu =
+            (double)shift + FASTNN_NAME(ln_sum_fast)(row, D, shift, 0, 0) / (double)D;
+        const FASTNN_T hi = (FASTNN_T)mu, lo = (FASTNN_T)(mu - (double)hi);
+        const double v = FASTNN_NAME(ln_sum_fast)(row, D, hi, lo, 1) / (double)D;
+        if (isfinite(mu) && isfinite(v)) {
+            *mean = mu;
+            *var = v;
+            return;
+        }
+    }
+    *mean = FASTNN_NAME(ln_sum)(row, D, 0.0, 0) / (double)D;
+    *var = FASTNN_NAME(ln_sum)(row, D, *mean, 1) / (double)D;
+}
+
 /* True when every x - mean of a row fits the dtype with room to spare, so the element
  * passes may run in it: |x - mean| <= std * sqrt(D) = sqrt(D) / rstd (up to eps), kept below
  * a quarter of the dtype's largest value.  Else (float32 data near FLT_MAX, an infinite or
@@ -63,8 +119,8 @@ static void FASTNN_NAME(ln_forward)(const FASTNN_T *x, FASTNN_T *out, const FAST
     for (fastnn_index r = r0; r < r1; r++) {
         const FASTNN_T *FASTNN_RESTRICT row = x + r * D;
         FASTNN_T *FASTNN_RESTRICT orow = out + r * D;
-        const double mu = FASTNN_NAME(ln_sum)(row, D, 0.0, 0) / (double)D;
-        const double var = FASTNN_NAME(ln_sum)(row, D, mu, 1) / (double)D;
+        double mu, var;
+        FASTNN_NAME(ln_moments)(row, D, &mu, &var);
         const double rs = 1.0 / sqrt(var + eps);
         mean[r] = mu;
         rstd[r] = rs;
