@@ -49,9 +49,10 @@ def layernorm_forward(
     """Layer normalization of x (N, D) over D, then scale gamma (D,) and shift beta (D,).
 
     ln_param: dict with optional ``eps`` (default 1e-5).  Each row's mean and biased
-    variance take two passes about a shift near the mean, summed in short runs of x's dtype
-    that are added in double (a row that overflows them is summed in double).  x:
-    float32/float64 (other numeric types become float64), any layout.  Returns (out (N, D) of x's dtype, C-contiguous, cache).
+    variance take two passes about a shift near the mean, summed in partials of x's dtype
+    that are added in double (a row that overflows them is summed in double).
+    x: float32/float64 (other numeric types become float64), any layout.
+    Returns (out (N, D) of x's dtype, C-contiguous, cache).
     """
     x, gamma, beta, eps = check_layernorm_inputs(x, gamma, beta, ln_param)
     x = kernel_buffer(x)  # the cache's only copy when x was a strided view
