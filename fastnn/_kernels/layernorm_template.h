@@ -149,6 +149,49 @@ static void FASTNN_NAME(ln_flush)(FASTNN_T *block, double *dgamma, double *dbeta
     }
 }
 
+/* The fast row pass of ln_backward: *a = mean of g = dout * gamma and *b = mean of g * xhat
+ * (FASTNN_LN_LANES partials of the dtype, each summing D / FASTNN_LN_LANES products, merged in
+ * double), and the row's dout * xhat and dout added into the column sums cg and cb (which
+ * hold FASTNN_LN_FLUSH rows in the dtype before going to double).  Its own function so that
+ * the restrict parameters tell the compiler the arrays never overlap (without it, gcc checks
+ * the overlap again every FASTNN_LN_LANES elements). */
+static void FASTNN_NAME(ln_backward_sums)(const FASTNN_T *FASTNN_RESTRICT drow,
+                                          const FASTNN_T *FASTNN_RESTRICT row,
+                                          const FASTNN_T *FASTNN_RESTRICT gamma,
+                                          FASTNN_T *FASTNN_RESTRICT cg,
+                                          FASTNN_T *FASTNN_RESTRICT cb, fastnn_index D,
+                                          FASTNN_T hi, FASTNN_T lo, FASTNN_T s, double *a,
+                                          double *b) {
+    FASTNN_T pg[FASTNN_LN_LANES] = {0}, pgx[FASTNN_LN_LANES] = {0};
+    fastnn_index j = 0;
+    for (; j + FASTNN_LN_LANES <= D; j += FASTNN_LN_LANES)
+        for (int k = 0; k < FASTNN_LN_LANES; k++) {
+            const FASTNN_T d = drow[j + k];
+            const FASTNN_T xh = ((row[j + k] - hi) - lo) * s;
+            const FASTNN_T g = d * gamma[j + k];
+            pg[k] += g;
+            pgx[k] += g * xh;
+            cg[j + k] += d * xh;
+            cb[j + k] += d;
+        }
+    for (; j < D; j++) {
+        const FASTNN_T d = drow[j];
+        const FASTNN_T xh = ((row[j] - hi) - lo) * s;
+        const FASTNN_T g = d * gamma[j];
+        pg[0] += g;
+        pgx[0] += g * xh;
+        cg[j] += d * xh;
+        cb[j] += d;
+    }
+    double sum_g = 0.0, sum_gx = 0.0;
+    for (int k = 0; k < FASTNN_LN_LANES; k++) {
+        sum_g += (double)pg[k];
+        sum_gx += (double)pgx[k];
+    }
+    *a = sum_g / (double)D;
+    *b = sum_gx / (double)D;
+}
+
 static void FASTNN_NAME(ln_backward)(const FASTNN_T *dout, const FASTNN_T *x, FASTNN_T *dx,
                                      const FASTNN_T *gamma,
                                      const double *mean, const double *rstd, double *dgamma,
@@ -182,38 +225,11 @@ static void FASTNN_NAME(ln_backward)(const FASTNN_T *dout, const FASTNN_T *x, FA
             }
             continue;
         }
-        /* at the dtype's vector width, x - mean as (x - hi) - lo; the row sums in FASTNN_LN_LANES
-         * partials of the dtype (each sums D / FASTNN_LN_LANES products of one row), merged in
-         * double; the column sums in the dtype for FASTNN_LN_FLUSH rows, then added in double */
+        /* at the dtype's vector width, x - mean as (x - hi) - lo */
         const FASTNN_T hi = (FASTNN_T)mu, lo = (FASTNN_T)(mu - (double)hi), s = (FASTNN_T)rs;
-        FASTNN_T pg[FASTNN_LN_LANES] = {0}, pgx[FASTNN_LN_LANES] = {0};
-        fastnn_index j = 0;
-        for (; j + FASTNN_LN_LANES <= D; j += FASTNN_LN_LANES)
-            for (int k = 0; k < FASTNN_LN_LANES; k++) {
-                const FASTNN_T d = drow[j + k];
-                const FASTNN_T xh = ((row[j + k] - hi) - lo) * s;
-                const FASTNN_T g = d * gamma[j + k];
-                pg[k] += g;
-                pgx[k] += g * xh;
-                cg[j + k] += d * xh;
-                cb[j + k] += d;
-            }
-        for (; j < D; j++) {
-            const FASTNN_T d = drow[j];
-            const FASTNN_T xh = ((row[j] - hi) - lo) * s;
-            const FASTNN_T g = d * gamma[j];
-            pg[0] += g;
-            pgx[0] += g * xh;
-            cg[j] += d * xh;
-            cb[j] += d;
-        }
-        double a = 0.0, b = 0.0;
-        for (int k = 0; k < FASTNN_LN_LANES; k++) {
-            a += (double)pg[k];
-            b += (double)pgx[k];
-        }
-        a /= (double)D;
-        b /= (double)D;
+        double a, b;
+        FASTNN_NAME(ln_backward_sums)(drow, row, gamma, cg, cb, D, hi, lo, s, &a, &b);
+        fastnn_index j;
         /* dx = rstd * (g - a - xhat * b) = (g - a) * rstd - ((x - hi) - lo) * (rstd^2 b) */
         const FASTNN_T ta = (FASTNN_T)a, tb = (FASTNN_T)(rs * rs * b);
         FASTNN_IVDEP for (j = 0; j < D; j++)
