@@ -41,6 +41,26 @@ def as_float_array(x, name="x"):
     )
 
 
+def check_dout(dout, shape):
+    """``dout`` as a float array (:func:`as_float_array`) of the forward's output ``shape``;
+    ValueError naming both shapes otherwise."""
+    dout = as_float_array(dout, "dout")
+    if dout.shape != tuple(shape):
+        raise ValueError(f"dout has shape {dout.shape}, expected {tuple(shape)}")
+    return dout
+
+
+def check_scale_shift(gamma, beta, d, dtype):
+    """A normalization's gamma and beta: (d,) arrays, returned in ``dtype``."""
+    gamma = as_float_array(gamma, "gamma").astype(dtype, copy=False)
+    beta = as_float_array(beta, "beta").astype(dtype, copy=False)
+    if gamma.shape != (d,):
+        raise ValueError(f"gamma must have shape ({d},), got {gamma.shape}")
+    if beta.shape != (d,):
+        raise ValueError(f"beta must have shape ({d},), got {beta.shape}")
+    return gamma, beta
+
+
 def same_float_arrays(names_and_values):
     """Coerce several arrays and check that they share one dtype and one shape.
 

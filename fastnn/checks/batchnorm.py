@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from fastnn._validation import as_float_array, check_scalar, warn_caller
+from fastnn._validation import as_float_array, check_scalar, check_scale_shift, warn_caller
 
 _LAYOUTS = {2: "(N, D)", 4: "(N, C, H, W)"}
 
@@ -21,12 +21,7 @@ def check_forward_inputs(x, gamma, beta, bn_param, ndim=2):
     d = x.shape[1]
     if d == 0:
         raise ValueError(f"x has no {'features (D' if ndim == 2 else 'channels (C'} = 0)")
-    gamma = as_float_array(gamma, "gamma").astype(x.dtype, copy=False)
-    beta = as_float_array(beta, "beta").astype(x.dtype, copy=False)
-    if gamma.shape != (d,):
-        raise ValueError(f"gamma must have shape ({d},), got {gamma.shape}")
-    if beta.shape != (d,):
-        raise ValueError(f"beta must have shape ({d},), got {beta.shape}")
+    gamma, beta = check_scale_shift(gamma, beta, d, x.dtype)
     if not isinstance(bn_param, dict):
         raise TypeError(f"bn_param must be a dict, got {type(bn_param).__name__}")
     if "mode" not in bn_param:

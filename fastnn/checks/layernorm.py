@@ -1,6 +1,6 @@
 """Argument checks of the layer normalization forward (fastnn.core and fastnn.reference)."""
 
-from fastnn._validation import as_float_array, check_scalar
+from fastnn._validation import as_float_array, check_scalar, check_scale_shift
 
 
 def check_layernorm_inputs(x, gamma, beta, ln_param):
@@ -15,12 +15,7 @@ def check_layernorm_inputs(x, gamma, beta, ln_param):
     d = x.shape[1]
     if d == 0:
         raise ValueError("x has no features (D = 0)")
-    gamma = as_float_array(gamma, "gamma").astype(x.dtype, copy=False)
-    beta = as_float_array(beta, "beta").astype(x.dtype, copy=False)
-    if gamma.shape != (d,):
-        raise ValueError(f"gamma must have shape ({d},), got {gamma.shape}")
-    if beta.shape != (d,):
-        raise ValueError(f"beta must have shape ({d},), got {beta.shape}")
+    gamma, beta = check_scale_shift(gamma, beta, d, x.dtype)
     if not isinstance(ln_param, dict):
         raise TypeError(f"ln_param must be a dict, got {type(ln_param).__name__}")
     eps = check_scalar(ln_param.get("eps", 1e-5), "eps", minimum=0)

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from fastnn._config import threads_for
 from fastnn._kernels import batchnorm as _ext
 from fastnn._kernels._runtime import empty_apart, kernel_buffer
-from fastnn._validation import as_float_array
+from fastnn._validation import check_dout
 from fastnn.checks.batchnorm import check_forward_inputs, warn_single_value
 from fastnn.core.threads import PARALLEL_THRESHOLDS
 from fastnn.reference.batchnorm import __all__ as _TWIN_NAMES
@@ -96,10 +96,7 @@ def _backward(dout, cache, ndim, forward_name):
             f"got {type(cache).__name__}"
         )
     x = cache.x
-    dout = as_float_array(dout, "dout")
-    if dout.shape != x.shape:
-        raise ValueError(f"dout has shape {dout.shape}, expected {x.shape}")
-    dout = kernel_buffer(dout, x.dtype)
+    dout = kernel_buffer(check_dout(dout, x.shape), x.dtype)
     n, c = x.shape[0], x.shape[1]
     s = x.size // (n * c) if n else 1
     dx = empty_apart(x, x, dout)

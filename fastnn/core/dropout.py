@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from fastnn._config import threads_for
 from fastnn._kernels import dropout as _ext
 from fastnn._kernels._runtime import empty_apart, kernel_buffer
-from fastnn._validation import as_float_array
+from fastnn._validation import as_float_array, check_dout
 from fastnn.checks.dropout import check_dropout_inputs, dropout_key, keep_threshold
 from fastnn.core.threads import PARALLEL_THRESHOLDS
 from fastnn.reference.dropout import __all__ as _TWIN_NAMES
@@ -84,9 +84,7 @@ def dropout_backward(dout: np.ndarray, cache: Any) -> NDArray[np.floating]:
             "cache must come from fastnn.dropout_forward (the compiled backend), "
             f"got {type(cache).__name__}"
         )
-    dout = as_float_array(dout, "dout")
     if cache.mode == "test":
-        return dout
-    if dout.shape != cache.shape:
-        raise ValueError(f"dout has shape {dout.shape}, expected {cache.shape}")
+        return as_float_array(dout, "dout")
+    dout = check_dout(dout, cache.shape)
     return _apply(kernel_buffer(dout, cache.dtype), cache.key, cache.p)

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from fastnn._config import threads_for
 from fastnn._kernels import layernorm as _ext
 from fastnn._kernels._runtime import empty_apart, kernel_buffer
-from fastnn._validation import as_float_array
+from fastnn._validation import check_dout
 from fastnn.checks.layernorm import check_layernorm_inputs
 from fastnn.core.threads import PARALLEL_THRESHOLDS
 from fastnn.reference.layernorm import __all__ as _TWIN_NAMES
@@ -80,10 +80,7 @@ def layernorm_backward(
             f"got {type(cache).__name__}"
         )
     x = cache.x
-    dout = as_float_array(dout, "dout")
-    if dout.shape != x.shape:
-        raise ValueError(f"dout has shape {dout.shape}, expected {x.shape}")
-    dout = kernel_buffer(dout, x.dtype)
+    dout = kernel_buffer(check_dout(dout, x.shape), x.dtype)
     d = x.shape[1]
     dx = empty_apart(x, x, dout)
     dgamma = np.empty(d, x.dtype)

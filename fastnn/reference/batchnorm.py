@@ -5,7 +5,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fastnn._validation import as_float_array
+from fastnn._validation import check_dout
 from fastnn.checks.batchnorm import check_forward_inputs, warn_single_value
 
 __all__ = [
@@ -70,9 +70,7 @@ def _unpack(dout, cache):
             f"(the NumPy backend), got {type(cache).__name__}"
         )
     xhat = cache["xhat"]
-    dout = as_float_array(dout, "dout")
-    if dout.shape != xhat.shape:
-        raise ValueError(f"dout has shape {dout.shape}, expected {xhat.shape}")
+    dout = check_dout(dout, xhat.shape)
     return (
         dout.astype(np.float64),
         xhat.astype(np.float64),
@@ -154,8 +152,6 @@ def spatial_batchnorm_backward(
         )
     inner, shape = cache
     n, c, h, w = shape
-    dout = as_float_array(dout, "dout")
-    if dout.shape != shape:
-        raise ValueError(f"dout has shape {dout.shape}, expected {shape}")
+    dout = check_dout(dout, shape)
     dx, dgamma, dbeta = batchnorm_backward(dout.transpose(0, 2, 3, 1).reshape(-1, c), inner)
     return dx.reshape(n, h, w, c).transpose(0, 3, 1, 2), dgamma, dbeta

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fastnn._validation import as_float_array
+from fastnn._validation import check_dout
 from fastnn.checks.layernorm import check_layernorm_inputs
 
 __all__ = ["layernorm_forward", "layernorm_backward"]
@@ -46,10 +46,7 @@ def layernorm_backward(
     ``dx = rstd * (g - mean(g) - xhat * mean(g * xhat))`` per row, with ``g = dout * gamma``.
     """
     xhat, rstd, gamma, dtype = cache["xhat"], cache["rstd"], cache["gamma"], cache["dtype"]
-    dout = as_float_array(dout, "dout")
-    if dout.shape != xhat.shape:
-        raise ValueError(f"dout has shape {dout.shape}, expected {xhat.shape}")
-    d64 = dout.astype(np.float64)
+    d64 = check_dout(dout, xhat.shape).astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         g = d64 * gamma
         dx = rstd * (
