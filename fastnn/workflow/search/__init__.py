@@ -181,20 +181,13 @@ def grid_search(
     median_stop = _check_median_stop(train_fn, median_stop)
     definition = {"space": _describe(space), "num": num, "median_stop": median_stop}
     with contextlib.ExitStack() as stack:
-        seed, done = _open_journal(stack, storage, resume, "grid search", seed, definition)
-        jobs = _make_jobs(_grid(space, num), seed, 0, 0)
-        runner = stack.enter_context(
-            _Runner(
-                train_fn,
-                n_jobs,
-                executor,
-                threads_per_trial,
-                abort_factor,
-                verbose,
-                **done,
-                trial_timeout=trial_timeout,
-            )
+        seed, runner = _start(
+            stack,
+            train_fn,
+            ("grid search", seed, definition, storage, resume),
+            (n_jobs, executor, threads_per_trial, abort_factor, verbose, trial_timeout),
         )
+        jobs = _make_jobs(_grid(space, num), seed, 0, 0)
         trials, interrupted = runner.run(jobs, "grid search", median_stop=median_stop)
     result = SearchResult(trials, _searched(space), seed, len(jobs), interrupted, [space])
     return _finish(runner, result)
@@ -241,21 +234,14 @@ def random_search(
     median_stop = _check_median_stop(train_fn, median_stop)
     definition = {"space": _describe(space), "n_trials": n_trials, "median_stop": median_stop}
     with contextlib.ExitStack() as stack:
-        seed, done = _open_journal(stack, storage, resume, "random search", seed, definition)
+        seed, runner = _start(
+            stack,
+            train_fn,
+            ("random search", seed, definition, storage, resume),
+            (n_jobs, executor, threads_per_trial, abort_factor, verbose, trial_timeout),
+        )
         rng = _sampling_rng(seed, 0)
         jobs = _make_jobs([_sample(space, rng) for _ in range(n_trials)], seed, 0, 0)
-        runner = stack.enter_context(
-            _Runner(
-                train_fn,
-                n_jobs,
-                executor,
-                threads_per_trial,
-                abort_factor,
-                verbose,
-                **done,
-                trial_timeout=trial_timeout,
-            )
-        )
         trials, interrupted = runner.run(jobs, "random search", median_stop=median_stop)
     result = SearchResult(trials, _searched(space), seed, n_trials, interrupted, [space])
     return _finish(runner, result)
@@ -270,6 +256,19 @@ def _describe(space):
         else:
             described[name] = repr(spec)
     return described
+
+
+def _start(stack, train_fn, journal_options, run_options):
+    """(the search's seed, its _Runner) once the journal is open; both close with ``stack``.
+    journal_options: (kind, seed, definition, storage, resume); run_options: (n_jobs,
+    executor, threads_per_trial, abort_factor, verbose, trial_timeout)."""
+    kind, seed, definition, storage, resume = journal_options
+    *runner_args, trial_timeout = run_options
+    seed, done = _open_journal(stack, storage, resume, kind, seed, definition)
+    runner = stack.enter_context(
+        _Runner(train_fn, *runner_args, **done, trial_timeout=trial_timeout)
+    )
+    return seed, runner
 
 
 def _open_journal(stack, storage, resume, kind, seed, definition):
@@ -412,18 +411,11 @@ def coarse_to_fine(
         "median_stop": median_stop,
     }
     with contextlib.ExitStack() as stack:
-        seed, done = _open_journal(stack, storage, resume, "coarse-to-fine", seed, definition)
-        runner = stack.enter_context(
-            _Runner(
-                train_fn,
-                n_jobs,
-                executor,
-                threads_per_trial,
-                abort_factor,
-                verbose,
-                **done,
-                trial_timeout=trial_timeout,
-            )
+        seed, runner = _start(
+            stack,
+            train_fn,
+            ("coarse-to-fine", seed, definition, storage, resume),
+            (n_jobs, executor, threads_per_trial, abort_factor, verbose, trial_timeout),
         )
         for round_, (n, fixed) in enumerate(plan):
             if round_ > 0:
@@ -640,9 +632,11 @@ def _halving(train_fn, space, brackets, ladder, search_options, run_options, jou
         "median_stop": median_stop,
     }
     with contextlib.ExitStack() as stack:
-        seed, done = _open_journal(stack, storage, resume, kind, seed, definition)
-        runner = stack.enter_context(
-            _Runner(train_fn, *run_options, **done, trial_timeout=trial_timeout)
+        seed, runner = _start(
+            stack,
+            train_fn,
+            (kind, seed, definition, storage, resume),
+            (*run_options, trial_timeout),
         )
         result = run_halving(runner, space, brackets, rungs, eta, seed, epochs_key, median_stop)
     return _finish(runner, result)
