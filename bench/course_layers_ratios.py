@@ -16,34 +16,18 @@ import argparse
 
 import _peers  # noqa: F401 (PyTorch before fastnn)
 import numpy as np
+from test_bench_dropout_pair import dropout_calls
 
 import fastnn
 from fastnn import registry
 from fastnn.bench import case_callables
 from fastnn.timing import time_interleaved
 
-KEEP = 0.5
-
 
 def _dropout_calls(shape, dtype):
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(shape).astype(dtype)
-    dout = rng.standard_normal(shape).astype(dtype)
-    dst = np.empty_like(x)
-    param = {"mode": "train", "p": KEEP}
-
-    def fast():
-        fastnn.dropout_backward(dout, fastnn.dropout_forward(x, param)[1])
-
-    def course():
-        mask = (np.random.rand(*x.shape) < KEEP) / KEEP  # noqa: NPY002 (the course's code)
-        return x * mask, dout * mask
-
-    def floor():
-        np.copyto(dst, x)
-        np.copyto(dst, dout)
-
-    return {"fastnn": fast, "course": course, "floor": floor}
+    """test_bench_dropout_pair's calls without the twin, the copies named floor."""
+    calls = dropout_calls(dtype, shape)
+    return {"fastnn": calls["fastnn"], "course": calls["course"], "floor": calls["copy2"]}
 
 
 def _rows(shapes, dtype, torch):

@@ -18,7 +18,7 @@ KEEP = 0.5
 SHAPES = ((256, 512), (4096, 1024))
 
 
-def _calls(dtype, shape):
+def dropout_calls(dtype, shape):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(dtype)
     dout = rng.standard_normal(shape).astype(dtype)
@@ -49,7 +49,7 @@ def _calls(dtype, shape):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
 def test_dropout_forward_backward(benchmark, dtype, shape, impl, threads):
     fastnn.set_num_threads(threads)
-    run = _calls(dtype, shape)[impl]
+    run = dropout_calls(dtype, shape)[impl]
     benchmark.group = (
         f"dropout fwd+bwd {np.dtype(dtype).name} {'x'.join(map(str, shape))} {threads}T"
     )
