@@ -46,19 +46,21 @@ FASTNN_INLINE double fastnn_copysign_f64(double x, double s) { return copysign(x
  * trailing zero bits, so n * head is exact, and a tail; Cephes' split).  expm1(r) =
  * r + r^2 P(r), P a near-minimax (Chebyshev) fit of (expm1(r) - r) / r^2 computed with mpmath
  * (chebyfit, 50 digits) of degree 5 (|P error| < 1.4e-9, < 5e-10 relative to expm1); keeping
- * r out of P keeps the result accurate relative to r for tiny r. */
+ * r out of P keeps the result accurate relative to r for tiny r.  P is evaluated in pairs
+ * (c0 + c1 r) + r^2 (c2 + c3 r) + ...: as many FMAs as Horner's rule, but a dependency chain
+ * half as long, which is what bounds these loops on out-of-order cores. */
 #define FASTNN_EXPM1_REDUCED_F32(VT, x, kd, q)                                                 \
     VT kd = (x) * 0x1.715476p+0f + FASTNN_EXP_SHIFT_F32;                                       \
     VT q;                                                                                      \
     {                                                                                          \
         VT k_ = kd - FASTNN_EXP_SHIFT_F32;                                                     \
         VT r_ = ((x) - k_ * 0.693359375f) - k_ * -2.12194440e-4f;                              \
-        VT p_ = r_ * 0x1.a124e4p-13f + 0x1.6d4316p-10f;                                        \
-        p_ = p_ * r_ + 0x1.1110e0p-7f;                                                         \
-        p_ = p_ * r_ + 0x1.5554eap-5f;                                                         \
-        p_ = p_ * r_ + 0x1.555556p-3f;                                                         \
-        p_ = p_ * r_ + 0.5f;                                                                   \
-        q = r_ + (r_ * r_) * p_;                                                               \
+        VT r2_ = r_ * r_;                                                                      \
+        VT p01_ = r_ * 0x1.555556p-3f + 0.5f;                                                  \
+        VT p23_ = r_ * 0x1.1110e0p-7f + 0x1.5554eap-5f;                                        \
+        VT p45_ = r_ * 0x1.a124e4p-13f + 0x1.6d4316p-10f;                                      \
+        VT p_ = (p45_ * r2_ + p23_) * r2_ + p01_;                                              \
+        q = r_ + r2_ * p_;                                                                     \
     }
 
 /* The same for double: fdlibm's ln2 split, P of degree 9 (< 1.1e-16, < 4e-17 relative);
@@ -69,16 +71,15 @@ FASTNN_INLINE double fastnn_copysign_f64(double x, double s) { return copysign(x
     {                                                                                          \
         VT k_ = kd - FASTNN_EXP_SHIFT_F64;                                                     \
         VT r_ = ((x) - k_ * 6.93147180369123816490e-01) - k_ * 1.90821492927058770002e-10;     \
-        VT p_ = r_ * 0x1.af389ecfc4b9cp-26 + 0x1.28917c89a43a7p-22;                            \
-        p_ = p_ * r_ + 0x1.71de0db2f6b19p-19;                                                  \
-        p_ = p_ * r_ + 0x1.a019b9149a41cp-16;                                                  \
-        p_ = p_ * r_ + 0x1.a01a01a7c2efep-13;                                                  \
-        p_ = p_ * r_ + 0x1.6c16c17889ef1p-10;                                                  \
-        p_ = p_ * r_ + 0x1.11111111109b5p-7;                                                   \
-        p_ = p_ * r_ + 0x1.5555555553d68p-5;                                                   \
-        p_ = p_ * r_ + 0x1.5555555555556p-3;                                                   \
-        p_ = p_ * r_ + 0x1.0000000000001p-1;                                                   \
-        q = r_ + (r_ * r_) * p_;                                                               \
+        VT r2_ = r_ * r_;                                                                      \
+        VT p01_ = r_ * 0x1.5555555555556p-3 + 0x1.0000000000001p-1;                            \
+        VT p23_ = r_ * 0x1.11111111109b5p-7 + 0x1.5555555553d68p-5;                            \
+        VT p45_ = r_ * 0x1.a01a01a7c2efep-13 + 0x1.6c16c17889ef1p-10;                          \
+        VT p67_ = r_ * 0x1.71de0db2f6b19p-19 + 0x1.a019b9149a41cp-16;                          \
+        VT p89_ = r_ * 0x1.af389ecfc4b9cp-26 + 0x1.28917c89a43a7p-22;                          \
+        VT p_ = ((p89_ * r2_ + p67_) * r2_ + p45_) * r2_ + p23_;                               \
+        p_ = p_ * r2_ + p01_;                                                                  \
+        q = r_ + r2_ * p_;                                                                     \
     }
 
 /* Arguments of exp below these give results that round to 0 (exp(-104) < 2**-150,
