@@ -71,47 +71,110 @@ FASTNN_ACT_BINARY_LOOP(tanh_backward)
 /* ---- kernels built on exp/expm1 (FMA contraction allowed) */
 FASTNN_CONTRACT_ON
 
+/* Each exp kernel is two element functions of (a[i], b[i]): <name>_exp, the exp/expm1 part,
+ * and <name>_finish, the rest (a division, a select) given that part.  Their loop is
+ * software-pipelined over blocks of FASTNN_ACT_BLOCK elements: one pass computes the exp part
+ * of block k + 1 into an L1 buffer while it finishes block k.  A pass then holds two short
+ * dependency chains instead of one long one, so the out-of-order core keeps more elements in
+ * flight (the plain loop is latency-bound: the chain from load to store is longer than the
+ * reorder buffer covers).  The element operations, hence the results, are the plain loop's.
+ * A unary kernel passes `a` again as its second input. */
+#define FASTNN_ACT_BLOCK 256
+
+#define FASTNN_ACT_PIPELINED_LOOP(name, second)                                               \
+    static void FASTNN_NAME(act_##name)(const FASTNN_T *a, const FASTNN_T *b, FASTNN_T *out, \
+                                        ptrdiff_t n, FASTNN_T alpha) {                        \
+        const FASTNN_T *b2 = second;                                                          \
+        FASTNN_T buffers[2][FASTNN_ACT_BLOCK];                                                \
+        FASTNN_T *part = buffers[0], *next_part = buffers[1];                                 \
+        (void)b;                                                                              \
+        ptrdiff_t first = n < FASTNN_ACT_BLOCK ? n : FASTNN_ACT_BLOCK;                        \
+        FASTNN_IVDEP for (ptrdiff_t i = 0; i < first; i++)                                    \
+            part[i] = FASTNN_NAME(act_##name##_exp)(a[i], b2[i], alpha);                      \
+        for (ptrdiff_t lo = 0; lo < n; lo += FASTNN_ACT_BLOCK) {                              \
+            ptrdiff_t m = n - lo < FASTNN_ACT_BLOCK ? n - lo : FASTNN_ACT_BLOCK;              \
+            ptrdiff_t next_lo = lo + FASTNN_ACT_BLOCK;                                        \
+            ptrdiff_t m_next = n <= next_lo ? 0 : n - next_lo < m ? n - next_lo : m;          \
+            FASTNN_IVDEP for (ptrdiff_t i = 0; i < m_next; i++) {                             \
+                next_part[i] = FASTNN_NAME(act_##name##_exp)(a[next_lo + i],                  \
+                                                             b2[next_lo + i], alpha);         \
+                out[lo + i] = FASTNN_NAME(act_##name##_finish)(a[lo + i], b2[lo + i],         \
+                                                               part[i], alpha);               \
+            }                                                                                 \
+            FASTNN_IVDEP for (ptrdiff_t i = m_next; i < m; i++)                               \
+                out[lo + i] = FASTNN_NAME(act_##name##_finish)(a[lo + i], b2[lo + i],         \
+                                                               part[i], alpha);               \
+            FASTNN_T *done = part;                                                            \
+            part = next_part;                                                                 \
+            next_part = done;                                                                 \
+        }                                                                                     \
+    }
+
 /* sigma(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, e = exp(-|x|) <= 1: exp never
  * overflows, sigma(-1000) = 0 and sigma(1000) = 1 exactly, and for x < 0 the result keeps
  * exp's relative accuracy (subnormal results included). */
-FASTNN_INLINE FASTNN_T FASTNN_NAME(act_sigmoid_elem)(FASTNN_T x, FASTNN_T alpha) {
+FASTNN_INLINE FASTNN_T FASTNN_NAME(act_sigmoid_exp)(FASTNN_T x, FASTNN_T x_again,
+                                                    FASTNN_T alpha) {
+    (void)x_again;
     (void)alpha;
-    FASTNN_T e = FASTNN_NAME(exp_nonpos)(-FASTNN_NAME(abs)(x));
+    return FASTNN_NAME(exp_nonpos)(-FASTNN_NAME(abs)(x));
+}
+FASTNN_INLINE FASTNN_T FASTNN_NAME(act_sigmoid_finish)(FASTNN_T x, FASTNN_T x_again, FASTNN_T e,
+                                                       FASTNN_T alpha) {
+    (void)x_again;
+    (void)alpha;
     return (x < 0 ? e : (FASTNN_T)1) / (1 + e);
 }
 
 /* tanh|x| = -t / (2 + t) with t = expm1(-2|x|) in (-1, 0]: accurate for tiny |x| (t is
  * accurate relative to itself), exactly 1 once t rounds to -1; the sign is copied back, so
  * tanh(-0.0) = -0.0 and NaN stays NaN. */
-FASTNN_INLINE FASTNN_T FASTNN_NAME(act_tanh_elem)(FASTNN_T x, FASTNN_T alpha) {
+FASTNN_INLINE FASTNN_T FASTNN_NAME(act_tanh_exp)(FASTNN_T x, FASTNN_T x_again, FASTNN_T alpha) {
+    (void)x_again;
     (void)alpha;
-    FASTNN_T t = FASTNN_NAME(expm1_nonpos)(-2 * FASTNN_NAME(abs)(x));
+    return FASTNN_NAME(expm1_nonpos)(-2 * FASTNN_NAME(abs)(x));
+}
+FASTNN_INLINE FASTNN_T FASTNN_NAME(act_tanh_finish)(FASTNN_T x, FASTNN_T x_again, FASTNN_T t,
+                                                    FASTNN_T alpha) {
+    (void)x_again;
+    (void)alpha;
     return FASTNN_NAME(copysign)(-t / (2 + t), x);
 }
 
 /* x if x > 0 else alpha * expm1(x); expm1 keeps full relative accuracy near 0 (exp(x) - 1
  * would not).  The clamp min(x, 0) keeps NaN (comparison false) and avoids overflow. */
-FASTNN_INLINE FASTNN_T FASTNN_NAME(act_elu_elem)(FASTNN_T x, FASTNN_T alpha) {
-    FASTNN_T neg = alpha * FASTNN_NAME(expm1_nonpos)(x > 0 ? (FASTNN_T)0 : x);
+FASTNN_INLINE FASTNN_T FASTNN_NAME(act_elu_exp)(FASTNN_T x, FASTNN_T x_again, FASTNN_T alpha) {
+    (void)x_again;
+    return alpha * FASTNN_NAME(expm1_nonpos)(x > 0 ? (FASTNN_T)0 : x);
+}
+FASTNN_INLINE FASTNN_T FASTNN_NAME(act_elu_finish)(FASTNN_T x, FASTNN_T x_again, FASTNN_T neg,
+                                                   FASTNN_T alpha) {
+    (void)x_again;
+    (void)alpha;
     return x > 0 ? x : neg;
 }
+
 /* dout if x > 0 else dout * (alpha * exp(x)).  Where alpha * exp(x) underflows to 0 for a
  * finite x (x below about -87 in float32, -708 in float64), the true factor is still > 0, so
  * an infinite dout gives dout * alpha (an infinity), not inf * 0 = NaN; finite douts keep
  * dout * 0 (the product rounds to 0 anyway). */
-FASTNN_INLINE FASTNN_T FASTNN_NAME(act_elu_backward_elem)(FASTNN_T dout, FASTNN_T x,
-                                                          FASTNN_T alpha) {
-    FASTNN_T g = alpha * FASTNN_NAME(exp_nonpos)(x > 0 ? (FASTNN_T)0 : x);
+FASTNN_INLINE FASTNN_T FASTNN_NAME(act_elu_backward_exp)(FASTNN_T dout, FASTNN_T x,
+                                                         FASTNN_T alpha) {
+    (void)dout;
+    return alpha * FASTNN_NAME(exp_nonpos)(x > 0 ? (FASTNN_T)0 : x);
+}
+FASTNN_INLINE FASTNN_T FASTNN_NAME(act_elu_backward_finish)(FASTNN_T dout, FASTNN_T x,
+                                                            FASTNN_T g, FASTNN_T alpha) {
     int inf_times_underflow = g == 0 && x > -(FASTNN_T)INFINITY &&
                               FASTNN_NAME(abs)(dout) == (FASTNN_T)INFINITY;
     FASTNN_T neg = inf_times_underflow ? dout * alpha : dout * g;
     return x > 0 ? dout : neg;
 }
 
-FASTNN_ACT_UNARY_LOOP(sigmoid)
-FASTNN_ACT_UNARY_LOOP(tanh)
-FASTNN_ACT_UNARY_LOOP(elu)
-FASTNN_ACT_BINARY_LOOP(elu_backward)
+FASTNN_ACT_PIPELINED_LOOP(sigmoid, a)
+FASTNN_ACT_PIPELINED_LOOP(tanh, a)
+FASTNN_ACT_PIPELINED_LOOP(elu, a)
+FASTNN_ACT_PIPELINED_LOOP(elu_backward, b)
 
 FASTNN_CONTRACT_OFF
 
@@ -175,5 +238,7 @@ static void FASTNN_NAME(act_maxout_backward)(const FASTNN_T *dout, const ptrdiff
 
 #undef FASTNN_ACT_UNARY_LOOP
 #undef FASTNN_ACT_BINARY_LOOP
+#undef FASTNN_ACT_PIPELINED_LOOP
+#undef FASTNN_ACT_BLOCK
 
 #include "fastnn_dtype_end.h"
