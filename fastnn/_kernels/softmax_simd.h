@@ -170,17 +170,24 @@ FASTNN_INLINE const double *fastnn_sm_exp_block_f64(const double *d, double *v,
 }
 
 /* The wide-row scheme below only where it measured faster than the block scheme, per dtype
- * (FASTNN_SM_WIDE_ROWS_<sfx>): AVX-512 targets, and float32 in clang's builds.  gcc 12
- * compiles its 64-byte vector code for AVX2 and SSE2 into shuffles through the stack (the
- * block scheme was about 2x faster there), and clang's float64 wide rows were slower than
- * its block scheme (see docs/perf/dispatch.md). */
+ * (FASTNN_SM_WIDE_ROWS_<sfx>): AVX-512 targets, gcc's AVX2 target (on 32-byte vectors, see
+ * FASTNN_SM_WIDE_BYTES), and float32 in clang's builds.  gcc 12 compiles 64-byte vector code
+ * for AVX2 and SSE2 into shuffles through the stack, and clang's float64 wide rows were
+ * slower than its block scheme (see docs/perf/dispatch.md). */
 #if defined(FASTNN_SM_VECTOR) && defined(FASTNN_TARGET_ISA) &&                               \
     FASTNN_TARGET_ISA >= FASTNN_ISA_AVX512
 #define FASTNN_SM_WIDE_ROWS_f32 1
 #define FASTNN_SM_WIDE_ROWS_f64 1
+#define FASTNN_SM_WIDE_BYTES 64
 #elif defined(FASTNN_SM_VECTOR) && defined(__clang__)
 #define FASTNN_SM_WIDE_ROWS_f32 1
 #define FASTNN_SM_WIDE_ROWS_f64 0
+#define FASTNN_SM_WIDE_BYTES 64
+#elif defined(FASTNN_SM_VECTOR) && defined(FASTNN_TARGET_ISA) &&                             \
+    FASTNN_TARGET_ISA == FASTNN_ISA_AVX2
+#define FASTNN_SM_WIDE_ROWS_f32 1
+#define FASTNN_SM_WIDE_ROWS_f64 1
+#define FASTNN_SM_WIDE_BYTES 32
 #else
 #define FASTNN_SM_WIDE_ROWS_f32 0
 #define FASTNN_SM_WIDE_ROWS_f64 0
@@ -193,19 +200,23 @@ FASTNN_INLINE const double *fastnn_sm_exp_block_f64(const double *d, double *v,
 /* Wide rows (C >= FASTNN_SM_WIDE, vector extensions only): one row at a time in three
  * passes, the row staying in L1 after the first: (1) the max, (2) e = exp(x - m) written to
  * out with the sum accumulated in double on the fly, (3) the scaling.  The loops work on
- * 64-byte vectors (one AVX-512 register, two AVX2 or four SSE2 ones: gcc splits them for the
- * narrower clones), 16 lanes per step for both dtypes, and every reduction combines its lanes
- * in a fixed order, so the reductions do not depend on the clone's width (the exp itself
- * uses FMA in the clones that have it, so its last bit can).  While a row is being worked
- * on, the next row of x is prefetched so that memory streams under the arithmetic. */
+ * vectors of FASTNN_SM_WIDE_BYTES: 64 (one AVX-512 register; clang splits them well for its
+ * narrower targets) or 32 (one AVX2 register, for gcc, which splits 64-byte vectors through
+ * the stack).  A step is two vectors of float64 or one of float32; every reduction combines
+ * its lanes in a fixed order for a given vector width (the exp itself uses FMA in the
+ * targets that have it).  While a row is being worked on, the next row of x is prefetched so
+ * that memory streams under the arithmetic. */
 #define FASTNN_SM_WIDE 128
 
-typedef float fastnn_sm_wide_f32 __attribute__((vector_size(64)));
-typedef int32_t fastnn_sm_widei_f32 __attribute__((vector_size(64)));
-typedef double fastnn_sm_wide_f64 __attribute__((vector_size(64)));
-typedef int64_t fastnn_sm_widei_f64 __attribute__((vector_size(64)));
-typedef uint32_t fastnn_sm_wideu_f32 __attribute__((vector_size(64)));
-typedef uint64_t fastnn_sm_wideu_f64 __attribute__((vector_size(64)));
+typedef float fastnn_sm_wide_f32 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES)));
+typedef int32_t fastnn_sm_widei_f32 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES)));
+typedef double fastnn_sm_wide_f64 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES)));
+typedef int64_t fastnn_sm_widei_f64 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES)));
+typedef uint32_t fastnn_sm_wideu_f32 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES)));
+typedef uint64_t fastnn_sm_wideu_f64 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES)));
+/* lanes of a wide vector of float32 and of float64 */
+#define FASTNN_SM_LANES_f32 (FASTNN_SM_WIDE_BYTES / 4)
+#define FASTNN_SM_LANES_f64 (FASTNN_SM_WIDE_BYTES / 8)
 
 /* mask ? a : b, lane-wise, for a mask of all-ones / all-zeros lanes */
 #define FASTNN_SM_SELECT(VT, VI, mask, a, b) ((VT)(((VI)(a) & (mask)) | ((VI)(b) & ~(mask))))
@@ -215,20 +226,21 @@ typedef uint64_t fastnn_sm_wideu_f64 __attribute__((vector_size(64)));
  * softmax ran at about NumPy's speed); compared in halves it is one AVX2 comparison each.  On
  * AVX-512 the halves are slower than whole comparisons, so each target compiles the form that
  * suits it (see docs/perf/dispatch.md for the measurements). */
-#if defined(FASTNN_TARGET_ISA) && FASTNN_TARGET_ISA >= FASTNN_ISA_AVX512
+#if (defined(FASTNN_TARGET_ISA) && FASTNN_TARGET_ISA >= FASTNN_ISA_AVX512) ||                \
+    FASTNN_SM_WIDE_BYTES == 32
 #define FASTNN_SM_COMPARE_IN_HALVES 0
 #else
 #define FASTNN_SM_COMPARE_IN_HALVES 1
 #endif
-typedef float fastnn_sm_half_f32 __attribute__((vector_size(32)));
-typedef int32_t fastnn_sm_halfi_f32 __attribute__((vector_size(32)));
-typedef double fastnn_sm_half_f64 __attribute__((vector_size(32)));
-typedef int64_t fastnn_sm_halfi_f64 __attribute__((vector_size(32)));
+typedef float fastnn_sm_half_f32 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES / 2)));
+typedef int32_t fastnn_sm_halfi_f32 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES / 2)));
+typedef double fastnn_sm_half_f64 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES / 2)));
+typedef int64_t fastnn_sm_halfi_f64 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES / 2)));
 /* fastnn_sm_gt_<sfx>: defined per dtype in softmax_template.h */
 static inline fastnn_sm_widei_f32 fastnn_sm_gt_f32(fastnn_sm_wide_f32 a, fastnn_sm_wide_f32 b);
 static inline fastnn_sm_widei_f64 fastnn_sm_gt_f64(fastnn_sm_wide_f64 a, fastnn_sm_wide_f64 b);
 
-/* fastnn_exp_nonpos_f32 on 16 lanes (the same operations, so the same results). */
+/* fastnn_exp_nonpos_f32 on a wide vector (the same operations, so the same results). */
 FASTNN_INLINE fastnn_sm_wide_f32 fastnn_sm_vexp_f32(fastnn_sm_wide_f32 x, int halves) {
     const fastnn_sm_wide_f32 lo = (fastnn_sm_wide_f32){0} + FASTNN_EXP_MIN_F32;
     fastnn_sm_widei_f32 below = halves ? fastnn_sm_gt_f32(lo, x) : x < lo;
@@ -240,7 +252,7 @@ FASTNN_INLINE fastnn_sm_wide_f32 fastnn_sm_vexp_f32(fastnn_sm_wide_f32 x, int ha
     return (s + s * q) * 0x1p-32f;
 }
 
-/* fastnn_exp_nonpos_f64 on 8 lanes. */
+/* fastnn_exp_nonpos_f64 on a wide vector. */
 FASTNN_INLINE fastnn_sm_wide_f64 fastnn_sm_vexp_f64(fastnn_sm_wide_f64 x, int halves) {
     const fastnn_sm_wide_f64 lo = (fastnn_sm_wide_f64){0} + FASTNN_EXP_MIN_F64;
     fastnn_sm_widei_f64 below = halves ? fastnn_sm_gt_f64(lo, x) : x < lo;
@@ -252,15 +264,16 @@ FASTNN_INLINE fastnn_sm_wide_f64 fastnn_sm_vexp_f64(fastnn_sm_wide_f64 x, int ha
     return (s + s * q) * 0x1p-64;
 }
 
-/* The exp pass in steps of 16 elements: out[0:16] = exp(x[0:16] - m) (if store), with the
- * exps added in double to 16 lane accumulators (lo: lanes 0-7, hi: 8-15).  gcc's
- * float -> double vector conversion goes through 16-byte pieces (a quarter of the pass when
- * done every step), so float32 converts once per eight steps: the exps of lanes l of eight
+/* The exp pass in steps of one float32 vector: out[0:L] = exp(x[0:L] - m) (if store), with
+ * the exps added in double to two vectors of lane accumulators (lo: the first half of the
+ * lanes, hi: the second).  gcc's float -> double vector conversion goes through 16-byte
+ * pieces (a quarter of the pass when done every step), so float32 converts once per eight
+ * steps: the exps of lanes l of eight
  * consecutive steps (all in [0, 1]) are added in float first, pairwise.  That is three
  * roundings of at most half an ulp of a partial sum, comparable to the ~1 ulp of the exps
  * themselves (softmax of C = 1000 float32 logits: at most 1 ulp more than with a double
  * sum); the row sum, its log and the loss stay in double. */
-FASTNN_INLINE fastnn_sm_wide_f32 fastnn_sm_exp16_f32(const float *x, float m, float *out,
+FASTNN_INLINE fastnn_sm_wide_f32 fastnn_sm_exp_step_f32(const float *x, float m, float *out,
                                                  int store, int halves) {
     fastnn_sm_wide_f32 v;
     memcpy(&v, x, sizeof v);
@@ -268,7 +281,7 @@ FASTNN_INLINE fastnn_sm_wide_f32 fastnn_sm_exp16_f32(const float *x, float m, fl
     if (store) memcpy(out, &e, sizeof e);
     return e;
 }
-FASTNN_INLINE void fastnn_sm_add16_f32(fastnn_sm_wide_f32 e, fastnn_sm_wide_f64 *lo,
+FASTNN_INLINE void fastnn_sm_add_step_f32(fastnn_sm_wide_f32 e, fastnn_sm_wide_f64 *lo,
                                        fastnn_sm_wide_f64 *hi) {
     fastnn_sm_half_f32 half;
     memcpy(&half, &e, sizeof half);
@@ -276,35 +289,37 @@ FASTNN_INLINE void fastnn_sm_add16_f32(fastnn_sm_wide_f32 e, fastnn_sm_wide_f64 
     memcpy(&half, (const char *)&e + sizeof half, sizeof half);
     *hi += __builtin_convertvector(half, fastnn_sm_wide_f64);
 }
-/* Whole steps of 16 from j to C; returns the new j. */
+/* Whole steps from j to C; returns the new j. */
 FASTNN_INLINE fastnn_index fastnn_sm_exp_steps_f32(const float *x, float m, float *out,
                                                    fastnn_index j, fastnn_index C,
                                                    int store, int halves,
                                                    fastnn_sm_wide_f64 *lo, fastnn_sm_wide_f64 *hi) {
-    for (; j + 128 <= C; j += 128) {
+    enum { L = FASTNN_SM_LANES_f32 };
+    for (; j + 8 * L <= C; j += 8 * L) {
         fastnn_sm_wide_f32 e[8];
         for (int q = 0; q < 8; q++)
-            e[q] = fastnn_sm_exp16_f32(x + j + 16 * q, m, out + j + 16 * q, store, halves);
-        fastnn_sm_add16_f32(((e[0] + e[1]) + (e[2] + e[3])) + ((e[4] + e[5]) + (e[6] + e[7])),
-                            lo, hi);
+            e[q] = fastnn_sm_exp_step_f32(x + j + L * q, m, out + j + L * q, store, halves);
+        fastnn_sm_add_step_f32(
+            ((e[0] + e[1]) + (e[2] + e[3])) + ((e[4] + e[5]) + (e[6] + e[7])), lo, hi);
     }
-    for (; j + 16 <= C; j += 16)
-        fastnn_sm_add16_f32(fastnn_sm_exp16_f32(x + j, m, out + j, store, halves), lo, hi);
+    for (; j + L <= C; j += L)
+        fastnn_sm_add_step_f32(fastnn_sm_exp_step_f32(x + j, m, out + j, store, halves), lo, hi);
     return j;
 }
 FASTNN_INLINE fastnn_index fastnn_sm_exp_steps_f64(const double *x, double m, double *out,
                                                    fastnn_index j, fastnn_index C,
                                                    int store, int halves,
                                                    fastnn_sm_wide_f64 *lo, fastnn_sm_wide_f64 *hi) {
-    for (; j + 16 <= C; j += 16) {
+    enum { L = FASTNN_SM_LANES_f64 };
+    for (; j + 2 * L <= C; j += 2 * L) {
         fastnn_sm_wide_f64 v0, v1;
         memcpy(&v0, x + j, sizeof v0);
-        memcpy(&v1, x + j + 8, sizeof v1);
+        memcpy(&v1, x + j + L, sizeof v1);
         fastnn_sm_wide_f64 e0 = fastnn_sm_vexp_f64(v0 - m, halves);
         fastnn_sm_wide_f64 e1 = fastnn_sm_vexp_f64(v1 - m, halves);
         if (store) {
             memcpy(out + j, &e0, sizeof e0);
-            memcpy(out + j + 8, &e1, sizeof e1);
+            memcpy(out + j + L, &e1, sizeof e1);
         }
         *lo += e0;
         *hi += e1;

@@ -75,20 +75,21 @@ FASTNN_INLINE void FASTNN_NAME(sm_rowmax4)(const FASTNN_T *x, fastnn_index C, FA
 }
 
 #if FASTNN_SM_WIDE_ROWS_HERE
-/* a > b lane-wise on the dtype's 64-byte vectors, in two 32-byte halves (see
+/* a > b lane-wise on the dtype's wide vectors, in two halves (see
  * FASTNN_SM_COMPARE_IN_HALVES) */
 FASTNN_INLINE FASTNN_NAME(sm_widei) FASTNN_NAME(sm_gt)(FASTNN_NAME(sm_wide) a,
                                                        FASTNN_NAME(sm_wide) b) {
+    enum { H = FASTNN_SM_WIDE_BYTES / 2 };
     FASTNN_NAME(sm_half) a0, a1, b0, b1;
-    memcpy(&a0, &a, 32); memcpy(&a1, (const char *)&a + 32, 32);
-    memcpy(&b0, &b, 32); memcpy(&b1, (const char *)&b + 32, 32);
+    memcpy(&a0, &a, H); memcpy(&a1, (const char *)&a + H, H);
+    memcpy(&b0, &b, H); memcpy(&b1, (const char *)&b + H, H);
     FASTNN_NAME(sm_halfi) m0 = a0 > b0, m1 = a1 > b1;
     FASTNN_NAME(sm_widei) m;
-    memcpy(&m, &m0, 32); memcpy((char *)&m + 32, &m1, 32);
+    memcpy(&m, &m0, H); memcpy((char *)&m + H, &m1, H);
     return m;
 }
 
-/* acc = max(acc, v) and acc = max(acc, the vector at p) on 64-byte vectors */
+/* acc = max(acc, v) and acc = max(acc, the vector at p) on wide vectors */
 #define FASTNN_SM_WVMAX64(acc, v)                                                            \
     do {                                                                                     \
         FASTNN_NAME(sm_widei) gt_ = halves ? FASTNN_NAME(sm_gt)((v), (acc))                  \
@@ -104,7 +105,7 @@ FASTNN_INLINE FASTNN_NAME(sm_widei) FASTNN_NAME(sm_gt)(FASTNN_NAME(sm_wide) a,
     } while (0)
 
 FASTNN_INLINE FASTNN_T FASTNN_NAME(sm_wide_max)(const FASTNN_T *x, fastnn_index C, int halves) {
-    enum { W = 64 / sizeof(FASTNN_T) };
+    enum { W = FASTNN_SM_WIDE_BYTES / sizeof(FASTNN_T) };
     FASTNN_NAME(sm_wide) acc, a1, a2, a3;
     memcpy(&acc, x, sizeof acc);
     fastnn_index j = W;
@@ -142,7 +143,11 @@ FASTNN_INLINE double FASTNN_NAME(sm_wide_exp)(const FASTNN_T *x, FASTNN_T m, FAS
         tail += (double)e;
     }
     fastnn_sm_wide_f64 a = lo + hi;
+#if FASTNN_SM_WIDE_BYTES == 64
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])) + tail;
+#else
+    return ((a[0] + a[2]) + (a[1] + a[3])) + tail;
+#endif
 }
 
 FASTNN_INLINE double FASTNN_NAME(sm_loss_wide_body)(
