@@ -237,9 +237,14 @@ typedef int32_t fastnn_sm_halfi_f32 __attribute__((vector_size(FASTNN_SM_WIDE_BY
 typedef double fastnn_sm_half_f64 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES / 2)));
 typedef int64_t fastnn_sm_halfi_f64 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES / 2)));
 /* fastnn_sm_gt_<sfx>: defined per dtype in softmax_template.h */
+#if FASTNN_SM_WIDE_ROWS_f32
 static inline fastnn_sm_widei_f32 fastnn_sm_gt_f32(fastnn_sm_wide_f32 a, fastnn_sm_wide_f32 b);
+#endif
+#if FASTNN_SM_WIDE_ROWS_f64
 static inline fastnn_sm_widei_f64 fastnn_sm_gt_f64(fastnn_sm_wide_f64 a, fastnn_sm_wide_f64 b);
+#endif
 
+#if FASTNN_SM_WIDE_ROWS_f32
 /* fastnn_exp_nonpos_f32 on a wide vector (the same operations, so the same results). */
 FASTNN_INLINE fastnn_sm_wide_f32 fastnn_sm_vexp_f32(fastnn_sm_wide_f32 x, int halves) {
     const fastnn_sm_wide_f32 lo = (fastnn_sm_wide_f32){0} + FASTNN_EXP_MIN_F32;
@@ -252,6 +257,9 @@ FASTNN_INLINE fastnn_sm_wide_f32 fastnn_sm_vexp_f32(fastnn_sm_wide_f32 x, int ha
     return (s + s * q) * 0x1p-32f;
 }
 
+#endif
+
+#if FASTNN_SM_WIDE_ROWS_f64
 /* fastnn_exp_nonpos_f64 on a wide vector. */
 FASTNN_INLINE fastnn_sm_wide_f64 fastnn_sm_vexp_f64(fastnn_sm_wide_f64 x, int halves) {
     const fastnn_sm_wide_f64 lo = (fastnn_sm_wide_f64){0} + FASTNN_EXP_MIN_F64;
@@ -264,6 +272,9 @@ FASTNN_INLINE fastnn_sm_wide_f64 fastnn_sm_vexp_f64(fastnn_sm_wide_f64 x, int ha
     return (s + s * q) * 0x1p-64;
 }
 
+#endif
+
+#if FASTNN_SM_WIDE_ROWS_f32
 /* The exp pass in steps of one float32 vector: out[0:L] = exp(x[0:L] - m) (if store), with
  * the exps added in double to two vectors of lane accumulators (lo: the first half of the
  * lanes, hi: the second).  gcc's float -> double vector conversion goes through 16-byte
@@ -306,6 +317,9 @@ FASTNN_INLINE fastnn_index fastnn_sm_exp_steps_f32(const float *x, float m, floa
         fastnn_sm_add_step_f32(fastnn_sm_exp_step_f32(x + j, m, out + j, store, halves), lo, hi);
     return j;
 }
+#endif
+
+#if FASTNN_SM_WIDE_ROWS_f64
 FASTNN_INLINE fastnn_index fastnn_sm_exp_steps_f64(const double *x, double m, double *out,
                                                    fastnn_index j, fastnn_index C,
                                                    int store, int halves,
@@ -326,6 +340,8 @@ FASTNN_INLINE fastnn_index fastnn_sm_exp_steps_f64(const double *x, double m, do
     }
     return j;
 }
+
+#endif
 
 FASTNN_INLINE void fastnn_sm_prefetch_row(const void *row, size_t bytes) {
     for (size_t k = 0; k < bytes; k += 64) __builtin_prefetch((const char *)row + k, 0, 3);
