@@ -170,24 +170,24 @@ FASTNN_INLINE const double *fastnn_sm_exp_block_f64(const double *d, double *v,
 }
 
 /* The wide-row scheme below only where it measured faster than the block scheme, per dtype
- * (FASTNN_SM_WIDE_ROWS_<sfx>): AVX-512 targets, gcc's AVX2 target (on 32-byte vectors, see
- * FASTNN_SM_WIDE_BYTES), and float32 in clang's builds.  gcc 12 compiles 64-byte vector code
- * for AVX2 and SSE2 into shuffles through the stack, and clang's float64 wide rows were
- * slower than its block scheme (see docs/perf/dispatch.md). */
+ * (FASTNN_SM_WIDE_ROWS_<sfx>): AVX-512 targets, AVX2 targets (on 32-byte vectors, see
+ * FASTNN_SM_WIDE_BYTES), and float32 in clang's baseline target.  gcc 12 compiles 64-byte
+ * vector code for AVX2 and SSE2 into shuffles through the stack, and clang's float64 wide
+ * rows on 64-byte vectors were slower than its block scheme (see docs/perf/dispatch.md). */
 #if defined(FASTNN_SM_VECTOR) && defined(FASTNN_TARGET_ISA) &&                               \
     FASTNN_TARGET_ISA >= FASTNN_ISA_AVX512
 #define FASTNN_SM_WIDE_ROWS_f32 1
 #define FASTNN_SM_WIDE_ROWS_f64 1
-#define FASTNN_SM_WIDE_BYTES 64
-#elif defined(FASTNN_SM_VECTOR) && defined(__clang__)
-#define FASTNN_SM_WIDE_ROWS_f32 1
-#define FASTNN_SM_WIDE_ROWS_f64 0
 #define FASTNN_SM_WIDE_BYTES 64
 #elif defined(FASTNN_SM_VECTOR) && defined(FASTNN_TARGET_ISA) &&                             \
     FASTNN_TARGET_ISA == FASTNN_ISA_AVX2
 #define FASTNN_SM_WIDE_ROWS_f32 1
 #define FASTNN_SM_WIDE_ROWS_f64 1
 #define FASTNN_SM_WIDE_BYTES 32
+#elif defined(FASTNN_SM_VECTOR) && defined(__clang__)
+#define FASTNN_SM_WIDE_ROWS_f32 1
+#define FASTNN_SM_WIDE_ROWS_f64 0
+#define FASTNN_SM_WIDE_BYTES 64
 #else
 #define FASTNN_SM_WIDE_ROWS_f32 0
 #define FASTNN_SM_WIDE_ROWS_f64 0
@@ -200,9 +200,9 @@ FASTNN_INLINE const double *fastnn_sm_exp_block_f64(const double *d, double *v,
 /* Wide rows (C >= FASTNN_SM_WIDE, vector extensions only): one row at a time in three
  * passes, the row staying in L1 after the first: (1) the max, (2) e = exp(x - m) written to
  * out with the sum accumulated in double on the fly, (3) the scaling.  The loops work on
- * vectors of FASTNN_SM_WIDE_BYTES: 64 (one AVX-512 register; clang splits them well for its
- * narrower targets) or 32 (one AVX2 register, for gcc, which splits 64-byte vectors through
- * the stack).  A step is two vectors of float64 or one of float32; every reduction combines
+ * vectors of FASTNN_SM_WIDE_BYTES: 64 (one AVX-512 register; clang's baseline target splits
+ * them well) or 32 (one AVX2 register: gcc splits 64-byte vectors through the stack, and
+ * clang's AVX2 code is faster on 32 too).  A step is two vectors of float64 or one of float32; every reduction combines
  * its lanes in a fixed order for a given vector width (the exp itself uses FMA in the
  * targets that have it).  While a row is being worked on, the next row of x is prefetched so
  * that memory streams under the arithmetic. */
