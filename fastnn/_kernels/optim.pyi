@@ -42,6 +42,14 @@ def adam(
     eps: float,
     n_threads: int,
 ) -> NotImplementedType | None: ...
+def update_many(
+    rule: str,
+    groups: list[tuple[np.ndarray, ...]],
+    scalars: tuple[float, ...],
+    n_threads: list[int],
+) -> list[int]: ...
+
+RULES: dict[str, int]
 
 # The ISA path this module runs (chosen at import) and the paths compiled into it.
 ISA_NAMES: tuple[str, ...]
