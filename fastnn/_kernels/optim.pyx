@@ -21,6 +21,7 @@ Design
 
 cimport numpy as cnp
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcmp
 from cython.parallel cimport prange
 
 from fastnn._kernels._runtime import ISA_NAMES, isa_cap, isa_names
@@ -254,3 +255,58 @@ def update_many(str rule, list groups, tuple scalars, list n_threads):
         free(sizes)
         free(teams)
     return skipped
+
+
+# The number of state arrays of each rule (fastnn.checks.optim.STATE_NAMES).
+STATE_COUNTS = {"sgd": 0, "momentum": 1, "nesterov": 1, "rmsprop": 1, "adam": 2}
+
+
+cdef bint _kernel_takes(tuple group):
+    """Whether every array of ``(p, g, *state)`` is one the update takes as it is: ndarrays
+    of p's float dtype and shape, p and the state writeable (and _flat_type's layout)."""
+    cdef cnp.ndarray p, a
+    cdef Py_ssize_t i, nd
+    for i in range(len(group)):
+        if type(group[i]) is not cnp.ndarray:
+            return False
+    p = <cnp.ndarray>group[0]
+    typenum = cnp.PyArray_TYPE(p)
+    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
+        return False
+    nd = cnp.PyArray_NDIM(p)
+    for i in range(len(group)):
+        a = <cnp.ndarray>group[i]
+        if cnp.PyArray_TYPE(a) != typenum or cnp.PyArray_NDIM(a) != nd:
+            return False
+        if nd and memcmp(cnp.PyArray_DIMS(a), cnp.PyArray_DIMS(p), nd * sizeof(cnp.npy_intp)):
+            return False
+        if i != 1 and not cnp.PyArray_ISWRITEABLE(a):
+            return False
+    return _flat_type(group) >= 0
+
+
+def update_many_as_given(str rule, params, grads, states, tuple scalars, int n_threads,
+                         Py_ssize_t threshold):
+    """update_many on the caller's lists as they are, when they hold only arrays the kernel
+    takes (lists or tuples of one length, each state entry with the rule's arrays): scalars
+    already checked; a group below ``threshold`` elements runs on one thread.  Else
+    NotImplemented, touching nothing (the wrapper then checks everything and explains)."""
+    if not (type(params) in (list, tuple) and type(grads) in (list, tuple)
+            and type(states) in (list, tuple)):
+        return NotImplemented
+    cdef Py_ssize_t k = len(params), i, n_state = STATE_COUNTS[rule]
+    if len(grads) != k or len(states) != k:
+        return NotImplemented
+    groups = []
+    threads = []
+    for i in range(k):
+        state = states[i]
+        if type(state) not in (list, tuple) or len(state) != n_state:
+            return NotImplemented
+        group = (params[i], grads[i], *state)
+        if not _kernel_takes(group):
+            return NotImplemented
+        groups.append(group)
+        threads.append(1 if cnp.PyArray_SIZE(<cnp.ndarray>group[0]) < threshold else n_threads)
+    update_many(rule, groups, scalars, threads)  # skips none: _kernel_takes checked the layout
+    return None

@@ -99,25 +99,13 @@ def adam_args(p, g, m, v, lr, t, beta1, beta2, eps):
     return (check_update(p, g, (("m", m), ("v", v))), *_adam_scalars(lr, t, beta1, beta2, eps))
 
 
-def update_many_args(rule, params, grads, states, scalars, eps_in_sqrt):
-    """A checked update_many call: (groups, scalars) with groups a list of tuples
-    ``(p, g, *state)`` (g as an array) and scalars the rule's, checked, defaults filled in,
-    followed by eps_in_sqrt for rmsprop."""
+def update_scalars(rule, scalars, eps_in_sqrt):
+    """The checked scalars of an update_many call: the rule's, defaults filled in, followed by
+    eps_in_sqrt for rmsprop."""
     if rule not in STATE_NAMES:
         raise ValueError(f"unknown update rule {rule!r}; choose one of {', '.join(STATE_NAMES)}")
     if rule != "rmsprop" and eps_in_sqrt is not True:
         raise TypeError(f"eps_in_sqrt is an option of the rmsprop rule only, not of {rule!r}")
-    names = STATE_NAMES[rule]
-    params, grads, states = (
-        _sequence(params, "params"),
-        _sequence(grads, "grads"),
-        _sequence(states, "states"),
-    )
-    if not len(params) == len(grads) == len(states):
-        raise ValueError(
-            f"params, grads and states must have one entry per parameter, got lengths "
-            f"{len(params)}, {len(grads)} and {len(states)}"
-        )
     check, signature = SCALAR_CHECKS[rule]
     try:
         checked = check(*scalars)
@@ -129,6 +117,24 @@ def update_many_args(rule, params, grads, states, scalars, eps_in_sqrt):
         ) from None
     if rule == "rmsprop":
         checked += (bool(eps_in_sqrt),)
+    return checked
+
+
+def update_many_args(rule, params, grads, states, scalars, eps_in_sqrt):
+    """A checked update_many call: (groups, scalars) with groups a list of tuples
+    ``(p, g, *state)`` (g as an array) and scalars those of :func:`update_scalars`."""
+    checked = update_scalars(rule, scalars, eps_in_sqrt)
+    names = STATE_NAMES[rule]
+    params, grads, states = (
+        _sequence(params, "params"),
+        _sequence(grads, "grads"),
+        _sequence(states, "states"),
+    )
+    if not len(params) == len(grads) == len(states):
+        raise ValueError(
+            f"params, grads and states must have one entry per parameter, got lengths "
+            f"{len(params)}, {len(grads)} and {len(states)}"
+        )
     groups = []
     for i, (p, g, state) in enumerate(zip(params, grads, states)):
         state = _sequence(state, f"states[{i}]")

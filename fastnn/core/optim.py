@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fastnn._config import threads_for
+from fastnn._config import get_num_threads, threads_for
 from fastnn._kernels import optim as _ext
 from fastnn._validation import check_out
 from fastnn.checks.optim import (
@@ -23,6 +23,7 @@ from fastnn.checks.optim import (
     rmsprop_args,
     sgd_args,
     update_many_args,
+    update_scalars,
 )
 from fastnn.core.threads import PARALLEL_THRESHOLDS
 from fastnn.reference import optim as _ref
@@ -184,6 +185,13 @@ def update_many(
     ``lr, t, beta1=0.9, beta2=0.999, eps=1e-8``).  eps_in_sqrt: rmsprop's option.
     Every argument is checked before any parameter changes.  Returns None.
     """
+    checked = update_scalars(rule, scalars, eps_in_sqrt)
+    # the common call, arrays the kernel takes as they are, without the per-array Python checks
+    as_given = _ext.update_many_as_given(
+        rule, params, grads, states, checked, get_num_threads(), _UPDATE_THRESHOLD
+    )
+    if as_given is not NotImplemented:
+        return
     groups, checked = update_many_args(rule, params, grads, states, scalars, eps_in_sqrt)
     n_threads = [threads_for(group[0].size, _UPDATE_THRESHOLD) for group in groups]
     skipped = _ext.update_many(rule, groups, checked, n_threads)
