@@ -300,6 +300,15 @@ def test_update_all_leaves_other_rules_to_the_caller():
     params, configs = {"w": w}, {"w": {}}
     assert not update_all(twin.sgd, params, {"w": np.ones(3)}, configs)
     assert not update_all(lambda w, dw, config: (w, config), params, {"w": w}, configs)
+
+    class UnhashableRule:
+        __eq__ = object.__eq__
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, w, dw, config):
+            return w, config
+
+    assert not update_all(UnhashableRule(), params, {"w": w}, configs)
     assert configs == {"w": {}} and np.array_equal(w, np.ones(3))
     with pytest.raises(KeyError, match="'w'"):
         update_all("sgd", params, {}, configs)

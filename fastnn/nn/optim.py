@@ -134,7 +134,12 @@ _RULES = {
     "rmsprop": ("rmsprop", _rmsprop_plan),
     "adam": ("adam", _adam_plan),
 }
-_RULE_NAMES = {sgd: "sgd", sgd_momentum: "sgd_momentum", rmsprop: "rmsprop", adam: "adam"}
+_RULE_FUNCTIONS = (
+    (sgd, "sgd"),
+    (sgd_momentum, "sgd_momentum"),
+    (rmsprop, "rmsprop"),
+    (adam, "adam"),
+)
 
 
 def update_all(
@@ -151,7 +156,10 @@ def update_all(
     every key of params (KeyError naming the first missing one).  The values are those of
     the loop; every parameter's arrays are checked before any is updated.  Returns True.
     """
-    rule_name = rule if isinstance(rule, str) else _RULE_NAMES.get(rule)
+    if isinstance(rule, str):
+        rule_name = rule
+    else:  # by identity: a caller's rule need not be hashable
+        rule_name = next((name for function, name in _RULE_FUNCTIONS if function is rule), None)
     if rule_name not in _RULES:
         return False
     kernel, plan = _RULES[rule_name]
