@@ -48,8 +48,18 @@ def update_many(
     scalars: tuple[float, ...],
     n_threads: list[int],
 ) -> list[int]: ...
+def update_many_as_given(
+    rule: str,
+    params: object,
+    grads: object,
+    states: object,
+    scalars: tuple[float, ...],
+    n_threads: int,
+    threshold: int,
+) -> NotImplementedType | None: ...
 
 RULES: dict[str, int]
+STATE_COUNTS: dict[str, int]
 
 # The ISA path this module runs (chosen at import) and the paths compiled into it.
 ISA_NAMES: tuple[str, ...]

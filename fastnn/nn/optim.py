@@ -156,6 +156,7 @@ def update_all(
     every key of params (KeyError naming the first missing one).  The values are those of
     the loop; every parameter's arrays are checked before any is updated.  Returns True.
     """
+    rule_name: str | None
     if isinstance(rule, str):
         rule_name = rule
     else:  # by identity: a caller's rule need not be hashable
