@@ -54,8 +54,7 @@ def main():
             t = tick("gather", t)
             _, grads = model.loss(X_batch, y_batch)
             t = tick("forward+backward", t)
-            for name, w in model.params.items():
-                model.params[name], configs[name] = optim.adam(w, grads[name], configs[name])
+            optim.update_all("adam", model.params, grads, configs)  # as Solver._step does
             t = tick("adam", t)
             if i % 25 == 0:
                 rows = np.asarray(rng.choice(ROWS, CHECK_ROWS), np.intp)

@@ -13,6 +13,10 @@ keeps a copy (``w_old = w.copy()``).  w must be a writeable float32/float64 arra
 must have its shape and dtype.  Their NumPy twins, which return new arrays, are in
 ``fastnn.reference.optim_rules``.
 
+``update_all(rule, params, grads, configs)`` is the loop ``params[k], configs[k] =
+rule(params[k], grads[k], configs[k])`` over a model's parameters, with the same values, in
+one kernel call (:func:`fastnn.update_many`); the Solver updates through it.
+
 This public namespace only re-exports; the implementation is ``fastnn.nn.optim``.
 """
 

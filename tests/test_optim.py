@@ -481,3 +481,115 @@ def test_trainer_gathers_rows_of_nd_data():
             )
         out.append(stats["loss_history"])
     np.testing.assert_allclose(out[0], out[1], rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- update_many
+
+RULE_OF = {name: name.removesuffix("_update") for name in UPDATES}
+
+
+def _many_case(rng, name, dtype, shapes):
+    """A step's parameters: (params, grads, states) lists, one entry per shape."""
+    cases = [_update_case(rng, name, shape, dtype) for shape in shapes]
+    return [c[0] for c in cases], [c[1] for c in cases], [c[2] for c in cases]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", UPDATES)
+def test_update_many_is_the_single_updates_bitwise(name, dtype):
+    """Every parameter gets exactly what its own ``<rule>_update`` call gives, on both
+    backends and thread counts, for every shape (empty and 0-d ones too) and odd layouts
+    and non-finite values (those layouts take the NumPy path inside the same call)."""
+    rng = np.random.default_rng(9)
+    odd = [x for _, x in odd_arrays(dtype, kinds=("normal", "nonfinite"), shapes=[(3, 5)])]
+    params, grads, states = _many_case(rng, name, dtype, SHAPES)
+    params += [x.copy() if i % 2 else x for i, x in enumerate(odd)]  # views and copies
+    for x in odd:
+        _, g, s = _update_case(rng, name, x.shape, dtype)
+        grads.append(g)
+        states.append([np.abs(a) for a in s])
+    single_p = [p.copy() for p in params]
+    single_s = [[a.copy() for a in s] for s in states]
+    with np.errstate(all="ignore"):
+        for p, g, s in zip(single_p, grads, single_s):
+            _call_update(getattr(fast, name), name, p, g, s, 1e-2)
+        for impl, threads in ((fast, 1), (fast, 2), (ref, 1)):
+            ps = [p.copy() for p in params]
+            ss = [[a.copy() for a in s] for s in states]
+            with fastnn.num_threads(threads):
+                result = impl.update_many(RULE_OF[name], ps, grads, ss, 1e-2, *UPDATES[name][1])
+            assert result is None
+            for i, (got, want) in enumerate(zip(ps, single_p)):
+                np.testing.assert_array_equal(got, want, err_msg=f"{impl.__name__} {i}")
+            for i, (got, want) in enumerate(zip(ss, single_s)):
+                for a, b in zip(got, want):
+                    np.testing.assert_array_equal(a, b, err_msg=f"{impl.__name__} state {i}")
+
+
+def test_update_many_rmsprop_eps_outside_the_root():
+    rng = np.random.default_rng(10)
+    params, grads, states = _many_case(rng, "rmsprop_update", np.float32, [(4, 3), (5,)])
+    for impl in (fast, ref):
+        ps, ss = [p.copy() for p in params], [[a.copy() for a in s] for s in states]
+        impl.update_many("rmsprop", ps, grads, ss, 1e-2, 0.9, 1e-3, eps_in_sqrt=False)
+        for p, g, s, got in zip(params, grads, states, ps):
+            pp, cache = p.copy(), s[0].copy()
+            fast.rmsprop_update(pp, g, cache, 1e-2, 0.9, 1e-3, eps_in_sqrt=False)
+            np.testing.assert_array_equal(got, pp)
+
+
+def test_update_many_threads_split_large_parameters():
+    rng = np.random.default_rng(11)
+    n = 4 * PARALLEL_THRESHOLDS["updates"] + 5
+    params, grads, states = _many_case(rng, "adam_update", np.float32, [(n,), (7,), (n + 3,)])
+    out = []
+    for threads in (1, 2, 3):
+        ps, ss = [p.copy() for p in params], [[a.copy() for a in s] for s in states]
+        with fastnn.num_threads(threads):
+            fast.update_many("adam", ps, grads, ss, 1e-3, 4)
+        out.append(ps)
+    for ps in out[1:]:
+        for a, b in zip(ps, out[0]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_update_many_of_no_parameters_checks_its_scalars():
+    for impl in (fast, ref):
+        assert impl.update_many("sgd", [], [], [], 0.1) is None
+        with pytest.raises(ValueError, match="lr"):
+            impl.update_many("sgd", [], [], [], float("nan"))
+
+
+_P = np.zeros(3)
+_BAD_MANY = [
+    (("nadam", [_P], [_P], [()], 0.1), ValueError, "unknown update rule 'nadam'.*adam"),
+    (("sgd", [_P], [_P, _P], [(), ()], 0.1), ValueError, "one entry per parameter"),
+    (("momentum", [_P], [_P], [()], 0.1, 0.9), ValueError, r"states\[0\].*1 state"),
+    (("adam", [_P], [_P], [(_P, _P)], 0.1), TypeError, r"scalars \(lr, t, beta1"),
+    (("sgd", [_P], [_P], [()], 0.1, 0.2), TypeError, r"scalars \(lr\), got 2"),
+    (("sgd", _P[None], [_P], [()], 0.1), TypeError, "params must be a list or tuple"),
+    (("sgd", [_P], [np.zeros(4)], [()], 0.1), ValueError, "g has shape"),
+    (("sgd", [_P], [_P.astype(np.float32)], [()], 0.1), TypeError, "g has dtype"),
+    (("sgd", [[0.0, 1.0, 2.0]], [_P], [()], 0.1), TypeError, "numpy.ndarray"),
+    (("adam", [_P], [_P], [(_P, _P)], 0.1, 1, 1.0), ValueError, "beta1"),
+]
+
+
+@pytest.mark.parametrize("args, exc, match", _BAD_MANY)
+def test_update_many_bad_input_same_errors(args, exc, match):
+    for impl in (fast, ref):
+        with pytest.raises(exc, match=match):
+            impl.update_many(*args)
+    for impl in (fast, ref):
+        with pytest.raises(TypeError, match="eps_in_sqrt is an option of the rmsprop rule"):
+            impl.update_many("sgd", [_P], [_P], [()], 0.1, eps_in_sqrt=False)
+
+
+def test_update_many_checks_every_parameter_before_changing_any():
+    p, q = np.ones(3), np.ones(3)
+    for impl in (fast, ref):
+        readonly = np.ones(3)
+        readonly.flags.writeable = False
+        with pytest.raises(ValueError, match="read-only"):
+            impl.update_many("sgd", [p, readonly], [q, q], [(), ()], 1.0)
+        np.testing.assert_array_equal(p, np.ones(3))

@@ -260,3 +260,55 @@ def test_rmsprop_update_kernel_equals_its_twin_for_both_epsilon_places(dtype, ep
         results.append((p, c))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("rule", optim.UPDATE_RULES)
+def test_update_all_is_the_loop_of_the_rule(rule, backend):
+    """One call for every parameter gives the loop's params and configs bit for bit, also when
+    the configs differ (a second learning rate, a config still None, a later Adam step)."""
+    from fastnn.nn.optim import update_all
+
+    rng = np.random.default_rng(3)
+    shapes = {"W1": (6, 4), "b1": (4,), "W2": (4, 3), "b2": (3,), "g": ()}
+    params = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+    grads = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+    configs = {k: {"learning_rate": 1e-2} for k in shapes}
+    configs["b1"]["learning_rate"] = 5e-3
+    configs["b2"] = None
+    if rule == "adam":
+        configs["W2"]["t"] = 4
+    loop_params = {k: v.copy() for k, v in params.items()}
+    loop_configs = {k: None if c is None else dict(c) for k, c in configs.items()}
+    function = getattr(optim, rule)
+    with fastnn.backend(backend):
+        for _ in range(3):
+            for name, w in loop_params.items():
+                loop_params[name], loop_configs[name] = function(w, grads[name], loop_configs[name])
+            assert update_all(function if backend == "cython" else rule, params, grads, configs)
+    for name in shapes:
+        np.testing.assert_array_equal(params[name], loop_params[name], err_msg=name)
+        assert configs[name].keys() == loop_configs[name].keys()
+        for key, value in configs[name].items():
+            np.testing.assert_array_equal(value, loop_configs[name][key], err_msg=f"{name} {key}")
+
+
+def test_update_all_leaves_other_rules_to_the_caller():
+    from fastnn.nn.optim import update_all
+
+    w = np.ones(3)
+    params, configs = {"w": w}, {"w": {}}
+    assert not update_all(twin.sgd, params, {"w": np.ones(3)}, configs)
+    assert not update_all(lambda w, dw, config: (w, config), params, {"w": w}, configs)
+
+    class UnhashableRule:
+        __eq__ = object.__eq__
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, w, dw, config):
+            return w, config
+
+    assert not update_all(UnhashableRule(), params, {"w": w}, configs)
+    assert configs == {"w": {}} and np.array_equal(w, np.ones(3))
+    with pytest.raises(KeyError, match="'w'"):
+        update_all("sgd", params, {}, configs)

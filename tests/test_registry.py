@@ -31,7 +31,12 @@ def _arrays_of(result):
 
 
 def _copy_args(args):
-    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    """Copies of the array arguments, and of the arrays in list arguments (the
+    multi-parameter update takes lists of them)."""
+    return [
+        a.copy() if isinstance(a, np.ndarray) else _copy_args(a) if isinstance(a, list) else a
+        for a in args
+    ]
 
 
 def test_registry_names_are_unique_and_public():
@@ -94,6 +99,15 @@ def _unaligned(a):
     return out
 
 
+def _in_layout(layout, arg):
+    """arg with every array in it (also inside lists) copied into ``layout``."""
+    if isinstance(arg, np.ndarray):
+        return layout(arg)
+    if isinstance(arg, list):
+        return [_in_layout(layout, a) for a in arg]
+    return arg
+
+
 @pytest.mark.parametrize("layout", [_byte_swapped, _unaligned], ids=["swapped", "unaligned"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
@@ -104,7 +118,7 @@ def test_byte_swapped_and_unaligned_inputs(spec, dtype, layout):
 
     def calls(impl):
         args, kwargs = spec.make_args(np.random.default_rng(0), shape, dtype, impl)
-        odd = [layout(a) if isinstance(a, np.ndarray) else a for a in args]
+        odd = [_in_layout(layout, a) for a in args]
         return args, odd, kwargs
 
     ref_args, ref_odd, ref_kwargs = calls(spec.reference)

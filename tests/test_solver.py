@@ -365,6 +365,20 @@ def test_a_gradient_of_another_dtype_is_a_clear_error(digits):
         solver.train()
 
 
+@pytest.mark.parametrize("rule", ["adam", twin.adam])  # fastnn's rule and a function of its own
+def test_a_missing_gradient_names_the_parameter(digits, rule):
+    class NoBiasGradient(StudentTwoLayerNet):
+        def loss(self, X, y=None):
+            out = super().loss(X, y)
+            if y is not None:
+                del out[1]["b2"]
+            return out
+
+    solver = Solver(NoBiasGradient(64, 10, 10), digits, update_rule=rule, verbose=False)
+    with pytest.raises(KeyError, match="no gradient for 'b2'"):
+        solver.train()
+
+
 def test_the_namespace_is_public():
     import fastnn.solver
 

@@ -42,6 +42,24 @@ def adam(
     eps: float,
     n_threads: int,
 ) -> NotImplementedType | None: ...
+def update_many(
+    rule: str,
+    groups: list[tuple[np.ndarray, ...]],
+    scalars: tuple[float, ...],
+    n_threads: list[int],
+) -> list[int]: ...
+def update_many_as_given(
+    rule: str,
+    params: object,
+    grads: object,
+    states: object,
+    scalars: tuple[float, ...],
+    n_threads: int,
+    threshold: int,
+) -> NotImplementedType | None: ...
+
+RULES: dict[str, int]
+STATE_COUNTS: dict[str, int]
 
 # The ISA path this module runs (chosen at import) and the paths compiled into it.
 ISA_NAMES: tuple[str, ...]

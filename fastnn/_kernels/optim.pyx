@@ -9,6 +9,8 @@ Design
 * The updates (sgd, momentum, nesterov, rmsprop, adam) are one pass over the parameter and
   its state, where the NumPy formulas need 3 to 10 (a scratch product, then the in-place
   operations).  Each of ``n_threads`` threads gets one contiguous, cache-line aligned chunk.
+* ``update_many`` runs one rule over a list of parameters (a training step's) with the GIL
+  released once, instead of one Python call per parameter.
 * Threads: the caller (fastnn/core/optim.py, with fastnn.core.threads) decides the count and
   passes it as ``n_threads``; here it is only capped at the number of rows (or elements).
 * The entry points take already validated arrays (fastnn/core/optim.py runs the checks
@@ -18,6 +20,8 @@ Design
 """
 
 cimport numpy as cnp
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcmp
 from cython.parallel cimport prange
 
 from fastnn._kernels._runtime import ISA_NAMES, isa_cap, isa_names
@@ -132,41 +136,177 @@ cdef object _update(int rule, tuple arrays, const double *s, int n_threads):
     return None
 
 
+cdef int _rule_scalars(int rule, tuple scalars, double *s) except -1:
+    """s[] of ``rule`` (the order of optim_template.h's functions) from its scalars in the order
+    of the Python update's signature: sgd (lr), momentum and nesterov (lr, mu), rmsprop (lr,
+    decay, eps, eps_in_sqrt), adam (lr, t_step, beta1, beta2, eps)."""
+    cdef double lr = scalars[0], mu, decay, eps, beta1, beta2
+    cdef Py_ssize_t t_step
+    if rule == FASTNN_SGD:
+        s[0] = lr
+    elif rule == FASTNN_MOMENTUM:
+        mu = scalars[1]
+        s[0], s[1] = lr, mu
+    elif rule == FASTNN_NESTEROV:
+        mu = scalars[1]
+        s[0], s[1], s[2], s[3] = lr, mu, mu * mu, (1.0 + mu) * lr
+    elif rule == FASTNN_RMSPROP:
+        decay, eps = scalars[1], scalars[2]
+        s[0], s[1], s[2] = lr, decay, 1.0 - decay
+        s[3], s[4] = (eps, 0.0) if scalars[3] else (0.0, eps)
+    else:
+        # the same Python-float arithmetic as the twin, then one rounding to the dtype
+        t_step, beta1, beta2, eps = scalars[1], scalars[2], scalars[3], scalars[4]
+        s[0], s[1], s[2], s[3] = beta1, 1.0 - beta1, beta2, 1.0 - beta2
+        s[4], s[5], s[6] = 1.0 - beta2 ** t_step, eps, lr / (1.0 - beta1 ** t_step)
+    return 0
+
+
+cdef object _rule_update(int rule, tuple arrays, tuple scalars, int n_threads):
+    cdef double s[7]
+    _rule_scalars(rule, scalars, s)
+    return _update(rule, arrays, s, n_threads)
+
+
 def sgd(p, g, double lr, int n_threads):
     """p -= lr * g in place; NotImplemented if the arrays need the NumPy path."""
-    cdef double s[1]
-    s[0] = lr
-    return _update(FASTNN_SGD, (p, g), s, n_threads)
+    return _rule_update(FASTNN_SGD, (p, g), (lr,), n_threads)
 
 
 def momentum(p, g, v, double lr, double mu, int n_threads):
     """v = mu * v - lr * g; p += v, in place; NotImplemented for the NumPy path."""
-    cdef double s[2]
-    s[0], s[1] = lr, mu
-    return _update(FASTNN_MOMENTUM, (p, g, v), s, n_threads)
+    return _rule_update(FASTNN_MOMENTUM, (p, g, v), (lr, mu), n_threads)
 
 
 def nesterov(p, g, v, double lr, double mu, int n_threads):
     """p += mu**2 * v - (1 + mu) * lr * g; v = mu * v - lr * g, in place."""
-    cdef double s[4]
-    s[0], s[1], s[2], s[3] = lr, mu, mu * mu, (1.0 + mu) * lr
-    return _update(FASTNN_NESTEROV, (p, g, v), s, n_threads)
+    return _rule_update(FASTNN_NESTEROV, (p, g, v), (lr, mu), n_threads)
 
 
 def rmsprop(p, g, cache, double lr, double decay, double eps, bint eps_in_sqrt, int n_threads):
     """cache = decay * cache + (1 - decay) * g**2;
     p -= lr * g / sqrt(cache + eps) (eps_in_sqrt) or lr * g / (sqrt(cache) + eps)."""
-    cdef double s[5]
-    s[0], s[1], s[2] = lr, decay, 1.0 - decay
-    s[3], s[4] = (eps, 0.0) if eps_in_sqrt else (0.0, eps)
-    return _update(FASTNN_RMSPROP, (p, g, cache), s, n_threads)
+    return _rule_update(FASTNN_RMSPROP, (p, g, cache), (lr, decay, eps, eps_in_sqrt), n_threads)
 
 
 def adam(p, g, m, v, double lr, Py_ssize_t t_step, double beta1, double beta2, double eps,
          int n_threads):
     """Adam step t_step (>= 1) with bias correction, in place (the trainer's formulas)."""
-    # the same Python-float arithmetic as the twin, then one rounding to the dtype
+    return _rule_update(FASTNN_ADAM, (p, g, m, v), (lr, t_step, beta1, beta2, eps), n_threads)
+
+
+# The rules by the names of fastnn.core.optim.UPDATE_RULES.
+RULES = {
+    "sgd": FASTNN_SGD,
+    "momentum": FASTNN_MOMENTUM,
+    "nesterov": FASTNN_NESTEROV,
+    "rmsprop": FASTNN_RMSPROP,
+    "adam": FASTNN_ADAM,
+}
+
+
+def update_many(str rule, list groups, tuple scalars, list n_threads):
+    """Run ``rule`` (a name of RULES) with one set of scalars (as the single update takes them,
+    rmsprop's followed by eps_in_sqrt) over every group ``(p, g, *state)``, in order, the GIL
+    released once; group i on ``n_threads[i]`` threads.  Returns the positions of the groups
+    whose arrays need the NumPy path (left untouched)."""
+    cdef int code = RULES[rule]
     cdef double s[7]
-    s[0], s[1], s[2], s[3] = beta1, 1.0 - beta1, beta2, 1.0 - beta2
-    s[4], s[5], s[6] = 1.0 - beta2 ** t_step, eps, lr / (1.0 - beta1 ** t_step)
-    return _update(FASTNN_ADAM, (p, g, m, v), s, n_threads)
+    _rule_scalars(code, scalars, s)
+    cdef Py_ssize_t k = len(groups), i, j, count = 0, lo, hi
+    if len(n_threads) != k:
+        raise ValueError("update_many needs one thread count per group")
+    skipped = []
+    cdef void **a = <void **>malloc(4 * max(k, 1) * sizeof(void *))
+    cdef Py_ssize_t *sizes = <Py_ssize_t *>malloc(max(k, 1) * sizeof(Py_ssize_t))
+    cdef int *teams = <int *>malloc(2 * max(k, 1) * sizeof(int))
+    cdef int nt, t, typenum
+    cdef tuple group
+    if a == NULL or sizes == NULL or teams == NULL:
+        free(a)
+        free(sizes)
+        free(teams)
+        raise MemoryError()
+    try:
+        for i in range(k):
+            group = <tuple>groups[i]
+            typenum = _flat_type(group)
+            if typenum < 0:
+                skipped.append(i)
+                continue
+            for j in range(len(group)):
+                a[4 * count + j] = cnp.PyArray_DATA(<cnp.ndarray>group[j])
+            sizes[count] = cnp.PyArray_SIZE(<cnp.ndarray>group[0])
+            teams[2 * count] = team_size(<int>n_threads[i], sizes[count])
+            teams[2 * count + 1] = typenum == cnp.NPY_DOUBLE
+            count += 1
+        with nogil:
+            for i in range(count):
+                nt = teams[2 * i]
+                if nt <= 1:
+                    fastnn_update(teams[2 * i + 1], code, &a[4 * i], 0, sizes[i], s)
+                else:
+                    for t in prange(nt, schedule="static", num_threads=nt):
+                        lo = chunk_start(sizes[i], nt, t)
+                        hi = chunk_start(sizes[i], nt, t + 1)
+                        fastnn_update(teams[2 * i + 1], code, &a[4 * i], lo, hi - lo, s)
+    finally:
+        free(a)
+        free(sizes)
+        free(teams)
+    return skipped
+
+
+# The number of state arrays of each rule (fastnn.checks.optim.STATE_NAMES).
+STATE_COUNTS = {"sgd": 0, "momentum": 1, "nesterov": 1, "rmsprop": 1, "adam": 2}
+
+
+cdef bint _kernel_takes(tuple group):
+    """Whether every array of ``(p, g, *state)`` is one the update takes as it is: ndarrays
+    of p's float dtype and shape, p and the state writeable (and _flat_type's layout)."""
+    cdef cnp.ndarray p, a
+    cdef Py_ssize_t i, nd
+    for i in range(len(group)):
+        if type(group[i]) is not cnp.ndarray:
+            return False
+    p = <cnp.ndarray>group[0]
+    typenum = cnp.PyArray_TYPE(p)
+    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
+        return False
+    nd = cnp.PyArray_NDIM(p)
+    for i in range(len(group)):
+        a = <cnp.ndarray>group[i]
+        if cnp.PyArray_TYPE(a) != typenum or cnp.PyArray_NDIM(a) != nd:
+            return False
+        if nd and memcmp(cnp.PyArray_DIMS(a), cnp.PyArray_DIMS(p), nd * sizeof(cnp.npy_intp)):
+            return False
+        if i != 1 and not cnp.PyArray_ISWRITEABLE(a):
+            return False
+    return _flat_type(group) >= 0
+
+
+def update_many_as_given(str rule, params, grads, states, tuple scalars, int n_threads,
+                         Py_ssize_t threshold):
+    """update_many on the caller's lists as they are, when they hold only arrays the kernel
+    takes (lists or tuples of one length, each state entry with the rule's arrays): scalars
+    already checked; a group below ``threshold`` elements runs on one thread.  Else
+    NotImplemented, touching nothing (the wrapper then checks everything and explains)."""
+    if not (type(params) in (list, tuple) and type(grads) in (list, tuple)
+            and type(states) in (list, tuple)):
+        return NotImplemented
+    cdef Py_ssize_t k = len(params), i, n_state = STATE_COUNTS[rule]
+    if len(grads) != k or len(states) != k:
+        return NotImplemented
+    groups = []
+    threads = []
+    for i in range(k):
+        state = states[i]
+        if type(state) not in (list, tuple) or len(state) != n_state:
+            return NotImplemented
+        group = (params[i], grads[i], *state)
+        if not _kernel_takes(group):
+            return NotImplemented
+        groups.append(group)
+        threads.append(1 if cnp.PyArray_SIZE(<cnp.ndarray>group[0]) < threshold else n_threads)
+    update_many(rule, groups, scalars, threads)  # skips none: _kernel_takes checked the layout
+    return None

@@ -31,35 +31,123 @@ def check_take(x, idx, out):
     return x, idx.astype(np.intp, copy=False)
 
 
-def sgd_args(p, g, lr):
-    """(g, lr) of a checked sgd_update call."""
-    return check_update(p, g), check_scalar(lr, "lr")
+# The state arrays each update rule keeps, by the rule's name (fastnn.core.optim.UPDATE_RULES).
+STATE_NAMES = {
+    "sgd": (),
+    "momentum": ("v",),
+    "nesterov": ("v",),
+    "rmsprop": ("cache",),
+    "adam": ("m", "v"),
+}
 
 
-def momentum_args(p, g, v, lr, mu):
-    """(g, lr, mu) of a checked momentum or Nesterov update."""
-    return (check_update(p, g, (("v", v),)), check_scalar(lr, "lr"), check_scalar(mu, "mu"))
+def _sgd_scalars(lr):
+    return (check_scalar(lr, "lr"),)
+
+
+def _momentum_scalars(lr, mu):
+    return (check_scalar(lr, "lr"), check_scalar(mu, "mu"))
 
 
 # The decay rates are averaging weights in [0, 1]; Adam's bias correction divides by
 # 1 - beta**t, so its betas stay below 1.  eps is added to a non-negative cache.
-def rmsprop_args(p, g, cache, lr, decay, eps):
-    """(g, lr, decay, eps) of a checked rmsprop_update call."""
+def _rmsprop_scalars(lr, decay=0.99, eps=1e-8):
     return (
-        check_update(p, g, (("cache", cache),)),
         check_scalar(lr, "lr"),
         check_scalar(decay, "decay", minimum=0, maximum=1),
         check_scalar(eps, "eps", minimum=0),
     )
 
 
-def adam_args(p, g, m, v, lr, t, beta1, beta2, eps):
-    """(g, lr, t, beta1, beta2, eps) of a checked adam_update call."""
+def _adam_scalars(lr, t, beta1=0.9, beta2=0.999, eps=1e-8):
     return (
-        check_update(p, g, (("m", m), ("v", v))),
         check_scalar(lr, "lr"),
         check_int(t, "t"),
         check_scalar(beta1, "beta1", minimum=0, below=1),
         check_scalar(beta2, "beta2", minimum=0, below=1),
         check_scalar(eps, "eps", minimum=0),
     )
+
+
+# Each rule's scalars after its arrays, with the names and defaults of its update.
+SCALAR_CHECKS = {
+    "sgd": (_sgd_scalars, "lr"),
+    "momentum": (_momentum_scalars, "lr, mu"),
+    "nesterov": (_momentum_scalars, "lr, mu"),
+    "rmsprop": (_rmsprop_scalars, "lr, decay=0.99, eps=1e-8"),
+    "adam": (_adam_scalars, "lr, t, beta1=0.9, beta2=0.999, eps=1e-8"),
+}
+
+
+def sgd_args(p, g, lr):
+    """(g, lr) of a checked sgd_update call."""
+    return (check_update(p, g), *_sgd_scalars(lr))
+
+
+def momentum_args(p, g, v, lr, mu):
+    """(g, lr, mu) of a checked momentum or Nesterov update."""
+    return (check_update(p, g, (("v", v),)), *_momentum_scalars(lr, mu))
+
+
+def rmsprop_args(p, g, cache, lr, decay, eps):
+    """(g, lr, decay, eps) of a checked rmsprop_update call."""
+    return (check_update(p, g, (("cache", cache),)), *_rmsprop_scalars(lr, decay, eps))
+
+
+def adam_args(p, g, m, v, lr, t, beta1, beta2, eps):
+    """(g, lr, t, beta1, beta2, eps) of a checked adam_update call."""
+    return (check_update(p, g, (("m", m), ("v", v))), *_adam_scalars(lr, t, beta1, beta2, eps))
+
+
+def update_scalars(rule, scalars, eps_in_sqrt):
+    """The checked scalars of an update_many call: the rule's, defaults filled in, followed by
+    eps_in_sqrt for rmsprop."""
+    if rule not in STATE_NAMES:
+        raise ValueError(f"unknown update rule {rule!r}; choose one of {', '.join(STATE_NAMES)}")
+    if rule != "rmsprop" and eps_in_sqrt is not True:
+        raise TypeError(f"eps_in_sqrt is an option of the rmsprop rule only, not of {rule!r}")
+    check, signature = SCALAR_CHECKS[rule]
+    try:
+        checked = check(*scalars)
+    except TypeError as error:
+        if "argument" not in str(error):
+            raise
+        raise TypeError(
+            f"the {rule} rule takes the scalars ({signature}), got {len(scalars)}"
+        ) from None
+    if rule == "rmsprop":
+        checked += (bool(eps_in_sqrt),)
+    return checked
+
+
+def update_many_args(rule, params, grads, states, scalars, eps_in_sqrt):
+    """A checked update_many call: (groups, scalars) with groups a list of tuples
+    ``(p, g, *state)`` (g as an array) and scalars those of :func:`update_scalars`."""
+    checked = update_scalars(rule, scalars, eps_in_sqrt)
+    names = STATE_NAMES[rule]
+    params, grads, states = (
+        _sequence(params, "params"),
+        _sequence(grads, "grads"),
+        _sequence(states, "states"),
+    )
+    if not len(params) == len(grads) == len(states):
+        raise ValueError(
+            f"params, grads and states must have one entry per parameter, got lengths "
+            f"{len(params)}, {len(grads)} and {len(states)}"
+        )
+    groups = []
+    for i, (p, g, state) in enumerate(zip(params, grads, states)):
+        state = _sequence(state, f"states[{i}]")
+        if len(state) != len(names):
+            raise ValueError(
+                f"states[{i}] must hold the {rule} rule's {len(names)} state array(s) "
+                f"({', '.join(names) or 'none'}), got {len(state)}"
+            )
+        groups.append((p, check_update(p, g, tuple(zip(names, state))), *state))
+    return groups, checked
+
+
+def _sequence(value, name):
+    if isinstance(value, np.ndarray) or not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple, got {type(value).__name__}")
+    return value

@@ -70,6 +70,7 @@ from fastnn.core.optim import (
     rmsprop_update,
     sgd_update,
     take_rows,
+    update_many,
 )
 from fastnn.core.softmax import (
     log_softmax,
@@ -109,6 +110,7 @@ __all__ = [
     "nesterov_update",
     "rmsprop_update",
     "adam_update",
+    "update_many",
     # svm
     "svm_loss",
     # dropout

@@ -1,19 +1,30 @@
 """Compiled minibatch gather and fused in-place parameter updates (the trainer's kernels).
 
 ``take_rows(x, idx)`` is ``x[idx]`` by one memcpy per row; the updates are one pass over the
-parameter and its optimizer state.  Arguments are checked by the same functions as the NumPy
-twins (fastnn.checks.optim), so both raise the same errors.  Inputs the kernels do not take
-directly run the public NumPy twin, which computes the same values: for ``take_rows`` object
-dtypes and n-d arrays whose rows cannot be viewed as 2-d without a copy; for the updates
-arrays that are not all C- (or all F-) contiguous, or that may overlap.
+parameter and its optimizer state, and ``update_many`` runs one rule over all of a step's
+parameters in one call (the GIL released once).  Arguments are checked by the same functions
+as the NumPy twins (fastnn.checks.optim), so both raise the same errors.  Inputs the kernels
+do not take directly run the public NumPy twin, which computes the same values: for
+``take_rows`` object dtypes and n-d arrays whose rows cannot be viewed as 2-d without a
+copy; for the updates arrays that are not all C- (or all F-) contiguous, or that may overlap.
 """
+
+from collections.abc import Sequence
 
 import numpy as np
 
-from fastnn._config import threads_for
+from fastnn._config import get_num_threads, threads_for
 from fastnn._kernels import optim as _ext
 from fastnn._validation import check_out
-from fastnn.checks.optim import adam_args, check_take, momentum_args, rmsprop_args, sgd_args
+from fastnn.checks.optim import (
+    adam_args,
+    check_take,
+    momentum_args,
+    rmsprop_args,
+    sgd_args,
+    update_many_args,
+    update_scalars,
+)
 from fastnn.core.threads import PARALLEL_THRESHOLDS
 from fastnn.reference import optim as _ref
 
@@ -153,3 +164,43 @@ def adam_update(
     n_threads = threads_for(p.size, _UPDATE_THRESHOLD)
     if _ext.adam(p, g, m, v, lr, t, beta1, beta2, eps, n_threads) is NotImplemented:
         _ref.adam_update(p, g, m, v, lr, t, beta1, beta2, eps)
+
+
+def update_many(
+    rule: str,
+    params: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    states: Sequence[Sequence[np.ndarray]],
+    *scalars: float,
+    eps_in_sqrt: bool = True,
+) -> None:
+    """In place, ``<rule>_update(p, g, *state, *scalars)`` for every parameter, in one
+    compiled call (a training step's update of all its parameters; they must not share
+    memory with each other).
+
+    rule: 'sgd', 'momentum', 'nesterov', 'rmsprop' or 'adam'.  params, grads: lists of
+    float32/float64 arrays, grads[i] of params[i]'s shape and dtype; states: one tuple per
+    parameter of the rule's state arrays (``()``; ``(v,)``; ``(v,)``; ``(cache,)``; ``(m, v)``).
+    scalars: the rule's scalars after its arrays, shared by every parameter (adam:
+    ``lr, t, beta1=0.9, beta2=0.999, eps=1e-8``).  eps_in_sqrt: rmsprop's option.
+    Every argument is checked before any parameter changes.  Returns None.
+    """
+    checked = update_scalars(rule, scalars, eps_in_sqrt)
+    # the common call, arrays the kernel takes as they are, without the per-array Python checks
+    as_given = _ext.update_many_as_given(
+        rule, params, grads, states, checked, get_num_threads(), _UPDATE_THRESHOLD
+    )
+    if as_given is not NotImplemented:
+        return
+    groups, checked = update_many_args(rule, params, grads, states, scalars, eps_in_sqrt)
+    n_threads = [threads_for(group[0].size, _UPDATE_THRESHOLD) for group in groups]
+    skipped = _ext.update_many(rule, groups, checked, n_threads)
+    if skipped:  # the layouts the kernel does not take: the twin, the same values
+        _ref.update_many(
+            rule,
+            [groups[i][0] for i in skipped],
+            [groups[i][1] for i in skipped],
+            [groups[i][2:] for i in skipped],
+            *scalars,
+            eps_in_sqrt=eps_in_sqrt,
+        )

@@ -3,6 +3,7 @@
 The implementation behind the public namespace ``fastnn.optim``, which documents it.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from fastnn._config.backend import ops
 from fastnn.reference.optim_rules import with_defaults
 
-__all__ = ["UPDATE_RULES", "sgd", "sgd_momentum", "rmsprop", "adam"]
+__all__ = ["UPDATE_RULES", "sgd", "sgd_momentum", "rmsprop", "adam", "update_all"]
 
 # The rules by name, as the course's Solver looks them up (``update_rule='adam'``).
 UPDATE_RULES = ("sgd", "sgd_momentum", "rmsprop", "adam")
@@ -31,6 +32,50 @@ def _state(config, key, w):
     return state
 
 
+def _sgd_plan(w, config):
+    config = with_defaults("sgd", config)
+    return config, (), (config["learning_rate"],), {}
+
+
+def _sgd_momentum_plan(w, config):
+    config = with_defaults("sgd_momentum", config)
+    return (
+        config,
+        (_state(config, "velocity", w),),
+        (config["learning_rate"], config["momentum"]),
+        {},
+    )
+
+
+def _rmsprop_plan(w, config):
+    config = with_defaults("rmsprop", config)
+    scalars = (config["learning_rate"], config["decay_rate"], config["epsilon"])
+    return config, (_state(config, "cache", w),), scalars, {"eps_in_sqrt": False}
+
+
+def _adam_plan(w, config):
+    """t is incremented before it is used; the caller stores it after the step."""
+    config = with_defaults("adam", config)
+    states = (_state(config, "m", w), _state(config, "v", w))
+    t = config["t"] + 1
+    scalars = (config["learning_rate"], t, config["beta1"], config["beta2"], config["epsilon"])
+    return config, states, scalars, {}
+
+
+def _after_step(rule_name, config, scalars):
+    if rule_name == "adam":
+        config["t"] = scalars[1]
+
+
+def _step(rule_name, w, dw, config):
+    """One parameter's step of the named rule; returns its config."""
+    kernel, plan = _RULES[rule_name]
+    config, states, scalars, options = plan(w, config)
+    getattr(ops(), f"{kernel}_update")(w, dw, *states, *scalars, **options)
+    _after_step(rule_name, config, scalars)
+    return config
+
+
 def sgd(
     w: np.ndarray, dw: np.ndarray, config: dict[str, Any] | None = None
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -40,9 +85,7 @@ def sgd(
     config: dict with ``learning_rate`` (default 1e-2); None for a new one.
     Returns (next_w, config): next_w is w itself.
     """
-    config = with_defaults("sgd", config)
-    ops().sgd_update(w, dw, config["learning_rate"])
-    return w, config
+    return w, _step("sgd", w, dw, config)
 
 
 def sgd_momentum(
@@ -54,10 +97,7 @@ def sgd_momentum(
     config: ``learning_rate`` (1e-2), ``momentum`` (0.9), ``velocity`` (zeros like w).
     Returns (next_w, config): next_w is w itself, ``config['velocity']`` updated in place.
     """
-    config = with_defaults("sgd_momentum", config)
-    v = _state(config, "velocity", w)
-    ops().momentum_update(w, dw, v, config["learning_rate"], config["momentum"])
-    return w, config
+    return w, _step("sgd_momentum", w, dw, config)
 
 
 def rmsprop(
@@ -71,18 +111,7 @@ def rmsprop(
     config: ``learning_rate`` (1e-2), ``decay_rate`` (0.99), ``epsilon`` (1e-8), ``cache``
     (zeros like w).  Returns (next_w, config): next_w is w itself.
     """
-    config = with_defaults("rmsprop", config)
-    cache = _state(config, "cache", w)
-    ops().rmsprop_update(
-        w,
-        dw,
-        cache,
-        config["learning_rate"],
-        config["decay_rate"],
-        config["epsilon"],
-        eps_in_sqrt=False,
-    )
-    return w, config
+    return w, _step("rmsprop", w, dw, config)
 
 
 def adam(
@@ -94,12 +123,66 @@ def adam(
     config: ``learning_rate`` (1e-3), ``beta1`` (0.9), ``beta2`` (0.999), ``epsilon`` (1e-8),
     ``m``, ``v`` (zeros like w), ``t`` (0).  Returns (next_w, config): next_w is w itself.
     """
-    config = with_defaults("adam", config)
-    m = _state(config, "m", w)
-    v = _state(config, "v", w)
-    t = config["t"] + 1
-    ops().adam_update(
-        w, dw, m, v, config["learning_rate"], t, config["beta1"], config["beta2"], config["epsilon"]
-    )
-    config["t"] = t
-    return w, config
+    return w, _step("adam", w, dw, config)
+
+
+# Each rule's update kernel (``<kernel>_update``) and the function giving, from (w, config),
+# the config with its defaults, the state arrays, the kernel's scalars and its options.
+_RULES = {
+    "sgd": ("sgd", _sgd_plan),
+    "sgd_momentum": ("momentum", _sgd_momentum_plan),
+    "rmsprop": ("rmsprop", _rmsprop_plan),
+    "adam": ("adam", _adam_plan),
+}
+_RULE_FUNCTIONS = (
+    (sgd, "sgd"),
+    (sgd_momentum, "sgd_momentum"),
+    (rmsprop, "rmsprop"),
+    (adam, "adam"),
+)
+
+
+def update_all(
+    rule: Any,
+    params: dict[str, np.ndarray],
+    grads: Mapping[str, np.ndarray],
+    configs: dict[str, Any],
+) -> bool:
+    """``params[k], configs[k] = rule(params[k], grads[k], configs[k])`` for every k of params,
+    with one kernel call for the parameters whose configs give the same scalars (usually all).
+
+    rule: one of this module's rules (the function or its name); anything else returns False
+    without doing anything, so that the caller loops over its own rule.  grads must have
+    every key of params (KeyError naming the first missing one).  The values are those of
+    the loop; every parameter's arrays are checked before any is updated.  Returns True.
+    """
+    rule_name: str | None
+    if isinstance(rule, str):
+        rule_name = rule
+    else:  # by identity: a caller's rule need not be hashable
+        rule_name = next((name for function, name in _RULE_FUNCTIONS if function is rule), None)
+    if rule_name not in _RULES:
+        return False
+    kernel, plan = _RULES[rule_name]
+    batches: dict[tuple, list] = {}  # scalars and options -> [(w, dw, states, config, name)]
+    for name, w in params.items():
+        try:
+            dw = grads[name]
+        except KeyError:
+            raise KeyError(name) from None
+        config, states, scalars, options = plan(w, configs[name])
+        key = (scalars, tuple(options.items()))
+        batches.setdefault(key, []).append((w, dw, states, config, name))
+    for (scalars, options), batch in batches.items():
+        ops().update_many(
+            kernel,
+            [entry[0] for entry in batch],
+            [entry[1] for entry in batch],
+            [entry[2] for entry in batch],
+            *scalars,
+            **dict(options),
+        )
+        for _, _, _, config, name in batch:
+            _after_step(rule_name, config, scalars)
+            configs[name] = config
+    return True

@@ -105,12 +105,18 @@ class _Optimizer:
         return buffer
 
     def step(self, params, grads, lr):
+        """One update of every parameter, in one kernel call."""
         if self.rule == "adam":
             self.t += 1
-        update = getattr(ops(), f"{self.rule}_update")
         n_state, scalars = self._rule_args(lr)
-        for name, p in params.items():
-            update(p, self._gradient(name, p, grads), *self._slots(name, p, n_state), *scalars)
+        names = list(params)
+        ops().update_many(
+            self.rule,
+            [params[name] for name in names],
+            [self._gradient(name, params[name], grads) for name in names],
+            [self._slots(name, params[name], n_state) for name in names],
+            *scalars,
+        )
 
 
 def _rows(X, y, what):

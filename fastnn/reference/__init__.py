@@ -42,6 +42,7 @@ from fastnn.reference.optim import (
     rmsprop_update,
     sgd_update,
     take_rows,
+    update_many,
 )
 from fastnn.reference.softmax import (
     log_softmax,
@@ -81,6 +82,7 @@ __all__ = [
     "nesterov_update",
     "rmsprop_update",
     "adam_update",
+    "update_many",
     # svm
     "svm_loss",
     # dropout

@@ -7,9 +7,18 @@ optimizer state in place and return None.  The argument checks
 errors.
 """
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
-from fastnn.checks.optim import adam_args, check_take, momentum_args, rmsprop_args, sgd_args
+from fastnn.checks.optim import (
+    adam_args,
+    check_take,
+    momentum_args,
+    rmsprop_args,
+    sgd_args,
+    update_many_args,
+)
 
 __all__ = [
     "take_rows",
@@ -18,6 +27,7 @@ __all__ = [
     "nesterov_update",
     "rmsprop_update",
     "adam_update",
+    "update_many",
 ]
 
 
@@ -154,3 +164,42 @@ def adam_update(
     """
     g, lr, t, beta1, beta2, eps = adam_args(p, g, m, v, lr, t, beta1, beta2, eps)
     _adam(p, g, m, v, lr, t, beta1, beta2, eps)
+
+
+def _rmsprop_checked(p, g, cache, lr, decay, eps, eps_in_sqrt):
+    eps_in, eps_out = (eps, 0.0) if eps_in_sqrt else (0.0, eps)
+    _rmsprop(p, g, cache, lr, decay, eps_in, eps_out)
+
+
+# Each rule's body on checked arguments, by the rule's name.
+_RULE_BODIES: dict[str, Callable[..., None]] = {
+    "sgd": _sgd,
+    "momentum": _momentum,
+    "nesterov": _nesterov,
+    "rmsprop": _rmsprop_checked,
+    "adam": _adam,
+}
+
+
+def update_many(
+    rule: str,
+    params: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    states: Sequence[Sequence[np.ndarray]],
+    *scalars: float,
+    eps_in_sqrt: bool = True,
+) -> None:
+    """In place, ``<rule>_update(p, g, *state, *scalars)`` for every parameter (they must not
+    share memory with each other).
+
+    rule: 'sgd', 'momentum', 'nesterov', 'rmsprop' or 'adam'.  params, grads: lists of
+    float32/float64 arrays, grads[i] of params[i]'s shape and dtype; states: one tuple per
+    parameter of the rule's state arrays (``()``; ``(v,)``; ``(v,)``; ``(cache,)``; ``(m, v)``).
+    scalars: the rule's scalars after its arrays, shared by every parameter (adam:
+    ``lr, t, beta1=0.9, beta2=0.999, eps=1e-8``).  eps_in_sqrt: rmsprop's option.
+    Every argument is checked before any parameter changes.  Returns None.
+    """
+    groups, checked = update_many_args(rule, params, grads, states, scalars, eps_in_sqrt)
+    body = _RULE_BODIES[rule]
+    for group in groups:
+        body(*group, *checked)

@@ -61,6 +61,16 @@ def _torch_momentum(torch, args, kwargs):
     return run
 
 
+def _update_many_args(rng, shape, dtype, impl):
+    """A step of adam over three parameters of ``shape`` (as a net's weights), t = 3."""
+    make = _update_args(2, positive=(1,))
+    groups = [make(rng, shape, dtype, impl)[0] for _ in range(3)]
+    params = [group[0] for group in groups]
+    grads = [group[1] for group in groups]
+    states = [list(group[2:4]) for group in groups]
+    return ("adam", params, grads, states, 1e-3, 3), {}
+
+
 # the trainer's parameter shapes: b1/b2 (small), W2 (100, 10), W1 (3072, 100)
 _UPDATE_SHAPES = ((100, 10), (3072, 100), (1024, 1024))
 
@@ -126,5 +136,15 @@ KERNELS = [
         _UPDATE_SHAPES,
         3.5,
         inplace=(0, 2, 3),
+    ),
+    KernelSpec(
+        "update_many",
+        "optim",
+        core.update_many,
+        reference.update_many,
+        _update_many_args,
+        _UPDATE_SHAPES,
+        3 * 3.5,
+        inplace=(1, 3),
     ),
 ]

@@ -190,14 +190,15 @@ class Solver:
         if self._stop_for(loss, iteration):
             return loss
         params = self.model.params
-        for name, w in params.items():
-            try:
-                dw = grads[name]
-            except KeyError:
-                raise KeyError(f"the model's loss returned no gradient for {name!r}") from None
-            params[name], self.optim_configs[name] = self.update_rule(
-                w, dw, self.optim_configs[name]
-            )
+        for name in params:
+            if name not in grads:
+                raise KeyError(f"the model's loss returned no gradient for {name!r}")
+        # fastnn.optim's rules update every parameter in one kernel call, the same values
+        if not optim.update_all(self.update_rule, params, grads, self.optim_configs):
+            for name, w in params.items():
+                params[name], self.optim_configs[name] = self.update_rule(
+                    w, grads[name], self.optim_configs[name]
+                )
         return loss
 
     def _stop_for(self, loss: float, iteration: int) -> bool:
