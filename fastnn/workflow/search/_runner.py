@@ -449,7 +449,7 @@ class _Runner:
 
         With ``median_stop`` every job gets the median-stopping rule as its ``on_epoch``,
         built from this run's trials finished when the job is submitted; jobs are then
-        submitted only as workers free up, so that each sees every result so far.
+        submitted only as :meth:`slots` free up, so that each sees every result so far.
         """
         progress = _Progress(len(jobs), self.verbose, desc)
         trials: list[Trial] = []
