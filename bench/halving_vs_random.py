@@ -14,9 +14,17 @@ validation accuracy on the held-out split.  Per seed:
 * Optuna: TPESampler + HyperbandPruner(1, 10, 3) with the same train function reporting each
   epoch (trials resume, as ours do), stopped once it has trained as many epochs as SH.
 
-Prints one markdown table of medians over the seeds and every seed's numbers.
+Prints one markdown table of medians over the seeds and every seed's numbers.  Next to the
+parallel ratios: the bound ``2 x SH's epochs / ASHA's epochs``, the wall-clock ratio two
+perfectly used workers would give (ASHA promotes before a rung is complete, so it trains
+more epochs than synchronous successive halving).
 
-    PYTHONPATH=. python bench/halving_vs_random.py [--quick] [--seeds 5]
+``--wide``: only SH serial against ASHA ``n_jobs=2`` (and the control), with
+``FullyConnectedNet([512, 512])`` so that a rung-0 job (one epoch) takes about 60 ms rather
+than 5 ms: the per-job costs of the parallel run (the round trip through this process, the
+trial's state both ways, 2.4 MB here) weigh less against the training.
+
+    PYTHONPATH=. python bench/halving_vs_random.py [--quick] [--seeds 5] [--wide]
 
 Optuna is a benchmark peer only (``pip install optuna``); without it that column is skipped.
 """
@@ -36,7 +44,10 @@ from fastnn.workflow import search
 SPACE = {"lr": search.loguniform(1e-4, 1.0), "reg": search.loguniform(1e-6, 1e-1)}
 
 
-def make_fn():
+WIDE_HIDDEN_DIMS = [512, 512]
+
+
+def make_fn(hidden_dims=(100,)):
     X, y = load_digits()
     X_train, X_val, y_train, y_val = train_val_split(X, y, val_size=0.2, seed=0)
     center = ZeroCenter().fit(X_train)
@@ -46,7 +57,7 @@ def make_fn():
         center.transform(X_val),
         y_val,
         "fc",
-        hidden_dims=[100],
+        hidden_dims=list(hidden_dims),
         batchnorm=True,
         update="momentum",
         momentum=0.9,
@@ -105,57 +116,87 @@ def optuna_search(fn, seed, budget, max_epochs, eta):
     return best[0], spent[0]
 
 
+def time_halving(fn, n_trials, max_epochs, eta, seed, row):
+    """SH serially and ASHA on 2 worker processes (started before the timing), same trials."""
+    with threadpool_limits(1):
+        t = time.perf_counter()
+        r = search.successive_halving(
+            fn, SPACE, n_trials, max_epochs=max_epochs, eta=eta, seed=seed, verbose=False
+        )
+        row["sh_seconds"] = time.perf_counter() - t
+    row["sh_best"], row["sh_epochs"] = best_of(r), epochs_of(r)
+    search.random_search(stateless_fn, SPACE, 4, seed=0, n_jobs=2, verbose=False)
+    t = time.perf_counter()
+    r = search.successive_halving(
+        fn, SPACE, n_trials, max_epochs=max_epochs, eta=eta, seed=seed, n_jobs=2, verbose=False
+    )
+    row["asha_seconds"] = time.perf_counter() - t
+    row["asha_best"], row["asha_epochs"] = best_of(r), epochs_of(r)
+
+
+def time_control(fn, space, n_trials, seed, row):
+    """The same random search serially and on the two worker processes."""
+    with threadpool_limits(1):
+        t = time.perf_counter()
+        r = search.random_search(fn, space, n_trials, seed=seed, verbose=False)
+        row["random_seconds"] = time.perf_counter() - t
+    search.random_search(stateless_fn, SPACE, 4, seed=0, n_jobs=2, verbose=False)
+    t = time.perf_counter()
+    search.random_search(fn, space, n_trials, seed=seed, n_jobs=2, verbose=False)
+    row["random2_seconds"] = time.perf_counter() - t
+    return r
+
+
+def parallel_line(rows, med):
+    """ASHA n_jobs=2 against SH serial: wall-clock and epochs per second, each with its
+    bound, medians over the seeds."""
+    speed = [r["sh_seconds"] / r["asha_seconds"] for r in rows]
+    rate = [
+        (r["asha_epochs"] / r["asha_seconds"]) / (r["sh_epochs"] / r["sh_seconds"]) for r in rows
+    ]
+    bound = [2 * r["sh_epochs"] / r["asha_epochs"] for r in rows]
+    control = statistics.median(r["random_seconds"] / r["random2_seconds"] for r in rows)
+    return (
+        f"SH serial / ASHA n_jobs=2: wall-clock median {statistics.median(speed):.2f}x "
+        f"(bound {statistics.median(bound):.2f}x), epochs per second "
+        f"{statistics.median(rate):.2f}x (bound 2.00x); SH {med['sh_seconds']:.2f} s "
+        f"{med['sh_epochs']:.0f} epochs, ASHA {med['asha_seconds']:.2f} s "
+        f"{med['asha_epochs']:.0f} epochs; control: random_search serial / n_jobs=2 "
+        f"{control:.2f}x; load average {os.getloadavg()[0]:.1f}"
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 seeds, 20 trials (a smoke run)")
     parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help=f"FullyConnectedNet({WIDE_HIDDEN_DIMS}): parallel timing only, longer jobs",
+    )
     args = parser.parse_args()
     n_seeds = args.seeds or (2 if args.quick else 5)
     n_trials, max_epochs, eta = (20, 10, 3) if args.quick else (60, 10, 3)
-    fn = make_fn()
-    try:
-        import optuna  # noqa: F401
-    except ImportError:
-        have_optuna = False
-    else:
-        have_optuna = True
+    fn = make_fn(WIDE_HIDDEN_DIMS if args.wide else (100,))
+    have_optuna = not args.wide
+    if have_optuna:
+        try:
+            import optuna  # noqa: F401
+        except ImportError:
+            have_optuna = False
     random_space = {**SPACE, "num_epochs": max_epochs}
+    # the control's jobs: as long as a rung-0 job in --wide, 10 epochs otherwise
+    control_space = {**SPACE, "num_epochs": 1} if args.wide else random_space
     rows = []
     for seed in range(n_seeds):
         row = {"seed": seed}
-        with warnings.catch_warnings(), threadpool_limits(1):
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", search.RangeEdgeWarning)
-            t = time.perf_counter()
-            r = search.random_search(fn, random_space, n_trials, seed=seed, verbose=False)
-            row["random_seconds"] = time.perf_counter() - t
-        row["random_best"], row["random_epochs"] = best_of(r), epochs_of(r)
-        # the control: the same random search on the two worker processes
-        search.random_search(stateless_fn, SPACE, 4, seed=0, n_jobs=2, verbose=False)
-        t = time.perf_counter()
-        search.random_search(fn, random_space, n_trials, seed=seed, n_jobs=2, verbose=False)
-        row["random2_seconds"] = time.perf_counter() - t
-        with threadpool_limits(1):
-            t = time.perf_counter()
-            r = search.successive_halving(
-                fn, SPACE, n_trials, max_epochs=max_epochs, eta=eta, seed=seed, verbose=False
-            )
-            row["sh_seconds"] = time.perf_counter() - t
-        row["sh_best"], row["sh_epochs"] = best_of(r), epochs_of(r)
-        # start the worker processes first: the timing is the search's, not their start-up
-        search.random_search(stateless_fn, SPACE, 4, seed=0, n_jobs=2, verbose=False)
-        t = time.perf_counter()
-        r = search.successive_halving(
-            fn,
-            SPACE,
-            n_trials,
-            max_epochs=max_epochs,
-            eta=eta,
-            seed=seed,
-            n_jobs=2,
-            verbose=False,
-        )
-        row["asha_seconds"] = time.perf_counter() - t
-        row["asha_best"], row["asha_epochs"] = best_of(r), epochs_of(r)
+            r = time_control(fn, control_space, n_trials, seed, row)
+        if not args.wide:
+            row["random_best"], row["random_epochs"] = best_of(r), epochs_of(r)
+        time_halving(fn, n_trials, max_epochs, eta, seed, row)
         if have_optuna:
             with threadpool_limits(1):
                 row["optuna_best"], row["optuna_epochs"] = optuna_search(
@@ -165,38 +206,30 @@ def main():
         print(" ".join(f"{k}={v:.4g}" for k, v in row.items()), flush=True)
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0] if k != "seed"}
     print()
+    net = f"FullyConnectedNet({WIDE_HIDDEN_DIMS if args.wide else [100]})"
     print(
-        f"medians over {n_seeds} seeds; {n_trials} trials, rungs "
+        f"medians over {n_seeds} seeds; {net}, {n_trials} trials, rungs "
         f"{search.rung_epochs(1, max_epochs, eta)}, eta {eta}"
     )
     print()
-    print("| search | best val acc | epochs | vs random: acc diff | epochs share |")
-    print("|---|---|---|---|---|")
-    names = [
-        ("random", f"random search, {max_epochs} epochs each"),
-        ("sh", "successive halving (serial)"),
-        ("asha", "ASHA, n_jobs=2"),
-    ]
-    if have_optuna:
-        names.append(("optuna", "Optuna TPE + HyperbandPruner, SH's epochs"))
-    for key, label in names:
-        best, epochs = med[f"{key}_best"], med[f"{key}_epochs"]
-        print(
-            f"| {label} | {best:.4f} | {epochs:.0f} | {best - med['random_best']:+.4f} | "
-            f"{epochs / med['random_epochs']:.2f} |"
-        )
-    control = statistics.median(r["random_seconds"] / r["random2_seconds"] for r in rows)
-    speed = [r["sh_seconds"] / r["asha_seconds"] for r in rows]
-    rate = [
-        (r["asha_epochs"] / r["asha_seconds"]) / (r["sh_epochs"] / r["sh_seconds"]) for r in rows
-    ]
-    print()
-    print(
-        f"wall-clock SH serial / ASHA n_jobs=2: median {statistics.median(speed):.2f}x "
-        f"(epochs per second ratio {statistics.median(rate):.2f}x); "
-        f"SH {med['sh_seconds']:.1f} s, ASHA {med['asha_seconds']:.1f} s; control: "
-        f"random_search serial / n_jobs=2 {control:.2f}x; load average {os.getloadavg()[0]:.1f}"
-    )
+    if not args.wide:
+        print("| search | best val acc | epochs | vs random: acc diff | epochs share |")
+        print("|---|---|---|---|---|")
+        names = [
+            ("random", f"random search, {max_epochs} epochs each"),
+            ("sh", "successive halving (serial)"),
+            ("asha", "ASHA, n_jobs=2"),
+        ]
+        if have_optuna:
+            names.append(("optuna", "Optuna TPE + HyperbandPruner, SH's epochs"))
+        for key, label in names:
+            best, epochs = med[f"{key}_best"], med[f"{key}_epochs"]
+            print(
+                f"| {label} | {best:.4f} | {epochs:.0f} | {best - med['random_best']:+.4f} | "
+                f"{epochs / med['random_epochs']:.2f} |"
+            )
+        print()
+    print(parallel_line(rows, med))
 
 
 if __name__ == "__main__":

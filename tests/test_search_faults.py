@@ -52,6 +52,15 @@ def sigkilled_at_4(params, seed):
     return {"val_acc": params["k"] / 10}
 
 
+def dies_once_promoted(params, *, epochs, state=None):
+    """A resumable train_fn: the trial with q in (0.9, 0.94) kills its worker once promoted."""
+    done = 0 if state is None else state["done"]
+    if 0.9 < params["q"] < 0.94 and done > 0:
+        os._exit(3)
+    history = [params["q"]] * (epochs - done)
+    return {"val_acc_history": history, "epochs": epochs, "state": {"done": epochs}}
+
+
 def always_dies(params):
     os._exit(1)
 
@@ -110,6 +119,20 @@ def test_a_worker_killed_by_sigkill_fails_only_its_trial():
     assert [t.params["k"] for t in result.by_status("failed")] == [4]
     assert "SIGKILL" in result[4].error
     assert len(result.by_status("ok")) == 5
+
+
+def test_a_promoted_trial_that_kills_its_worker_fails_alone():
+    # seed 0's 9 trials: q = 0.944 and 0.935 (dies once promoted) are promoted; the trials in
+    # flight with it are run again, from the states they were sent with
+    space = {"q": search.uniform(0.0, 1.0)}
+    result = search.successive_halving(
+        dies_once_promoted, space, 9, max_epochs=9, seed=0, n_jobs=2, verbose=False
+    )
+    failed = [t for t in result if t.status != "ok"]
+    assert [round(t.params["q"], 3) for t in failed] == [0.935]
+    assert "exit code 3" in failed[0].error
+    assert round(result.best.params["q"], 3) == 0.944 and result.best.rung == 2
+    assert all(t.epochs == len(t.val_acc_history) for t in result if t.status == "ok")
 
 
 def test_three_crashes_in_a_row_stop_the_search_with_its_trials():

@@ -242,6 +242,20 @@ def test_promoted_trials_continue_their_history(digits_fn):
     assert top.val_acc == max(straight["val_acc_history"])
 
 
+def test_two_processes_continue_promoted_trials_exactly(digits_fn):
+    pytest.importorskip("joblib")
+    space = {"lr": search.loguniform(1e-3, 1e-2), "reg": search.loguniform(1e-5, 1e-3)}
+    result = search.successive_halving(
+        digits_fn, space, 6, max_epochs=4, eta=2, seed=5, n_jobs=2, verbose=False
+    )
+    promoted = [t for t in result if t.rung > 0]
+    assert promoted
+    for trial in promoted:  # each rung's job continued from the state the last one returned
+        straight = digits_fn(trial.params, seed=trial.seed, epochs=trial.epochs)
+        assert trial.loss_history == straight["loss_history"]
+    assert all("state" not in t.extra for t in result)
+
+
 # ---------------------------------------------------------------- reproducibility
 
 

@@ -176,6 +176,34 @@ def test_result_has_one_entry_per_epoch_and_the_best_model(digits):
     assert not result["diverged"] and result["stop_reason"] is None
 
 
+def test_kept_model_is_the_best_epochs_even_when_the_first_check_was_best(digits):
+    X, y, X_val, y_val = digits
+    # shifted validation labels: the better the net learns, the worse it scores, so the
+    # Solver's check after the first iteration is its best (params from then, running
+    # statistics from the end), which no epoch history holds
+    shifted = (y_val + 1) % 10
+    train_fn = search.make_train_fn(
+        X,
+        y,
+        X_val,
+        shifted,
+        trainer="solver",
+        hidden_dims=[32],
+        update_rule="adam",
+        lr=1e-3,
+        normalization="batchnorm",
+        keep_model=True,
+    )
+    first = train_fn({}, seed=0, epochs=2)
+    rest = train_fn({}, seed=0, epochs=4, state=first["state"])
+    for result in (first, rest):
+        model = result["model"]
+        accuracy = np.mean(model.loss(X_val).argmax(axis=1) == shifted)
+        assert result["val_acc"] == max(result["val_acc_history"])
+        assert accuracy == result["val_acc"]
+        assert "seed" not in model.dropout_param
+
+
 def test_on_epoch_counts_the_trial_epochs_and_stops(digits):
     train_fn = solver_fn(digits, update_rule="adam", lr=1e-3)
     first = train_fn({}, seed=0, epochs=1)

@@ -90,8 +90,9 @@ _RUN_PARAMETERS = """
         trials have reported; in :func:`coarse_to_fine`, the trials of the same round).  Needs
         a ``train_fn`` taking ``on_epoch`` and returning ``val_acc_history`` (one entry per
         epoch); a stopped trial has ``stopped`` True.  A trial is compared with the trials
-        finished when it starts: serially that is every earlier one, so the result depends
-        on the seed only; in parallel it also depends on the order trials finish.
+        finished when it is submitted: serially that is every earlier one, so the result
+        depends on the seed only; in parallel (two jobs submitted per worker, one running
+        and one queued) it also depends on the order trials finish.
     n_jobs : int, default 1
         Worker processes (``-1``: all cores); each trial's kernels and BLAS run on
         ``threads_per_trial`` threads. Needs the ``parallel`` extra (joblib).
@@ -524,7 +525,9 @@ def successive_halving(
 
     Serially the rungs are synchronous (Jamieson and Talwalkar 2016); with ``n_jobs > 1`` or an
     ``executor`` it is ASHA (Li et al. 2020): a trial is promoted as soon as it is in the top
-    ``1 / eta`` of its rung so far, and no worker waits for a rung to fill.
+    ``1 / eta`` of its rung so far, and no worker waits for a rung to fill.  Each worker has
+    one job queued behind the one it runs, chosen from the results finished when its slot
+    freed, so a worker never waits for this process to choose its next job.
 
     The ``train_fn`` contract: ``train_fn(params, *, epochs, state=None, seed=None,
     on_epoch=None) -> dict``.  ``epochs`` is the total the trial has trained when the call

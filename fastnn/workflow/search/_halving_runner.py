@@ -166,7 +166,8 @@ def run_halving(runner: _Runner, space, brackets, rungs, eta, seed, epochs_key, 
     outstanding: dict[int, _Job] = {}
 
     def top_up():
-        # a job is chosen only when a worker is free: promotions see every result so far
+        # a job is chosen only when a slot frees (a worker's running or queued job): its
+        # promotions see every result so far
         while len(outstanding) < slots and (job := search.next_job()) is not None:
             outstanding[job.index] = job
             runner.submit(job)

@@ -355,6 +355,8 @@ def _check_trial_timeout(trial_timeout, executor):
     return float(trial_timeout)
 
 
+# Jobs submitted per worker in a parallel run: the one it runs and the one it starts next.
+QUEUED_PER_WORKER = 2
 # The search stops when this many trials in a row lost their worker process.
 CRASHES_IN_A_ROW = 3
 # How often a run with trial_timeout checks the running trials' clocks (seconds).
@@ -447,7 +449,7 @@ class _Runner:
 
         With ``median_stop`` every job gets the median-stopping rule as its ``on_epoch``,
         built from this run's trials finished when the job is submitted; jobs are then
-        submitted only as workers free up, so that each sees every result so far.
+        submitted only as :meth:`slots` free up, so that each sees every result so far.
         """
         progress = _Progress(len(jobs), self.verbose, desc)
         trials: list[Trial] = []
@@ -479,14 +481,14 @@ class _Runner:
         return trials, self.interrupted or self.crash_stop is not None
 
     def slots(self):
-        """Jobs worth having submitted at once: one serially; with our pool one more than its
-        workers (the runner holds that many, so a worker that finishes starts the next job at
-        once); a user's executor's workers otherwise."""
+        """Jobs worth having submitted at once: one serially; in parallel two per worker (our
+        pool's or a user's executor's), one running and one queued behind it, so that a
+        worker that finishes starts its next job at once instead of waiting for this
+        process to hear of it and choose one."""
         if not self.parallel:
             return 1
-        if self.own_pool:
-            return self.n_jobs + 1
-        return _executor_slots(self.executor)
+        workers = self.n_jobs if self.own_pool else _executor_slots(self.executor)
+        return QUEUED_PER_WORKER * workers
 
     def submit(self, job):
         """Queue ``job``; a job the journal holds comes back from :meth:`finished` as it was."""
@@ -567,9 +569,9 @@ class _Runner:
         elif not self.own_pool:
             todo, limit = self._queue, len(self._queue) + len(self._in_flight)
         else:
-            # no more trials than loky's call queue holds (one per worker + one), so that
-            # every trial submitted is soon dispatched (see _kill)
-            todo, limit = self._queue, self.n_jobs + 1
+            # no more trials than loky's call queue holds (two per worker + one), so that
+            # every trial submitted is dispatched at once (see _kill)
+            todo, limit = self._queue, QUEUED_PER_WORKER * self.n_jobs
         failed = []
         while todo and len(self._in_flight) < limit:
             job = todo.popleft()

@@ -58,6 +58,28 @@ class DropoutFromGenerator:
         return self.net.loss(X, y)
 
 
+class BestEpochModel:
+    """An ``on_epoch`` hook that keeps a copy of ``net`` (params and batchnorm running
+    statistics) as it was at the best epoch-end validation check, then calls ``on_epoch``.
+
+    The Solver's own ``best_params`` may come from its check after the first iteration, which
+    no epoch history holds, and leave the running statistics of the last iteration: the copy
+    kept here is the model whose accuracy the result reports.
+    """
+
+    def __init__(self, net, on_epoch=None):
+        self.net, self.on_epoch = net, on_epoch
+        self.model = None  # the copy, once an epoch has ended
+        self.best = -math.inf
+
+    def __call__(self, epoch, stats):
+        # first best wins, as in the Solver (NaN never replaces a copy)
+        if self.model is None or stats["val_acc"] > self.best:
+            self.best, self.model = stats["val_acc"], copy.deepcopy(self.net)
+            self.model.dropout_param.pop("seed", None)  # the trial's mask seed, not the model's
+        return bool(self.on_epoch(epoch, stats)) if self.on_epoch is not None else False
+
+
 class SolverTrainFn(TrainFnBase):
     """A picklable ``train_fn(params, seed=None, *, epochs=None, state=None, on_epoch=None)``:
     one :class:`fastnn.Solver` run of a :class:`fastnn.FullyConnectedNet` per call.
@@ -130,11 +152,12 @@ class SolverTrainFn(TrainFnBase):
         Returns
         -------
         dict
-            ``val_acc`` (best of this call), ``loss_history`` (this call's iterations),
+            ``val_acc`` (best epoch of this call), ``loss_history`` (this call's iterations),
             ``train_acc_history`` and ``val_acc_history`` (one entry per epoch of this call:
             the Solver's check after the first iteration is left out), ``epochs`` (the
-            trial's total), ``diverged``, ``stop_reason``; ``model`` (the best of this call)
-            with ``keep_model``; ``state`` when ``epochs`` was given.
+            trial's total), ``diverged``, ``stop_reason``; ``model`` with ``keep_model``: a
+            copy of the model at this call's best epoch (its params and batchnorm statistics),
+            whose validation accuracy is ``val_acc``; ``state`` when ``epochs`` was given.
         """
         s = self.settings(params)
         rule, optim_config, solver_kw = self._solver_settings(s)
@@ -150,6 +173,7 @@ class SolverTrainFn(TrainFnBase):
             total = done + check_epochs(epochs, done)
         solver_kw["num_epochs"] = total
         data = {"X_train": self.X, "y_train": self.y, "X_val": self.X_val, "y_val": self.y_val}
+        best_epoch = BestEpochModel(net, on_epoch) if self.keep_model else None
         solver = Solver(
             DropoutFromGenerator(net, rng) if net.use_dropout else net,
             data,
@@ -157,7 +181,7 @@ class SolverTrainFn(TrainFnBase):
             optim_config=optim_config,
             verbose=False,
             seed=rng,
-            on_epoch=on_epoch,
+            on_epoch=on_epoch if best_epoch is None else best_epoch,
             abort_cost_ratio=self.abort_cost_ratio,
             **solver_kw,
         )
@@ -169,8 +193,7 @@ class SolverTrainFn(TrainFnBase):
             solver.train()
         finally:
             net.dropout_param.pop("seed", None)
-        # the model holds the best params now; the state continues from the last ones
-        best = copy.deepcopy(net) if self.keep_model else None
+        # the state continues from the last params (the Solver left the best check's in net)
         net.params = solver.final_params
         epochs_run = solver.epoch - done  # one accuracy check at the end of each
 
@@ -180,9 +203,8 @@ class SolverTrainFn(TrainFnBase):
         val_acc_history = this_call(solver.val_acc_history)
         iterations_per_epoch = max(self.X.shape[0] // solver.batch_size, 1)
         result = {
-            # the Solver's best check of this call (the first-iteration one included), the
-            # accuracy of the params the model holds with keep_model
-            "val_acc": solver.best_val_acc if val_acc_history else float("nan"),
+            # the best epoch of this call, the one keep_model's model is a copy of
+            "val_acc": max(val_acc_history) if val_acc_history else float("nan"),
             "loss_history": solver.loss_history,
             "train_acc_history": this_call(solver.train_acc_history),
             "val_acc_history": val_acc_history,
@@ -190,8 +212,8 @@ class SolverTrainFn(TrainFnBase):
             "diverged": solver.diverged,
             "stop_reason": solver.stop_reason,
         }
-        if self.keep_model:
-            result["model"] = best
+        if best_epoch is not None:
+            result["model"] = best_epoch.model
         if epochs is not None:
             result["state"] = {
                 "model": net,
