@@ -81,6 +81,21 @@ FASTNN_CONTRACT_ON
  * A unary kernel passes `a` again as its second input. */
 #define FASTNN_ACT_BLOCK 256
 
+/* clang (14) keeps the two parts' constants as scalars and re-broadcasts each one inside the
+ * pipelined loop, which then runs slower than its plain loop; clang gets the plain loop over
+ * the same element functions (same results). */
+#if defined(__clang__)
+#define FASTNN_ACT_PIPELINED_LOOP(name, second)                                               \
+    static void FASTNN_NAME(act_##name)(const FASTNN_T *a, const FASTNN_T *b, FASTNN_T *out, \
+                                        ptrdiff_t n, FASTNN_T alpha) {                        \
+        const FASTNN_T *b2 = second;                                                          \
+        (void)b;                                                                              \
+        FASTNN_IVDEP for (ptrdiff_t i = 0; i < n; i++) out[i] =                               \
+            FASTNN_NAME(act_##name##_finish)(a[i], b2[i],                                     \
+                                             FASTNN_NAME(act_##name##_exp)(a[i], b2[i], alpha), \
+                                             alpha);                                          \
+    }
+#else
 #define FASTNN_ACT_PIPELINED_LOOP(name, second)                                               \
     static void FASTNN_NAME(act_##name)(const FASTNN_T *a, const FASTNN_T *b, FASTNN_T *out, \
                                         ptrdiff_t n, FASTNN_T alpha) {                        \
@@ -109,6 +124,7 @@ FASTNN_CONTRACT_ON
             next_part = done;                                                                 \
         }                                                                                     \
     }
+#endif
 
 /* sigma(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, e = exp(-|x|) <= 1: exp never
  * overflows, sigma(-1000) = 0 and sigma(1000) = 1 exactly, and for x < 0 the result keeps
