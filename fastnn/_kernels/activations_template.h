@@ -85,7 +85,7 @@ FASTNN_CONTRACT_ON
  * pipelined loop, which then runs slower than its plain loop; clang gets the plain loop over
  * the same element functions (same results). */
 #if defined(__clang__)
-#define FASTNN_ACT_PIPELINED_LOOP(name, second)                                               \
+#define FASTNN_ACT_EXP_LOOP(name, second)                                                       \
     static void FASTNN_NAME(act_##name)(const FASTNN_T *a, const FASTNN_T *b, FASTNN_T *out, \
                                         ptrdiff_t n, FASTNN_T alpha) {                        \
         const FASTNN_T *b2 = second;                                                          \
@@ -96,7 +96,7 @@ FASTNN_CONTRACT_ON
                                              alpha);                                          \
     }
 #else
-#define FASTNN_ACT_PIPELINED_LOOP(name, second)                                               \
+#define FASTNN_ACT_EXP_LOOP(name, second)                                                       \
     static void FASTNN_NAME(act_##name)(const FASTNN_T *a, const FASTNN_T *b, FASTNN_T *out, \
                                         ptrdiff_t n, FASTNN_T alpha) {                        \
         const FASTNN_T *b2 = second;                                                          \
@@ -187,10 +187,10 @@ FASTNN_INLINE FASTNN_T FASTNN_NAME(act_elu_backward_finish)(FASTNN_T dout, FASTN
     return x > 0 ? dout : neg;
 }
 
-FASTNN_ACT_PIPELINED_LOOP(sigmoid, a)
-FASTNN_ACT_PIPELINED_LOOP(tanh, a)
-FASTNN_ACT_PIPELINED_LOOP(elu, a)
-FASTNN_ACT_PIPELINED_LOOP(elu_backward, b)
+FASTNN_ACT_EXP_LOOP(sigmoid, a)
+FASTNN_ACT_EXP_LOOP(tanh, a)
+FASTNN_ACT_EXP_LOOP(elu, a)
+FASTNN_ACT_EXP_LOOP(elu_backward, b)
 
 FASTNN_CONTRACT_OFF
 
@@ -254,7 +254,7 @@ static void FASTNN_NAME(act_maxout_backward)(const FASTNN_T *dout, const ptrdiff
 
 #undef FASTNN_ACT_UNARY_LOOP
 #undef FASTNN_ACT_BINARY_LOOP
-#undef FASTNN_ACT_PIPELINED_LOOP
+#undef FASTNN_ACT_EXP_LOOP
 #undef FASTNN_ACT_BLOCK
 
 #include "fastnn_dtype_end.h"

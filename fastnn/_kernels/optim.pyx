@@ -210,13 +210,20 @@ def update_many(str rule, list groups, tuple scalars, list n_threads):
     rmsprop's followed by eps_in_sqrt) over every group ``(p, g, *state)``, in order, the GIL
     released once; group i on ``n_threads[i]`` threads.  Returns the positions of the groups
     whose arrays need the NumPy path (left untouched)."""
-    cdef int code = RULES[rule]
+    if len(n_threads) != len(groups):
+        raise ValueError("update_many needs one thread count per group")
+    typenums = [_flat_type(<tuple>group) for group in groups]
+    _run_groups(RULES[rule], groups, typenums, scalars, n_threads)
+    return [i for i, typenum in enumerate(typenums) if typenum < 0]
+
+
+cdef int _run_groups(int code, list groups, list typenums, tuple scalars,
+                     list n_threads) except -1:
+    """The update of every group whose typenum (_flat_type's) is not -1, the GIL released
+    once."""
     cdef double s[7]
     _rule_scalars(code, scalars, s)
     cdef Py_ssize_t k = len(groups), i, j, count = 0, lo, hi
-    if len(n_threads) != k:
-        raise ValueError("update_many needs one thread count per group")
-    skipped = []
     cdef void **a = <void **>malloc(4 * max(k, 1) * sizeof(void *))
     cdef Py_ssize_t *sizes = <Py_ssize_t *>malloc(max(k, 1) * sizeof(Py_ssize_t))
     cdef int *teams = <int *>malloc(2 * max(k, 1) * sizeof(int))
@@ -229,11 +236,10 @@ def update_many(str rule, list groups, tuple scalars, list n_threads):
         raise MemoryError()
     try:
         for i in range(k):
-            group = <tuple>groups[i]
-            typenum = _flat_type(group)
+            typenum = typenums[i]
             if typenum < 0:
-                skipped.append(i)
                 continue
+            group = <tuple>groups[i]
             for j in range(len(group)):
                 a[4 * count + j] = cnp.PyArray_DATA(<cnp.ndarray>group[j])
             sizes[count] = cnp.PyArray_SIZE(<cnp.ndarray>group[0])
@@ -254,35 +260,36 @@ def update_many(str rule, list groups, tuple scalars, list n_threads):
         free(a)
         free(sizes)
         free(teams)
-    return skipped
+    return 0
 
 
 # The number of state arrays of each rule (fastnn.checks.optim.STATE_NAMES).
 STATE_COUNTS = {"sgd": 0, "momentum": 1, "nesterov": 1, "rmsprop": 1, "adam": 2}
 
 
-cdef bint _kernel_takes(tuple group):
-    """Whether every array of ``(p, g, *state)`` is one the update takes as it is: ndarrays
-    of p's float dtype and shape, p and the state writeable (and _flat_type's layout)."""
+cdef int _kernel_takes(tuple group) except -2:
+    """_flat_type's typenum if every array of ``(p, g, *state)`` is one the update takes as it
+    is (ndarrays of p's float dtype and shape, p and the state writeable, _flat_type's
+    layout), else -1."""
     cdef cnp.ndarray p, a
     cdef Py_ssize_t i, nd
     for i in range(len(group)):
         if type(group[i]) is not cnp.ndarray:
-            return False
+            return -1
     p = <cnp.ndarray>group[0]
     typenum = cnp.PyArray_TYPE(p)
     if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
-        return False
+        return -1
     nd = cnp.PyArray_NDIM(p)
     for i in range(len(group)):
         a = <cnp.ndarray>group[i]
         if cnp.PyArray_TYPE(a) != typenum or cnp.PyArray_NDIM(a) != nd:
-            return False
+            return -1
         if nd and memcmp(cnp.PyArray_DIMS(a), cnp.PyArray_DIMS(p), nd * sizeof(cnp.npy_intp)):
-            return False
+            return -1
         if i != 1 and not cnp.PyArray_ISWRITEABLE(a):
-            return False
-    return _flat_type(group) >= 0
+            return -1
+    return _flat_type(group)
 
 
 def update_many_as_given(str rule, params, grads, states, tuple scalars, int n_threads,
@@ -298,15 +305,18 @@ def update_many_as_given(str rule, params, grads, states, tuple scalars, int n_t
     if len(grads) != k or len(states) != k:
         return NotImplemented
     groups = []
+    typenums = []
     threads = []
     for i in range(k):
         state = states[i]
         if type(state) not in (list, tuple) or len(state) != n_state:
             return NotImplemented
         group = (params[i], grads[i], *state)
-        if not _kernel_takes(group):
+        typenum = _kernel_takes(group)
+        if typenum < 0:
             return NotImplemented
         groups.append(group)
+        typenums.append(typenum)
         threads.append(1 if cnp.PyArray_SIZE(<cnp.ndarray>group[0]) < threshold else n_threads)
-    update_many(rule, groups, scalars, threads)  # skips none: _kernel_takes checked the layout
+    _run_groups(RULES[rule], groups, typenums, scalars, threads)
     return None

@@ -154,7 +154,9 @@ def update_all(
     rule: one of this module's rules (the function or its name); anything else returns False
     without doing anything, so that the caller loops over its own rule.  grads must have
     every key of params (KeyError naming the first missing one).  The values are those of
-    the loop; every parameter's arrays are checked before any is updated.  Returns True.
+    the loop.  Within one kernel call every parameter's arrays are checked before any is
+    updated; configs whose scalars differ (a call each) are updated group by group.
+    Returns True.
     """
     rule_name: str | None
     if isinstance(rule, str):
