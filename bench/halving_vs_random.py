@@ -9,15 +9,16 @@ validation accuracy on the held-out split.  Per seed:
 * ASHA: the same with ``n_jobs=2`` (its wall-clock against SH's, and epochs per second;
   the serial runs hold BLAS to one thread, as each of ASHA's worker processes does, so the
   ratio measures the second process, not thread oversubscription; the two worker processes
-  are started before the timing);
+  are started before the timing), once with the default ``promotion="lazy"`` and once with
+  Li et al.'s ``"eager"`` order;
 * control: the random search again with ``n_jobs=2`` (the runner's parallelism as such);
 * Optuna: TPESampler + HyperbandPruner(1, 10, 3) with the same train function reporting each
   epoch (trials resume, as ours do), stopped once it has trained as many epochs as SH.
 
 Prints one markdown table of medians over the seeds and every seed's numbers.  Next to the
 parallel ratios: the bound ``2 x SH's epochs / ASHA's epochs``, the wall-clock ratio two
-perfectly used workers would give (ASHA promotes before a rung is complete, so it trains
-more epochs than synchronous successive halving).
+perfectly used workers would give (a promotion made before a rung is complete can train
+epochs that synchronous successive halving would not).
 
 ``--wide``: only SH serial against ASHA ``n_jobs=2`` (and the control), with
 ``FullyConnectedNet([512, 512])`` so that a rung-0 job (one epoch) takes about 60 ms rather
@@ -45,6 +46,8 @@ SPACE = {"lr": search.loguniform(1e-4, 1.0), "reg": search.loguniform(1e-6, 1e-1
 
 
 WIDE_HIDDEN_DIMS = [512, 512]
+# (row key, promotion order) of the two parallel runs
+ASHA_ORDERS = (("asha", "lazy"), ("eager", "eager"))
 
 
 def make_fn(hidden_dims=(100,)):
@@ -125,13 +128,22 @@ def time_halving(fn, n_trials, max_epochs, eta, seed, row):
         )
         row["sh_seconds"] = time.perf_counter() - t
     row["sh_best"], row["sh_epochs"] = best_of(r), epochs_of(r)
-    search.random_search(stateless_fn, SPACE, 4, seed=0, n_jobs=2, verbose=False)
-    t = time.perf_counter()
-    r = search.successive_halving(
-        fn, SPACE, n_trials, max_epochs=max_epochs, eta=eta, seed=seed, n_jobs=2, verbose=False
-    )
-    row["asha_seconds"] = time.perf_counter() - t
-    row["asha_best"], row["asha_epochs"] = best_of(r), epochs_of(r)
+    for key, promotion in ASHA_ORDERS:
+        search.random_search(stateless_fn, SPACE, 4, seed=0, n_jobs=2, verbose=False)
+        t = time.perf_counter()
+        r = search.successive_halving(
+            fn,
+            SPACE,
+            n_trials,
+            max_epochs=max_epochs,
+            eta=eta,
+            seed=seed,
+            n_jobs=2,
+            promotion=promotion,
+            verbose=False,
+        )
+        row[f"{key}_seconds"] = time.perf_counter() - t
+        row[f"{key}_best"], row[f"{key}_epochs"] = best_of(r), epochs_of(r)
 
 
 def time_control(fn, space, n_trials, seed, row):
@@ -147,21 +159,22 @@ def time_control(fn, space, n_trials, seed, row):
     return r
 
 
-def parallel_line(rows, med):
-    """ASHA n_jobs=2 against SH serial: wall-clock and epochs per second, each with its
-    bound, medians over the seeds."""
-    speed = [r["sh_seconds"] / r["asha_seconds"] for r in rows]
+def parallel_line(rows, med, key, promotion):
+    """ASHA n_jobs=2 (row ``key``) against SH serial: wall-clock and epochs per second, each
+    with its bound, medians over the seeds."""
+    speed = [r["sh_seconds"] / r[f"{key}_seconds"] for r in rows]
     rate = [
-        (r["asha_epochs"] / r["asha_seconds"]) / (r["sh_epochs"] / r["sh_seconds"]) for r in rows
+        (r[f"{key}_epochs"] / r[f"{key}_seconds"]) / (r["sh_epochs"] / r["sh_seconds"])
+        for r in rows
     ]
-    bound = [2 * r["sh_epochs"] / r["asha_epochs"] for r in rows]
+    bound = [2 * r["sh_epochs"] / r[f"{key}_epochs"] for r in rows]
     control = statistics.median(r["random_seconds"] / r["random2_seconds"] for r in rows)
     return (
-        f"SH serial / ASHA n_jobs=2: wall-clock median {statistics.median(speed):.2f}x "
-        f"(bound {statistics.median(bound):.2f}x), epochs per second "
-        f"{statistics.median(rate):.2f}x (bound 2.00x); SH {med['sh_seconds']:.2f} s "
-        f"{med['sh_epochs']:.0f} epochs, ASHA {med['asha_seconds']:.2f} s "
-        f"{med['asha_epochs']:.0f} epochs; control: random_search serial / n_jobs=2 "
+        f"SH serial / ASHA n_jobs=2, promotion={promotion}: wall-clock median "
+        f"{statistics.median(speed):.2f}x (bound {statistics.median(bound):.2f}x), epochs per "
+        f"second {statistics.median(rate):.2f}x (bound 2.00x); SH {med['sh_seconds']:.2f} s "
+        f"{med['sh_epochs']:.0f} epochs, ASHA {med[f'{key}_seconds']:.2f} s "
+        f"{med[f'{key}_epochs']:.0f} epochs; control: random_search serial / n_jobs=2 "
         f"{control:.2f}x; load average {os.getloadavg()[0]:.1f}"
     )
 
@@ -218,7 +231,8 @@ def main():
         names = [
             ("random", f"random search, {max_epochs} epochs each"),
             ("sh", "successive halving (serial)"),
-            ("asha", "ASHA, n_jobs=2"),
+            ("asha", "ASHA, n_jobs=2 (lazy promotion)"),
+            ("eager", "ASHA, n_jobs=2 (eager promotion)"),
         ]
         if have_optuna:
             names.append(("optuna", "Optuna TPE + HyperbandPruner, SH's epochs"))
@@ -229,7 +243,8 @@ def main():
                 f"{epochs / med['random_epochs']:.2f} |"
             )
         print()
-    print(parallel_line(rows, med))
+    for key, promotion in ASHA_ORDERS:
+        print(parallel_line(rows, med, key, promotion))
 
 
 if __name__ == "__main__":

@@ -144,6 +144,61 @@ def test_asha_hands_out_jobs_while_others_run():
     assert not scheduler.finished
 
 
+def test_lazy_asha_starts_new_trials_before_speculating():
+    # the same reports as an eager scheduler that promotes trial 1 after three of them
+    scheduler = HalvingScheduler(6, 2, 3, asynchronous=True, promotion="lazy")
+    assert [scheduler.next_job(), scheduler.next_job()] == [(0, 0), (1, 0)]
+    for trial, score, job in [(0, 0.1, (2, 0)), (1, 0.9, (3, 0)), (2, 0.5, (4, 0))]:
+        scheduler.report(trial, score)
+        assert scheduler.next_job() == job
+    scheduler.report(3, 0.2)
+    assert scheduler.next_job() == (5, 0)
+    scheduler.report(4, 0.3)  # five of six reported, trial 5 runs
+    assert scheduler.next_job(speculate=False) is None  # the other worker is busy
+    assert scheduler.next_job(speculate=True) == (1, 1)  # a worker would wait: top 5 // 3
+    scheduler.report(5, 0.8)
+    assert scheduler.next_job(speculate=False) == (5, 1)  # complete: the top 6 // 3 = 2
+    assert scheduler.next_job() is None
+    scheduler.report(1, 0.95)
+    scheduler.report(5, 0.85)
+    assert scheduler.finished
+
+
+def test_eager_asha_promotes_before_new_trials_with_the_same_reports():
+    scheduler = HalvingScheduler(6, 2, 3, asynchronous=True, promotion="eager")
+    scheduler.next_job(), scheduler.next_job()
+    for trial, score in [(0, 0.1), (1, 0.9)]:
+        scheduler.report(trial, score)
+        scheduler.next_job()
+    scheduler.report(2, 0.5)
+    assert scheduler.next_job(speculate=False) == (1, 1)  # Li et al.: promotions first
+
+
+def test_serial_lazy_and_synchronous_runs_hand_out_the_same_jobs():
+    scores = [0.5, 0.9, 0.1, 0.7, 0.3, 0.8, 0.2, 0.6, 0.4]
+    lazy = HalvingScheduler(9, 3, 3, asynchronous=True, promotion="lazy")
+    sync = HalvingScheduler(9, 3, 3, asynchronous=False)
+    assert run_scheduler(lazy, lambda t, r: scores[t]) == run_scheduler(
+        sync, lambda t, r: scores[t]
+    )
+
+
+def test_lazy_brackets_give_every_sure_job_before_any_speculation():
+    scheduler = BracketScheduler([(6, 0), (1, 1)], 2, 3, asynchronous=True, promotion="lazy")
+    started = [scheduler.next_job() for _ in range(6)]
+    assert started == [(0, t, 0) for t in range(6)]
+    for t, score in enumerate([0.1, 0.9, 0.5]):
+        scheduler.report(0, t, score)
+    assert scheduler.next_job(speculate=True) == (1, 0, 1)  # bracket 1's trial first
+    assert scheduler.next_job(speculate=False) is None
+    assert scheduler.next_job(speculate=True) == (0, 1, 1)  # then bracket 0 speculates
+    eager = BracketScheduler([(6, 0), (1, 1)], 2, 3, asynchronous=True, promotion="eager")
+    [eager.next_job() for _ in range(6)]
+    for t, score in enumerate([0.1, 0.9, 0.5]):
+        eager.report(0, t, score)
+    assert eager.next_job() == (0, 1, 1)
+
+
 def test_hyperband_scheduler_runs_each_bracket_from_its_own_rung():
     scheduler = BracketScheduler(search.hyperband_brackets(1, 9, 3), 3, 3, asynchronous=False)
     jobs = []
@@ -166,6 +221,7 @@ def test_hyperband_scheduler_runs_each_bracket_from_its_own_rung():
         ({"eta": 1}, "eta must be >= 2"),
         ({"min_epochs": 5, "max_epochs": 3}, "must not exceed max_epochs"),
         ({"min_epochs": 0}, "min_epochs must be >= 1"),
+        ({"promotion": "greedy"}, "promotion must be one of lazy, eager"),
     ],
 )
 def test_bad_halving_settings_raise_value_error(kwargs, match):
@@ -283,10 +339,13 @@ def assert_same_trials(serial, parallel):
         assert s.val_acc_history[:n] == p.val_acc_history[:n]
 
 
-def test_same_seed_same_trials_with_two_processes():
+@pytest.mark.parametrize("promotion", ["lazy", "eager"])
+def test_same_seed_same_trials_with_two_processes(promotion):
     pytest.importorskip("joblib")
     serial = search.successive_halving(curve_fn, SPACE, 9, seed=4, verbose=False)
-    parallel = search.successive_halving(curve_fn, SPACE, 9, seed=4, n_jobs=2, verbose=False)
+    parallel = search.successive_halving(
+        curve_fn, SPACE, 9, seed=4, n_jobs=2, promotion=promotion, verbose=False
+    )
     assert_same_trials(serial, parallel)
     assert max(t.val_acc for t in parallel) == max(t.val_acc for t in serial)
     assert max(t.rung for t in parallel) == 2

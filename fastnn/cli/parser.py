@@ -203,6 +203,13 @@ def build_parser():
     )
     p.add_argument("--eta", type=positive_int, default=3, help="asha/hyperband: keep 1/eta")
     p.add_argument(
+        "--promotion",
+        choices=("lazy", "eager"),
+        default="lazy",
+        help="asha/hyperband with --n-jobs > 1: lazy (default; promote from a rung still "
+        "filling only when a worker would wait) or eager (Li et al.'s ASHA)",
+    )
+    p.add_argument(
         "--median-stop",
         action="store_true",
         help="also stop a trial after an epoch whose best validation accuracy is below the "

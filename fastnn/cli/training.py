@@ -117,6 +117,7 @@ def run_halving_search(train_fn, space, args, **options):
         "min_epochs": args.epochs,
         "max_epochs": args.max_epochs,
         "eta": args.eta,
+        "promotion": args.promotion,
         "seed": args.seed,
         "n_jobs": args.n_jobs,
         "verbose": verbose,

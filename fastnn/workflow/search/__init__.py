@@ -43,7 +43,12 @@ from fastnn.workflow.search._space import (
     randint,
     uniform,
 )
-from fastnn.workflow.search.halving import check_halving, hyperband_brackets, rung_epochs
+from fastnn.workflow.search.halving import (
+    check_halving,
+    check_promotion,
+    hyperband_brackets,
+    rung_epochs,
+)
 from fastnn.workflow.search.journal import Journal
 from fastnn.workflow.search.median import MedianStop
 
@@ -488,6 +493,13 @@ _HALVING_PARAMETERS = """
     epochs_key : str, default "num_epochs"
         For a ``train_fn`` without an ``epochs`` keyword: the budget goes in
         ``params[epochs_key]`` and every promoted trial restarts.
+    promotion : {"lazy", "eager"}, default "lazy"
+        In parallel, when a trial may leave a rung that is still filling.  ``"lazy"``: new
+        trials and promotions from complete rungs go first, and a trial is promoted early
+        only when a worker would otherwise wait; the run trains about the trials and epochs
+        of the serial one.  ``"eager"``: Li et al.'s ASHA, every promotion first (the best
+        trials reach ``max_epochs`` sooner, and more epochs go to trials a complete rung
+        would not have promoted).  Serially the rungs are synchronous either way.
     seed : int, optional
         Same seed, same configurations and trial seeds, serially or in parallel.
 """
@@ -510,6 +522,7 @@ def successive_halving(
     eta: int = 3,
     epochs_key: str = "num_epochs",
     median_stop: bool = False,
+    promotion: str = "lazy",
     seed: int | None = None,
     n_jobs: int = 1,
     executor: Any = None,
@@ -524,10 +537,11 @@ def successive_halving(
     the best ``1 / eta`` of them ``eta`` x longer, and so on up to ``max_epochs``.
 
     Serially the rungs are synchronous (Jamieson and Talwalkar 2016); with ``n_jobs > 1`` or an
-    ``executor`` it is ASHA (Li et al. 2020): a trial is promoted as soon as it is in the top
-    ``1 / eta`` of its rung so far, and no worker waits for a rung to fill.  Each worker has
-    one job queued behind the one it runs, chosen from the results finished when its slot
-    freed, so a worker never waits for this process to choose its next job.
+    ``executor`` it is asynchronous (ASHA, Li et al. 2020): a trial in the top ``1 / eta`` of
+    its rung so far may be promoted before the rung is complete, so no worker waits for a
+    rung to fill (``promotion`` says when).  Each worker has one job queued behind the one
+    it runs, chosen from the results finished when its slot freed, so a worker never waits
+    for this process to choose its next job.
 
     The ``train_fn`` contract: ``train_fn(params, *, epochs, state=None, seed=None,
     on_epoch=None) -> dict``.  ``epochs`` is the total the trial has trained when the call
@@ -560,7 +574,7 @@ def successive_halving(
         space,
         [(n_trials, 0)],
         (min_epochs, max_epochs, eta),
-        (seed, epochs_key, median_stop),
+        (seed, epochs_key, median_stop, promotion),
         (n_jobs, executor, threads_per_trial, abort_factor, verbose),
         ("successive halving", storage, resume, trial_timeout),
     )
@@ -576,6 +590,7 @@ def hyperband(
     eta: int = 3,
     epochs_key: str = "num_epochs",
     median_stop: bool = False,
+    promotion: str = "lazy",
     seed: int | None = None,
     n_jobs: int = 1,
     executor: Any = None,
@@ -588,7 +603,8 @@ def hyperband(
 ) -> SearchResult:
     """Hyperband (Li et al. 2017): successive halving in brackets from aggressive (many trials
     from ``min_epochs``) to none (a few trials trained ``max_epochs``), see
-    :func:`hyperband_brackets`; asynchronous (ASHA) with ``n_jobs > 1`` or an ``executor``.
+    :func:`hyperband_brackets`; asynchronous (ASHA, see ``promotion``) with ``n_jobs > 1`` or
+    an ``executor``.
 
     Parameters
     ----------
@@ -607,7 +623,7 @@ def hyperband(
         space,
         hyperband_brackets(*check_halving(min_epochs, max_epochs, eta)),
         (min_epochs, max_epochs, eta),
-        (seed, epochs_key, median_stop),
+        (seed, epochs_key, median_stop, promotion),
         (n_jobs, executor, threads_per_trial, abort_factor, verbose),
         ("hyperband", storage, resume, trial_timeout),
     )
@@ -615,14 +631,15 @@ def hyperband(
 
 def _halving(train_fn, space, brackets, ladder, search_options, run_options, journal_options):
     """Check the settings, then run ``brackets`` over the rungs of ``ladder`` (min_epochs,
-    max_epochs, eta); the options are (seed, epochs_key, median_stop), _Runner's, and
+    max_epochs, eta); the options are (seed, epochs_key, median_stop, promotion), _Runner's, and
     (kind, storage, resume, trial_timeout).  The journal holds one row per rung a trial ran;
     on resume the recorded rungs are replayed into the scheduler (their states are not
     journaled: a trial promoted past a replayed rung trains again from its first epoch)."""
     min_epochs, max_epochs, eta = check_halving(*ladder)
     rungs = rung_epochs(min_epochs, max_epochs, eta)
     space = _check_space(space)
-    seed, epochs_key, median_stop = search_options
+    seed, epochs_key, median_stop, promotion = search_options
+    check_promotion(promotion)
     kind, storage, resume, trial_timeout = journal_options
     _check_params(train_fn, space)
     median_stop = _check_median_stop(train_fn, median_stop)
@@ -641,5 +658,6 @@ def _halving(train_fn, space, brackets, ladder, search_options, run_options, jou
             (kind, seed, definition, storage, resume),
             (*run_options, trial_timeout),
         )
-        result = run_halving(runner, space, brackets, rungs, eta, seed, epochs_key, median_stop)
+        ladder = (rungs, eta, promotion)
+        result = run_halving(runner, space, brackets, ladder, seed, epochs_key, median_stop)
     return _finish(runner, result)

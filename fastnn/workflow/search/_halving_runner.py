@@ -29,11 +29,12 @@ from fastnn.workflow.search.median import MedianStop, median_table
 class _HalvingSearch:
     """The parent's side of a halving search: jobs out, results in, trial records kept."""
 
-    def __init__(self, runner, space, brackets, rungs, eta, seed, epochs_key, median_stop):
+    def __init__(self, runner, space, brackets, ladder, seed, epochs_key, median_stop):
         train_fn = runner.train_fn
+        rungs, eta, promotion = ladder
         self.abort_factor = runner.abort_factor
         self.rungs, self.seed, self.epochs_key = rungs, seed, epochs_key
-        self.scheduler = BracketScheduler(brackets, len(rungs), eta, runner.parallel)
+        self.scheduler = BracketScheduler(brackets, len(rungs), eta, runner.parallel, promotion)
         self.params, self.offsets = [], []
         for b, (n, _) in enumerate(brackets):
             rng = _sampling_rng(seed, b)
@@ -50,8 +51,8 @@ class _HalvingSearch:
         self.recorded = set(runner.done)
         self.replayed: set[int] = set()  # trials with a replayed rung
 
-    def next_job(self):
-        job = self.scheduler.next_job()
+    def next_job(self, speculate=True):
+        job = self.scheduler.next_job(speculate)
         if job is None:
             return None
         b, t, rung = job
@@ -156,19 +157,24 @@ def _merge(record, result, resumed):
     record.seconds += result.seconds
 
 
-def run_halving(runner: _Runner, space, brackets, rungs, eta, seed, epochs_key, median_stop):
-    """Run successive halving over ``brackets`` (see ``halving.BracketScheduler``) with
-    ``runner``'s train_fn, serially (synchronous rungs) or on its executor (ASHA): the
-    runner's crash isolation, timeouts and Ctrl-C handling apply to every job."""
-    search = _HalvingSearch(runner, space, brackets, rungs, eta, seed, epochs_key, median_stop)
+def run_halving(runner: _Runner, space, brackets, ladder, seed, epochs_key, median_stop):
+    """Run successive halving over ``brackets`` (see ``halving.BracketScheduler``) and the
+    ``ladder`` (rung epochs, eta, promotion order) with ``runner``'s train_fn, serially
+    (synchronous rungs) or on its executor (ASHA): the runner's crash isolation, timeouts
+    and Ctrl-C handling apply to every job."""
+    search = _HalvingSearch(runner, space, brackets, ladder, seed, epochs_key, median_stop)
     progress = _Progress(search.scheduler.planned_jobs(), runner.verbose, "successive halving")
-    slots = runner.slots()
+    slots, workers = runner.slots(), runner.workers()
     outstanding: dict[int, _Job] = {}
 
     def top_up():
         # a job is chosen only when a slot frees (a worker's running or queued job): its
-        # promotions see every result so far
-        while len(outstanding) < slots and (job := search.next_job()) is not None:
+        # promotions see every result so far.  A speculative promotion only fills a slot
+        # that leaves a worker idle, never a queued one.
+        while (
+            len(outstanding) < slots
+            and (job := search.next_job(speculate=len(outstanding) < workers)) is not None
+        ):
             outstanding[job.index] = job
             runner.submit(job)
 

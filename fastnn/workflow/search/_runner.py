@@ -485,10 +485,13 @@ class _Runner:
         pool's or a user's executor's), one running and one queued behind it, so that a
         worker that finishes starts its next job at once instead of waiting for this
         process to hear of it and choose one."""
+        return QUEUED_PER_WORKER * self.workers() if self.parallel else 1
+
+    def workers(self):
+        """Jobs that run at once: our pool's workers, a user's executor's, or one serially."""
         if not self.parallel:
             return 1
-        workers = self.n_jobs if self.own_pool else _executor_slots(self.executor)
-        return QUEUED_PER_WORKER * workers
+        return self.n_jobs if self.own_pool else _executor_slots(self.executor)
 
     def submit(self, job):
         """Queue ``job``; a job the journal holds comes back from :meth:`finished` as it was."""

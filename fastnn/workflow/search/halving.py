@@ -15,9 +15,14 @@ Rules
   goes on, so the best configuration is always trained to the last rung.  A score of None or
   NaN (failed, diverged, stopped) is never promoted.
 * Synchronous successive halving (Jamieson and Talwalkar 2016) promotes out of a rung only
-  when it is complete; asynchronous (ASHA, Li et al. 2020) promotes as soon as a trial is in
-  the top ``1 / eta`` of what the rung has reported, so no worker waits for a rung to fill.
-  Promotions are tried from the highest rung down, before any new trial starts.
+  when it is complete.  Asynchronous (ASHA, Li et al. 2020) may also promote a trial that is
+  in the top ``1 / eta`` of what a rung still filling has reported (a speculative promotion),
+  so no worker waits for a rung to fill.  Promotions are tried from the highest rung down.
+* The order of an asynchronous scheduler's jobs (``promotion``): ``"eager"`` is Li et al.'s,
+  every promotion before any new trial.  ``"lazy"`` hands out promotions from complete rungs,
+  then new trials, and a speculative promotion only when the caller says a worker would
+  otherwise wait (``next_job(speculate=True)``): it trains the trials and epochs of the
+  synchronous run, apart from the speculations made while a rung's last trials run.
 * Hyperband (:func:`hyperband_brackets`): bracket ``b`` of ``0..s`` starts
   ``ceil((s + 1) * eta**(s - b) / (s - b + 1))`` trials at rung ``b``.
 """
@@ -26,6 +31,8 @@ import math
 from collections.abc import Sequence
 
 __all__ = ["rung_epochs", "hyperband_brackets", "HalvingScheduler", "BracketScheduler"]
+
+PROMOTIONS = ("lazy", "eager")
 
 
 def check_halving(min_epochs: int, max_epochs: int, eta: int) -> tuple[int, int, int]:
@@ -41,6 +48,13 @@ def check_halving(min_epochs: int, max_epochs: int, eta: int) -> tuple[int, int,
     if min_epochs > max_epochs:
         raise ValueError(f"min_epochs ({min_epochs}) must not exceed max_epochs ({max_epochs})")
     return min_epochs, max_epochs, eta
+
+
+def check_promotion(promotion: str) -> str:
+    """``promotion`` if it names an order of asynchronous jobs; ValueError otherwise."""
+    if promotion not in PROMOTIONS:
+        raise ValueError(f"promotion must be one of {', '.join(PROMOTIONS)}, got {promotion!r}")
+    return promotion
 
 
 def _is_integer(value):
@@ -87,10 +101,18 @@ class HalvingScheduler:
     asynchronous : bool
         ASHA's promotions (see the module docstring) instead of rung by rung.
     first_rung : int, default 0
+    promotion : {"eager", "lazy"}, default "eager"
+        The order of an asynchronous scheduler's jobs (see the module docstring).
     """
 
     def __init__(
-        self, n_trials: int, n_rungs: int, eta: int, asynchronous: bool, first_rung: int = 0
+        self,
+        n_trials: int,
+        n_rungs: int,
+        eta: int,
+        asynchronous: bool,
+        first_rung: int = 0,
+        promotion: str = "eager",
     ) -> None:
         if n_trials < 1 or not 0 <= first_rung < n_rungs or eta < 2:
             raise ValueError(
@@ -99,23 +121,35 @@ class HalvingScheduler:
             )
         self.n_trials, self.n_rungs, self.eta = n_trials, n_rungs, eta
         self.asynchronous, self.first_rung = asynchronous, first_rung
+        self.lazy = check_promotion(promotion) == "lazy"
         self.started = 0
         self.scores: list[dict[int, float | None]] = [{} for _ in range(n_rungs)]
         self.promoted: list[set[int]] = [set() for _ in range(n_rungs)]
         self.running: dict[int, int] = {}  # trial -> the rung it is training to
 
-    def next_job(self) -> tuple[int, int] | None:
-        """``(trial, rung)`` to train next (rung: the ladder's index), or None for now."""
+    def next_job(self, speculate: bool = True) -> tuple[int, int] | None:
+        """``(trial, rung)`` to train next (rung: the ladder's index), or None for now.
+
+        ``speculate=False`` (a lazy scheduler only): no promotion from a rung still filling,
+        as no worker is waiting for a job.
+        """
+        job = self._promotion(sure_only=self.lazy)
+        if job is None and self.started < self.n_trials:
+            trial, self.started = self.started, self.started + 1
+            self.running[trial] = self.first_rung
+            return trial, self.first_rung
+        if job is None and self.lazy and speculate:
+            job = self._promotion(sure_only=False)
+        return job
+
+    def _promotion(self, sure_only):
+        """The next promotion, highest rung first (sure_only: from complete rungs only)."""
         for k in range(self.n_rungs - 2, self.first_rung - 1, -1):
-            trial = self._promotable(k)
+            trial = self._promotable(k, sure_only)
             if trial is not None:
                 self.promoted[k].add(trial)
                 self.running[trial] = k + 1
                 return trial, k + 1
-        if self.started < self.n_trials:
-            trial, self.started = self.started, self.started + 1
-            self.running[trial] = self.first_rung
-            return trial, self.first_rung
         return None
 
     def report(self, trial: int, score: float | None) -> None:
@@ -142,14 +176,14 @@ class HalvingScheduler:
             return self.started == self.n_trials
         return self._complete(k - 1) and self._promotable(k - 1) is None
 
-    def _quota(self, k):
+    def _quota(self, k, sure_only):
         reported = len(self.scores[k])
         if self._complete(k):
             return max(reported // self.eta, 1 if reported else 0)
-        return reported // self.eta if self.asynchronous else 0
+        return reported // self.eta if self.asynchronous and not sure_only else 0
 
-    def _promotable(self, k):
-        quota = self._quota(k)
+    def _promotable(self, k, sure_only=False):
+        quota = self._quota(k, sure_only)
         if quota == 0:
             return None
         ranked = sorted(
@@ -166,21 +200,30 @@ class BracketScheduler:
     """Several brackets (Hyperband's, or one for plain successive halving) as one scheduler.
 
     Jobs are ``(bracket, trial, rung)``; the first bracket with a job gives it, so that in
-    parallel a bracket waiting for its rungs never leaves a worker idle.
+    parallel a bracket waiting for its rungs never leaves a worker idle.  A lazy scheduler
+    asks every bracket for a job that is not speculative before it speculates in any.
     """
 
     def __init__(
-        self, brackets: Sequence[tuple[int, int]], n_rungs: int, eta: int, asynchronous: bool
+        self,
+        brackets: Sequence[tuple[int, int]],
+        n_rungs: int,
+        eta: int,
+        asynchronous: bool,
+        promotion: str = "eager",
     ) -> None:
         self.brackets = [
-            HalvingScheduler(n, n_rungs, eta, asynchronous, first) for n, first in brackets
+            HalvingScheduler(n, n_rungs, eta, asynchronous, first, promotion)
+            for n, first in brackets
         ]
 
-    def next_job(self) -> tuple[int, int, int] | None:
-        for b, bracket in enumerate(self.brackets):
-            job = bracket.next_job()
-            if job is not None:
-                return (b, *job)
+    def next_job(self, speculate: bool = True) -> tuple[int, int, int] | None:
+        """``(bracket, trial, rung)``, or None for now (``speculate``: see HalvingScheduler)."""
+        for allowed in (False, True) if speculate else (False,):
+            for b, bracket in enumerate(self.brackets):
+                job = bracket.next_job(speculate=allowed)
+                if job is not None:
+                    return (b, *job)
         return None
 
     def report(self, bracket: int, trial: int, score: float | None) -> None:
