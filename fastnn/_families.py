@@ -1,6 +1,15 @@
 """The kernel families: one compiled module, one wrapper module and one NumPy twin module each."""
 
-FAMILIES = ("activations", "batchnorm", "softmax", "optim", "svm", "dropout", "layernorm")
+FAMILIES = (
+    "activations",
+    "batchnorm",
+    "softmax",
+    "optim",
+    "svm",
+    "dropout",
+    "layernorm",
+    "bias",
+)
 # Every compiled module under fastnn._kernels: the families plus the build/machine report.
 # setup.py reads this file (without importing fastnn) so the build, the import check, the
 # registry and the wheel test share one list.

@@ -600,8 +600,8 @@ def test_backend_switch_reaches_the_trainer(monkeypatch):
     calls = []
     with fastnn.backend("numpy"):
         ns = ops()
-        real = ns.relu
-        monkeypatch.setattr(ns, "relu", lambda *a, **k: calls.append(1) or real(*a, **k))
+        real = ns.bias_relu  # the hidden layer's bias add and ReLU
+        monkeypatch.setattr(ns, "bias_relu", lambda *a, **k: calls.append(1) or real(*a, **k))
         m_numpy = init_two_layer_model(6, 10, 3, seed=0)
         _, s_numpy = ClassifierTrainer().train(
             X,

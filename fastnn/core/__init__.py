@@ -55,6 +55,12 @@ from fastnn.core.batchnorm import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+from fastnn.core.bias import (
+    bias_add,
+    bias_backward,
+    bias_relu,
+    relu_bias_backward,
+)
 from fastnn.core.dropout import (
     dropout_backward,
     dropout_forward,
@@ -119,4 +125,9 @@ __all__ = [
     # layernorm
     "layernorm_forward",
     "layernorm_backward",
+    # bias
+    "bias_add",
+    "bias_relu",
+    "bias_backward",
+    "relu_bias_backward",
 ]

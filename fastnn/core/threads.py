@@ -31,4 +31,6 @@ PARALLEL_THRESHOLDS = {
     "dropout": 1 << 15,
     # elements of x (layernorm forward and backward)
     "layernorm": 1 << 16,
+    # elements of z or dout (bias_add, bias_relu and the bias gradients)
+    "bias": 1 << 16,
 }

@@ -3,7 +3,10 @@
 The implementation behind the public namespace ``fastnn.models``, which documents it.
 
 The first layer's input gradient is never needed, so its backward pass computes only the
-weight and bias gradients (one GEMM of the three an affine layer's backward would cost).
+weight and bias gradients (no ``dout @ W.T`` product).  The bias add runs in place on each
+matrix product, fused with a ReLU that follows it (fastnn.bias_relu), and the bias gradient
+comes from the ReLU's backward pass (fastnn.relu_bias_backward) or one column-sum pass
+(fastnn.bias_backward), summed in double.
 """
 
 import functools
@@ -71,10 +74,11 @@ def _as_model_dtype(X, dtype):
     return X.reshape(X.shape[0], -1)
 
 
-def _first_affine_backward(dout, x, w_shape):
-    """(dw, db) of ``x @ w + b`` without the unused dx."""
-    dw = (x.T @ dout).reshape(w_shape)
-    return dw, dout.sum(axis=0)
+def _product(x, w):
+    """``x @ w`` for x (N, D) and w (D, M); ValueError naming both shapes otherwise."""
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"x has {x.shape[1]} features per row but w has shape {w.shape}")
+    return x @ w
 
 
 def _l2(model, names, reg):
@@ -122,15 +126,17 @@ def two_layer_net(
     W1, b1, W2, b2 = model["W1"], model["b1"], model["W2"], model["b2"]
     reg = check_scalar(reg, "reg", minimum=0)
     x = _as_model_dtype(X, W1.dtype)
-    a1, _ = layers.affine_forward(x, W1, b1)
-    h, relu_cache = layers.relu_forward(a1)
-    scores, fc2_cache = layers.affine_forward(h, W2, b2)
+    kernels = ops()
+    h = kernels.bias_relu(_product(x, W1), b1)
+    scores = kernels.bias_add(_product(h, W2), b2)
     if y is None:
         return scores
     loss, dscores = layers.softmax_loss(scores, y)
-    dh, dW2, db2 = layers.affine_backward(dscores, fc2_cache)
-    da1 = layers.relu_backward(dh, relu_cache)
-    dW1, db1 = _first_affine_backward(da1, x, W1.shape)
+    dh = dscores @ W2.T
+    dW2 = h.T @ dscores
+    db2 = kernels.bias_backward(dscores)
+    da1, db1 = kernels.relu_bias_backward(dh, h)
+    dW1 = x.T @ da1
     if reg:
         loss += _l2(model, ("W1", "W2"), reg)
         dW1 += reg * W1
@@ -357,46 +363,60 @@ class FullyConnectedNet:
                 bn_param["mode"] = mode
         if self.use_dropout:
             self.dropout_param["mode"] = mode
+        kernels = ops()
+        # The affine layers' bias add runs in place on the product, fused with a ReLU that
+        # follows it directly; the ReLU's backward then gives the bias gradient in the same
+        # pass (relu_bias_backward).  The ReLU's output is its backward's mask (out > 0
+        # exactly where its input is > 0).
+        fuse_relu = self.activation == "relu" and self.normalization is None
         caches = []
         h = x
         for i in range(1, self.num_layers):
-            w, b = self.params[f"W{i}"], self.params[f"b{i}"]
-            a, fc_cache = layers.affine_forward(h, w.reshape(w.shape[0], -1), b.reshape(-1))
+            w = self.params[f"W{i}"]
+            a = _product(h, w.reshape(w.shape[0], -1))
+            b = self.params[f"b{i}"].reshape(-1)
             norm_cache = None
-            if self.normalization is not None:
-                norm_forward = getattr(layers, f"{self.normalization}_forward")
-                a, norm_cache = norm_forward(
-                    a, self.params[f"gamma{i}"], self.params[f"beta{i}"], self.bn_params[i - 1]
-                )
-            h, act_cache = self._act_forward(a)
+            if fuse_relu:
+                out = act_cache = kernels.bias_relu(a, b)
+            else:
+                kernels.bias_add(a, b)
+                if self.normalization is not None:
+                    norm_forward = getattr(layers, f"{self.normalization}_forward")
+                    a, norm_cache = norm_forward(
+                        a, self.params[f"gamma{i}"], self.params[f"beta{i}"], self.bn_params[i - 1]
+                    )
+                out, act_cache = self._act_forward(a)
             drop_cache = None
             if self.use_dropout:
-                h, drop_cache = layers.dropout_forward(h, self.dropout_param)
-            caches.append((fc_cache, norm_cache, act_cache, drop_cache))
+                out, drop_cache = layers.dropout_forward(out, self.dropout_param)
+            caches.append((h, norm_cache, act_cache, drop_cache))
+            h = out
         L = self.num_layers
-        scores, last_cache = layers.affine_forward(h, self.params[f"W{L}"], self.params[f"b{L}"])
+        W_last = self.params[f"W{L}"]
+        scores = kernels.bias_add(_product(h, W_last), self.params[f"b{L}"])
         if y is None:
             return scores
 
         loss, dscores = layers.softmax_loss(scores, y)
-        grads = {}
-        dh, grads[f"W{L}"], grads[f"b{L}"] = layers.affine_backward(dscores, last_cache)
+        grads = {f"W{L}": h.T @ dscores, f"b{L}": kernels.bias_backward(dscores)}
+        dh = dscores @ W_last.T
         for i in range(L - 1, 0, -1):
-            fc_cache, norm_cache, act_cache, drop_cache = caches[i - 1]
+            h_in, norm_cache, act_cache, drop_cache = caches[i - 1]
             if self.use_dropout:
                 dh = layers.dropout_backward(dh, drop_cache)
-            da = self._act_backward(dh, act_cache)
-            if self.normalization is not None:
-                norm_backward = getattr(layers, f"{self.normalization}_backward")
-                da, grads[f"gamma{i}"], grads[f"beta{i}"] = norm_backward(da, norm_cache)
-            w_shape = self.params[f"W{i}"].shape
-            b_shape = self.params[f"b{i}"].shape
-            if i == 1:
-                dw, db = _first_affine_backward(da, x, w_shape)
+            if fuse_relu:
+                da, db = kernels.relu_bias_backward(dh, act_cache)
             else:
-                dh, dw, db = layers.affine_backward(da, fc_cache)
-                dw = dw.reshape(w_shape)
-            grads[f"W{i}"], grads[f"b{i}"] = dw, db.reshape(b_shape)
+                da = self._act_backward(dh, act_cache)
+                if self.normalization is not None:
+                    norm_backward = getattr(layers, f"{self.normalization}_backward")
+                    da, grads[f"gamma{i}"], grads[f"beta{i}"] = norm_backward(da, norm_cache)
+                db = kernels.bias_backward(da)
+            w = self.params[f"W{i}"]
+            grads[f"W{i}"] = (h_in.T @ da).reshape(w.shape)
+            grads[f"b{i}"] = db.reshape(self.params[f"b{i}"].shape)
+            if i > 1:
+                dh = da @ w.reshape(w.shape[0], -1).T
         if self.reg:
             names = [f"W{i}" for i in range(1, L + 1)]
             loss += _l2(self.params, names, self.reg)

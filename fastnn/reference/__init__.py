@@ -27,6 +27,12 @@ from fastnn.reference.batchnorm import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+from fastnn.reference.bias import (
+    bias_add,
+    bias_backward,
+    bias_relu,
+    relu_bias_backward,
+)
 from fastnn.reference.dropout import (
     dropout_backward,
     dropout_forward,
@@ -91,4 +97,9 @@ __all__ = [
     # layernorm
     "layernorm_forward",
     "layernorm_backward",
+    # bias
+    "bias_add",
+    "bias_relu",
+    "bias_backward",
+    "relu_bias_backward",
 ]

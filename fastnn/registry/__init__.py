@@ -13,7 +13,16 @@ way round.
 import importlib
 
 from fastnn._families import COMPILED_MODULES, FAMILIES
-from fastnn.registry import activations, batchnorm, dropout, layernorm, optim, softmax, svm
+from fastnn.registry import (
+    activations,
+    batchnorm,
+    bias,
+    dropout,
+    layernorm,
+    optim,
+    softmax,
+    svm,
+)
 from fastnn.registry.spec import KernelSpec
 
 __all__ = ["KERNEL_MODULES", "SPEC_MODULES", "KernelSpec", "all_kernels", "get"]
@@ -32,6 +41,7 @@ SPEC_MODULES = {
     "svm": svm,
     "dropout": dropout,
     "layernorm": layernorm,
+    "bias": bias,
 }
 
 
