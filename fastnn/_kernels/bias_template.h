@@ -9,8 +9,8 @@
  * Backward, the bias gradient db = dz.sum(axis=0) with dz = dout, or dz = dout where the
  * ReLU's output is > 0 (else 0): one pass over dout (and out), dz written as it is formed.
  * Each column's sum is formed in double, and rounded to the dtype once at the end: four rows'
- * values are added pairwise, then to the running sum, rows in order; columns are independent, so threads split the columns and the result does not
- * depend on the number of threads.
+ * values are added pairwise, then to the running sum, rows in order; columns are independent,
+ * so threads split the columns and the result does not depend on the number of threads.
  */
 
 #include "bias_dispatch.h"
