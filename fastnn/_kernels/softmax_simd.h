@@ -150,31 +150,6 @@ FASTNN_INLINE void fastnn_sm_block_sums(const double *e, fastnn_index rows, fast
     }
 }
 
-/* Block exps: v[k] = exp(d[k]) for the n entries (v may be d: each iteration reads and writes
- * its own index only, hence FASTNN_IVDEP), and the double values that the row sums read (a
- * converted copy in wide for float, v itself for double).  clang sizes the float loop by its
- * double stores (4 lanes on AVX2, half the float width); it is told 8 lanes, as gcc uses. */
-#if defined(__clang__)
-#define FASTNN_SM_EXP_F32_LOOP _Pragma("clang loop vectorize(assume_safety) vectorize_width(8)")
-#else
-#define FASTNN_SM_EXP_F32_LOOP FASTNN_IVDEP
-#endif
-FASTNN_INLINE const double *fastnn_sm_exp_block_f32(const float *d, float *v, double *wide,
-                                                       fastnn_index n) {
-    FASTNN_SM_EXP_F32_LOOP for (fastnn_index k = 0; k < n; k++) {
-        float e = fastnn_exp_nonpos_f32(d[k]);
-        v[k] = e;
-        wide[k] = (double)e;
-    }
-    return wide;
-}
-FASTNN_INLINE const double *fastnn_sm_exp_block_f64(const double *d, double *v,
-                                                       double *wide, fastnn_index n) {
-    (void)wide;
-    FASTNN_IVDEP for (fastnn_index k = 0; k < n; k++) v[k] = fastnn_exp_nonpos_f64(d[k]);
-    return v;
-}
-
 /* The wide-row scheme below only where it measured faster than the block scheme, per dtype
  * (FASTNN_SM_WIDE_ROWS_<sfx>): AVX-512 targets, AVX2 targets (on 32-byte vectors, see
  * FASTNN_SM_WIDE_BYTES), and float32 in clang's baseline target.  gcc 12 compiles 64-byte
@@ -200,6 +175,22 @@ FASTNN_INLINE const double *fastnn_sm_exp_block_f64(const double *d, double *v,
 #endif
 #if FASTNN_SM_WIDE_ROWS_f32 || FASTNN_SM_WIDE_ROWS_f64
 #define FASTNN_SM_WIDE_ROWS 1
+#endif
+
+/* The block exps (softmax_template.h: sm_exp_block).  clang 14 vectorises their scalar loop
+ * one vector per iteration with every constant of the exp re-broadcast from memory inside the
+ * loop (one load instruction each, more than the arithmetic).  So clang runs the block exps
+ * on the wide rows' vector exp, four vectors per step, where its target has wide rows for the
+ * dtype: each constant is then loaded once per four vectors.  The rest of a block, and gcc,
+ * use the scalar loop, which clang sizes by its double stores for float (4 lanes on AVX2,
+ * half the float width): it is told 8 lanes, as gcc uses. */
+#if defined(__clang__) && defined(FASTNN_SM_WIDE_ROWS)
+#define FASTNN_SM_BLOCK_EXP_VECTORS 1
+#endif
+#if defined(__clang__)
+#define FASTNN_SM_EXP_F32_LOOP _Pragma("clang loop vectorize(assume_safety) vectorize_width(8)")
+#else
+#define FASTNN_SM_EXP_F32_LOOP FASTNN_IVDEP
 #endif
 
 #ifdef FASTNN_SM_WIDE_ROWS

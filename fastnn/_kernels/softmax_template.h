@@ -293,6 +293,44 @@ static void FASTNN_NAME(sm_wide_rows)(const FASTNN_T *x, FASTNN_T *out, fastnn_i
 #define FASTNN_SM_WIDE_DISPATCH(expr)
 #endif
 
+/* Block exps: v[k] = exp(d[k]) for the n entries (v may be d: each step reads and writes its
+ * own entries only, hence FASTNN_IVDEP), and the double values that the row sums read (a
+ * converted copy in wide for float, v itself for double).  clang's steps of four wide
+ * vectors: see FASTNN_SM_BLOCK_EXP_VECTORS. */
+FASTNN_INLINE const double *FASTNN_NAME(sm_exp_block)(const FASTNN_T *d, FASTNN_T *v,
+                                                      double *wide, fastnn_index n) {
+    fastnn_index k = 0;
+#if defined(FASTNN_SM_BLOCK_EXP_VECTORS) && FASTNN_SM_WIDE_ROWS_HERE
+    enum { L = FASTNN_SM_WIDE_BYTES / sizeof(FASTNN_T) };
+    for (; k + 4 * L <= n; k += 4 * L) {
+        FASTNN_NAME(sm_wide) x[4], e[4];
+        memcpy(x, d + k, sizeof x);
+        for (int h = 0; h < 4; h++)
+            e[h] = FASTNN_NAME(sm_vexp)(x[h], FASTNN_SM_COMPARE_IN_HALVES);
+        memcpy(v + k, e, sizeof e);
+#if FASTNN_DTYPE == 32
+        fastnn_sm_half_f32 half[8];
+        fastnn_sm_wide_f64 ed[8];
+        memcpy(half, e, sizeof half);
+        for (int h = 0; h < 8; h++) ed[h] = __builtin_convertvector(half[h], fastnn_sm_wide_f64);
+        memcpy(wide + k, ed, sizeof ed);
+#endif
+    }
+#endif
+#if FASTNN_DTYPE == 32
+    FASTNN_SM_EXP_F32_LOOP for (; k < n; k++) {
+        float e = fastnn_exp_nonpos_f32(d[k]);
+        v[k] = e;
+        wide[k] = (double)e;
+    }
+    return wide;
+#else
+    (void)wide;
+    FASTNN_IVDEP for (; k < n; k++) v[k] = fastnn_exp_nonpos_f64(d[k]);
+    return v;
+#endif
+}
+
 /* Step (A) of a block: per row the max (into m) and x - m (into d). */
 FASTNN_INLINE void FASTNN_NAME(sm_shift)(const FASTNN_T *x, FASTNN_T *d, FASTNN_T *m,
                                          fastnn_index rows,
