@@ -83,14 +83,18 @@ FASTNN_CONTRACT_ON
 
 /* clang (14) keeps the two parts' constants as scalars and re-broadcasts each one inside the
  * pipelined loop, which then runs slower than its plain loop; clang gets the plain loop over
- * the same element functions (same results). */
+ * the same element functions (same results), interleaved four vectors deep: four independent
+ * chains per iteration keep more elements in flight (what the pipelined loop does for gcc),
+ * and each constant reloaded from the stack serves four vectors.  Its default (one vector
+ * per iteration) was slower than gcc's pipelined loop (see docs/perf/dispatch.md). */
 #if defined(__clang__)
 #define FASTNN_ACT_EXP_LOOP(name, second)                                                       \
     static void FASTNN_NAME(act_##name)(const FASTNN_T *a, const FASTNN_T *b, FASTNN_T *out, \
                                         ptrdiff_t n, FASTNN_T alpha) {                        \
         const FASTNN_T *b2 = second;                                                          \
         (void)b;                                                                              \
-        FASTNN_IVDEP for (ptrdiff_t i = 0; i < n; i++) out[i] =                               \
+        _Pragma("clang loop vectorize(assume_safety) interleave_count(4)")                    \
+        for (ptrdiff_t i = 0; i < n; i++) out[i] =                                            \
             FASTNN_NAME(act_##name##_finish)(a[i], b2[i],                                     \
                                              FASTNN_NAME(act_##name##_exp)(a[i], b2[i], alpha), \
                                              alpha);                                          \

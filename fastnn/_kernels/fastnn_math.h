@@ -3,9 +3,11 @@
  * (without -ffast-math, which would break NaN propagation and the rounding tricks below).
  * Used by the activations (sigmoid, tanh, ELU) and by softmax.
  *
- * exp and expm1 share one Cody-Waite reduction and one polynomial, written once as a macro
- * over the value type (FASTNN_EXPM1_REDUCED_*) so that the scalar functions here and the
- * GCC-vector loops of softmax_simd.h compute the same operations, hence the same bits.
+ * exp and expm1 share one Cody-Waite reduction and one polynomial per dtype
+ * (FASTNN_EXPM1_REDUCED_*), and the clamp constants and 2**n scaling around it are written
+ * once, as macros over the value type (FASTNN_EXP_NONPOS_CLAMPED, FASTNN_EXPM1_NONPOS_CLAMPED)
+ * that the scalar functions (fastnn_math_template.h) and the GCC-vector loops of
+ * softmax_template.h expand: the same operations, hence the same bits.
  *
  * Accuracy (tests/test_activations.py, tests/test_softmax.py): within 4 ulp of a wider
  * evaluation over the whole range, subnormal results included.
@@ -21,8 +23,6 @@
 
 FASTNN_CONTRACT_ON
 
-FASTNN_INLINE uint32_t fastnn_bits_f32(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
-FASTNN_INLINE float fastnn_float_f32(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
 FASTNN_INLINE uint64_t fastnn_bits_f64(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
 FASTNN_INLINE double fastnn_float_f64(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
 
@@ -83,44 +83,70 @@ FASTNN_INLINE double fastnn_copysign_f64(double x, double s) { return copysign(x
     }
 
 /* Arguments of exp below these give results that round to 0 (exp(-104) < 2**-150,
- * exp(-746) < 2**-1075); exp clamps to them, which keeps 2**(n + K) below normal. */
+ * exp(-746) < 2**-1075); exp clamps to them, which keeps 2**(n + K) below normal.  expm1
+ * clamps to its own cut-off: below it the result rounds to -1 (expm1(-20) = -1 + 2e-9 in
+ * float32, expm1(-40) = -1 + 4e-18). */
 #define FASTNN_EXP_MIN_F32 -104.0f
 #define FASTNN_EXP_MIN_F64 -746.0
+#define FASTNN_EXPM1_MIN_F32 -20.0f
+#define FASTNN_EXPM1_MIN_F64 -40.0
+/* exp's K (the dtype's width, 32 or 64: n + K >= -151 + 32 and -1077 + 64 are exponents of
+ * normal numbers) and 2**-K. */
+#define FASTNN_EXP_K_F32 32u
+#define FASTNN_EXP_K_F64 64u
+#define FASTNN_EXP_UNSCALE_F32 0x1p-32f
+#define FASTNN_EXP_UNSCALE_F64 0x1p-64
 
-/* exp(x) for x <= 0 (or NaN, which propagates), subnormal results included.  2**n is applied
- * as 2**(n+K) (always normal: n >= -151 / -1077) times the constant 2**-K: (1 + q) * 2**(n+K)
- * is exact, so the only rounding into the subnormal range is the last multiplication. */
-FASTNN_INLINE float fastnn_exp_nonpos_f32(float x) {
-    x = x < FASTNN_EXP_MIN_F32 ? FASTNN_EXP_MIN_F32 : x;
-    FASTNN_EXPM1_REDUCED_F32(float, x, kd, q)
-    float s = fastnn_float_f32((fastnn_bits_f32(kd) - FASTNN_EXP_SHIFT_BITS_F32 + 127u + 32u)
-                               << 23);
-    return (s + s * q) * 0x1p-32f;
-}
+/* The exps below are written once, generic over the value type VT and the unsigned type VU
+ * of its bits: the scalar FASTNN_T and FASTNN_UINT (fastnn_math_template.h) or GCC vectors of
+ * them (softmax's wide rows).  They expand inside a template (fastnn_dtype_begin.h), which
+ * supplies the dtype's constants through FASTNN_MACRO, so the scalar and vector exps compute
+ * the same operations, hence the same bits.  Each declares VT `out` and takes its argument
+ * already clamped (a scalar clamps with a conditional, a vector with a select). */
 
-FASTNN_INLINE double fastnn_exp_nonpos_f64(double x) {
-    x = x < FASTNN_EXP_MIN_F64 ? FASTNN_EXP_MIN_F64 : x;
-    FASTNN_EXPM1_REDUCED_F64(double, x, kd, q)
-    double s = fastnn_float_f64((fastnn_bits_f64(kd) - FASTNN_EXP_SHIFT_BITS_F64 + 1023u + 64u)
-                                << 52);
-    return (s + s * q) * 0x1p-64;
-}
+/* s = 2**(n + k) from kd (n in its low bits, as left by FASTNN_EXPM1_REDUCED_*): n + k plus
+ * the bias, shifted into the exponent field (unsigned: the subtraction wraps). */
+#define FASTNN_EXP_POW2(VT, VU, kd, k, s)                                                      \
+    VT s;                                                                                      \
+    {                                                                                          \
+        VU bits_;                                                                              \
+        memcpy(&bits_, &(kd), sizeof bits_);                                                   \
+        bits_ = (bits_ - FASTNN_MACRO(FASTNN_EXP_SHIFT_BITS) + FASTNN_T_EXP_BIAS + (k))        \
+                << FASTNN_T_MANT_BITS;                                                         \
+        memcpy(&s, &bits_, sizeof s);                                                          \
+    }
 
-/* expm1(x) for x <= 0 (or NaN) as 2**n * expm1(r) + (2**n - 1); below the cut-off the
- * result rounds to -1 (expm1(-20) = -1 + 2e-9 in float32, expm1(-40) = -1 + 4e-18). */
-FASTNN_INLINE float fastnn_expm1_nonpos_f32(float x) {
-    x = x < -20.0f ? -20.0f : x;
-    FASTNN_EXPM1_REDUCED_F32(float, x, kd, q)
-    float s = fastnn_float_f32((fastnn_bits_f32(kd) - FASTNN_EXP_SHIFT_BITS_F32 + 127u) << 23);
-    return s * q + (s - 1.0f);
-}
+/* out = exp(x) for x in [FASTNN_EXP_MIN, 0] (or NaN, which propagates), subnormal results
+ * included.  2**n is applied as 2**(n+K) (always normal) times the constant 2**-K:
+ * (1 + q) * 2**(n+K) is exact, so the only rounding into the subnormal range is the last
+ * multiplication. */
+#define FASTNN_EXP_NONPOS_CLAMPED(VT, VU, x, out)                                              \
+    VT out;                                                                                    \
+    {                                                                                          \
+        FASTNN_MACRO(FASTNN_EXPM1_REDUCED)(VT, x, kd_, q_)                                     \
+        FASTNN_EXP_POW2(VT, VU, kd_, FASTNN_MACRO(FASTNN_EXP_K), s_)                           \
+        out = (s_ + s_ * q_) * FASTNN_MACRO(FASTNN_EXP_UNSCALE);                               \
+    }
 
-FASTNN_INLINE double fastnn_expm1_nonpos_f64(double x) {
-    x = x < -40.0 ? -40.0 : x;
-    FASTNN_EXPM1_REDUCED_F64(double, x, kd, q)
-    double s = fastnn_float_f64((fastnn_bits_f64(kd) - FASTNN_EXP_SHIFT_BITS_F64 + 1023u) << 52);
-    return s * q + (s - 1.0);
-}
+/* out = expm1(x) for x in [FASTNN_EXPM1_MIN, 0] (or NaN): 2**n * expm1(r) + (2**n - 1). */
+#define FASTNN_EXPM1_NONPOS_CLAMPED(VT, VU, x, out)                                            \
+    VT out;                                                                                    \
+    {                                                                                          \
+        FASTNN_MACRO(FASTNN_EXPM1_REDUCED)(VT, x, kd_, q_)                                     \
+        FASTNN_EXP_POW2(VT, VU, kd_, 0u, s_)                                                   \
+        out = s_ * q_ + (s_ - 1);                                                              \
+    }
+
+/* The scalar exp_nonpos and expm1_nonpos, per dtype.  This file may first be included by a
+ * template (before its fastnn_dtype_begin.h), whose includer has defined FASTNN_DTYPE already:
+ * that definition is set aside meanwhile. */
+#pragma push_macro("FASTNN_DTYPE")
+#undef FASTNN_DTYPE
+#define FASTNN_DTYPE 32
+#include "fastnn_math_template.h"
+#define FASTNN_DTYPE 64
+#include "fastnn_math_template.h"
+#pragma pop_macro("FASTNN_DTYPE")
 
 /* log1p(x) for x >= 0, +inf or NaN (in double), branch-free so that a loop over many
  * arguments vectorises.  This is musl's log1p (from FreeBSD msun; < 1 ulp) without its x < 0

@@ -8,15 +8,15 @@
  *   the exps in double and the final scaling.  The flat exp loop (B) is what makes small C
  *   (the lecture notes' 10 classes) fast: it vectorises over rows instead of over a 10-wide
  *   row.
- * - softmax_template.h holds the row kernels (written once, instantiated below per dtype);
- *   this file the helpers they share and the hand-written per-dtype vector exps.
+ * - softmax_template.h holds the row kernels and the wide rows' vector exp (written once,
+ *   instantiated below per dtype); this file the helpers and vector types they share.
  * - Rows of C >= FASTNN_SM_WIDE (where FASTNN_SM_WIDE_ROWS_<sfx>) go one at a time through
  *   three fused passes instead (max; exp written out with the sum accumulated on the fly;
  *   scaling), on 64-byte vectors, with the next row prefetched: 1.45-1.6x faster than the
  *   block scheme at C = 1000 (it does two fewer passes and no float -> double copy).
  * - exp is fastnn_math.h's exp for arguments <= 0 (always the case after the max shift):
  *   branch-free selects and a bit-level 2^n, so compilers vectorise it in every ISA target
- *   (softmax_target.c) without -ffast-math; the wide rows run the same operations on GCC
+ *   (softmax_target.c) without -ffast-math; the wide rows expand the same exp macro on GCC
  *   vectors.  Subnormal results are kept, as np.exp keeps them.
  * - Reductions (row max, row sums) are written over explicit vectors with independent
  *   accumulators and reduced in a fixed order (see below), so they vectorise without
@@ -150,31 +150,6 @@ FASTNN_INLINE void fastnn_sm_block_sums(const double *e, fastnn_index rows, fast
     }
 }
 
-/* Block exps: v[k] = exp(d[k]) for the n entries (v may be d: each iteration reads and writes
- * its own index only, hence FASTNN_IVDEP), and the double values that the row sums read (a
- * converted copy in wide for float, v itself for double).  clang sizes the float loop by its
- * double stores (4 lanes on AVX2, half the float width); it is told 8 lanes, as gcc uses. */
-#if defined(__clang__)
-#define FASTNN_SM_EXP_F32_LOOP _Pragma("clang loop vectorize(assume_safety) vectorize_width(8)")
-#else
-#define FASTNN_SM_EXP_F32_LOOP FASTNN_IVDEP
-#endif
-FASTNN_INLINE const double *fastnn_sm_exp_block_f32(const float *d, float *v, double *wide,
-                                                       fastnn_index n) {
-    FASTNN_SM_EXP_F32_LOOP for (fastnn_index k = 0; k < n; k++) {
-        float e = fastnn_exp_nonpos_f32(d[k]);
-        v[k] = e;
-        wide[k] = (double)e;
-    }
-    return wide;
-}
-FASTNN_INLINE const double *fastnn_sm_exp_block_f64(const double *d, double *v,
-                                                       double *wide, fastnn_index n) {
-    (void)wide;
-    FASTNN_IVDEP for (fastnn_index k = 0; k < n; k++) v[k] = fastnn_exp_nonpos_f64(d[k]);
-    return v;
-}
-
 /* The wide-row scheme below only where it measured faster than the block scheme, per dtype
  * (FASTNN_SM_WIDE_ROWS_<sfx>): AVX-512 targets, AVX2 targets (on 32-byte vectors, see
  * FASTNN_SM_WIDE_BYTES), and float32 in clang's baseline target.  gcc 12 compiles 64-byte
@@ -200,6 +175,22 @@ FASTNN_INLINE const double *fastnn_sm_exp_block_f64(const double *d, double *v,
 #endif
 #if FASTNN_SM_WIDE_ROWS_f32 || FASTNN_SM_WIDE_ROWS_f64
 #define FASTNN_SM_WIDE_ROWS 1
+#endif
+
+/* The block exps (softmax_template.h: sm_exp_block).  clang 14 vectorises their scalar loop
+ * one vector per iteration with every constant of the exp re-broadcast from memory inside the
+ * loop (one load instruction each, more than the arithmetic).  So clang runs the block exps
+ * on the wide rows' vector exp, four vectors per step, where its target has wide rows for the
+ * dtype: each constant is then loaded once per four vectors.  The rest of a block, and gcc,
+ * use the scalar loop, which clang sizes by its double stores for float (4 lanes on AVX2,
+ * half the float width): it is told 8 lanes, as gcc uses. */
+#if defined(__clang__) && defined(FASTNN_SM_WIDE_ROWS)
+#define FASTNN_SM_BLOCK_EXP_VECTORS 1
+#endif
+#if defined(__clang__)
+#define FASTNN_SM_EXP_F32_LOOP _Pragma("clang loop vectorize(assume_safety) vectorize_width(8)")
+#else
+#define FASTNN_SM_EXP_F32_LOOP FASTNN_IVDEP
 #endif
 
 #ifdef FASTNN_SM_WIDE_ROWS
@@ -242,113 +233,6 @@ typedef float fastnn_sm_half_f32 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES
 typedef int32_t fastnn_sm_halfi_f32 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES / 2)));
 typedef double fastnn_sm_half_f64 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES / 2)));
 typedef int64_t fastnn_sm_halfi_f64 __attribute__((vector_size(FASTNN_SM_WIDE_BYTES / 2)));
-/* fastnn_sm_gt_<sfx>: defined per dtype in softmax_template.h */
-#if FASTNN_SM_WIDE_ROWS_f32
-static inline fastnn_sm_widei_f32 fastnn_sm_gt_f32(fastnn_sm_wide_f32 a, fastnn_sm_wide_f32 b);
-#endif
-#if FASTNN_SM_WIDE_ROWS_f64
-static inline fastnn_sm_widei_f64 fastnn_sm_gt_f64(fastnn_sm_wide_f64 a, fastnn_sm_wide_f64 b);
-#endif
-
-#if FASTNN_SM_WIDE_ROWS_f32
-/* fastnn_exp_nonpos_f32 on a wide vector (the same operations, so the same results). */
-FASTNN_INLINE fastnn_sm_wide_f32 fastnn_sm_vexp_f32(fastnn_sm_wide_f32 x, int halves) {
-    const fastnn_sm_wide_f32 lo = (fastnn_sm_wide_f32){0} + FASTNN_EXP_MIN_F32;
-    fastnn_sm_widei_f32 below = halves ? fastnn_sm_gt_f32(lo, x) : x < lo;
-    fastnn_sm_wide_f32 xc = FASTNN_SM_SELECT(fastnn_sm_wide_f32, fastnn_sm_widei_f32, below, lo, x);
-    FASTNN_EXPM1_REDUCED_F32(fastnn_sm_wide_f32, xc, kd, q)
-    fastnn_sm_wide_f32 s = (fastnn_sm_wide_f32)(((fastnn_sm_wideu_f32)kd -
-                                                 FASTNN_EXP_SHIFT_BITS_F32 + 127u + 32u)
-                                  << 23); /* unsigned: wraps */
-    return (s + s * q) * 0x1p-32f;
-}
-
-#endif
-
-#if FASTNN_SM_WIDE_ROWS_f64
-/* fastnn_exp_nonpos_f64 on a wide vector. */
-FASTNN_INLINE fastnn_sm_wide_f64 fastnn_sm_vexp_f64(fastnn_sm_wide_f64 x, int halves) {
-    const fastnn_sm_wide_f64 lo = (fastnn_sm_wide_f64){0} + FASTNN_EXP_MIN_F64;
-    fastnn_sm_widei_f64 below = halves ? fastnn_sm_gt_f64(lo, x) : x < lo;
-    fastnn_sm_wide_f64 xc = FASTNN_SM_SELECT(fastnn_sm_wide_f64, fastnn_sm_widei_f64, below, lo, x);
-    FASTNN_EXPM1_REDUCED_F64(fastnn_sm_wide_f64, xc, kd, q)
-    fastnn_sm_wide_f64 s = (fastnn_sm_wide_f64)(((fastnn_sm_wideu_f64)kd -
-                                                 FASTNN_EXP_SHIFT_BITS_F64 + 1023u + 64u)
-                                << 52);
-    return (s + s * q) * 0x1p-64;
-}
-
-#endif
-
-#if FASTNN_SM_WIDE_ROWS_f32
-/* The exp pass in steps of one float32 vector: out[0:L] = exp(x[0:L] - m) (if store), with
- * the exps added in double to two vectors of lane accumulators (lo: the first half of the
- * lanes, hi: the second).  gcc's float -> double vector conversion goes through 16-byte
- * pieces (a quarter of the pass when done every step), so float32 converts once per eight
- * steps: the exps of lanes l of eight
- * consecutive steps (all in [0, 1]) are added in float first, pairwise.  That is three
- * roundings of at most half an ulp of a partial sum, comparable to the ~1 ulp of the exps
- * themselves (softmax of C = 1000 float32 logits: at most 1 ulp more than with a double
- * sum); the row sum, its log and the loss stay in double. */
-FASTNN_INLINE fastnn_sm_wide_f32 fastnn_sm_exp_step_f32(const float *x, float m, float *out,
-                                                 int store, int halves) {
-    fastnn_sm_wide_f32 v;
-    memcpy(&v, x, sizeof v);
-    fastnn_sm_wide_f32 e = fastnn_sm_vexp_f32(v - m, halves);
-    if (store) memcpy(out, &e, sizeof e);
-    return e;
-}
-FASTNN_INLINE void fastnn_sm_add_step_f32(fastnn_sm_wide_f32 e, fastnn_sm_wide_f64 *lo,
-                                       fastnn_sm_wide_f64 *hi) {
-    fastnn_sm_half_f32 half;
-    memcpy(&half, &e, sizeof half);
-    *lo += __builtin_convertvector(half, fastnn_sm_wide_f64);
-    memcpy(&half, (const char *)&e + sizeof half, sizeof half);
-    *hi += __builtin_convertvector(half, fastnn_sm_wide_f64);
-}
-/* Whole steps from j to C; returns the new j. */
-FASTNN_INLINE fastnn_index fastnn_sm_exp_steps_f32(const float *x, float m, float *out,
-                                                   fastnn_index j, fastnn_index C,
-                                                   int store, int halves,
-                                                   fastnn_sm_wide_f64 *lo, fastnn_sm_wide_f64 *hi) {
-    enum { L = FASTNN_SM_LANES_f32 };
-    for (; j + 8 * L <= C; j += 8 * L) {
-        fastnn_sm_wide_f32 e[8];
-        for (int q = 0; q < 8; q++)
-            e[q] = fastnn_sm_exp_step_f32(x + j + L * q, m, out + j + L * q, store, halves);
-        fastnn_sm_add_step_f32(
-            ((e[0] + e[1]) + (e[2] + e[3])) + ((e[4] + e[5]) + (e[6] + e[7])), lo, hi);
-    }
-    for (; j + L <= C; j += L)
-        fastnn_sm_add_step_f32(fastnn_sm_exp_step_f32(x + j, m, out + j, store, halves), lo, hi);
-    return j;
-}
-#endif
-
-#if FASTNN_SM_WIDE_ROWS_f64
-FASTNN_INLINE fastnn_index fastnn_sm_exp_steps_f64(const double *x, double m, double *out,
-                                                   fastnn_index j, fastnn_index C,
-                                                   int store, int halves,
-                                                   fastnn_sm_wide_f64 *lo, fastnn_sm_wide_f64 *hi) {
-    enum { L = FASTNN_SM_LANES_f64 };
-    for (; j + 2 * L <= C; j += 2 * L) {
-        fastnn_sm_wide_f64 v0, v1;
-        memcpy(&v0, x + j, sizeof v0);
-        memcpy(&v1, x + j + L, sizeof v1);
-        fastnn_sm_wide_f64 e0 = fastnn_sm_vexp_f64(v0 - m, halves);
-        fastnn_sm_wide_f64 e1 = fastnn_sm_vexp_f64(v1 - m, halves);
-        if (store) {
-            memcpy(out + j, &e0, sizeof e0);
-            memcpy(out + j + L, &e1, sizeof e1);
-        }
-        *lo += e0;
-        *hi += e1;
-    }
-    return j;
-}
-
-#endif
-
 FASTNN_INLINE void fastnn_sm_prefetch_row(const void *row, size_t bytes) {
     for (size_t k = 0; k < bytes; k += 64) __builtin_prefetch((const char *)row + k, 0, 3);
 }

@@ -89,6 +89,83 @@ FASTNN_INLINE FASTNN_NAME(sm_widei) FASTNN_NAME(sm_gt)(FASTNN_NAME(sm_wide) a,
     return m;
 }
 
+/* fastnn_math.h's exp_nonpos on a wide vector: the same macro, hence the same results. */
+FASTNN_INLINE FASTNN_NAME(sm_wide) FASTNN_NAME(sm_vexp)(FASTNN_NAME(sm_wide) x, int halves) {
+    const FASTNN_NAME(sm_wide) lo = (FASTNN_NAME(sm_wide)){0} + FASTNN_MACRO(FASTNN_EXP_MIN);
+    FASTNN_NAME(sm_widei) below = halves ? FASTNN_NAME(sm_gt)(lo, x) : x < lo;
+    FASTNN_NAME(sm_wide) xc = FASTNN_SM_SELECT(FASTNN_NAME(sm_wide), FASTNN_NAME(sm_widei),
+                                               below, lo, x);
+    FASTNN_EXP_NONPOS_CLAMPED(FASTNN_NAME(sm_wide), FASTNN_NAME(sm_wideu), xc, e)
+    return e;
+}
+
+#if FASTNN_DTYPE == 32
+/* The exp pass in steps of one float32 vector: out[0:L] = exp(x[0:L] - m) (if store), with
+ * the exps added in double to two vectors of lane accumulators (lo: the first half of the
+ * lanes, hi: the second).  gcc's float -> double vector conversion goes through 16-byte
+ * pieces (a quarter of the pass when done every step), so float32 converts once per eight
+ * steps: the exps of lanes l of eight
+ * consecutive steps (all in [0, 1]) are added in float first, pairwise.  That is three
+ * roundings of at most half an ulp of a partial sum, comparable to the ~1 ulp of the exps
+ * themselves (softmax of C = 1000 float32 logits: at most 1 ulp more than with a double
+ * sum); the row sum, its log and the loss stay in double. */
+FASTNN_INLINE fastnn_sm_wide_f32 fastnn_sm_exp_step_f32(const float *x, float m, float *out,
+                                                 int store, int halves) {
+    fastnn_sm_wide_f32 v;
+    memcpy(&v, x, sizeof v);
+    fastnn_sm_wide_f32 e = fastnn_sm_vexp_f32(v - m, halves);
+    if (store) memcpy(out, &e, sizeof e);
+    return e;
+}
+FASTNN_INLINE void fastnn_sm_add_step_f32(fastnn_sm_wide_f32 e, fastnn_sm_wide_f64 *lo,
+                                       fastnn_sm_wide_f64 *hi) {
+    fastnn_sm_half_f32 half;
+    memcpy(&half, &e, sizeof half);
+    *lo += __builtin_convertvector(half, fastnn_sm_wide_f64);
+    memcpy(&half, (const char *)&e + sizeof half, sizeof half);
+    *hi += __builtin_convertvector(half, fastnn_sm_wide_f64);
+}
+/* Whole steps from j to C; returns the new j. */
+FASTNN_INLINE fastnn_index fastnn_sm_exp_steps_f32(const float *x, float m, float *out,
+                                                   fastnn_index j, fastnn_index C,
+                                                   int store, int halves,
+                                                   fastnn_sm_wide_f64 *lo, fastnn_sm_wide_f64 *hi) {
+    enum { L = FASTNN_SM_LANES_f32 };
+    for (; j + 8 * L <= C; j += 8 * L) {
+        fastnn_sm_wide_f32 e[8];
+        for (int q = 0; q < 8; q++)
+            e[q] = fastnn_sm_exp_step_f32(x + j + L * q, m, out + j + L * q, store, halves);
+        fastnn_sm_add_step_f32(
+            ((e[0] + e[1]) + (e[2] + e[3])) + ((e[4] + e[5]) + (e[6] + e[7])), lo, hi);
+    }
+    for (; j + L <= C; j += L)
+        fastnn_sm_add_step_f32(fastnn_sm_exp_step_f32(x + j, m, out + j, store, halves), lo, hi);
+    return j;
+}
+#else
+/* The exp pass in steps of two float64 vectors, added to lo and hi. */
+FASTNN_INLINE fastnn_index fastnn_sm_exp_steps_f64(const double *x, double m, double *out,
+                                                   fastnn_index j, fastnn_index C,
+                                                   int store, int halves,
+                                                   fastnn_sm_wide_f64 *lo, fastnn_sm_wide_f64 *hi) {
+    enum { L = FASTNN_SM_LANES_f64 };
+    for (; j + 2 * L <= C; j += 2 * L) {
+        fastnn_sm_wide_f64 v0, v1;
+        memcpy(&v0, x + j, sizeof v0);
+        memcpy(&v1, x + j + L, sizeof v1);
+        fastnn_sm_wide_f64 e0 = fastnn_sm_vexp_f64(v0 - m, halves);
+        fastnn_sm_wide_f64 e1 = fastnn_sm_vexp_f64(v1 - m, halves);
+        if (store) {
+            memcpy(out + j, &e0, sizeof e0);
+            memcpy(out + j + L, &e1, sizeof e1);
+        }
+        *lo += e0;
+        *hi += e1;
+    }
+    return j;
+}
+#endif
+
 /* acc = max(acc, v) and acc = max(acc, the vector at p) on wide vectors */
 #define FASTNN_SM_WVMAX64(acc, v)                                                            \
     do {                                                                                     \
@@ -215,6 +292,44 @@ static void FASTNN_NAME(sm_wide_rows)(const FASTNN_T *x, FASTNN_T *out, fastnn_i
 #else
 #define FASTNN_SM_WIDE_DISPATCH(expr)
 #endif
+
+/* Block exps: v[k] = exp(d[k]) for the n entries (v may be d: each step reads and writes its
+ * own entries only, hence FASTNN_IVDEP), and the double values that the row sums read (a
+ * converted copy in wide for float, v itself for double).  clang's steps of four wide
+ * vectors: see FASTNN_SM_BLOCK_EXP_VECTORS. */
+FASTNN_INLINE const double *FASTNN_NAME(sm_exp_block)(const FASTNN_T *d, FASTNN_T *v,
+                                                      double *wide, fastnn_index n) {
+    fastnn_index k = 0;
+#if defined(FASTNN_SM_BLOCK_EXP_VECTORS) && FASTNN_SM_WIDE_ROWS_HERE
+    enum { L = FASTNN_SM_WIDE_BYTES / sizeof(FASTNN_T) };
+    for (; k + 4 * L <= n; k += 4 * L) {
+        FASTNN_NAME(sm_wide) x[4], e[4];
+        memcpy(x, d + k, sizeof x);
+        for (int h = 0; h < 4; h++)
+            e[h] = FASTNN_NAME(sm_vexp)(x[h], FASTNN_SM_COMPARE_IN_HALVES);
+        memcpy(v + k, e, sizeof e);
+#if FASTNN_DTYPE == 32
+        fastnn_sm_half_f32 half[8];
+        fastnn_sm_wide_f64 ed[8];
+        memcpy(half, e, sizeof half);
+        for (int h = 0; h < 8; h++) ed[h] = __builtin_convertvector(half[h], fastnn_sm_wide_f64);
+        memcpy(wide + k, ed, sizeof ed);
+#endif
+    }
+#endif
+#if FASTNN_DTYPE == 32
+    FASTNN_SM_EXP_F32_LOOP for (; k < n; k++) {
+        float e = fastnn_exp_nonpos_f32(d[k]);
+        v[k] = e;
+        wide[k] = (double)e;
+    }
+    return wide;
+#else
+    (void)wide;
+    FASTNN_IVDEP for (; k < n; k++) v[k] = fastnn_exp_nonpos_f64(d[k]);
+    return v;
+#endif
+}
 
 /* Step (A) of a block: per row the max (into m) and x - m (into d). */
 FASTNN_INLINE void FASTNN_NAME(sm_shift)(const FASTNN_T *x, FASTNN_T *d, FASTNN_T *m,
