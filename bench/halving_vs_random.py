@@ -25,7 +25,7 @@ epochs that synchronous successive halving would not).
 than 5 ms: the per-job costs of the parallel run (the round trip through this process, the
 trial's state both ways, 2.4 MB here) weigh less against the training.
 
-    PYTHONPATH=. python bench/halving_vs_random.py [--quick] [--seeds 5] [--wide]
+    PYTHONPATH=. python bench/halving_vs_random.py [--quick] [--seeds 5] [--reps 3] [--wide]
 
 Optuna is a benchmark peer only (``pip install optuna``); without it that column is skipped.
 """
@@ -119,43 +119,53 @@ def optuna_search(fn, seed, budget, max_epochs, eta):
     return best[0], spent[0]
 
 
-def time_halving(fn, n_trials, max_epochs, eta, seed, row):
-    """SH serially and ASHA on 2 worker processes (started before the timing), same trials."""
-    with threadpool_limits(1):
-        t = time.perf_counter()
-        r = search.successive_halving(
-            fn, SPACE, n_trials, max_epochs=max_epochs, eta=eta, seed=seed, verbose=False
-        )
-        row["sh_seconds"] = time.perf_counter() - t
-    row["sh_best"], row["sh_epochs"] = best_of(r), epochs_of(r)
-    for key, promotion in ASHA_ORDERS:
+def time_halving(fn, n_trials, max_epochs, eta, seed, row, reps):
+    """SH serially and ASHA on 2 worker processes (started before the timing), same trials;
+    ``reps`` rounds of the three runs, interleaved, and the median of each one's times."""
+    times = {"sh": [], **{key: [] for key, _ in ASHA_ORDERS}}
+    for _ in range(reps):
+        with threadpool_limits(1):
+            t = time.perf_counter()
+            r = search.successive_halving(
+                fn, SPACE, n_trials, max_epochs=max_epochs, eta=eta, seed=seed, verbose=False
+            )
+            times["sh"].append(time.perf_counter() - t)
+        row["sh_best"], row["sh_epochs"] = best_of(r), epochs_of(r)
+        for key, promotion in ASHA_ORDERS:
+            search.random_search(stateless_fn, SPACE, 4, seed=0, n_jobs=2, verbose=False)
+            t = time.perf_counter()
+            r = search.successive_halving(
+                fn,
+                SPACE,
+                n_trials,
+                max_epochs=max_epochs,
+                eta=eta,
+                seed=seed,
+                n_jobs=2,
+                promotion=promotion,
+                verbose=False,
+            )
+            times[key].append(time.perf_counter() - t)
+            row[f"{key}_best"], row[f"{key}_epochs"] = best_of(r), epochs_of(r)
+    for key, values in times.items():
+        row[f"{key}_seconds"] = statistics.median(values)
+
+
+def time_control(fn, space, n_trials, seed, row, reps):
+    """The same random search serially and on the two worker processes (``reps`` rounds,
+    interleaved, median times)."""
+    serial, parallel = [], []
+    for _ in range(reps):
+        with threadpool_limits(1):
+            t = time.perf_counter()
+            r = search.random_search(fn, space, n_trials, seed=seed, verbose=False)
+            serial.append(time.perf_counter() - t)
         search.random_search(stateless_fn, SPACE, 4, seed=0, n_jobs=2, verbose=False)
         t = time.perf_counter()
-        r = search.successive_halving(
-            fn,
-            SPACE,
-            n_trials,
-            max_epochs=max_epochs,
-            eta=eta,
-            seed=seed,
-            n_jobs=2,
-            promotion=promotion,
-            verbose=False,
-        )
-        row[f"{key}_seconds"] = time.perf_counter() - t
-        row[f"{key}_best"], row[f"{key}_epochs"] = best_of(r), epochs_of(r)
-
-
-def time_control(fn, space, n_trials, seed, row):
-    """The same random search serially and on the two worker processes."""
-    with threadpool_limits(1):
-        t = time.perf_counter()
-        r = search.random_search(fn, space, n_trials, seed=seed, verbose=False)
-        row["random_seconds"] = time.perf_counter() - t
-    search.random_search(stateless_fn, SPACE, 4, seed=0, n_jobs=2, verbose=False)
-    t = time.perf_counter()
-    search.random_search(fn, space, n_trials, seed=seed, n_jobs=2, verbose=False)
-    row["random2_seconds"] = time.perf_counter() - t
+        search.random_search(fn, space, n_trials, seed=seed, n_jobs=2, verbose=False)
+        parallel.append(time.perf_counter() - t)
+    row["random_seconds"] = statistics.median(serial)
+    row["random2_seconds"] = statistics.median(parallel)
     return r
 
 
@@ -184,6 +194,12 @@ def main():
     parser.add_argument("--quick", action="store_true", help="2 seeds, 20 trials (a smoke run)")
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument(
+        "--reps",
+        type=int,
+        default=1,
+        help="timed rounds per seed, interleaved (median times; the VM drifts between runs)",
+    )
+    parser.add_argument(
         "--wide",
         action="store_true",
         help=f"FullyConnectedNet({WIDE_HIDDEN_DIMS}): parallel timing only, longer jobs",
@@ -206,10 +222,10 @@ def main():
         row = {"seed": seed}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", search.RangeEdgeWarning)
-            r = time_control(fn, control_space, n_trials, seed, row)
+            r = time_control(fn, control_space, n_trials, seed, row, args.reps)
         if not args.wide:
             row["random_best"], row["random_epochs"] = best_of(r), epochs_of(r)
-        time_halving(fn, n_trials, max_epochs, eta, seed, row)
+        time_halving(fn, n_trials, max_epochs, eta, seed, row, args.reps)
         if have_optuna:
             with threadpool_limits(1):
                 row["optuna_best"], row["optuna_epochs"] = optuna_search(
