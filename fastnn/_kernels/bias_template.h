@@ -43,28 +43,28 @@ static void FASTNN_NAME(bias_add_rows_impl)(FASTNN_T *z, const FASTNN_T *b, fast
 #define FASTNN_BIAS_MASKED(i) (a[i] > (FASTNN_T)0 ? (double)g[i] : 0.0)
 #define FASTNN_BIAS_STORED(i) ((double)(d[i] = a[i] > (FASTNN_T)0 ? g[i] : (FASTNN_T)0))
 
+/* g, a, d: row r of dout, out and dz from column j0 (a and d NULL when absent). */
+#define FASTNN_BIAS_ROW_POINTERS(r)                                                          \
+    const FASTNN_T *FASTNN_RESTRICT g = dout + (r) * M + j0;                                 \
+    const FASTNN_T *FASTNN_RESTRICT a = out == NULL ? NULL : out + (r) * M + j0;             \
+    FASTNN_T *FASTNN_RESTRICT d = dz == NULL ? NULL : dz + (r) * M + j0;                     \
+    (void)a;                                                                                 \
+    (void)d;
+
 /* sum[j] += the values of rows [r0, N) of columns [j0, j0 + width): four rows at a time
  * (their values added pairwise, then to the sum), then one at a time. */
 #define FASTNN_BIAS_SUM_ROWS(VALUE)                                                          \
     do {                                                                                     \
         fastnn_index r = 0;                                                                  \
         for (; r + 4 <= N; r += 4) {                                                         \
-            const FASTNN_T *FASTNN_RESTRICT g = dout + r * M + j0;                           \
-            const FASTNN_T *FASTNN_RESTRICT a = out == NULL ? NULL : out + r * M + j0;       \
-            FASTNN_T *FASTNN_RESTRICT d = dz == NULL ? NULL : dz + r * M + j0;               \
-            (void)a;                                                                         \
-            (void)d;                                                                         \
+            FASTNN_BIAS_ROW_POINTERS(r)                                                      \
             FASTNN_BIAS_SIMD                                                                 \
             for (fastnn_index j = 0; j < width; j++) {                                       \
                 sum[j] += (VALUE(j) + VALUE(j + M)) + (VALUE(j + 2 * M) + VALUE(j + 3 * M)); \
             }                                                                                \
         }                                                                                    \
         for (; r < N; r++) {                                                                 \
-            const FASTNN_T *FASTNN_RESTRICT g = dout + r * M + j0;                           \
-            const FASTNN_T *FASTNN_RESTRICT a = out == NULL ? NULL : out + r * M + j0;       \
-            FASTNN_T *FASTNN_RESTRICT d = dz == NULL ? NULL : dz + r * M + j0;               \
-            (void)a;                                                                         \
-            (void)d;                                                                         \
+            FASTNN_BIAS_ROW_POINTERS(r)                                                      \
             FASTNN_BIAS_SIMD                                                                 \
             for (fastnn_index j = 0; j < width; j++) {                                       \
                 sum[j] += VALUE(j);                                                          \
@@ -96,6 +96,7 @@ static void FASTNN_NAME(bias_grad_block)(const FASTNN_T *dout, const FASTNN_T *o
 #undef FASTNN_BIAS_MASKED
 #undef FASTNN_BIAS_STORED
 #undef FASTNN_BIAS_SUM_ROWS
+#undef FASTNN_BIAS_ROW_POINTERS
 
 static void FASTNN_NAME(bias_grad_cols_impl)(const FASTNN_T *dout, const FASTNN_T *out,
                                              FASTNN_T *dz, FASTNN_T *db, fastnn_index N,
