@@ -126,3 +126,71 @@ def test_normalization_batchnorm_equals_batchnorm_true():
     la, ga = a.loss(X, y)
     lb, gb = b.loss(X, y)
     assert la == lb and all(np.array_equal(ga[k], gb[k]) for k in ga)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_without_a_seed_the_weights_are_the_courses_draws_from_numpys_global_state(dtype):
+    """The notebooks call np.random.seed(231) before building a net: the course's
+    ``weight_scale * np.random.randn(fan_in, fan_out)`` per layer, then ``astype(dtype)``."""
+    state = np.random.get_state()
+    try:
+        np.random.seed(231)
+        model = FullyConnectedNet(
+            [H1, H2],
+            input_dim=D,
+            num_classes=C,
+            weight_scale=5e-2,
+            dtype=dtype,
+            normalization="batchnorm",
+        )
+        np.random.seed(231)
+        dims = [D, H1, H2, C]
+        for i in range(3):
+            expected = (5e-2 * np.random.randn(dims[i], dims[i + 1])).astype(dtype)
+            np.testing.assert_array_equal(model.params[f"W{i + 1}"], expected)
+        after_course = np.random.get_state()[1].copy()
+        np.random.seed(231)
+        FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, weight_scale=5e-2)
+        np.testing.assert_array_equal(np.random.get_state()[1], after_course)
+    finally:
+        np.random.set_state(state)
+
+
+def test_without_a_seed_named_initializers_repeat_under_np_random_seed():
+    state = np.random.get_state()
+    try:
+        np.random.seed(5)
+        a = FullyConnectedNet([H1], input_dim=D, num_classes=C)  # He
+        np.random.seed(5)
+        b = FullyConnectedNet([H1], input_dim=D, num_classes=C)
+        c = FullyConnectedNet([H1], input_dim=D, num_classes=C)
+        assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+        assert not np.array_equal(b.params["W1"], c.params["W1"])
+        before = np.random.get_state()[1].copy()
+        FullyConnectedNet([H1], input_dim=D, num_classes=C, weight_scale=1e-2, seed=0)
+        np.testing.assert_array_equal(np.random.get_state()[1], before)  # a seed: untouched
+    finally:
+        np.random.set_state(state)
+
+
+def test_the_2017_use_batchnorm_keyword():
+    """The 2017 assignment's ``FullyConnectedNet(..., use_batchnorm=True)``."""
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((16, D)), rng.integers(0, C, 16)
+    a = FullyConnectedNet([H1], D, C, use_batchnorm=True, dtype=np.float64, seed=3)
+    b = FullyConnectedNet([H1], D, C, normalization="batchnorm", dtype=np.float64, seed=3)
+    assert a.normalization == "batchnorm" and "gamma1" in a.params
+    la, ga = a.loss(X, y)
+    lb, gb = b.loss(X, y)
+    assert la == lb and all(np.array_equal(ga[k], gb[k]) for k in ga)
+    plain = FullyConnectedNet([H1], D, C, use_batchnorm=False, seed=3)
+    assert plain.normalization is None
+    with pytest.raises(ValueError, match="contradicts"):
+        FullyConnectedNet([H1], D, C, use_batchnorm=True, normalization="layernorm")
+
+
+def test_the_2017_dropout_zero_says_dropout_is_a_keep_probability():
+    """The 2017 course's ``dropout`` was a drop probability (0 = no dropout): a ``dropout=0``
+    call from it must say how to write it, not just that 0 is out of range."""
+    with pytest.raises(ValueError, match=r"dropout_keep_ratio=1 - p"):
+        FullyConnectedNet([H1], D, C, dropout=0)

@@ -54,6 +54,12 @@ def as_generator(
     )
 
 
+def from_global_state() -> np.random.Generator:
+    """A ``numpy.random.Generator`` seeded from NumPy's global random state (which it
+    advances), so that ``np.random.seed`` repeats its draws, as it does the course's code."""
+    return np.random.default_rng(np.random.randint(0, 2**31 - 1, size=4))  # noqa: NPY002
+
+
 def _normal(rng, shape, std, dtype):
     w = as_generator(rng).standard_normal(shape, dtype=np.float64)
     w *= std

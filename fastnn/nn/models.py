@@ -22,7 +22,7 @@ from fastnn._config.threads import num_threads
 from fastnn._validation import check_float_dtype, check_int, check_scalar
 from fastnn.core.activations import ACTIVATIONS
 from fastnn.nn import layers
-from fastnn.nn.init import INITIALIZERS, as_generator, small_random, zeros
+from fastnn.nn.init import INITIALIZERS, as_generator, from_global_state, small_random, zeros
 
 __all__ = ["init_two_layer_model", "two_layer_net", "FullyConnectedNet"]
 
@@ -161,8 +161,10 @@ def _course_weight_init(weight_init, weight_scale):
     return check_scalar(weight_scale, "weight_scale", minimum=0)
 
 
-def _course_normalization(normalization, batchnorm):
-    """The normalization layer (None, 'batchnorm' or 'layernorm') from either keyword."""
+def _course_normalization(normalization, batchnorm, use_batchnorm):
+    """The normalization layer (None, 'batchnorm' or 'layernorm') from any of the keywords
+    (``use_batchnorm`` is the 2017 course's ``batchnorm``)."""
+    batchnorm = batchnorm or bool(use_batchnorm)
     if normalization is None:
         return "batchnorm" if batchnorm else None
     if normalization not in _NORMALIZATIONS:
@@ -187,7 +189,13 @@ def _course_keep_ratio(dropout_keep_ratio, dropout):
         raise TypeError(f"{name} must be a keep probability in (0, 1], got {keep!r}")
     keep = float(keep)
     if not 0 < keep <= 1:
-        raise ValueError(f"{name} must be a keep probability in (0, 1], got {keep!r}")
+        hint = ""
+        if keep == 0 and dropout is not None:
+            hint = (
+                " (the 2017 course's dropout was a drop probability p, 0 meaning no dropout: "
+                "give dropout_keep_ratio=1 - p, 1 meaning no dropout)"
+            )
+        raise ValueError(f"{name} must be a keep probability in (0, 1], got {keep!r}{hint}")
     return keep
 
 
@@ -211,24 +219,29 @@ class FullyConnectedNet:
     weight_init : {'he', 'xavier', 'glorot', 'small_random', 'zeros'} or float
         Initializer from :mod:`fastnn.nn.init`; a float is the scale of ``small_random``.
         Biases (and batchnorm beta) start at zero, batchnorm gamma at one.
-    batchnorm : bool
+    batchnorm, use_batchnorm : bool
         Batch normalization after every hidden affine layer (before the non-linearity);
-        the same as ``normalization='batchnorm'``.
+        the same as ``normalization='batchnorm'``.  ``use_batchnorm`` is the 2017 course's
+        name.
     normalization : {None, 'batchnorm', 'layernorm'}
         The course's name: the normalization layer after every hidden affine layer.
     weight_scale : float or None
         The course's name: weights ``weight_scale * randn`` (same as a float ``weight_init``).
     dropout_keep_ratio, dropout : float in (0, 1]
         Keep probability of inverted dropout after every hidden non-linearity; 1 (the
-        default) means no dropout.  ``dropout`` is the 2018-2019 course's name.  As in the
-        course, with a ``seed`` the dropout mask is fixed (``dropout_param['seed']``) so that
-        gradient checks see one function; to train with fresh masks, delete that key.
+        default) means no dropout.  ``dropout`` is the 2018-2019 course's name (the 2017
+        course's ``dropout`` was a drop probability p: give ``dropout_keep_ratio=1 - p``).
+        As in the course, with a ``seed`` the dropout mask is fixed
+        (``dropout_param['seed']``) so that gradient checks see one function; to train with
+        fresh masks, delete that key.
     reg : float
         L2 strength: the loss adds ``0.5 * reg * sum(W**2)`` over the weights.
     dtype : float32 or float64
         Parameter and compute dtype; inputs are converted to it.
     seed : int, Generator or None
-        Seeds the initial weights.
+        Seeds the initial weights.  None draws them from NumPy's global random state, as the
+        course's net does, so that ``np.random.seed`` repeats them (with ``weight_scale``,
+        the course's very draws: ``weight_scale * np.random.randn(fan_in, fan_out)``).
 
     Attributes
     ----------
@@ -257,9 +270,10 @@ class FullyConnectedNet:
         weight_scale: float | None = None,
         dropout_keep_ratio: float | None = None,
         dropout: float | None = None,
+        use_batchnorm: bool = False,
     ) -> None:
         weight_init = _course_weight_init(weight_init, weight_scale)
-        normalization = _course_normalization(normalization, batchnorm)
+        normalization = _course_normalization(normalization, batchnorm, use_batchnorm)
         keep = _course_keep_ratio(dropout_keep_ratio, dropout)
         if activation not in _ACTIVATIONS:
             raise ValueError(
@@ -301,7 +315,7 @@ class FullyConnectedNet:
         self.num_layers = len(hidden_dims) + 1
         self.params = {}
         self.bn_params = []
-        rng = as_generator(seed)
+        rng = None if seed is None else as_generator(seed)  # None: NumPy's global state
         for i in range(self.num_layers):
             fan_in, fan_out = dims[i], dims[i + 1]
             hidden = i < self.num_layers - 1
@@ -328,6 +342,12 @@ class FullyConnectedNet:
                     self.bn_params.append({})  # the layer norm's ln_param
 
     def _init_weight(self, weight_init, fan_in, fan_out, rng):
+        if rng is None and isinstance(weight_init, float):
+            # the course's draw from NumPy's global state, value for value
+            w = weight_init * np.random.randn(fan_in, fan_out)  # noqa: NPY002
+            return w.astype(self.dtype)
+        if rng is None:
+            rng = from_global_state()
         if isinstance(weight_init, float):
             return small_random(fan_in, fan_out, scale=weight_init, dtype=self.dtype, rng=rng)
         return INITIALIZERS[weight_init](fan_in, fan_out, dtype=self.dtype, rng=rng)
