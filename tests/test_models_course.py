@@ -194,3 +194,22 @@ def test_the_2017_dropout_zero_says_dropout_is_a_keep_probability():
     call from it must say how to write it, not just that 0 is out of range."""
     with pytest.raises(ValueError, match=r"dropout_keep_ratio=1 - p"):
         FullyConnectedNet([H1], D, C, dropout=0)
+
+
+def test_the_fully_connected_nets_notebook_prints_the_courses_initial_losses():
+    """The notebook's cell, run as written after np.random.seed(231), prints the initial
+    losses of the course's published output (2020 FullyConnectedNets.ipynb)."""
+    state = np.random.get_state()
+    try:
+        np.random.seed(231)
+        X = np.random.randn(N, D)
+        y = np.random.randint(C, size=(N,))
+        losses = []
+        for reg in [0, 3.14]:
+            model = FullyConnectedNet(
+                [H1, H2], input_dim=D, num_classes=C, reg=reg, weight_scale=5e-2, dtype=np.float64
+            )
+            losses.append(model.loss(X, y)[0])
+        assert losses == pytest.approx([2.3004790897684924, 7.052114776533016], rel=1e-12)
+    finally:
+        np.random.set_state(state)
