@@ -463,6 +463,13 @@ def test_cli_init_stats(tmp_path):
         (("search", "--trials", "0"), 2, ["argument --trials", ">= 1"]),
         (("search", "--fine-trials", "-1"), 2, ["argument --fine-trials", ">= 0, got '-1'"]),
         (("search", "--fine-trials", "2.5"), 2, ["argument --fine-trials", "whole number"]),
+        (("search", "--eta", "1"), 2, ["argument --eta", ">= 2, got '1'"]),
+        (("search", "--eta", "0"), 2, ["argument --eta", ">= 2, got '0'"]),
+        (
+            ("search", "--strategy", "asha", "--max-epochs", "1", "--out", "never"),
+            2,
+            ["--epochs (2) must not exceed --max-epochs (1)"],
+        ),
         (
             ("demo", "--data", "cifar10:no/such/folder"),
             1,
@@ -476,6 +483,7 @@ def test_cli_user_errors(tmp_path, args, code, fragments):
     (tmp_path / "a_file").write_text("x")
     proc = run_cli(*args, cwd=tmp_path, timeout=120)
     assert_user_error(proc, code, *fragments)
+    assert not (tmp_path / "never").exists()  # refused before any work
 
 
 # ----------------------------------------------------------------------------- demo, train, search

@@ -62,6 +62,7 @@ momentum_float = _checked("momentum_float", check_momentum)
 decay_float = _checked("decay_float", check_learning_rate_decay)
 positive_int = _bounded("positive_int", _int, lambda v: v >= 1, ">= 1")
 nonnegative_int = _bounded("nonnegative_int", _int, lambda v: v >= 0, ">= 0")
+halving_eta = _bounded("halving_eta", _int, lambda v: v >= 2, ">= 2")
 thread_count = _bounded("thread_count", _int, lambda v: v >= 1 or v == -1, ">= 1 or -1 (all cores)")
 
 

@@ -7,6 +7,7 @@ from fastnn._version import __version__
 from fastnn.cli.argtypes import (
     data_spec,
     decay_float,
+    halving_eta,
     hidden_dims,
     init_spec,
     log_range,
@@ -201,7 +202,9 @@ def build_parser():
     p.add_argument(
         "--max-epochs", type=positive_int, default=9, help="asha/hyperband: last rung (default 9)"
     )
-    p.add_argument("--eta", type=positive_int, default=3, help="asha/hyperband: keep 1/eta")
+    p.add_argument(
+        "--eta", type=halving_eta, default=3, help="asha/hyperband: keep 1/eta (default 3)"
+    )
     p.add_argument(
         "--promotion",
         choices=("lazy", "eager"),

@@ -46,6 +46,12 @@ def cmd_search(args):
             require_loky("--n-jobs > 1", "")
         except ImportError as exc:
             raise CLIError(str(exc)) from None
+    if args.strategy in ("asha", "hyperband") and args.epochs > args.max_epochs:
+        raise CLIError(
+            f"--epochs ({args.epochs}) must not exceed --max-epochs ({args.max_epochs}): "
+            "the first rung trains --epochs, the last --max-epochs",
+            code=2,
+        )
     resume = args.resume is not None
     out_dir = prepare_output(args.out, force=args.force, resume=resume, command="search")
     if not resume:
