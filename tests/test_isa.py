@@ -212,3 +212,19 @@ def test_show_config_names_the_path_and_why():
     line = next(ln for ln in out.getvalue().splitlines() if ln.startswith("ISA path:"))
     assert line == f"ISA path: {info['reason']}"
     assert line.startswith(f"ISA path: {info['path']}:")
+
+
+def test_show_config_names_the_path_of_each_module():
+    """The issue's "name the path each module runs": every kernel module's line says it."""
+    import io
+
+    import fastnn
+
+    out = io.StringIO()
+    fastnn.show_config(file=out)
+    lines = out.getvalue().splitlines()
+    modules = rt.isa_info()["modules"]
+    assert modules
+    for name, path in modules.items():
+        line = next(ln for ln in lines if ln.split()[:1] == [name])
+        assert f" {path} path " in line, line

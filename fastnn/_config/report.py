@@ -85,9 +85,11 @@ def _isa(info):
 
 def _modules(info):
     lines = ["compiled modules:"]
+    paths = info["isa"].get("modules", {})
     for name, module in info["modules"].items():
         omp = "OpenMP" if module["openmp"] else "serial (no OpenMP)"
-        lines.append(f"  {name:<12} {omp:<20} {module['file']}")
+        path = f"{paths[name]} path" if name in paths else ""
+        lines.append(f"  {name:<12} {omp:<20} {path:<15} {module['file']}")
     return "\n".join(lines)
 
 
