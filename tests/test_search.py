@@ -599,6 +599,15 @@ def test_plots():
     assert len(ax.collections) == 2
 
 
+@pytest.mark.parametrize("plot", ["plot_scatter", "plot_loss_curves", "plot_rungs"])
+def test_plot_given_a_file_name_instead_of_axes_says_how_to_save(plot):
+    """A user's first try, ``result.plot_rungs("rungs.png")``, gets a TypeError that says
+    what ax is and how to write the figure to a file."""
+    pytest.importorskip("matplotlib")
+    with pytest.raises(TypeError, match=r"matplotlib Axes.*figure\.savefig"):
+        getattr(small_result(), plot)(ax="rungs.png")
+
+
 def test_plot_needs_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)

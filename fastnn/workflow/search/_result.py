@@ -190,6 +190,10 @@ def _format_value(v):
 class SearchResult:
     """Every trial of a search, in trial order, with ``best``, sorting, export and plots.
 
+    The ``plot_*`` methods draw on ``ax`` or, without one, on a new Figure that pyplot does
+    not manage (nothing is shown): save it with ``result.plot_rungs().figure.savefig(path)``,
+    or pass ``ax=plt.gca()`` to see it in a notebook.
+
     Attributes
     ----------
     trials : list of Trial
@@ -472,7 +476,14 @@ def _spans_decades(values):
 
 
 def _axes(ax):
+    """``ax``, or the Axes of a new Figure (not pyplot's: save it with ``ax.figure.savefig``,
+    or pass ``ax=plt.gca()`` to draw in a notebook)."""
     if ax is not None:
+        if not callable(getattr(ax, "plot", None)):
+            raise TypeError(
+                f"ax must be a matplotlib Axes, got {type(ax).__name__}; to write a file, "
+                "call result.plot_...().figure.savefig(path)"
+            )
         return ax
     Figure = figure_class(
         missing='plots need matplotlib: install it with pip install "fastnn[plot]"'
