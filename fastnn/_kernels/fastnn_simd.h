@@ -54,6 +54,14 @@ typedef ptrdiff_t fastnn_index;
 #define FASTNN_IVDEP
 #endif
 
+/* Before a loop of a few iterations: clang would vectorise it anyway, and its vector prologue
+ * costs more than the loop (gcc does not vectorise such loops). */
+#if defined(__clang__)
+#define FASTNN_NO_VECTORIZE _Pragma("clang loop vectorize(disable)")
+#else
+#define FASTNN_NO_VECTORIZE
+#endif
+
 /* Index of the first idx[i] outside [lo, hi), or -1 (lo <= hi): the bounds check of every
  * index or label array.  One unsigned compare per entry (idx - lo wraps to a value >= the span
  * below lo); the OR-reduction vectorises, and the second loop only runs on bad input. */

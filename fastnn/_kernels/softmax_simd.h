@@ -90,6 +90,14 @@ typedef float fastnn_sm_v16_f32 __attribute__((vector_size(16)));
 typedef int32_t fastnn_sm_v16i_f32 __attribute__((vector_size(16)));
 typedef double fastnn_sm_v16_f64 __attribute__((vector_size(16)));
 typedef int64_t fastnn_sm_v16i_f64 __attribute__((vector_size(16)));
+/* The block scheme's per-row passes (sm_row_apply): one AVX register where there is one. */
+#if defined(__AVX__)
+#define FASTNN_SM_ROW_BYTES 32
+#else
+#define FASTNN_SM_ROW_BYTES 16
+#endif
+typedef float fastnn_sm_row_f32 __attribute__((vector_size(FASTNN_SM_ROW_BYTES)));
+typedef double fastnn_sm_row_f64 __attribute__((vector_size(FASTNN_SM_ROW_BYTES)));
 
 #define FASTNN_SM_VMAX(VT, VI, acc, v)                                                       \
     do {                                                                                     \

@@ -331,6 +331,41 @@ FASTNN_INLINE const double *FASTNN_NAME(sm_exp_block)(const FASTNN_T *d, FASTNN_
 #endif
 }
 
+/* d[j] = x[j] - s (mul = 0) or x[j] * s (mul = 1) for one row of C entries; d may be x.
+ * Short rows of the block scheme are too short for the compilers' vectorised loops (clang
+ * unrolls them four vectors deep, so a row of 10 runs its scalar remainder): here whole
+ * vectors (of FASTNN_SM_ROW_BYTES, or 16 bytes for shorter rows), the last one ending at C and
+ * overlapping the one before.  It is loaded before anything is stored, so an in-place row
+ * still reads its original entries.  FASTNN_SM_ROW_APPLY(V) does the row on vectors of type V
+ * and returns. */
+#define FASTNN_SM_ROW_APPLY(V)                                                               \
+    do {                                                                                     \
+        enum { L = sizeof(V) / sizeof(FASTNN_T) };                                          \
+        V last_, v_;                                                                         \
+        memcpy(&last_, x + C - L, sizeof last_);                                             \
+        for (; j + L <= C; j += L) {                                                         \
+            memcpy(&v_, x + j, sizeof v_);                                                   \
+            v_ = mul ? v_ * s : v_ - s;                                                      \
+            memcpy(d + j, &v_, sizeof v_);                                                   \
+        }                                                                                    \
+        if (j < C) {                                                                         \
+            last_ = mul ? last_ * s : last_ - s;                                             \
+            memcpy(d + C - L, &last_, sizeof last_);                                         \
+        }                                                                                    \
+        return;                                                                              \
+    } while (0)
+FASTNN_INLINE void FASTNN_NAME(sm_row_apply)(const FASTNN_T *x, FASTNN_T *d, fastnn_index C,
+                                             FASTNN_T s, const int mul) {
+    fastnn_index j = 0;
+#ifdef FASTNN_SM_VECTOR
+    if (C >= (fastnn_index)(sizeof(FASTNN_NAME(sm_row)) / sizeof(FASTNN_T)))
+        FASTNN_SM_ROW_APPLY(FASTNN_NAME(sm_row));
+    if (C >= (fastnn_index)(16 / sizeof(FASTNN_T))) FASTNN_SM_ROW_APPLY(FASTNN_NAME(sm_v16));
+#endif
+    FASTNN_NO_VECTORIZE for (; j < C; j++) d[j] = mul ? x[j] * s : x[j] - s;
+}
+#undef FASTNN_SM_ROW_APPLY
+
 /* Step (A) of a block: per row the max (into m) and x - m (into d). */
 FASTNN_INLINE void FASTNN_NAME(sm_shift)(const FASTNN_T *x, FASTNN_T *d, FASTNN_T *m,
                                          fastnn_index rows,
@@ -339,11 +374,7 @@ FASTNN_INLINE void FASTNN_NAME(sm_shift)(const FASTNN_T *x, FASTNN_T *d, FASTNN_
     if (C < 64 / (fastnn_index)sizeof(FASTNN_T))
         for (; i + 4 <= rows; i += 4) FASTNN_NAME(sm_rowmax4)(x + i * C, C, m + i);
     for (; i < rows; i++) m[i] = FASTNN_NAME(sm_rowmax)(x + i * C, C);
-    for (i = 0; i < rows; i++) {
-        const FASTNN_T *xi = x + i * C;
-        FASTNN_T *di = d + i * C, mi = m[i];
-        for (fastnn_index j = 0; j < C; j++) di[j] = xi[j] - mi;
-    }
+    for (i = 0; i < rows; i++) FASTNN_NAME(sm_row_apply)(x + i * C, d + i * C, C, m[i], 0);
 }
 
 /* Loss and gradient for rows [r0, r1): returns the sum of the rows' losses (not yet
@@ -381,8 +412,7 @@ static double FASTNN_NAME(sm_loss_rows)(
             FASTNN_T *oi = ob + i * C;
             double inv = inv_n / sum[i];
             double ey = (double)oi[yb[i]];
-            FASTNN_T scale = (FASTNN_T)inv;
-            for (fastnn_index j = 0; j < C; j++) oi[j] *= scale;
+            FASTNN_NAME(sm_row_apply)(oi, oi, C, (FASTNN_T)inv, 1);
             /* p_y - 1 = ((e_y - 1) - (sum - 1)) / sum: no cancellation when p_y ~ 1 */
             oi[yb[i]] = (FASTNN_T)(((ey - 1.0) - sm1[i]) * inv);
             total += lse[i] + ((double)m[i] - (double)xy[i]);
@@ -391,12 +421,11 @@ static double FASTNN_NAME(sm_loss_rows)(
     return total;
 }
 
-/* softmax (log = 0) or log_softmax (log = 1) of rows [r0, r1).  out may alias x. */
-static void FASTNN_NAME(sm_rows)(const FASTNN_T *x, FASTNN_T *out, fastnn_index r0, fastnn_index r1,
-                                 fastnn_index C, int log) {
+/* The block scheme of sm_rows (log a compile-time constant). */
+FASTNN_INLINE void FASTNN_NAME(sm_rows_blocked)(const FASTNN_T *x, FASTNN_T *out, fastnn_index r0,
+                                              fastnn_index r1, fastnn_index C, const int log) {
     FASTNN_T m[FASTNN_SM_ROWS], e[FASTNN_SM_BLOCK];
     double sum[FASTNN_SM_ROWS], sm1[FASTNN_SM_ROWS], wide[FASTNN_SM_BLOCK];
-    FASTNN_SM_WIDE_DISPATCH(FASTNN_NAME(sm_wide_rows)(x, out, r0, r1, C, log); return)
     fastnn_index rows = fastnn_sm_block_rows(C);
     for (fastnn_index b0 = r0; b0 < r1; b0 += rows) {
         fastnn_index nb = r1 - b0 < rows ? r1 - b0 : rows;
@@ -420,15 +449,19 @@ static void FASTNN_NAME(sm_rows)(const FASTNN_T *x, FASTNN_T *out, fastnn_index 
             for (fastnn_index i = 0; i < nb; i++) sm1[i] = fastnn_log1p_nonneg(sm1[i]);
         for (fastnn_index i = 0; i < nb; i++) {
             FASTNN_T *oi = ob + i * C;
-            if (log) {
-                FASTNN_T lse = (FASTNN_T)sm1[i];
-                for (fastnn_index j = 0; j < C; j++) oi[j] -= lse;
-            } else {
-                FASTNN_T scale = (FASTNN_T)(1.0 / sum[i]);
-                for (fastnn_index j = 0; j < C; j++) oi[j] *= scale;
-            }
+            if (log) FASTNN_NAME(sm_row_apply)(oi, oi, C, (FASTNN_T)sm1[i], 0);
+            else FASTNN_NAME(sm_row_apply)(oi, oi, C, (FASTNN_T)(1.0 / sum[i]), 1);
         }
     }
+}
+
+/* softmax (log = 0) or log_softmax (log = 1) of rows [r0, r1).  out may alias x.  The block
+ * scheme is compiled once per value of log, so that its row loops do not test it. */
+static void FASTNN_NAME(sm_rows)(const FASTNN_T *x, FASTNN_T *out, fastnn_index r0, fastnn_index r1,
+                                 fastnn_index C, int log) {
+    FASTNN_SM_WIDE_DISPATCH(FASTNN_NAME(sm_wide_rows)(x, out, r0, r1, C, log); return)
+    if (log) FASTNN_NAME(sm_rows_blocked)(x, out, r0, r1, C, 1);
+    else FASTNN_NAME(sm_rows_blocked)(x, out, r0, r1, C, 0);
 }
 
 #undef FASTNN_SM_WIDE_DISPATCH
