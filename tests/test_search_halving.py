@@ -521,3 +521,64 @@ def test_an_interrupted_halving_search_resumes_from_its_journal(tmp_path, strate
     again = run(counting, *args[1:], storage=storage, resume=True, **options)
     assert counting.calls == 0  # every rung job is in the journal
     assert outcome(again) == outcome(full)
+
+
+# ---- a halving job's state between processes
+
+
+class _StatefulFn:
+    """Counts epochs in its state; the state holds arrays, a Generator and (optionally) a
+    lambda, which only cloudpickle can pickle."""
+
+    def __init__(self, with_lambda=False):
+        self.with_lambda = with_lambda
+        self.seen = []
+
+    def __call__(self, params, epochs, state=None):
+        self.seen.append(state)
+        done = 0 if state is None else state["epochs"]
+        w = np.zeros(3) if state is None else state["w"] + 1.0
+        new = {"epochs": epochs, "w": w, "rng": np.random.default_rng(epochs)}
+        if self.with_lambda:
+            new["f"] = lambda v: v + done
+        return {"val_acc": params["lr"], "epochs": epochs, "state": new}
+
+
+@pytest.mark.parametrize("with_lambda", [False, True])
+def test_a_halving_jobs_state_travels_packed_and_is_unpacked_for_train_fn(tmp_path, with_lambda):
+    from fastnn.workflow.search._runner import PackedState, _Job, _run_trial, _run_trial_from_file
+
+    fn = _StatefulFn(with_lambda)
+    path = tmp_path / "fn.pkl"
+    cloudpickle = pytest.importorskip("cloudpickle")  # loky's (the n_jobs extra)
+    path.write_bytes(cloudpickle.dumps(fn))  # the worker side of a run: its train_fn
+    job = _Job(0, 0, {"lr": 0.5}, 1, {"epochs": 1, "state": None}, rung=0)
+    first = _run_trial_from_file(str(path), job, False, None)
+    packed = first.extra["state"]
+    assert isinstance(packed, PackedState)
+    # the search process forwards it as it came (a pickle round trip keeps the type)
+    packed = pickle.loads(pickle.dumps(packed))
+    assert isinstance(packed, PackedState)
+    state = packed.unpack()
+    assert state["epochs"] == 1 and np.array_equal(state["w"], np.zeros(3))
+    # the next job gets the unpacked state (here in this process, as a serial run would)
+    fn2 = _StatefulFn(with_lambda)
+    job2 = _Job(0, 0, {"lr": 0.5}, 1, {"epochs": 3, "state": packed}, rung=1)
+    second = _run_trial(fn2, job2, False, None)
+    got = fn2.seen[-1]
+    assert isinstance(got, dict) and got["epochs"] == 1
+    assert np.array_equal(got["w"], np.zeros(3))
+    assert got["rng"].integers(1 << 30) == np.random.default_rng(1).integers(1 << 30)
+    if with_lambda:
+        assert got["f"](1) == 1
+    assert second.status == "ok" and second.extra["state"]["epochs"] == 3  # not packed here
+
+
+def test_a_plain_jobs_state_is_left_as_train_fn_returned_it(tmp_path):
+    from fastnn.workflow.search._runner import _Job, _run_trial_from_file
+
+    path = tmp_path / "fn.pkl"
+    path.write_bytes(pickle.dumps(_StatefulFn()))
+    job = _Job(0, 0, {"lr": 0.5}, 1, {"epochs": 1, "state": None})  # a random search's job
+    trial = _run_trial_from_file(str(path), job, False, None)
+    assert type(trial.extra["state"]) is dict

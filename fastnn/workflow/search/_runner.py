@@ -131,12 +131,15 @@ def _run_trial(
     trial.rung = job.rung
     start = time.perf_counter()
     try:
+        kwargs = job.call_kwargs
+        if isinstance(kwargs.get("state"), PackedState):
+            kwargs = {**kwargs, "state": kwargs["state"].unpack()}
         with _pinned(threads, backend, blas_threads):
             if pass_seed:
-                result = train_fn(dict(job.params), seed=job.seed, **job.call_kwargs)
+                result = train_fn(dict(job.params), seed=job.seed, **kwargs)
             else:
-                result = train_fn(dict(job.params), **job.call_kwargs)
-            continued = job.call_kwargs.get("state") is not None
+                result = train_fn(dict(job.params), **kwargs)
+            continued = kwargs.get("state") is not None
             _fill_outcome(trial, result, abort_factor, continued)
         rule = job.call_kwargs.get("on_epoch")
         if isinstance(rule, MedianStop) and trial.status == "ok":
@@ -167,8 +170,38 @@ def _load_train_fn(path):
 
 
 def _run_trial_from_file(path, job, *args):
-    """_run_trial with the train_fn a worker loads from ``path`` on its first trial of a run."""
-    return _run_trial(_load_train_fn(path), job, *args)
+    """_run_trial with the train_fn a worker loads from ``path`` on its first trial of a run.
+    A halving job's state (which the search process only keeps and forwards) travels back
+    packed (:class:`PackedState`)."""
+    trial = _run_trial(_load_train_fn(path), job, *args)
+    if trial is not None and job.rung is not None and trial.extra.get("state") is not None:
+        try:
+            trial.extra["state"] = PackedState.pack(trial.extra["state"])
+        except Exception:  # not picklable at all: sending the result fails as it did unpacked
+            pass
+    return trial
+
+
+class PackedState(bytes):
+    """A resumable trial's ``state`` pickled once, in the worker process that returned it.
+
+    The search process keeps it and sends it back with the trial's next job without
+    unpickling it (pickling a model's arrays twice per job through loky's cloudpickle was most
+    of that process's CPU per job); :func:`_run_trial` unpacks it before calling train_fn.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def pack(cls, state):
+        try:
+            data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # a lambda or a local class in the state: what loky would use
+            data = _cloudpickle().dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        return cls(data)
+
+    def unpack(self):
+        return pickle.loads(self)
 
 
 # How often a worker checks that the search process that started it is still there (seconds).
@@ -270,16 +303,21 @@ def _shared(executor, own, train_fn, payload, stack):
     return _run_trial_from_file, path
 
 
-def _dumps(train_fn):
+def _cloudpickle():
+    """cloudpickle, what loky and Dask use (joblib's copy or the package), else pickle."""
     try:
-        from joblib.externals import cloudpickle as pickler  # what loky and Dask use
+        from joblib.externals import cloudpickle as pickler
     except ImportError:
         try:
             import cloudpickle as pickler
         except ImportError:
             pickler = pickle
+    return pickler
+
+
+def _dumps(train_fn):
     try:
-        return pickler.dumps(train_fn, protocol=pickle.HIGHEST_PROTOCOL)
+        return _cloudpickle().dumps(train_fn, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
         raise TypeError(
             "train_fn must be picklable to run in worker processes (define it at module level "
