@@ -123,7 +123,7 @@ def _run_python(code, env_extra=None, cwd=None):
     """Run ``code`` in a fresh interpreter, by default outside the source tree (which would
     shadow the installed package)."""
     env = dict(os.environ)
-    for name in ("OMP_NUM_THREADS", "GOMP_SPINCOUNT", "OMP_WAIT_POLICY"):  # fastnn set one
+    for name in ("OMP_NUM_THREADS", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_WAIT_POLICY"):
         env.pop(name, None)
     env.pop("FASTNN_BACKEND", None)
     # Import the same fastnn this test session imported (installed or built in place).
@@ -146,6 +146,19 @@ def test_default_threads_follow_omp_num_threads_then_cores():
     out = _run_python(code).stdout.strip()
     if expected is not None:
         assert out == expected
+
+
+def test_libomp_block_time_is_shortened_unless_the_user_set_a_wait():
+    """LLVM's libomp (clang builds) keeps idle threads spinning 200 ms after each parallel
+    region, beside BLAS's threads; fastnn sets KMP_BLOCKTIME=1 unless the user chose."""
+    code = """
+        import os, fastnn
+        mine = fastnn._config.openmp.user_environ()
+        print(os.environ.get("KMP_BLOCKTIME"), mine.get("KMP_BLOCKTIME"))
+    """
+    assert _run_python(code).stdout.split() == ["1", "None"]
+    assert _run_python(code, {"KMP_BLOCKTIME": "5"}).stdout.split() == ["5", "5"]
+    assert _run_python(code, {"OMP_WAIT_POLICY": "active"}).stdout.split() == ["None", "None"]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")

@@ -1,28 +1,46 @@
-"""GCC's libgomp spin-wait: shortened before fastnn's first extension import, and reported.
+"""OpenMP's idle-thread wait: shortened before fastnn's first extension import, and reported.
 
-libgomp's idle threads spin for ~300k iterations after every parallel region.  Next to
+GCC's libgomp (gcc builds) spins its idle threads for ~300k iterations after every parallel
+region, LLVM's libomp (clang builds: macOS, ``CC=clang``) for 200 ms (KMP_BLOCKTIME).  Next to
 OpenBLAS's own threads that oversubscribes the cores and a training loop built from
-fastnn.layers runs many times slower on 2 threads than on 1 (docs/perf/layout.md).  A
-short spin keeps our parallel regions' hand-off as fast as before and frees the cores for BLAS.
-libgomp reads the setting once, when it loads, and PyTorch shares it: so it is set only before
-our first extension import, never over the user's own setting, and when another library loaded
-libgomp first (too late to shorten it) the default thread count is one.
+fastnn.layers runs many times slower on 2 threads than on 1 (docs/perf/layout.md).  A short
+spin keeps our parallel regions' hand-off as fast as before and frees the cores for BLAS:
+GOMP_SPINCOUNT=1000 for libgomp; KMP_BLOCKTIME=1 for libomp, which counts in milliseconds
+(with 0 its threads sleep after every region, and waking them made back-to-back kernel calls
+several times slower).  A runtime reads its setting once, when it starts, and PyTorch shares
+it: so it is set only before our first extension import, never over the user's own setting
+(OMP_WAIT_POLICY, or the runtime's own variable), and when another library loaded libgomp
+first (too late to shorten it) the default thread count is one.
 """
 
 import os
 import re
 
 _SPIN_VARIABLES = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
-_state = {"late": False, "set_by_fastnn": False}
+_BLOCKTIME_VARIABLES = ("KMP_BLOCKTIME", "OMP_WAIT_POLICY")
+_state = {"late": False, "set_by_fastnn": False, "blocktime_by_fastnn": False}
 
 
 def prepare_openmp():
-    """Called once by ``import fastnn`` before its extensions load libgomp."""
+    """Called once by ``import fastnn`` before its extensions load their OpenMP runtime."""
+    if not any(name in os.environ for name in _BLOCKTIME_VARIABLES):
+        os.environ["KMP_BLOCKTIME"] = "1"
+        _state["blocktime_by_fastnn"] = True
     if any(name in os.environ for name in _SPIN_VARIABLES):
         return  # the user's setting wins
     _state["late"] = libgomp_loaded()
     os.environ["GOMP_SPINCOUNT"] = "1000"
     _state["set_by_fastnn"] = True
+
+
+def user_environ():
+    """os.environ without the variables fastnn set (for a fresh interpreter to decide anew)."""
+    env = dict(os.environ)
+    if _state["set_by_fastnn"]:
+        env.pop("GOMP_SPINCOUNT", None)
+    if _state["blocktime_by_fastnn"]:
+        env.pop("KMP_BLOCKTIME", None)
+    return env
 
 
 def loaded_before_fastnn():
@@ -43,9 +61,24 @@ def libgomp_loaded():
         return False
 
 
+def libomp_loaded():
+    """Whether this process has mapped LLVM's libomp (Linux; False elsewhere)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any(re.search(r"/libomp\.so(\.\d+)*$", line.rstrip()) for line in maps)
+    except OSError:
+        return False
+
+
 def spin_wait():
-    """How long idle libgomp threads (fastnn's and PyTorch's) spin, in words."""
+    """How long idle OpenMP threads (fastnn's and PyTorch's) spin, in words."""
     if not libgomp_loaded():
+        if libomp_loaded():
+            mine = _state["blocktime_by_fastnn"]
+            user = [f"{k}={os.environ[k]}" for k in _BLOCKTIME_VARIABLES if k in os.environ]
+            if not user:
+                return "libomp default block time (200 ms)"
+            return "libomp " + ", ".join(user) + (" (fastnn's)" if mine else " (yours)")
         return "not GCC's libgomp (its spin-wait setting does not apply)"
     if _state["late"]:
         return "libgomp loaded before fastnn (PyTorch first): its default spin-wait"

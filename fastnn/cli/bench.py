@@ -4,6 +4,7 @@ import os
 import sys
 
 from fastnn import bench
+from fastnn._config import openmp
 from fastnn._kernels._runtime import CAP_VARIABLE
 from fastnn.cli.common import CLIError, say, set_threads
 from fastnn.cli.torch_first import rerun_fresh, rerun_with_torch_first
@@ -40,7 +41,7 @@ def rerun_with_isa_cap(args):
     chosen at import) and return its exit code; None when this process already runs under it."""
     if args.isa is None or os.environ.get(CAP_VARIABLE, "").strip().lower() == args.isa:
         return None
-    return rerun_fresh(args.argv, dict(os.environ, **{CAP_VARIABLE: args.isa}))
+    return rerun_fresh(args.argv, dict(openmp.user_environ(), **{CAP_VARIABLE: args.isa}))
 
 
 def cmd_bench(args):

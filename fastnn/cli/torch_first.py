@@ -2,7 +2,8 @@
 or one whose ISA path is capped (``--isa``).
 
 Here fastnn loaded libgomp with its short spin-wait (GOMP_SPINCOUNT=1000), which PyTorch would
-share: its training loop then runs slower than on its own, an unfair peer.
+share: its training loop then runs slower than on its own, an unfair peer.  A re-run starts
+from the user's environment (without the OpenMP settings fastnn made).
 """
 
 import importlib.util
@@ -27,8 +28,7 @@ def rerun_with_torch_first(args):
         or importlib.util.find_spec("torch") is None
     ):
         return None
-    env = dict(os.environ, **{TORCH_FIRST_RUN: "1"})
-    env.pop("GOMP_SPINCOUNT", None)  # fastnn's, not the user's (pytorch_would_share_short_spin)
+    env = dict(openmp.user_environ(), **{TORCH_FIRST_RUN: "1"})
     if args.threads is None:  # keep this process's default, not the torch-first one
         args.argv += ["--threads", str(fastnn.get_num_threads())]
     return rerun_fresh(args.argv, env, preload="import torch; ")
