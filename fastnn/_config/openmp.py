@@ -54,18 +54,20 @@ def libgomp_loaded():
     Only libgomp.so.1 itself (e.g. libgomp.so.1.0.0, or PyTorch's copy) counts: a copy that a
     wheel renamed (libgomp-1a2b3c.so.1) is a separate runtime that fastnn does not share.
     """
-    try:
-        with open("/proc/self/maps") as maps:
-            return any(re.search(r"/libgomp\.so(\.\d+)*$", line.rstrip()) for line in maps)
-    except OSError:
-        return False
+    return _mapped("libgomp")
 
 
 def libomp_loaded():
     """Whether this process has mapped LLVM's libomp (Linux; False elsewhere)."""
+    return _mapped("libomp")
+
+
+def _mapped(library):
+    """Whether /proc/self/maps lists ``library``.so (with any version suffix)."""
+    pattern = re.compile(rf"/{library}\.so(\.\d+)*$")
     try:
         with open("/proc/self/maps") as maps:
-            return any(re.search(r"/libomp\.so(\.\d+)*$", line.rstrip()) for line in maps)
+            return any(pattern.search(line.rstrip()) for line in maps)
     except OSError:
         return False
 
