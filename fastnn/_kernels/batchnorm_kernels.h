@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fastnn_cpu.h"
 #include "fastnn_simd.h"
@@ -41,6 +42,14 @@ static inline ptrdiff_t fastnn_bn_stride(ptrdiff_t c, int arrays) {
 
 /* Independent accumulators per segment reduction (two AVX-512 registers of doubles). */
 #define FASTNN_BN_LANES 16
+
+#if defined(__GNUC__) || defined(__clang__)
+/* Four doubles (and the four floats they are converted from): bn_grad_dots keeps its
+ * FASTNN_BN_LANES accumulators in FASTNN_BN_LANES / 4 of them. */
+typedef double fastnn_bn_v4d __attribute__((vector_size(32)));
+typedef float fastnn_bn_v4f __attribute__((vector_size(16)));
+#define FASTNN_BN_SEGMENT_VECTORS 1
+#endif
 
 static inline double fastnn_bn_lanes_total(const double *acc) {
     double t = 0.0;

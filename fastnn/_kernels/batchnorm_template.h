@@ -111,13 +111,45 @@ static inline double FASTNN_NAME(bn_sum_sq_dev)(const FASTNN_T *FASTNN_RESTRICT 
     return total + fastnn_bn_lanes_total(acc);
 }
 
-/* sb = sum(g), sg = sum(g * (v - m)) along one segment. */
+#ifdef FASTNN_BN_SEGMENT_VECTORS
+/* four consecutive elements at p, as doubles */
+FASTNN_INLINE fastnn_bn_v4d FASTNN_NAME(bn_load4d)(const FASTNN_T *p)
+{
+#if FASTNN_DTYPE == 32
+    fastnn_bn_v4f f;
+    memcpy(&f, p, sizeof f);
+    return __builtin_convertvector(f, fastnn_bn_v4d);
+#else
+    fastnn_bn_v4d d;
+    memcpy(&d, p, sizeof d);
+    return d;
+#endif
+}
+#endif
+
+/* sb = sum(g), sg = sum(g * (v - m)) along one segment.  With vector extensions the
+ * accumulators are explicit vectors (the same lanes, hence the same sums, as the scalar loop:
+ * gcc turned that loop into shuffles through the stack on AVX2). */
 static inline void FASTNN_NAME(bn_grad_dots)(const FASTNN_T *FASTNN_RESTRICT g,
                                              const FASTNN_T *FASTNN_RESTRICT v,
                                  ptrdiff_t n, double m, double *sb, double *sg)
 {
     double accb[FASTNN_BN_LANES] = {0.0}, accg[FASTNN_BN_LANES] = {0.0}, tb = 0.0, tg = 0.0;
     ptrdiff_t i = 0;
+#ifdef FASTNN_BN_SEGMENT_VECTORS
+    enum { Q = FASTNN_BN_LANES / 4 };
+    fastnn_bn_v4d vb[Q], vg[Q];
+    memcpy(vb, accb, sizeof vb);
+    memcpy(vg, accg, sizeof vg);
+    for (; i + FASTNN_BN_LANES <= n; i += FASTNN_BN_LANES)
+        for (int q = 0; q < Q; q++) {
+            const fastnn_bn_v4d gq = FASTNN_NAME(bn_load4d)(g + i + 4 * q);
+            vb[q] += gq;
+            vg[q] += gq * (FASTNN_NAME(bn_load4d)(v + i + 4 * q) - m);
+        }
+    memcpy(accb, vb, sizeof vb);
+    memcpy(accg, vg, sizeof vg);
+#endif
     for (; i + FASTNN_BN_LANES <= n; i += FASTNN_BN_LANES)
         for (int u = 0; u < FASTNN_BN_LANES; u++) {
             double gu = (double)g[i + u];
