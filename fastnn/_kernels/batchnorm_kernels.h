@@ -49,6 +49,8 @@ static inline ptrdiff_t fastnn_bn_stride(ptrdiff_t c, int arrays) {
 typedef double fastnn_bn_v4d __attribute__((vector_size(32)));
 typedef float fastnn_bn_v4f __attribute__((vector_size(16)));
 #define FASTNN_BN_SEGMENT_VECTORS 1
+/* the vector of type VT at p (any alignment) */
+#define FASTNN_BN_LOAD(VT, p) (__extension__({ VT v_; memcpy(&v_, (p), sizeof v_); v_; }))
 #endif
 
 static inline double fastnn_bn_lanes_total(const double *acc) {
@@ -101,8 +103,6 @@ static inline void fastnn_bn_merge(double *na, double *ma, double *qa, double nb
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
-
-#define FASTNN_BN_LOAD(VT, p) (__extension__({ VT v_; memcpy(&v_, (p), sizeof v_); v_; }))
 
 /* Elements of n (from a 64-byte aligned start) that fill whole cache lines: only those are
  * streamed, so that no line is written half by streaming and half by ordinary stores (an

@@ -116,13 +116,9 @@ static inline double FASTNN_NAME(bn_sum_sq_dev)(const FASTNN_T *FASTNN_RESTRICT 
 FASTNN_INLINE fastnn_bn_v4d FASTNN_NAME(bn_load4d)(const FASTNN_T *p)
 {
 #if FASTNN_DTYPE == 32
-    fastnn_bn_v4f f;
-    memcpy(&f, p, sizeof f);
-    return __builtin_convertvector(f, fastnn_bn_v4d);
+    return __builtin_convertvector(FASTNN_BN_LOAD(fastnn_bn_v4f, p), fastnn_bn_v4d);
 #else
-    fastnn_bn_v4d d;
-    memcpy(&d, p, sizeof d);
-    return d;
+    return FASTNN_BN_LOAD(fastnn_bn_v4d, p);
 #endif
 }
 #endif
