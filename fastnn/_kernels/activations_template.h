@@ -81,19 +81,27 @@ FASTNN_CONTRACT_ON
  * A unary kernel passes `a` again as its second input. */
 #define FASTNN_ACT_BLOCK 256
 
-/* clang (14) keeps the two parts' constants as scalars and re-broadcasts each one inside the
- * pipelined loop, which then runs slower than its plain loop; clang gets the plain loop over
- * the same element functions (same results), interleaved four vectors deep: four independent
- * chains per iteration keep more elements in flight (what the pipelined loop does for gcc),
- * and each constant reloaded from the stack serves four vectors.  Its default (one vector
- * per iteration) was slower than gcc's pipelined loop (see docs/perf/dispatch.md). */
+/* Where the pipelined loop does not pay, the plain loop over the same element functions (same
+ * results), interleaved four vectors deep: four independent chains per iteration keep more
+ * elements in flight, and each constant serves four vectors.
+ * - clang (14) keeps the two parts' constants as scalars and re-broadcasts each one inside the
+ *   pipelined loop, which then runs slower than its plain loop; its default plain loop (one
+ *   vector per iteration) was slower than gcc's pipelined loop.
+ * - gcc's AVX-512 target: 32 vector registers hold the constants and four chains, and the
+ *   buffer's extra stores and loads cost more than they hide.
+ * (Timings: docs/perf/dispatch.md and docs/perf/isa_paths.md.) */
 #if defined(__clang__)
+#define FASTNN_ACT_INTERLEAVE4 _Pragma("clang loop vectorize(assume_safety) interleave_count(4)")
+#elif defined(__GNUC__) && FASTNN_TARGET_ISA >= FASTNN_ISA_AVX512
+#define FASTNN_ACT_INTERLEAVE4 _Pragma("GCC ivdep") _Pragma("GCC unroll 4")
+#endif
+#if defined(FASTNN_ACT_INTERLEAVE4)
 #define FASTNN_ACT_EXP_LOOP(name, second)                                                       \
     static void FASTNN_NAME(act_##name)(const FASTNN_T *a, const FASTNN_T *b, FASTNN_T *out, \
                                         ptrdiff_t n, FASTNN_T alpha) {                        \
         const FASTNN_T *b2 = second;                                                          \
         (void)b;                                                                              \
-        _Pragma("clang loop vectorize(assume_safety) interleave_count(4)")                    \
+        FASTNN_ACT_INTERLEAVE4                                                                \
         for (ptrdiff_t i = 0; i < n; i++) out[i] =                                            \
             FASTNN_NAME(act_##name##_finish)(a[i], b2[i],                                     \
                                              FASTNN_NAME(act_##name##_exp)(a[i], b2[i], alpha), \
@@ -260,5 +268,6 @@ static void FASTNN_NAME(act_maxout_backward)(const FASTNN_T *dout, const ptrdiff
 #undef FASTNN_ACT_BINARY_LOOP
 #undef FASTNN_ACT_EXP_LOOP
 #undef FASTNN_ACT_BLOCK
+#undef FASTNN_ACT_INTERLEAVE4
 
 #include "fastnn_dtype_end.h"
