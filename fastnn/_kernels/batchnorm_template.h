@@ -84,33 +84,6 @@ static void FASTNN_NAME(bn_stream_dx_segs)(const FASTNN_T *dout, const FASTNN_T 
 #undef FASTNN_BN_VLOAD
 #endif /* FASTNN_BN_STREAMS */
 
-/* Reductions along one contiguous segment with FASTNN_BN_LANES independent double accumulators
- * (the compiler turns them into vector registers; an OpenMP simd reduction would need
- * -fopenmp-simd and does not vectorise inside target_clones functions with gcc). */
-static inline double FASTNN_NAME(bn_sum)(const FASTNN_T *FASTNN_RESTRICT v, ptrdiff_t n)
-{
-    double acc[FASTNN_BN_LANES] = {0.0}, total = 0.0;
-    ptrdiff_t i = 0;
-    for (; i + FASTNN_BN_LANES <= n; i += FASTNN_BN_LANES)
-        for (int u = 0; u < FASTNN_BN_LANES; u++) acc[u] += (double)v[i + u];
-    for (; i < n; i++) total += (double)v[i];
-    return total + fastnn_bn_lanes_total(acc);
-}
-
-static inline double FASTNN_NAME(bn_sum_sq_dev)(const FASTNN_T *FASTNN_RESTRICT v, ptrdiff_t n,
-                                                double m)
-{
-    double acc[FASTNN_BN_LANES] = {0.0}, total = 0.0;
-    ptrdiff_t i = 0;
-    for (; i + FASTNN_BN_LANES <= n; i += FASTNN_BN_LANES)
-        for (int u = 0; u < FASTNN_BN_LANES; u++) {
-            double e = (double)v[i + u] - m;
-            acc[u] += e * e;
-        }
-    for (; i < n; i++) total += ((double)v[i] - m) * ((double)v[i] - m);
-    return total + fastnn_bn_lanes_total(acc);
-}
-
 #ifdef FASTNN_BN_SEGMENT_VECTORS
 /* four consecutive elements at p, as doubles */
 FASTNN_INLINE fastnn_bn_v4d FASTNN_NAME(bn_load4d)(const FASTNN_T *p)
@@ -123,9 +96,54 @@ FASTNN_INLINE fastnn_bn_v4d FASTNN_NAME(bn_load4d)(const FASTNN_T *p)
 }
 #endif
 
-/* sb = sum(g), sg = sum(g * (v - m)) along one segment.  With vector extensions the
- * accumulators are explicit vectors (the same lanes, hence the same sums, as the scalar loop:
- * gcc turned that loop into shuffles through the stack on AVX2). */
+/* Reductions along one contiguous segment with FASTNN_BN_LANES independent double accumulators
+ * (an OpenMP simd reduction would need -fopenmp-simd).  With vector extensions the
+ * accumulators are explicit vectors, the same lanes (hence the same sums) as the scalar loop,
+ * which compilers do not always vectorise whole (where: FASTNN_BN_SUM_VECTORS). */
+static inline double FASTNN_NAME(bn_sum)(const FASTNN_T *FASTNN_RESTRICT v, ptrdiff_t n)
+{
+    double acc[FASTNN_BN_LANES] = {0.0}, total = 0.0;
+    ptrdiff_t i = 0;
+#ifdef FASTNN_BN_SUM_VECTORS
+    enum { Q = FASTNN_BN_LANES / 4 };
+    fastnn_bn_v4d va[Q];
+    memcpy(va, acc, sizeof va);
+    for (; i + FASTNN_BN_LANES <= n; i += FASTNN_BN_LANES)
+        for (int q = 0; q < Q; q++) va[q] += FASTNN_NAME(bn_load4d)(v + i + 4 * q);
+    memcpy(acc, va, sizeof va);
+#endif
+    for (; i + FASTNN_BN_LANES <= n; i += FASTNN_BN_LANES)
+        for (int u = 0; u < FASTNN_BN_LANES; u++) acc[u] += (double)v[i + u];
+    for (; i < n; i++) total += (double)v[i];
+    return total + fastnn_bn_lanes_total(acc);
+}
+
+static inline double FASTNN_NAME(bn_sum_sq_dev)(const FASTNN_T *FASTNN_RESTRICT v, ptrdiff_t n,
+                                                double m)
+{
+    double acc[FASTNN_BN_LANES] = {0.0}, total = 0.0;
+    ptrdiff_t i = 0;
+#ifdef FASTNN_BN_SUM_VECTORS
+    enum { Q = FASTNN_BN_LANES / 4 };
+    fastnn_bn_v4d va[Q];
+    memcpy(va, acc, sizeof va);
+    for (; i + FASTNN_BN_LANES <= n; i += FASTNN_BN_LANES)
+        for (int q = 0; q < Q; q++) {
+            const fastnn_bn_v4d e = FASTNN_NAME(bn_load4d)(v + i + 4 * q) - m;
+            va[q] += e * e;
+        }
+    memcpy(acc, va, sizeof va);
+#endif
+    for (; i + FASTNN_BN_LANES <= n; i += FASTNN_BN_LANES)
+        for (int u = 0; u < FASTNN_BN_LANES; u++) {
+            double e = (double)v[i + u] - m;
+            acc[u] += e * e;
+        }
+    for (; i < n; i++) total += ((double)v[i] - m) * ((double)v[i] - m);
+    return total + fastnn_bn_lanes_total(acc);
+}
+
+/* sb = sum(g), sg = sum(g * (v - m)) along one segment (the lanes of bn_sum). */
 static inline void FASTNN_NAME(bn_grad_dots)(const FASTNN_T *FASTNN_RESTRICT g,
                                              const FASTNN_T *FASTNN_RESTRICT v,
                                  ptrdiff_t n, double m, double *sb, double *sg)
