@@ -737,14 +737,17 @@ def test_cli_search_signal_while_writing_the_trials_waits_for_them(
 
 
 @POSIX
-def test_cli_search_sigterm_while_saving_the_model_then_resume(tmp_path, monkeypatch, capsys):
+def test_cli_search_sigterm_while_saving_the_model_stops_after_it_then_resume(
+    tmp_path, monkeypatch, capsys
+):
     from fastnn.cli import search as search_command
 
     _signal_before(monkeypatch, search_command, "save_trained_model", "SIGTERM")
     assert cli.main([*TINY_SEARCH, "--out", str(tmp_path)]) == 143
     line = _saving_interrupted_line(capsys.readouterr(), "SIGTERM", tmp_path)
-    assert "saved search.csv, search.json in" in line
-    assert not (tmp_path / "best_model.npz").exists()
+    assert "saved search.csv, search.json, best_model.npz in" in line  # then it stopped
+    assert not list(tmp_path.glob("*.png")) and not (tmp_path / "results.json").exists()
+    fastnn.load_model(tmp_path / "best_model.npz")
     _no_partial_files(tmp_path)
     monkeypatch.undo()
     assert cli.main(["search", "--resume", str(tmp_path)]) == 0
@@ -754,22 +757,17 @@ def test_cli_search_sigterm_while_saving_the_model_then_resume(tmp_path, monkeyp
 
 
 @POSIX
-def test_cli_search_sigterm_while_plotting_leaves_no_half_written_figure(
-    tmp_path, monkeypatch, capsys
-):
+def test_cli_search_sigterm_while_plotting_waits_for_the_figures(tmp_path, monkeypatch, capsys):
+    """matplotlib turns a KeyboardInterrupt raised while it draws into a ValueError ("Invalid
+    affine transformation matrix"): the signal must wait until the figures are written."""
     Figure = pytest.importorskip("matplotlib.figure").Figure
-
-    def half_written_then_signal(self, path, **kwargs):
-        with open(path, "wb") as f:
-            f.write(b"\x89PNG")  # what a save cut short leaves
-        os.kill(os.getpid(), signal.SIGTERM)
-        raise AssertionError("the signal did not stop the save")
-
-    monkeypatch.setattr(Figure, "savefig", half_written_then_signal)
+    _signal_before(monkeypatch, Figure, "draw", "SIGTERM")  # inside savefig
     assert cli.main([*TINY_SEARCH, "--out", str(tmp_path)]) == 143
     line = _saving_interrupted_line(capsys.readouterr(), "SIGTERM", tmp_path)
-    assert "saved search.csv, search.json, best_model.npz in" in line
-    assert not list(tmp_path.glob("*.png")) and not (tmp_path / "results.json").exists()
+    figures = "search_scatter.png, search_loss_curves.png"
+    assert f"saved search.csv, search.json, best_model.npz, {figures} in" in line
+    assert all(p.stat().st_size > 1000 for p in tmp_path.glob("*.png"))
+    assert len(list(tmp_path.glob("*.png"))) == 2 and not (tmp_path / "results.json").exists()
     _no_partial_files(tmp_path)
 
 
@@ -778,9 +776,12 @@ import sys, time
 from fastnn import cli
 from fastnn.cli import search
 
+plots = search.save_search_plots
+
 def slow_plots(*args, **kwargs):
     print("PLOTTING", flush=True)
-    time.sleep(60)
+    time.sleep(2)  # the signal arrives now, and waits for the figures
+    return plots(*args, **kwargs)
 
 search.save_search_plots = slow_plots
 sys.exit(cli.main(sys.argv[1:]))
@@ -791,7 +792,7 @@ sys.exit(cli.main(sys.argv[1:]))
 @pytest.mark.slow
 def test_cli_asha_search_sigterm_after_every_trial_keeps_its_files(tmp_path):
     """The reported case: parallel ASHA on the digits, SIGTERM from outside once every trial
-    is done (here while it plots): exit 143 at once, the trials and the model saved."""
+    is done (here while it plots): exit 143 once the figures are written, all else saved."""
     env = {**os.environ, "PYTHONPATH": FASTNN_PARENT}
     env.pop("FASTNN_BACKEND", None)
     args = ["search", "--strategy", "asha", "--trials", "12", "--n-jobs", "2", "--out", "D"]
@@ -816,8 +817,9 @@ def test_cli_asha_search_sigterm_after_every_trial_keeps_its_files(tmp_path):
     assert proc.returncode == 143, stderr
     assert stderr.strip().splitlines() == [
         f"fastnn search: terminated (SIGTERM) while saving the results: saved search.csv, "
-        f"search.json, best_model.npz in {tmp_path / 'D'}; fastnn search --resume "
-        f"{tmp_path / 'D'} saves the rest"
+        f"search.json, best_model.npz, search_scatter.png, search_loss_curves.png, "
+        f"search_rungs.png in {tmp_path / 'D'}; fastnn search --resume {tmp_path / 'D'} saves "
+        "the rest"
     ]
     assert len(json.loads((tmp_path / "D" / "search.json").read_text())["trials"]) == 12
     fastnn.load_model(tmp_path / "D" / "best_model.npz")

@@ -103,20 +103,20 @@ def cmd_search(args):
     except KeyboardInterrupt:  # a signal while saving: what was saved is whole
         how = "terminated (SIGTERM)" if interrupted_code() == EXIT_TERMINATED else "interrupted"
         kept = f"saved {', '.join(saved)} in {out_dir}" if saved else "saved nothing"
-        say(
-            f"fastnn search: {how} while saving the results: {kept}; "
-            f"fastnn search --resume {out_dir} saves the rest",
-            file=sys.stderr,
-        )
+        rest = f"; fastnn search --resume {out_dir} saves the rest"
+        if "results.json" in saved:  # the last file: nothing is left to save
+            rest = ""
+        say(f"fastnn search: {how} while saving the results: {kept}{rest}", file=sys.stderr)
         return interrupted_code()
 
 
 def _save(args, result, data, fn, out_dir, saved):
-    """Write the search's files, the cheap ones (trials) first; ``saved`` lists those written.
+    """Write the search's files, the trials first; ``saved`` lists those written.
 
-    A signal waits while the trials are written (it would cut them short for little time
-    gained); the model (trained again when it came from the journal) and the plots can be
-    interrupted, and every file is written whole or not at all."""
+    A signal waits while a file is written and stops the command before the next one: raised
+    inside NumPy's or matplotlib's code, a KeyboardInterrupt can come out as another error
+    (matplotlib's "Invalid affine transformation matrix") or be lost.  Only training the
+    best trial again (when it came from the journal) is interrupted at once."""
     best = result.best
     if best is None:
         with signals_deferred():
@@ -131,19 +131,21 @@ def _save(args, result, data, fn, out_dir, saved):
     if model is None:  # the best trial was read back from the journal: train it again
         say(f"training the best trial (#{best.index}) again to save its model")
         model = fn(dict(best.params), seed=best.seed)["model"]
-    model_path = save_trained_model(
-        os.path.join(out_dir, "best_model.npz"),
-        model,
-        data,
-        epochs=best.epochs,
-        lr=best.params["lr"],
-        reg=best.params["reg"],
-        accuracy=best.val_acc,
-        accuracy_on="validation",
-        command="search",
-    )
-    saved.append(os.path.basename(model_path))
-    figures = save_search_plots(result, out_dir, saved=saved)
+    with signals_deferred():
+        model_path = save_trained_model(
+            os.path.join(out_dir, "best_model.npz"),
+            model,
+            data,
+            epochs=best.epochs,
+            lr=best.params["lr"],
+            reg=best.params["reg"],
+            accuracy=best.val_acc,
+            accuracy_on="validation",
+            command="search",
+        )
+        saved.append(os.path.basename(model_path))
+    with signals_deferred():
+        figures = save_search_plots(result, out_dir, saved=saved)
     with signals_deferred():
         write_json(
             os.path.join(out_dir, "results.json"),
