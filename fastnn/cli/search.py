@@ -97,7 +97,7 @@ def cmd_search(args):
         raise CLIError(str(exc)) from None
     if result.interrupted:  # Ctrl-C or SIGTERM: save what finished, then exit 130 / 143
         say_interrupted(args, result)
-    saved = []
+    saved: list[str] = []
     try:
         return _save(args, result, data, fn, out_dir, saved)
     except KeyboardInterrupt:  # a signal while saving: what was saved is whole
