@@ -9,6 +9,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -684,6 +685,144 @@ def test_cli_search_interrupted_saves_the_finished_trials(tmp_path, monkeypatch,
     payload = json.loads((tmp_path / "search.json").read_text())
     assert payload["interrupted"] and len(payload["trials"]) == 2
     assert (tmp_path / "best_model.npz").exists()
+
+
+# A signal while `fastnn search` saves its results: every file written is whole, the exit code
+# is the signal's, one line says what was saved and that --resume saves the rest.
+
+POSIX = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
+
+
+def _signal_before(monkeypatch, target, name, sig):
+    """``target.name`` sends ``sig`` to this process, then does its work (if still running)."""
+    original = getattr(target, name)
+
+    def send_then_call(*args, **kwargs):
+        os.kill(os.getpid(), getattr(signal, sig))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, send_then_call)
+
+
+def _saving_interrupted_line(captured, sig, folder):
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in captured.err, captured.err
+    how = "terminated (SIGTERM)" if sig == "SIGTERM" else "interrupted"
+    assert err[0].startswith(f"fastnn search: {how} while saving the results: saved "), err
+    assert err[0].endswith(f"fastnn search --resume {folder} saves the rest"), err
+    return err[0]
+
+
+def _no_partial_files(folder):
+    leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".")]
+    assert leftovers == [], leftovers
+
+
+@POSIX
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_cli_search_signal_while_writing_the_trials_waits_for_them(
+    tmp_path, monkeypatch, capsys, sig
+):
+    from fastnn.workflow.search import SearchResult
+
+    _signal_before(monkeypatch, SearchResult, "to_csv", sig)
+    assert cli.main([*TINY_SEARCH, "--out", str(tmp_path)]) == EXIT_CODES[sig]
+    line = _saving_interrupted_line(capsys.readouterr(), sig, tmp_path)
+    assert "saved search.csv, search.json in" in line
+    assert len(json.loads((tmp_path / "search.json").read_text())["trials"]) == 2
+    assert len((tmp_path / "search.csv").read_text().splitlines()) == 3  # header + 2 trials
+    assert not (tmp_path / "best_model.npz").exists() and not (tmp_path / "results.json").exists()
+    _no_partial_files(tmp_path)
+
+
+@POSIX
+def test_cli_search_sigterm_while_saving_the_model_stops_after_it_then_resume(
+    tmp_path, monkeypatch, capsys
+):
+    from fastnn.cli import search as search_command
+
+    _signal_before(monkeypatch, search_command, "save_trained_model", "SIGTERM")
+    assert cli.main([*TINY_SEARCH, "--out", str(tmp_path)]) == 143
+    line = _saving_interrupted_line(capsys.readouterr(), "SIGTERM", tmp_path)
+    assert "saved search.csv, search.json, best_model.npz in" in line  # then it stopped
+    assert not list(tmp_path.glob("*.png")) and not (tmp_path / "results.json").exists()
+    fastnn.load_model(tmp_path / "best_model.npz")
+    _no_partial_files(tmp_path)
+    monkeypatch.undo()
+    assert cli.main(["search", "--resume", str(tmp_path)]) == 0
+    assert "training the best trial" in capsys.readouterr().out
+    assert fastnn.load_model(tmp_path / "best_model.npz").meta["command"] == "search"
+    assert json.loads((tmp_path / "results.json").read_text())["interrupted"] is False
+
+
+@POSIX
+def test_cli_search_sigterm_while_plotting_waits_for_the_figures(tmp_path, monkeypatch, capsys):
+    """matplotlib turns a KeyboardInterrupt raised while it draws into a ValueError ("Invalid
+    affine transformation matrix"): the signal must wait until the figures are written."""
+    Figure = pytest.importorskip("matplotlib.figure").Figure
+    _signal_before(monkeypatch, Figure, "draw", "SIGTERM")  # inside savefig
+    assert cli.main([*TINY_SEARCH, "--out", str(tmp_path)]) == 143
+    line = _saving_interrupted_line(capsys.readouterr(), "SIGTERM", tmp_path)
+    figures = "search_scatter.png, search_loss_curves.png"
+    assert f"saved search.csv, search.json, best_model.npz, {figures} in" in line
+    assert all(p.stat().st_size > 1000 for p in tmp_path.glob("*.png"))
+    assert len(list(tmp_path.glob("*.png"))) == 2 and not (tmp_path / "results.json").exists()
+    _no_partial_files(tmp_path)
+
+
+SLOW_PLOTS = """
+import sys, time
+from fastnn import cli
+from fastnn.cli import search
+
+plots = search.save_search_plots
+
+def slow_plots(*args, **kwargs):
+    print("PLOTTING", flush=True)
+    time.sleep(2)  # the signal arrives now, and waits for the figures
+    return plots(*args, **kwargs)
+
+search.save_search_plots = slow_plots
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@POSIX
+@pytest.mark.slow
+def test_cli_asha_search_sigterm_after_every_trial_keeps_its_files(tmp_path):
+    """The reported case: parallel ASHA on the digits, SIGTERM from outside once every trial
+    is done (here while it plots): exit 143 once the figures are written, all else saved."""
+    env = {**os.environ, "PYTHONPATH": FASTNN_PARENT}
+    env.pop("FASTNN_BACKEND", None)
+    args = ["search", "--strategy", "asha", "--trials", "12", "--n-jobs", "2", "--out", "D"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_PLOTS, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        for line in proc.stdout:
+            if line.startswith("PLOTTING"):
+                proc.send_signal(signal.SIGTERM)
+                break
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, stderr
+    assert stderr.strip().splitlines() == [
+        f"fastnn search: terminated (SIGTERM) while saving the results: saved search.csv, "
+        f"search.json, best_model.npz, search_scatter.png, search_loss_curves.png, "
+        f"search_rungs.png in {tmp_path / 'D'}; fastnn search --resume {tmp_path / 'D'} saves "
+        "the rest"
+    ]
+    assert len(json.loads((tmp_path / "D" / "search.json").read_text())["trials"]) == 12
+    fastnn.load_model(tmp_path / "D" / "best_model.npz")
 
 
 @pytest.fixture

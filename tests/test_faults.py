@@ -98,3 +98,41 @@ def test_cli_with_an_unknown_backend_in_the_environment_is_one_line():
         "fastnn config: error: the environment variable FASTNN_BACKEND='torch' is not a "
         "backend; choose one of cython, numpy (or unset it)"
     ]
+
+
+# ---- files written whole or not at all (fastnn.workflow.atomic)
+
+
+def test_a_write_cut_short_leaves_the_old_file_and_no_temporary(tmp_path):
+    from fastnn.workflow.atomic import replacing
+
+    target = tmp_path / "search.csv"
+    target.write_text("old\n")
+    with pytest.raises(KeyboardInterrupt), replacing(target) as tmp:
+        with open(tmp, "w") as f:
+            f.write("half")
+        raise KeyboardInterrupt
+    assert target.read_text() == "old\n" and os.listdir(tmp_path) == ["search.csv"]
+    with replacing(target) as tmp:
+        assert tmp.endswith(".csv") and os.path.dirname(tmp) == str(tmp_path)
+        with open(tmp, "w") as f:
+            f.write("new\n")
+    assert target.read_text() == "new\n" and os.listdir(tmp_path) == ["search.csv"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask  # a new file's mode, not mkstemp's
+
+
+def test_a_model_save_cut_short_leaves_no_model_file(tmp_path, monkeypatch):
+    from fastnn.workflow import persistence
+
+    def half_then_interrupted(path, **arrays):
+        with open(path, "wb") as f:
+            f.write(b"PK\x03\x04")  # the start of a zip archive, no more
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(persistence.np, "savez", half_then_interrupted)
+    model = fastnn.init_two_layer_model(4, 3, 2, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        fastnn.save_model(tmp_path / "best_model.npz", model)
+    assert os.listdir(tmp_path) == []

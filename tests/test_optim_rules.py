@@ -207,7 +207,7 @@ def test_state_arrays_of_another_dtype_are_converted_once():
 
 def test_bad_input_is_a_clear_error():
     w = np.zeros((2, 3), dtype=np.float32)
-    with pytest.raises(TypeError, match="dtype float64 but p has dtype float32"):
+    with pytest.raises(TypeError, match="dw has dtype float64 but w has dtype float32"):
         optim.sgd(w, np.zeros((2, 3)))
     with pytest.raises(ValueError, match="shape"):
         optim.adam(w, np.zeros((3, 2), dtype=np.float32))
@@ -219,6 +219,64 @@ def test_bad_input_is_a_clear_error():
         ro = np.zeros(3)
         ro.flags.writeable = False
         optim.sgd(ro, np.zeros(3))
+
+
+def _read_only(shape):
+    w = np.zeros(shape)[:, ::2]  # not contiguous either
+    w.flags.writeable = False
+    return w
+
+
+# (how the call goes wrong, the arguments, the error, what its message must say)
+BAD_CALLS = [
+    ("dw shape", lambda: (np.zeros((2, 3)), np.zeros((3, 2)), None), ValueError,
+     "dw has shape (3, 2) but w has shape (2, 3)"),
+    ("dw dtype", lambda: (np.zeros(3), np.zeros(3, np.float32), None), TypeError,
+     "dw has dtype float32 but w has dtype float64"),
+    ("integer w", lambda: (np.zeros(3, int), np.zeros(3, int), None), TypeError,
+     "w must be float32 or float64, got dtype int64"),
+    ("list w", lambda: ([0.0, 1.0], np.zeros(2), None), TypeError,
+     "w must be a numpy.ndarray"),
+    ("read-only strided w", lambda: (_read_only((2, 6)), np.zeros((2, 3)), None), ValueError,
+     "w is read-only"),
+    ("negative learning_rate", lambda: (np.zeros(3), np.zeros(3), {"learning_rate": -0.1}),
+     ValueError, "config['learning_rate'] must be >= 0, got -0.1"),
+    ("learning_rate as text", lambda: (np.zeros(3), np.zeros(3), {"learning_rate": "1e-3"}),
+     TypeError, "config['learning_rate'] must be a real number"),
+]  # fmt: skip
+STATE_KEY = {"sgd_momentum": "velocity", "rmsprop": "cache", "adam": "m"}
+SCALAR_KEY = {"sgd_momentum": "momentum", "rmsprop": "decay_rate", "adam": "beta1"}
+
+
+@pytest.mark.parametrize("rule", optim.UPDATE_RULES)
+@pytest.mark.parametrize("case", BAD_CALLS, ids=[c[0] for c in BAD_CALLS])
+def test_a_bad_call_names_the_course_arguments(rule, case):
+    """w, dw and config['...'] as in ``rule(w, dw, config)``, never the kernels' p, g, lr."""
+    _, make, error, message = case
+    with pytest.raises(error) as info:
+        getattr(optim, rule)(*make())
+    text = str(info.value)
+    assert message in text, text
+    assert not any(word in text.split() for word in ("p", "g", "lr")), text
+
+
+@pytest.mark.parametrize("rule", ["sgd_momentum", "rmsprop", "adam"])
+def test_a_bad_config_entry_names_its_key(rule):
+    key = STATE_KEY[rule]
+    with pytest.raises(ValueError, match=rf"config\['{key}'\] must be an array of w's shape"):
+        getattr(optim, rule)(np.zeros((2, 3)), np.zeros((2, 3)), {key: np.zeros(5)})
+    key = SCALAR_KEY[rule]
+    with pytest.raises(ValueError, match=rf"config\['{key}'\] must be"):
+        getattr(optim, rule)(np.zeros(3), np.zeros(3), {key: 1.5})
+
+
+def test_update_all_names_the_parameter():
+    from fastnn.nn.optim import update_all
+
+    params = {"W1": np.zeros((2, 3)), "b1": np.zeros(3)}
+    grads = {"W1": np.zeros((2, 3)), "b1": np.zeros(3, np.float32)}
+    with pytest.raises(TypeError, match=r"grads\['b1'\] has dtype float32 but params\['b1'\]"):
+        update_all("adam", params, grads, {"W1": None, "b1": None})
 
 
 def test_the_namespace_is_public():

@@ -361,7 +361,7 @@ def test_a_gradient_of_another_dtype_is_a_clear_error(digits):
     model.params = {k: v.astype(np.float32) for k, v in model.params.items()}
     data64 = {k: v.astype(np.float64) if k[0] == "X" else v for k, v in digits.items()}
     solver = Solver(model, data64, num_epochs=1, verbose=False)
-    with pytest.raises(TypeError, match="dtype float64 but p has dtype float32"):
+    with pytest.raises(TypeError, match=r"grads\['W1'\] has dtype float64 but params\['W1'\]"):
         solver.train()
 
 

@@ -72,6 +72,32 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def signals_deferred():
+    """While inside, Ctrl-C (SIGINT) and SIGTERM wait for the block to finish; then the first
+    that arrived stops the command as it would have (KeyboardInterrupt).  For short writes
+    that must not be cut; only the main thread can take signals, elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived = []
+
+    def hold(signum, frame):
+        if signum == signal.SIGTERM:
+            _terminated.set()
+        arrived.append(signum)
+
+    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            if handler is not None:  # None: set outside Python, cannot be put back
+                signal.signal(s, handler)
+    if arrived:
+        raise KeyboardInterrupt
+
+
 def interrupted_code():
     """The exit code of a command stopped by a signal: 143 after SIGTERM, else 130."""
     return EXIT_TERMINATED if _terminated.is_set() else EXIT_INTERRUPTED

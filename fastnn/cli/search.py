@@ -7,8 +7,10 @@ search_command.json), running only the trials that had not finished.
 
 import json
 import os
+import sys
 
 from fastnn.cli.common import (
+    EXIT_TERMINATED,
     CLIError,
     interrupted_code,
     prepare_output,
@@ -16,6 +18,7 @@ from fastnn.cli.common import (
     say_interrupted,
     set_threads,
     settings_record,
+    signals_deferred,
 )
 from fastnn.cli.data import load_data, zero_center
 from fastnn.cli.training import (
@@ -87,47 +90,75 @@ def cmd_search(args):
                 median_stop=args.median_stop,
             )
     except SearchStopped as exc:  # workers kept dying: save what finished, then say why
-        _save_trials(exc.result, out_dir)
+        with signals_deferred():
+            _save_trials(exc.result, out_dir)
         raise CLIError(f"{exc} (the finished trials are in {out_dir})") from None
     except ValueError as exc:  # the journal does not hold this search
         raise CLIError(str(exc)) from None
     if result.interrupted:  # Ctrl-C or SIGTERM: save what finished, then exit 130 / 143
         say_interrupted(args, result)
+    saved: list[str] = []
+    try:
+        return _save(args, result, data, fn, out_dir, saved)
+    except KeyboardInterrupt:  # a signal while saving: what was saved is whole
+        how = "terminated (SIGTERM)" if interrupted_code() == EXIT_TERMINATED else "interrupted"
+        kept = f"saved {', '.join(saved)} in {out_dir}" if saved else "saved nothing"
+        rest = f"; fastnn search --resume {out_dir} saves the rest"
+        if "results.json" in saved:  # the last file: nothing is left to save
+            rest = ""
+        say(f"fastnn search: {how} while saving the results: {kept}{rest}", file=sys.stderr)
+        return interrupted_code()
+
+
+def _save(args, result, data, fn, out_dir, saved):
+    """Write the search's files, the trials first; ``saved`` lists those written.
+
+    A signal waits while a file is written and stops the command before the next one: raised
+    inside NumPy's or matplotlib's code, a KeyboardInterrupt can come out as another error
+    (matplotlib's "Invalid affine transformation matrix") or be lost.  Only training the
+    best trial again (when it came from the journal) is interrupted at once."""
     best = result.best
     if best is None:
-        _save_trials(result, out_dir)
+        with signals_deferred():
+            _save_trials(result, out_dir, saved)
         if result.interrupted:
             return interrupted_code()
         raise CLIError("every trial diverged or failed: lower --lr-range")
     say("best: " + result.line(best))
-    _save_trials(result, out_dir)
+    with signals_deferred():
+        _save_trials(result, out_dir, saved)
     model = best.extra.get("model")
     if model is None:  # the best trial was read back from the journal: train it again
         say(f"training the best trial (#{best.index}) again to save its model")
         model = fn(dict(best.params), seed=best.seed)["model"]
-    model_path = save_trained_model(
-        os.path.join(out_dir, "best_model.npz"),
-        model,
-        data,
-        epochs=best.epochs,
-        lr=best.params["lr"],
-        reg=best.params["reg"],
-        accuracy=best.val_acc,
-        accuracy_on="validation",
-        command="search",
-    )
-    figures = save_search_plots(result, out_dir)
-    write_json(
-        os.path.join(out_dir, "results.json"),
-        {
-            "command": "search",
-            "data": data["name"],
-            "settings": settings_record(args),
-            "best": best.to_dict(),
-            "trials": trial_records(result),
-            "interrupted": result.interrupted,
-        },
-    )
+    with signals_deferred():
+        model_path = save_trained_model(
+            os.path.join(out_dir, "best_model.npz"),
+            model,
+            data,
+            epochs=best.epochs,
+            lr=best.params["lr"],
+            reg=best.params["reg"],
+            accuracy=best.val_acc,
+            accuracy_on="validation",
+            command="search",
+        )
+        saved.append(os.path.basename(model_path))
+    with signals_deferred():
+        figures = save_search_plots(result, out_dir, saved=saved)
+    with signals_deferred():
+        write_json(
+            os.path.join(out_dir, "results.json"),
+            {
+                "command": "search",
+                "data": data["name"],
+                "settings": settings_record(args),
+                "best": best.to_dict(),
+                "trials": trial_records(result),
+                "interrupted": result.interrupted,
+            },
+        )
+        saved.append("results.json")
     say(f"trials saved to {os.path.join(out_dir, 'search.csv')} and search.json")
     say(f"best model saved to {model_path}")
     if figures:
@@ -137,9 +168,11 @@ def cmd_search(args):
     return interrupted_code() if result.interrupted else 0
 
 
-def _save_trials(result, out_dir):
+def _save_trials(result, out_dir, saved=None):
     result.to_csv(os.path.join(out_dir, "search.csv"))
     result.to_json(os.path.join(out_dir, "search.json"))
+    if saved is not None:
+        saved += ["search.csv", "search.json"]
 
 
 def _resumed(args):

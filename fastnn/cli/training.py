@@ -5,6 +5,7 @@ import warnings
 
 from fastnn.cli.common import CLIError, say
 from fastnn.workflow import search
+from fastnn.workflow.atomic import replacing
 from fastnn.workflow.persistence import save_model
 from fastnn.workflow.plotting import have_matplotlib
 from fastnn.workflow.progress import terminal_tqdm
@@ -134,21 +135,24 @@ def run_halving_search(train_fn, space, args, **options):
     return result
 
 
-def save_search_plots(result, out_dir, prefix="search"):
-    """The lecture's scatter (lr vs reg) and the top trials' loss curves; paths or {}."""
+def save_search_plots(result, out_dir, prefix="search", saved=None):
+    """The lecture's scatter (lr vs reg) and the top trials' loss curves; paths or {}.
+    ``saved``: a list that gets each file's name as soon as it is written."""
     if not have_matplotlib() or result.best is None:
         return {}
     paths = {}
-    ax = result.plot_scatter(x="lr", y="reg")
-    paths["search"] = f"{prefix}_scatter.png"
-    ax.figure.savefig(os.path.join(out_dir, paths["search"]), dpi=100)
-    ax = result.plot_loss_curves(top=5)
-    paths["search_loss"] = f"{prefix}_loss_curves.png"
-    ax.figure.savefig(os.path.join(out_dir, paths["search_loss"]), dpi=100)
+
+    def save(key, name, ax):
+        with replacing(os.path.join(out_dir, name)) as tmp:
+            ax.figure.savefig(tmp, dpi=100)
+        paths[key] = name
+        if saved is not None:
+            saved.append(name)
+
+    save("search", f"{prefix}_scatter.png", result.plot_scatter(x="lr", y="reg"))
+    save("search_loss", f"{prefix}_loss_curves.png", result.plot_loss_curves(top=5))
     if any(t.rung is not None for t in result.trials):
-        ax = result.plot_rungs()
-        paths["search_rungs"] = f"{prefix}_rungs.png"
-        ax.figure.savefig(os.path.join(out_dir, paths["search_rungs"]), dpi=100)
+        save("search_rungs", f"{prefix}_rungs.png", result.plot_rungs())
     return paths
 
 

@@ -9,12 +9,17 @@ from typing import Any
 import numpy as np
 
 from fastnn._config.backend import ops
+from fastnn._validation import check_int, check_param, check_scalar
 from fastnn.reference.optim_rules import with_defaults
 
 __all__ = ["UPDATE_RULES", "sgd", "sgd_momentum", "rmsprop", "adam", "update_all"]
 
 # The rules by name, as the course's Solver looks them up (``update_rule='adam'``).
 UPDATE_RULES = ("sgd", "sgd_momentum", "rmsprop", "adam")
+
+
+# Errors name the course's arguments (w, dw, config['learning_rate']...), not the kernels'
+# (p, g, lr...): the kernels' checks run first, and only a failing call is checked again here.
 
 
 def _state(config, key, w):
@@ -28,38 +33,72 @@ def _state(config, key, w):
         or state.shape != w.shape
         or not state.flags.writeable
     ):
-        state = config[key] = np.array(np.broadcast_to(state, w.shape), dtype=w.dtype)
+        check_param(w, "w")  # w's shape and dtype are needed
+        try:
+            state = np.array(np.broadcast_to(state, w.shape), dtype=w.dtype)
+        except (TypeError, ValueError):
+            shape = np.shape(state) if not isinstance(state, (str, bytes)) else "(a string)"
+            raise ValueError(
+                f"config[{key!r}] must be an array of w's shape {w.shape}, got shape {shape}"
+            ) from None
+        config[key] = state
     return state
+
+
+def _value(config, key, **bounds):
+    """config[key] as a checked float; the bounds are check_scalar's."""
+    return check_scalar(config[key], f"config[{key!r}]", **bounds)
 
 
 def _sgd_plan(w, config):
     config = with_defaults("sgd", config)
-    return config, (), (config["learning_rate"],), {}
+    return config, (), (_value(config, "learning_rate", minimum=0),), {}
 
 
+# momentum and decay_rate are averaging weights in [0, 1]; Adam's bias correction divides by
+# 1 - beta**t, so its betas stay below 1.
 def _sgd_momentum_plan(w, config):
     config = with_defaults("sgd_momentum", config)
-    return (
-        config,
-        (_state(config, "velocity", w),),
-        (config["learning_rate"], config["momentum"]),
-        {},
+    scalars = (
+        _value(config, "learning_rate", minimum=0),
+        _value(config, "momentum", minimum=0, maximum=1),
     )
+    return config, (_state(config, "velocity", w),), scalars, {}
 
 
 def _rmsprop_plan(w, config):
     config = with_defaults("rmsprop", config)
-    scalars = (config["learning_rate"], config["decay_rate"], config["epsilon"])
+    scalars = (
+        _value(config, "learning_rate", minimum=0),
+        _value(config, "decay_rate", minimum=0, maximum=1),
+        _value(config, "epsilon", minimum=0),
+    )
     return config, (_state(config, "cache", w),), scalars, {"eps_in_sqrt": False}
 
 
 def _adam_plan(w, config):
     """t is incremented before it is used; the caller stores it after the step."""
     config = with_defaults("adam", config)
+    t = check_int(config["t"], "config['t']", minimum=0) + 1
+    scalars = (
+        _value(config, "learning_rate", minimum=0),
+        t,
+        _value(config, "beta1", minimum=0, below=1),
+        _value(config, "beta2", minimum=0, below=1),
+        _value(config, "epsilon", minimum=0),
+    )
     states = (_state(config, "m", w), _state(config, "v", w))
-    t = config["t"] + 1
-    scalars = (config["learning_rate"], t, config["beta1"], config["beta2"], config["epsilon"])
     return config, states, scalars, {}
+
+
+def _check_arrays(w, dw, w_name="w", dw_name="dw"):
+    """Raise the error of a bad (w, dw) pair in the course's names; nothing if it is good."""
+    check_param(w, w_name)
+    dw = np.asarray(dw)
+    if dw.shape != w.shape:
+        raise ValueError(f"{dw_name} has shape {dw.shape} but {w_name} has shape {w.shape}")
+    if dw.dtype != w.dtype:
+        raise TypeError(f"{dw_name} has dtype {dw.dtype} but {w_name} has dtype {w.dtype}")
 
 
 def _after_step(rule_name, config, scalars):
@@ -71,7 +110,11 @@ def _step(rule_name, w, dw, config):
     """One parameter's step of the named rule; returns its config."""
     kernel, plan = _RULES[rule_name]
     config, states, scalars, options = plan(w, config)
-    getattr(ops(), f"{kernel}_update")(w, dw, *states, *scalars, **options)
+    try:
+        getattr(ops(), f"{kernel}_update")(w, dw, *states, *scalars, **options)
+    except (TypeError, ValueError):
+        _check_arrays(w, dw)
+        raise
     _after_step(rule_name, config, scalars)
     return config
 
@@ -176,14 +219,19 @@ def update_all(
         key = (scalars, tuple(options.items()))
         batches.setdefault(key, []).append((w, dw, states, config, name))
     for (scalars, options), batch in batches.items():
-        ops().update_many(
-            kernel,
-            [entry[0] for entry in batch],
-            [entry[1] for entry in batch],
-            [entry[2] for entry in batch],
-            *scalars,
-            **dict(options),
-        )
+        try:
+            ops().update_many(
+                kernel,
+                [entry[0] for entry in batch],
+                [entry[1] for entry in batch],
+                [entry[2] for entry in batch],
+                *scalars,
+                **dict(options),
+            )
+        except (TypeError, ValueError):
+            for w, dw, _, _, name in batch:
+                _check_arrays(w, dw, f"params[{name!r}]", f"grads[{name!r}]")
+            raise
         for _, _, _, config, name in batch:
             _after_step(rule_name, config, scalars)
             configs[name] = config

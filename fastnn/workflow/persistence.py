@@ -28,6 +28,7 @@ from fastnn._config.backend import ops
 from fastnn._version import __version__
 from fastnn.nn.models import FullyConnectedNet, two_layer_net
 from fastnn.workflow import preprocessing
+from fastnn.workflow.atomic import replacing
 
 __all__ = ["FORMAT_VERSION", "ModelFileError", "SavedModel", "save_model", "load_model"]
 
@@ -139,7 +140,8 @@ def save_model(
     path = os.fspath(path)
     if not path.endswith(".npz"):
         path += ".npz"
-    np.savez(path, **arrays)  # type: ignore[arg-type]  # numpy stubs: allow_pickle
+    with replacing(path) as tmp:  # a save cut short leaves no half-written model
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy stubs: allow_pickle
     return path
 
 

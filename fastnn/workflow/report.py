@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from fastnn.workflow.atomic import replacing
 from fastnn.workflow.jsonsafe import to_jsonable
 from fastnn.workflow.plotting import PLOT_MISSING, figure_class, have_matplotlib
 
@@ -19,10 +20,10 @@ __all__ = ["write_json", "have_matplotlib", "plot_training_curves", "write_repor
 
 
 def write_json(path, obj):
-    """Write ``obj`` (made JSON-safe) to ``path``; returns the path."""
-    with open(path, "w") as f:
-        json.dump(to_jsonable(obj), f, indent=2)
-        f.write("\n")
+    """Write ``obj`` (made JSON-safe) to ``path`` whole or not at all; returns the path."""
+    text = json.dumps(to_jsonable(obj), indent=2) + "\n"  # a bad value fails before any write
+    with replacing(path) as tmp, open(tmp, "w") as f:
+        f.write(text)
     return path
 
 
@@ -52,7 +53,8 @@ def plot_training_curves(stats, path, title=None):
     ax_acc.legend(loc="lower right")
     if title:
         fig.suptitle(title)
-    fig.savefig(path, dpi=100)
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     return path
 
 
@@ -218,6 +220,6 @@ def write_report(out_dir, results, filename="report.html"):
         )
     parts.append("</body></html>\n")
     path = os.path.join(out_dir, filename)
-    with open(path, "w", encoding="utf-8") as f:
+    with replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write("\n".join(p for p in parts if p))
     return path

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from fastnn.workflow.atomic import replacing
 from fastnn.workflow.jsonsafe import to_jsonable
 from fastnn.workflow.plotting import figure_class, rung_plot
 
@@ -497,6 +498,6 @@ def _write(text, path_or_buf):
     if hasattr(path_or_buf, "write"):
         path_or_buf.write(text)
     else:
-        with open(path_or_buf, "w", encoding="utf-8", newline="") as f:
+        with replacing(path_or_buf) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
             f.write(text)
     return None
