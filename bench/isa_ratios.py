@@ -93,6 +93,11 @@ def on_variant(fn, modules):
     return call
 
 
+def _us(seconds):
+    """Microseconds with three significant digits (a 1.4 us call is not rounded to 1)."""
+    return f"{seconds * 1e6:.3g}" if seconds < 1e-4 else f"{seconds * 1e6:.0f}"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("variants", nargs="+")
@@ -166,11 +171,11 @@ def main(argv=None):
             med = {k: statistics.median(v) for k, v in timings.items() if v}
             floor = spec.floor_bytes * med["copy"]
             row = [spec.name, dtype.name, "x".join(map(str, shape)), str(threads)]
-            row += [f"{med[lb] * 1e6:.0f}" for lb in labels]
+            row += [_us(med[lb]) for lb in labels]
             row += [f"{100 * floor / med[lb]:.0f}%" for lb in labels]
             row += [
-                f"{med['copy'] * 1e6:.0f}",
-                f"{med['torch'] * 1e6:.0f}" if "torch" in med else "-",
+                _us(med["copy"]),
+                _us(med["torch"]) if "torch" in med else "-",
             ]
             row += [f"{med[lb] / med[labels[0]]:.2f}" for lb in labels[1:]]
             row += [f"{med[lb] / med['torch']:.2f}" if "torch" in med else "-" for lb in labels]
