@@ -49,12 +49,8 @@ static inline ptrdiff_t fastnn_bn_stride(ptrdiff_t c, int arrays) {
 typedef double fastnn_bn_v4d __attribute__((vector_size(32)));
 typedef float fastnn_bn_v4f __attribute__((vector_size(16)));
 #define FASTNN_BN_SEGMENT_VECTORS 1
-/* bn_grad_dots always sums on these vectors: gcc turned its scalar loop into shuffles through
- * the stack on AVX2.  bn_sum and bn_sum_sq_dev do with clang, which left half of their lanes
- * scalar on AVX-512; gcc vectorises their scalar loops whole, faster than on the vectors. */
-#if defined(__clang__)
-#define FASTNN_BN_SUM_VECTORS 1
-#endif
+/* bn_grad_dots always sums on these vectors (gcc turned its scalar loop into shuffles through
+ * the stack on AVX2); bn_sum and bn_sum_sq_dev where FASTNN_LANE_VECTORS is set. */
 /* the vector of type VT at p (any alignment) */
 #define FASTNN_BN_LOAD(VT, p) (__extension__({ VT v_; memcpy(&v_, (p), sizeof v_); v_; }))
 #endif

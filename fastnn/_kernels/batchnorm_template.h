@@ -99,12 +99,12 @@ FASTNN_INLINE fastnn_bn_v4d FASTNN_NAME(bn_load4d)(const FASTNN_T *p)
 /* Reductions along one contiguous segment with FASTNN_BN_LANES independent double accumulators
  * (an OpenMP simd reduction would need -fopenmp-simd).  With vector extensions the
  * accumulators are explicit vectors, the same lanes (hence the same sums) as the scalar loop,
- * which compilers do not always vectorise whole (where: FASTNN_BN_SUM_VECTORS). */
+ * where FASTNN_LANE_VECTORS is set (fastnn_simd.h). */
 static inline double FASTNN_NAME(bn_sum)(const FASTNN_T *FASTNN_RESTRICT v, ptrdiff_t n)
 {
     double acc[FASTNN_BN_LANES] = {0.0}, total = 0.0;
     ptrdiff_t i = 0;
-#ifdef FASTNN_BN_SUM_VECTORS
+#if defined(FASTNN_BN_SEGMENT_VECTORS) && defined(FASTNN_LANE_VECTORS)
     enum { Q = FASTNN_BN_LANES / 4 };
     fastnn_bn_v4d va[Q];
     memcpy(va, acc, sizeof va);
@@ -123,7 +123,7 @@ static inline double FASTNN_NAME(bn_sum_sq_dev)(const FASTNN_T *FASTNN_RESTRICT 
 {
     double acc[FASTNN_BN_LANES] = {0.0}, total = 0.0;
     ptrdiff_t i = 0;
-#ifdef FASTNN_BN_SUM_VECTORS
+#if defined(FASTNN_BN_SEGMENT_VECTORS) && defined(FASTNN_LANE_VECTORS)
     enum { Q = FASTNN_BN_LANES / 4 };
     fastnn_bn_v4d va[Q];
     memcpy(va, acc, sizeof va);

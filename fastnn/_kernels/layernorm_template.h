@@ -20,6 +20,7 @@
  */
 
 #include <math.h>
+#include <string.h>
 
 #include "fastnn_simd.h"
 #include "layernorm_dispatch.h"
@@ -50,14 +51,32 @@ static double FASTNN_NAME(ln_sum)(const FASTNN_T *row, fastnn_index D, double sh
     return total;
 }
 
+#ifdef FASTNN_LANE_VECTORS
+typedef FASTNN_T FASTNN_NAME(ln_vec) __attribute__((vector_size(32)));
+#endif
+
 /* The same sums at the dtype's vector width: d = (row[j] - hi) - lo (hi + lo = the shift, so
  * float32 keeps the digits of x - shift), in FASTNN_LN_LANES dtype partials added in double
  * at the end.  Not finite when a partial overflowed or met a NaN.  (One accumulator per
- * loop: gcc vectorises two in one loop with lane permutes.) */
+ * loop: gcc vectorises two in one loop with lane permutes.)
+ * Where FASTNN_LANE_VECTORS is set, the partials are explicit vectors (fastnn_simd.h). */
 static double FASTNN_NAME(ln_sum_fast)(const FASTNN_T *row, fastnn_index D, FASTNN_T hi,
                                        FASTNN_T lo, int square) {
     FASTNN_T part[FASTNN_LN_LANES] = {0};
     fastnn_index j = 0;
+#ifdef FASTNN_LANE_VECTORS
+    enum { W = 32 / sizeof(FASTNN_T), Q = FASTNN_LN_LANES / W };
+    FASTNN_NAME(ln_vec) vp[Q], d;
+    memcpy(vp, part, sizeof vp);
+    for (; j + FASTNN_LN_LANES <= D; j += FASTNN_LN_LANES)
+        for (int q = 0; q < Q; q++) {
+            memcpy(&d, row + j + q * W, sizeof d);
+            d = (d - hi) - lo;
+            if (square) d *= d;
+            vp[q] += d;
+        }
+    memcpy(part, vp, sizeof vp);
+#endif
     if (square) {
         for (; j + FASTNN_LN_LANES <= D; j += FASTNN_LN_LANES)
             for (int k = 0; k < FASTNN_LN_LANES; k++) {
