@@ -25,6 +25,8 @@ FASTNN_CONTRACT_ON
 
 FASTNN_INLINE uint64_t fastnn_bits_f64(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
 FASTNN_INLINE double fastnn_float_f64(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+/* all ones if cond, else 0: a select on bits, a ? b : c = (b & m) | (c & ~m) */
+FASTNN_INLINE uint64_t fastnn_mask_u64(int cond) { return (uint64_t)0 - (uint64_t)(cond != 0); }
 
 /* |x| and copysign in the dtype (the type-generic fabs/copysign of <math.h> would convert a
  * float to double and back, which clang does not always remove: it scalarised the loops). */
@@ -161,9 +163,13 @@ FASTNN_INLINE double fastnn_log1p_nonneg(double x) {
     uint64_t bits = fastnn_bits_f64(u);
     /* u = 2^k * (1 + f) with 1 + f in [sqrt(2)/2, sqrt(2)) */
     uint64_t hu = (bits >> 32) + (0x3ff00000u - 0x3fe6a09eu);
-    int64_t k = (int64_t)(hu >> 20) - 0x3ff;
-    double c = k >= 2 ? 1.0 - (u - x) : x - (u - 1.0);
-    c = k < 54 ? c / u : 0.0;
+    int32_t k = (int32_t)(hu >> 20) - 0x3ff; /* int32: AVX2 converts only int32 to double */
+    /* c = k >= 2 ? 1 - (u - x) : x - (u - 1), then c / u, or 0 for k >= 54 (0 / u = 0).  The
+     * selects are masks on the bits: gcc moves the operations of a ?: into branches, which it
+     * then cannot if-convert (an FP operation may trap), and the row loops would not vectorise. */
+    uint64_t big = fastnn_mask_u64(k >= 2), used = fastnn_mask_u64(k < 54);
+    double c = fastnn_float_f64(((fastnn_bits_f64(1.0 - (u - x)) & big) |
+                                 (fastnn_bits_f64(x - (u - 1.0)) & ~big)) & used) / u;
     double f = fastnn_float_f64((((hu & 0x000fffffu) + 0x3fe6a09eu) << 32) | (bits & 0xffffffffu))
                - 1.0;
     double hfsq = 0.5 * f * f, s = f / (2.0 + f), z = s * s, w = z * z;
@@ -171,7 +177,8 @@ FASTNN_INLINE double fastnn_log1p_nonneg(double x) {
     double t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7)));
     double dk = (double)k;
     double r = s * (hfsq + (t2 + t1)) + (dk * ln2_lo + c) - hfsq + f + dk * ln2_hi;
-    return x < INFINITY ? r : x + x; /* +inf and NaN pass through */
+    uint64_t finite = fastnn_mask_u64(x < INFINITY); /* +inf and NaN pass through */
+    return fastnn_float_f64((fastnn_bits_f64(r) & finite) | (fastnn_bits_f64(x + x) & ~finite));
 }
 
 FASTNN_CONTRACT_OFF
