@@ -20,7 +20,7 @@ PARALLEL_THRESHOLDS = {
     # elements of x (forward and backward)
     "batchnorm": 1 << 16,
     # elements of the score matrix (softmax, log_softmax, softmax_loss)
-    "softmax": 1 << 17,
+    "softmax": 1 << 12,
     # bytes copied by take_rows
     "take_rows": 1 << 18,
     # elements of the parameter (sgd, momentum, nesterov, rmsprop, adam)
