@@ -28,6 +28,8 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# this tree's fastnn (its Python wrappers), not another installed or editable copy
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import _peers  # noqa: F401 (PyTorch before fastnn)
 
 import fastnn

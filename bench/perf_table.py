@@ -15,6 +15,7 @@ import datetime
 import subprocess
 import sys
 
+from fastnn._config.openmp import user_environ
 from fastnn._kernels import _runtime
 from fastnn.bench import header
 
@@ -48,7 +49,11 @@ def main(argv=None):
         shown = "fastnn bench " + " ".join(command[4:])
         print(f"### The {path} path: {cpu}\n")
         print(f"Measured on {today} with `{shown}`:\n", flush=True)
-        table = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        # without the OpenMP settings this process's `import fastnn` made, so that the child
+        # imports PyTorch first at libgomp's defaults, as `fastnn bench` alone does
+        table = subprocess.run(
+            command, check=True, capture_output=True, text=True, env=user_environ()
+        ).stdout
         print(table.rstrip() + "\n", flush=True)
 
 
