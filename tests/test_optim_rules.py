@@ -279,6 +279,18 @@ def test_update_all_names_the_parameter():
         update_all("adam", params, grads, {"W1": None, "b1": None})
 
 
+def test_update_all_names_a_bad_config_entry():
+    """The kernel refuses beta1 = 1; the error names the parameter's config entry."""
+    from fastnn.nn.optim import update_all
+
+    params = {"W1": np.zeros((2, 3)), "b1": np.zeros(3)}
+    grads = {k: np.ones_like(v) for k, v in params.items()}
+    configs = {"W1": None, "b1": {"beta1": 1.0}}
+    with pytest.raises(ValueError, match=r"configs\['b1'\]\['beta1'\] must be < 1"):
+        update_all("adam", params, grads, configs)
+    assert not params["b1"].any()  # its group was refused whole (W1's, other scalars, ran)
+
+
 def test_the_namespace_is_public():
     import fastnn.optim as namespace
 

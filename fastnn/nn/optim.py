@@ -19,7 +19,10 @@ UPDATE_RULES = ("sgd", "sgd_momentum", "rmsprop", "adam")
 
 
 # Errors name the course's arguments (w, dw, config['learning_rate']...), not the kernels'
-# (p, g, lr...): the kernels' checks run first, and only a failing call is checked again here.
+# (p, g, lr...).  The kernels check every array and scalar on each call; a call they refuse
+# is checked again here (_explain) only to name what was wrong.  The one thing checked here on
+# every call is what the kernels do not know: the course's bounds on learning_rate and
+# momentum (_BOUNDS).
 
 
 def _state(config, key, w):
@@ -45,50 +48,82 @@ def _state(config, key, w):
     return state
 
 
-def _value(config, key, **bounds):
-    """config[key] as a checked float; the bounds are check_scalar's."""
-    return check_scalar(config[key], f"config[{key!r}]", **bounds)
+# The course's bounds on each config value, as check_scalar's keywords: momentum and
+# decay_rate are averaging weights in [0, 1]; Adam's bias correction divides by 1 - beta**t,
+# so its betas stay below 1.  The kernels check all but learning_rate's and momentum's.
+_BOUNDS = {
+    "learning_rate": {"minimum": 0},
+    "momentum": {"minimum": 0, "maximum": 1},
+    "decay_rate": {"minimum": 0, "maximum": 1},
+    "epsilon": {"minimum": 0},
+    "beta1": {"minimum": 0, "below": 1},
+    "beta2": {"minimum": 0, "below": 1},
+}
+
+
+def _bounded(config, key):
+    """config[key] when it is within the course's bounds; else check_scalar's error, in the
+    course's name (the comparison is the per-call cost; the kernel checks type and finiteness)."""
+    value = config[key]
+    bounds = _BOUNDS[key]
+    try:
+        if value >= bounds["minimum"] and value <= bounds.get("maximum", value):
+            return value
+    except (TypeError, ValueError):  # text, None, an array
+        pass
+    return check_scalar(value, f"config[{key!r}]", **bounds)
 
 
 def _sgd_plan(w, config):
     config = with_defaults("sgd", config)
-    return config, (), (_value(config, "learning_rate", minimum=0),), {}
+    return config, (), (_bounded(config, "learning_rate"),), {}
 
 
-# momentum and decay_rate are averaging weights in [0, 1]; Adam's bias correction divides by
-# 1 - beta**t, so its betas stay below 1.
 def _sgd_momentum_plan(w, config):
     config = with_defaults("sgd_momentum", config)
-    scalars = (
-        _value(config, "learning_rate", minimum=0),
-        _value(config, "momentum", minimum=0, maximum=1),
-    )
+    scalars = (_bounded(config, "learning_rate"), _bounded(config, "momentum"))
     return config, (_state(config, "velocity", w),), scalars, {}
 
 
 def _rmsprop_plan(w, config):
     config = with_defaults("rmsprop", config)
-    scalars = (
-        _value(config, "learning_rate", minimum=0),
-        _value(config, "decay_rate", minimum=0, maximum=1),
-        _value(config, "epsilon", minimum=0),
-    )
+    scalars = (_bounded(config, "learning_rate"), config["decay_rate"], config["epsilon"])
     return config, (_state(config, "cache", w),), scalars, {"eps_in_sqrt": False}
 
 
 def _adam_plan(w, config):
     """t is incremented before it is used; the caller stores it after the step."""
     config = with_defaults("adam", config)
-    t = check_int(config["t"], "config['t']", minimum=0) + 1
+    t = config["t"]
+    t = t + 1 if type(t) is int else check_int(t, "config['t']", minimum=0) + 1
     scalars = (
-        _value(config, "learning_rate", minimum=0),
+        _bounded(config, "learning_rate"),
         t,
-        _value(config, "beta1", minimum=0, below=1),
-        _value(config, "beta2", minimum=0, below=1),
-        _value(config, "epsilon", minimum=0),
+        config["beta1"],
+        config["beta2"],
+        config["epsilon"],
     )
     states = (_state(config, "m", w), _state(config, "v", w))
     return config, states, scalars, {}
+
+
+# Each rule's config keys for its scalars (adam's t is checked with check_int).
+_SCALAR_KEYS = {
+    "sgd": ("learning_rate",),
+    "sgd_momentum": ("learning_rate", "momentum"),
+    "rmsprop": ("learning_rate", "decay_rate", "epsilon"),
+    "adam": ("learning_rate", "beta1", "beta2", "epsilon"),
+}
+
+
+def _explain(rule_name, config, w, dw, config_name="config", w_name="w", dw_name="dw"):
+    """Raise the error of a call the kernel refused, in the course's names; nothing if the
+    course's checks find none (the caller then re-raises the kernel's own error)."""
+    for key in _SCALAR_KEYS[rule_name]:
+        check_scalar(config[key], f"{config_name}[{key!r}]", **_BOUNDS[key])
+    if rule_name == "adam":
+        check_int(config["t"], f"{config_name}['t']", minimum=0)
+    _check_arrays(w, dw, w_name, dw_name)
 
 
 def _check_arrays(w, dw, w_name="w", dw_name="dw"):
@@ -113,7 +148,7 @@ def _step(rule_name, w, dw, config):
     try:
         getattr(ops(), f"{kernel}_update")(w, dw, *states, *scalars, **options)
     except (TypeError, ValueError):
-        _check_arrays(w, dw)
+        _explain(rule_name, config, w, dw)
         raise
     _after_step(rule_name, config, scalars)
     return config
@@ -229,8 +264,16 @@ def update_all(
                 **dict(options),
             )
         except (TypeError, ValueError):
-            for w, dw, _, _, name in batch:
-                _check_arrays(w, dw, f"params[{name!r}]", f"grads[{name!r}]")
+            for w, dw, _, config, name in batch:
+                _explain(
+                    rule_name,
+                    config,
+                    w,
+                    dw,
+                    f"configs[{name!r}]",
+                    f"params[{name!r}]",
+                    f"grads[{name!r}]",
+                )
             raise
         for _, _, _, config, name in batch:
             _after_step(rule_name, config, scalars)
