@@ -51,8 +51,6 @@ typedef float fastnn_bn_v4f __attribute__((vector_size(16)));
 #define FASTNN_BN_SEGMENT_VECTORS 1
 /* bn_grad_dots always sums on these vectors (gcc turned its scalar loop into shuffles through
  * the stack on AVX2); bn_sum and bn_sum_sq_dev where FASTNN_LANE_VECTORS is set. */
-/* the vector of type VT at p (any alignment) */
-#define FASTNN_BN_LOAD(VT, p) (__extension__({ VT v_; memcpy(&v_, (p), sizeof v_); v_; }))
 #endif
 
 static inline double fastnn_bn_lanes_total(const double *acc) {

@@ -33,7 +33,7 @@
  * row-by-row streaming rows_dx was slower than the four-row ordinary loop: it loads its six
  * coefficient vectors once per row instead of once per four.) */
 /* the dtype's full-width vector at p */
-#define FASTNN_BN_VLOAD(p) FASTNN_BN_LOAD(FASTNN_NAME(bn_vec), (p))
+#define FASTNN_BN_VLOAD(p) FASTNN_LOAD_VECTOR(FASTNN_NAME(bn_vec), (p))
 enum { FASTNN_NAME(bn_vec_lanes) = sizeof(FASTNN_NAME(bn_vec)) / sizeof(FASTNN_T) };
 
 #if FASTNN_DTYPE == 32 /* float64 keeps ordinary stores (see FASTNN_BN_STREAM_BYTES) */
@@ -85,15 +85,14 @@ static void FASTNN_NAME(bn_stream_dx_segs)(const FASTNN_T *dout, const FASTNN_T 
 #endif /* FASTNN_BN_STREAMS */
 
 #ifdef FASTNN_BN_SEGMENT_VECTORS
-/* four consecutive elements at p, as doubles */
-FASTNN_INLINE fastnn_bn_v4d FASTNN_NAME(bn_load4d)(const FASTNN_T *p)
-{
+/* Four consecutive elements at p, as doubles.  A macro: a function returning a 32-byte
+ * vector has another ABI in the baseline target, which gcc and clang warn about. */
 #if FASTNN_DTYPE == 32
-    return __builtin_convertvector(FASTNN_BN_LOAD(fastnn_bn_v4f, p), fastnn_bn_v4d);
+#define FASTNN_BN_LOAD4D(p)                                                                     \
+    __builtin_convertvector(FASTNN_LOAD_VECTOR(fastnn_bn_v4f, (p)), fastnn_bn_v4d)
 #else
-    return FASTNN_BN_LOAD(fastnn_bn_v4d, p);
+#define FASTNN_BN_LOAD4D(p) FASTNN_LOAD_VECTOR(fastnn_bn_v4d, (p))
 #endif
-}
 #endif
 
 /* Reductions along one contiguous segment with FASTNN_BN_LANES independent double accumulators
@@ -109,7 +108,7 @@ static inline double FASTNN_NAME(bn_sum)(const FASTNN_T *FASTNN_RESTRICT v, ptrd
     fastnn_bn_v4d va[Q];
     memcpy(va, acc, sizeof va);
     for (; i + FASTNN_BN_LANES <= n; i += FASTNN_BN_LANES)
-        for (int q = 0; q < Q; q++) va[q] += FASTNN_NAME(bn_load4d)(v + i + 4 * q);
+        for (int q = 0; q < Q; q++) va[q] += FASTNN_BN_LOAD4D(v + i + 4 * q);
     memcpy(acc, va, sizeof va);
 #endif
     for (; i + FASTNN_BN_LANES <= n; i += FASTNN_BN_LANES)
@@ -129,7 +128,7 @@ static inline double FASTNN_NAME(bn_sum_sq_dev)(const FASTNN_T *FASTNN_RESTRICT 
     memcpy(va, acc, sizeof va);
     for (; i + FASTNN_BN_LANES <= n; i += FASTNN_BN_LANES)
         for (int q = 0; q < Q; q++) {
-            const fastnn_bn_v4d e = FASTNN_NAME(bn_load4d)(v + i + 4 * q) - m;
+            const fastnn_bn_v4d e = FASTNN_BN_LOAD4D(v + i + 4 * q) - m;
             va[q] += e * e;
         }
     memcpy(acc, va, sizeof va);
@@ -157,9 +156,9 @@ static inline void FASTNN_NAME(bn_grad_dots)(const FASTNN_T *FASTNN_RESTRICT g,
     memcpy(vg, accg, sizeof vg);
     for (; i + FASTNN_BN_LANES <= n; i += FASTNN_BN_LANES)
         for (int q = 0; q < Q; q++) {
-            const fastnn_bn_v4d gq = FASTNN_NAME(bn_load4d)(g + i + 4 * q);
+            const fastnn_bn_v4d gq = FASTNN_BN_LOAD4D(g + i + 4 * q);
             vb[q] += gq;
-            vg[q] += gq * (FASTNN_NAME(bn_load4d)(v + i + 4 * q) - m);
+            vg[q] += gq * (FASTNN_BN_LOAD4D(v + i + 4 * q) - m);
         }
     memcpy(accb, vb, sizeof vb);
     memcpy(accg, vg, sizeof vg);
@@ -177,6 +176,7 @@ static inline void FASTNN_NAME(bn_grad_dots)(const FASTNN_T *FASTNN_RESTRICT g,
     *sb = tb + fastnn_bn_lanes_total(accb);
     *sg = tg + fastnn_bn_lanes_total(accg);
 }
+#undef FASTNN_BN_LOAD4D
 
 /* One tile of rows [i0, i1) at the full vector width of FASTNN_T: pass 1 sums the tile in FASTNN_T
  * for a shift k (close to the tile mean; its own rounding does not matter; with reuse_k the

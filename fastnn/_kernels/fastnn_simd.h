@@ -62,6 +62,12 @@ typedef ptrdiff_t fastnn_index;
 #define FASTNN_LANE_VECTORS 1
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+#include <string.h>
+/* The vector of type VT (a vector_size type) stored at p, whatever p's alignment. */
+#define FASTNN_LOAD_VECTOR(VT, p) (__extension__({ VT v_; memcpy(&v_, (p), sizeof v_); v_; }))
+#endif
+
 /* Before a loop of a few iterations: clang would vectorise it anyway, and its vector prologue
  * costs more than the loop (gcc does not vectorise such loops). */
 #if defined(__clang__)

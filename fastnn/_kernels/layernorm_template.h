@@ -66,11 +66,11 @@ static double FASTNN_NAME(ln_sum_fast)(const FASTNN_T *row, fastnn_index D, FAST
     fastnn_index j = 0;
 #ifdef FASTNN_LANE_VECTORS
     enum { W = 32 / sizeof(FASTNN_T), Q = FASTNN_LN_LANES / W };
-    FASTNN_NAME(ln_vec) vp[Q], d;
+    FASTNN_NAME(ln_vec) vp[Q];
     memcpy(vp, part, sizeof vp);
     for (; j + FASTNN_LN_LANES <= D; j += FASTNN_LN_LANES)
         for (int q = 0; q < Q; q++) {
-            memcpy(&d, row + j + q * W, sizeof d);
+            FASTNN_NAME(ln_vec) d = FASTNN_LOAD_VECTOR(FASTNN_NAME(ln_vec), row + j + q * W);
             d = (d - hi) - lo;
             if (square) d *= d;
             vp[q] += d;
