@@ -136,3 +136,28 @@ def test_a_model_save_cut_short_leaves_no_model_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         fastnn.save_model(tmp_path / "best_model.npz", model)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_solver_checkpoint_cut_short_leaves_no_checkpoint(tmp_path, monkeypatch):
+    from fastnn.workflow import solver as solver_module
+
+    def half_then_full(obj, f):
+        f.write(b"\x80\x05")  # the start of a pickle, no more
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(solver_module.pickle, "dump", half_then_full)
+    rng = np.random.default_rng(0)
+    data = {
+        "X_train": rng.standard_normal((40, 6)).astype(np.float32),
+        "y_train": rng.integers(0, 3, 40),
+        "X_val": rng.standard_normal((10, 6)).astype(np.float32),
+        "y_val": rng.integers(0, 3, 10),
+    }
+    model = fastnn.FullyConnectedNet([5], input_dim=6, num_classes=3, seed=0)
+    name = tmp_path / "ckpt"
+    solver = fastnn.Solver(
+        model, data, num_epochs=1, batch_size=20, verbose=False, checkpoint_name=str(name)
+    )
+    with pytest.raises(OSError, match="No space left"):
+        solver.train()
+    assert os.listdir(tmp_path) == []

@@ -6,6 +6,7 @@ import sys
 import numpy as np
 
 from fastnn.cli.common import CLIError, say
+from fastnn.workflow.atomic import replacing
 from fastnn.workflow.persistence import ModelFileError, load_model
 
 DATA_SUFFIXES = (".npy", ".csv")
@@ -41,12 +42,13 @@ def write_output(path, values):
     """Save labels (N,) or probabilities (N, C) to ``.npy`` or ``.csv``."""
     suffix = _suffix(path, "--out")
     try:
-        if suffix == ".npy":
-            np.save(path, values)
-        else:
-            np.savetxt(
-                path, values, delimiter=",", fmt="%d" if values.dtype.kind in "iu" else "%.9g"
-            )
+        # whole or not at all; a file object, so that np.save keeps a .NPY name as it is
+        with replacing(path) as tmp, open(tmp, "wb") as f:
+            if suffix == ".npy":
+                np.save(f, values)
+            else:
+                fmt = "%d" if values.dtype.kind in "iu" else "%.9g"
+                np.savetxt(f, values, delimiter=",", fmt=fmt)
     except OSError as exc:
         raise CLIError(f"cannot write {path}: {exc.strerror or exc}") from None
 

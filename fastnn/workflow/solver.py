@@ -20,6 +20,7 @@ from fastnn.nn import optim
 from fastnn.nn.divergence import divergence_reason
 from fastnn.nn.init import as_generator
 from fastnn.nn.metrics import correct_count
+from fastnn.workflow.atomic import replacing
 from fastnn.workflow.progress import terminal_tqdm
 
 __all__ = ["Solver"]
@@ -239,7 +240,7 @@ class Solver:
         filename = "%s_epoch_%d.pkl" % (os.fspath(self.checkpoint_name), self.epoch)  # noqa: UP031 (the course's name)
         if self.verbose:
             print('Saving checkpoint to "%s"' % filename)  # noqa: UP031
-        with open(filename, "wb") as f:
+        with replacing(filename) as tmp, open(tmp, "wb") as f:  # whole or not at all
             pickle.dump(checkpoint, f)
 
     def check_accuracy(
