@@ -26,7 +26,7 @@ PARALLEL_THRESHOLDS = {
     # elements of the parameter (sgd, momentum, nesterov, rmsprop, adam)
     "updates": 1 << 15,
     # elements of the score matrix (svm_loss)
-    "svm": 1 << 17,
+    "svm": 1 << 12,
     # elements of x (dropout forward and backward: a 64-bit hash per two elements)
     "dropout": 1 << 15,
     # elements of x (layernorm forward and backward)
