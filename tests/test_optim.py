@@ -100,6 +100,19 @@ def test_take_rows_large_gather_threads_agree():
         np.testing.assert_array_equal(r, x[idx])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_take_rows_long_rows_into_reversed_out(dtype):
+    # whole rows are copied four at a time, line by line: groups, leftover rows and the
+    # bytes past the last whole cache line, into an out whose rows run backwards
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((30, 131)).astype(dtype)
+    for m in (4, 7, 9, 30):
+        idx = rng.integers(-30, 30, m)
+        out = np.zeros((m, 131), dtype)[::-1]
+        assert fast.take_rows(x, idx, out=out) is out
+        np.testing.assert_array_equal(out, x[idx], err_msg=f"m={m}")
+
+
 def test_take_rows_out_overlapping_x():
     x = np.arange(40, dtype=np.float64).reshape(10, 4)
     idx = np.array([9, 8, 7, 0, 1])

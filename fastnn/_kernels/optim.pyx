@@ -2,8 +2,9 @@
 
 Design
 ------
-* ``take_rows`` is ``x[idx]`` for a 2-d x: a bounds check over idx, then one memcpy per row
-  (an element loop when rows are strided), rows split over ``n_threads`` threads.  NumPy's
+* ``take_rows`` is ``x[idx]`` for a 2-d x: a bounds check over idx, then whole rows copied
+  four at a time, line by line in turn, so that four rows stream from memory at once (an
+  element loop when rows are strided), rows split over ``n_threads`` threads.  NumPy's
   ``take`` goes through a generic per-item loop, slower on the trainer's batches (rows come
   from DRAM, so both are memory bound; see docs/perf/kernels.md).
 * The updates (sgd, momentum, nesterov, rmsprop, adam) are one pass over the parameter and

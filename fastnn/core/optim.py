@@ -1,6 +1,6 @@
 """Compiled minibatch gather and fused in-place parameter updates (the trainer's kernels).
 
-``take_rows(x, idx)`` is ``x[idx]`` by one memcpy per row; the updates are one pass over the
+``take_rows(x, idx)`` is ``x[idx]`` by whole-row copies, four rows streamed at once; the updates are one pass over the
 parameter and its optimizer state, and ``update_many`` runs one rule over all of a step's
 parameters in one call (the GIL released once).  Arguments are checked by the same functions
 as the NumPy twins (fastnn.checks.optim), so both raise the same errors.  Inputs the kernels
