@@ -28,7 +28,9 @@ def _scores(shape, dtype, seed=0, kind="normal"):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind", ["normal", "large", "offset", "nonfinite", "extreme"])
-@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (3, 5), (64, 10), (257, 300), (5, 1000)])
+@pytest.mark.parametrize(
+    "shape", [(1, 1), (1, 7), (3, 5), (64, 10), (33, 40), (9, 64), (7, 65), (257, 300), (5, 1000)]
+)
 def test_matches_twin_in_every_layout(shape, kind, dtype):
     x, y = _scores(shape, dtype, kind=kind)
     for what, view in layouts(x):

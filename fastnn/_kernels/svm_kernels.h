@@ -4,11 +4,27 @@
 #define FASTNN_SVM_KERNELS_H
 
 /* The row sums of a template are an OpenMP simd reduction (MSVC's OpenMP 2.0 has no simd
- * construct). */
+ * construct).  A short row's loop asks for 8 lanes: float32 rows otherwise get 16 float lanes
+ * (twice the double accumulators' width), and a row of 10 never enters the vector loop. */
 #if defined(_OPENMP) && !defined(_MSC_VER)
 #define FASTNN_SVM_SIMD_SUM _Pragma("omp simd reduction(+ : total, positive)")
+#define FASTNN_SVM_SIMD_SUM_SHORT _Pragma("omp simd simdlen(8) reduction(+ : total, positive)")
 #else
 #define FASTNN_SVM_SIMD_SUM
+#define FASTNN_SVM_SIMD_SUM_SHORT
+#endif
+
+/* Rows of at most this many classes run svm_hinge_short: the crossovers measured per target
+ * (docs/perf/kernels.md).  The baseline target never does: SSE2 has no 64-bit integer
+ * compare for the column mask. */
+#ifndef FASTNN_SVM_SHORT_ROW
+#if FASTNN_TARGET_ISA == FASTNN_ISA_AVX512
+#define FASTNN_SVM_SHORT_ROW 64
+#elif FASTNN_TARGET_ISA == FASTNN_ISA_AVX2
+#define FASTNN_SVM_SHORT_ROW 32
+#else
+#define FASTNN_SVM_SHORT_ROW 0
+#endif
 #endif
 
 #define FASTNN_DTYPE 32

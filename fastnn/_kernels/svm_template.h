@@ -4,8 +4,9 @@
  * Row i with label y: margin_j = x_j - x_y + 1 for j != y, loss_i = sum_j max(0, margin_j),
  * dx_j = [margin_j > 0] / n, dx_y = -(number of positive margins) / n.  One pass over the
  * row: the margin is formed in double (so dx equals the float64 twin's bit for bit), the
- * loss and the count summed in double.  The label's column is skipped (two
- * ranges), not subtracted afterwards, so an infinite x_y gives the course's value.
+ * loss and the count summed in double.  The label's column is skipped (two ranges, or a
+ * select in a short row), not subtracted afterwards, so an infinite x_y gives the course's
+ * value.
  * max(0, NaN) is NaN (the comparison m <= 0 is false), as np.maximum gives.
  */
 
@@ -34,6 +35,26 @@ static fastnn_index FASTNN_NAME(svm_hinge_range)(const FASTNN_T *FASTNN_RESTRICT
     return (fastnn_index)positive;
 }
 
+/* The same for a whole short row (C <= FASTNN_SVM_SHORT_ROW) in one loop, the label's column
+ * masked out by a select: two ranges of a few columns each would run mostly as scalar
+ * remainders; a long row is faster as two ranges, without the per-column mask. */
+static fastnn_index FASTNN_NAME(svm_hinge_short)(const FASTNN_T *FASTNN_RESTRICT row,
+                                                 FASTNN_T *FASTNN_RESTRICT drow,
+                                                 fastnn_index C, fastnn_index label, double xy,
+                                                 FASTNN_T step, double *loss) {
+    double total = 0.0, positive = 0.0;
+    FASTNN_SVM_SIMD_SUM_SHORT
+    for (fastnn_index j = 0; j < C; j++) {
+        const double m = (double)row[j] - xy + 1.0;
+        const int other = j != label;
+        total += other && !(m <= 0.0) ? m : 0.0;
+        positive += other && m > 0.0 ? 1.0 : 0.0;
+        drow[j] = m > 0.0 ? step : (FASTNN_T)0;
+    }
+    *loss += total;
+    return (fastnn_index)positive;
+}
+
 static double FASTNN_NAME(svm_hinge_rows)(const FASTNN_T *x, const fastnn_index *y, FASTNN_T *dx,
                                           fastnn_index r0, fastnn_index r1, fastnn_index C,
                                           double n) {
@@ -45,8 +66,13 @@ static double FASTNN_NAME(svm_hinge_rows)(const FASTNN_T *x, const fastnn_index 
         const fastnn_index label = y[r];
         const double xy = (double)row[label];
         double loss = 0.0;
-        fastnn_index count = FASTNN_NAME(svm_hinge_range)(row, drow, 0, label, xy, step, &loss);
-        count += FASTNN_NAME(svm_hinge_range)(row, drow, label + 1, C, xy, step, &loss);
+        fastnn_index count;
+        if (C <= FASTNN_SVM_SHORT_ROW) {
+            count = FASTNN_NAME(svm_hinge_short)(row, drow, C, label, xy, step, &loss);
+        } else {
+            count = FASTNN_NAME(svm_hinge_range)(row, drow, 0, label, xy, step, &loss);
+            count += FASTNN_NAME(svm_hinge_range)(row, drow, label + 1, C, xy, step, &loss);
+        }
         drow[label] = (FASTNN_T)(-(double)count / n);
         total += loss;
     }
