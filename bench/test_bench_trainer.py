@@ -6,6 +6,9 @@ Same group, five implementations:
   numpy-naive   the CS231n-era NumPy loop (X[idx] gather, fresh temporaries, dx of layer 1)
   torch         a plain PyTorch loop (nn.Linear, CrossEntropyLoss, optim.SGD), if installed
   sklearn       MLPClassifier(solver='sgd').partial_fit, one epoch, if installed
+  matmul        the epoch's matrix products alone: per iteration the 2 forward and 3
+                backward GEMMs (the trainer skips the first layer's dx), and the accuracy
+                check's forward GEMMs, on rows gathered outside the timing
 Every round is one epoch of SGD (lr 1e-3) on ROWS random rows, then the accuracy on 1000
 training rows and 1000 validation rows (MLPClassifier's epoch skips nothing comparable,
 so its two ``score`` calls are included too).  ROWS is 10,000, not the notes' 49,000, to keep
@@ -24,7 +27,7 @@ import fastnn
 from fastnn import ClassifierTrainer, init_two_layer_model, two_layer_net
 
 ROWS, VAL_ROWS, D, H, C, BATCH, LR = 10_000, 1_000, 3072, 100, 10, 200, 1e-3
-IMPLS = ("fastnn", "numpy", "numpy-naive", "torch", "sklearn")
+IMPLS = ("fastnn", "numpy", "numpy-naive", "torch", "sklearn", "matmul")
 
 
 def make_data():
@@ -104,6 +107,27 @@ def _naive_epoch(data):
     return run
 
 
+def matmul_epoch(data):
+    """The epoch's GEMMs on the same shapes; batches gathered before the timing (also
+    bench/trainer_ratio.py)."""
+    X, _, X_val, _ = data
+    rng = np.random.default_rng(1)
+    batches = [X[rng.choice(ROWS, BATCH)] for _ in range(ROWS // BATCH)]
+    checks = [X[rng.choice(ROWS, 1000, replace=False)], X_val]
+    W1, W2 = (rng.standard_normal(shape, dtype=np.float32) for shape in ((D, H), (H, C)))
+
+    def run():
+        for xb in batches:
+            h = xb @ W1
+            s = h @ W2
+            _ = h.T @ s, s @ W2.T  # dW2, dh
+            _ = xb.T @ h  # dW1
+        for xc in checks:
+            (xc @ W1) @ W2
+
+    return run
+
+
 def _torch_epoch(data):
     torch = pytest.importorskip("torch")
     X, y, X_val, y_val = data
@@ -160,6 +184,8 @@ def test_trainer_epoch(benchmark, data, impl):
         run = _naive_epoch(data)
     elif impl == "torch":
         run = _torch_epoch(data)
+    elif impl == "matmul":
+        run = matmul_epoch(data)
     else:
         run = _sklearn_epoch(data)
     benchmark.group = f"trainer epoch {D}-{H}-{C} relu float32 batch {BATCH} rows {ROWS}"

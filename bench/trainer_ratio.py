@@ -1,4 +1,5 @@
-"""Direct, alternating timing of one trainer epoch on the compiled core vs the NumPy backend.
+"""Direct, alternating timing of one trainer epoch on the compiled core vs the NumPy backend,
+and vs the epoch's matrix products alone (the ``matmul`` case of test_bench_trainer.py).
 
 The pytest-benchmark file (test_bench_trainer.py) runs implementations one after another;
 on a shared machine load drifts between them.  This script alternates the two backends
@@ -16,7 +17,11 @@ import argparse
 import statistics
 
 import _peers  # noqa: F401 (PyTorch before fastnn)
-from test_bench_trainer import fastnn_epoch, make_data  # same data and epoch as the benchmark
+from test_bench_trainer import (  # same data and epoch as the benchmark
+    fastnn_epoch,
+    make_data,
+    matmul_epoch,
+)
 
 import fastnn
 from fastnn.timing import sample_interleaved
@@ -35,15 +40,18 @@ def main():
         fastnn.set_num_threads(threads)
         limit = threadpool_limits(threads)
         runs = {b: fastnn_epoch(data, b, args.update) for b in ("cython", "numpy")}
+        runs["matmul"] = matmul_epoch(data)
         times = sample_interleaved(runs, args.rounds, min_time=0)
         limit.restore_original_limits()
-        c, n = times["cython"], times["numpy"]
+        c, n, mm = times["cython"], times["numpy"], times["matmul"]
         print(
             f"threads={threads} update={args.update}: "
             f"cython min {min(c) * 1e3:.1f} ms median {statistics.median(c) * 1e3:.1f} ms | "
             f"numpy min {min(n) * 1e3:.1f} ms median {statistics.median(n) * 1e3:.1f} ms | "
             f"ratio min {min(n) / min(c):.3f} "
-            f"median {statistics.median(n) / statistics.median(c):.3f}"
+            f"median {statistics.median(n) / statistics.median(c):.3f} | "
+            f"matmul median {statistics.median(mm) * 1e3:.1f} ms, cython / matmul "
+            f"{statistics.median(c) / statistics.median(mm):.3f}"
         )
 
 
