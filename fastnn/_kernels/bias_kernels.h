@@ -3,15 +3,6 @@
 #ifndef FASTNN_BIAS_KERNELS_H
 #define FASTNN_BIAS_KERNELS_H
 
-/* The row loops are OpenMP simd loops (MSVC's OpenMP 2.0 has no simd construct): the
- * compiler may run them in vector lanes; every column keeps its own sum, so the lanes do not
- * change any result. */
-#if defined(_OPENMP) && !defined(_MSC_VER)
-#define FASTNN_BIAS_SIMD _Pragma("omp simd")
-#else
-#define FASTNN_BIAS_SIMD
-#endif
-
 /* Columns summed at once by the bias gradient: their double sums stay in registers and
  * L1 while the rows stream past. */
 #define FASTNN_BIAS_BLOCK 64

@@ -54,6 +54,16 @@ typedef ptrdiff_t fastnn_index;
 #define FASTNN_IVDEP
 #endif
 
+/* Before a loop whose iterations are independent and that should run in vector lanes even
+ * where the compiler's cost model would keep it scalar: an OpenMP simd loop (gcc then
+ * vectorises it whatever its cost estimate).  MSVC's OpenMP 2.0 has no simd construct, and a
+ * build without OpenMP leaves the choice to the cost model. */
+#if defined(_OPENMP) && !defined(_MSC_VER)
+#define FASTNN_OMP_SIMD _Pragma("omp simd")
+#else
+#define FASTNN_OMP_SIMD
+#endif
+
 /* Set where loops over an array of independent accumulators (acc[k] += ..., k < 16) also
  * get a version on explicit 32-byte vectors, the same lanes in the same order (same sums):
  * clang (14) vectorised such loops only in part on the AVX-512 target, half the lanes scalar;
