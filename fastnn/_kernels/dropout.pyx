@@ -8,7 +8,7 @@ Design
 * Nothing is stored: the backward recomputes the mask from the key with the same loop
   (dx = dout * mask / p).  Hashing costs less than writing and reading back a mask on the
   AVX2 and AVX-512 paths, and the cache holds no array of x's size.  Not on the SSE2
-  baseline (no 64-bit vector multiply): there the float32 backward takes about twice the
+  baseline (no 64-bit vector multiply): there the float32 backward takes about 1.5x the
   time of NumPy's multiply by a stored mask (docs/perf/isa_paths.md).
 * The loop is C, compiled once per ISA target (the best allowed one is chosen at import:
   ``ISA``), one body for both dtypes through dropout_template.h.
