@@ -38,7 +38,8 @@ from fastnn._kernels import _runtime
 from fastnn.bench import case_callables, parse_size
 from fastnn.timing import sample_interleaved
 
-FAMILIES = ("activations", "softmax", "batchnorm")
+# every kernel family whose wrappers (fastnn.core.<family>) call a compiled module `_ext`
+FAMILIES = ("activations", "softmax", "batchnorm", "layernorm", "bias", "dropout", "optim", "svm")
 # the element-wise kernels (called with out=, the setting): activations but maxout
 ELEMENTWISE = tuple(
     spec.name

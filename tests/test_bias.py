@@ -10,7 +10,8 @@ from fastnn import reference as ref
 from fastnn.core import bias as fast
 from fastnn.nn import layers
 
-SHAPES = [(1, 1), (3, 5), (0, 4), (4, 0), (7, 17), (200, 10), (200, 100), (257, 300)]
+# (9, 2100): two whole 1024-column blocks of the gradient and a part of one, 4 + 4 + 1 rows
+SHAPES = [(1, 1), (3, 5), (0, 4), (4, 0), (7, 17), (200, 10), (200, 100), (257, 300), (9, 2100)]
 KINDS = ["normal", "nonfinite"]
 
 

@@ -99,6 +99,25 @@ def test_p_one_keeps_everything_and_test_backward_passes_dout():
     assert fast.dropout_backward(dout, cache) is dout
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("p", [2.0**-40, 1e-300])
+def test_p_below_two_to_minus_33_keeps_nothing_like_the_twin(p, dtype):
+    """p < 2**-33 rounds the keep threshold to 0 (the kernel's own loop): every element times
+    0, so NaN and inf give NaN and a negative -0, bit for bit as the twin gives them (1/p is
+    inf in float32 for p = 1e-300; nothing is multiplied by it)."""
+    x = np.array([1.5, -2.0, 0.0, -0.0, np.inf, -np.inf, np.nan] * 4001, dtype=dtype)
+    bits = np.uint32 if dtype == np.float32 else np.uint64
+    param = {"mode": "train", "p": p, "seed": 5}
+    with np.errstate(over="ignore"):
+        want, _ = ref.dropout_forward(x, param)
+        for threads in (1, 2):
+            with fastnn.num_threads(threads):
+                out, cache = fast.dropout_forward(x, param)
+                back = fast.dropout_backward(x, cache)
+            np.testing.assert_array_equal(out.view(bits), want.view(bits))
+            np.testing.assert_array_equal(back.view(bits), want.view(bits))
+
+
 def test_dropped_nan_stays_nan_like_the_course():
     x = np.full(1000, np.nan)
     out, _ = fast.dropout_forward(x, {"mode": "train", "p": 0.5, "seed": 0})

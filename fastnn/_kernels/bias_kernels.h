@@ -3,18 +3,12 @@
 #ifndef FASTNN_BIAS_KERNELS_H
 #define FASTNN_BIAS_KERNELS_H
 
-/* The row loops are OpenMP simd loops (MSVC's OpenMP 2.0 has no simd construct): the
- * compiler may run them in vector lanes; every column keeps its own sum, so the lanes do not
- * change any result. */
-#if defined(_OPENMP) && !defined(_MSC_VER)
-#define FASTNN_BIAS_SIMD _Pragma("omp simd")
-#else
-#define FASTNN_BIAS_SIMD
-#endif
-
-/* Columns summed at once by the bias gradient: their double sums stay in registers and
- * L1 while the rows stream past. */
-#define FASTNN_BIAS_BLOCK 64
+/* Columns summed at once by the bias gradient: their double sums (8 KB) stay in L1 while
+ * the rows stream past, each row read in segments of up to 4 KB (float) or 8 KB (double).
+ * With 64 columns the loop read 256-512 bytes of every row in turn, a stride of a whole row,
+ * which the prefetchers followed poorly: 1.4-2.0x the time at (4096, 1024) on every path
+ * (docs/perf/isa_paths.md). */
+#define FASTNN_BIAS_BLOCK 1024
 
 #define FASTNN_DTYPE 32
 #include "bias_template.h"

@@ -6,8 +6,10 @@ Design
   two 32-bit words per 64-bit output), so a seed gives the same mask whatever the thread
   count and chunking, and the NumPy twin (fastnn/reference/dropout.py) computes the same bits.
 * Nothing is stored: the backward recomputes the mask from the key with the same loop
-  (dx = dout * mask / p).  Hashing costs less than writing and reading back a mask, and
-  the cache holds no array of x's size.
+  (dx = dout * mask / p).  Hashing costs less than writing and reading back a mask on the
+  AVX2 and AVX-512 paths, and the cache holds no array of x's size.  Not on the SSE2
+  baseline (no 64-bit vector multiply): there the float32 backward takes about 1.5x the
+  time of NumPy's multiply by a stored mask (docs/perf/isa_paths.md).
 * The loop is C, compiled once per ISA target (the best allowed one is chosen at import:
   ``ISA``), one body for both dtypes through dropout_template.h.
 * Threads: the caller decides ``n_threads`` (fastnn.core.threads); the elements are split
