@@ -523,6 +523,57 @@ def test_an_interrupted_halving_search_resumes_from_its_journal(tmp_path, strate
     assert outcome(again) == outcome(full)
 
 
+@pytest.mark.parametrize("first, then", [("serial", "executor"), ("executor", "serial")])
+def test_a_resume_cannot_switch_between_synchronous_halving_and_asha(tmp_path, first, then):
+    """Synchronous rungs (serially) and ASHA (an executor, n_jobs > 1) train other trials: the
+    journal records which one ran, and a resume that would switch is refused."""
+    import concurrent.futures as cf
+
+    options = {"max_epochs": 9, "seed": 5, "verbose": False, "storage": tmp_path / "s.db"}
+    with cf.ThreadPoolExecutor(2) as pool:
+        kinds = {"serial": {}, "executor": {"executor": pool}}
+        stopped = search.successive_halving(_StopAfter(4), SPACE, 9, **options, **kinds[first])
+        assert stopped.interrupted
+        counting = _StopAfter(10**6)
+        with pytest.raises(ValueError, match="cannot resume: the journal's search ran"):
+            search.successive_halving(counting, SPACE, 9, resume=True, **options, **kinds[then])
+        assert counting.calls == 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # states are not journaled
+            resumed = search.successive_halving(
+                curve_fn, SPACE, 9, resume=True, **options, **kinds[first]
+            )
+    assert not resumed.interrupted
+
+
+def test_a_journal_written_before_the_schedule_was_recorded_still_resumes(tmp_path):
+    import json
+    import sqlite3
+
+    storage = tmp_path / "s.db"
+    options = {"max_epochs": 9, "seed": 5, "verbose": False, "storage": storage}
+    search.successive_halving(_StopAfter(4), SPACE, 9, **options)
+    with sqlite3.connect(storage) as c:
+        (text,) = c.execute("SELECT definition FROM study").fetchone()
+        definition = json.loads(text)
+        assert definition.pop("schedule") == "synchronous"
+        c.execute("UPDATE study SET definition = ?", (json.dumps(definition),))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        resumed = search.successive_halving(curve_fn, SPACE, 9, resume=True, **options)
+    whole = search.successive_halving(curve_fn, SPACE, 9, **{**options, "storage": None})
+    assert outcome(resumed) == outcome(whole)
+
+
+def test_a_trial_timeout_alone_keeps_the_rungs_synchronous():
+    """trial_timeout runs trials in one worker process, one at a time: still successive
+    halving's synchronous rungs (as documented), not ASHA."""
+    options = {"max_epochs": 9, "seed": 6, "verbose": False, "promotion": "eager"}
+    serial = search.successive_halving(curve_fn, SPACE, 9, **options)
+    timed = search.successive_halving(curve_fn, SPACE, 9, trial_timeout=60, **options)
+    assert outcome(timed) == outcome(serial)
+
+
 # ---- a halving job's state between processes
 
 

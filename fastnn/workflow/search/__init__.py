@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from fastnn._config.threads import check_thread_count
 from fastnn.workflow.search._halving_runner import run_halving
 from fastnn.workflow.search._models import ModelTrainFn, make_train_fn
 from fastnn.workflow.search._result import (
@@ -48,6 +49,7 @@ from fastnn.workflow.search.halving import (
     check_promotion,
     hyperband_brackets,
     rung_epochs,
+    schedule_name,
 )
 from fastnn.workflow.search.journal import Journal
 from fastnn.workflow.search.median import MedianStop
@@ -643,6 +645,9 @@ def _halving(train_fn, space, brackets, ladder, search_options, run_options, jou
     kind, storage, resume, trial_timeout = journal_options
     _check_params(train_fn, space)
     median_stop = _check_median_stop(train_fn, median_stop)
+    n_jobs, executor = run_options[:2]
+    # asynchronous when trials run side by side; a resume must keep it (the journal checks)
+    asynchronous = executor is not None or check_thread_count(n_jobs, "n_jobs") > 1
     definition = {
         "space": _describe(space),
         "brackets": [list(b) for b in brackets],
@@ -650,6 +655,7 @@ def _halving(train_fn, space, brackets, ladder, search_options, run_options, jou
         "eta": eta,
         "epochs_key": epochs_key,
         "median_stop": median_stop,
+        "schedule": schedule_name(asynchronous, promotion),
     }
     with contextlib.ExitStack() as stack:
         seed, runner = _start(
@@ -658,6 +664,6 @@ def _halving(train_fn, space, brackets, ladder, search_options, run_options, jou
             (kind, seed, definition, storage, resume),
             (*run_options, trial_timeout),
         )
-        ladder = (rungs, eta, promotion)
+        ladder = (rungs, eta, asynchronous, promotion)
         result = run_halving(runner, space, brackets, ladder, seed, epochs_key, median_stop)
     return _finish(runner, result)

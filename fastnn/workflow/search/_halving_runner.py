@@ -31,10 +31,10 @@ class _HalvingSearch:
 
     def __init__(self, runner, space, brackets, ladder, seed, epochs_key, median_stop):
         train_fn = runner.train_fn
-        rungs, eta, promotion = ladder
+        rungs, eta, asynchronous, promotion = ladder
         self.abort_factor = runner.abort_factor
         self.rungs, self.seed, self.epochs_key = rungs, seed, epochs_key
-        self.scheduler = BracketScheduler(brackets, len(rungs), eta, runner.parallel, promotion)
+        self.scheduler = BracketScheduler(brackets, len(rungs), eta, asynchronous, promotion)
         self.params, self.offsets = [], []
         for b, (n, _) in enumerate(brackets):
             rng = _sampling_rng(seed, b)
@@ -159,9 +159,10 @@ def _merge(record, result, resumed):
 
 def run_halving(runner: _Runner, space, brackets, ladder, seed, epochs_key, median_stop):
     """Run successive halving over ``brackets`` (see ``halving.BracketScheduler``) and the
-    ``ladder`` (rung epochs, eta, promotion order) with ``runner``'s train_fn, serially
-    (synchronous rungs) or on its executor (ASHA): the runner's crash isolation, timeouts
-    and Ctrl-C handling apply to every job."""
+    ``ladder`` (rung epochs, eta, asynchronous, promotion order) with ``runner``'s train_fn:
+    synchronous rungs or ASHA (``asynchronous``, chosen by the caller and kept in the journal
+    so that a resume cannot switch it), serially or on the runner's executor; the runner's
+    crash isolation, timeouts and Ctrl-C handling apply to every job."""
     search = _HalvingSearch(runner, space, brackets, ladder, seed, epochs_key, median_stop)
     progress = _Progress(search.scheduler.planned_jobs(), runner.verbose, "successive halving")
     slots, workers = runner.slots(), runner.workers()

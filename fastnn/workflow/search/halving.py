@@ -57,6 +57,13 @@ def check_promotion(promotion: str) -> str:
     return promotion
 
 
+def schedule_name(asynchronous: bool, promotion: str) -> str:
+    """How a halving search hands out its jobs, as its journal records it: ``"synchronous"``
+    or ``"asha-lazy"`` / ``"asha-eager"``.  It decides which trials train how far, so a
+    resumed search must keep it."""
+    return f"asha-{check_promotion(promotion)}" if asynchronous else "synchronous"
+
+
 def _is_integer(value):
     return hasattr(value, "__index__")
 
