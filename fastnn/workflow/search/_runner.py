@@ -249,10 +249,28 @@ IDLE_WORKER_SECONDS = 60.0
 _live_pools: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
+# glibc's malloc in a worker process (read when the process starts; other C libraries ignore
+# them): allocations up to 32 MB from the heap, freed memory kept up to 64 MB.  These are the
+# limits glibc's own dynamic thresholds reach in a process that has freed one large block
+# (a search process that loaded its data); a fresh worker that only unpickled its train_fn
+# starts at 128 kB instead, and then maps and unmaps every activation array of a training
+# step: 790 page faults per 3-epoch digits call, 15-20 % of its time (docs/perf/search.md).
+_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
+
+
+def _worker_env(threads):
+    """The environment our worker processes start with: threads pinned, malloc tuned (unless
+    this process's environment sets malloc's variables itself)."""
+    env = {name: str(threads) for name in _THREAD_ENV_VARS}
+    if not any(name in os.environ for name in _MALLOC_ENV):
+        env.update(_MALLOC_ENV)
+    return env
+
+
 def _process_executor(n_jobs, threads):
     """loky's reusable pool: the workers of the last search if its settings were the same."""
     get_reusable_executor = require_loky()
-    env = {name: str(threads) for name in _THREAD_ENV_VARS}
+    env = _worker_env(threads)
     pool = get_reusable_executor(
         max_workers=n_jobs,
         timeout=IDLE_WORKER_SECONDS,
