@@ -351,6 +351,33 @@ def test_same_seed_same_trials_with_two_processes(promotion):
     assert max(t.rung for t in parallel) == 2
 
 
+def test_jobs_no_result_can_change_go_to_the_workers_in_batches(monkeypatch):
+    """New trials (and promotions from complete rungs) are submitted several at a time, one
+    round trip per batch; the trials are the serial run's."""
+    import concurrent.futures as cf
+
+    from fastnn.workflow.search._runner import _Runner
+
+    batches = []
+    submit = _Runner.submit
+    monkeypatch.setattr(
+        _Runner, "submit", lambda self, *jobs: batches.append(jobs) or submit(self, *jobs)
+    )
+    serial = search.successive_halving(curve_fn, SPACE, 27, seed=4, verbose=False)
+    assert all(len(jobs) == 1 for jobs in batches)
+    batches.clear()
+    with cf.ThreadPoolExecutor(2) as pool:
+        parallel = search.successive_halving(
+            curve_fn, SPACE, 27, seed=4, executor=pool, verbose=False
+        )
+    assert_same_trials(serial, parallel)
+    sizes = {rung: max(len(j) for j in batches if j[0].rung == rung) for rung in (0, 1, 2)}
+    assert sizes[0] > 1, sizes
+    # no more than a fair share of a rung per slot (2 workers x 2) (+ 1: another rung's job
+    # closes a batch): 27 / 4, 9 / 4, 3 / 4
+    assert sizes[0] <= 27 // 4 + 1 and sizes[1] <= 9 // 4 + 1 and sizes[2] <= 2, sizes
+
+
 def test_same_seed_same_trials_on_a_dask_cluster():
     distributed = pytest.importorskip("distributed")
     import logging

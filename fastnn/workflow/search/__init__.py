@@ -541,9 +541,12 @@ def successive_halving(
     Serially the rungs are synchronous (Jamieson and Talwalkar 2016); with ``n_jobs > 1`` or an
     ``executor`` it is asynchronous (ASHA, Li et al. 2020): a trial in the top ``1 / eta`` of
     its rung so far may be promoted before the rung is complete, so no worker waits for a
-    rung to fill (``promotion`` says when).  Each worker has one job queued behind the one
-    it runs, chosen from the results finished when its slot freed, so a worker never waits
-    for this process to choose its next job.
+    rung to fill (``promotion`` says when).  Each worker has one submission queued behind
+    the one it runs, chosen from the results finished when its slot freed, so a worker never
+    waits for this process to choose its next job.  Short jobs that no pending result could
+    change (new trials, promotions from a complete rung) go out in batches of about 20 ms of
+    measured training, one round trip each; a worker lost under a batch costs its jobs a
+    rerun, one at a time, as for any lost job.
 
     The ``train_fn`` contract: ``train_fn(params, *, epochs, state=None, seed=None,
     on_epoch=None) -> dict``.  ``epochs`` is the total the trial has trained when the call

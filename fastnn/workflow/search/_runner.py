@@ -169,6 +169,18 @@ def _load_train_fn(path):
     return fn
 
 
+def _run_jobs(task, fn, jobs, *args):
+    """One submission: ``task(fn, job, *args)`` (_run_trial or _run_trial_from_file) for each
+    of ``jobs`` in turn; their trials, ending at the first one interrupted (None)."""
+    trials = []
+    for job in jobs:
+        trial = task(fn, job, *args)
+        trials.append(trial)
+        if trial is None:
+            break
+    return trials
+
+
 def _run_trial_from_file(path, job, *args):
     """_run_trial with the train_fn a worker loads from ``path`` on its first trial of a run.
     A halving job's state (which the search process only keeps and forwards) travels back
@@ -474,10 +486,11 @@ class _Runner:
         self._stack = contextlib.ExitStack()
         self._shipped = None  # (task, its first argument) once train_fn reached the workers
         self._pool = None  # our loky executor while it lives
-        self._queue: collections.deque = collections.deque()  # jobs not yet submitted
-        self._suspects: collections.deque = collections.deque()  # run alone after a crash
+        # submissions (tuples of jobs, usually one) not yet submitted
+        self._queue: collections.deque = collections.deque()
+        self._suspects: collections.deque = collections.deque()  # (job,): run alone after a crash
         self._ready: collections.deque = collections.deque()  # trials to hand out next
-        self._in_flight: dict[Any, _Job] = {}
+        self._in_flight: dict[Any, tuple[_Job, ...]] = {}
         self._started: dict[Any, float] = {}  # future -> when its trial was seen starting
         self._markers: dict[Any, str] = {}  # future -> the file its trial creates as it starts
         self._marker_dir: str | None = None
@@ -549,13 +562,23 @@ class _Runner:
             return 1
         return self.n_jobs if self.own_pool else _executor_slots(self.executor)
 
-    def submit(self, job):
-        """Queue ``job``; a job the journal holds comes back from :meth:`finished` as it was."""
-        recorded = self.done.get(trial_key(job.round, job.index, job.rung))
-        if recorded is not None:
-            self._ready.append(recorded)
-        else:
-            self._queue.append(job)
+    def submit(self, *jobs):
+        """Queue ``jobs`` as one submission: one worker runs them in turn and returns their
+        trials together (a batch of short jobs pays one round trip through this process).
+        A job the journal holds comes back from :meth:`finished` as it was.  Serially, and
+        with ``trial_timeout`` (each trial has its own clock), every job is its own
+        submission; a batch lost with its worker is rerun job by job, like any lost job."""
+        todo = []
+        for job in jobs:
+            recorded = self.done.get(trial_key(job.round, job.index, job.rung))
+            if recorded is not None:
+                self._ready.append(recorded)
+            else:
+                todo.append(job)
+        if self.trial_timeout is not None or not self.parallel:
+            self._queue.extend((job,) for job in todo)
+        elif todo:
+            self._queue.append(tuple(todo))
 
     def finished(self):
         """Yield the submitted jobs' trials as they finish (each already in the journal).
@@ -585,9 +608,10 @@ class _Runner:
 
     def _step(self):
         if not self.parallel:
+            (job,) = self._queue.popleft()
             trial = _run_trial(
                 self.train_fn,
-                self._queue.popleft(),
+                job,
                 self.pass_seed,
                 self.abort_factor,
                 None,
@@ -602,15 +626,15 @@ class _Runner:
         done = _wait_any(list(self._in_flight), self._wait_timeout())
         finished, broken = [], []
         for future in done:
-            job = self._in_flight.pop(future)
+            jobs = self._in_flight.pop(future)
             self._forget(future)
-            trial, exc = _outcome(future, job, self.own_pool)
+            trials, exc = _outcome(future, jobs, self.own_pool)
             if exc is not None:
-                broken.append((job, exc))
-            elif trial is None:
+                broken.append((jobs, exc))
+            elif None in trials:
                 raise KeyboardInterrupt  # the trial was interrupted in its worker
             else:
-                finished.append(trial)
+                finished += trials
         if finished:
             self._crashes = 0
         if broken:
@@ -633,20 +657,26 @@ class _Runner:
             todo, limit = self._queue, QUEUED_PER_WORKER * self.n_jobs
         failed = []
         while todo and len(self._in_flight) < limit:
-            job = todo.popleft()
+            jobs = todo.popleft()
             try:
-                future = self._submit(job)
+                future = self._submit(jobs)
             except Exception as exc:  # the pool broke or its workers could not start
-                failed.append(self._crashed(job, exc))
+                if self._in_flight and isinstance(exc, cf.BrokenExecutor):
+                    # a worker died under a running job, not this one: the futures in
+                    # flight say which (_after_crash); these run on the next pool
+                    todo.appendleft(jobs)
+                    break
+                failed.append(self._crashed(jobs[0], exc))
+                todo.extendleft((job,) for job in reversed(jobs[1:]))  # the rest: next pool
                 if self.own_pool:  # a fresh pool for the next submission
                     self._drop_pool()
                 if self.crash_stop is not None:
                     break
                 continue
-            self._in_flight[future] = job
+            self._in_flight[future] = jobs
         return failed
 
-    def _submit(self, job):
+    def _submit(self, jobs):
         executor, settings = self._executor()
         if self._shipped is None:
             # every pool (ours, even restarted, or the user's) gets what was shipped once
@@ -655,15 +685,14 @@ class _Runner:
             )
             self._payload = None  # in the file now (or never needed): do not hold it twice
         task, fn = self._shipped
+        args = (_run_jobs, task, fn, jobs, self.pass_seed, self.abort_factor, *settings)
         if self.trial_timeout is None:
-            return executor.submit(task, fn, job, self.pass_seed, self.abort_factor, *settings)
+            return executor.submit(*args)
         if self._marker_dir is None:
             self._marker_dir = tempfile.mkdtemp(prefix="fastnn-trial-starts-")
             self._stack.callback(shutil.rmtree, self._marker_dir, ignore_errors=True)
         marker = os.path.join(self._marker_dir, uuid.uuid4().hex)
-        future = executor.submit(
-            task, fn, job, self.pass_seed, self.abort_factor, *settings, marker
-        )
+        future = executor.submit(*args, marker)
         self._markers[future] = marker
         return future
 
@@ -692,20 +721,21 @@ class _Runner:
 
     def _after_crash(self, broken):
         """A worker died: every trial in flight on that pool was lost with it."""
-        lost = [job for job, _ in broken]
-        for future, job in list(self._in_flight.items()):
-            trial, exc = _outcome(future, job, True) if future.done() else (None, True)
-            if exc is None and trial is not None:
-                self._ready.append(trial)  # finished before the crash: keep it
-                if self.journal is not None:
-                    self.journal.record(trial)
+        lost = [job for jobs, _ in broken for job in jobs]
+        for future, jobs in list(self._in_flight.items()):
+            trials, exc = _outcome(future, jobs, True) if future.done() else (None, True)
+            if exc is None and None not in trials:
+                for trial in trials:  # finished before the crash: keep them
+                    self._ready.append(trial)
+                    if self.journal is not None:
+                        self.journal.record(trial)
             else:
-                lost.append(job)
+                lost += jobs
         self._drop_pool()
         if len(lost) == 1:  # it ran alone: it is the one that kills its worker
             return [self._crashed(lost[0], broken[0][1])]
         # run each alone to find the culprit; the innocent ones just finish
-        self._suspects.extend(sorted(lost, key=lambda j: (j.round, j.index)))
+        self._suspects.extend((job,) for job in sorted(lost, key=lambda j: (j.round, j.index)))
         return []
 
     def _crashed(self, job, exc):
@@ -743,14 +773,17 @@ class _Runner:
             return []
         expired = []
         for future in late:
-            job = self._in_flight.pop(future)
+            (job,) = self._in_flight.pop(future)  # with a timeout, one job per submission
             self._forget(future)
             expired.append(
                 _failed(job, None, f"still running after {self.trial_timeout:g} s", "timeout")
             )
-        innocent = sorted(self._in_flight.values(), key=lambda j: (j.round, j.index))
+        innocent = sorted(
+            (job for jobs in self._in_flight.values() for job in jobs),
+            key=lambda j: (j.round, j.index),
+        )
         target = self._suspects if self._suspects else self._queue
-        target.extendleft(reversed(innocent))
+        target.extendleft((job,) for job in reversed(innocent))
         self._drop_pool()
         self._crashes = 0
         return expired
@@ -825,17 +858,18 @@ def _kill(executor, futures, timeout=1.0, wait=False):
         executor.shutdown(wait=wait, kill_workers=True)
 
 
-def _outcome(future, job, own_pool):
-    """(Trial or None if interrupted, None) for a finished future, or (None, the exception)
-    when our pool broke under it (a worker died)."""
+def _outcome(future, jobs, own_pool):
+    """(the trials of a finished submission of ``jobs``, ending with None if one was
+    interrupted; None) or (None, the exception) when our pool broke under it (a worker
+    died)."""
     try:
         return future.result(), None
     except cf.BrokenExecutor as exc:
         if own_pool:
             return None, exc
-        return _failed(job, exc), None
+        return [_failed(job, exc) for job in jobs], None
     except Exception as exc:  # the result could not travel back, or the executor failed
-        return _failed(job, exc), None
+        return [_failed(job, exc) for job in jobs], None
 
 
 def _death_cause(exc):
