@@ -464,6 +464,31 @@ def test_workers_reuse_freed_memory_instead_of_mapping_it_again(monkeypatch):
     assert max(t.extra["faults"] for t in result) < 50 * 4 * 256 // 10
 
 
+def pipe_sizes(params):
+    import fcntl
+    import stat
+
+    sizes = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if stat.S_ISFIFO(os.fstat(int(name)).st_mode):
+                sizes.append(fcntl.fcntl(int(name), 1032))  # F_GETPIPE_SZ
+        except OSError:
+            pass
+    return {"val_acc": 0.0, "pipes": sizes}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="F_SETPIPE_SZ")
+def test_a_workers_pipes_hold_a_trial_state_in_one_write():
+    with open("/proc/sys/fs/pipe-max-size") as f:
+        if int(f.read()) < 1 << 20:
+            pytest.skip("this system caps pipes below 1 MB")
+    result = search.grid_search(pipe_sizes, {"k": [0, 1]}, n_jobs=2, verbose=False)
+    for trial in result:
+        assert len(trial.extra["pipes"]) >= 2  # loky's call and result queues at least
+        assert min(trial.extra["pipes"]) == 1 << 20, trial.extra["pipes"]
+
+
 def test_malloc_settings_of_this_process_reach_the_workers_unchanged(monkeypatch):
     from fastnn.workflow.search._runner import _worker_env
 

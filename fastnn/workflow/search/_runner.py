@@ -233,6 +233,35 @@ def _init_worker(threads, parent_pid=None):
     limits = _threadpool_limits()
     if limits is not None:
         limits(limits=threads)
+    _widen_pipes()
+
+
+# Bytes a pipe between the search process and a worker holds (Linux: F_SETPIPE_SZ, up to
+# /proc/sys/fs/pipe-max-size, 1 MB by default; else 64 kB).  A job or a result carrying a
+# trial's state (64 kB on the digits) then goes through in one write, instead of the writer
+# waiting, a pipe-full at a time, for the reader to be scheduled: a worker sending its
+# result cannot start its next job until then.
+PIPE_BYTES = 1 << 20
+_F_SETPIPE_SZ = 1031  # linux/fcntl.h; Python's fcntl names it from 3.10, on Linux
+
+
+def _widen_pipes():
+    """Best effort, in a worker process: each pipe it holds (loky's queues to the search
+    process, which are all the pipes a fresh worker has) takes :data:`PIPE_BYTES`; where the
+    system refuses (not Linux, a user over its pipe quota) it keeps its size."""
+    import fcntl
+    import stat
+
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: not Linux
+        return
+    for fd in fds:
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", _F_SETPIPE_SZ), PIPE_BYTES)
+        except OSError:
+            pass
 
 
 def _exit_with_parent(parent_pid):
