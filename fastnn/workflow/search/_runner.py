@@ -753,7 +753,7 @@ class _Runner:
         lost = [job for jobs, _ in broken for job in jobs]
         for future, jobs in list(self._in_flight.items()):
             trials, exc = _outcome(future, jobs, True) if future.done() else (None, True)
-            if exc is None and None not in trials:
+            if trials is not None and exc is None and None not in trials:
                 for trial in trials:  # finished before the crash: keep them
                     self._ready.append(trial)
                     if self.journal is not None:
