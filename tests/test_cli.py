@@ -750,10 +750,119 @@ def test_cli_search_sigterm_while_saving_the_model_stops_after_it_then_resume(
     fastnn.load_model(tmp_path / "best_model.npz")
     _no_partial_files(tmp_path)
     monkeypatch.undo()
+    model_bytes = (tmp_path / "best_model.npz").read_bytes()
+    assert cli.main(["search", "--resume", str(tmp_path)]) == 0
+    # the model was saved whole and is the best trial's: kept, not trained again
+    assert "training the best trial" not in capsys.readouterr().out
+    assert (tmp_path / "best_model.npz").read_bytes() == model_bytes
+    assert json.loads((tmp_path / "results.json").read_text())["interrupted"] is False
+
+
+@pytest.mark.parametrize("damage", ["cut", "other trial"])
+def test_cli_search_resume_trains_the_best_trial_again_when_its_model_file_is_not_it(
+    tmp_path, capsys, damage
+):
+    assert cli.main([*TINY_SEARCH, "--out", str(tmp_path)]) == 0
+    model = tmp_path / "best_model.npz"
+    if damage == "cut":
+        model.write_bytes(model.read_bytes()[:100])
+    else:
+        saved = fastnn.load_model(model)
+        other = dict(saved.meta, trial=dict(saved.meta["trial"], index=99))
+        fastnn.save_model(model, saved.model, preprocess=saved.preprocess, meta=other)
+    capsys.readouterr()
     assert cli.main(["search", "--resume", str(tmp_path)]) == 0
     assert "training the best trial" in capsys.readouterr().out
-    assert fastnn.load_model(tmp_path / "best_model.npz").meta["command"] == "search"
-    assert json.loads((tmp_path / "results.json").read_text())["interrupted"] is False
+    assert fastnn.load_model(model).meta["trial"]["index"] != 99
+
+
+def test_cli_search_start_and_resume_remove_stale_temporaries_of_the_out_folder(tmp_path):
+    """A search killed while it wrote a file (SIGKILL) leaves replacing()'s hidden temporary:
+    the next start or resume in that folder removes it, and nothing else."""
+    out, below = tmp_path / "out", tmp_path / "out" / "sub"
+    below.mkdir(parents=True)
+    stale = [".search.json.0123456789ab.tmp.json", ".best_model.npz.abcdef012345.tmp.npz"]
+    kept = [".hidden", ".notes.txt.0123456789ab.tmp.json", "x.0123456789ab.tmp", ".fastnn-keep"]
+    for name in stale + kept:
+        (out / name).write_text("x")
+    (below / stale[0]).write_text("x")
+    assert cli.main([*TINY_SEARCH, "--out", str(out)]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert not names & set(stale) and set(kept) <= names and (below / stale[0]).exists()
+    (out / stale[1]).write_text("x")
+    assert cli.main(["search", "--resume", str(out)]) == 0
+    assert not (out / stale[1]).exists() and (out / kept[0]).exists()
+
+
+def _write_cifar(folder, rows):
+    """A CIFAR-10 python-batches folder of random images, ``rows`` per batch."""
+    import pickle
+
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {
+            b"data": rng.integers(0, 256, (rows, 3072), dtype=np.uint8),
+            b"labels": [int(v) for v in rng.integers(0, 10, rows)],
+        }
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+
+
+def test_cli_search_resume_from_another_folder_finds_relative_paths(tmp_path, monkeypatch):
+    """search_command.json keeps --data cifar10:PATH and --out absolute: a --resume run from
+    another folder reads the same data."""
+    first, elsewhere = tmp_path / "a", tmp_path / "b"
+    _write_cifar(first / "cifar", rows=20)
+    elsewhere.mkdir()
+    monkeypatch.chdir(first)
+    args = [*TINY_SEARCH, "--data", "cifar10:cifar", "--ou", "s"]
+    assert cli.main(args) == 0
+    argv = json.loads((first / "s" / "search_command.json").read_text())["argv"]
+    assert f"cifar10:{first / 'cifar'}" in argv and str(first / "s") in argv
+    (first / "s" / "results.json").unlink()  # as if stopped before the end
+    monkeypatch.chdir(elsewhere)
+    assert cli.main(["search", "--resume", str(first / "s")]) == 0
+    assert json.loads((first / "s" / "results.json").read_text())["interrupted"] is False
+
+
+def test_cli_search_absolute_paths_of_the_saved_command(tmp_path, monkeypatch):
+    from fastnn.cli.search import _absolute_paths
+
+    monkeypatch.chdir(tmp_path)
+    argv = [
+        "search",
+        "--data=cifar10:c",
+        "--out",
+        "o",
+        "--data",
+        "digits",
+        "--o=p",
+        "--n-jobs",
+        "2",
+    ]
+    assert _absolute_paths(argv) == [
+        "search",
+        f"--data=cifar10:{tmp_path / 'c'}",
+        "--out",
+        str(tmp_path / "o"),
+        "--data",
+        "digits",
+        f"--o={tmp_path / 'p'}",
+        "--n-jobs",
+        "2",
+    ]
+
+
+def test_cli_asha_resume_with_another_kind_of_run_is_refused(tmp_path, capsys):
+    """--n-jobs 1 runs synchronous successive halving, --n-jobs 2 ASHA: a resume that would
+    switch (and so train other trials) is refused, naming both."""
+    args = ["search", "--strategy", "asha", "--trials", "3", "--max-epochs", "3"]
+    assert cli.main([*args, *TINY_SEARCH[3:], "--n-jobs", "2", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert cli.main(["search", "--resume", str(tmp_path), "--n-jobs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot resume" in err and "ASHA" in err and "synchronous" in err, err
+    assert cli.main(["search", "--resume", str(tmp_path), "--n-jobs", "2"]) == 0
 
 
 @POSIX

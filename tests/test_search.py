@@ -434,6 +434,72 @@ def backend_name(params):
     return {"val_acc": 0.0, "backend": fastnn.get_backend()}
 
 
+def freed_blocks_page_faults(params):
+    """Page faults of 50 steps each allocating four 1 MB arrays and freeing them (a training
+    step's activations)."""
+    import resource
+
+    def step():  # a few blocks alive at once, then all freed
+        blocks = [np.ones(1 << 17) for _ in range(4)]
+        del blocks
+
+    step()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(50):
+        step()
+    return {"val_acc": 0.0, "faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before}
+
+
+GLIBC = sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION") is not None
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's malloc settings")
+def test_workers_reuse_freed_memory_instead_of_mapping_it_again(monkeypatch):
+    """A fresh worker's malloc would map and unmap every 1 MB block (256 page faults each,
+    15-20 % of a small training step); our workers start with glibc's large-process limits."""
+    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+        monkeypatch.delenv(name, raising=False)
+    result = search.grid_search(freed_blocks_page_faults, {"k": [0, 1]}, n_jobs=2, verbose=False)
+    assert [t.status for t in result] == ["ok", "ok"], result[0].error
+    assert max(t.extra["faults"] for t in result) < 50 * 4 * 256 // 10
+
+
+def pipe_sizes(params):
+    import fcntl
+    import stat
+
+    sizes = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if stat.S_ISFIFO(os.fstat(int(name)).st_mode):
+                sizes.append(fcntl.fcntl(int(name), 1032))  # F_GETPIPE_SZ
+        except OSError:
+            pass
+    return {"val_acc": 0.0, "pipes": sizes}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="F_SETPIPE_SZ")
+def test_a_workers_pipes_hold_a_trial_state_in_one_write():
+    with open("/proc/sys/fs/pipe-max-size") as f:
+        if int(f.read()) < 1 << 20:
+            pytest.skip("this system caps pipes below 1 MB")
+    result = search.grid_search(pipe_sizes, {"k": [0, 1]}, n_jobs=2, verbose=False)
+    for trial in result:
+        assert len(trial.extra["pipes"]) >= 2  # loky's call and result queues at least
+        assert min(trial.extra["pipes"]) == 1 << 20, trial.extra["pipes"]
+
+
+def test_malloc_settings_of_this_process_reach_the_workers_unchanged(monkeypatch):
+    from fastnn.workflow.search._runner import _worker_env
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    env = _worker_env(1)
+    assert env["OMP_NUM_THREADS"] == "1" and not any(k.startswith("MALLOC_") for k in env)
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    assert _worker_env(1)["MALLOC_MMAP_THRESHOLD_"] == str(32 << 20)
+
+
 # ---- coarse to fine
 
 

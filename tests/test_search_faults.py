@@ -135,6 +135,40 @@ def test_a_promoted_trial_that_kills_its_worker_fails_alone():
     assert all(t.epochs == len(t.val_acc_history) for t in result if t.status == "ok")
 
 
+def dies_as_a_new_trial(params, *, epochs, state=None):
+    """A resumable train_fn: a trial with q in (0.5, 0.55) kills its worker on its first job."""
+    if 0.5 < params["q"] < 0.55 and state is None:
+        os._exit(3)
+    done = 0 if state is None else state["done"]
+    history = [params["q"]] * (epochs - done)
+    return {"val_acc_history": history, "epochs": epochs, "state": {"done": epochs}}
+
+
+def test_a_new_trial_that_kills_its_worker_in_a_batch_fails_alone(monkeypatch, tmp_path):
+    """New trials go to the workers in batches: a batch lost with its worker is rerun job by
+    job, so only the trial that kills its worker fails, and every other one is journaled."""
+    from fastnn.workflow.search._runner import _Runner
+    from fastnn.workflow.search.journal import Journal
+
+    sizes = []
+    submit = _Runner.submit
+    monkeypatch.setattr(
+        _Runner, "submit", lambda self, *jobs: sizes.append(len(jobs)) or submit(self, *jobs)
+    )
+    space = {"q": search.uniform(0.0, 1.0)}
+    options = {"max_epochs": 9, "seed": 3, "verbose": False}
+    result = search.successive_halving(
+        dies_as_a_new_trial, space, 27, n_jobs=2, storage=tmp_path / "s.db", **options
+    )
+    assert max(sizes) > 1  # batches were formed
+    failed = [t for t in result if t.status != "ok"]
+    assert len(failed) == 1 and 0.5 < failed[0].params["q"] < 0.55, [t.params for t in failed]
+    assert "exit code 3" in failed[0].error
+    assert len(result) == 27 and result.best.rung == 2
+    with Journal(tmp_path / "s.db") as journal:
+        assert len([k for k in journal.trials() if k[2] == 0]) == 27  # every first rung
+
+
 def test_three_crashes_in_a_row_stop_the_search_with_its_trials():
     with pytest.raises(search.SearchStopped, match="3 trials in a row lost their worker") as info:
         search.random_search(always_dies, SPACE, 12, n_jobs=2, verbose=False)

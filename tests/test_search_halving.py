@@ -351,6 +351,33 @@ def test_same_seed_same_trials_with_two_processes(promotion):
     assert max(t.rung for t in parallel) == 2
 
 
+def test_jobs_no_result_can_change_go_to_the_workers_in_batches(monkeypatch):
+    """New trials (and promotions from complete rungs) are submitted several at a time, one
+    round trip per batch; the trials are the serial run's."""
+    import concurrent.futures as cf
+
+    from fastnn.workflow.search._runner import _Runner
+
+    batches = []
+    submit = _Runner.submit
+    monkeypatch.setattr(
+        _Runner, "submit", lambda self, *jobs: batches.append(jobs) or submit(self, *jobs)
+    )
+    serial = search.successive_halving(curve_fn, SPACE, 27, seed=4, verbose=False)
+    assert all(len(jobs) == 1 for jobs in batches)
+    batches.clear()
+    with cf.ThreadPoolExecutor(2) as pool:
+        parallel = search.successive_halving(
+            curve_fn, SPACE, 27, seed=4, executor=pool, verbose=False
+        )
+    assert_same_trials(serial, parallel)
+    sizes = {rung: max(len(j) for j in batches if j[0].rung == rung) for rung in (0, 1, 2)}
+    assert sizes[0] > 1, sizes
+    # no more than a fair share of a rung per slot (2 workers x 2) (+ 1: another rung's job
+    # closes a batch): 27 / 4, 9 / 4, 3 / 4
+    assert sizes[0] <= 27 // 4 + 1 and sizes[1] <= 9 // 4 + 1 and sizes[2] <= 2, sizes
+
+
 def test_same_seed_same_trials_on_a_dask_cluster():
     distributed = pytest.importorskip("distributed")
     import logging
@@ -521,6 +548,57 @@ def test_an_interrupted_halving_search_resumes_from_its_journal(tmp_path, strate
     again = run(counting, *args[1:], storage=storage, resume=True, **options)
     assert counting.calls == 0  # every rung job is in the journal
     assert outcome(again) == outcome(full)
+
+
+@pytest.mark.parametrize("first, then", [("serial", "executor"), ("executor", "serial")])
+def test_a_resume_cannot_switch_between_synchronous_halving_and_asha(tmp_path, first, then):
+    """Synchronous rungs (serially) and ASHA (an executor, n_jobs > 1) train other trials: the
+    journal records which one ran, and a resume that would switch is refused."""
+    import concurrent.futures as cf
+
+    options = {"max_epochs": 9, "seed": 5, "verbose": False, "storage": tmp_path / "s.db"}
+    with cf.ThreadPoolExecutor(2) as pool:
+        kinds = {"serial": {}, "executor": {"executor": pool}}
+        stopped = search.successive_halving(_StopAfter(4), SPACE, 9, **options, **kinds[first])
+        assert stopped.interrupted
+        counting = _StopAfter(10**6)
+        with pytest.raises(ValueError, match="cannot resume: the journal's search ran"):
+            search.successive_halving(counting, SPACE, 9, resume=True, **options, **kinds[then])
+        assert counting.calls == 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # states are not journaled
+            resumed = search.successive_halving(
+                curve_fn, SPACE, 9, resume=True, **options, **kinds[first]
+            )
+    assert not resumed.interrupted
+
+
+def test_a_journal_written_before_the_schedule_was_recorded_still_resumes(tmp_path):
+    import json
+    import sqlite3
+
+    storage = tmp_path / "s.db"
+    options = {"max_epochs": 9, "seed": 5, "verbose": False, "storage": storage}
+    search.successive_halving(_StopAfter(4), SPACE, 9, **options)
+    with sqlite3.connect(storage) as c:
+        (text,) = c.execute("SELECT definition FROM study").fetchone()
+        definition = json.loads(text)
+        assert definition.pop("schedule") == "synchronous"
+        c.execute("UPDATE study SET definition = ?", (json.dumps(definition),))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        resumed = search.successive_halving(curve_fn, SPACE, 9, resume=True, **options)
+    whole = search.successive_halving(curve_fn, SPACE, 9, **{**options, "storage": None})
+    assert outcome(resumed) == outcome(whole)
+
+
+def test_a_trial_timeout_alone_keeps_the_rungs_synchronous():
+    """trial_timeout runs trials in one worker process, one at a time: still successive
+    halving's synchronous rungs (as documented), not ASHA."""
+    options = {"max_epochs": 9, "seed": 6, "verbose": False, "promotion": "eager"}
+    serial = search.successive_halving(curve_fn, SPACE, 9, **options)
+    timed = search.successive_halving(curve_fn, SPACE, 9, trial_timeout=60, **options)
+    assert outcome(timed) == outcome(serial)
 
 
 # ---- a halving job's state between processes

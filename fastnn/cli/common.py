@@ -10,6 +10,7 @@ import tempfile
 import threading
 
 import fastnn
+from fastnn.workflow.atomic import remove_stale_temporaries
 
 # Exit codes of a command stopped by Ctrl-C (SIGINT) and by SIGTERM: 128 + the signal number.
 EXIT_INTERRUPTED = 130
@@ -109,6 +110,8 @@ def prepare_output(path, *, force=False, resume=False, command="train"):
     Returns ``path`` made absolute and created.  A folder that cannot be written, or that holds
     an earlier run (:data:`EARLIER_RUN_FILES`) while neither ``force`` nor ``resume`` is set,
     is a CLIError.  ``force`` removes an earlier search journal, so that the run starts afresh.
+    The hidden temporary files of a run killed while it wrote (``replacing``'s
+    ``.NAME.<id>.tmp.EXT``) are removed from the folder.
     """
     path = output_folder(path)
     try:
@@ -130,6 +133,7 @@ def prepare_output(path, *, force=False, resume=False, command="train"):
                 shutil.rmtree(target)
             elif os.path.exists(target):
                 os.remove(target)
+    remove_stale_temporaries(path)  # what a run killed while writing a file left behind
     return path
 
 

@@ -30,6 +30,7 @@ from fastnn.cli.training import (
     train_fn_from_args,
     trial_records,
 )
+from fastnn.workflow.persistence import load_model
 from fastnn.workflow.plotting import PLOT_MISSING
 from fastnn.workflow.report import write_json
 from fastnn.workflow.search import SearchStopped, require_loky
@@ -56,9 +57,11 @@ def cmd_search(args):
             code=2,
         )
     resume = args.resume is not None
+    if args.data[0] == "cifar10":  # as search_command.json keeps it (a resume may run elsewhere)
+        args.data = ("cifar10", os.path.abspath(args.data[1]))
     out_dir = prepare_output(args.out, force=args.force, resume=resume, command="search")
     if not resume:
-        command = [a for a in args.argv if a != "--force"]
+        command = _absolute_paths([a for a in args.argv if a != "--force"])
         write_json(os.path.join(out_dir, COMMAND_FILE), {"argv": command})
     data = zero_center(load_data(args.data, seed=args.seed))
     fn = train_fn_from_args(args, data)
@@ -128,22 +131,28 @@ def _save(args, result, data, fn, out_dir, saved):
     with signals_deferred():
         _save_trials(result, out_dir, saved)
     model = best.extra.get("model")
-    if model is None:  # the best trial was read back from the journal: train it again
-        say(f"training the best trial (#{best.index}) again to save its model")
-        model = fn(dict(best.params), seed=best.seed)["model"]
-    with signals_deferred():
-        model_path = save_trained_model(
-            os.path.join(out_dir, "best_model.npz"),
-            model,
-            data,
-            epochs=best.epochs,
-            lr=best.params["lr"],
-            reg=best.params["reg"],
-            accuracy=best.val_acc,
-            accuracy_on="validation",
-            command="search",
-        )
-        saved.append(os.path.basename(model_path))
+    model_path = os.path.join(out_dir, "best_model.npz")
+    facts = _best_model_facts(best, data)
+    if model is None and _saved_model_matches(model_path, facts):
+        saved.append(os.path.basename(model_path))  # an earlier run saved it whole: keep it
+    else:
+        if model is None:  # the best trial was read back from the journal: train it again
+            say(f"training the best trial (#{best.index}) again to save its model")
+            model = fn(dict(best.params), seed=best.seed)["model"]
+        with signals_deferred():
+            model_path = save_trained_model(
+                model_path,
+                model,
+                data,
+                epochs=best.epochs,
+                lr=best.params["lr"],
+                reg=best.params["reg"],
+                accuracy=best.val_acc,
+                accuracy_on="validation",
+                command="search",
+                trial=facts["trial"],
+            )
+            saved.append(os.path.basename(model_path))
     with signals_deferred():
         figures = save_search_plots(result, out_dir, saved=saved)
     with signals_deferred():
@@ -168,11 +177,65 @@ def _save(args, result, data, fn, out_dir, saved):
     return interrupted_code() if result.interrupted else 0
 
 
+def _best_model_facts(best, data):
+    """The meta entries of best_model.npz that say which trial of which search it holds."""
+    return {
+        "command": "search",
+        "dataset": data["name"],
+        "trial": {"round": best.round, "index": best.index, "rung": best.rung, "seed": best.seed},
+        "epochs": best.epochs,
+        "lr": float(best.params["lr"]),
+        "reg": float(best.params["reg"]),
+        "accuracy": float(best.val_acc),
+    }
+
+
+def _saved_model_matches(path, facts):
+    """True when ``path`` is a whole model file (written by :func:`replacing`, read back
+    without error) whose meta names the trial of ``facts``: a resume need not train it again."""
+    try:
+        meta = load_model(path).meta
+    except (OSError, ValueError):  # missing, cut short or not ours
+        return False
+    return all(meta.get(key) == value for key, value in facts.items())
+
+
 def _save_trials(result, out_dir, saved=None):
     result.to_csv(os.path.join(out_dir, "search.csv"))
     result.to_json(os.path.join(out_dir, "search.json"))
     if saved is not None:
         saved += ["search.csv", "search.json"]
+
+
+# Options whose value names a path: search_command.json stores it absolute, so that a
+# --resume run from another folder finds the same files (the value's rewriting per option).
+PATH_OPTIONS = {
+    "--data": lambda v: f"cifar10:{os.path.abspath(v[8:])}" if v.startswith("cifar10:") else v,
+    "--out": os.path.abspath,
+}
+
+
+def _absolute_paths(argv):
+    """``argv`` with the values of :data:`PATH_OPTIONS` made absolute (``--opt VALUE``,
+    ``--opt=VALUE`` and argparse's unambiguous abbreviations such as ``--ou``)."""
+    out, rewrite = [], None
+    for arg in argv:
+        if rewrite is not None:
+            out.append(rewrite(arg))
+            rewrite = None
+            continue
+        name, eq, value = arg.partition("=")
+        full = [
+            o
+            for o in PATH_OPTIONS
+            if len(name) > 2 and name.startswith("--") and o.startswith(name)
+        ]
+        if len(full) == 1 and eq:
+            arg = f"{name}={PATH_OPTIONS[full[0]](value)}"
+        elif len(full) == 1:
+            rewrite = PATH_OPTIONS[full[0]]
+        out.append(arg)
+    return out
 
 
 def _resumed(args):

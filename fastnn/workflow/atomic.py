@@ -8,9 +8,13 @@ atomic within one file system), so the target holds either its old content or th
 
 import contextlib
 import os
+import re
 import uuid
 
-__all__ = ["replacing"]
+__all__ = ["replacing", "remove_stale_temporaries"]
+
+# A temporary file of replacing(): ".NAME.<12 hex digits>.tmp" + NAME's extension.
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}\.tmp(?P<ext>\.[^.]*)?")
 
 
 @contextlib.contextmanager
@@ -33,3 +37,27 @@ def replacing(path):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def remove_stale_temporaries(folder):
+    """Remove the temporary files :func:`replacing` left in ``folder`` (not below it) when its
+    process was killed mid-write (SIGKILL, a power cut); returns their names.
+
+    Only names of that exact form, whose extension is the target's, are touched; call it
+    only where no other process is writing (a command's output folder, before it starts).
+    """
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in sorted(names):
+        match = _TEMPORARY.fullmatch(name)
+        if match is None or (match["ext"] or "") != os.path.splitext(match["name"])[1]:
+            continue
+        path = os.path.join(folder, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+                removed.append(name)
+    return removed

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from fastnn._config.threads import check_thread_count
 from fastnn.workflow.search._halving_runner import run_halving
 from fastnn.workflow.search._models import ModelTrainFn, make_train_fn
 from fastnn.workflow.search._result import (
@@ -48,6 +49,7 @@ from fastnn.workflow.search.halving import (
     check_promotion,
     hyperband_brackets,
     rung_epochs,
+    schedule_name,
 )
 from fastnn.workflow.search.journal import Journal
 from fastnn.workflow.search.median import MedianStop
@@ -539,9 +541,12 @@ def successive_halving(
     Serially the rungs are synchronous (Jamieson and Talwalkar 2016); with ``n_jobs > 1`` or an
     ``executor`` it is asynchronous (ASHA, Li et al. 2020): a trial in the top ``1 / eta`` of
     its rung so far may be promoted before the rung is complete, so no worker waits for a
-    rung to fill (``promotion`` says when).  Each worker has one job queued behind the one
-    it runs, chosen from the results finished when its slot freed, so a worker never waits
-    for this process to choose its next job.
+    rung to fill (``promotion`` says when).  Each worker has one submission queued behind
+    the one it runs, chosen from the results finished when its slot freed, so a worker never
+    waits for this process to choose its next job.  Short jobs that no pending result could
+    change (new trials, promotions from a complete rung) go out in batches of about 20 ms of
+    measured training, one round trip each; a worker lost under a batch costs its jobs a
+    rerun, one at a time, as for any lost job.
 
     The ``train_fn`` contract: ``train_fn(params, *, epochs, state=None, seed=None,
     on_epoch=None) -> dict``.  ``epochs`` is the total the trial has trained when the call
@@ -643,6 +648,9 @@ def _halving(train_fn, space, brackets, ladder, search_options, run_options, jou
     kind, storage, resume, trial_timeout = journal_options
     _check_params(train_fn, space)
     median_stop = _check_median_stop(train_fn, median_stop)
+    n_jobs, executor = run_options[:2]
+    # asynchronous when trials run side by side; a resume must keep it (the journal checks)
+    asynchronous = executor is not None or check_thread_count(n_jobs, "n_jobs") > 1
     definition = {
         "space": _describe(space),
         "brackets": [list(b) for b in brackets],
@@ -650,6 +658,7 @@ def _halving(train_fn, space, brackets, ladder, search_options, run_options, jou
         "eta": eta,
         "epochs_key": epochs_key,
         "median_stop": median_stop,
+        "schedule": schedule_name(asynchronous, promotion),
     }
     with contextlib.ExitStack() as stack:
         seed, runner = _start(
@@ -658,6 +667,6 @@ def _halving(train_fn, space, brackets, ladder, search_options, run_options, jou
             (kind, seed, definition, storage, resume),
             (*run_options, trial_timeout),
         )
-        ladder = (rungs, eta, promotion)
+        ladder = (rungs, eta, asynchronous, promotion)
         result = run_halving(runner, space, brackets, ladder, seed, epochs_key, median_stop)
     return _finish(runner, result)

@@ -5,9 +5,16 @@ The parent process holds the scheduler, every trial's record and every resumable
 the trial's next job, so no worker needs a shared disk (a Dask cluster works as a process pool
 does) and a trial can resume on any worker.  A state is the model and its optimizer's arrays,
 small next to the data (sizes in docs/perf/search.md).
+
+In parallel, jobs the scheduler gives without speculating (new trials, promotions from a
+complete rung) are submitted in batches sized from the measured time per epoch
+(:meth:`_HalvingSearch.batch_size`): the round trip through this process is paid once per
+batch, which on 3 ms digits epochs was most of what two workers lost against one process.
 """
 
+import itertools
 import math
+import statistics
 import warnings
 from typing import Any
 
@@ -25,16 +32,23 @@ from fastnn.workflow.search.halving import BracketScheduler
 from fastnn.workflow.search.journal import trial_key
 from fastnn.workflow.search.median import MedianStop, median_table
 
+# A batch of jobs handed out together (new trials and promotions the scheduler gives without
+# speculating, which no pending result could change) is sized to train about this long, so
+# that the round trip through this process, paid once per submission, stays a few per cent.
+BATCH_SECONDS = 0.02
+# Jobs timed before any is batched (the time of an epoch is their median).
+TIMED_BEFORE_BATCHING = 2
+
 
 class _HalvingSearch:
     """The parent's side of a halving search: jobs out, results in, trial records kept."""
 
     def __init__(self, runner, space, brackets, ladder, seed, epochs_key, median_stop):
         train_fn = runner.train_fn
-        rungs, eta, promotion = ladder
+        rungs, eta, asynchronous, promotion = ladder
         self.abort_factor = runner.abort_factor
         self.rungs, self.seed, self.epochs_key = rungs, seed, epochs_key
-        self.scheduler = BracketScheduler(brackets, len(rungs), eta, runner.parallel, promotion)
+        self.scheduler = BracketScheduler(brackets, len(rungs), eta, asynchronous, promotion)
         self.params, self.offsets = [], []
         for b, (n, _) in enumerate(brackets):
             rng = _sampling_rng(seed, b)
@@ -50,6 +64,15 @@ class _HalvingSearch:
         # journal rows a resumed search replays (their trials' states were not journaled)
         self.recorded = set(runner.done)
         self.replayed: set[int] = set()  # trials with a replayed rung
+        self.trial_seeds: dict[int, int] = {}
+        self.call_epochs: dict[int, int] = {}  # trial index -> epochs its current job trains
+        self.epoch_seconds: list[float] = []  # per finished job: seconds per epoch trained
+        self.handed: dict[tuple[int, int], int] = {}  # (bracket, rung) -> jobs handed out
+        self.planned = {
+            (b, rung): n
+            for b, bracket in enumerate(self.scheduler.brackets)
+            for rung, n in bracket.planned_per_rung().items()
+        }
 
     def next_job(self, speculate=True):
         job = self.scheduler.next_job(speculate)
@@ -85,12 +108,37 @@ class _HalvingSearch:
             best = -math.inf if record is None or math.isnan(record.val_acc) else record.val_acc
             kwargs["on_epoch"] = MedianStop(median_table(others, self.rungs[-1]), best)
         self.jobs[index] = job
-        return _Job(index, b, params, _trial_seed(self.seed, b, index), kwargs, rung)
+        self.handed[b, rung] = self.handed.get((b, rung), 0) + 1
+        resumes = self.takes_state and state is not None
+        done = self.records[index].epochs or 0 if resumes and index in self.records else 0
+        self.call_epochs[index] = max(self.rungs[rung] - done, 1)
+        seed = self.trial_seeds.get(index)
+        if seed is None:  # drawn once per trial, not per rung (a SeedSequence is slow)
+            seed = self.trial_seeds[index] = _trial_seed(self.seed, b, index)
+        return _Job(index, b, params, seed, kwargs, rung)
+
+    def batch_size(self, job, slots):
+        """How many jobs to submit together, ``job`` first (the others: jobs of the same
+        rung the scheduler gives without speculating): about :data:`BATCH_SECONDS` of
+        training at the measured time per epoch, and no more than an equal share per slot
+        of the jobs the rung has left in a synchronous run, so that a rung's last jobs
+        still spread over every worker.  One until :data:`TIMED_BEFORE_BATCHING` jobs
+        were timed."""
+        if len(self.epoch_seconds) < TIMED_BEFORE_BATCHING:
+            return 1
+        left = self.planned.get((job.round, job.rung), 0) - self.handed[job.round, job.rung]
+        share = (left + 1) // slots
+        seconds = statistics.median(self.epoch_seconds[-32:]) * self.call_epochs[job.index]
+        by_time = int(BATCH_SECONDS / seconds) if seconds > 0 else share
+        return max(1, min(by_time, share))
 
     def report(self, job, result):
         """Merge a job's Trial into the trial's record and tell the scheduler its score."""
         b, t, rung = self.jobs.pop(job.index)
         budget = self.rungs[rung]
+        epochs = self.call_epochs.pop(job.index)
+        if result.status == "ok" and result.seconds > 0 and not result.stopped:
+            self.epoch_seconds.append(result.seconds / epochs)
         resumed = self.takes_state and job.call_kwargs.get("state") is not None
         if trial_key(b, job.index, rung) in self.recorded:
             self.replayed.add(job.index)
@@ -159,29 +207,51 @@ def _merge(record, result, resumed):
 
 def run_halving(runner: _Runner, space, brackets, ladder, seed, epochs_key, median_stop):
     """Run successive halving over ``brackets`` (see ``halving.BracketScheduler``) and the
-    ``ladder`` (rung epochs, eta, promotion order) with ``runner``'s train_fn, serially
-    (synchronous rungs) or on its executor (ASHA): the runner's crash isolation, timeouts
-    and Ctrl-C handling apply to every job."""
+    ``ladder`` (rung epochs, eta, asynchronous, promotion order) with ``runner``'s train_fn:
+    synchronous rungs or ASHA (``asynchronous``, chosen by the caller and kept in the journal
+    so that a resume cannot switch it), serially or on the runner's executor; the runner's
+    crash isolation, timeouts and Ctrl-C handling apply to every job."""
     search = _HalvingSearch(runner, space, brackets, ladder, seed, epochs_key, median_stop)
     progress = _Progress(search.scheduler.planned_jobs(), runner.verbose, "successive halving")
     slots, workers = runner.slots(), runner.workers()
     outstanding: dict[int, _Job] = {}
+    batch_of: dict[int, int] = {}  # trial index -> its submission's number
+    unfinished: dict[int, int] = {}  # submission number -> its jobs not yet back
+    numbers = itertools.count()
 
     def top_up():
-        # a job is chosen only when a slot frees (a worker's running or queued job): its
-        # promotions see every result so far.  A speculative promotion only fills a slot
-        # that leaves a worker idle, never a queued one.
+        # a submission is chosen only when a slot frees (a worker's running or queued one):
+        # its promotions see every result so far.  A speculative promotion only fills a slot
+        # that leaves a worker idle, never a queued one.  New trials, which depend on no
+        # result, go in batches when they are short (see batch_size).
         while (
-            len(outstanding) < slots
-            and (job := search.next_job(speculate=len(outstanding) < workers)) is not None
+            len(unfinished) < slots
+            and (job := search.next_job(speculate=len(unfinished) < workers)) is not None
         ):
-            outstanding[job.index] = job
-            runner.submit(job)
+            batch = [job]
+            if runner.parallel:
+                for _ in range(search.batch_size(job, slots) - 1):
+                    more = search.next_job(speculate=False)
+                    if more is None:
+                        break
+                    batch.append(more)
+                    if more.rung != job.rung:  # another rung's job closes the batch
+                        break
+            number = next(numbers)
+            unfinished[number] = len(batch)
+            for queued in batch:
+                outstanding[queued.index] = queued
+                batch_of[queued.index] = number
+            runner.submit(*batch)
 
     try:
         top_up()
         for trial in runner.finished():
             search.report(outstanding.pop(trial.index), trial)
+            number = batch_of.pop(trial.index)
+            unfinished[number] -= 1
+            if not unfinished[number]:
+                del unfinished[number]
             progress.update(trial)
             top_up()
     finally:

@@ -169,6 +169,18 @@ def _load_train_fn(path):
     return fn
 
 
+def _run_jobs(task, fn, jobs, *args):
+    """One submission: ``task(fn, job, *args)`` (_run_trial or _run_trial_from_file) for each
+    of ``jobs`` in turn; their trials, ending at the first one interrupted (None)."""
+    trials = []
+    for job in jobs:
+        trial = task(fn, job, *args)
+        trials.append(trial)
+        if trial is None:
+            break
+    return trials
+
+
 def _run_trial_from_file(path, job, *args):
     """_run_trial with the train_fn a worker loads from ``path`` on its first trial of a run.
     A halving job's state (which the search process only keeps and forwards) travels back
@@ -221,6 +233,35 @@ def _init_worker(threads, parent_pid=None):
     limits = _threadpool_limits()
     if limits is not None:
         limits(limits=threads)
+    _widen_pipes()
+
+
+# Bytes a pipe between the search process and a worker holds (Linux: F_SETPIPE_SZ, up to
+# /proc/sys/fs/pipe-max-size, 1 MB by default; else 64 kB).  A job or a result carrying a
+# trial's state (64 kB on the digits) then goes through in one write, instead of the writer
+# waiting, a pipe-full at a time, for the reader to be scheduled: a worker sending its
+# result cannot start its next job until then.
+PIPE_BYTES = 1 << 20
+_F_SETPIPE_SZ = 1031  # linux/fcntl.h; Python's fcntl names it from 3.10, on Linux
+
+
+def _widen_pipes():
+    """Best effort, in a worker process: each pipe it holds (loky's queues to the search
+    process, which are all the pipes a fresh worker has) takes :data:`PIPE_BYTES`; where the
+    system refuses (not Linux, a user over its pipe quota) it keeps its size."""
+    import fcntl
+    import stat
+
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: not Linux
+        return
+    for fd in fds:
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", _F_SETPIPE_SZ), PIPE_BYTES)
+        except OSError:
+            pass
 
 
 def _exit_with_parent(parent_pid):
@@ -249,10 +290,28 @@ IDLE_WORKER_SECONDS = 60.0
 _live_pools: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
+# glibc's malloc in a worker process (read when the process starts; other C libraries ignore
+# them): allocations up to 32 MB from the heap, freed memory kept up to 64 MB.  These are the
+# limits glibc's own dynamic thresholds reach in a process that has freed one large block
+# (a search process that loaded its data); a fresh worker that only unpickled its train_fn
+# starts at 128 kB instead, and then maps and unmaps every activation array of a training
+# step: 790 page faults per 3-epoch digits call, 15-20 % of its time (docs/perf/search.md).
+_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
+
+
+def _worker_env(threads):
+    """The environment our worker processes start with: threads pinned, malloc tuned (unless
+    this process's environment sets malloc's variables itself)."""
+    env = {name: str(threads) for name in _THREAD_ENV_VARS}
+    if not any(name in os.environ for name in _MALLOC_ENV):
+        env.update(_MALLOC_ENV)
+    return env
+
+
 def _process_executor(n_jobs, threads):
     """loky's reusable pool: the workers of the last search if its settings were the same."""
     get_reusable_executor = require_loky()
-    env = {name: str(threads) for name in _THREAD_ENV_VARS}
+    env = _worker_env(threads)
     pool = get_reusable_executor(
         max_workers=n_jobs,
         timeout=IDLE_WORKER_SECONDS,
@@ -456,10 +515,11 @@ class _Runner:
         self._stack = contextlib.ExitStack()
         self._shipped = None  # (task, its first argument) once train_fn reached the workers
         self._pool = None  # our loky executor while it lives
-        self._queue: collections.deque = collections.deque()  # jobs not yet submitted
-        self._suspects: collections.deque = collections.deque()  # run alone after a crash
+        # submissions (tuples of jobs, usually one) not yet submitted
+        self._queue: collections.deque = collections.deque()
+        self._suspects: collections.deque = collections.deque()  # (job,): run alone after a crash
         self._ready: collections.deque = collections.deque()  # trials to hand out next
-        self._in_flight: dict[Any, _Job] = {}
+        self._in_flight: dict[Any, tuple[_Job, ...]] = {}
         self._started: dict[Any, float] = {}  # future -> when its trial was seen starting
         self._markers: dict[Any, str] = {}  # future -> the file its trial creates as it starts
         self._marker_dir: str | None = None
@@ -531,13 +591,23 @@ class _Runner:
             return 1
         return self.n_jobs if self.own_pool else _executor_slots(self.executor)
 
-    def submit(self, job):
-        """Queue ``job``; a job the journal holds comes back from :meth:`finished` as it was."""
-        recorded = self.done.get(trial_key(job.round, job.index, job.rung))
-        if recorded is not None:
-            self._ready.append(recorded)
-        else:
-            self._queue.append(job)
+    def submit(self, *jobs):
+        """Queue ``jobs`` as one submission: one worker runs them in turn and returns their
+        trials together (a batch of short jobs pays one round trip through this process).
+        A job the journal holds comes back from :meth:`finished` as it was.  Serially, and
+        with ``trial_timeout`` (each trial has its own clock), every job is its own
+        submission; a batch lost with its worker is rerun job by job, like any lost job."""
+        todo = []
+        for job in jobs:
+            recorded = self.done.get(trial_key(job.round, job.index, job.rung))
+            if recorded is not None:
+                self._ready.append(recorded)
+            else:
+                todo.append(job)
+        if self.trial_timeout is not None or not self.parallel:
+            self._queue.extend((job,) for job in todo)
+        elif todo:
+            self._queue.append(tuple(todo))
 
     def finished(self):
         """Yield the submitted jobs' trials as they finish (each already in the journal).
@@ -567,9 +637,10 @@ class _Runner:
 
     def _step(self):
         if not self.parallel:
+            (job,) = self._queue.popleft()
             trial = _run_trial(
                 self.train_fn,
-                self._queue.popleft(),
+                job,
                 self.pass_seed,
                 self.abort_factor,
                 None,
@@ -584,15 +655,15 @@ class _Runner:
         done = _wait_any(list(self._in_flight), self._wait_timeout())
         finished, broken = [], []
         for future in done:
-            job = self._in_flight.pop(future)
+            jobs = self._in_flight.pop(future)
             self._forget(future)
-            trial, exc = _outcome(future, job, self.own_pool)
+            trials, exc = _outcome(future, jobs, self.own_pool)
             if exc is not None:
-                broken.append((job, exc))
-            elif trial is None:
+                broken.append((jobs, exc))
+            elif None in trials:
                 raise KeyboardInterrupt  # the trial was interrupted in its worker
             else:
-                finished.append(trial)
+                finished += trials
         if finished:
             self._crashes = 0
         if broken:
@@ -615,20 +686,26 @@ class _Runner:
             todo, limit = self._queue, QUEUED_PER_WORKER * self.n_jobs
         failed = []
         while todo and len(self._in_flight) < limit:
-            job = todo.popleft()
+            jobs = todo.popleft()
             try:
-                future = self._submit(job)
+                future = self._submit(jobs)
             except Exception as exc:  # the pool broke or its workers could not start
-                failed.append(self._crashed(job, exc))
+                if self._in_flight and isinstance(exc, cf.BrokenExecutor):
+                    # a worker died under a running job, not this one: the futures in
+                    # flight say which (_after_crash); these run on the next pool
+                    todo.appendleft(jobs)
+                    break
+                failed.append(self._crashed(jobs[0], exc))
+                todo.extendleft((job,) for job in reversed(jobs[1:]))  # the rest: next pool
                 if self.own_pool:  # a fresh pool for the next submission
                     self._drop_pool()
                 if self.crash_stop is not None:
                     break
                 continue
-            self._in_flight[future] = job
+            self._in_flight[future] = jobs
         return failed
 
-    def _submit(self, job):
+    def _submit(self, jobs):
         executor, settings = self._executor()
         if self._shipped is None:
             # every pool (ours, even restarted, or the user's) gets what was shipped once
@@ -637,15 +714,14 @@ class _Runner:
             )
             self._payload = None  # in the file now (or never needed): do not hold it twice
         task, fn = self._shipped
+        args = (_run_jobs, task, fn, jobs, self.pass_seed, self.abort_factor, *settings)
         if self.trial_timeout is None:
-            return executor.submit(task, fn, job, self.pass_seed, self.abort_factor, *settings)
+            return executor.submit(*args)
         if self._marker_dir is None:
             self._marker_dir = tempfile.mkdtemp(prefix="fastnn-trial-starts-")
             self._stack.callback(shutil.rmtree, self._marker_dir, ignore_errors=True)
         marker = os.path.join(self._marker_dir, uuid.uuid4().hex)
-        future = executor.submit(
-            task, fn, job, self.pass_seed, self.abort_factor, *settings, marker
-        )
+        future = executor.submit(*args, marker)
         self._markers[future] = marker
         return future
 
@@ -674,20 +750,21 @@ class _Runner:
 
     def _after_crash(self, broken):
         """A worker died: every trial in flight on that pool was lost with it."""
-        lost = [job for job, _ in broken]
-        for future, job in list(self._in_flight.items()):
-            trial, exc = _outcome(future, job, True) if future.done() else (None, True)
-            if exc is None and trial is not None:
-                self._ready.append(trial)  # finished before the crash: keep it
-                if self.journal is not None:
-                    self.journal.record(trial)
+        lost = [job for jobs, _ in broken for job in jobs]
+        for future, jobs in list(self._in_flight.items()):
+            trials, exc = _outcome(future, jobs, True) if future.done() else (None, True)
+            if trials is not None and exc is None and None not in trials:
+                for trial in trials:  # finished before the crash: keep them
+                    self._ready.append(trial)
+                    if self.journal is not None:
+                        self.journal.record(trial)
             else:
-                lost.append(job)
+                lost += jobs
         self._drop_pool()
         if len(lost) == 1:  # it ran alone: it is the one that kills its worker
             return [self._crashed(lost[0], broken[0][1])]
         # run each alone to find the culprit; the innocent ones just finish
-        self._suspects.extend(sorted(lost, key=lambda j: (j.round, j.index)))
+        self._suspects.extend((job,) for job in sorted(lost, key=lambda j: (j.round, j.index)))
         return []
 
     def _crashed(self, job, exc):
@@ -725,14 +802,17 @@ class _Runner:
             return []
         expired = []
         for future in late:
-            job = self._in_flight.pop(future)
+            (job,) = self._in_flight.pop(future)  # with a timeout, one job per submission
             self._forget(future)
             expired.append(
                 _failed(job, None, f"still running after {self.trial_timeout:g} s", "timeout")
             )
-        innocent = sorted(self._in_flight.values(), key=lambda j: (j.round, j.index))
+        innocent = sorted(
+            (job for jobs in self._in_flight.values() for job in jobs),
+            key=lambda j: (j.round, j.index),
+        )
         target = self._suspects if self._suspects else self._queue
-        target.extendleft(reversed(innocent))
+        target.extendleft((job,) for job in reversed(innocent))
         self._drop_pool()
         self._crashes = 0
         return expired
@@ -807,17 +887,18 @@ def _kill(executor, futures, timeout=1.0, wait=False):
         executor.shutdown(wait=wait, kill_workers=True)
 
 
-def _outcome(future, job, own_pool):
-    """(Trial or None if interrupted, None) for a finished future, or (None, the exception)
-    when our pool broke under it (a worker died)."""
+def _outcome(future, jobs, own_pool):
+    """(the trials of a finished submission of ``jobs``, ending with None if one was
+    interrupted; None) or (None, the exception) when our pool broke under it (a worker
+    died)."""
     try:
         return future.result(), None
     except cf.BrokenExecutor as exc:
         if own_pool:
             return None, exc
-        return _failed(job, exc), None
+        return [_failed(job, exc) for job in jobs], None
     except Exception as exc:  # the result could not travel back, or the executor failed
-        return _failed(job, exc), None
+        return [_failed(job, exc) for job in jobs], None
 
 
 def _death_cause(exc):

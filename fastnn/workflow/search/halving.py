@@ -57,6 +57,13 @@ def check_promotion(promotion: str) -> str:
     return promotion
 
 
+def schedule_name(asynchronous: bool, promotion: str) -> str:
+    """How a halving search hands out its jobs, as its journal records it: ``"synchronous"``
+    or ``"asha-lazy"`` / ``"asha-eager"``.  It decides which trials train how far, so a
+    resumed search must keep it."""
+    return f"asha-{check_promotion(promotion)}" if asynchronous else "synchronous"
+
+
 def _is_integer(value):
     return hasattr(value, "__index__")
 
@@ -152,6 +159,14 @@ class HalvingScheduler:
                 return trial, k + 1
         return None
 
+    def planned_per_rung(self) -> dict[int, int]:
+        """Jobs per rung of a synchronous run in which every trial succeeds."""
+        planned, n = {}, self.n_trials
+        for k in range(self.first_rung, self.n_rungs):
+            planned[k] = n
+            n = max(n // self.eta, 1)
+        return planned
+
     def report(self, trial: int, score: float | None) -> None:
         """The score ``trial`` reached on the rung it was training to (None: never promote)."""
         rung = self.running.pop(trial)
@@ -235,10 +250,4 @@ class BracketScheduler:
 
     def planned_jobs(self) -> int:
         """Jobs of a synchronous run in which every trial succeeds (for a progress bar)."""
-        total = 0
-        for bracket in self.brackets:
-            n = bracket.n_trials
-            for _ in range(bracket.first_rung, bracket.n_rungs):
-                total += n
-                n = max(n // bracket.eta, 1)
-        return total
+        return sum(sum(b.planned_per_rung().values()) for b in self.brackets)

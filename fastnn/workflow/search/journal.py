@@ -52,6 +52,18 @@ CREATE TABLE IF NOT EXISTS trial (
 """
 
 
+# Keys a search's definition gained after journals were first written: a journal without one
+# resumes under the value this search has (what its first part ran with is not known).
+LATER_KEYS = frozenset({"schedule"})
+
+# What each halving schedule means, for the message refusing to switch it on resume.
+_SCHEDULES = {
+    "synchronous": "synchronous successive halving (n_jobs=1)",
+    "asha-lazy": "ASHA with lazy promotion (n_jobs > 1 or an executor)",
+    "asha-eager": "ASHA with eager promotion (n_jobs > 1 or an executor)",
+}
+
+
 def trial_key(round_: int, number: int, rung: int | None) -> tuple[int, int, int]:
     """A journal row's key within its study: (round, trial number, rung); searches without
     rungs use rung 0."""
@@ -195,11 +207,20 @@ class Journal:
                 f"cannot resume: the journal's search has seed {stored['seed']}, not {seed} "
                 "(pass seed=None to take the journal's)"
             )
+        had = stored["definition"]
         differ = sorted(
             k
-            for k in set(definition) | set(stored["definition"])
-            if definition.get(k) != stored["definition"].get(k)
+            for k in set(definition) | set(had)
+            if definition.get(k) != had.get(k) and (k in had or k not in LATER_KEYS)
         )
+        if "schedule" in differ:
+            was, now = (
+                _SCHEDULES.get(v, repr(v)) for v in (had["schedule"], definition.get("schedule"))
+            )
+            raise ValueError(
+                f"cannot resume: the journal's search ran {was}, this one would run {now}, "
+                "which trains other trials: resume it with the same kind of run"
+            )
         if differ:
             theirs = ", ".join(f"{k}={stored['definition'].get(k)!r}" for k in differ)
             raise ValueError(
