@@ -1,12 +1,13 @@
 """Compiled minibatch gather and fused in-place parameter updates (the trainer's kernels).
 
-``take_rows(x, idx)`` is ``x[idx]`` by whole-row copies, four rows streamed at once; the updates are one pass over the
-parameter and its optimizer state, and ``update_many`` runs one rule over all of a step's
-parameters in one call (the GIL released once).  Arguments are checked by the same functions
-as the NumPy twins (fastnn.checks.optim), so both raise the same errors.  Inputs the kernels
-do not take directly run the public NumPy twin, which computes the same values: for
-``take_rows`` object dtypes and n-d arrays whose rows cannot be viewed as 2-d without a
-copy; for the updates arrays that are not all C- (or all F-) contiguous, or that may overlap.
+``take_rows(x, idx)`` is ``x[idx]`` by whole-row copies, four rows streamed at once; the
+updates are one pass over the parameter and its optimizer state, and ``update_many`` runs one
+rule over all of a step's parameters in one call (the GIL released once).  Arguments are
+checked by the same functions as the NumPy twins (fastnn.checks.optim), so both raise the
+same errors.  Inputs the kernels do not take directly run the public NumPy twin, which
+computes the same values: for ``take_rows`` object dtypes and n-d arrays whose rows cannot be
+viewed as 2-d without a copy; for the updates arrays that are not all C- (or all F-)
+contiguous, or that may overlap.
 """
 
 from collections.abc import Sequence
