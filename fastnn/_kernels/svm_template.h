@@ -15,44 +15,41 @@
 
 #include "fastnn_dtype_begin.h"
 
-/* Margins of columns [j0, j1) of one row: adds their hinge losses to *loss, writes dx and
- * returns the number of positive margins (counted in double, exact below 2^53).  The sums
- * are an OpenMP simd reduction: the compiler may split them into vector lanes (an order
- * fixed at compile time) without -ffast-math; the selects are branch-free. */
+/* The hinge loop over columns [J0, J1) of one row, in a function returning the number of
+ * positive margins (counted in double, exact below 2^53) with their losses added to *loss and
+ * dx written; OTHER(j) is false for a column left out.  The sums are an OpenMP simd reduction
+ * (SIMD): the compiler may split them into vector lanes (an order fixed at compile time)
+ * without -ffast-math; the selects are branch-free. */
+#define FASTNN_SVM_HINGE_LOOP(SIMD, J0, J1, OTHER)                                            \
+    double total = 0.0, positive = 0.0;                                                      \
+    SIMD                                                                                     \
+    for (fastnn_index j = (J0); j < (J1); j++) {                                             \
+        const double m = (double)row[j] - xy + 1.0;                                          \
+        total += OTHER(j) && !(m <= 0.0) ? m : 0.0;                                          \
+        positive += OTHER(j) && m > 0.0 ? 1.0 : 0.0;                                         \
+        drow[j] = m > 0.0 ? step : (FASTNN_T)0;                                              \
+    }                                                                                        \
+    *loss += total;                                                                          \
+    return (fastnn_index)positive;
+#define FASTNN_SVM_EVERY(j) 1
+#define FASTNN_SVM_NOT_LABEL(j) ((j) != label)
+
+/* Columns [j0, j1) of one row, every one counted. */
 static fastnn_index FASTNN_NAME(svm_hinge_range)(const FASTNN_T *FASTNN_RESTRICT row,
                                                  FASTNN_T *FASTNN_RESTRICT drow,
                                                  fastnn_index j0, fastnn_index j1, double xy,
                                                  FASTNN_T step, double *loss) {
-    double total = 0.0, positive = 0.0;
-    FASTNN_SVM_SIMD_SUM
-    for (fastnn_index j = j0; j < j1; j++) {
-        const double m = (double)row[j] - xy + 1.0;
-        total += m <= 0.0 ? 0.0 : m;
-        positive += m > 0.0 ? 1.0 : 0.0;
-        drow[j] = m > 0.0 ? step : (FASTNN_T)0;
-    }
-    *loss += total;
-    return (fastnn_index)positive;
+    FASTNN_SVM_HINGE_LOOP(FASTNN_SVM_SIMD_SUM, j0, j1, FASTNN_SVM_EVERY)
 }
 
-/* The same for a whole short row (C <= FASTNN_SVM_SHORT_ROW) in one loop, the label's column
- * masked out by a select: two ranges of a few columns each would run mostly as scalar
- * remainders; a long row is faster as two ranges, without the per-column mask. */
+/* A whole short row (C <= FASTNN_SVM_SHORT_ROW) in one loop, the label's column masked out by
+ * a select: two ranges of a few columns each would run mostly as scalar remainders; a long
+ * row is faster as two ranges, without the per-column mask. */
 static fastnn_index FASTNN_NAME(svm_hinge_short)(const FASTNN_T *FASTNN_RESTRICT row,
                                                  FASTNN_T *FASTNN_RESTRICT drow,
                                                  fastnn_index C, fastnn_index label, double xy,
                                                  FASTNN_T step, double *loss) {
-    double total = 0.0, positive = 0.0;
-    FASTNN_SVM_SIMD_SUM_SHORT
-    for (fastnn_index j = 0; j < C; j++) {
-        const double m = (double)row[j] - xy + 1.0;
-        const int other = j != label;
-        total += other && !(m <= 0.0) ? m : 0.0;
-        positive += other && m > 0.0 ? 1.0 : 0.0;
-        drow[j] = m > 0.0 ? step : (FASTNN_T)0;
-    }
-    *loss += total;
-    return (fastnn_index)positive;
+    FASTNN_SVM_HINGE_LOOP(FASTNN_SVM_SIMD_SUM_SHORT, 0, C, FASTNN_SVM_NOT_LABEL)
 }
 
 static double FASTNN_NAME(svm_hinge_rows)(const FASTNN_T *x, const fastnn_index *y, FASTNN_T *dx,
@@ -78,5 +75,9 @@ static double FASTNN_NAME(svm_hinge_rows)(const FASTNN_T *x, const fastnn_index 
     }
     return total;
 }
+
+#undef FASTNN_SVM_HINGE_LOOP
+#undef FASTNN_SVM_EVERY
+#undef FASTNN_SVM_NOT_LABEL
 
 #include "fastnn_dtype_end.h"
