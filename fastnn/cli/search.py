@@ -57,12 +57,12 @@ def cmd_search(args):
             code=2,
         )
     resume = args.resume is not None
-    if args.data[0] == "cifar10":  # as search_command.json keeps it (a resume may run elsewhere)
-        args.data = ("cifar10", os.path.abspath(args.data[1]))
     out_dir = prepare_output(args.out, force=args.force, resume=resume, command="search")
     if not resume:
-        command = _absolute_paths([a for a in args.argv if a != "--force"])
-        write_json(os.path.join(out_dir, COMMAND_FILE), {"argv": command})
+        # argv as typed, and the folder its relative paths start from (a resume may run
+        # elsewhere)
+        command = [a for a in args.argv if a != "--force"]
+        write_json(os.path.join(out_dir, COMMAND_FILE), {"argv": command, "cwd": os.getcwd()})
     data = zero_center(load_data(args.data, seed=args.seed))
     fn = train_fn_from_args(args, data)
     space = search_space(args.lr_range, args.reg_range)
@@ -207,37 +207,6 @@ def _save_trials(result, out_dir, saved=None):
         saved += ["search.csv", "search.json"]
 
 
-# Options whose value names a path: search_command.json stores it absolute, so that a
-# --resume run from another folder finds the same files (the value's rewriting per option).
-PATH_OPTIONS = {
-    "--data": lambda v: f"cifar10:{os.path.abspath(v[8:])}" if v.startswith("cifar10:") else v,
-    "--out": os.path.abspath,
-}
-
-
-def _absolute_paths(argv):
-    """``argv`` with the values of :data:`PATH_OPTIONS` made absolute (``--opt VALUE``,
-    ``--opt=VALUE`` and argparse's unambiguous abbreviations such as ``--ou``)."""
-    out, rewrite = [], None
-    for arg in argv:
-        if rewrite is not None:
-            out.append(rewrite(arg))
-            rewrite = None
-            continue
-        name, eq, value = arg.partition("=")
-        full = [
-            o
-            for o in PATH_OPTIONS
-            if len(name) > 2 and name.startswith("--") and o.startswith(name)
-        ]
-        if len(full) == 1 and eq:
-            arg = f"{name}={PATH_OPTIONS[full[0]](value)}"
-        elif len(full) == 1:
-            rewrite = PATH_OPTIONS[full[0]]
-        out.append(arg)
-    return out
-
-
 def _resumed(args):
     """The arguments of the search saved in ``args.resume``, with this command line's
     options that do not change the trials (:data:`RESUME_OPTIONS`)."""
@@ -256,7 +225,8 @@ def _resumed(args):
         raise CLIError(f"nothing to resume in {folder}: no {JOURNAL_FILE} and {COMMAND_FILE}")
     try:
         with open(command_path, encoding="utf-8") as f:
-            command = json.load(f)["argv"]
+            saved = json.load(f)
+        command = saved["argv"]
         resumed = args.parser.parse_args(command)
     except (OSError, ValueError, KeyError, TypeError, SystemExit):
         raise CLIError(f"{command_path} does not hold a fastnn search command") from None
@@ -264,6 +234,10 @@ def _resumed(args):
         raise CLIError(f"{command_path} does not hold a fastnn search command")
     resumed.argv, resumed.parser = command, args.parser
     resumed.out, resumed.resume, resumed.force = folder, folder, False
+    kind, data_path = resumed.data
+    started_in = saved.get("cwd")  # where the search started (files of older runs: here)
+    if data_path is not None and isinstance(started_in, str):
+        resumed.data = (kind, os.path.join(started_in, data_path))
     if "--n-jobs" in given:
         resumed.n_jobs = args.n_jobs
     if "--threads" in given:

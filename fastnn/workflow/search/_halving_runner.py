@@ -110,7 +110,7 @@ class _HalvingSearch:
         self.jobs[index] = job
         self.handed[b, rung] = self.handed.get((b, rung), 0) + 1
         resumes = self.takes_state and state is not None
-        done = self.records[index].epochs or 0 if resumes and index in self.records else 0
+        done = (self.records[index].epochs or 0) if resumes and index in self.records else 0
         self.call_epochs[index] = max(self.rungs[rung] - done, 1)
         seed = self.trial_seeds.get(index)
         if seed is None:  # drawn once per trial, not per rung (a SeedSequence is slow)
