@@ -1,6 +1,7 @@
 """fastnn.workflow.search on synthetic train_fns (the machinery needs only train_fn(params) ->
 dict)."""
 
+import importlib.util
 import io
 import json
 import math
@@ -385,6 +386,8 @@ def test_executor_path_matches_serial_and_pins_threads():
         remote = search.random_search(noisy, SPACE, 5, seed=8, executor=ex, verbose=False)
     assert outcome(remote) == outcome(serial)
     assert all(t.extra["fastnn_threads"] == 1 for t in remote)
+    if importlib.util.find_spec("threadpoolctl") is not None:  # BLAS pinned per trial
+        assert all(t.extra["blas_threads"] and set(t.extra["blas_threads"]) == {1} for t in remote)
 
 
 N_OVERLAP = 4

@@ -10,6 +10,7 @@ import os
 import pickle
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -95,19 +96,31 @@ def _pinned(threads, backend, blas_threads):
             stack.enter_context(use_backend_here(backend))
         if threads is not None:
             stack.enter_context(num_threads(threads))
-        limits = _threadpool_limits()
-        if blas_threads is not None and limits is not None:
-            stack.enter_context(limits(limits=blas_threads))
+        if blas_threads is not None:
+            controller = _blas_controller()
+            if controller is not None:
+                stack.enter_context(controller.limit(limits=blas_threads))
         yield
 
 
-def _threadpool_limits():
-    """threadpoolctl's ``threadpool_limits`` (an optional dependency), or None."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
-    return threadpool_limits
+# threadpoolctl's view of this process's thread pools, kept while no module was imported
+# since it was made: finding the pools scans every loaded library (about 0.5 ms, paid per
+# trial on an executor's workers before), while limiting known ones takes microseconds.  A
+# library that brings its own BLAS (torch, say) arrives with an import, which renews it.
+_controller: tuple[int, Any] | None = None
+
+
+def _blas_controller():
+    """A ``threadpoolctl.ThreadpoolController`` for the pools loaded now, or None without
+    threadpoolctl."""
+    global _controller
+    if _controller is None or _controller[0] != len(sys.modules):
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            return None
+        _controller = (len(sys.modules), ThreadpoolController())
+    return _controller[1]
 
 
 def _run_trial(
@@ -230,9 +243,9 @@ def _init_worker(threads, parent_pid=None):
             target=_exit_with_parent, args=(parent_pid,), daemon=True, name="fastnn-parent"
         ).start()
     set_num_threads(threads)
-    limits = _threadpool_limits()
-    if limits is not None:
-        limits(limits=threads)
+    controller = _blas_controller()
+    if controller is not None:
+        controller.limit(limits=threads)
     _widen_pipes()
 
 
