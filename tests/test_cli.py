@@ -472,6 +472,36 @@ def test_cli_init_stats(tmp_path):
             ["--epochs (2) must not exceed --max-epochs (1)"],
         ),
         (
+            (
+                "search",
+                "--strategy",
+                "hyperband",
+                "--trials",
+                "30",
+                "--epochs",
+                "1",
+                "--out",
+                "never",
+            ),
+            2,
+            ["--trials does not apply to --strategy hyperband", "the trials (17 from --epochs 1"],
+        ),
+        (
+            ("search", "--strategy", "random", "--max-epochs", "9", "--out", "never"),
+            2,
+            ["--max-epochs does not apply to --strategy random (only to asha and hyperband)"],
+        ),
+        (
+            ("search", "--strategy", "asha", "--fine-epochs", "3", "--out", "never"),
+            2,
+            ["--fine-epochs does not apply to --strategy asha"],
+        ),
+        (
+            ("search", "--eta", "2", "--out", "never"),
+            2,
+            ["--eta does not apply to --strategy coarse-to-fine"],
+        ),
+        (
             ("demo", "--data", "cifar10:no/such/folder"),
             1,
             ["CIFAR-10 folder not found: ", "no/such/folder", "data_batch_1"],

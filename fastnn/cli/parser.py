@@ -182,15 +182,22 @@ def build_parser():
         metavar="LOW:HIGH",
         help="log-uniform L2 range (default 1e-6:1e-1)",
     )
-    p.add_argument("--trials", type=positive_int, default=20, help="coarse trials (default 20)")
+    p.add_argument(
+        "--trials",
+        type=positive_int,
+        help="coarse trials, or asha's first rung (default 20; hyperband's brackets set theirs)",
+    )
     p.add_argument("--epochs", type=positive_int, default=2, help="epochs per coarse trial")
     p.add_argument(
         "--fine-trials",
         type=nonnegative_int,
-        default=10,
-        help="trials of the narrowed round (0: a plain random search; default 10)",
+        help="coarse-to-fine: trials of the narrowed round (0: a plain random search; default 10)",
     )
-    p.add_argument("--fine-epochs", type=positive_int, default=6)
+    p.add_argument(
+        "--fine-epochs",
+        type=positive_int,
+        help="coarse-to-fine: epochs per narrowed trial (default 6)",
+    )
     p.add_argument(
         "--strategy",
         choices=("coarse-to-fine", "random", "asha", "hyperband"),
@@ -199,16 +206,11 @@ def build_parser():
         "--epochs), asha (successive halving of --trials from --epochs to --max-epochs; "
         "asynchronous with --n-jobs > 1) or hyperband (brackets over the same epochs)",
     )
-    p.add_argument(
-        "--max-epochs", type=positive_int, default=9, help="asha/hyperband: last rung (default 9)"
-    )
-    p.add_argument(
-        "--eta", type=halving_eta, default=3, help="asha/hyperband: keep 1/eta (default 3)"
-    )
+    p.add_argument("--max-epochs", type=positive_int, help="asha/hyperband: last rung (default 9)")
+    p.add_argument("--eta", type=halving_eta, help="asha/hyperband: keep 1/eta (default 3)")
     p.add_argument(
         "--promotion",
         choices=("lazy", "eager"),
-        default="lazy",
         help="asha/hyperband with --n-jobs > 1: lazy (default; promote from a rung still "
         "filling only when a worker would wait) or eager (Li et al.'s ASHA)",
     )

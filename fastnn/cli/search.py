@@ -33,7 +33,7 @@ from fastnn.cli.training import (
 from fastnn.workflow.persistence import load_model
 from fastnn.workflow.plotting import PLOT_MISSING
 from fastnn.workflow.report import write_json
-from fastnn.workflow.search import SearchStopped, require_loky
+from fastnn.workflow.search import SearchStopped, hyperband_brackets, require_loky
 
 JOURNAL_FILE = "search.db"
 COMMAND_FILE = "search_command.json"
@@ -41,9 +41,54 @@ COMMAND_FILE = "search_command.json"
 RESUME_OPTIONS = ("--resume", "--out", "--n-jobs", "--threads", "--trial-timeout")
 
 
+# Options only some strategies read: (their default, the strategies that read them).
+STRATEGY_OPTIONS = {
+    "trials": (20, ("coarse-to-fine", "random", "asha")),
+    "fine_trials": (10, ("coarse-to-fine",)),
+    "fine_epochs": (6, ("coarse-to-fine",)),
+    "max_epochs": (9, ("asha", "hyperband")),
+    "eta": (3, ("asha", "hyperband")),
+    "promotion": ("lazy", ("asha", "hyperband")),
+}
+
+
+def _strategy_options(args):
+    """Fill in the defaults of the strategy options not given; a CLIError (exit 2) for one
+    given that ``--strategy`` ignores (``--fine-trials 0`` with random says what random does,
+    and passes)."""
+    given = {name for name in STRATEGY_OPTIONS if getattr(args, name) is not None}
+    for name, (default, _) in STRATEGY_OPTIONS.items():
+        if name not in given:
+            setattr(args, name, default)
+    for name in sorted(given):
+        strategies = STRATEGY_OPTIONS[name][1]
+        if args.strategy in strategies or (name == "fine_trials" and args.fine_trials == 0):
+            continue
+        option = "--" + name.replace("_", "-")
+        hint = ""
+        if args.strategy == "hyperband" and name == "trials" and args.epochs <= args.max_epochs:
+            brackets = hyperband_brackets(args.epochs, args.max_epochs, args.eta)
+            hint = (
+                f"; hyperband's brackets set the trials ({sum(n for n, _ in brackets)} from "
+                f"--epochs {args.epochs} to --max-epochs {args.max_epochs}, --eta {args.eta}), "
+                "--strategy asha takes a count"
+            )
+        raise CLIError(
+            f"{option} does not apply to --strategy {args.strategy} (only to "
+            f"{_listed(strategies)}){hint}",
+            code=2,
+        )
+
+
+def _listed(names):
+    """'a', 'a and b', 'a, b and c'."""
+    return " and ".join(filter(None, (", ".join(names[:-1]), names[-1])))
+
+
 def cmd_search(args):
     if args.resume is not None:
         args = _resumed(args)
+    _strategy_options(args)
     set_threads(args.threads)
     if args.n_jobs > 1:
         try:
