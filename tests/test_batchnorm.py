@@ -509,6 +509,28 @@ def test_bad_arguments_raise_clear_errors(name):
 
 
 @pytest.mark.parametrize("name", ["fast", "ref"])
+@pytest.mark.parametrize(
+    "running_var, index",
+    [
+        (np.array([np.nan, -1.0, 2.0]), 1),  # a NaN does not hide the negative value after it
+        (np.array([0.5, np.nan, -0.25], np.float32), 2),
+        ([1, 2, -3], 2),
+        (np.array([-0.0, 1.0, -np.inf]), 2),  # -0.0 is not negative
+    ],
+)
+def test_negative_running_var_is_named(name, running_var, index):
+    forward = FORWARDS[name]
+    x, g, b = np.ones((4, 3)), np.ones(3), np.zeros(3)
+    for mode in ("train", "test"):
+        p = {"mode": mode, "running_mean": np.zeros(3), "running_var": running_var}
+        with pytest.raises(ValueError, match=rf"bn_param\['running_var'\]\[{index}\] = .* is neg"):
+            forward(x, g, b, p)
+    p = {"mode": "test", "running_mean": np.zeros(3), "running_var": np.array([np.nan, 0, 1])}
+    with np.errstate(invalid="ignore"):
+        forward(x, g, b, p)  # NaN is not negative
+
+
+@pytest.mark.parametrize("name", ["fast", "ref"])
 def test_single_row_warns_and_outputs_beta(name):
     forward = FORWARDS[name]
     g, b = np.array([2.0, 3.0]), np.array([0.5, -1.0])

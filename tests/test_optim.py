@@ -274,6 +274,36 @@ def test_update_matches_twin_bitwise_and_formula(name, dtype):
             np.testing.assert_allclose(a, b, err_msg=f"{name} {shape} state", **tol)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "t, beta2",
+    [(1, 0.999), (2, 0.999), (7, 0.999), (50, 0.999), (5000, 0.999), (10**6, 0.999)]
+    + [(1, 1 - 1e-7), (3, 0.5), (1, 0.25), (40, 0.9)],
+)
+def test_adam_bias_correction_rounds_like_the_twin(t, beta2, dtype):
+    """v / (1 - beta2**t), which the float32 kernel computes as a product by the reciprocal in
+    double (docs/perf/solver.md), rounds as the twin's division does: v of random bits
+    (subnormals, huge values, zeros, inf), m = 1 and eps = 0 so that p = -step / sqrt(vhat)
+    shows vhat's last bit (a float32 reciprocal product fails this)."""
+    rng = np.random.default_rng(t)
+    uint = np.uint32 if dtype == np.float32 else np.uint64
+    finite_top = np.asarray(np.inf, dtype).view(uint)  # bits of +inf: every finite value below
+    n = 1 << 15
+    bits = rng.integers(0, finite_top, n, dtype=uint, endpoint=True)
+    bits[:2000] = rng.integers(0, 1 << (23 if dtype == np.float32 else 52), 2000, dtype=uint)
+    v = bits.view(dtype)
+    v[-4:] = [0.0, np.finfo(dtype).max, np.finfo(dtype).smallest_subnormal, np.inf]
+    g = np.zeros(n, dtype)
+    runs = []
+    for impl in (fast, ref):
+        p, m, vv = np.zeros(n, dtype), np.ones(n, dtype), v.copy()
+        with np.errstate(all="ignore"):
+            impl.adam_update(p, g, m, vv, 1.0, t, 0.9, beta2, 0.0)
+        runs.append((p, m, vv))
+    for a, b, what in zip(runs[0], runs[1], ("p", "m", "v")):
+        np.testing.assert_array_equal(a, b, err_msg=f"adam {what}, t={t}, beta2={beta2}")
+
+
 @pytest.mark.parametrize("name", UPDATES)
 def test_update_layouts_nonfinite_and_threads(name):
     """Strided, transposed and overlapping arrays take the NumPy path; thread counts agree."""

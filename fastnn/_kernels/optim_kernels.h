@@ -18,6 +18,11 @@
 #include "fastnn_simd.h"
 #include "optim_dispatch.h"
 
+/* Whether adam's float32 bias correction multiplies by the reciprocal in double (exact, see
+ * optim_template.h): faster on the baseline and AVX-512 targets, slower on the AVX2 one (its
+ * ymm conversions cost more than the division they replace; Zen 4, docs/perf/solver.md). */
+#define FASTNN_ADAM_RECIPROCAL (FASTNN_TARGET_ISA != FASTNN_ISA_AVX2)
+
 #define FASTNN_DTYPE 32
 #include "optim_template.h"
 #define FASTNN_DTYPE 64

@@ -44,19 +44,40 @@ static void FASTNN_NAME(rmsprop)(FASTNN_T *FASTNN_RESTRICT p, const FASTNN_T *FA
         p[i] -= (g[i] / (FASTNN_NAME(sqrt)(c + eps_in) + eps_out)) * lr;
     }
 }
-/* bc2 = 1 - beta2**t, step = lr / (1 - beta1**t). */
-static void FASTNN_NAME(adam)(FASTNN_T *FASTNN_RESTRICT p, const FASTNN_T *FASTNN_RESTRICT g,
-                              FASTNN_T *FASTNN_RESTRICT m, FASTNN_T *FASTNN_RESTRICT v,
-                              fastnn_index n, FASTNN_T beta1, FASTNN_T one_minus_beta1,
-                              FASTNN_T beta2, FASTNN_T one_minus_beta2, FASTNN_T bc2,
-                              FASTNN_T eps, FASTNN_T step) {
+/* One adam pass; by_recip (a constant at each call) divides v by bc2 as v * r in double, r =
+ * 1 / (double)bc2, rounded once to float32: the same bits as the float32 division for
+ * 0 < |bc2| <= 1 (the proof and its exhaustive check: docs/perf/solver.md, bench/
+ * div_by_scalar_exhaustive.c), a multiply in place of the divider's slowest operation. */
+FASTNN_INLINE void FASTNN_NAME(adam_pass)(FASTNN_T *FASTNN_RESTRICT p,
+                                         const FASTNN_T *FASTNN_RESTRICT g,
+                                         FASTNN_T *FASTNN_RESTRICT m, FASTNN_T *FASTNN_RESTRICT v,
+                                         fastnn_index n, FASTNN_T beta1,
+                                         FASTNN_T one_minus_beta1, FASTNN_T beta2,
+                                         FASTNN_T one_minus_beta2, FASTNN_T bc2, FASTNN_T eps,
+                                         FASTNN_T step, int by_recip) {
+    const double r = 1.0 / (double)bc2;
     for (fastnn_index i = 0; i < n; i++) {
         FASTNN_T mi = m[i] * beta1 + g[i] * one_minus_beta1;
         FASTNN_T vi = v[i] * beta2 + (g[i] * g[i]) * one_minus_beta2;
         m[i] = mi;
         v[i] = vi;
-        p[i] -= (mi / (FASTNN_NAME(sqrt)(vi / bc2) + eps)) * step;
+        FASTNN_T vhat = by_recip ? (FASTNN_T)((double)vi * r) : vi / bc2;
+        p[i] -= (mi / (FASTNN_NAME(sqrt)(vhat) + eps)) * step;
     }
+}
+/* bc2 = 1 - beta2**t, step = lr / (1 - beta1**t).  float64 keeps the division (its
+ * reciprocal form needs an FMA correction, and the x86-64 baseline has no FMA). */
+static void FASTNN_NAME(adam)(FASTNN_T *FASTNN_RESTRICT p, const FASTNN_T *FASTNN_RESTRICT g,
+                              FASTNN_T *FASTNN_RESTRICT m, FASTNN_T *FASTNN_RESTRICT v,
+                              fastnn_index n, FASTNN_T beta1, FASTNN_T one_minus_beta1,
+                              FASTNN_T beta2, FASTNN_T one_minus_beta2, FASTNN_T bc2,
+                              FASTNN_T eps, FASTNN_T step) {
+    if (FASTNN_DTYPE == 32 && FASTNN_ADAM_RECIPROCAL && bc2 != 0 && bc2 >= -1 && bc2 <= 1)
+        FASTNN_NAME(adam_pass)(p, g, m, v, n, beta1, one_minus_beta1, beta2, one_minus_beta2, bc2,
+                               eps, step, 1);
+    else
+        FASTNN_NAME(adam_pass)(p, g, m, v, n, beta1, one_minus_beta1, beta2, one_minus_beta2, bc2,
+                               eps, step, 0);
 }
 
 /* The table's entry point (optim_dispatch.h): rule over elements [lo, lo + n) of a[0] (the

@@ -51,7 +51,11 @@ def check_forward_inputs(x, gamma, beta, bn_param, ndim=2):
             shape = value.shape if isinstance(value, np.ndarray) else np.shape(value)
             if shape != (d,):
                 raise ValueError(f"bn_param[{key!r}] must have shape ({d},), got {shape}")
-    negative = np.flatnonzero(np.asarray(bn_param["running_var"]) < 0)
+    running_var = np.asarray(bn_param["running_var"])
+    # fmin skips NaN as `< 0` does: the search for the index runs only when one is negative
+    if running_var.dtype.kind == "f" and not np.fmin.reduce(running_var) < 0:
+        return x, gamma, beta, mode, eps, momentum
+    negative = np.flatnonzero(running_var < 0)
     if negative.size:
         i = int(negative[0])
         raise ValueError(
