@@ -113,6 +113,35 @@ def test_take_rows_long_rows_into_reversed_out(dtype):
         np.testing.assert_array_equal(out, x[idx], err_msg=f"m={m}")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_take_rows_streaming_stores_copy_the_same_bytes(dtype):
+    # stream=True stores whole rows' 64-byte lines with SSE2 streaming stores where out's
+    # rows are 16-byte aligned (else it copies as usual): groups of four rows, leftover rows,
+    # row tails past the last whole line, reversed and misaligned outs, 1 and 2 threads
+    rng = np.random.default_rng(11)
+    itemsize = np.dtype(dtype).itemsize
+    for cols in (16 // itemsize, 64 // itemsize, 1040 // itemsize, 3072):
+        x = rng.standard_normal((300, cols)).astype(dtype)
+        x[::7, ::3] = np.nan
+        for m in (1, 4, 7, 257):
+            idx = rng.integers(-300, 300, m)
+            raw = np.zeros(m * cols + 1, dtype)
+            outs = {
+                "aligned": np.zeros((m, cols), dtype),
+                "reversed": np.zeros((m, cols), dtype)[::-1],
+                "misaligned": raw[1:].reshape(m, cols),
+            }
+            for name, out in outs.items():
+                for threads in (1, 2):
+                    out[...] = 0
+                    with fastnn.num_threads(threads):
+                        assert fast.take_rows(x, idx, out=out, stream=True) is out
+                    np.testing.assert_array_equal(
+                        out.view(np.uint8), x[idx].view(np.uint8), err_msg=f"{name} {m}x{cols}"
+                    )
+            np.testing.assert_array_equal(ref.take_rows(x, idx, stream=True), x[idx])
+
+
 def test_take_rows_out_overlapping_x():
     x = np.arange(40, dtype=np.float64).reshape(10, 4)
     idx = np.array([9, 8, 7, 0, 1])

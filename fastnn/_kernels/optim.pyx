@@ -45,7 +45,7 @@ cdef extern from "optim_take_rows.h" nogil:
     void fastnn_take_rows(const char *src, char *dst, const fastnn_index *idx,
                           fastnn_index r0, fastnn_index r1, fastnn_index n, fastnn_index ncols,
                           fastnn_index s_row, fastnn_index s_col, fastnn_index d_row,
-                          fastnn_index d_col, fastnn_index itemsize)
+                          fastnn_index d_col, fastnn_index itemsize, int stream)
 
 cdef extern from "optim_dispatch.h" nogil:
     int fastnn_optim_select(int cap)
@@ -70,10 +70,11 @@ def first_bad_index(cnp.ndarray idx, Py_ssize_t n):
     return m
 
 
-def take_rows(cnp.ndarray x, cnp.ndarray idx, cnp.ndarray out, int n_threads):
+def take_rows(cnp.ndarray x, cnp.ndarray idx, cnp.ndarray out, bint stream, int n_threads):
     """out[r] = x[idx[r]] for 2-d x and out of one fixed-size dtype, any strides.
 
-    idx: C-contiguous intp, every entry in [-N, N) (checked by the caller).
+    idx: C-contiguous intp, every entry in [-N, N) (checked by the caller).  stream: whole
+    rows' lines stored past the caches (x86-64; the same bytes, elsewhere a plain copy).
     """
     cdef Py_ssize_t n = cnp.PyArray_DIM(x, 0), m = cnp.PyArray_DIM(out, 0)
     cdef Py_ssize_t ncols = cnp.PyArray_DIM(out, 1)
@@ -86,11 +87,12 @@ def take_rows(cnp.ndarray x, cnp.ndarray idx, cnp.ndarray out, int n_threads):
     cdef int nt = team_size(n_threads, m), t
     with nogil:
         if nt <= 1:
-            fastnn_take_rows(src, dst, ip, 0, m, n, ncols, s_row, s_col, d_row, d_col, itemsize)
+            fastnn_take_rows(src, dst, ip, 0, m, n, ncols, s_row, s_col, d_row, d_col, itemsize,
+                             stream)
         else:
             for t in prange(nt, schedule="static", num_threads=nt):
                 fastnn_take_rows(src, dst, ip, t * m // nt, (t + 1) * m // nt, n, ncols,
-                                 s_row, s_col, d_row, d_col, itemsize)
+                                 s_row, s_col, d_row, d_col, itemsize, stream)
 
 
 cdef int _flat_type(tuple arrays) except -2:

@@ -13,6 +13,15 @@
 
 #include "fastnn_simd.h"
 
+/* Streaming (non-temporal) stores, SSE2's, so every x86-64 build has them: the copied lines
+ * go to memory past this core's caches.  Elsewhere a request for them copies as usual. */
+#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#include <emmintrin.h>
+#define FASTNN_STREAM_STORES 1
+#else
+#define FASTNN_STREAM_STORES 0
+#endif
+
 #define FASTNN_STRIDED_COPY(T)                                                  \
     for (fastnn_index c = 0; c < ncols; c++)                                    \
         *(T *)(d + c * d_col) = *(const T *)(s + c * s_col);
@@ -23,12 +32,30 @@
  * past the last whole line, are copied by memcpy. */
 #define FASTNN_GATHER_STREAMS 4
 #define FASTNN_GATHER_LINE 64
+
+/* One 64-byte line of a row: stored past the caches when `stream` (d 16-byte aligned). */
+static inline void fastnn_copy_line(char *d, const char *s, int stream) {
+#if FASTNN_STREAM_STORES
+    if (stream) {
+        for (int b = 0; b < FASTNN_GATHER_LINE; b += 16)
+            _mm_stream_si128((__m128i *)(d + b), _mm_loadu_si128((const __m128i *)(s + b)));
+        return;
+    }
+#else
+    (void)stream;
+#endif
+    memcpy(d, s, FASTNN_GATHER_LINE);
+}
+
 static void fastnn_copy_rows(const char *src, char *dst, const fastnn_index *idx,
                              fastnn_index r0, fastnn_index r1, fastnn_index n,
-                             fastnn_index s_row, fastnn_index d_row, size_t row_bytes) {
+                             fastnn_index s_row, fastnn_index d_row, size_t row_bytes,
+                             int stream) {
     const char *s[FASTNN_GATHER_STREAMS];
     size_t body = row_bytes - row_bytes % FASTNN_GATHER_LINE;
     fastnn_index r = r0;
+    /* streaming stores need 16-byte aligned destinations: every row's, so the row stride too */
+    stream = stream && FASTNN_STREAM_STORES && (uintptr_t)dst % 16 == 0 && d_row % 16 == 0;
     for (; r + FASTNN_GATHER_STREAMS <= r1; r += FASTNN_GATHER_STREAMS) {
         for (int k = 0; k < FASTNN_GATHER_STREAMS; k++) {
             fastnn_index i = idx[r + k] < 0 ? idx[r + k] + n : idx[r + k];
@@ -37,7 +64,7 @@ static void fastnn_copy_rows(const char *src, char *dst, const fastnn_index *idx
         char *d = dst + r * d_row;
         for (size_t c = 0; c < body; c += FASTNN_GATHER_LINE)
             for (int k = 0; k < FASTNN_GATHER_STREAMS; k++)
-                memcpy(d + k * d_row + c, s[k] + c, FASTNN_GATHER_LINE);
+                fastnn_copy_line(d + k * d_row + c, s[k] + c, stream);
         for (int k = 0; k < FASTNN_GATHER_STREAMS; k++)
             memcpy(d + k * d_row + body, s[k] + body, row_bytes - body);
     }
@@ -45,15 +72,22 @@ static void fastnn_copy_rows(const char *src, char *dst, const fastnn_index *idx
         fastnn_index i = idx[r] < 0 ? idx[r] + n : idx[r];
         memcpy(dst + r * d_row, src + i * s_row, row_bytes);
     }
+#if FASTNN_STREAM_STORES
+    if (stream)
+        _mm_sfence(); /* the streamed lines are seen before anything this thread stores next */
+#endif
 }
 
-/* dst rows r0..r1-1 = src rows idx[r0..r1-1]; strides in bytes. */
+/* dst rows r0..r1-1 = src rows idx[r0..r1-1]; strides in bytes.  `stream`: store whole rows'
+ * lines past the caches where the platform can (the same bytes either way). */
 static void fastnn_take_rows(const char *src, char *dst, const fastnn_index *idx,
                              fastnn_index r0, fastnn_index r1, fastnn_index n,
                              fastnn_index ncols, fastnn_index s_row, fastnn_index s_col,
-                             fastnn_index d_row, fastnn_index d_col, fastnn_index itemsize) {
+                             fastnn_index d_row, fastnn_index d_col, fastnn_index itemsize,
+                             int stream) {
     if (s_col == itemsize && d_col == itemsize) {
-        fastnn_copy_rows(src, dst, idx, r0, r1, n, s_row, d_row, (size_t)(ncols * itemsize));
+        fastnn_copy_rows(src, dst, idx, r0, r1, n, s_row, d_row, (size_t)(ncols * itemsize),
+                         stream);
         return;
     }
     for (fastnn_index r = r0; r < r1; r++) {

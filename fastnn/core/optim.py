@@ -50,12 +50,18 @@ def _rows_view(a):
     return view
 
 
-def take_rows(x: np.ndarray, idx: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def take_rows(
+    x: np.ndarray, idx: np.ndarray, out: np.ndarray | None = None, *, stream: bool = False
+) -> np.ndarray:
     """Rows ``x[idx]``: the minibatch gather.
 
     x: (N, ...) array of any dtype; idx: (M,) integers of any integer dtype, each in
     [-N, N) (negative indices count from the end, as in NumPy; others raise IndexError).
-    Returns an (M, ...) array of x's dtype (``out`` if given).
+    stream: store the rows past this core's caches (non-temporal stores, x86-64): faster when
+    another core reads them next and the two are far apart (a two-thread matrix product on
+    some multi-die or virtual CPUs), slower when this core does; the values are the same
+    (:class:`fastnn.nn.minibatch.RowGather` times both and picks).  Returns an (M, ...)
+    array of x's dtype (``out`` if given).
     """
     if (
         type(x) is np.ndarray
@@ -80,7 +86,7 @@ def take_rows(x: np.ndarray, idx: np.ndarray, out: np.ndarray | None = None) -> 
     x2, d2 = _rows_view(x), _rows_view(dst)
     if x2 is None or d2 is None:
         return _ref.take_rows(x, idx, out)
-    _ext.take_rows(x2, idx, d2, threads_for(d2.nbytes, _TAKE_THRESHOLD))
+    _ext.take_rows(x2, idx, d2, stream, threads_for(d2.nbytes, _TAKE_THRESHOLD))
     if out is not None and dst is not out:
         out[...] = dst
         return out

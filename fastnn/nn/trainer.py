@@ -23,6 +23,7 @@ from fastnn.core.optim import UPDATE_RULES
 from fastnn.nn.divergence import divergence_reason
 from fastnn.nn.init import RandomSource, as_generator
 from fastnn.nn.metrics import correct_count
+from fastnn.nn.minibatch import RowGather
 from fastnn.nn.models import is_object_model
 
 __all__ = ["ClassifierTrainer", "UPDATES"]
@@ -269,6 +270,7 @@ class ClassifierTrainer:
         iters_per_epoch = max(n // batch_size, 1) if sample_batches else 1
         num_iters = num_epochs * iters_per_epoch
         kernels = ops()
+        gather = RowGather()
         if sample_batches:
             X_batch = np.empty((batch_size,) + X.shape[1:], dtype=X.dtype)
             y_batch = np.empty(batch_size, dtype=y.dtype)
@@ -309,7 +311,7 @@ class ClassifierTrainer:
             for it in range(num_iters):
                 if sample_batches:
                     idx = gen.integers(0, n, size=batch_size)
-                    kernels.take_rows(X, idx, out=X_batch)
+                    gather(X, idx, X_batch)
                     np.take(y, idx, out=y_batch, mode="clip")
                 cost, grads = batch_loss(X_batch, y_batch)
                 cost = float(cost)

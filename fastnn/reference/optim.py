@@ -31,12 +31,15 @@ __all__ = [
 ]
 
 
-def take_rows(x: np.ndarray, idx: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def take_rows(
+    x: np.ndarray, idx: np.ndarray, out: np.ndarray | None = None, *, stream: bool = False
+) -> np.ndarray:
     """Rows ``x[idx]``: the minibatch gather.
 
     x: (N, ...) array of any dtype; idx: (M,) integers of any integer dtype, each in
     [-N, N) (negative indices count from the end, as in NumPy; others raise IndexError).
-    Returns an (M, ...) array of x's dtype (``out`` if given).
+    stream: the compiled gather's store mode (see fastnn.core.take_rows); the values are the
+    same, and this twin ignores it.  Returns an (M, ...) array of x's dtype (``out`` if given).
     """
     x, idx = check_take(x, idx, out)
     return np.take(x, idx, axis=0, out=out, mode="wrap")  # "wrap": indices already checked

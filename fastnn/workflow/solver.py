@@ -20,6 +20,7 @@ from fastnn.nn import optim
 from fastnn.nn.divergence import divergence_reason
 from fastnn.nn.init import as_generator
 from fastnn.nn.metrics import correct_count
+from fastnn.nn.minibatch import RowGather
 from fastnn.workflow.atomic import replacing
 from fastnn.workflow.progress import terminal_tqdm
 
@@ -158,6 +159,7 @@ class Solver:
         )
         # The course draws from NumPy's global state; a seed gives the run its own generator.
         self._random = np.random if seed is None else as_generator(seed)
+        self._gather = RowGather()
         self._reset()
 
     def _reset(self) -> None:
@@ -183,7 +185,7 @@ class Solver:
         """One minibatch gradient step (``iteration`` counted over the run from 1); returns its
         loss."""
         idx = np.asarray(self._random.choice(self.X_train.shape[0], self.batch_size), np.intp)
-        ops().take_rows(self.X_train, idx, out=X_batch)
+        self._gather(self.X_train, idx, X_batch)
         np.take(self.y_train, idx, out=y_batch)
         loss, grads = self.model.loss(X_batch, y_batch)
         loss = float(loss)
