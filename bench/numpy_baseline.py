@@ -7,7 +7,11 @@ naming every feature NumPy dispatches to above its baseline (``__cpu_dispatch__`
 X86_V4, ... on NumPy 2.4; AVX2, FMA3, AVX512F, ... on older NumPy).  The child checks that both
 caps took effect, then times fastnn's kernel and its NumPy twin (fastnn.reference, the
 "numpy" column of ``fastnn bench``) side by side: fastnn.timing's interleaved rounds,
-medians.  ratio = NumPy time / fastnn time (>= 1: the target holds).
+medians.  ratio = NumPy time / fastnn time (>= 1: the target holds).  With dropout selected, a
+``dropout_pair`` row also times a training step's forward + backward against the course's
+NumPy pair (a stored mask: ``mask = (np.random.rand(*x.shape) < p) / p``, ``x * mask``,
+``dout * mask``; bench/test_bench_dropout_pair.py), the honest comparison for the backward
+alone, which regenerates its mask where NumPy's twin reads one.
 
     python bench/numpy_baseline.py --size large --threads 1 --rounds 11
     python bench/numpy_baseline.py --kernels tanh,softmax_loss --dtypes float32
@@ -83,24 +87,41 @@ def main(argv=None):
     )
     print("| kernel | dtype | shape | fastnn us | numpy us | numpy/fastnn |")
     print("|---|---|---|---|---|---|")
+    cases = [
+        (spec.name, dtype, shape, case_callables(spec, dtype, shape))
+        for spec in specs
+        for dtype in args.dtypes.split(",")
+        for shape in resolve_shapes(spec, sizes)
+    ]
+    if any(spec.family == "dropout" for spec in specs):
+        from test_bench_dropout_pair import dropout_calls  # bench/ is this script's folder
+
+        dropout = next(spec for spec in all_kernels() if spec.name == "dropout_backward")
+        cases += [
+            ("dropout_pair", dtype, shape, _pair_calls(dropout_calls(np.dtype(dtype), shape)))
+            for dtype in args.dtypes.split(",")
+            for shape in resolve_shapes(dropout, sizes)
+        ]
     behind = []
-    for spec in specs:
-        for dtype in args.dtypes.split(","):
-            for shape in resolve_shapes(spec, sizes):
-                calls = case_callables(spec, dtype, shape)
-                timed = {name: calls[name] for name in ("fastnn", "numpy")}
-                samples = sample_interleaved(timed, args.rounds, args.min_time)
-                med = {name: statistics.median(values) for name, values in samples.items()}
-                ratio = med["numpy"] / med["fastnn"]
-                shape_text = "x".join(map(str, shape))
-                if ratio < 1:
-                    behind.append(f"{spec.name} {dtype} {shape_text}")
-                print(
-                    f"| {spec.name} | {dtype} | {shape_text} | {med['fastnn'] * 1e6:.0f} | "
-                    f"{med['numpy'] * 1e6:.0f} | {ratio:.2f} |",
-                    flush=True,
-                )
+    for name, dtype, shape, calls in cases:
+        timed = {impl: calls[impl] for impl in ("fastnn", "numpy")}
+        samples = sample_interleaved(timed, args.rounds, args.min_time)
+        med = {impl: statistics.median(values) for impl, values in samples.items()}
+        ratio = med["numpy"] / med["fastnn"]
+        shape_text = "x".join(map(str, shape))
+        if ratio < 1:
+            behind.append(f"{name} {dtype} {shape_text}")
+        print(
+            f"| {name} | {dtype} | {shape_text} | {med['fastnn'] * 1e6:.0f} | "
+            f"{med['numpy'] * 1e6:.0f} | {ratio:.2f} |",
+            flush=True,
+        )
     print(f"\n# behind NumPy: {', '.join(behind) if behind else 'none'}")
+
+
+def _pair_calls(calls):
+    """The dropout pair's fastnn step and the course's NumPy step, named like a case's."""
+    return {"fastnn": calls["fastnn"], "numpy": calls["course"]}
 
 
 if __name__ == "__main__":

@@ -119,6 +119,35 @@ def test_bias_gradient_is_closer_to_exact_than_a_float32_sum():
     assert fused_error < float32_error
 
 
+def _documented_column_sums(dz):
+    """The order bias_template.h promises, in NumPy: in double, four rows' values added
+    pairwise, then to the running sums, rows in order; the last N % 4 rows one at a time."""
+    x = dz.astype(np.float64)
+    sums = np.zeros(x.shape[1])
+    whole = x.shape[0] - x.shape[0] % 4
+    for r in range(0, whole, 4):
+        sums = sums + ((x[r] + x[r + 1]) + (x[r + 2] + x[r + 3]))
+    for r in range(whole, x.shape[0]):
+        sums = sums + x[r]
+    return sums.astype(dz.dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_rows", [*range(1, 20), 203])
+def test_gradient_sums_in_the_documented_order(n_rows, dtype):
+    """Bit for bit, with terms whose rounding shows any other grouping (any number of
+    threads: the columns are split, never the rows)."""
+    rng = np.random.default_rng(n_rows)
+    scale = 10.0 ** rng.integers(-8, 9, (n_rows, 1030))
+    dout = (rng.standard_normal((n_rows, 1030)) * scale).astype(dtype)
+    out = np.where(rng.random(dout.shape) < 0.8, 1.0, 0.0).astype(dtype)
+    for n in (1, 2):
+        with fastnn.num_threads(n):
+            np.testing.assert_array_equal(fast.bias_backward(dout), _documented_column_sums(dout))
+            dz, db = fast.relu_bias_backward(dout, out)
+            np.testing.assert_array_equal(db, _documented_column_sums(dz))
+
+
 def test_numerical_gradient():
     rng = np.random.default_rng(1)
     z = rng.standard_normal((6, 5))

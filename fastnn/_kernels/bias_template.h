@@ -59,17 +59,35 @@ FASTNN_INLINE FASTNN_T FASTNN_NAME(bias_relu_grad)(FASTNN_T dout, FASTNN_T out) 
     (void)a;                                                                                 \
     (void)d;
 
-/* sum[j] += the values of rows [r0, N) of columns [j0, j0 + width): four rows at a time
- * (their values added pairwise, then to the sum), then one at a time.  The row loops are
+/* The pairwise sum of the values of four rows, from column j of the first. */
+#define FASTNN_BIAS_QUAD(VALUE, j) \
+    ((VALUE(j) + VALUE((j) + M)) + (VALUE((j) + 2 * M) + VALUE((j) + 3 * M)))
+
+/* sum[j] += the values of rows [0, N) of columns [j0, j0 + width): four rows at a time
+ * (their values added pairwise, then to the sum), then one at a time.  With EIGHT, the main
+ * loop takes two groups of four per pass, sum[j] = (sum[j] + quad) + next quad (the same
+ * additions in the same order): eight row streams read at once and one load and store of the
+ * sums per eight rows.  dout alone needs it: a pass per group left the SSE2 loop at 0.7x
+ * NumPy's row-at-a-time sum in float64.  With out (and dz) it would be 16-24 streams, and
+ * those variants ran 1.4-1.9x slower so (docs/perf/isa_paths.md).  (Written quad + sum: so
+ * gcc gives a column whose sum is NaN the same sign bit on every path.)  The row loops are
  * simd loops: every column keeps its own sum, so the lanes do not change any result. */
-#define FASTNN_BIAS_SUM_ROWS(VALUE)                                                          \
+#define FASTNN_BIAS_SUM_ROWS(VALUE, EIGHT)                                                   \
     do {                                                                                     \
         fastnn_index r = 0;                                                                  \
+        for (; (EIGHT) && r + 8 <= N; r += 8) {                                              \
+            FASTNN_BIAS_ROW_POINTERS(r)                                                      \
+            FASTNN_OMP_SIMD                                                                  \
+            for (fastnn_index j = 0; j < width; j++) {                                       \
+                sum[j] = FASTNN_BIAS_QUAD(VALUE, j + 4 * M) +                                \
+                         (FASTNN_BIAS_QUAD(VALUE, j) + sum[j]);                              \
+            }                                                                                \
+        }                                                                                    \
         for (; r + 4 <= N; r += 4) {                                                         \
             FASTNN_BIAS_ROW_POINTERS(r)                                                      \
             FASTNN_OMP_SIMD                                                                  \
             for (fastnn_index j = 0; j < width; j++) {                                       \
-                sum[j] += (VALUE(j) + VALUE(j + M)) + (VALUE(j + 2 * M) + VALUE(j + 3 * M)); \
+                sum[j] += FASTNN_BIAS_QUAD(VALUE, j);                                        \
             }                                                                                \
         }                                                                                    \
         for (; r < N; r++) {                                                                 \
@@ -90,11 +108,11 @@ static void FASTNN_NAME(bias_grad_block)(const FASTNN_T *dout, const FASTNN_T *o
         sum[j] = 0.0;
     }
     if (out == NULL) {
-        FASTNN_BIAS_SUM_ROWS(FASTNN_BIAS_PLAIN);
+        FASTNN_BIAS_SUM_ROWS(FASTNN_BIAS_PLAIN, 1);
     } else if (dz == NULL) {
-        FASTNN_BIAS_SUM_ROWS(FASTNN_BIAS_MASKED);
+        FASTNN_BIAS_SUM_ROWS(FASTNN_BIAS_MASKED, 0);
     } else {
-        FASTNN_BIAS_SUM_ROWS(FASTNN_BIAS_STORED);
+        FASTNN_BIAS_SUM_ROWS(FASTNN_BIAS_STORED, 0);
     }
     for (fastnn_index j = 0; j < width; j++) {
         db[j0 + j] = (FASTNN_T)sum[j];
@@ -105,6 +123,7 @@ static void FASTNN_NAME(bias_grad_block)(const FASTNN_T *dout, const FASTNN_T *o
 #undef FASTNN_BIAS_MASKED
 #undef FASTNN_BIAS_STORED
 #undef FASTNN_BIAS_SUM_ROWS
+#undef FASTNN_BIAS_QUAD
 #undef FASTNN_BIAS_ROW_POINTERS
 
 static void FASTNN_NAME(bias_grad_cols_impl)(const FASTNN_T *dout, const FASTNN_T *out,
