@@ -40,14 +40,18 @@ def autorange(fn, min_time):
 
 def sample_interleaved(callables, rounds=15, min_time=0.01):
     """Seconds per call of every zero-argument callable of the dict ``callables``, one sample
-    per round, the callables timed in turn within each round; returns ``{name: [seconds]}``."""
+    per round, the callables timed in turn within each round, each round starting one further
+    along (so that none always runs right after the same other: a peer's lingering threads
+    or caches would weigh on one alone); returns ``{name: [seconds]}``."""
     numbers = {name: autorange(fn, min_time) for name, fn in callables.items()}
     samples: dict[str, list[float]] = {name: [] for name in callables}
+    names = list(callables)
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for _ in range(rounds):
-            for name, fn in callables.items():
+        for r in range(rounds):
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                fn = callables[name]
                 samples[name].append(_loop(fn, numbers[name]) / numbers[name])
     finally:
         if gc_was_enabled:

@@ -28,11 +28,13 @@ def _costs(clock, *seconds_per_call):
 
 def test_rounds_interleave_the_callables():
     log = []
-    calls = {"a": lambda: log.append("a"), "b": lambda: log.append("b")}
+    calls = {name: (lambda name=name: log.append(name)) for name in "abc"}
     samples = timing.sample_interleaved(calls, rounds=4, min_time=0)
-    assert {name: len(values) for name, values in samples.items()} == {"a": 4, "b": 4}
-    # min_time=0: a warm-up and one ranging call each, then one call per round, in turn
-    assert log == ["a", "a", "b", "b"] + ["a", "b"] * 4
+    assert {name: len(values) for name, values in samples.items()} == {"a": 4, "b": 4, "c": 4}
+    # min_time=0: a warm-up and one ranging call each, then one call per round, in turn, each
+    # round starting one further along (none always follows the same other)
+    rounds = ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b", "c"]
+    assert log == ["a", "a", "b", "b", "c", "c"] + rounds
 
 
 def test_autorange_reaches_min_time(clock):
