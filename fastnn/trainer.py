@@ -7,10 +7,11 @@ the learning rate after every epoch, tracks train/validation accuracy, keeps a d
 of the best model, and stops at once when the cost becomes NaN or inf.
 
 Speed notes: the minibatch is gathered into one preallocated buffer per run
-(``take_rows``) and the update rules are the backend's in-place kernels (``sgd_update``,
-``momentum_update``, ...: one fused pass per parameter on the compiled core), so an
-iteration allocates only what the loss function itself allocates (plus, on the NumPy
-backend, the twins' scratch products).
+(``take_rows``, through :class:`fastnn.nn.minibatch.RowGather`, which picks cached or
+streaming stores by timing steps with each) and the update rules are the backend's
+in-place kernels (``sgd_update``, ``momentum_update``, ...: one fused pass per parameter
+on the compiled core), so an iteration allocates only what the loss function itself
+allocates (plus, on the NumPy backend, the twins' scratch products).
 
 This public namespace only re-exports; the implementation is ``fastnn.nn.trainer``.
 """
