@@ -1,5 +1,6 @@
 """fastnn.Solver: the course's Solver API (cs231n/solver.py) and what fastnn adds to it."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -290,6 +291,24 @@ def test_seed_makes_runs_reproducible_and_none_uses_the_global_state(digits):
     assert losses(seed=3) != losses(seed=4)
     assert losses(global_seed=231) == losses(global_seed=231)
     assert losses(global_seed=231) != losses(global_seed=232)
+
+
+@pytest.mark.parametrize("seed", [None, 5])
+def test_a_solver_pickles_and_deep_copies_and_trains_on(digits, seed):
+    """An unseeded Solver draws from NumPy's global state (a module, which pickle refuses):
+    its copies draw from it again; a seeded one carries its generator's state."""
+    solver = Solver(
+        small_net(np.float32), digits, num_epochs=1, batch_size=10, verbose=False, seed=seed
+    )
+    solver.train()
+    copies = [pickle.loads(pickle.dumps(solver)), copy.deepcopy(solver)]
+    np.random.seed(7)
+    solver.train()
+    for other in copies:
+        np.random.seed(7)
+        other.train()
+        assert other.loss_history == solver.loss_history
+        assert (other._random is np.random) == (seed is None)
 
 
 def test_check_accuracy_samples_and_batches(digits):

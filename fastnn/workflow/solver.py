@@ -176,6 +176,19 @@ class Solver:
         self.diverged = False
         self.optim_configs = {p: dict(self.optim_config) for p in self.model.params}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # without a seed the Solver draws from NumPy's global state, a module: a pickled or
+        # deep-copied Solver draws from it again
+        state = self.__dict__.copy()
+        if state["_random"] is np.random:
+            state["_random"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self._random is None:
+            self._random = np.random
+
     def _learning_rate(self) -> float | None:
         for config in self.optim_configs.values():
             return config.get("learning_rate")
