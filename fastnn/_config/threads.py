@@ -46,23 +46,30 @@ class Setting:
         self._value = new
         return previous
 
-    def call_with(self, value, function, /, *args, **kwargs):
-        """``function(*args, **kwargs)`` inside ``override(value)`` for a value already valid:
-        the override set and reset directly, about 1.3 us cheaper per call than the
-        generator-based context manager."""
-        token = self._override.set(value)
-        try:
-            return function(*args, **kwargs)
-        finally:
-            self._override.reset(token)
-
-    @contextlib.contextmanager
     def override(self, value):
-        token = self._override.set(self._validate(value))
-        try:
-            yield self.get()
-        finally:
-            self._override.reset(token)
+        """Context manager (and decorator): ``value`` for the current thread inside it."""
+        return _Override(self._override, self._validate(value))
+
+
+class _Override(contextlib.ContextDecorator):
+    """A context variable set on entry and reset on exit.  A class, not a generator: every
+    model's loss enters one per training step (0.4 us here against 1.5)."""
+
+    __slots__ = ("_var", "_value", "_tokens")
+
+    def __init__(self, var, value):
+        self._var, self._value, self._tokens = var, value, []
+
+    def __enter__(self):
+        self._tokens.append(self._var.set(self._value))
+        return self._value
+
+    def __exit__(self, *exc_info):
+        self._var.reset(self._tokens.pop())
+        return False
+
+    def _recreate_cm(self):  # each decorated call gets its own
+        return _Override(self._var, self._value)
 
 
 def usable_cores() -> int:
@@ -92,6 +99,8 @@ def _default_num_threads():
 
 def check_thread_count(n, name="number of threads"):
     """A thread or worker count: an int >= 1, or -1 for every usable core (returned resolved)."""
+    if type(n) is int and n >= 1:  # the common case, checked on every model loss
+        return n
     n = check_int(n, name, minimum=None)
     if n == -1:
         return usable_cores()
@@ -118,11 +127,6 @@ def num_threads(n: int) -> AbstractContextManager[int]:
     """Context manager: ``with fastnn.num_threads(1): ...`` sets the count for the current
     thread only and restores it on exit.  Threads started inside do not inherit it."""
     return _threads.override(n)
-
-
-def call_on_one_thread(function, /, *args, **kwargs):
-    """``function(*args, **kwargs)`` inside ``num_threads(1)`` (the models' loss, every step)."""
-    return _threads.call_with(1, function, *args, **kwargs)
 
 
 def threads_for(work: int, threshold: int) -> int:

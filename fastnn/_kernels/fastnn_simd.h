@@ -58,11 +58,14 @@ typedef ptrdiff_t fastnn_index;
  * where the compiler's cost model would keep it scalar: an OpenMP simd loop (gcc then
  * vectorises it whatever its cost estimate).  MSVC's OpenMP 2.0 has no simd construct, and a
  * build without OpenMP leaves the choice to the cost model. */
+#define FASTNN_PRAGMA(text) _Pragma(#text)
+/* FASTNN_OMP_SIMD_WITH(clauses): the same with OpenMP simd clauses (a reduction, simdlen). */
 #if defined(_OPENMP) && !defined(_MSC_VER)
-#define FASTNN_OMP_SIMD _Pragma("omp simd")
+#define FASTNN_OMP_SIMD_WITH(clauses) FASTNN_PRAGMA(omp simd clauses)
 #else
-#define FASTNN_OMP_SIMD
+#define FASTNN_OMP_SIMD_WITH(clauses)
 #endif
+#define FASTNN_OMP_SIMD FASTNN_OMP_SIMD_WITH()
 
 /* clang (14) vectorises the loops of the AVX-512 target for 256-bit vectors (its
  * x86-64-v4 tuning prefers them, and it splits wider vector types in two); gcc uses 512-bit
@@ -71,7 +74,6 @@ typedef ptrdiff_t fastnn_index;
  * before one of its loops asks for n elements per vector (n times the element's bits = 512).
  * Empty for other compilers and targets. */
 #if defined(__clang__) && defined(__AVX512F__)
-#define FASTNN_PRAGMA(text) _Pragma(#text)
 #define FASTNN_WIDE_FUNCTION __attribute__((min_vector_width(512)))
 #define FASTNN_WIDE_LOOP(lanes) FASTNN_PRAGMA(clang loop vectorize_width(lanes))
 #else

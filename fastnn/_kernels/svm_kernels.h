@@ -3,16 +3,13 @@
 #ifndef FASTNN_SVM_KERNELS_H
 #define FASTNN_SVM_KERNELS_H
 
-/* The row sums of a template are an OpenMP simd reduction (MSVC's OpenMP 2.0 has no simd
- * construct).  A short row's loop asks for 8 lanes: float32 rows otherwise get 16 float lanes
- * (twice the double accumulators' width), and a row of 10 never enters the vector loop. */
-#if defined(_OPENMP) && !defined(_MSC_VER)
-#define FASTNN_SVM_SIMD_SUM _Pragma("omp simd reduction(+ : total, positive)")
-#define FASTNN_SVM_SIMD_SUM_SHORT _Pragma("omp simd simdlen(8) reduction(+ : total, positive)")
-#else
-#define FASTNN_SVM_SIMD_SUM
-#define FASTNN_SVM_SIMD_SUM_SHORT
-#endif
+#include "fastnn_simd.h"
+
+/* The row sums of a template are an OpenMP simd reduction.  A short row's loop asks for 8
+ * lanes: float32 rows otherwise get 16 float lanes (twice the double accumulators' width),
+ * and a row of 10 never enters the vector loop. */
+#define FASTNN_SVM_SIMD_SUM FASTNN_OMP_SIMD_WITH(reduction(+ : total, positive))
+#define FASTNN_SVM_SIMD_SUM_SHORT FASTNN_OMP_SIMD_WITH(simdlen(8) reduction(+ : total, positive))
 
 /* Rows of at most this many classes run svm_hinge_short: the crossovers measured per target
  * (docs/perf/kernels.md).  The baseline target never does: SSE2 has no 64-bit integer

@@ -52,16 +52,14 @@ def check_forward_inputs(x, gamma, beta, bn_param, ndim=2):
             if shape != (d,):
                 raise ValueError(f"bn_param[{key!r}] must have shape ({d},), got {shape}")
     running_var = np.asarray(bn_param["running_var"])
-    # fmin skips NaN as `< 0` does: the search for the index runs only when one is negative
-    if running_var.dtype.kind == "f" and not np.fmin.reduce(running_var) < 0:
-        return x, gamma, beta, mode, eps, momentum
-    negative = np.flatnonzero(running_var < 0)
-    if negative.size:
-        i = int(negative[0])
-        raise ValueError(
-            f"bn_param['running_var'][{i}] = {np.asarray(bn_param['running_var'])[i]} is "
-            "negative: a variance is >= 0"
-        )
+    # fmin skips NaN as `< 0` does: the index is searched for only when one is negative
+    if running_var.dtype.kind != "f" or np.fmin.reduce(running_var) < 0:
+        negative = np.flatnonzero(running_var < 0)
+        if negative.size:
+            i = int(negative[0])
+            raise ValueError(
+                f"bn_param['running_var'][{i}] = {running_var[i]} is negative: a variance is >= 0"
+            )
     return x, gamma, beta, mode, eps, momentum
 
 

@@ -24,7 +24,7 @@ from fastnn.cli.config import cmd_config
 from fastnn.cli.demo import cmd_demo
 from fastnn.cli.init_stats import INIT_STATS_ACTIVATIONS, cmd_init_stats
 from fastnn.cli.predict import cmd_predict
-from fastnn.cli.search import cmd_search
+from fastnn.cli.search import STRATEGY_OPTIONS, cmd_search
 from fastnn.cli.train import cmd_train
 from fastnn.core.activations import ACTIVATIONS
 from fastnn.core.optim import UPDATE_RULES as UPDATES
@@ -36,6 +36,11 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _search_default(name):
+    """The default of a search option only some strategies read (filled in by cmd_search)."""
+    return STRATEGY_OPTIONS[name][0]
 
 
 def build_parser():
@@ -185,18 +190,21 @@ def build_parser():
     p.add_argument(
         "--trials",
         type=positive_int,
-        help="coarse trials, or asha's first rung (default 20; hyperband's brackets set theirs)",
+        help=f"coarse trials, or asha's first rung (default {_search_default('trials')}; "
+        "hyperband's brackets set theirs)",
     )
     p.add_argument("--epochs", type=positive_int, default=2, help="epochs per coarse trial")
     p.add_argument(
         "--fine-trials",
         type=nonnegative_int,
-        help="coarse-to-fine: trials of the narrowed round (0: a plain random search; default 10)",
+        help="coarse-to-fine: trials of the narrowed round (0: a plain random search; "
+        f"default {_search_default('fine_trials')})",
     )
     p.add_argument(
         "--fine-epochs",
         type=positive_int,
-        help="coarse-to-fine: epochs per narrowed trial (default 6)",
+        help="coarse-to-fine: epochs per narrowed trial "
+        f"(default {_search_default('fine_epochs')})",
     )
     p.add_argument(
         "--strategy",
@@ -206,13 +214,22 @@ def build_parser():
         "--epochs), asha (successive halving of --trials from --epochs to --max-epochs; "
         "asynchronous with --n-jobs > 1) or hyperband (brackets over the same epochs)",
     )
-    p.add_argument("--max-epochs", type=positive_int, help="asha/hyperband: last rung (default 9)")
-    p.add_argument("--eta", type=halving_eta, help="asha/hyperband: keep 1/eta (default 3)")
+    p.add_argument(
+        "--max-epochs",
+        type=positive_int,
+        help=f"asha/hyperband: last rung (default {_search_default('max_epochs')})",
+    )
+    p.add_argument(
+        "--eta",
+        type=halving_eta,
+        help=f"asha/hyperband: keep 1/eta (default {_search_default('eta')})",
+    )
     p.add_argument(
         "--promotion",
         choices=("lazy", "eager"),
-        help="asha/hyperband with --n-jobs > 1: lazy (default; promote from a rung still "
-        "filling only when a worker would wait) or eager (Li et al.'s ASHA)",
+        help="asha/hyperband with --n-jobs > 1: lazy (promote from a rung still filling only "
+        "when a worker would wait) or eager (Li et al.'s ASHA); default "
+        f"{_search_default('promotion')}",
     )
     p.add_argument(
         "--median-stop",

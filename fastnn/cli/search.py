@@ -41,7 +41,8 @@ COMMAND_FILE = "search_command.json"
 RESUME_OPTIONS = ("--resume", "--out", "--n-jobs", "--threads", "--trial-timeout")
 
 
-# Options only some strategies read: (their default, the strategies that read them).
+# Options only some strategies read: (their default, the strategies that read them).  The
+# parser leaves them None when not given (its help shows these defaults).
 STRATEGY_OPTIONS = {
     "trials": (20, ("coarse-to-fine", "random", "asha")),
     "fine_trials": (10, ("coarse-to-fine",)),

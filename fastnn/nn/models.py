@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from fastnn._config.backend import ops
-from fastnn._config.threads import call_on_one_thread
+from fastnn._config.threads import num_threads
 from fastnn._validation import check_float_dtype, check_int, check_scalar
 from fastnn.core.activations import ACTIVATIONS
 from fastnn.nn import layers
@@ -101,7 +101,8 @@ def _between_gemms(function: _F) -> _F:
 
     @functools.wraps(function)
     def on_one_thread(*args, **kwargs):
-        return call_on_one_thread(function, *args, **kwargs)
+        with num_threads(1):
+            return function(*args, **kwargs)
 
     return cast(_F, on_one_thread)
 
