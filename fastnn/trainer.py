@@ -11,7 +11,12 @@ Speed notes: the minibatch is gathered into one preallocated buffer per run
 streaming stores by timing steps with each) and the update rules are the backend's
 in-place kernels (``sgd_update``, ``momentum_update``, ...: one fused pass per parameter
 on the compiled core), so an iteration allocates only what the loss function itself
-allocates (plus, on the NumPy backend, the twins' scratch products).
+allocates (plus, on the NumPy backend, the twins' scratch products).  The notes' own case,
+:func:`fastnn.two_layer_net` with ``update='sgd'`` on the compiled core, folds the weight
+updates into the weight-gradient products (``W = (1 - lr * reg) * W - lr * X.T @ dY``, one
+BLAS call each through ``fastnn.core.gemm``; ``fastnn config`` says whether NumPy's BLAS
+allows it): no gradient arrays, no update pass, the same values up to rounding.  The loss
+is computed before any parameter changes, so a NaN or inf cost still stops the run first.
 
 This public namespace only re-exports; the implementation is ``fastnn.nn.trainer``.
 """

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import fastnn
+import fastnn.core.gemm
 from fastnn import ClassifierTrainer, FullyConnectedNet, init_two_layer_model, two_layer_net
 from fastnn._config.backend import ops
 from fastnn.nn.trainer import UPDATES
@@ -674,3 +675,83 @@ def test_a_continued_run_keeps_its_abort_reference():
     assert not kept["diverged"] and kept["first_cost"] == 2.0
     _, own = trainer.train(X, y, X, y, linear_model(), scripted_loss(then), num_epochs=2, **kw)
     assert own["diverged"] and "the first cost 0.1" in own["stop_reason"]
+
+
+def _two_layer_run(monkeypatch, dtype, reg, sample_batches, fused):
+    from fastnn.nn import models
+
+    if not fused:
+        monkeypatch.setattr(models.TwoLayerSGDStep, "for_training", classmethod(lambda *a: None))
+    applied = []
+    real_apply = models.TwoLayerSGDStep.apply
+    monkeypatch.setattr(
+        models.TwoLayerSGDStep, "apply", lambda self, lr: applied.append(lr) or real_apply(self, lr)
+    )
+    X, y = blobs(n=120, d=12, c=4, seed=3, dtype=dtype)
+    model = init_two_layer_model(12, 16, 4, dtype=dtype, seed=1)
+    for p in model.values():  # not the notes' tiny weights: let every term matter
+        p += np.asarray(np.random.default_rng(2).standard_normal(p.shape) * 0.3, dtype=dtype)
+    _, stats = ClassifierTrainer().train(
+        X, y, X, y, model, two_layer_net, reg=reg, learning_rate=0.05, update="sgd",
+        sample_batches=sample_batches, batch_size=30, num_epochs=3, seed=4,
+    )  # fmt: skip
+    monkeypatch.undo()
+    return model, stats, len(applied)
+
+
+@pytest.mark.skipif(fastnn.core.gemm.GEMM_TN is None, reason="no BLAS gemm for the fused step")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reg", [0.0, 0.05])
+@pytest.mark.parametrize("sample_batches", [True, False])
+def test_sgd_on_two_layer_net_folds_the_update_into_the_products(
+    monkeypatch, dtype, reg, sample_batches
+):
+    fused, s_fused, n_fused = _two_layer_run(monkeypatch, dtype, reg, sample_batches, True)
+    plain, s_plain, n_plain = _two_layer_run(monkeypatch, dtype, reg, sample_batches, False)
+    assert n_fused == len(s_fused["loss_history"]) and n_plain == 0
+    tol = 2e-5 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(s_fused["loss_history"], s_plain["loss_history"], rtol=tol)
+    for k in plain:
+        assert fused[k].dtype == dtype
+        np.testing.assert_allclose(fused[k], plain[k], rtol=tol, atol=tol, err_msg=k)
+    assert s_fused["val_acc_history"] == s_plain["val_acc_history"]
+
+
+def test_the_fused_step_applies_only_where_it_can():
+    from fastnn.nn.models import TwoLayerSGDStep
+
+    model = init_two_layer_model(6, 5, 3, dtype=np.float32, seed=0)
+    take = TwoLayerSGDStep.for_training
+    expected = fastnn.core.gemm.GEMM_TN is not None
+    assert (take(two_layer_net, model, "sgd", 0.0) is not None) == expected
+    assert take(two_layer_net, model, "momentum", 0.0) is None
+    assert take(lambda *a: two_layer_net(*a), model, "sgd", 0.0) is None
+    with fastnn.backend("numpy"):
+        assert take(two_layer_net, model, "sgd", 0.0) is None
+    for change in (
+        {"W1": np.asfortranarray(model["W1"])},
+        {"W2": model["W2"].astype(np.float64)},
+        {"b1": model["b1"][:4]},
+        {"extra": np.zeros(2, np.float32)},
+        {"W1": model["W1"].astype(np.float16)},
+    ):
+        assert take(two_layer_net, {**model, **change}, "sgd", 0.0) is None, list(change)
+    step = TwoLayerSGDStep(model, 0.0)
+    with pytest.raises(RuntimeError, match="needs a loss"):
+        step.apply(0.1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_nonfinite_loss_leaves_the_model_as_it_was(dtype):
+    # the fused step computes the loss before it changes anything: the trainer stops first
+    X, y = blobs(n=40, d=6, c=3, dtype=dtype)
+    X[:] = np.finfo(dtype).max
+    model = init_two_layer_model(6, 5, 3, dtype=dtype, seed=0)
+    model["W1"] += 1
+    initial = copy.deepcopy(model)
+    _, stats = ClassifierTrainer().train(
+        X, y, X, y, model, two_layer_net, update="sgd", sample_batches=False, num_epochs=2
+    )
+    assert stats["diverged"] and len(stats["loss_history"]) == 1
+    for k in initial:
+        np.testing.assert_array_equal(model[k], initial[k], err_msg=k)

@@ -15,6 +15,7 @@ from fastnn._config.backend import get_backend
 from fastnn._config.threads import get_num_threads, usable_cores
 from fastnn._kernels import _runtime
 from fastnn._version import __version__
+from fastnn.core.gemm import GEMM_TN, GEMM_TN_SOURCE
 from fastnn.registry import KERNEL_MODULES
 
 
@@ -36,6 +37,7 @@ def config_dict() -> dict[str, Any]:
         "machine": platform.machine(),
         "numpy": np.__version__,
         "blas": _blas_info(),
+        "gemm_tn": {"dtypes": list(GEMM_TN or ()), "source": GEMM_TN_SOURCE},
         "backend": get_backend(),
         "num_threads": get_num_threads(),
         "openmp_loaded_before_fastnn": openmp.loaded_before_fastnn(),
@@ -56,6 +58,13 @@ def _versions(info):
         f"fastnn {info['fastnn']} (python {info['python']}, {info['platform']})\n"
         f"numpy {info['numpy']}, BLAS: {info['blas']}"
     )
+
+
+def _gemm_tn(info):
+    gemm = info["gemm_tn"]
+    if gemm["dtypes"]:
+        return f"fused SGD step (GEMM with beta): {', '.join(gemm['dtypes'])} via {gemm['source']}"
+    return f"fused SGD step: off ({gemm['source']}); the trainer updates in a separate pass"
 
 
 def _backend(info):
@@ -93,7 +102,7 @@ def _modules(info):
     return "\n".join(lines)
 
 
-REPORT_LINES = [_versions, _backend, _threads, _cpu, _isa, _modules]
+REPORT_LINES = [_versions, _gemm_tn, _backend, _threads, _cpu, _isa, _modules]
 
 
 def show_config(file: TextIO | None = None) -> None:

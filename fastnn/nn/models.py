@@ -17,10 +17,11 @@ from typing import Any, TypeVar, cast
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from fastnn._config.backend import ops
+from fastnn._config.backend import get_backend, ops
 from fastnn._config.threads import num_threads
 from fastnn._validation import check_float_dtype, check_int, check_scalar
 from fastnn.core.activations import ACTIVATIONS
+from fastnn.core.gemm import GEMM_TN, gemm_tn
 from fastnn.nn import layers
 from fastnn.nn.init import INITIALIZERS, as_generator, from_global_state, small_random, zeros
 
@@ -142,6 +143,86 @@ def two_layer_net(
         dW1 += reg * W1
         dW2 += reg * W2
     return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+
+
+_TWO_LAYER_SHAPES = {"W1": 2, "b1": 1, "W2": 2, "b2": 1}  # the model's keys, and their ndim
+
+
+class TwoLayerSGDStep:
+    """An ``sgd`` step of :func:`two_layer_net` with the weight updates folded into the
+    weight-gradient products: ``W = (1 - lr * reg) * W - lr * X.T @ dY`` in one BLAS call
+    per weight (fastnn.core.gemm), instead of a gradient array and a separate update pass.
+
+    ``loss(X, y)`` runs the forward pass and the backward pass up to those products and
+    returns the loss (so that a caller can stop before the model changes);
+    ``apply(learning_rate)`` then updates the model in place.  The result equals
+    two_layer_net's gradients followed by ``W -= lr * dW`` up to rounding.  Build it with
+    :meth:`for_training`, which says when it applies.
+    """
+
+    def __init__(self, model: dict[str, np.ndarray], reg: float):
+        self.model = model
+        self.reg = reg
+        self._saved: tuple[np.ndarray, ...] | None = None
+
+    @classmethod
+    def for_training(cls, loss_function, model, update, reg) -> "TwoLayerSGDStep | None":
+        """The fused step for this training run, or None when it does not apply: another
+        loss function or update rule, the NumPy backend, model arrays of other dtypes or
+        layouts, or no BLAS function for the dtype (fastnn.core.gemm.GEMM_TN_SOURCE)."""
+        if loss_function is not two_layer_net or update != "sgd" or get_backend() != "cython":
+            return None
+        if not isinstance(model, dict) or model.keys() != _TWO_LAYER_SHAPES.keys():
+            return None
+        dtype = model["W1"].dtype if isinstance(model["W1"], np.ndarray) else None
+        for name, ndim in _TWO_LAYER_SHAPES.items():
+            p = model[name]
+            if not (
+                type(p) is np.ndarray
+                and p.dtype == dtype
+                and p.ndim == ndim
+                and p.flags.c_contiguous
+                and p.flags.aligned
+                and p.flags.writeable
+            ):
+                return None
+        if GEMM_TN is None or dtype.name not in GEMM_TN:
+            return None
+        hidden, classes = model["W2"].shape
+        if model["W1"].shape[1] != hidden or model["b1"].shape != (hidden,):
+            return None
+        if model["b2"].shape != (classes,):
+            return None
+        return cls(model, reg)
+
+    def loss(self, X: ArrayLike, y: np.ndarray) -> float:
+        """The batch's loss (as :func:`two_layer_net` computes it); keeps what apply needs."""
+        m = self.model
+        x = np.ascontiguousarray(_as_model_dtype(X, m["W1"].dtype))
+        kernels = ops()
+        h = kernels.bias_relu(_product(x, m["W1"]), m["b1"])
+        scores = kernels.bias_add(_product(h, m["W2"]), m["b2"])
+        loss, dscores = layers.softmax_loss(scores, y)
+        dh = dscores @ m["W2"].T  # before W2 changes
+        if self.reg:
+            loss += _l2(m, ("W1", "W2"), self.reg)
+        self._saved = (x, h, np.ascontiguousarray(dscores), dh)
+        return loss
+
+    def apply(self, learning_rate: float) -> None:
+        """Update the model in place with the gradients of the last :meth:`loss`."""
+        if self._saved is None:
+            raise RuntimeError("apply() needs a loss() before it")
+        x, h, dscores, dh = self._saved
+        self._saved = None
+        m = self.model
+        kernels = ops()
+        db2 = kernels.bias_backward(dscores)
+        da1, db1 = kernels.relu_bias_backward(dh, h)
+        decay = 1.0 - learning_rate * self.reg
+        gemm_tn(h, dscores, m["W2"], -learning_rate, decay)
+        gemm_tn(x, da1, m["W1"], -learning_rate, decay)
+        kernels.update_many("sgd", [m["b1"], m["b2"]], [db1, db2], [[], []], learning_rate)
 
 
 _ACTIVATIONS = ACTIVATIONS  # the kernels' list (fastnn.core.activations)

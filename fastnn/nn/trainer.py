@@ -24,7 +24,7 @@ from fastnn.nn.divergence import divergence_reason
 from fastnn.nn.init import RandomSource, as_generator
 from fastnn.nn.metrics import correct_count
 from fastnn.nn.minibatch import RowGather
-from fastnn.nn.models import is_object_model
+from fastnn.nn.models import TwoLayerSGDStep, is_object_model
 
 __all__ = ["ClassifierTrainer", "UPDATES"]
 
@@ -248,6 +248,7 @@ class ClassifierTrainer:
             params = model.params
             batch_loss = model.loss
             scores_of = model.loss
+            fused_step = None
         else:
             params = model if isinstance(model, dict) else getattr(model, "params", None)
             if not isinstance(params, dict):
@@ -257,6 +258,8 @@ class ClassifierTrainer:
             dict_loss = cast("Callable[..., Any]", loss_function)  # not an object model: given
             batch_loss = lambda Xb, yb: dict_loss(Xb, model, yb, reg)  # noqa: E731
             scores_of = lambda Xb: dict_loss(Xb, model)  # noqa: E731
+            # the notes' net with 'sgd': the update folded into the weight-gradient GEMMs
+            fused_step = TwoLayerSGDStep.for_training(loss_function, model, update, reg)
         for name, p in params.items():
             check_param(p, f"model parameter {name!r}")
         # Labels the scores cannot match would only lower the accuracies: check them now,
@@ -313,7 +316,10 @@ class ClassifierTrainer:
                     idx = gen.integers(0, n, size=batch_size)
                     gather(X, idx, X_batch)
                     np.take(y, idx, out=y_batch, mode="clip")
-                cost, grads = batch_loss(X_batch, y_batch)
+                if fused_step is not None:
+                    cost = fused_step.loss(X_batch, y_batch)
+                else:
+                    cost, grads = batch_loss(X_batch, y_batch)
                 cost = float(cost)
                 stats["loss_history"].append(cost)
                 if first_cost is None:
@@ -327,7 +333,10 @@ class ClassifierTrainer:
                     if verbose:
                         print(reason)
                     break
-                optimizer.step(params, grads, learning_rate)
+                if fused_step is not None:
+                    fused_step.apply(learning_rate)
+                else:
+                    optimizer.step(params, grads, learning_rate)
 
                 epoch_end = (it + 1) % iters_per_epoch == 0
                 acc_check = acc_frequency is not None and (it + 1) % acc_frequency == 0
