@@ -19,7 +19,8 @@ def test_the_wheels_openblas_is_found_for_both_dtypes():
 @needs_gemm
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
-    "k, m, n", [(1, 1, 1), (7, 3, 5), (200, 3072, 100), (64, 100, 10), (0, 4, 3), (5, 0, 3), (5, 4, 0)]
+    "k, m, n",
+    [(1, 1, 1), (7, 3, 5), (200, 3072, 100), (64, 100, 10), (0, 4, 3), (5, 0, 3), (5, 4, 0)],
 )
 @pytest.mark.parametrize("alpha, beta", [(1.0, 0.0), (-1e-3, 1.0), (-0.5, 0.99), (2.0, -1.0)])
 def test_matches_matmul(dtype, k, m, n, alpha, beta):

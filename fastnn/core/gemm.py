@@ -67,7 +67,10 @@ def _load():
     except OSError as exc:
         return {}, f"{os.path.basename(path)} did not load: {exc}"
     functions = {}
-    for dtype, char, scalar in ((np.float32, "s", ctypes.c_float), (np.float64, "d", ctypes.c_double)):
+    for dtype, char, scalar in (
+        (np.float32, "s", ctypes.c_float),
+        (np.float64, "d", ctypes.c_double),
+    ):
         function = _bind(library, char, scalar)
         if function is not None:
             functions[np.dtype(dtype)] = function
@@ -130,7 +133,9 @@ def gemm_tn(
         if not (array.flags.c_contiguous and array.flags.aligned):
             raise ValueError(f"{name} must be C-contiguous and aligned")
     if a.shape[0] != b.shape[0] or c.shape != (a.shape[1], b.shape[1]):
-        raise ValueError(f"shapes a {a.shape}, b {b.shape}, c {c.shape}: need (K, M), (K, N), (M, N)")
+        raise ValueError(
+            f"shapes a {a.shape}, b {b.shape}, c {c.shape}: need (K, M), (K, N), (M, N)"
+        )
     if not c.flags.writeable:
         raise ValueError("c is read-only")
     if np.shares_memory(c, a) or np.shares_memory(c, b):

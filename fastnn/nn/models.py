@@ -166,7 +166,9 @@ class TwoLayerSGDStep:
         self._saved: tuple[np.ndarray, ...] | None = None
 
     @classmethod
-    def for_training(cls, loss_function, model, update, reg) -> "TwoLayerSGDStep | None":
+    def for_training(
+        cls, loss_function: Callable[..., Any] | None, model: Any, update: str, reg: float
+    ) -> "TwoLayerSGDStep | None":
         """The fused step for this training run, or None when it does not apply: another
         loss function or update rule, the NumPy backend, model arrays of other dtypes or
         layouts, or no BLAS function for the dtype (fastnn.core.gemm.GEMM_TN_SOURCE)."""
@@ -174,7 +176,10 @@ class TwoLayerSGDStep:
             return None
         if not isinstance(model, dict) or model.keys() != _TWO_LAYER_SHAPES.keys():
             return None
-        dtype = model["W1"].dtype if isinstance(model["W1"], np.ndarray) else None
+        first = model["W1"]
+        if type(first) is not np.ndarray:
+            return None
+        dtype = first.dtype
         for name, ndim in _TWO_LAYER_SHAPES.items():
             p = model[name]
             if not (
