@@ -13,10 +13,11 @@ Design
     so the two SplitMix64 products per pair of elements run as three 32-bit products each,
     or in general registers): the forward also writes the mask as bits, 1 per element (n/8
     bytes, 1/32 of a float32 x: uint32 word g, bit t for element 32 * g + t), and the
-    backward applies them without hashing.  Regenerating made the float32 backward 0.60x
-    the speed of NumPy's multiply by a stored mask (4M elements, Zen 4, NumPy capped to its
-    baseline too), float64 0.92x; from the bits 1.6x and 1.1x.  Packing the bits costs the
-    forward nothing measurable: its comparisons' masks are packed with SSE2 intrinsics
+    backward applies them without hashing.  Regenerating made the float32 backward
+    0.60-0.70x the speed of NumPy's multiply by a stored mask (4M elements, 1 thread, Zen 4,
+    NumPy capped to its baseline too), float64 0.90-0.94x; from the bits 1.55-1.76x and
+    1.16-1.20x.  The forward's packing is within the noise (+1.5% float32, +3.3% float64 in
+    medians of four runs): its comparisons' masks are packed with SSE2 intrinsics
     (dropout_bits.h).  docs/perf/isa_paths.md has the numbers.
   Either way the mask and the products are the same, bit for bit; the bits kernels are
   compiled in every target (the tests run them under any cap).

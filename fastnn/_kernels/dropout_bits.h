@@ -105,10 +105,10 @@ static inline void fastnn_dropout_words(uint64_t key, uint64_t first_pair, uint3
  * intrinsics (dropout_template.h: dropout_group), so that the drop masks that select the
  * products also give the bits: two saturating packs to bytes and a pmovmskb per 16 elements,
  * 11 instructions per word.  The portable loop ANDs each mask with the bit table and ORs the
- * lanes together, about 20 per word: the forward that stores bits took 1.07-1.09x the time
- * of the one that does not with it, 0.98-1.01x with the intrinsics (4M elements, gcc 12,
- * Zen 4; docs/perf/isa_paths.md).  Other targets run the portable loop (only tests call it
- * there); MSVC has the same intrinsics. */
+ * lanes together, about 20 per word: the forward that stores bits took 1.07x the time of the
+ * one that does not with it, 0.97-1.04x with the intrinsics (kernel alone, 4M elements,
+ * gcc 12, Zen 4; docs/perf/isa_paths.md).  Other targets run the portable loop (only tests
+ * call it there); MSVC has the same intrinsics. */
 #if defined(FASTNN_TARGET_ISA) && FASTNN_TARGET_ISA == FASTNN_ISA_BASELINE && FASTNN_CPU_X86 && \
     (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #define FASTNN_DROPOUT_SSE2_BITS 1
