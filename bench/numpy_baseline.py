@@ -10,8 +10,9 @@ caps took effect, then times fastnn's kernel and its NumPy twin (fastnn.referenc
 medians.  ratio = NumPy time / fastnn time (>= 1: the target holds).  With dropout selected, a
 ``dropout_pair`` row also times a training step's forward + backward against the course's
 NumPy pair (a stored mask: ``mask = (np.random.rand(*x.shape) < p) / p``, ``x * mask``,
-``dout * mask``; bench/test_bench_dropout_pair.py), the honest comparison for the backward
-alone, which regenerates its mask where NumPy's twin reads one.
+``dout * mask``; bench/test_bench_dropout_pair.py): the backward alone reads the bits its
+forward stored on this path (fastnn.core.dropout.STORES_MASK_BITS), so the pair also counts
+the cost of storing them.
 
     python bench/numpy_baseline.py --size large --threads 1 --rounds 11
     python bench/numpy_baseline.py --kernels tanh,softmax_loss --dtypes float32

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn._kernels import activations, batchnorm, optim, softmax
+from fastnn._kernels import activations, batchnorm, dropout, optim, softmax
 from fastnn.core.threads import PARALLEL_THRESHOLDS
 
 
@@ -62,6 +62,12 @@ CASES = {
         "sgd",
         "updates",
         lambda n: fastnn.sgd_update(np.ones(n), np.ones(n), 0.1),
+    ),
+    "dropout_forward": (
+        dropout,
+        "apply_mask",
+        "dropout",
+        lambda n: fastnn.dropout_forward(np.ones(n), {"mode": "train", "p": 0.5, "seed": 1}),
     ),
     # take_rows counts bytes: float64 rows of 8 elements are 64 bytes each
     "take_rows": (

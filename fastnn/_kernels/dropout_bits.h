@@ -92,4 +92,51 @@ static inline void fastnn_dropout_words(uint64_t key, uint64_t first_pair, uint3
 #endif
 }
 
+/* The stored form of the mask where a target stores one (dropout.pyx: STORES_MASK_BITS): one
+ * bit per element, bit t of uint32_t word g set when element 32 * g + t is kept (the bits of
+ * elements past the array's end are 0).  A group of 32 elements is one word, so chunks of a
+ * thread team start at multiples of 32 elements and never share a word. */
+#define FASTNN_DROPOUT_GROUP 32
+#if FASTNN_DROPOUT_BLOCK % FASTNN_DROPOUT_GROUP != 0
+#error "a block of words holds whole groups of mask bits"
+#endif
+
+/* On the SSE2 baseline target, the one that stores bits, a group's comparisons run in SSE2
+ * intrinsics (dropout_template.h: dropout_group), so that the drop masks that select the
+ * products also give the bits: two saturating packs to bytes and a pmovmskb per 16 elements,
+ * 11 instructions per word.  The portable loop ANDs each mask with the bit table and ORs the
+ * lanes together, about 20 per word: the forward that stores bits took 1.07x the time of the
+ * one that does not with it, 0.97-1.04x with the intrinsics (kernel alone, 4M elements,
+ * gcc 12, Zen 4; docs/perf/isa_paths.md).  Other targets run the portable loop (only tests
+ * call it there); MSVC has the same intrinsics. */
+#if defined(FASTNN_TARGET_ISA) && FASTNN_TARGET_ISA == FASTNN_ISA_BASELINE && FASTNN_CPU_X86 && \
+    (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#define FASTNN_DROPOUT_SSE2_BITS 1
+#include <emmintrin.h>
+
+/* The drop masks (all ones where word > limit) of the four words at w. */
+FASTNN_INLINE __m128i fastnn_dropout_drop4(const uint32_t *w, __m128i sign, __m128i limit_signed) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)w);
+    return _mm_cmpgt_epi32(_mm_xor_si128(v, sign), limit_signed); /* unsigned > as signed */
+}
+
+/* The 32 lanes' sign bits of m[0..7], lane t of m[v] at bit 4 * v + t. */
+FASTNN_INLINE uint32_t fastnn_dropout_movemask32(const __m128i m[8]) {
+    const __m128i lo = _mm_packs_epi16(_mm_packs_epi32(m[0], m[1]), _mm_packs_epi32(m[2], m[3]));
+    const __m128i hi = _mm_packs_epi16(_mm_packs_epi32(m[4], m[5]), _mm_packs_epi32(m[6], m[7]));
+    return (uint32_t)_mm_movemask_epi8(lo) | (uint32_t)_mm_movemask_epi8(hi) << 16;
+}
+#else
+#define FASTNN_DROPOUT_SSE2_BITS 0
+#endif
+
+/* bit[t] = 1 << t: packing and unpacking a word against this table vectorises (an AND and a
+ * compare per lane), where a shift by the lane's own count would not (SSE2 has no per-lane
+ * variable shift). */
+static const uint32_t fastnn_dropout_bit[FASTNN_DROPOUT_GROUP] = {
+    1u << 0,  1u << 1,  1u << 2,  1u << 3,  1u << 4,  1u << 5,  1u << 6,  1u << 7,
+    1u << 8,  1u << 9,  1u << 10, 1u << 11, 1u << 12, 1u << 13, 1u << 14, 1u << 15,
+    1u << 16, 1u << 17, 1u << 18, 1u << 19, 1u << 20, 1u << 21, 1u << 22, 1u << 23,
+    1u << 24, 1u << 25, 1u << 26, 1u << 27, 1u << 28, 1u << 29, 1u << 30, 1u << 31};
+
 #endif /* FASTNN_DROPOUT_BITS_H */

@@ -8,4 +8,8 @@
 const struct fastnn_dropout_table FASTNN_TARGET_NAME(fastnn_dropout) = {
     fastnn_dropout_mask_rows_f32,
     fastnn_dropout_mask_rows_f64,
+    fastnn_dropout_mask_rows_bits_f32,
+    fastnn_dropout_mask_rows_bits_f64,
+    fastnn_dropout_bits_rows_f32,
+    fastnn_dropout_bits_rows_f64,
 };

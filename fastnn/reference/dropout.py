@@ -42,6 +42,16 @@ def dropout_mask(key: int, p: float, shape: tuple, dtype: Any) -> NDArray[np.flo
     return np.where(keep, scale, np.zeros((), dtype)).reshape(shape)
 
 
+def mask_bits(key: int, p: float, size: int) -> NDArray[np.uint32]:
+    """The keep mask of ``size`` elements packed as the compiled forward stores it on the paths
+    that store it (fastnn.core.dropout.STORES_MASK_BITS): uint32 words, bit t of word g set
+    when element 32 * g + t is kept, the bits past the last element 0."""
+    keep = random_words(key, size) < np.uint64(keep_threshold(p))
+    padded = np.zeros(-(-size // 32) * 32, dtype=bool)
+    padded[:size] = keep
+    return np.packbits(padded, bitorder="little").view("<u4").astype(np.uint32)
+
+
 def dropout_forward(
     x: np.ndarray, dropout_param: dict[str, Any]
 ) -> tuple[NDArray[np.floating], Any]:
