@@ -940,8 +940,7 @@ class _Runner:
         if self._workers is not None:
             workers, self._workers = self._workers, None
             futures += workers.futures
-            for worker in workers.workers:
-                worker.conn.close()
+            workers.discard()
         if self._pool is not None:
             pool, self._pool = self._pool, None
             _kill(pool, futures, wait=wait)

@@ -22,6 +22,9 @@ import collections
 import contextlib
 import os
 import pickle
+import selectors
+import socket
+import sys
 import tempfile
 import threading
 import time
@@ -35,6 +38,11 @@ from fastnn.workflow.search._result import Trial
 # sockets and the named pipes of multiprocessing on Windows; Linux's hold 200 kB); a longer
 # one sent ahead (a promotion carrying its trial's state) goes through a file.
 AHEAD_BYTES = 4096
+# Linux: each connection's send buffer is raised to this (up to net.core.wmem_max), and a job
+# up to half the buffer it got (at least AHEAD_BYTES) is written ahead directly: a promotion's
+# digits-sized state then skips the file.  Linux counts a unix socket's unread bytes against
+# its sender's buffer only, so a message that fits there never blocks.
+LINUX_SEND_BUFFER = 1 << 20
 # Submissions a worker holds at once: the one it runs and the one it starts next.
 PER_WORKER = 2
 
@@ -111,10 +119,11 @@ def _cloudpickle():
 
 
 class _Worker:
-    __slots__ = ("conn", "submissions", "returned", "since")
+    __slots__ = ("conn", "submissions", "returned", "since", "ahead_bytes")
 
     def __init__(self, conn):
         self.conn = conn
+        self.ahead_bytes = _ahead_bytes(conn)
         self.submissions: collections.deque[tuple] = collections.deque()  # sent, oldest first
         self.returned = 0  # trials back of the oldest submission
         self.since = 0.0  # when its oldest submission was sent
@@ -135,6 +144,7 @@ class Workers:
         self.futures = []
         self.workers: list[_Worker] = []
         self._encoded = None  # (submission, its message) not sent yet
+        self._selector = None  # POSIX: one selector over the connections, made once
         authkey = os.urandom(32)
         listener = Listener(authkey=authkey)  # the platform's default family
         starting = [True]
@@ -204,7 +214,7 @@ class Workers:
         if self._encoded is None or self._encoded[0] is not jobs:
             self._encoded = (jobs, _JOBS + _dumps(jobs))
         message = self._encoded[1]
-        if worker.submissions and len(message) > AHEAD_BYTES:
+        if worker.submissions and len(message) > worker.ahead_bytes:
             message = self._spill(message)
         worker.conn.send_bytes(message)
         self._encoded = None
@@ -221,6 +231,13 @@ class Workers:
 
     def wait(self):
         """Block until a worker sent something (or closed); returns those workers."""
+        if self._selector is None:
+            self._selector = _selector(self.workers)
+        if self._selector is not None:
+            while True:
+                ready = [key.data for key, _ in self._selector.select()]
+                if ready:
+                    return ready
         by_conn = {w.conn: w for w in self.workers}
         return [by_conn[c] for c in wait(list(by_conn))]
 
@@ -243,7 +260,46 @@ class Workers:
             with contextlib.suppress(OSError, ValueError):
                 worker.conn.send_bytes(_STOP)
             worker.conn.close()
+        self.discard()
+
+    def discard(self):
+        """Close the connections without a word (the workers are being killed)."""
+        for worker in self.workers:
+            worker.conn.close()
         self.workers = []
+        if self._selector is not None:
+            self._selector.close()
+        self._selector = None
+
+
+def _selector(workers):
+    """A selector over the workers' connections (POSIX), or None (Windows: pipes, which
+    ``multiprocessing.connection.wait`` handles)."""
+    if sys.platform == "win32":
+        return None
+    selector = selectors.DefaultSelector()
+    for worker in workers:
+        selector.register(worker.conn, selectors.EVENT_READ, worker)
+    return selector
+
+
+def _ahead_bytes(conn):
+    """The longest job message that can wait in ``conn`` without blocking its writer."""
+    if not sys.platform.startswith("linux"):
+        return AHEAD_BYTES
+    try:
+        sock = socket.socket(fileno=os.dup(conn.fileno()))
+    except OSError:
+        return AHEAD_BYTES
+    with sock:
+        try:
+            if sock.family != socket.AF_UNIX:
+                return AHEAD_BYTES
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, LINUX_SEND_BUFFER)
+            return max(AHEAD_BYTES, sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) // 2)
+        except OSError:
+            return AHEAD_BYTES
 
 
 def _connect_once(address, authkey):
