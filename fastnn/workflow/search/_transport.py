@@ -13,9 +13,10 @@ at every job boundary.
 Deadlock: a worker blocked sending a large result (a trial's state holds model arrays) while
 this process is blocked sending it a large job would hang both.  So a job is written on the
 connection only to an idle worker (it is reading), or, to a busy worker (sent ahead, so that
-it starts the job as soon as its current one ends), when it is small (:data:`AHEAD_BYTES`,
-at most one such message waits per worker); a larger job sent ahead goes through a file and
-the connection carries its path.
+it starts the job as soon as its current one ends), when the connection surely holds it
+(:data:`AHEAD_BYTES`; on Linux half the send buffer, see :data:`LINUX_SEND_BUFFER`; at most
+one such message waits per worker); a larger job sent ahead goes through a file and the
+connection carries its path.
 """
 
 import collections
