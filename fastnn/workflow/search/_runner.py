@@ -787,11 +787,16 @@ class _Runner:
                 executor, self.own_pool, self.train_fn, self._payload, self._stack
             )
             self._payload = None
-        if self._spill_dir is None:
-            self._spill_dir = _transport.spill_dir(self._stack)
         task, fn = self._shipped
         args = (self.pass_seed, self.abort_factor, *settings)
-        return _transport.Workers(executor, self.n_jobs, task, fn, args, self._spill_dir)
+        return _transport.Workers(executor, self.n_jobs, task, fn, args, self._spill_path)
+
+    def _spill_path(self):
+        """The folder for jobs sent ahead through files, made on the first such job (on Linux
+        a digits-sized state goes inline: most searches never make it)."""
+        if self._spill_dir is None:
+            self._spill_dir = _transport.spill_dir(self._stack)
+        return self._spill_dir
 
     def _lean_crash(self, gone):
         """A worker's connection closed: it died (loky then stops the whole pool, so every

@@ -141,7 +141,7 @@ class Workers:
     Starting raises what loky raised (a worker that could not start, a pool that broke)."""
 
     def __init__(self, executor, n, task, fn, args, spill_dir):
-        self.spill_dir = spill_dir
+        self.spill_dir = spill_dir  # () -> the folder for jobs sent through files
         self.futures = []
         self.workers: list[_Worker] = []
         self._encoded = None  # (submission, its message) not sent yet
@@ -225,7 +225,7 @@ class Workers:
         return True
 
     def _spill(self, message):
-        path = os.path.join(self.spill_dir, f"{uuid.uuid4().hex}.pkl")
+        path = os.path.join(self.spill_dir(), f"{uuid.uuid4().hex}.pkl")
         with open(path, "wb") as f:
             f.write(memoryview(message)[1:])
         return _FILE + path.encode()
