@@ -19,7 +19,12 @@ Design
 * ``n_jobs > 1`` runs trials in loky worker processes (the ``parallel`` extra, i.e. joblib)
   whose OpenMP/BLAS thread counts are fixed through the environment *before* the worker imports
   NumPy, and whose fastnn kernels are pinned with ``fastnn.set_num_threads``: two trials on two
-  cores must not each start two threads. ``executor=`` accepts any object with
+  cores must not each start two threads. loky starts the workers and notices one that dies;
+  the jobs and results travel over one ``multiprocessing.connection`` per worker, driven by
+  the search process's main thread (no thread of its own per job; a job carrying a large
+  trial state goes through a file when its worker is still busy, so that neither side can
+  block the other). With ``trial_timeout`` each trial is a loky task of its own, whose
+  clock starts with it. ``executor=`` accepts any object with
   ``submit(fn, *args)`` returning a future with ``result()`` and ``done()`` (a
   ``concurrent.futures`` executor or a ``distributed.Client``); there the pinning is applied
   around each trial instead, except on a ``ThreadPoolExecutor``, whose trials share the

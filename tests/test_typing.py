@@ -48,7 +48,15 @@ IMPLEMENTATION_MODULES = [
     ),
     *(
         f"fastnn.workflow.search.{name}"
-        for name in ("_models", "_result", "_runner", "_solver_fn", "_space", "_train_fn_base")
+        for name in (
+            "_models",
+            "_result",
+            "_runner",
+            "_solver_fn",
+            "_space",
+            "_train_fn_base",
+            "_transport",
+        )
     ),
     *(f"fastnn._config.{name}" for name in ("backend", "threads", "report")),
     *(

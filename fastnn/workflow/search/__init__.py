@@ -102,7 +102,8 @@ _RUN_PARAMETERS = """
         and one queued) it also depends on the order trials finish.
     n_jobs : int, default 1
         Worker processes (``-1``: all cores); each trial's kernels and BLAS run on
-        ``threads_per_trial`` threads. Needs the ``parallel`` extra (joblib).
+        ``threads_per_trial`` threads. Needs the ``parallel`` extra (joblib): loky starts
+        the workers, and jobs and results then travel over one direct connection per worker.
     executor : concurrent.futures.Executor-like, optional
         Run trials with ``executor.submit`` instead (e.g. a ``distributed.Client``).
         ``train_fn`` must be picklable for both. It and the data it holds reach each worker

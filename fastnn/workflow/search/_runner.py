@@ -1,4 +1,8 @@
-"""Running trials: serially, in loky worker processes (n_jobs), or on any executor."""
+"""Running trials: serially, in loky worker processes (n_jobs), or on any executor.
+
+Our own pool (``n_jobs > 1``) without ``trial_timeout`` talks to its workers over one
+connection each (:mod:`._transport`); with ``trial_timeout`` every trial is a loky task of its
+own (its start marks the trial's clock, and a late one's pool is replaced)."""
 
 import atexit
 import collections
@@ -27,7 +31,9 @@ from fastnn._config.backend import backend as use_backend_here
 from fastnn._config.backend import get_backend
 from fastnn._config.threads import check_thread_count, num_threads, set_num_threads
 from fastnn.workflow.progress import PROGRESS_MISSING, terminal_tqdm
+from fastnn.workflow.search import _transport
 from fastnn.workflow.search._result import Trial, _fill_outcome
+from fastnn.workflow.search._transport import _cloudpickle
 from fastnn.workflow.search.journal import trial_key
 from fastnn.workflow.search.median import MedianStop, median_rule
 
@@ -375,18 +381,6 @@ def _shared(executor, own, train_fn, payload, stack):
     return _run_trial_from_file, path
 
 
-def _cloudpickle():
-    """cloudpickle, what loky and Dask use (joblib's copy or the package), else pickle."""
-    try:
-        from joblib.externals import cloudpickle as pickler
-    except ImportError:
-        try:
-            import cloudpickle as pickler
-        except ImportError:
-            pickler = pickle
-    return pickler
-
-
 def _dumps(train_fn):
     try:
         return _cloudpickle().dumps(train_fn, protocol=pickle.HIGHEST_PROTOCOL)
@@ -518,6 +512,9 @@ class _Runner:
         self.backend = get_backend()
         self.own_pool = executor is None and (self.n_jobs > 1 or self.trial_timeout is not None)
         self.parallel = executor is not None or self.own_pool
+        # our pool without trial_timeout: jobs go over one connection per worker
+        # (_transport); with it, each trial is its own loky task, whose clock starts with it
+        self.lean = self.own_pool and self.trial_timeout is None
         self.journal = journal
         self.done = dict(done or {})
         self.interrupted = False
@@ -528,6 +525,8 @@ class _Runner:
         self._stack = contextlib.ExitStack()
         self._shipped = None  # (task, its first argument) once train_fn reached the workers
         self._pool = None  # our loky executor while it lives
+        self._workers: _transport.Workers | None = None  # its connected workers (lean)
+        self._spill_dir: str | None = None
         # submissions (tuples of jobs, usually one) not yet submitted
         self._queue: collections.deque = collections.deque()
         self._suspects: collections.deque = collections.deque()  # (job,): run alone after a crash
@@ -547,8 +546,12 @@ class _Runner:
             # a clean finish leaves our idle workers to the next search (they exit after
             # IDLE_WORKER_SECONDS or with this process); anything else stops them now
             broken = self.interrupted or self.crash_stop is not None or exc_type is not None
-            if broken or self._in_flight or self._queue or self._suspects:
+            busy = self._workers is not None and self._workers.busy()
+            if broken or busy or self._in_flight or self._queue or self._suspects:
                 self._stop(wait=True)
+            elif self._workers is not None:  # idle: they go back to loky's pool
+                workers, self._workers = self._workers, None
+                workers.close()
         finally:
             self._stack.close()
 
@@ -633,7 +636,8 @@ class _Runner:
                 while True:
                     while self._ready:
                         yield self._ready.popleft()
-                    if not (self._queue or self._suspects or self._in_flight):
+                    busy = self._workers is not None and self._workers.busy()
+                    if not (self._queue or self._suspects or self._in_flight or busy):
                         return
                     for trial in self._step():
                         if self.journal is not None:
@@ -662,6 +666,8 @@ class _Runner:
             if trial is None:
                 raise KeyboardInterrupt
             return [trial]
+        if self.lean:
+            return self._step_lean()
         finished = self._fill()
         if finished:  # a submission failed
             return finished
@@ -717,6 +723,104 @@ class _Runner:
                 continue
             self._in_flight[future] = jobs
         return failed
+
+    # ---- our pool over its connections (no trial_timeout)
+
+    def _step_lean(self):
+        finished = self._fill_lean()
+        if finished or self._workers is None:  # a pool failed to start
+            return finished
+        finished, gone = [], []
+        for worker in self._workers.wait():
+            try:
+                job, trial = self._workers.receive(worker)
+            except (EOFError, OSError):
+                gone.append(worker)
+                continue
+            if trial is None:
+                raise KeyboardInterrupt  # the trial was interrupted in its worker
+            finished.append(trial)
+        if finished:
+            self._crashes = 0
+        if gone:
+            finished += self._lean_crash(gone)
+        return finished
+
+    def _fill_lean(self):
+        """Send queued jobs to the workers (starting them first if need be) up to two
+        submissions per worker, one after a crash; returns trials whose pool failed."""
+        failed: list[Trial] = []
+        while True:
+            if self._suspects:
+                if self._workers is not None and self._workers.busy():
+                    return failed
+                todo, limit = self._suspects, 1
+            else:
+                todo, limit = self._queue, _transport.PER_WORKER * self.n_jobs
+            if not todo:
+                return failed
+            if self._workers is None:
+                try:
+                    self._workers = self._start_workers()
+                except Exception as exc:  # the workers could not start
+                    jobs = todo.popleft()
+                    failed.append(self._crashed(jobs[0], exc))
+                    todo.extendleft((job,) for job in reversed(jobs[1:]))  # the next pool's
+                    self._drop_pool()
+                    if self.crash_stop is not None:
+                        return failed
+                    continue
+            workers = self._workers
+            while todo and workers.submitted() < limit:
+                try:
+                    if not workers.send(todo[0]):
+                        break
+                except OSError:  # that worker is gone: the wait sees its connection close
+                    break
+                todo.popleft()
+            return failed
+
+    def _start_workers(self):
+        executor, settings = self._executor()
+        if self._shipped is None:
+            self._shipped = _shared(
+                executor, self.own_pool, self.train_fn, self._payload, self._stack
+            )
+            self._payload = None
+        task, fn = self._shipped
+        args = (self.pass_seed, self.abort_factor, *settings)
+        return _transport.Workers(executor, self.n_jobs, task, fn, args, self._spill_path)
+
+    def _spill_path(self):
+        """The folder for jobs sent ahead through files, made on the first such job (on Linux
+        a digits-sized state goes inline: most searches never make it)."""
+        if self._spill_dir is None:
+            self._spill_dir = _transport.spill_dir(self._stack)
+        return self._spill_dir
+
+    def _lean_crash(self, gone):
+        """A worker's connection closed: it died (loky then stops the whole pool, so every
+        job in flight is lost), or its serve task failed (its jobs fail, the others rerun)."""
+        workers = self._workers
+        assert workers is not None
+        exc = workers.failure(timeout=10.0)
+        if exc is None:
+            exc = ConnectionError("the connection to its worker process closed")
+        lost = [job for worker in workers.workers for job in worker.pending()]
+        if not isinstance(exc, cf.BrokenExecutor):
+            ended = {job.index for worker in gone for job in worker.pending()}
+            failed = [_failed(job, exc) for job in lost if job.index in ended]
+            rerun = sorted((j for j in lost if j.index not in ended), key=_job_order)
+            self._drop_pool()
+            target = self._suspects if self._suspects else self._queue
+            target.extendleft((job,) for job in reversed(rerun))
+            return failed
+        self._drop_pool()
+        if len(lost) == 1:  # it ran alone: it is the one that kills its worker
+            return [self._crashed(lost[0], exc)]
+        # run each alone to find the culprit; the innocent ones just finish
+        self._suspects.extend((job,) for job in sorted(lost, key=_job_order))
+        return []
 
     def _submit(self, jobs):
         executor, settings = self._executor()
@@ -838,6 +942,10 @@ class _Runner:
         self._in_flight.clear()
         for future in futures:
             self._forget(future)
+        if self._workers is not None:
+            workers, self._workers = self._workers, None
+            futures += workers.futures
+            workers.discard()
         if self._pool is not None:
             pool, self._pool = self._pool, None
             _kill(pool, futures, wait=wait)
@@ -853,6 +961,10 @@ class _Runner:
             if not future.done():
                 future.cancel()
         self._in_flight.clear()
+
+
+def _job_order(job):
+    return (job.round, job.index)
 
 
 def _executor_slots(executor):
