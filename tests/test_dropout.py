@@ -3,15 +3,11 @@ statistics, reproducibility across thread counts, gradients, edge cases and bad 
 mask stored as bits on the baseline path (the kernels themselves run under any cap)."""
 
 import copy
-import json
-import os
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from util import DTYPES, odd_arrays
+from util import DTYPES, odd_arrays, run_with_cap
 
 import fastnn
 from fastnn import reference as ref
@@ -313,17 +309,7 @@ print(json.dumps({"path": dropout.ISA, "rows": rows}))
 def test_public_dropout_stores_bits_on_the_baseline_path_only(cap, tmp_path):
     """Under each FASTNN_MAX_CPU_ISA cap (fresh interpreters): the cache holds bits exactly on
     the baseline path, and forward and backward equal the twin on both dtypes and 1-2 threads."""
-    env = dict(os.environ, FASTNN_MAX_CPU_ISA=cap)
-    done = subprocess.run(
-        [sys.executable, "-c", PATH_PROBE],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        cwd=tmp_path,
-    )
-    info = json.loads(done.stdout)
+    info, _ = run_with_cap(PATH_PROBE, cap, tmp_path)
     if info["path"] != cap:
         pytest.skip(f"this CPU or build has no {cap} path (ran {info['path']})")
     for row in info["rows"]:

@@ -4,13 +4,10 @@
 The kernels themselves are tested on every path this machine can run by CI, which re-runs
 the kernel test files under each cap (.ci/run)."""
 
-import json
-import os
 import platform
-import subprocess
-import sys
 
 import pytest
+from util import run_with_cap
 
 from fastnn._families import FAMILIES
 from fastnn._kernels import _runtime as rt
@@ -158,22 +155,8 @@ print(json.dumps(info))
 
 
 def _run_with_cap(value, cwd):
-    """Import fastnn in a fresh interpreter with FASTNN_MAX_CPU_ISA=value (unset if None), from
-    a folder outside the source tree (so that an installed fastnn is the one imported)."""
-    env = dict(os.environ)
-    env.pop("FASTNN_MAX_CPU_ISA", None)
-    if value is not None:
-        env["FASTNN_MAX_CPU_ISA"] = value
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        cwd=cwd,
-    )
-    return json.loads(done.stdout), done.stderr
+    """Import fastnn in a fresh interpreter with FASTNN_MAX_CPU_ISA=value (unset if None)."""
+    return run_with_cap(PROBE, value, cwd)
 
 
 def _supported_index():

@@ -4,6 +4,11 @@ Every kernel family sweeps its functions over :func:`odd_arrays` (shapes x layou
 values) and compares against the reference twin with :func:`assert_matches`.
 """
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 DTYPES = (np.float32, np.float64)
@@ -120,3 +125,23 @@ def torch_or_skip():
     import pytest
 
     return pytest.importorskip("torch")
+
+
+def run_with_cap(code, cap, cwd):
+    """Run ``code`` (printing one JSON value) in a fresh interpreter with
+    FASTNN_MAX_CPU_ISA=cap (unset if None), from ``cwd`` (a folder outside the source tree,
+    so that an installed fastnn is the one imported); returns (the value, stderr)."""
+    env = dict(os.environ)
+    env.pop("FASTNN_MAX_CPU_ISA", None)
+    if cap is not None:
+        env["FASTNN_MAX_CPU_ISA"] = cap
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=cwd,
+    )
+    return json.loads(done.stdout), done.stderr
