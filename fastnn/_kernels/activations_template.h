@@ -170,10 +170,13 @@ FASTNN_INLINE FASTNN_T FASTNN_NAME(act_tanh_finish)(FASTNN_T x, FASTNN_T x_again
 }
 
 /* x if x > 0 else alpha * expm1(x); expm1 keeps full relative accuracy near 0 (exp(x) - 1
- * would not).  The clamp min(x, 0) keeps NaN (comparison false) and avoids overflow. */
+ * would not).  The exp part takes -|x|: x itself where x <= 0 (expm1(-0) = +0, as for +0),
+ * a value <= 0 whose result is discarded where x > 0 (no overflow), and NaN stays NaN (its
+ * sign bit set).  One bit operation: the clamp min(x, 0) it replaces was a comparison and
+ * selects that gcc carried through the whole exp (docs/perf/isa_paths.md). */
 FASTNN_INLINE FASTNN_T FASTNN_NAME(act_elu_exp)(FASTNN_T x, FASTNN_T x_again, FASTNN_T alpha) {
     (void)x_again;
-    return alpha * FASTNN_NAME(expm1_nonpos)(x > 0 ? (FASTNN_T)0 : x);
+    return alpha * FASTNN_NAME(expm1_nonpos)(-FASTNN_NAME(abs)(x));
 }
 FASTNN_INLINE FASTNN_T FASTNN_NAME(act_elu_finish)(FASTNN_T x, FASTNN_T x_again, FASTNN_T neg,
                                                    FASTNN_T alpha) {
@@ -182,14 +185,15 @@ FASTNN_INLINE FASTNN_T FASTNN_NAME(act_elu_finish)(FASTNN_T x, FASTNN_T x_again,
     return x > 0 ? x : neg;
 }
 
-/* dout if x > 0 else dout * (alpha * exp(x)).  Where alpha * exp(x) underflows to 0 for a
- * finite x (x below about -87 in float32, -708 in float64), the true factor is still > 0, so
+/* dout if x > 0 else dout * (alpha * exp(x)), the exp part on -|x| as in ELU's forward.  Where
+ * alpha * exp(x) underflows to 0 for a finite x (x below about -87 in float32, -708 in
+ * float64), the true factor is still > 0, so
  * an infinite dout gives dout * alpha (an infinity), not inf * 0 = NaN; finite douts keep
  * dout * 0 (the product rounds to 0 anyway). */
 FASTNN_INLINE FASTNN_T FASTNN_NAME(act_elu_backward_exp)(FASTNN_T dout, FASTNN_T x,
                                                          FASTNN_T alpha) {
     (void)dout;
-    return alpha * FASTNN_NAME(exp_nonpos)(x > 0 ? (FASTNN_T)0 : x);
+    return alpha * FASTNN_NAME(exp_nonpos)(-FASTNN_NAME(abs)(x));
 }
 FASTNN_INLINE FASTNN_T FASTNN_NAME(act_elu_backward_finish)(FASTNN_T dout, FASTNN_T x,
                                                             FASTNN_T g, FASTNN_T alpha) {
