@@ -28,13 +28,20 @@ cdef extern from "fastnn_cpu.h" nogil:
     int fastnn_isa_select(int mask, int cap, int built)
 
 
-cdef inline Py_ssize_t chunk_start(Py_ssize_t n, int parts, Py_ssize_t c) noexcept nogil:
+cdef inline Py_ssize_t aligned_chunk_start(Py_ssize_t n, int parts, Py_ssize_t c,
+                                           Py_ssize_t align) noexcept nogil:
     """Start of chunk c when n elements are split into ``parts`` chunks whose starts are
-    multiples of 16 elements (a 64-byte cache line of float32: threads never share a line
-    they write), clipped to n.  Chunk c is [chunk_start(c), chunk_start(c + 1))."""
-    cdef Py_ssize_t chunk = ((n + parts - 1) // parts + 15) & ~(<Py_ssize_t>15)
+    multiples of ``align`` elements (a power of two), clipped to n.  Chunk c is
+    [start(c), start(c + 1))."""
+    cdef Py_ssize_t chunk = ((n + parts - 1) // parts + align - 1) & ~(align - 1)
     cdef Py_ssize_t lo = c * chunk
     return lo if lo < n else n
+
+
+cdef inline Py_ssize_t chunk_start(Py_ssize_t n, int parts, Py_ssize_t c) noexcept nogil:
+    """aligned_chunk_start with starts at multiples of 16 elements (a 64-byte cache line of
+    float32: threads never share a line they write)."""
+    return aligned_chunk_start(n, parts, c, 16)
 
 
 cdef enum:

@@ -38,8 +38,8 @@ from numpy cimport PyArray_DATA as data_of
 from fastnn._kernels._common cimport (
     FASTNN_BUILT_ISAS,
     FASTNN_OPENMP,
+    aligned_chunk_start,
     check_kernel_buffer,
-    chunk_start,
     fastnn_index,
     team_size,
 )
@@ -82,17 +82,6 @@ ISA_BUILT = isa_names(FASTNN_BUILT_ISAS)
 # SSE2, aarch64 NEON) have no 64-bit vector multiply, so regenerating the mask costs more
 # than reading n/8 bytes of bits (4M float32 on Zen 4: see the Design notes above).
 STORES_MASK_BITS = ISA == "baseline"
-
-
-
-cdef inline Py_ssize_t group_chunk_start(Py_ssize_t n, int parts, Py_ssize_t c) noexcept nogil:
-    """Start of chunk c when n elements are split into ``parts`` chunks starting at multiples
-    of 32 elements (one word of mask bits: no two threads write one word, nor one cache line
-    of float32 output), clipped to n.  Chunk c is [start(c), start(c + 1))."""
-    cdef Py_ssize_t chunk = (((n + parts - 1) // parts + FASTNN_DROPOUT_GROUP - 1)
-                             & ~(<Py_ssize_t>(FASTNN_DROPOUT_GROUP - 1)))
-    cdef Py_ssize_t lo = c * chunk
-    return lo if lo < n else n
 
 
 cdef inline Py_ssize_t n_words(Py_ssize_t size) noexcept nogil:
@@ -164,8 +153,11 @@ cdef int run(cnp.ndarray x, cnp.ndarray out, cnp.ndarray bits, bint write_bits, 
             run_chunk(t, xp, op, bp, rp, 0, size, key, threshold, scale)
         else:
             for c in prange(nt, schedule="static", num_threads=nt):
-                run_chunk(t, xp, op, bp, rp, group_chunk_start(size, nt, c),
-                          group_chunk_start(size, nt, c + 1), key, threshold, scale)
+                # chunks of whole words of mask bits: no two threads write one word
+                run_chunk(t, xp, op, bp, rp,
+                          aligned_chunk_start(size, nt, c, FASTNN_DROPOUT_GROUP),
+                          aligned_chunk_start(size, nt, c + 1, FASTNN_DROPOUT_GROUP),
+                          key, threshold, scale)
     return 0
 
 

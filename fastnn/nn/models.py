@@ -108,6 +108,28 @@ def _between_gemms(function: _F) -> _F:
     return cast(_F, on_one_thread)
 
 
+def _two_layer_scores(x, model):
+    """(h, scores) of the notes' net for x (N, D) of the model's dtype."""
+    kernels = ops()
+    h = kernels.bias_relu(_product(x, model["W1"]), model["b1"])
+    return h, kernels.bias_add(_product(h, model["W2"]), model["b2"])
+
+
+def _two_layer_backprop(x, model, y, reg):
+    """The notes' net on a batch, all but its two weight-gradient products (which
+    two_layer_net and TwoLayerSGDStep compute each their own way): (loss with the L2 term,
+    h, dscores, da1 = the first layer's pre-activation gradient, db1, db2)."""
+    kernels = ops()
+    h, scores = _two_layer_scores(x, model)
+    loss, dscores = layers.softmax_loss(scores, y)
+    dh = dscores @ model["W2"].T
+    db2 = kernels.bias_backward(dscores)
+    da1, db1 = kernels.relu_bias_backward(dh, h)
+    if reg:
+        loss += _l2(model, ("W1", "W2"), reg)
+    return loss, h, dscores, da1, db1, db2
+
+
 @_between_gemms
 def two_layer_net(
     X: ArrayLike,
@@ -124,24 +146,16 @@ def two_layer_net(
     ``0.5 * reg * (sum(W1**2) + sum(W2**2))``, and the gradients keyed like the model
     (the weight gradients include ``reg * W``).
     """
-    W1, b1, W2, b2 = model["W1"], model["b1"], model["W2"], model["b2"]
     reg = check_scalar(reg, "reg", minimum=0)
-    x = _as_model_dtype(X, W1.dtype)
-    kernels = ops()
-    h = kernels.bias_relu(_product(x, W1), b1)
-    scores = kernels.bias_add(_product(h, W2), b2)
+    x = _as_model_dtype(X, model["W1"].dtype)
     if y is None:
-        return scores
-    loss, dscores = layers.softmax_loss(scores, y)
-    dh = dscores @ W2.T
+        return _two_layer_scores(x, model)[1]
+    loss, h, dscores, da1, db1, db2 = _two_layer_backprop(x, model, y, reg)
     dW2 = h.T @ dscores
-    db2 = kernels.bias_backward(dscores)
-    da1, db1 = kernels.relu_bias_backward(dh, h)
     dW1 = x.T @ da1
     if reg:
-        loss += _l2(model, ("W1", "W2"), reg)
-        dW1 += reg * W1
-        dW2 += reg * W2
+        dW1 += reg * model["W1"]
+        dW2 += reg * model["W2"]
     return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
 
 
@@ -204,30 +218,21 @@ class TwoLayerSGDStep:
         """The batch's loss (as :func:`two_layer_net` computes it); keeps what apply needs."""
         m = self.model
         x = np.ascontiguousarray(_as_model_dtype(X, m["W1"].dtype))
-        kernels = ops()
-        h = kernels.bias_relu(_product(x, m["W1"]), m["b1"])
-        scores = kernels.bias_add(_product(h, m["W2"]), m["b2"])
-        loss, dscores = layers.softmax_loss(scores, y)
-        dh = dscores @ m["W2"].T  # before W2 changes
-        if self.reg:
-            loss += _l2(m, ("W1", "W2"), self.reg)
-        self._saved = (x, h, np.ascontiguousarray(dscores), dh)
+        loss, h, dscores, da1, db1, db2 = _two_layer_backprop(x, m, y, self.reg)
+        self._saved = (x, h, np.ascontiguousarray(dscores), da1, db1, db2)
         return loss
 
     def apply(self, learning_rate: float) -> None:
         """Update the model in place with the gradients of the last :meth:`loss`."""
         if self._saved is None:
             raise RuntimeError("apply() needs a loss() before it")
-        x, h, dscores, dh = self._saved
+        x, h, dscores, da1, db1, db2 = self._saved
         self._saved = None
         m = self.model
-        kernels = ops()
-        db2 = kernels.bias_backward(dscores)
-        da1, db1 = kernels.relu_bias_backward(dh, h)
         decay = 1.0 - learning_rate * self.reg
         gemm_tn(h, dscores, m["W2"], -learning_rate, decay)
         gemm_tn(x, da1, m["W1"], -learning_rate, decay)
-        kernels.update_many("sgd", [m["b1"], m["b2"]], [db1, db2], [[], []], learning_rate)
+        ops().update_many("sgd", [m["b1"], m["b2"]], [db1, db2], [[], []], learning_rate)
 
 
 _ACTIVATIONS = ACTIVATIONS  # the kernels' list (fastnn.core.activations)

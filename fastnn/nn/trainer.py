@@ -120,6 +120,25 @@ class _Optimizer:
         )
 
 
+class _GradientStep:
+    """A training step in two calls, like fastnn.nn.models.TwoLayerSGDStep: ``loss`` (the
+    loss function's loss and gradients), then ``apply`` (the update rule on them)."""
+
+    def __init__(self, batch_loss, optimizer, params):
+        self.batch_loss = batch_loss
+        self.optimizer = optimizer
+        self.params = params
+        self.grads = None
+
+    def loss(self, X_batch, y_batch):
+        cost, self.grads = self.batch_loss(X_batch, y_batch)
+        return cost
+
+    def apply(self, learning_rate):
+        self.optimizer.step(self.params, self.grads, learning_rate)
+        self.grads = None
+
+
 def _rows(X, y, what):
     X = np.asarray(X)
     y = np.asarray(y)
@@ -248,7 +267,6 @@ class ClassifierTrainer:
             params = model.params
             batch_loss = model.loss
             scores_of = model.loss
-            fused_step = None
         else:
             params = model if isinstance(model, dict) else getattr(model, "params", None)
             if not isinstance(params, dict):
@@ -258,8 +276,6 @@ class ClassifierTrainer:
             dict_loss = cast("Callable[..., Any]", loss_function)  # not an object model: given
             batch_loss = lambda Xb, yb: dict_loss(Xb, model, yb, reg)  # noqa: E731
             scores_of = lambda Xb: dict_loss(Xb, model)  # noqa: E731
-            # the notes' net with 'sgd': the update folded into the weight-gradient GEMMs
-            fused_step = TwoLayerSGDStep.for_training(loss_function, model, update, reg)
         for name, p in params.items():
             check_param(p, f"model parameter {name!r}")
         # Labels the scores cannot match would only lower the accuracies: check them now,
@@ -291,6 +307,11 @@ class ClassifierTrainer:
             return correct / Xa.shape[0]
 
         optimizer = _Optimizer(update, momentum)
+        # the notes' net with 'sgd' folds the update into its weight-gradient GEMMs; any other
+        # model takes the loss function's gradients and then the update rule
+        step = TwoLayerSGDStep.for_training(loss_function, model, update, reg) or _GradientStep(
+            batch_loss, optimizer, params
+        )
         if optimizer_state is not None:
             optimizer.t = int(optimizer_state["t"])
             optimizer.state = dict(optimizer_state["slots"])
@@ -316,11 +337,7 @@ class ClassifierTrainer:
                     idx = gen.integers(0, n, size=batch_size)
                     gather(X, idx, X_batch)
                     np.take(y, idx, out=y_batch, mode="clip")
-                if fused_step is not None:
-                    cost = fused_step.loss(X_batch, y_batch)
-                else:
-                    cost, grads = batch_loss(X_batch, y_batch)
-                cost = float(cost)
+                cost = float(step.loss(X_batch, y_batch))
                 stats["loss_history"].append(cost)
                 if first_cost is None:
                     first_cost = cost
@@ -333,10 +350,7 @@ class ClassifierTrainer:
                     if verbose:
                         print(reason)
                     break
-                if fused_step is not None:
-                    fused_step.apply(learning_rate)
-                else:
-                    optimizer.step(params, grads, learning_rate)
+                step.apply(learning_rate)
 
                 epoch_end = (it + 1) % iters_per_epoch == 0
                 acc_check = acc_frequency is not None and (it + 1) % acc_frequency == 0

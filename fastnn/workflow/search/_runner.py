@@ -225,11 +225,7 @@ class PackedState(bytes):
 
     @classmethod
     def pack(cls, state):
-        try:
-            data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # a lambda or a local class in the state: what loky would use
-            data = _cloudpickle().dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-        return cls(data)
+        return cls(_transport.dumps(state))
 
     def unpack(self):
         return pickle.loads(self)

@@ -84,7 +84,9 @@ def _load_jobs(message):
     return pickle.loads(data)
 
 
-def _dumps(obj):
+def dumps(obj):
+    """pickle's bytes of ``obj``, or cloudpickle's when pickle cannot (a lambda or a local
+    class, in a state or a result: what loky would use)."""
     try:
         return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # a lambda or a local class: what loky would have used
@@ -93,7 +95,7 @@ def _dumps(obj):
 
 def _dump_trial(trial, job):
     try:
-        return _dumps(trial)
+        return dumps(trial)
     except Exception as exc:  # the result cannot travel: the trial fails, the worker goes on
         failed = Trial(
             index=job.index,
@@ -213,7 +215,7 @@ class Workers:
                 return False
             worker = min(room, key=lambda w: w.since)
         if self._encoded is None or self._encoded[0] is not jobs:
-            self._encoded = (jobs, _JOBS + _dumps(jobs))
+            self._encoded = (jobs, _JOBS + dumps(jobs))
         message = self._encoded[1]
         if worker.submissions and len(message) > worker.ahead_bytes:
             message = self._spill(message)
