@@ -10,7 +10,8 @@ FAMILIES = (
     "layernorm",
     "bias",
 )
-# Every compiled module under fastnn._kernels: the families plus the build/machine report.
+# Every compiled module under fastnn._kernels: the families, the build/machine report and the
+# BLAS binding of fastnn.core.gemm.
 # setup.py reads this file (without importing fastnn) so the build, the import check, the
 # registry and the wheel test share one list.
-COMPILED_MODULES = ("_runtime",) + FAMILIES
+COMPILED_MODULES = ("_runtime", "_blas") + FAMILIES

@@ -43,6 +43,14 @@ def test_beta_zero_ignores_nan_in_c_as_blas_does():
     np.testing.assert_array_equal(c, np.full((2, 4), 3.0))
 
 
+def _misaligned(shape):
+    """A C-contiguous float64 array whose data starts one byte past an aligned address."""
+    raw = np.zeros(int(np.prod(shape)) * 8 + 1, np.uint8)
+    array = np.frombuffer(raw.data, np.float64, int(np.prod(shape)), offset=1).reshape(shape)
+    assert not array.flags.aligned
+    return array
+
+
 @needs_gemm
 def test_bad_arrays_are_named_and_c_is_untouched():
     a, b = np.ones((3, 2)), np.ones((3, 4))
@@ -55,6 +63,8 @@ def test_bad_arrays_are_named_and_c_is_untouched():
         ((a, np.ones((4, 3)).T, c), ValueError, "b must be C-contiguous"),
         ((a, b, np.zeros((2, 8))[:, ::2]), ValueError, "c must be C-contiguous"),
         ((a, b, [[0.0] * 4] * 2), TypeError, "2-d ndarray"),
+        ((_misaligned((3, 2)), b, c), ValueError, "a must be C-contiguous and aligned"),
+        ((a, b, _misaligned((2, 4))), ValueError, "c must be C-contiguous and aligned"),
     ]
     for args, exc, match in cases:
         with pytest.raises(exc, match=match):
@@ -70,6 +80,6 @@ def test_bad_arrays_are_named_and_c_is_untouched():
 
 
 def test_unavailable_dtype_raises(monkeypatch):
-    monkeypatch.setattr(gemm, "_FUNCTIONS", {})
+    monkeypatch.setattr(gemm, "_BOUND", {})
     with pytest.raises(RuntimeError, match="unavailable for float32"):
         gemm.gemm_tn(*(np.ones(s, np.float32) for s in ((3, 2), (3, 4), (2, 4))), 1.0, 0.0)

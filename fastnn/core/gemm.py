@@ -8,7 +8,8 @@ tiles each thread computes (fastnn.nn.models.TwoLayerSGDStep).
 
 The function is looked up in the OpenBLAS that NumPy's wheels ship (``scipy-openblas``:
 ``scipy_cblas_sgemm64_`` with 64-bit integers, or ``scipy_cblas_sgemm`` with 32-bit ones),
-so the call shares NumPy's thread pool and its threadpoolctl limits.  Any other BLAS
+so the call shares NumPy's thread pool and its threadpoolctl limits; fastnn._kernels._blas
+calls it (a ctypes call would cost several microseconds a step).  Any other BLAS
 (Accelerate, MKL, a system OpenBLAS) leaves :data:`GEMM_TN` as None and the reason in
 :data:`GEMM_TN_SOURCE`; callers then use matmul and a separate update.  The library passes a
 small product against NumPy's matmul before it is used.
@@ -21,12 +22,12 @@ import os
 import numpy as np
 from numpy.typing import NDArray
 
+from fastnn._kernels import _blas
+
 __all__ = ["GEMM_TN", "GEMM_TN_SOURCE", "gemm_tn"]
 
-_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
-
-# (symbol format, the integer type of its dimensions), most specific first
-_SYMBOLS = (("scipy_cblas_{}gemm64_", ctypes.c_int64), ("scipy_cblas_{}gemm", ctypes.c_int32))
+# Symbol formats, most specific first: (format, whether its integers are 64-bit)
+_SYMBOLS = (("scipy_cblas_{}gemm64_", True), ("scipy_cblas_{}gemm", False))
 
 
 def _vendored_openblas():
@@ -39,23 +40,17 @@ def _vendored_openblas():
     return None
 
 
-def _bind(library, char, scalar):
-    """The cblas_?gemm of ``library`` for one dtype as a ctypes function, or None."""
-    for pattern, integer in _SYMBOLS:
-        try:
-            function = getattr(library, pattern.format(char))
-        except AttributeError:
-            continue
-        function.restype = None
-        pointer = ctypes.c_void_p
-        function.argtypes = [ctypes.c_int] * 3 + [integer] * 3 + [scalar, pointer, integer]
-        function.argtypes += [pointer, integer, scalar, pointer, integer]
-        return function
-    return None
+def _address(library, name):
+    """The address of the function ``name`` in ``library``, or 0."""
+    try:
+        return ctypes.cast(getattr(library, name), ctypes.c_void_p).value or 0
+    except AttributeError:
+        return 0
 
 
 def _load():
-    """({dtype: ctypes function}, a line saying where they come from or why there are none)."""
+    """({dtype: True} of the dtypes bound in fastnn._kernels._blas, a line saying where the
+    functions come from or why there are none)."""
     blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
     if blas.get("name") != "scipy-openblas":
         return {}, f"NumPy's BLAS is {blas.get('name', 'unknown')}, not its scipy-openblas"
@@ -66,50 +61,37 @@ def _load():
         library = ctypes.CDLL(path)
     except OSError as exc:
         return {}, f"{os.path.basename(path)} did not load: {exc}"
-    functions = {}
-    for dtype, char, scalar in (
-        (np.float32, "s", ctypes.c_float),
-        (np.float64, "d", ctypes.c_double),
-    ):
-        function = _bind(library, char, scalar)
-        if function is not None:
-            functions[np.dtype(dtype)] = function
-    if not functions:
-        return {}, f"{os.path.basename(path)} has no cblas_sgemm/cblas_dgemm symbol"
-    return functions, f"{os.path.basename(path)} ({functions[next(iter(functions))].__name__})"
+    for pattern, int64 in _SYMBOLS:
+        sgemm = _address(library, pattern.format("s"))
+        dgemm = _address(library, pattern.format("d"))
+        if sgemm or dgemm:
+            _blas.bind(sgemm, dgemm, int64)
+            bound = {np.dtype(t): True for t, a in ((np.float32, sgemm), (np.float64, dgemm)) if a}
+            return bound, f"{os.path.basename(path)} ({pattern.format('s' if sgemm else 'd')})"
+    return {}, f"{os.path.basename(path)} has no cblas_sgemm/cblas_dgemm symbol"
 
 
-def _call(function, a, b, c, alpha, beta):
-    k, m = a.shape
-    n = b.shape[1]
-    function(
-        _ROW_MAJOR, _TRANS, _NO_TRANS, m, n, k,
-        alpha, a.ctypes.data, max(m, 1), b.ctypes.data, max(n, 1),
-        beta, c.ctypes.data, max(n, 1),
-    )  # fmt: skip
-
-
-def _passes_a_check(function, dtype):
-    """Whether ``function`` computes a small product as NumPy does (the ABI is right)."""
+def _passes_a_check(dtype):
+    """Whether the bound function computes a small product as NumPy does (the ABI is right)."""
     gen = np.random.default_rng(0)
     a, b, c = (gen.standard_normal(shape).astype(dtype) for shape in ((5, 3), (5, 4), (3, 4)))
     expected = -0.5 * (a.T.astype(np.float64) @ b) + 0.25 * c
-    _call(function, a, b, c, -0.5, 0.25)
+    _blas.gemm_tn(a, b, c, -0.5, 0.25)
     return np.allclose(c, expected, rtol=1e-5, atol=1e-5)
 
 
 def _checked():
-    functions, source = _load()
-    for dtype, function in list(functions.items()):
-        if not _passes_a_check(function, dtype):
-            del functions[dtype]
+    bound, source = _load()
+    for dtype in list(bound):
+        if not _passes_a_check(dtype):
+            del bound[dtype]
             source += f"; its {dtype} gemm failed the check against matmul"
-    return functions, source
+    return bound, source
 
 
-_FUNCTIONS, GEMM_TN_SOURCE = _checked()
+_BOUND, GEMM_TN_SOURCE = _checked()
 # The dtypes :func:`gemm_tn` takes here (empty: it is unavailable; GEMM_TN_SOURCE says why).
-GEMM_TN = tuple(sorted(dtype.name for dtype in _FUNCTIONS)) or None
+GEMM_TN = tuple(sorted(dtype.name for dtype in _BOUND)) or None
 
 
 def gemm_tn(
@@ -121,11 +103,27 @@ def gemm_tn(
     lists), C-contiguous and aligned; c writable and sharing no memory with a or b.
     RuntimeError when the BLAS function is unavailable; ValueError/TypeError on other arrays.
     """
+    if type(a) is type(b) is type(c) is np.ndarray and a.size and c.size and c.dtype in _BOUND:
+        try:  # the compiled call checks dtypes, layout, shapes and overlap itself
+            _blas.gemm_tn(a, b, c, alpha, beta)
+            return
+        except (ValueError, TypeError, RuntimeError):
+            pass  # nothing was computed: the checks below name the problem
+    _check(a, b, c)
+    if c.size == 0:
+        return
+    if a.shape[0] == 0:  # no terms: BLAS may leave c alone when k == 0
+        c *= c.dtype.type(beta)
+        return
+    _blas.gemm_tn(a, b, c, alpha, beta)
+
+
+def _check(a, b, c):
+    """Raise the error that names what is wrong with gemm_tn's arrays, if anything."""
     for name, array in (("a", a), ("b", b), ("c", c)):
         if not isinstance(array, np.ndarray) or array.ndim != 2:
             raise TypeError(f"{name} must be a 2-d ndarray")
-    function = _FUNCTIONS.get(c.dtype)
-    if function is None:
+    if c.dtype not in _BOUND:
         raise RuntimeError(f"gemm_tn is unavailable for {c.dtype}: {GEMM_TN_SOURCE}")
     for name, array in (("a", a), ("b", b), ("c", c)):
         if array.dtype != c.dtype:
@@ -138,11 +136,5 @@ def gemm_tn(
         )
     if not c.flags.writeable:
         raise ValueError("c is read-only")
-    if np.shares_memory(c, a) or np.shares_memory(c, b):
+    if np.may_share_memory(c, a) or np.may_share_memory(c, b):  # exact: all contiguous
         raise ValueError("c shares memory with a or b")
-    if c.size == 0:
-        return
-    if a.shape[0] == 0:  # no terms: BLAS may leave c alone when k == 0
-        c *= c.dtype.type(beta)
-        return
-    _call(function, a, b, c, alpha, beta)
