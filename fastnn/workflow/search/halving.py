@@ -131,6 +131,9 @@ class HalvingScheduler:
         self.lazy = check_promotion(promotion) == "lazy"
         self.started = 0
         self.scores: list[dict[int, float | None]] = [{} for _ in range(n_rungs)]
+        # each rung's scored trials, best first (ties: lower index), made when first needed
+        # after a report to that rung
+        self._ranked: list[list[int] | None] = [None] * n_rungs
         self.promoted: list[set[int]] = [set() for _ in range(n_rungs)]
         self.running: dict[int, int] = {}  # trial -> the rung it is training to
 
@@ -173,6 +176,7 @@ class HalvingScheduler:
         if score is not None and math.isnan(score):
             score = None
         self.scores[rung][trial] = score
+        self._ranked[rung] = None
 
     @property
     def finished(self) -> bool:
@@ -201,12 +205,13 @@ class HalvingScheduler:
         quota = self._quota(k, sure_only)
         if quota == 0:
             return None
-        ranked = sorted(
-            ((score, t) for t, score in self.scores[k].items() if score is not None),
-            key=lambda st: (-st[0], st[1]),
-        )
-        for _, trial in ranked[:quota]:
-            if trial not in self.promoted[k]:
+        ranked = self._ranked[k]
+        if ranked is None:
+            scored = [(-score, t) for t, score in self.scores[k].items() if score is not None]
+            ranked = self._ranked[k] = [t for _, t in sorted(scored)]
+        promoted = self.promoted[k]
+        for trial in ranked[:quota]:
+            if trial not in promoted:
                 return trial
         return None
 
