@@ -76,8 +76,13 @@ FASTNN_CONTRACT_ON
  * compute the same operations, hence the same bits:
  *   FASTNN_ACT_<NAME>_ARG(K, a, b)              the argument (<= 0, or NaN) of exp or expm1,
  *   its kind (EXP or EXPM1: FASTNN_EXP_MIN / FASTNN_EXPM1_MIN clamps it, fastnn_math.h),
- *   FASTNN_ACT_<NAME>_FINISH(K, a, b, e, alpha) the result given e = exp/expm1(argument).
+ *   FASTNN_ACT_<NAME>_PART(e, alpha)            the exp part given e = exp/expm1(argument),
+ *   FASTNN_ACT_<NAME>_FINISH(K, a, b, p, alpha, out)  out = the result given p, the exp part
+ *                                               (statements: a kit's FASTNN_ACT_T_K values and
+ *                                               FASTNN_ACT_MASK_K conditions).
  * (a, b) are (x, x) for a forward kernel, (dout, x) for ELU's backward. */
+#define FASTNN_ACT_T_S FASTNN_T
+#define FASTNN_ACT_MASK_S int
 #define FASTNN_ACT_SEL_S(c, t, f) ((c) ? (t) : (f))
 #define FASTNN_ACT_AND_S(c, d) ((c) && (d))
 #define FASTNN_ACT_ABS_S(x) FASTNN_NAME(abs)(x)
@@ -89,15 +94,17 @@ FASTNN_CONTRACT_ON
  * overflows, sigma(-1000) = 0 and sigma(1000) = 1 exactly, and for x < 0 the result keeps
  * exp's relative accuracy (subnormal results included). */
 #define FASTNN_ACT_SIGMOID_ARG(K, a, b) FASTNN_ACT_NEGABS_##K(a)
-#define FASTNN_ACT_SIGMOID_FINISH(K, a, b, e, alpha)                                          \
-    (FASTNN_ACT_SEL_##K((a) < FASTNN_ACT_C_##K(0), (e), FASTNN_ACT_C_##K(1)) / (1 + (e)))
+#define FASTNN_ACT_SIGMOID_PART(e, alpha) (e)
+#define FASTNN_ACT_SIGMOID_FINISH(K, a, b, e, alpha, out)                                     \
+    out = FASTNN_ACT_SEL_##K((a) < FASTNN_ACT_C_##K(0), (e), FASTNN_ACT_C_##K(1)) / (1 + (e));
 
 /* tanh|x| = -t / (2 + t) with t = expm1(-2|x|) in (-1, 0]: accurate for tiny |x| (t is
  * accurate relative to itself), exactly 1 once t rounds to -1; the sign is copied back, so
  * tanh(-0.0) = -0.0 and NaN stays NaN. */
 #define FASTNN_ACT_TANH_ARG(K, a, b) (-2 * FASTNN_ACT_ABS_##K(a))
-#define FASTNN_ACT_TANH_FINISH(K, a, b, t, alpha)                                             \
-    FASTNN_ACT_COPYSIGN_##K(-(t) / (2 + (t)), (a))
+#define FASTNN_ACT_TANH_PART(t, alpha) (t)
+#define FASTNN_ACT_TANH_FINISH(K, a, b, t, alpha, out)                                        \
+    out = FASTNN_ACT_COPYSIGN_##K(-(t) / (2 + (t)), (a));
 
 /* x if x > 0 else alpha * expm1(x); expm1 keeps full relative accuracy near 0 (exp(x) - 1
  * would not).  The argument is -|x|: x itself where x <= 0 (expm1(-0) = +0, as for +0),
@@ -105,22 +112,25 @@ FASTNN_CONTRACT_ON
  * sign bit set).  One bit operation: the clamp min(x, 0) it replaces was a comparison and
  * selects that gcc carried through the whole exp (docs/perf/isa_paths.md). */
 #define FASTNN_ACT_ELU_ARG(K, a, b) FASTNN_ACT_NEGABS_##K(a)
-#define FASTNN_ACT_ELU_FINISH(K, a, b, t, alpha)                                              \
-    FASTNN_ACT_SEL_##K((a) > FASTNN_ACT_C_##K(0), (a), (alpha) * (t))
+#define FASTNN_ACT_ELU_PART(t, alpha) ((alpha) * (t))
+#define FASTNN_ACT_ELU_FINISH(K, a, b, neg, alpha, out)                                       \
+    out = FASTNN_ACT_SEL_##K((a) > FASTNN_ACT_C_##K(0), (a), (neg));
 
 /* dout if x > 0 else dout * g, g = alpha * exp(x), the argument -|x| as in ELU's forward.
  * Where g underflows to 0 for a finite x (x below about -87 in float32, -708 in float64), the
  * true factor is still > 0, so an infinite dout gives dout * alpha (an infinity), not
  * inf * 0 = NaN; finite douts keep dout * 0 (the product rounds to 0 anyway). */
 #define FASTNN_ACT_ELU_BACKWARD_ARG(K, dout, x) FASTNN_ACT_NEGABS_##K(x)
-#define FASTNN_ACT_ELU_BACKWARD_FINISH(K, dout, x, e, alpha)                                  \
-    FASTNN_ACT_SEL_##K(                                                                       \
-        (x) > FASTNN_ACT_C_##K(0), (dout),                                                    \
-        FASTNN_ACT_SEL_##K(                                                                   \
-            FASTNN_ACT_AND_##K(FASTNN_ACT_AND_##K((alpha) * (e) == FASTNN_ACT_C_##K(0),       \
-                                                  (x) > FASTNN_ACT_C_##K(-INFINITY)),         \
-                               FASTNN_ACT_ABS_##K(dout) == FASTNN_ACT_C_##K(INFINITY)),       \
-            (dout) * (alpha), (dout) * ((alpha) * (e))))
+#define FASTNN_ACT_ELU_BACKWARD_PART(e, alpha) ((alpha) * (e))
+#define FASTNN_ACT_ELU_BACKWARD_FINISH(K, dout, x, g, alpha, out)                             \
+    {                                                                                         \
+        FASTNN_ACT_MASK_##K inf_times_underflow_ = FASTNN_ACT_AND_##K(                        \
+            FASTNN_ACT_AND_##K((g) == FASTNN_ACT_C_##K(0), (x) > FASTNN_ACT_C_##K(-INFINITY)), \
+            FASTNN_ACT_ABS_##K(dout) == FASTNN_ACT_C_##K(INFINITY));                          \
+        FASTNN_ACT_T_##K neg_ = FASTNN_ACT_SEL_##K(inf_times_underflow_, (dout) * (alpha),    \
+                                                   (dout) * (g));                             \
+        out = FASTNN_ACT_SEL_##K((x) > FASTNN_ACT_C_##K(0), (dout), neg_);                    \
+    }
 
 /* The scalar element functions of kernel `name`: <name>_exp (the exp/expm1 part) and
  * <name>_finish (the rest, a division or a select, given that part). */
@@ -128,12 +138,15 @@ FASTNN_CONTRACT_ON
     FASTNN_INLINE FASTNN_T FASTNN_NAME(act_##name##_exp)(FASTNN_T a, FASTNN_T b,              \
                                                          FASTNN_T alpha) {                    \
         (void)a, (void)b, (void)alpha;                                                        \
-        return FASTNN_NAME(kind##_nonpos)(FASTNN_ACT_##NAME##_ARG(S, a, b));                  \
+        return FASTNN_ACT_##NAME##_PART(FASTNN_NAME(kind##_nonpos)(FASTNN_ACT_##NAME##_ARG(S, a, b)), \
+                                        alpha);                                               \
     }                                                                                         \
     FASTNN_INLINE FASTNN_T FASTNN_NAME(act_##name##_finish)(FASTNN_T a, FASTNN_T b,           \
                                                             FASTNN_T e, FASTNN_T alpha) {     \
+        FASTNN_T out;                                                                         \
         (void)a, (void)b, (void)alpha;                                                        \
-        return FASTNN_ACT_##NAME##_FINISH(S, a, b, e, alpha);                                 \
+        FASTNN_ACT_##NAME##_FINISH(S, a, b, e, alpha, out)                                    \
+        return out;                                                                           \
     }
 
 /* The loops.  Which one a target gets was measured (docs/perf/dispatch.md and
@@ -175,6 +188,11 @@ FASTNN_CONTRACT_ON
 #include <immintrin.h>
 typedef FASTNN_T FASTNN_NAME(act_v) __attribute__((vector_size(32)));
 typedef FASTNN_UINT FASTNN_NAME(act_vu) __attribute__((vector_size(32)));
+#define FASTNN_ACT_INT_F32 int32_t
+#define FASTNN_ACT_INT_F64 int64_t
+typedef FASTNN_MACRO(FASTNN_ACT_INT) FASTNN_NAME(act_vm) __attribute__((vector_size(32)));
+#define FASTNN_ACT_T_V FASTNN_NAME(act_v)
+#define FASTNN_ACT_MASK_V FASTNN_NAME(act_vm)
 #define FASTNN_ACT_LANES ((ptrdiff_t)(32 / sizeof(FASTNN_T)))
 #define FASTNN_ACT_CHAINS 4
 #define FASTNN_ACT_SIGN ((FASTNN_UINT)1 << (FASTNN_DTYPE - 1))
@@ -215,7 +233,9 @@ typedef FASTNN_UINT FASTNN_NAME(act_vu) __attribute__((vector_size(32)));
             (void)vb;                                                                         \
             FASTNN_EXP_STEPS(FASTNN_NAME(act_v), FASTNN_NAME(act_vu), C, KIND, arg, e)        \
             for (int j = 0; j < C; j++) {                                                     \
-                FASTNN_NAME(act_v) r = FASTNN_ACT_##NAME##_FINISH(V, va[j], vb[j], e[j], alpha); \
+                FASTNN_NAME(act_v) r;                                                         \
+                FASTNN_ACT_##NAME##_FINISH(V, va[j], vb[j],                                   \
+                                           FASTNN_ACT_##NAME##_PART(e[j], alpha), alpha, r)   \
                 memcpy(out + i + j * FASTNN_ACT_LANES, &r, sizeof r);                         \
             }                                                                                 \
         }                                                                                     \
@@ -347,6 +367,10 @@ static void FASTNN_NAME(act_maxout_backward)(const FASTNN_T *dout, const ptrdiff
 #undef FASTNN_ACT_NEGABS_V
 #undef FASTNN_ACT_COPYSIGN_V
 #undef FASTNN_ACT_C_V
+#undef FASTNN_ACT_T_V
+#undef FASTNN_ACT_MASK_V
+#undef FASTNN_ACT_T_S
+#undef FASTNN_ACT_MASK_S
 #undef FASTNN_ACT_SEL_S
 #undef FASTNN_ACT_AND_S
 #undef FASTNN_ACT_ABS_S
@@ -361,5 +385,9 @@ static void FASTNN_NAME(act_maxout_backward)(const FASTNN_T *dout, const ptrdiff
 #undef FASTNN_ACT_ELU_FINISH
 #undef FASTNN_ACT_ELU_BACKWARD_ARG
 #undef FASTNN_ACT_ELU_BACKWARD_FINISH
+#undef FASTNN_ACT_ELU_BACKWARD_PART
+#undef FASTNN_ACT_ELU_PART
+#undef FASTNN_ACT_TANH_PART
+#undef FASTNN_ACT_SIGMOID_PART
 
 #include "fastnn_dtype_end.h"
