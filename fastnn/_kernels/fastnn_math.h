@@ -4,10 +4,12 @@
  * Used by the activations (sigmoid, tanh, ELU) and by softmax.
  *
  * exp and expm1 share one Cody-Waite reduction and one polynomial per dtype
- * (FASTNN_EXPM1_REDUCED_*), and the clamp constants and 2**n scaling around it are written
- * once, as macros over the value type (FASTNN_EXP_NONPOS_CLAMPED, FASTNN_EXPM1_NONPOS_CLAMPED)
- * that the scalar functions (fastnn_math_template.h) and the GCC-vector loops of
- * softmax_template.h expand: the same operations, hence the same bits.
+ * (FASTNN_EXP_KD_*, FASTNN_EXP_R_*, FASTNN_EXPM1_POLY_*), and the clamp constants and 2**n
+ * scaling around it are written once, as macros over the value type
+ * (FASTNN_EXP_NONPOS_CLAMPED, FASTNN_EXPM1_NONPOS_CLAMPED, and FASTNN_EXP_STEPS for several
+ * values at once) that the scalar functions (fastnn_math_template.h), the GCC-vector loops of
+ * softmax_template.h and gcc's AVX2 activation loops expand: the same operations, hence the
+ * same bits.
  *
  * Accuracy (tests/test_activations.py, tests/test_softmax.py): within 4 ulp of a wider
  * evaluation over the whole range, subnormal results included.
@@ -64,10 +66,10 @@ FASTNN_INLINE double fastnn_copysign_f64(double x, double s) { return copysign(x
     }
 
 /* The same for double: fdlibm's ln2 split, P of degree 9 (< 1.1e-16, < 4e-17 relative);
- * Taylor needs two more terms for the same accuracy.  Each dtype's pieces are written once:
- * kd (FASTNN_EXP_KD_*), r given k = kd - SHIFT (FASTNN_EXP_R_*) and q = expm1(r)
- * (FASTNN_EXPM1_POLY_*), put together by FASTNN_EXPM1_REDUCED or stepped over several values
- * by FASTNN_EXP_STEPS. */
+ * Taylor needs two more terms for the same accuracy.  Each dtype's pieces: kd
+ * (FASTNN_EXP_KD_*), r given k = kd - SHIFT (FASTNN_EXP_R_*) and q = expm1(r)
+ * (FASTNN_EXPM1_POLY_*), put together by FASTNN_EXPM1_REDUCED or, for several values at
+ * once, by FASTNN_EXP_STEPS. */
 #define FASTNN_EXP_KD_F64(x) ((x) * 0x1.71547652b82fep+0 + FASTNN_EXP_SHIFT_F64)
 #define FASTNN_EXP_R_F64(x, k)                                                                 \
     (((x) - (k) * 6.93147180369123816490e-01) - (k) * 1.90821492927058770002e-10)
@@ -116,7 +118,7 @@ FASTNN_INLINE double fastnn_copysign_f64(double x, double s) { return copysign(x
  * the same operations, hence the same bits.  Each declares VT `out` and takes its argument
  * already clamped (a scalar clamps with a conditional, a vector with a select). */
 
-/* s = 2**(n + k) from kd (n in its low bits, as left by FASTNN_EXPM1_REDUCED_*): n + k plus
+/* s = 2**(n + k) from kd (n in its low bits, as left by FASTNN_EXP_KD_*): n + k plus
  * the bias, shifted into the exponent field (unsigned: the subtraction wraps). */
 #define FASTNN_EXP_POW2(VT, VU, kd, k, s)                                                      \
     VT s;                                                                                      \
