@@ -4,10 +4,12 @@
  * Used by the activations (sigmoid, tanh, ELU) and by softmax.
  *
  * exp and expm1 share one Cody-Waite reduction and one polynomial per dtype
- * (FASTNN_EXPM1_REDUCED_*), and the clamp constants and 2**n scaling around it are written
- * once, as macros over the value type (FASTNN_EXP_NONPOS_CLAMPED, FASTNN_EXPM1_NONPOS_CLAMPED)
- * that the scalar functions (fastnn_math_template.h) and the GCC-vector loops of
- * softmax_template.h expand: the same operations, hence the same bits.
+ * (FASTNN_EXP_KD_*, FASTNN_EXP_R_*, FASTNN_EXPM1_POLY_*), and the clamp constants and 2**n
+ * scaling around it are written once, as macros over the value type
+ * (FASTNN_EXP_NONPOS_CLAMPED, FASTNN_EXPM1_NONPOS_CLAMPED, and FASTNN_EXP_STEPS for several
+ * values at once) that the scalar functions (fastnn_math_template.h), the GCC-vector loops of
+ * softmax_template.h and gcc's AVX2 activation loops expand: the same operations, hence the
+ * same bits.
  *
  * Accuracy (tests/test_activations.py, tests/test_softmax.py): within 4 ulp of a wider
  * evaluation over the whole range, subnormal results included.
@@ -51,37 +53,47 @@ FASTNN_INLINE double fastnn_copysign_f64(double x, double s) { return copysign(x
  * r out of P keeps the result accurate relative to r for tiny r.  P is evaluated in pairs
  * (c0 + c1 r) + r^2 (c2 + c3 r) + ...: as many FMAs as Horner's rule, but a dependency chain
  * half as long, which is what bounds these loops on out-of-order cores. */
-#define FASTNN_EXPM1_REDUCED_F32(VT, x, kd, q)                                                 \
-    VT kd = (x) * 0x1.715476p+0f + FASTNN_EXP_SHIFT_F32;                                       \
-    VT q;                                                                                      \
+#define FASTNN_EXP_KD_F32(x) ((x) * 0x1.715476p+0f + FASTNN_EXP_SHIFT_F32)
+#define FASTNN_EXP_R_F32(x, k) (((x) - (k) * 0.693359375f) - (k) * -2.12194440e-4f)
+#define FASTNN_EXPM1_POLY_F32(VT, r, q)                                                        \
     {                                                                                          \
-        VT k_ = kd - FASTNN_EXP_SHIFT_F32;                                                     \
-        VT r_ = ((x) - k_ * 0.693359375f) - k_ * -2.12194440e-4f;                              \
-        VT r2_ = r_ * r_;                                                                      \
-        VT p01_ = r_ * 0x1.555556p-3f + 0.5f;                                                  \
-        VT p23_ = r_ * 0x1.1110e0p-7f + 0x1.5554eap-5f;                                        \
-        VT p45_ = r_ * 0x1.a124e4p-13f + 0x1.6d4316p-10f;                                      \
+        VT r2_ = (r) * (r);                                                                    \
+        VT p01_ = (r) * 0x1.555556p-3f + 0.5f;                                                 \
+        VT p23_ = (r) * 0x1.1110e0p-7f + 0x1.5554eap-5f;                                       \
+        VT p45_ = (r) * 0x1.a124e4p-13f + 0x1.6d4316p-10f;                                     \
         VT p_ = (p45_ * r2_ + p23_) * r2_ + p01_;                                              \
-        q = r_ + r2_ * p_;                                                                     \
+        q = (r) + r2_ * p_;                                                                    \
     }
 
 /* The same for double: fdlibm's ln2 split, P of degree 9 (< 1.1e-16, < 4e-17 relative);
- * Taylor needs two more terms for the same accuracy. */
-#define FASTNN_EXPM1_REDUCED_F64(VT, x, kd, q)                                                 \
-    VT kd = (x) * 0x1.71547652b82fep+0 + FASTNN_EXP_SHIFT_F64;                                 \
-    VT q;                                                                                      \
+ * Taylor needs two more terms for the same accuracy.  Each dtype's pieces: kd
+ * (FASTNN_EXP_KD_*), r given k = kd - SHIFT (FASTNN_EXP_R_*) and q = expm1(r)
+ * (FASTNN_EXPM1_POLY_*), put together by FASTNN_EXPM1_REDUCED or, for several values at
+ * once, by FASTNN_EXP_STEPS. */
+#define FASTNN_EXP_KD_F64(x) ((x) * 0x1.71547652b82fep+0 + FASTNN_EXP_SHIFT_F64)
+#define FASTNN_EXP_R_F64(x, k)                                                                 \
+    (((x) - (k) * 6.93147180369123816490e-01) - (k) * 1.90821492927058770002e-10)
+#define FASTNN_EXPM1_POLY_F64(VT, r, q)                                                        \
     {                                                                                          \
-        VT k_ = kd - FASTNN_EXP_SHIFT_F64;                                                     \
-        VT r_ = ((x) - k_ * 6.93147180369123816490e-01) - k_ * 1.90821492927058770002e-10;     \
-        VT r2_ = r_ * r_;                                                                      \
-        VT p01_ = r_ * 0x1.5555555555556p-3 + 0x1.0000000000001p-1;                            \
-        VT p23_ = r_ * 0x1.11111111109b5p-7 + 0x1.5555555553d68p-5;                            \
-        VT p45_ = r_ * 0x1.a01a01a7c2efep-13 + 0x1.6c16c17889ef1p-10;                          \
-        VT p67_ = r_ * 0x1.71de0db2f6b19p-19 + 0x1.a019b9149a41cp-16;                          \
-        VT p89_ = r_ * 0x1.af389ecfc4b9cp-26 + 0x1.28917c89a43a7p-22;                          \
+        VT r2_ = (r) * (r);                                                                    \
+        VT p01_ = (r) * 0x1.5555555555556p-3 + 0x1.0000000000001p-1;                           \
+        VT p23_ = (r) * 0x1.11111111109b5p-7 + 0x1.5555555553d68p-5;                           \
+        VT p45_ = (r) * 0x1.a01a01a7c2efep-13 + 0x1.6c16c17889ef1p-10;                         \
+        VT p67_ = (r) * 0x1.71de0db2f6b19p-19 + 0x1.a019b9149a41cp-16;                         \
+        VT p89_ = (r) * 0x1.af389ecfc4b9cp-26 + 0x1.28917c89a43a7p-22;                         \
         VT p_ = ((p89_ * r2_ + p67_) * r2_ + p45_) * r2_ + p23_;                               \
         p_ = p_ * r2_ + p01_;                                                                  \
-        q = r_ + r2_ * p_;                                                                     \
+        q = (r) + r2_ * p_;                                                                    \
+    }
+
+/* Both dtypes' reduction and polynomial in one (the template picks the dtype's copy). */
+#define FASTNN_EXPM1_REDUCED(VT, x, kd, q)                                                     \
+    VT kd = FASTNN_MACRO(FASTNN_EXP_KD)(x);                                                    \
+    VT q;                                                                                      \
+    {                                                                                          \
+        VT k_ = kd - FASTNN_MACRO(FASTNN_EXP_SHIFT);                                           \
+        VT r_ = FASTNN_MACRO(FASTNN_EXP_R)(x, k_);                                             \
+        FASTNN_MACRO(FASTNN_EXPM1_POLY)(VT, r_, q)                                             \
     }
 
 /* Arguments of exp below these give results that round to 0 (exp(-104) < 2**-150,
@@ -106,7 +118,7 @@ FASTNN_INLINE double fastnn_copysign_f64(double x, double s) { return copysign(x
  * the same operations, hence the same bits.  Each declares VT `out` and takes its argument
  * already clamped (a scalar clamps with a conditional, a vector with a select). */
 
-/* s = 2**(n + k) from kd (n in its low bits, as left by FASTNN_EXPM1_REDUCED_*): n + k plus
+/* s = 2**(n + k) from kd (n in its low bits, as left by FASTNN_EXP_KD_*): n + k plus
  * the bias, shifted into the exponent field (unsigned: the subtraction wraps). */
 #define FASTNN_EXP_POW2(VT, VU, kd, k, s)                                                      \
     VT s;                                                                                      \
@@ -119,24 +131,50 @@ FASTNN_INLINE double fastnn_copysign_f64(double x, double s) { return copysign(x
     }
 
 /* out = exp(x) for x in [FASTNN_EXP_MIN, 0] (or NaN, which propagates), subnormal results
- * included.  2**n is applied as 2**(n+K) (always normal) times the constant 2**-K:
- * (1 + q) * 2**(n+K) is exact, so the only rounding into the subnormal range is the last
- * multiplication. */
+ * included, from kd and q = expm1(r).  2**n is applied as 2**(n+K) (always normal) times the
+ * constant 2**-K: (1 + q) * 2**(n+K) is exact, so the only rounding into the subnormal range
+ * is the last multiplication. */
+#define FASTNN_EXP_FROM_REDUCED(VT, VU, kd, q, out)                                            \
+    {                                                                                          \
+        FASTNN_EXP_POW2(VT, VU, kd, FASTNN_MACRO(FASTNN_EXP_K), s_)                            \
+        out = (s_ + s_ * (q)) * FASTNN_MACRO(FASTNN_EXP_UNSCALE);                              \
+    }
+/* out = expm1(x) for x in [FASTNN_EXPM1_MIN, 0] (or NaN): 2**n * expm1(r) + (2**n - 1). */
+#define FASTNN_EXPM1_FROM_REDUCED(VT, VU, kd, q, out)                                          \
+    {                                                                                          \
+        FASTNN_EXP_POW2(VT, VU, kd, 0u, s_)                                                    \
+        out = s_ * (q) + (s_ - 1);                                                             \
+    }
+
+/* The same from x (already clamped), declaring VT out. */
 #define FASTNN_EXP_NONPOS_CLAMPED(VT, VU, x, out)                                              \
     VT out;                                                                                    \
     {                                                                                          \
-        FASTNN_MACRO(FASTNN_EXPM1_REDUCED)(VT, x, kd_, q_)                                     \
-        FASTNN_EXP_POW2(VT, VU, kd_, FASTNN_MACRO(FASTNN_EXP_K), s_)                           \
-        out = (s_ + s_ * q_) * FASTNN_MACRO(FASTNN_EXP_UNSCALE);                               \
+        FASTNN_EXPM1_REDUCED(VT, x, kd_, q_)                                                   \
+        FASTNN_EXP_FROM_REDUCED(VT, VU, kd_, q_, out)                                          \
     }
-
-/* out = expm1(x) for x in [FASTNN_EXPM1_MIN, 0] (or NaN): 2**n * expm1(r) + (2**n - 1). */
 #define FASTNN_EXPM1_NONPOS_CLAMPED(VT, VU, x, out)                                            \
     VT out;                                                                                    \
     {                                                                                          \
-        FASTNN_MACRO(FASTNN_EXPM1_REDUCED)(VT, x, kd_, q_)                                     \
-        FASTNN_EXP_POW2(VT, VU, kd_, 0u, s_)                                                   \
-        out = s_ * q_ + (s_ - 1);                                                              \
+        FASTNN_EXPM1_REDUCED(VT, x, kd_, q_)                                                   \
+        FASTNN_EXPM1_FROM_REDUCED(VT, VU, kd_, q_, out)                                        \
+    }
+
+/* out[j] = exp(x[j]) (KIND EXP) or expm1(x[j]) (KIND EXPM1) for j < N, x[] clamped as above:
+ * the same operations as FASTNN_EXP_NONPOS_CLAMPED / FASTNN_EXPM1_NONPOS_CLAMPED (the same
+ * bits), ordered for N independent values (vectors) at once.  Each step of the reduction
+ * and of the 2**n scaling runs for all N values before the next step, and each value's
+ * polynomial in one piece: that order kept gcc 12's AVX2 code to 4 interleaved dependency
+ * chains without spilling the polynomial's terms (docs/perf/isa_paths.md, session 30). */
+#define FASTNN_EXP_STEPS(VT, VU, N, KIND, x, out)                                              \
+    {                                                                                          \
+        VT kd_[N], k_[N], q_[N];                                                               \
+        for (int j_ = 0; j_ < (N); j_++) kd_[j_] = FASTNN_MACRO(FASTNN_EXP_KD)((x)[j_]);       \
+        for (int j_ = 0; j_ < (N); j_++) k_[j_] = kd_[j_] - FASTNN_MACRO(FASTNN_EXP_SHIFT);    \
+        for (int j_ = 0; j_ < (N); j_++) k_[j_] = FASTNN_MACRO(FASTNN_EXP_R)((x)[j_], k_[j_]); \
+        for (int j_ = 0; j_ < (N); j_++) FASTNN_MACRO(FASTNN_EXPM1_POLY)(VT, k_[j_], q_[j_])   \
+        for (int j_ = 0; j_ < (N); j_++)                                                       \
+            FASTNN_##KIND##_FROM_REDUCED(VT, VU, kd_[j_], q_[j_], (out)[j_])                   \
     }
 
 /* The scalar exp_nonpos and expm1_nonpos, per dtype.  This file may first be included by a
