@@ -43,13 +43,9 @@ def _history_diverged(loss_history, factor):
     first = loss_history[0]
     if not math.isfinite(first):
         return True
-    # should_abort for each cost (first is finite here), in one comparison per cost
-    limit = math.inf if factor is None else float(factor) * float(first)
-    if math.isfinite(limit):
-        return not all(-math.inf < c <= limit for c in map(float, loss_history))
-    if limit == -math.inf:  # every finite cost exceeds it, the first among them
-        return True
-    return not all(-math.inf < c < math.inf for c in map(float, loss_history))
+    if factor is None:
+        return any(not math.isfinite(c) for c in loss_history)
+    return any(should_abort(c, first, factor) for c in loss_history)
 
 
 @dataclass
