@@ -7,8 +7,10 @@ training loop can skip added one at a time, interleaved with fastnn's epoch in o
                 ``matmul``, the issue's baseline)
   +gather       the same, each batch's rows gathered inside the timing as fastnn gathers
                 them (``RowGather`` into one kept buffer, the labels with ``np.take``)
-  +gather+upd   the same, and the weights updated every step, so that the next step's
-                GEMMs read weights just written:
+  +gather+rw    (solver) the same, and every weight rewritten once a step, so that the next
+                step's GEMMs read weights just written: ``W *= 1`` in place, less than any
+                update rule does (it reads no gradient)
+  +gather+upd   the same with the real update:
                   solver   ``optim.update_all("adam", ...)`` over the model's parameters
                            with the GEMMs' weight gradients, as the Solver's step does;
                   trainer  the SGD step folded into the weight-gradient GEMMs (``gemm_tn``
@@ -37,8 +39,9 @@ from fastnn.timing import sample_interleaved
 
 
 def solver_floor_epoch(data, update):
-    """The Solver epoch's GEMMs, each batch gathered in the timing; with ``update`` the
-    Solver's adam step after each step's GEMMs."""
+    """The Solver epoch's GEMMs, each batch gathered in the timing; after each step's GEMMs
+    with ``update`` "rewrite" every weight rewritten in place (``W *= 1``), with "adam" the
+    Solver's adam step."""
     b = solver_bench
     rng = np.random.default_rng(1)
     X, y = data["X_train"], data["y_train"]
@@ -53,6 +56,7 @@ def solver_floor_epoch(data, update):
         np.empty(b.BATCH, y.dtype),
         RowGather(),
     )
+    one = np.float32(1)
 
     def steps():
         for _ in range(b.ROWS // b.BATCH):
@@ -67,7 +71,10 @@ def solver_floor_epoch(data, update):
             np.matmul(h1.T, h2, out=grads["W2"])
             _ = h2 @ W2.T  # dh1
             np.matmul(X_batch.T, h1, out=grads["W1"])
-            if update:
+            if update == "rewrite":
+                for name in ("W1", "W2", "W3"):
+                    np.multiply(params[name], one, out=params[name])
+            elif update == "adam":
                 optim.update_all("adam", params, grads, configs)
         for xc in checks:
             (xc @ W1) @ W2 @ W3
@@ -76,8 +83,8 @@ def solver_floor_epoch(data, update):
 
 
 def trainer_floor_epoch(data, update):
-    """The trainer epoch's GEMMs, each batch gathered in the timing; with ``update`` the
-    SGD step folded into the weight-gradient GEMMs."""
+    """The trainer epoch's GEMMs, each batch gathered in the timing; with ``update`` ("sgd")
+    the SGD step folded into the weight-gradient GEMMs."""
     b = trainer_bench
     X, y, X_val, _ = data
     rng = np.random.default_rng(1)
@@ -125,7 +132,11 @@ def main():
         data = trainer_bench.make_data()
         floor, runs = trainer_floor_epoch, {"matmul": trainer_bench.matmul_epoch(data)}
         fastnn_run = trainer_bench.fastnn_epoch(data, "cython")
-    for name, update in (("+gather", False), ("+gather+upd", True)):
+    updates = [("+gather", None)]
+    if args.model == "solver":
+        updates.append(("+gather+rw", "rewrite"))
+    updates.append(("+gather+upd", "adam" if args.model == "solver" else "sgd"))
+    for name, update in updates:
         steps = floor(data, update)
 
         def run(steps=steps):
