@@ -46,6 +46,7 @@ def config_dict() -> dict[str, Any]:
         "cpu_features": _runtime.cpu_features(),
         "runtime_dispatch": _runtime.RUNTIME_DISPATCH,
         "isa": _runtime.isa_info(),
+        "buffer_pool": _runtime.pool_info(),
         "modules": {
             name: {"file": module.__file__, "openmp": bool(module.OPENMP)}
             for name, module in KERNEL_MODULES.items()
@@ -92,6 +93,16 @@ def _isa(info):
     return f"ISA path: {info['isa']['reason']}"
 
 
+def _buffer_pool(info):
+    pool = info["buffer_pool"]
+    if pool["limit"] == 0:
+        return f"output buffer pool: off ({_runtime.POOL_VARIABLE}=0)"
+    return (
+        f"output buffer pool: {pool['kept'] / 2**20:.1f} of {pool['limit'] / 2**20:.0f} MiB kept "
+        f"({pool['buffers']} buffers, {pool['unused']} unused; {_runtime.POOL_VARIABLE})"
+    )
+
+
 def _modules(info):
     lines = ["compiled modules:"]
     paths = info["isa"].get("modules", {})
@@ -102,7 +113,7 @@ def _modules(info):
     return "\n".join(lines)
 
 
-REPORT_LINES = [_versions, _gemm_tn, _backend, _threads, _cpu, _isa, _modules]
+REPORT_LINES = [_versions, _gemm_tn, _backend, _threads, _cpu, _isa, _buffer_pool, _modules]
 
 
 def show_config(file: TextIO | None = None) -> None:

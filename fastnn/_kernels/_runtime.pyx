@@ -15,6 +15,8 @@ import os
 import warnings
 
 cimport numpy as cnp
+from cpython.list cimport PyList_GET_ITEM
+from cpython.ref cimport _Py_REFCNT
 import numpy as np
 
 from fastnn._kernels._common cimport (
@@ -192,11 +194,103 @@ cpdef cnp.ndarray kernel_buffer(cnp.ndarray a, object dtype=None):
 
 APART_MIN_BYTES = 512 * 1024  # below, the padding costs about what it saves
 
+# The large outputs (empty_apart's) come from kept buffers.  glibc gives a freed 16 MiB array
+# back to the OS, and the next one costs a page fault per page on first touch, more than the
+# kernel that fills it (docs/perf/course_layers.md).  A kept buffer is reused, for an output
+# of the same size, once no array uses it any more (the pool's list holds its only
+# reference).  The bytes kept (in use or not) stay within POOL_VARIABLE's MiB, default
+# POOL_DEFAULT_MIB; the oldest unused buffers make room first; 0 keeps none.
+POOL_VARIABLE = "FASTNN_BUFFER_POOL_MB"
+POOL_DEFAULT_MIB = 256
+cdef list _pool = []  # uint8 arrays, the most recently handed out last
+cdef Py_ssize_t _pool_bytes = 0
+_pool_limit = None  # (bytes, problem), read once
+
+
+def parse_pool_limit(value):
+    """``(bytes, problem)`` for a FASTNN_BUFFER_POOL_MB value (MiB, a number >= 0): the
+    default when the value is None or empty; problem is None, or a one-line message for a
+    value that is not such a number (the default is used then)."""
+    if value is None or not value.strip():
+        return POOL_DEFAULT_MIB << 20, None
+    try:
+        mib = float(value)
+    except ValueError:
+        mib = -1.0
+    if not 0 <= mib < 1 << 40:
+        return POOL_DEFAULT_MIB << 20, (
+            f"{POOL_VARIABLE}={value!r} is not a number of MiB >= 0: "
+            f"keeping up to {POOL_DEFAULT_MIB} MiB of output buffers")
+    return int(mib * (1 << 20)), None
+
+
+def pool_limit():
+    """The bytes the buffer pool may keep: FASTNN_BUFFER_POOL_MB, read on the first call; an
+    unusable value warns once (RuntimeWarning) and means the default."""
+    global _pool_limit
+    if _pool_limit is None:
+        _pool_limit = parse_pool_limit(os.environ.get(POOL_VARIABLE))
+        if _pool_limit[1] is not None:
+            warnings.warn(_pool_limit[1], RuntimeWarning, stacklevel=2)
+    return _pool_limit[0]
+
+
+def set_pool_limit(Py_ssize_t nbytes):
+    """Keep up to ``nbytes`` of output buffers from now on (0: none); unused buffers beyond
+    it are dropped now.  Returns the previous limit."""
+    global _pool_limit
+    if nbytes < 0:
+        raise ValueError(f"the buffer pool's limit must be >= 0 bytes, got {nbytes}")
+    previous = pool_limit()
+    _pool_limit = (nbytes, None)
+    _make_room(0)
+    return previous
+
+
+def pool_info():
+    """The buffer pool as a dict: ``limit`` and ``kept`` (bytes), ``buffers`` kept and
+    ``unused`` (those no array uses)."""
+    unused = sum(1 for i in range(len(_pool)) if _Py_REFCNT(PyList_GET_ITEM(_pool, i)) == 1)
+    return {"limit": pool_limit(), "kept": _pool_bytes, "buffers": len(_pool), "unused": unused}
+
+
+cdef void _make_room(Py_ssize_t size):
+    """Drop unused kept buffers, oldest first, until ``size`` more bytes fit the limit."""
+    global _pool_bytes
+    cdef Py_ssize_t i = 0, limit = pool_limit()
+    while _pool_bytes + size > limit and i < len(_pool):
+        if _Py_REFCNT(PyList_GET_ITEM(_pool, i)) == 1:
+            _pool_bytes -= cnp.PyArray_NBYTES(<cnp.ndarray>_pool[i])
+            del _pool[i]
+        else:
+            i += 1
+
+
+cdef cnp.ndarray _take_buffer(Py_ssize_t size):
+    """A uint8 array of ``size`` bytes: a kept one that no array uses, else a new one, kept
+    when the limit allows."""
+    global _pool_bytes
+    cdef Py_ssize_t i
+    cdef cnp.ndarray buf
+    for i in range(len(_pool) - 1, -1, -1):
+        if _Py_REFCNT(PyList_GET_ITEM(_pool, i)) == 1:
+            buf = _pool[i]
+            if cnp.PyArray_NBYTES(buf) == size:
+                del _pool[i]
+                _pool.append(buf)
+                return buf
+    _make_room(size)
+    buf = np.empty(size, np.uint8)
+    if _pool_bytes + size <= pool_limit():
+        _pool.append(buf)
+        _pool_bytes += size
+    return buf
+
 
 def empty_apart(cnp.ndarray like, *inputs):
     """An uninitialised C-contiguous array like ``like`` whose data starts far, modulo 4096,
     from where every array in ``inputs`` starts (64-byte aligned; a view into a buffer 4 KiB
-    longer).
+    longer, from the buffer pool above).
 
     Fresh large arrays all start at the same offset in their page (malloc's mmap path), so a
     kernel that stores row r of its output and then loads row r + 1 of an input 4 KiB further
@@ -217,6 +311,9 @@ def empty_apart(cnp.ndarray like, *inputs):
         hi = starts[k + 1] if k + 1 < len(starts) else starts[0] + 4096
         if hi - lo > best_gap:
             best_gap, target = hi - lo, (lo + (hi - lo) // 2) // 64 * 64 % 4096
-    buf = np.empty(nbytes + 4096, np.uint8)
+    buf = _take_buffer(nbytes + 4096)
     start = (target - <size_t>cnp.PyArray_DATA(<cnp.ndarray>buf) % 4096) % 4096
     return buf[start:start + nbytes].view(dtype).reshape(shape)
+
+
+pool_limit()  # FASTNN_BUFFER_POOL_MB is read at import, like FASTNN_MAX_CPU_ISA
