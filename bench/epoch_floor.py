@@ -38,6 +38,26 @@ from fastnn.nn.minibatch import RowGather
 from fastnn.timing import sample_interleaved
 
 
+def batch_gatherer(X, y, steps, batch, rng):
+    """A function yielding an epoch's ``steps`` batches of ``batch`` random rows of X,
+    gathered as fastnn's epochs gather them (one ``RowGather`` and one kept buffer for all
+    epochs, the labels with ``np.take``)."""
+    X_batch, y_batch, gather = (
+        np.empty((batch, X.shape[1]), X.dtype),
+        np.empty(batch, y.dtype),
+        RowGather(),
+    )
+
+    def epoch():
+        for _ in range(steps):
+            idx = np.asarray(rng.choice(X.shape[0], batch), np.intp)
+            gather(X, idx, X_batch)
+            np.take(y, idx, out=y_batch)
+            yield X_batch
+
+    return epoch
+
+
 def solver_floor_epoch(data, update):
     """The Solver epoch's GEMMs, each batch gathered in the timing; after each step's GEMMs
     with ``update`` "rewrite" every weight rewritten in place (``W *= 1``), with "adam" the
@@ -51,18 +71,11 @@ def solver_floor_epoch(data, update):
     grads = {name: np.zeros_like(p) for name, p in params.items()}
     configs = {name: {"learning_rate": b.LR} for name in params}
     checks = [X[rng.choice(b.ROWS, b.CHECK_ROWS)], data["X_val"]] * 2
-    X_batch, y_batch, gather = (
-        np.empty((b.BATCH, b.D), np.float32),
-        np.empty(b.BATCH, y.dtype),
-        RowGather(),
-    )
     one = np.float32(1)
+    batches = batch_gatherer(X, y, b.ROWS // b.BATCH, b.BATCH, rng)
 
     def steps():
-        for _ in range(b.ROWS // b.BATCH):
-            idx = np.asarray(rng.choice(b.ROWS, b.BATCH), np.intp)
-            gather(X, idx, X_batch)
-            np.take(y, idx, out=y_batch)
+        for X_batch in batches():
             h1 = X_batch @ W1
             h2 = h1 @ W2
             s = h2 @ W3
@@ -91,18 +104,11 @@ def trainer_floor_epoch(data, update):
     checks = [X[rng.choice(b.ROWS, 1000, replace=False)], X_val]
     W1, W2 = (rng.standard_normal(shape, dtype=np.float32) for shape in ((b.D, b.H), (b.H, b.C)))
     dW1, dW2 = np.empty_like(W1), np.empty_like(W2)
-    X_batch, y_batch, gather = (
-        np.empty((b.BATCH, b.D), np.float32),
-        np.empty(b.BATCH, y.dtype),
-        RowGather(),
-    )
     lr = -1e-6  # small: the weights stay where they are
+    batches = batch_gatherer(X, y, b.ROWS // b.BATCH, b.BATCH, rng)
 
     def steps():
-        for _ in range(b.ROWS // b.BATCH):
-            idx = np.asarray(rng.choice(b.ROWS, b.BATCH), np.intp)
-            gather(X, idx, X_batch)
-            np.take(y, idx, out=y_batch)
+        for X_batch in batches():
             h = X_batch @ W1
             s = h @ W2
             _ = s @ W2.T  # dh
