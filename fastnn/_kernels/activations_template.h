@@ -158,8 +158,8 @@ FASTNN_CONTRACT_ON
 
 /* The loops.  Which one a target gets was measured (docs/perf/dispatch.md and
  * docs/perf/isa_paths.md):
- * - gcc's AVX2 target: FASTNN_ACT_STEPPED, below: 4 vectors (chains) per iteration on GCC
- *   vectors, each step of the exp's reduction and scaling for all 4 before the next, each
+ * - gcc's AVX2 target: FASTNN_ACT_STEPPED, below: 4 or 6 vectors (chains) per iteration on GCC
+ *   vectors, each step of the exp's reduction and scaling for all of them before the next, each
  *   polynomial in one piece (FASTNN_EXP_STEPS).  gcc vectorises the scalar loops one vector per
  *   iteration (one long dependency chain after another, latency-bound on Zen 4), keeps the
  *   copies of an unrolled loop in sequence, and spills the terms when the polynomials too are
@@ -201,7 +201,12 @@ typedef FASTNN_MACRO(FASTNN_ACT_INT) FASTNN_NAME(act_vm) __attribute__((vector_s
 #define FASTNN_ACT_T_V FASTNN_NAME(act_v)
 #define FASTNN_ACT_MASK_V FASTNN_NAME(act_vm)
 #define FASTNN_ACT_LANES ((ptrdiff_t)(32 / sizeof(FASTNN_T)))
-#define FASTNN_ACT_CHAINS 4
+/* Vectors (chains) per iteration, per kernel: 4, tanh 6 (measured: docs/perf/isa_paths.md,
+ * sessions 30 and 31). */
+#define FASTNN_ACT_CHAINS_SIGMOID 4
+#define FASTNN_ACT_CHAINS_TANH 6
+#define FASTNN_ACT_CHAINS_ELU 4
+#define FASTNN_ACT_CHAINS_ELU_BACKWARD 4
 #define FASTNN_ACT_SIGN ((FASTNN_UINT)1 << (FASTNN_DTYPE - 1))
 #define FASTNN_ACT_BITS(v) ((FASTNN_NAME(act_vu))(v))
 #if FASTNN_DTYPE == 32
@@ -224,7 +229,7 @@ typedef FASTNN_MACRO(FASTNN_ACT_INT) FASTNN_NAME(act_vm) __attribute__((vector_s
     FASTNN_ACT_EXP_ELEMENTS(name, NAME, kind)                                                 \
     static void FASTNN_NAME(act_##name)(const FASTNN_T *a, const FASTNN_T *b, FASTNN_T *out, \
                                         ptrdiff_t n, FASTNN_T alpha) {                        \
-        enum { C = FASTNN_ACT_CHAINS };                                                       \
+        enum { C = FASTNN_ACT_CHAINS_##NAME };                                                       \
         const FASTNN_T *b2 = second;                                                          \
         const FASTNN_NAME(act_v) lo = FASTNN_ACT_C_V(FASTNN_MACRO(FASTNN_##KIND##_MIN));      \
         ptrdiff_t i = 0;                                                                      \
@@ -364,7 +369,10 @@ static void FASTNN_NAME(act_maxout_backward)(const FASTNN_T *dout, const ptrdiff
 #undef FASTNN_ACT_INTERLEAVE4
 #undef FASTNN_ACT_STEPPED
 #undef FASTNN_ACT_LANES
-#undef FASTNN_ACT_CHAINS
+#undef FASTNN_ACT_CHAINS_SIGMOID
+#undef FASTNN_ACT_CHAINS_TANH
+#undef FASTNN_ACT_CHAINS_ELU
+#undef FASTNN_ACT_CHAINS_ELU_BACKWARD
 #undef FASTNN_ACT_SIGN
 #undef FASTNN_ACT_BITS
 #undef FASTNN_ACT_SEL_V
