@@ -217,6 +217,44 @@ def test_sigmoid_subnormal_results():
     assert fastnn.sigmoid(np.float32(-104))[()] == 0
 
 
+def _exp_kernel_edges(dtype):
+    """Inputs where the exp kernels' pieces change regime: the exp's clamp, the scaled exp's
+    normal/subnormal boundary (sigmoid divides 2**K * exp(-|x|)), tanh's saturation, signed
+    zeros, infinities, tiny and random values."""
+    info = np.finfo(dtype)
+    lo, sub = (-104.0, -87.4) if dtype == np.float32 else (-746.0, -708.4)
+    rng = np.random.default_rng(16)
+    x = np.concatenate(
+        [
+            np.linspace(lo - 1, lo + 1, 301),
+            np.linspace(sub - 1.5, sub + 1.5, 301),
+            -np.linspace(sub - 1.5, sub + 1.5, 301),
+            np.linspace(-25, 25, 501),
+            rng.standard_normal(300) * 10,
+            np.geomspace(float(info.smallest_subnormal), 1, 100),
+            -np.geomspace(float(info.smallest_subnormal), 1, 100),
+            [0.0, -0.0, np.inf, -np.inf, float(info.max), -float(info.max)],
+        ]
+    )
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "elu", "elu_backward"])
+def test_exp_kernels_vector_body_equals_scalar_tail(name, dtype, isa):
+    # One long call runs the vector loop; one-element calls run the scalar element
+    # functions.  Both must give the same bits (the loops compute the same operations): a
+    # vector-only shortcut, such as a reciprocal estimate in place of the division, fails here.
+    x = _exp_kernel_edges(dtype)
+    arrays = (x[::-1].copy(), x) if name in BACKWARD else (x,)
+    fast = getattr(fastnn, name)
+    whole = _call(fast, name, *arrays)
+    parts = np.concatenate(
+        [_call(fast, name, *(a[i : i + 1] for a in arrays)) for i in range(x.size)]
+    )
+    np.testing.assert_array_equal(whole.view(f"u{x.itemsize}"), parts.view(f"u{x.itemsize}"))
+
+
 def test_no_floating_point_warnings_on_extreme_input():
     # pytest turns warnings into errors; the twins must be silent as well.
     x = np.array([np.finfo(np.float64).max, -np.finfo(np.float64).max, np.inf, -np.inf, np.nan])

@@ -75,7 +75,7 @@ FASTNN_CONTRACT_ON
  * (S: the scalar FASTNN_T; V: a vector of them, below) so that scalar and vector code
  * compute the same operations, hence the same bits:
  *   FASTNN_ACT_<NAME>_ARG(K, a, b)              the argument (<= 0, or NaN) of exp or expm1,
- *   its kind (EXP or EXPM1: FASTNN_EXP_MIN / FASTNN_EXPM1_MIN clamps it, fastnn_math.h),
+ *   its kind (EXP, EXP_SCALED or EXPM1: FASTNN_<KIND>_MIN clamps it, fastnn_math.h),
  *   FASTNN_ACT_<NAME>_PART(e, alpha)            the exp part given e = exp/expm1(argument),
  *   FASTNN_ACT_<NAME>_FINISH(K, a, b, p, alpha, out)  out = the result given p, the exp part
  *                                               (statements: a kit's FASTNN_ACT_T_K values and
@@ -92,19 +92,26 @@ FASTNN_CONTRACT_ON
 
 /* sigma(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, e = exp(-|x|) <= 1: exp never
  * overflows, sigma(-1000) = 0 and sigma(1000) = 1 exactly, and for x < 0 the result keeps
- * exp's relative accuracy (subnormal results included). */
+ * exp's relative accuracy (subnormal results included).  Computed as 2**K / (2**K + E) and
+ * E / (2**K + E) from the scaled exp E = 2**K * e (always normal, KIND EXP_SCALED): the same
+ * bits as from e, one multiplication less.  (Where e is normal, e = E * 2**-K exactly and both
+ * the sum and the quotient scale by a power of two; where it is not, 1 + e and 2**K + E round
+ * to 1 and 2**K, and both quotients are the one rounding of E * 2**-K.) */
 #define FASTNN_ACT_SIGMOID_ARG(K, a, b) FASTNN_ACT_NEGABS_##K(a)
 #define FASTNN_ACT_SIGMOID_PART(e, alpha) (e)
 #define FASTNN_ACT_SIGMOID_FINISH(K, a, b, e, alpha, out)                                     \
-    out = FASTNN_ACT_SEL_##K((a) < FASTNN_ACT_C_##K(0), (e), FASTNN_ACT_C_##K(1)) / (1 + (e));
+    out = FASTNN_ACT_SEL_##K((a) < FASTNN_ACT_C_##K(0), (e),                                  \
+                             FASTNN_ACT_C_##K(FASTNN_MACRO(FASTNN_EXP_SCALE))) /               \
+          (FASTNN_MACRO(FASTNN_EXP_SCALE) + (e));
 
 /* tanh|x| = -t / (2 + t) with t = expm1(-2|x|) in (-1, 0]: accurate for tiny |x| (t is
  * accurate relative to itself), exactly 1 once t rounds to -1; the sign is copied back, so
- * tanh(-0.0) = -0.0 and NaN stays NaN. */
+ * tanh(-0.0) = -0.0 and NaN stays NaN.  Written t / (-2 - t), the same bits (rounding is
+ * symmetric) without negating t. */
 #define FASTNN_ACT_TANH_ARG(K, a, b) (-2 * FASTNN_ACT_ABS_##K(a))
 #define FASTNN_ACT_TANH_PART(t, alpha) (t)
 #define FASTNN_ACT_TANH_FINISH(K, a, b, t, alpha, out)                                        \
-    out = FASTNN_ACT_COPYSIGN_##K(-(t) / (2 + (t)), (a));
+    out = FASTNN_ACT_COPYSIGN_##K((t) / (-2 - (t)), (a));
 
 /* x if x > 0 else alpha * expm1(x); expm1 keeps full relative accuracy near 0 (exp(x) - 1
  * would not).  The argument is -|x|: x itself where x <= 0 (expm1(-0) = +0, as for +0),
@@ -151,8 +158,8 @@ FASTNN_CONTRACT_ON
 
 /* The loops.  Which one a target gets was measured (docs/perf/dispatch.md and
  * docs/perf/isa_paths.md):
- * - gcc's AVX2 target: FASTNN_ACT_STEPPED, below: 4 vectors (chains) per iteration on GCC
- *   vectors, each step of the exp's reduction and scaling for all 4 before the next, each
+ * - gcc's AVX2 target: FASTNN_ACT_STEPPED, below: 4 or 6 vectors (chains) per iteration on GCC
+ *   vectors, each step of the exp's reduction and scaling for all of them before the next, each
  *   polynomial in one piece (FASTNN_EXP_STEPS).  gcc vectorises the scalar loops one vector per
  *   iteration (one long dependency chain after another, latency-bound on Zen 4), keeps the
  *   copies of an unrolled loop in sequence, and spills the terms when the polynomials too are
@@ -194,7 +201,12 @@ typedef FASTNN_MACRO(FASTNN_ACT_INT) FASTNN_NAME(act_vm) __attribute__((vector_s
 #define FASTNN_ACT_T_V FASTNN_NAME(act_v)
 #define FASTNN_ACT_MASK_V FASTNN_NAME(act_vm)
 #define FASTNN_ACT_LANES ((ptrdiff_t)(32 / sizeof(FASTNN_T)))
-#define FASTNN_ACT_CHAINS 4
+/* Vectors (chains) per iteration, per kernel: 4, tanh 6 (measured: docs/perf/isa_paths.md,
+ * sessions 30 and 31). */
+#define FASTNN_ACT_CHAINS_SIGMOID 4
+#define FASTNN_ACT_CHAINS_TANH 6
+#define FASTNN_ACT_CHAINS_ELU 4
+#define FASTNN_ACT_CHAINS_ELU_BACKWARD 4
 #define FASTNN_ACT_SIGN ((FASTNN_UINT)1 << (FASTNN_DTYPE - 1))
 #define FASTNN_ACT_BITS(v) ((FASTNN_NAME(act_vu))(v))
 #if FASTNN_DTYPE == 32
@@ -217,7 +229,7 @@ typedef FASTNN_MACRO(FASTNN_ACT_INT) FASTNN_NAME(act_vm) __attribute__((vector_s
     FASTNN_ACT_EXP_ELEMENTS(name, NAME, kind)                                                 \
     static void FASTNN_NAME(act_##name)(const FASTNN_T *a, const FASTNN_T *b, FASTNN_T *out, \
                                         ptrdiff_t n, FASTNN_T alpha) {                        \
-        enum { C = FASTNN_ACT_CHAINS };                                                       \
+        enum { C = FASTNN_ACT_CHAINS_##NAME };                                                       \
         const FASTNN_T *b2 = second;                                                          \
         const FASTNN_NAME(act_v) lo = FASTNN_ACT_C_V(FASTNN_MACRO(FASTNN_##KIND##_MIN));      \
         ptrdiff_t i = 0;                                                                      \
@@ -283,7 +295,7 @@ typedef FASTNN_MACRO(FASTNN_ACT_INT) FASTNN_NAME(act_vm) __attribute__((vector_s
     }
 #endif
 
-FASTNN_ACT_EXP_KERNEL(sigmoid, SIGMOID, exp, EXP, a)
+FASTNN_ACT_EXP_KERNEL(sigmoid, SIGMOID, exp_scaled, EXP_SCALED, a)
 FASTNN_ACT_EXP_KERNEL(tanh, TANH, expm1, EXPM1, a)
 FASTNN_ACT_EXP_KERNEL(elu, ELU, expm1, EXPM1, a)
 FASTNN_ACT_EXP_KERNEL(elu_backward, ELU_BACKWARD, exp, EXP, b)
@@ -357,7 +369,10 @@ static void FASTNN_NAME(act_maxout_backward)(const FASTNN_T *dout, const ptrdiff
 #undef FASTNN_ACT_INTERLEAVE4
 #undef FASTNN_ACT_STEPPED
 #undef FASTNN_ACT_LANES
-#undef FASTNN_ACT_CHAINS
+#undef FASTNN_ACT_CHAINS_SIGMOID
+#undef FASTNN_ACT_CHAINS_TANH
+#undef FASTNN_ACT_CHAINS_ELU
+#undef FASTNN_ACT_CHAINS_ELU_BACKWARD
 #undef FASTNN_ACT_SIGN
 #undef FASTNN_ACT_BITS
 #undef FASTNN_ACT_SEL_V

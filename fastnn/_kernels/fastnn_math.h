@@ -105,11 +105,16 @@ FASTNN_INLINE double fastnn_copysign_f64(double x, double s) { return copysign(x
 #define FASTNN_EXPM1_MIN_F32 -20.0f
 #define FASTNN_EXPM1_MIN_F64 -40.0
 /* exp's K (the dtype's width, 32 or 64: n + K >= -151 + 32 and -1077 + 64 are exponents of
- * normal numbers) and 2**-K. */
+ * normal numbers), 2**K and 2**-K.  The scaled exp 2**K * exp(x) (KIND EXP_SCALED) clamps
+ * like exp. */
 #define FASTNN_EXP_K_F32 32u
 #define FASTNN_EXP_K_F64 64u
+#define FASTNN_EXP_SCALE_F32 0x1p32f
+#define FASTNN_EXP_SCALE_F64 0x1p64
 #define FASTNN_EXP_UNSCALE_F32 0x1p-32f
 #define FASTNN_EXP_UNSCALE_F64 0x1p-64
+#define FASTNN_EXP_SCALED_MIN_F32 FASTNN_EXP_MIN_F32
+#define FASTNN_EXP_SCALED_MIN_F64 FASTNN_EXP_MIN_F64
 
 /* The exps below are written once, generic over the value type VT and the unsigned type VU
  * of its bits: the scalar FASTNN_T and FASTNN_UINT (fastnn_math_template.h) or GCC vectors of
@@ -132,12 +137,19 @@ FASTNN_INLINE double fastnn_copysign_f64(double x, double s) { return copysign(x
 
 /* out = exp(x) for x in [FASTNN_EXP_MIN, 0] (or NaN, which propagates), subnormal results
  * included, from kd and q = expm1(r).  2**n is applied as 2**(n+K) (always normal) times the
- * constant 2**-K: (1 + q) * 2**(n+K) is exact, so the only rounding into the subnormal range
- * is the last multiplication. */
-#define FASTNN_EXP_FROM_REDUCED(VT, VU, kd, q, out)                                            \
+ * constant 2**-K: (1 + q) * 2**(n+K), the scaled exp (always normal, at most 2**K), is
+ * exact, so the only rounding into the subnormal range is the last multiplication.  A caller
+ * that can apply 2**-K itself takes the scaled exp (sigmoid: one multiplication less). */
+#define FASTNN_EXP_SCALED_FROM_REDUCED(VT, VU, kd, q, out)                                     \
     {                                                                                          \
         FASTNN_EXP_POW2(VT, VU, kd, FASTNN_MACRO(FASTNN_EXP_K), s_)                            \
-        out = (s_ + s_ * (q)) * FASTNN_MACRO(FASTNN_EXP_UNSCALE);                              \
+        out = s_ + s_ * (q);                                                                   \
+    }
+#define FASTNN_EXP_FROM_REDUCED(VT, VU, kd, q, out)                                            \
+    {                                                                                          \
+        VT scaled_;                                                                            \
+        FASTNN_EXP_SCALED_FROM_REDUCED(VT, VU, kd, q, scaled_)                                 \
+        out = scaled_ * FASTNN_MACRO(FASTNN_EXP_UNSCALE);                                      \
     }
 /* out = expm1(x) for x in [FASTNN_EXPM1_MIN, 0] (or NaN): 2**n * expm1(r) + (2**n - 1). */
 #define FASTNN_EXPM1_FROM_REDUCED(VT, VU, kd, q, out)                                          \
@@ -159,8 +171,15 @@ FASTNN_INLINE double fastnn_copysign_f64(double x, double s) { return copysign(x
         FASTNN_EXPM1_REDUCED(VT, x, kd_, q_)                                                   \
         FASTNN_EXPM1_FROM_REDUCED(VT, VU, kd_, q_, out)                                        \
     }
+#define FASTNN_EXP_SCALED_NONPOS_CLAMPED(VT, VU, x, out)                                       \
+    VT out;                                                                                    \
+    {                                                                                          \
+        FASTNN_EXPM1_REDUCED(VT, x, kd_, q_)                                                   \
+        FASTNN_EXP_SCALED_FROM_REDUCED(VT, VU, kd_, q_, out)                                   \
+    }
 
-/* out[j] = exp(x[j]) (KIND EXP) or expm1(x[j]) (KIND EXPM1) for j < N, x[] clamped as above:
+/* out[j] = exp(x[j]) (KIND EXP), 2**K * exp(x[j]) (EXP_SCALED) or expm1(x[j]) (EXPM1) for j < N,
+ * x[] clamped as above:
  * the same operations as FASTNN_EXP_NONPOS_CLAMPED / FASTNN_EXPM1_NONPOS_CLAMPED (the same
  * bits), ordered for N independent values (vectors) at once.  Each step of the reduction
  * and of the 2**n scaling runs for all N values before the next step, and each value's
