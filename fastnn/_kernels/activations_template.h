@@ -229,7 +229,7 @@ typedef FASTNN_MACRO(FASTNN_ACT_INT) FASTNN_NAME(act_vm) __attribute__((vector_s
     FASTNN_ACT_EXP_ELEMENTS(name, NAME, kind)                                                 \
     static void FASTNN_NAME(act_##name)(const FASTNN_T *a, const FASTNN_T *b, FASTNN_T *out, \
                                         ptrdiff_t n, FASTNN_T alpha) {                        \
-        enum { C = FASTNN_ACT_CHAINS_##NAME };                                                       \
+        enum { C = FASTNN_ACT_CHAINS_##NAME };                                                \
         const FASTNN_T *b2 = second;                                                          \
         const FASTNN_NAME(act_v) lo = FASTNN_ACT_C_V(FASTNN_MACRO(FASTNN_##KIND##_MIN));      \
         ptrdiff_t i = 0;                                                                      \
