@@ -217,3 +217,37 @@ def test_no_thread_is_left_in_the_search_process():
 
 def test_jobs_sent_ahead_stay_small_on_the_connection():
     assert _transport.AHEAD_BYTES <= 4096  # under macOS's and Windows's 8 kB buffers
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="connections are pipes there")
+def test_a_long_message_is_written_in_one_call_and_read_as_one(monkeypatch):
+    """A result or job with a trial's state (above send_bytes's 16 kB, where it writes the
+    length and the payload separately) goes out in one socket call, which wakes the reader
+    once; recv_bytes reads every size back unchanged."""
+    import socket
+    from multiprocessing.connection import Connection
+
+    writes = []
+    sendall = socket.socket.sendall
+    monkeypatch.setattr(
+        socket.socket, "sendall", lambda self, data: writes.append(len(data)) or sendall(self, data)
+    )
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    sender, reader = Connection(a.detach()), Connection(b.detach())
+    channel = _transport._Channel(sender)
+    try:
+        assert channel.sock is not None
+        for size in (0, 1, 16384, 16385, 64 << 10, 300 << 10):
+            data = os.urandom(size)
+            writes.clear()
+            received = []
+            # a message larger than the socket buffer needs the reader going
+            thread = threading.Thread(target=lambda: received.append(reader.recv_bytes()))
+            thread.start()
+            channel.send(data)
+            thread.join(timeout=30)
+            assert received == [data]
+            assert writes == [size + 4]
+    finally:
+        channel.close()
+        reader.close()

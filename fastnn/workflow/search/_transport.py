@@ -25,6 +25,7 @@ import os
 import pickle
 import selectors
 import socket
+import struct
 import sys
 import tempfile
 import threading
@@ -46,6 +47,12 @@ AHEAD_BYTES = 4096
 LINUX_SEND_BUFFER = 1 << 20
 # Submissions a worker holds at once: the one it runs and the one it starts next.
 PER_WORKER = 2
+# The length prefix of a multiprocessing Connection's message (its wire format).  Above 16 kB
+# send_bytes writes the prefix and the payload in two calls: the reader, woken by the prefix,
+# blocks on the payload and is woken again.  On a socket we write both in one call
+# (:class:`_Channel`), so that a result or a job with a trial's state wakes its reader once.
+_LENGTH = struct.Struct("!i")
+_LONGEST = 0x7FFFFFFF  # a longer message takes another prefix: left to send_bytes
 
 _JOBS, _FILE, _STOP = b"J", b"F", b""
 _HELLO = b"H"
@@ -55,6 +62,7 @@ def serve(address, authkey, task, fn, args):
     """The worker side (a loky task): ``task(fn, job, *args)`` for each job received, its
     Trial sent back (None: interrupted, the rest of its submission is dropped)."""
     conn = Client(address, authkey=authkey)
+    channel = _Channel(conn)
     try:
         conn.send_bytes(_HELLO)
         while True:
@@ -66,11 +74,11 @@ def serve(address, authkey, task, fn, args):
                 return
             for job in _load_jobs(message):
                 trial = task(fn, job, *args)
-                conn.send_bytes(_dump_trial(trial, job))
+                channel.send(_dump_trial(trial, job))
                 if trial is None:
                     break
     finally:
-        conn.close()
+        channel.close()
 
 
 def _load_jobs(message):
@@ -121,12 +129,35 @@ def _cloudpickle():
     return pickler
 
 
-class _Worker:
-    __slots__ = ("conn", "submissions", "returned", "since", "ahead_bytes")
+class _Channel:
+    """A connection's sending side: ``conn.send_bytes``, or, on a POSIX stream socket, the
+    same message (prefix and payload) written in one call."""
+
+    __slots__ = ("conn", "sock")
 
     def __init__(self, conn):
         self.conn = conn
-        self.ahead_bytes = _ahead_bytes(conn)
+        self.sock = _stream_socket(conn)
+
+    def send(self, data):
+        if self.sock is None or len(data) > _LONGEST:
+            self.conn.send_bytes(data)
+        else:
+            self.sock.sendall(_LENGTH.pack(len(data)) + data)
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+        self.conn.close()
+
+
+class _Worker:
+    __slots__ = ("conn", "channel", "submissions", "returned", "since", "ahead_bytes")
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.channel = _Channel(conn)
+        self.ahead_bytes = _ahead_bytes(self.channel.sock)
         self.submissions: collections.deque[tuple] = collections.deque()  # sent, oldest first
         self.returned = 0  # trials back of the oldest submission
         self.since = 0.0  # when its oldest submission was sent
@@ -219,7 +250,7 @@ class Workers:
         message = self._encoded[1]
         if worker.submissions and len(message) > worker.ahead_bytes:
             message = self._spill(message)
-        worker.conn.send_bytes(message)
+        worker.channel.send(message)
         self._encoded = None
         if not worker.submissions:
             worker.since = time.monotonic()
@@ -262,13 +293,13 @@ class Workers:
         for worker in self.workers:
             with contextlib.suppress(OSError, ValueError):
                 worker.conn.send_bytes(_STOP)
-            worker.conn.close()
+            worker.channel.close()
         self.discard()
 
     def discard(self):
         """Close the connections without a word (the workers are being killed)."""
         for worker in self.workers:
-            worker.conn.close()
+            worker.channel.close()
         self.workers = []
         if self._selector is not None:
             self._selector.close()
@@ -286,23 +317,35 @@ def _selector(workers):
     return selector
 
 
-def _ahead_bytes(conn):
-    """The longest job message that can wait in ``conn`` without blocking its writer."""
-    if not sys.platform.startswith("linux"):
-        return AHEAD_BYTES
+def _stream_socket(conn):
+    """A blocking socket object over ``conn``'s own socket (POSIX, AF_UNIX), else None."""
+    if sys.platform == "win32":
+        return None
     try:
         sock = socket.socket(fileno=os.dup(conn.fileno()))
     except OSError:
+        return None
+    try:
+        if sock.family == socket.AF_UNIX and sock.type == socket.SOCK_STREAM:
+            sock.setblocking(True)  # the file is shared with conn, which blocks
+            return sock
+    except OSError:
+        pass
+    sock.close()
+    return None
+
+
+def _ahead_bytes(sock):
+    """The longest job message that can wait in ``sock`` (a worker's connection) without
+    blocking its writer."""
+    if sock is None or not sys.platform.startswith("linux"):
         return AHEAD_BYTES
-    with sock:
-        try:
-            if sock.family != socket.AF_UNIX:
-                return AHEAD_BYTES
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, LINUX_SEND_BUFFER)
-            return max(AHEAD_BYTES, sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) // 2)
-        except OSError:
-            return AHEAD_BYTES
+    try:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, LINUX_SEND_BUFFER)
+        return max(AHEAD_BYTES, sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) // 2)
+    except OSError:
+        return AHEAD_BYTES
 
 
 def _connect_once(address, authkey):
