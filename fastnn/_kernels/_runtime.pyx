@@ -1,6 +1,7 @@
 """Build and machine facts for show_config (OpenMP, CPU features, the ISA path each kernel
-module runs), the ISA cap every kernel module reads at import, and the buffer normalisation
-every compiled wrapper calls before a kernel.
+module runs), the ISA cap every kernel module reads at import, the buffer normalisation
+every compiled wrapper calls before a kernel, and the large outputs' allocation
+(``empty_apart`` and its pool of kept buffers).
 
 Every kernel module also exports ``OPENMP`` (compiled with OpenMP or not) so that a test
 can check each module separately: a flag lost for one extension must not go unnoticed; and

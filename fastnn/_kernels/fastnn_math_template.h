@@ -1,7 +1,8 @@
 /* The scalar exp and expm1 of fastnn_math.h for one dtype (fastnn_dtype_begin.h), written
  * once over the value-type-generic macros there: FASTNN_NAME(exp_nonpos),
- * FASTNN_NAME(exp_scaled_nonpos) and FASTNN_NAME(expm1_nonpos), for x <= 0 or NaN (NaN propagates: the clamp's comparison is
- * false).  fastnn_math.h instantiates this file per dtype inside its contraction region.
+ * FASTNN_NAME(exp_scaled_nonpos) and FASTNN_NAME(expm1_nonpos), for x <= 0 or NaN (NaN
+ * propagates: the clamp's comparison is false).  fastnn_math.h instantiates this file per
+ * dtype inside its contraction region.
  */
 #include "fastnn_dtype_begin.h"
 
