@@ -6,25 +6,19 @@
  */
 #include "fastnn_dtype_begin.h"
 
-/* exp(x) for x <= 0 (or NaN), subnormal results included. */
-FASTNN_INLINE FASTNN_T FASTNN_NAME(exp_nonpos)(FASTNN_T x) {
-    x = x < FASTNN_MACRO(FASTNN_EXP_MIN) ? FASTNN_MACRO(FASTNN_EXP_MIN) : x;
-    FASTNN_EXP_NONPOS_CLAMPED(FASTNN_T, FASTNN_UINT, x, e)
-    return e;
-}
+/* name_nonpos(x) for x <= 0 (or NaN): KIND's function of fastnn_math.h, x clamped to its
+ * range first. */
+#define FASTNN_MATH_NONPOS(name, KIND)                                                        \
+    FASTNN_INLINE FASTNN_T FASTNN_NAME(name##_nonpos)(FASTNN_T x) {                           \
+        x = x < FASTNN_MACRO(FASTNN_##KIND##_MIN) ? FASTNN_MACRO(FASTNN_##KIND##_MIN) : x;    \
+        FASTNN_NONPOS_CLAMPED(KIND, FASTNN_T, FASTNN_UINT, x, r)                              \
+        return r;                                                                             \
+    }
 
-/* 2**K * exp(x) for x <= 0 (or NaN): exp before its last multiplication (fastnn_math.h). */
-FASTNN_INLINE FASTNN_T FASTNN_NAME(exp_scaled_nonpos)(FASTNN_T x) {
-    x = x < FASTNN_MACRO(FASTNN_EXP_SCALED_MIN) ? FASTNN_MACRO(FASTNN_EXP_SCALED_MIN) : x;
-    FASTNN_EXP_SCALED_NONPOS_CLAMPED(FASTNN_T, FASTNN_UINT, x, e)
-    return e;
-}
+FASTNN_MATH_NONPOS(exp, EXP)                /* exp(x), subnormal results included */
+FASTNN_MATH_NONPOS(exp_scaled, EXP_SCALED)  /* 2**K * exp(x): exp before its last product */
+FASTNN_MATH_NONPOS(expm1, EXPM1)            /* expm1(x) */
 
-/* expm1(x) for x <= 0 (or NaN). */
-FASTNN_INLINE FASTNN_T FASTNN_NAME(expm1_nonpos)(FASTNN_T x) {
-    x = x < FASTNN_MACRO(FASTNN_EXPM1_MIN) ? FASTNN_MACRO(FASTNN_EXPM1_MIN) : x;
-    FASTNN_EXPM1_NONPOS_CLAMPED(FASTNN_T, FASTNN_UINT, x, t)
-    return t;
-}
+#undef FASTNN_MATH_NONPOS
 
 #include "fastnn_dtype_end.h"

@@ -95,7 +95,7 @@ FASTNN_INLINE FASTNN_NAME(sm_wide) FASTNN_NAME(sm_vexp)(FASTNN_NAME(sm_wide) x, 
     FASTNN_NAME(sm_widei) below = halves ? FASTNN_NAME(sm_gt)(lo, x) : x < lo;
     FASTNN_NAME(sm_wide) xc = FASTNN_SM_SELECT(FASTNN_NAME(sm_wide), FASTNN_NAME(sm_widei),
                                                below, lo, x);
-    FASTNN_EXP_NONPOS_CLAMPED(FASTNN_NAME(sm_wide), FASTNN_NAME(sm_wideu), xc, e)
+    FASTNN_NONPOS_CLAMPED(EXP, FASTNN_NAME(sm_wide), FASTNN_NAME(sm_wideu), xc, e)
     return e;
 }
 
