@@ -13,9 +13,7 @@ import math
 import os
 import pickle
 import re
-import shutil
 import sys
-import tempfile
 import threading
 import time
 import traceback as _traceback
@@ -33,6 +31,7 @@ from fastnn._config.threads import check_thread_count, num_threads, set_num_thre
 from fastnn.workflow.progress import PROGRESS_MISSING, terminal_tqdm
 from fastnn.workflow.search import _transport
 from fastnn.workflow.search._result import Trial, _fill_outcome
+from fastnn.workflow.search._scratch import scratch_dir, scratch_file
 from fastnn.workflow.search._transport import _cloudpickle
 from fastnn.workflow.search.journal import trial_key
 from fastnn.workflow.search.median import MedianStop, median_rule
@@ -366,11 +365,9 @@ def _shared(executor, own, train_fn, payload, stack):
         return _run_trial, executor.scatter(train_fn, broadcast=True, hash=False)
     if not (own or isinstance(executor, cf.ProcessPoolExecutor)):
         return _run_trial, train_fn
-    # the path is the workers' cache key: the uuid keeps it from ever naming another search
-    fd, path = tempfile.mkstemp(prefix=f"fastnn-train-fn-{uuid.uuid4().hex}-", suffix=".pkl")
-    stack.callback(os.unlink, path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        f, path = scratch_file(stack, "train-fn-", suffix=".pkl")
+        with f:
             f.write(payload if payload is not None else _dumps(train_fn))
     except OSError:  # no room in the temporary folder: send it with each trial, as before
         return _run_trial, train_fn
@@ -831,8 +828,7 @@ class _Runner:
         if self.trial_timeout is None:
             return executor.submit(*args)
         if self._marker_dir is None:
-            self._marker_dir = tempfile.mkdtemp(prefix="fastnn-trial-starts-")
-            self._stack.callback(shutil.rmtree, self._marker_dir, ignore_errors=True)
+            self._marker_dir = scratch_dir(self._stack, "trial-starts-")
         marker = os.path.join(self._marker_dir, uuid.uuid4().hex)
         future = executor.submit(*args, marker)
         self._markers[future] = marker

@@ -27,13 +27,13 @@ import selectors
 import socket
 import struct
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from multiprocessing.connection import Client, Listener, wait
 
 from fastnn.workflow.search._result import Trial
+from fastnn.workflow.search._scratch import scratch_dir
 
 # A job message written to a busy worker's connection is at most this long: it then sits in
 # the connection's buffer without blocking the writer (the smallest: 8 kB, macOS's AF_UNIX
@@ -355,10 +355,6 @@ def _connect_once(address, authkey):
 
 def spill_dir(stack):
     """A temporary folder for jobs sent ahead through files, removed when ``stack`` closes."""
-    import shutil
-
     shm = "/dev/shm"  # Linux: memory, not the disk /tmp may be on
     where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
-    path = tempfile.mkdtemp(prefix="fastnn-jobs-", dir=where)
-    stack.callback(shutil.rmtree, path, ignore_errors=True)
-    return path
+    return scratch_dir(stack, "jobs-", where)
