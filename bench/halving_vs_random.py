@@ -12,6 +12,8 @@ validation accuracy on the held-out split.  Per seed:
   are started before the timing), once with the default ``promotion="lazy"`` and once with
   Li et al.'s ``"eager"`` order;
 * control: the random search again with ``n_jobs=2`` (the runner's parallelism as such);
+* per job of the parallel runs: the serial time per job and the CPU time the search process
+  (all its threads) spent per job, which it takes from the cores the two workers train on;
 * Optuna: TPESampler + HyperbandPruner(1, 10, 3) with the same train function reporting each
   epoch (trials resume, as ours do), stopped once it has trained as many epochs as SH.
 
@@ -75,6 +77,11 @@ def epochs_of(result):
     return sum(t.epochs or 0 for t in result)
 
 
+def jobs_of(result):
+    """Calls of train_fn in a one-bracket halving search: one per rung each trial reached."""
+    return sum(t.rung + 1 for t in result if t.rung is not None)
+
+
 def best_of(result):
     return result.best.val_acc if result.best is not None else float("nan")
 
@@ -123,6 +130,7 @@ def time_halving(fn, n_trials, max_epochs, eta, seed, row, reps):
     """SH serially and ASHA on 2 worker processes (started before the timing), same trials;
     ``reps`` rounds of the three runs, interleaved, and the median of each one's times."""
     times = {"sh": [], **{key: [] for key, _ in ASHA_ORDERS}}
+    cpu = {key: [] for key, _ in ASHA_ORDERS}
     for _ in range(reps):
         with threadpool_limits(1):
             t = time.perf_counter()
@@ -133,7 +141,7 @@ def time_halving(fn, n_trials, max_epochs, eta, seed, row, reps):
         row["sh_best"], row["sh_epochs"] = best_of(r), epochs_of(r)
         for key, promotion in ASHA_ORDERS:
             search.random_search(stateless_fn, SPACE, 4, seed=0, n_jobs=2, verbose=False)
-            t = time.perf_counter()
+            c, t = time.process_time(), time.perf_counter()
             r = search.successive_halving(
                 fn,
                 SPACE,
@@ -146,9 +154,13 @@ def time_halving(fn, n_trials, max_epochs, eta, seed, row, reps):
                 verbose=False,
             )
             times[key].append(time.perf_counter() - t)
+            cpu[key].append(time.process_time() - c)
             row[f"{key}_best"], row[f"{key}_epochs"] = best_of(r), epochs_of(r)
+            row[f"{key}_jobs"] = jobs_of(r)
     for key, values in times.items():
         row[f"{key}_seconds"] = statistics.median(values)
+    for key, values in cpu.items():
+        row[f"{key}_search_cpu"] = statistics.median(values)
 
 
 def time_control(fn, space, n_trials, seed, row, reps):
@@ -185,7 +197,11 @@ def parallel_line(rows, med, key, promotion):
         f"second {statistics.median(rate):.2f}x (bound 2.00x); SH {med['sh_seconds']:.2f} s "
         f"{med['sh_epochs']:.0f} epochs, ASHA {med[f'{key}_seconds']:.2f} s "
         f"{med[f'{key}_epochs']:.0f} epochs; control: random_search serial / n_jobs=2 "
-        f"{control:.2f}x; load average {os.getloadavg()[0]:.1f}"
+        f"{control:.2f}x; load average {os.getloadavg()[0]:.1f}\n"
+        f"  per job ({med[f'{key}_jobs']:.0f} jobs): serial SH "
+        f"{1e3 * med['sh_seconds'] / med[f'{key}_jobs']:.2f} ms; the search process's CPU "
+        f"{1e6 * med[f'{key}_search_cpu'] / med[f'{key}_jobs']:.0f} us "
+        f"({1e3 * med[f'{key}_search_cpu']:.1f} ms per run, on the workers' two cores)"
     )
 
 
