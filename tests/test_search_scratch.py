@@ -151,14 +151,15 @@ def test_a_killed_searchs_train_fn_file_is_removed_by_the_next_search(tmp_path, 
     pytest.importorskip("joblib")
     env = dict(os.environ, TMPDIR=str(tmp_path))
     env["PYTHONPATH"] = FASTNN_PARENT + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_SEARCH], env=env)
+    # run from tmp_path: from a source checkout "-c" would import its uncompiled fastnn
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_SEARCH], env=env, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 60
         left = []
         while not left and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
             left = [n for n in os.listdir(tmp_path) if n.startswith(PREFIX + "train-fn-")]
-        assert left, "the search wrote no train_fn file"
+        assert left, f"the search wrote no train_fn file (exit code {proc.poll()})"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
