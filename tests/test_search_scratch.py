@@ -50,7 +50,7 @@ def orphan_dir(where, kind):
     path = tempfile.mkdtemp(prefix=f"{PREFIX}{kind}", dir=where)
     with open(os.path.join(path, "0.pkl"), "wb") as f:
         f.write(b"job")
-    owner = os.path.join(path, ".owner")
+    owner = os.path.join(path, _scratch.OWNER)
     open(owner, "wb").close()
     age(owner)
     return path
@@ -72,7 +72,7 @@ def test_a_scratch_dir_is_locked_while_its_stack_is_open_and_removed_after(tmp_p
     with contextlib.ExitStack() as stack:
         path = scratch_dir(stack, "jobs-", str(tmp_path))
         open(os.path.join(path, "a.pkl"), "wb").close()
-        assert locked_by_someone(os.path.join(path, ".owner"))
+        assert locked_by_someone(os.path.join(path, _scratch.OWNER))
     assert not os.path.exists(path)
 
 

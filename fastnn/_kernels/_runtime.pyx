@@ -251,8 +251,14 @@ def set_pool_limit(Py_ssize_t nbytes):
 def pool_info():
     """The buffer pool as a dict: ``limit`` and ``kept`` (bytes), ``buffers`` kept and
     ``unused`` (those no array uses)."""
-    unused = sum(1 for i in range(len(_pool)) if _Py_REFCNT(PyList_GET_ITEM(_pool, i)) == 1)
+    unused = sum(1 for i in range(len(_pool)) if _unused(i))
     return {"limit": pool_limit(), "kept": _pool_bytes, "buffers": len(_pool), "unused": unused}
+
+
+cdef inline bint _unused(Py_ssize_t i):
+    """Kept buffer ``i`` is unused: the pool's list holds its only reference (an output, or
+    any view of one, holds another through its base)."""
+    return _Py_REFCNT(PyList_GET_ITEM(_pool, i)) == 1
 
 
 cdef void _make_room(Py_ssize_t size):
@@ -260,7 +266,7 @@ cdef void _make_room(Py_ssize_t size):
     global _pool_bytes
     cdef Py_ssize_t i = 0, limit = pool_limit()
     while _pool_bytes + size > limit and i < len(_pool):
-        if _Py_REFCNT(PyList_GET_ITEM(_pool, i)) == 1:
+        if _unused(i):
             _pool_bytes -= cnp.PyArray_NBYTES(<cnp.ndarray>_pool[i])
             del _pool[i]
         else:
@@ -274,7 +280,7 @@ cdef cnp.ndarray _take_buffer(Py_ssize_t size):
     cdef Py_ssize_t i
     cdef cnp.ndarray buf
     for i in range(len(_pool) - 1, -1, -1):
-        if _Py_REFCNT(PyList_GET_ITEM(_pool, i)) == 1:
+        if _unused(i):
             buf = _pool[i]
             if cnp.PyArray_NBYTES(buf) == size:
                 del _pool[i]

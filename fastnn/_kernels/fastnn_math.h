@@ -5,10 +5,10 @@
  *
  * exp and expm1 share one Cody-Waite reduction and one polynomial per dtype
  * (FASTNN_EXP_KD_*, FASTNN_EXP_R_*, FASTNN_EXPM1_POLY_*), and the clamp constants and 2**n
- * scaling around it are written once, as macros over the value type
- * (FASTNN_NONPOS_CLAMPED, and FASTNN_EXP_STEPS for several values at once) that the scalar functions (fastnn_math_template.h), the GCC-vector loops of
- * softmax_template.h and gcc's AVX2 activation loops expand: the same operations, hence the
- * same bits.
+ * scaling around it are written once, as macros over the value type (FASTNN_NONPOS_CLAMPED,
+ * and FASTNN_EXP_STEPS for several values at once) that the scalar functions
+ * (fastnn_math_template.h), the GCC-vector loops of softmax_template.h and gcc's AVX2
+ * activation loops expand: the same operations, hence the same bits.
  *
  * Accuracy (tests/test_activations.py, tests/test_softmax.py): within 4 ulp of a wider
  * evaluation over the whole range, subnormal results included.
@@ -166,9 +166,9 @@ FASTNN_INLINE double fastnn_copysign_f64(double x, double s) { return copysign(x
         FASTNN_##KIND##_FROM_REDUCED(VT, VU, kd_, q_, out)                                     \
     }
 
-/* out[j] = exp(x[j]) (KIND EXP), 2**K * exp(x[j]) (EXP_SCALED) or expm1(x[j]) (EXPM1) for j < N,
- * x[] clamped as above:
- * the same operations as FASTNN_NONPOS_CLAMPED of that KIND (the same bits), ordered for N independent values (vectors) at once.  Each step of the reduction
+/* out[j] = exp(x[j]) (KIND EXP), 2**K * exp(x[j]) (EXP_SCALED) or expm1(x[j]) (EXPM1) for
+ * j < N, x[] clamped as above: the same operations as FASTNN_NONPOS_CLAMPED of that KIND (the
+ * same bits), ordered for N independent values (vectors) at once.  Each step of the reduction
  * and of the 2**n scaling runs for all N values before the next step, and each value's
  * polynomial in one piece: that order kept gcc 12's AVX2 code to 4 interleaved dependency
  * chains without spilling the polynomial's terms (docs/perf/isa_paths.md, session 30). */

@@ -28,7 +28,7 @@ PREFIX = "fastnn-search-"
 # An unlocked item younger than this is left alone (its process may be about to lock it).
 ORPHAN_SECONDS = 60.0
 # A folder's lock is this file inside it.
-_OWNER = ".owner"
+OWNER = ".owner"
 
 
 def scratch_file(stack, kind, suffix="", where=None):
@@ -51,7 +51,7 @@ def scratch_dir(stack, kind, where=None):
     sweep(kind, where)
     path = tempfile.mkdtemp(prefix=_name(kind), dir=where)
     stack.callback(shutil.rmtree, path, ignore_errors=True)
-    owner = os.path.join(path, _OWNER)
+    owner = os.path.join(path, OWNER)
     with open(owner, "wb"):
         pass
     _hold(stack, owner)
@@ -74,7 +74,7 @@ def sweep(kind, where):
     for entry in entries:
         with contextlib.suppress(OSError):
             is_dir = entry.is_dir(follow_symlinks=False)
-            lock_path = os.path.join(entry.path, _OWNER) if is_dir else entry.path
+            lock_path = os.path.join(entry.path, OWNER) if is_dir else entry.path
             st = os.stat(lock_path, follow_symlinks=False)
             if st.st_uid != uid or now - st.st_mtime < ORPHAN_SECONDS:
                 continue
